@@ -1,0 +1,43 @@
+# The stack on one machine, without Docker.
+#   make run    install, migrate, seed demo data, start every service and the gateway
+#   make test   the whole suite (needs RabbitMQ and PostgreSQL; makes its own databases)
+#   make lint   ruff + import contracts
+#   make bench  benchmarks that print figures
+
+PYTHON ?= python3
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+PORT   ?= 8000
+export PORT
+
+.PHONY: install run test lint format bench clean
+
+$(VENV)/.installed: pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip "setuptools<82" wheel
+	$(BIN)/python -m pip install --quiet -e ".[dev]"
+	touch $@
+
+install: $(VENV)/.installed
+
+run: install
+	@VENV=$(VENV) PORT=$(PORT) bash scripts/run.sh
+
+test: install
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+lint: install
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/lint-imports
+
+format: install
+	$(BIN)/ruff format .
+	$(BIN)/ruff check --fix .
+
+bench: install
+	$(BIN)/python -m bench.rpc_roundtrip
+	$(BIN)/python -m bench.gateway_load
+
+clean:
+	rm -rf var/ .pytest_cache .ruff_cache

@@ -1,0 +1,64 @@
+"""Sign-in, tokens and the signed-in user (partners service)."""
+
+from __future__ import annotations
+
+from flask import g, jsonify
+from flask_smorest import Blueprint
+
+from gateway.api.common import document_errors, wire
+from gateway.context import authenticated, current_caller, issue_access_token, system_call
+from services.partners.schemas import LoginIn, MeOut, RefreshIn, TokensOut
+
+blp = Blueprint("auth", __name__, url_prefix="/api/v1", description="Sign-in and tokens")
+
+
+def _tokens(result: dict):  # type: ignore[no-untyped-def]
+    user = result["user"]
+    access_token, expires_in = issue_access_token(user["id"])
+    return jsonify({
+        "access_token": access_token,
+        "refresh_token": result["refresh_token"],
+        "token_type": "Bearer",
+        "expires_in": expires_in,
+        "user": {key: user[key] for key in ("id", "username", "display_name", "partner_id")},
+    })
+
+
+@blp.post("/auth/login")
+@blp.arguments(LoginIn)
+@blp.response(200, TokensOut)
+@document_errors(blp, 401, 422)
+@blp.doc(security=[])
+def login(data: dict):  # type: ignore[no-untyped-def]
+    """Sign in with user name and password."""
+    return _tokens(system_call("partners", "authenticate", wire(LoginIn, data)))
+
+
+@blp.post("/auth/refresh")
+@blp.arguments(RefreshIn)
+@blp.response(200, TokensOut)
+@document_errors(blp, 401, 422)
+@blp.doc(security=[])
+def refresh(data: dict):  # type: ignore[no-untyped-def]
+    """Trade a refresh token for new tokens (the old refresh token stops working)."""
+    return _tokens(system_call("partners", "refresh", wire(RefreshIn, data)))
+
+
+@blp.post("/auth/logout")
+@blp.arguments(RefreshIn)
+@blp.response(204)
+@document_errors(blp, 401, 422)
+@authenticated
+def logout(data: dict):  # type: ignore[no-untyped-def]
+    """Revoke a refresh token."""
+    system_call("partners", "logout", wire(RefreshIn, data))
+    return "", 204
+
+
+@blp.get("/me")
+@blp.response(200, MeOut)
+@document_errors(blp, 401)
+def me():  # type: ignore[no-untyped-def]
+    """The signed-in user: roles, permissions and the partners in scope."""
+    current_caller()
+    return jsonify(g.profile)

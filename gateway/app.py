@@ -1,0 +1,127 @@
+"""The gateway: the only public door. Authenticates, authorises, pins every call to the
+caller's tenant, and speaks JSON over HTTP to clients and Nameko RPC to services."""
+
+from __future__ import annotations
+
+import logging
+import re
+import time
+import uuid
+
+import structlog
+from flask import Flask, Response, g, jsonify, request
+from flask_smorest import Api
+
+from gateway.api import ALL_BLUEPRINTS
+from gateway.errors import problem, register_error_handlers
+from gateway.metrics import LATENCY, REQUESTS, RPC_LATENCY, metrics_response
+from gateway.rpc import RpcClient
+from services.common.config import Settings, get_settings
+from services.common.context import Caller, sign_caller
+from services.common.errors import AppError
+
+log = logging.getLogger(__name__)
+
+SERVICES = ("partners",)  # every service /readyz expects to answer
+_REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
+
+
+class TimedRpcClient(RpcClient):
+    """The RPC client, with each call's latency in the metrics."""
+
+    def call(self, service: str, method: str, *args, **kwargs):  # type: ignore[no-untyped-def]
+        started = time.perf_counter()
+        outcome = "ok"
+        try:
+            return super().call(service, method, *args, **kwargs)
+        except AppError as exc:
+            outcome = exc.error_code
+            raise
+        except Exception:
+            outcome = "error"
+            raise
+        finally:
+            RPC_LATENCY.labels(service, method, outcome).observe(time.perf_counter() - started)
+
+
+def create_app(settings: Settings | None = None, rpc: RpcClient | None = None) -> Flask:
+    settings = settings or get_settings()
+    app = Flask("prm-gateway")
+    app.config.update(
+        PRM_SETTINGS=settings,
+        API_TITLE="Partner management API",
+        API_VERSION="v1",
+        OPENAPI_VERSION="3.0.3",
+        OPENAPI_URL_PREFIX="/",
+        OPENAPI_JSON_PATH="openapi.json",
+        OPENAPI_SWAGGER_UI_PATH="docs",
+        OPENAPI_SWAGGER_UI_URL="https://cdn.jsdelivr.net/npm/swagger-ui-dist@5/",
+        MAX_CONTENT_LENGTH=int(app.config.get("MAX_CONTENT_LENGTH") or 1024 * 1024),
+        API_SPEC_OPTIONS={
+            "components": {
+                "securitySchemes": {
+                    "bearerAuth": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}
+                }
+            },
+            "security": [{"bearerAuth": []}],
+        },
+    )
+    app.json.ensure_ascii = False  # type: ignore[attr-defined]
+    app.json.sort_keys = False  # type: ignore[attr-defined]
+    app.extensions["prm_rpc"] = rpc or TimedRpcClient(settings.amqp_uri, settings.rpc_timeout)
+
+    api = Api(app)
+    for blueprint in ALL_BLUEPRINTS:
+        api.register_blueprint(blueprint)
+    register_error_handlers(app)
+
+    @app.before_request
+    def start_request() -> None:
+        incoming = request.headers.get("X-Request-ID", "")
+        g.request_id = incoming if _REQUEST_ID.match(incoming) else uuid.uuid4().hex
+        g.started = time.perf_counter()
+        structlog.contextvars.bind_contextvars(request_id=g.request_id)
+
+    @app.after_request
+    def finish_request(response: Response) -> Response:
+        response.headers["X-Request-ID"] = g.get("request_id", "")
+        endpoint = request.url_rule.rule if request.url_rule else "unmatched"
+        REQUESTS.labels(request.method, endpoint, response.status_code).inc()
+        LATENCY.labels(request.method, endpoint).observe(
+            time.perf_counter() - g.get("started", time.perf_counter())
+        )
+        structlog.contextvars.unbind_contextvars("request_id")
+        return response
+
+    @app.get("/healthz")
+    def healthz() -> Response:
+        """The process is up."""
+        return jsonify({"status": "ok"})
+
+    @app.get("/readyz")
+    def readyz() -> Response:
+        """The broker and every service answer."""
+        client: RpcClient = app.extensions["prm_rpc"]
+        token = sign_caller(Caller.system_caller("gateway", g.request_id))
+        checks = {}
+        for service in SERVICES:
+            try:
+                client.call(service, "ping", caller=token, timeout=min(settings.rpc_timeout, 3))
+                checks[service] = "ok"
+            except AppError as exc:
+                checks[service] = exc.error_code
+            except Exception as exc:
+                checks[service] = f"error: {type(exc).__name__}"
+        ready = all(value == "ok" for value in checks.values())
+        if not ready:
+            response = problem(503, "service_unavailable", "not every service answers")
+            body = response.get_json() | {"checks": checks}
+            response.set_data(jsonify(body).get_data())
+            return response
+        return jsonify({"status": "ready", "checks": checks})
+
+    @app.get("/metrics")
+    def metrics() -> Response:
+        return metrics_response()
+
+    return app

@@ -1,0 +1,110 @@
+"""The request's caller, and the one way views call services."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from functools import wraps
+from typing import Any
+
+import jwt
+from flask import current_app, g, request
+
+from services.common.context import Caller, sign_caller
+from services.common.errors import Forbidden, Unauthenticated
+from services.common.timeutil import utcnow
+
+_ALGORITHM = "HS256"
+_ISSUER = "prm-gateway"
+
+
+def issue_access_token(user_id: int) -> tuple[str, int]:
+    """A short-lived access token for ``user_id``; (token, seconds to expiry)."""
+    settings = current_app.config["PRM_SETTINGS"]
+    now = utcnow()
+    ttl = settings.access_token_ttl
+    claims = {"sub": str(user_id), "typ": "access", "iss": _ISSUER, "iat": now,
+              "exp": int(now.timestamp()) + ttl}
+    return jwt.encode(claims, settings.jwt_secret, algorithm=_ALGORITHM), ttl
+
+
+def decode_access_token(token: str) -> int:
+    """The user id in a valid access token; Unauthenticated otherwise (the algorithm is
+    pinned, ``exp`` is required)."""
+    settings = current_app.config["PRM_SETTINGS"]
+    try:
+        claims = jwt.decode(
+            token, settings.jwt_secret, algorithms=[_ALGORITHM], issuer=_ISSUER,
+            options={"require": ["exp", "iat", "sub", "iss"]},
+        )
+    except jwt.ExpiredSignatureError as exc:
+        raise Unauthenticated("the access token has expired", "token_expired") from exc
+    except jwt.PyJWTError as exc:
+        raise Unauthenticated("invalid access token") from exc
+    if claims.get("typ") != "access" or not str(claims.get("sub", "")).isdigit():
+        raise Unauthenticated("invalid access token")
+    return int(claims["sub"])
+
+
+def system_call(service: str, method: str, *args: Any, **kwargs: Any) -> Any:
+    """Call a service as the gateway itself (sign-in, resolving the caller, health)."""
+    token = sign_caller(Caller.system_caller("gateway", g.get("request_id")))
+    return current_app.extensions["prm_rpc"].call(
+        service, method, *args, caller=token, request_id=g.get("request_id"), **kwargs
+    )
+
+
+def current_caller() -> Caller:
+    """The verified caller of this request, resolved once per request.
+
+    The user and partner are looked up on every request, so a suspended partner's users
+    are refused at once, whatever tokens they still hold.
+    """
+    if "caller" in g:
+        return g.caller
+    header = request.headers.get("Authorization", "")
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        raise Unauthenticated("a bearer token is required")
+    user_id = decode_access_token(token.strip())
+    profile = system_call("partners", "get_caller", user_id)
+    ids = profile.get("partner_ids")
+    g.profile = profile
+    g.caller = Caller(
+        user_id=profile["id"],
+        partner_id=profile.get("partner_id"),
+        partner_ids=None if ids is None else frozenset(ids),
+        permissions=frozenset(profile.get("permissions") or ()),
+        request_id=g.get("request_id"),
+    )
+    g.caller_token = sign_caller(g.caller)
+    return g.caller
+
+
+def call(service: str, method: str, *args: Any, **kwargs: Any) -> Any:
+    """Call a service as the request's caller."""
+    current_caller()
+    return current_app.extensions["prm_rpc"].call(
+        service, method, *args, caller=g.caller_token, request_id=g.get("request_id"), **kwargs
+    )
+
+
+def requires(permission: str | None = None, *, hq: bool = False) -> Callable:
+    """Function-level check in the gateway (the service checks again)."""
+
+    def decorator(view: Callable) -> Callable:
+        @wraps(view)
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            caller = current_caller()
+            if hq and not caller.is_hq:
+                raise Forbidden("only headquarters may do this")
+            if permission and not caller.has(permission):
+                raise Forbidden(f"permission {permission!r} is required")
+            return view(*args, **kwargs)
+
+        return wrapper
+
+    return decorator
+
+
+def authenticated(view: Callable) -> Callable:
+    return requires()(view)

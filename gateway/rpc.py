@@ -1,0 +1,231 @@
+"""A thread-safe RPC client speaking Nameko's wire protocol over kombu.
+
+Each thread of the gateway has its own connection, reply queue and consumer, so threads
+never share a channel and a call needs no locks: publish the request (with publisher
+confirms and ``mandatory``), then drain the thread's own connection until the reply with
+our correlation id arrives or the call's timeout passes.
+
+- An unroutable call, or a service whose queue has no consumer, is "service unavailable"
+  at once, not a timeout.
+- A call that is not answered in time raises ``ServiceTimeout``; its late reply is dropped.
+  Requests carry a TTL equal to the timeout so that a service coming back does not work
+  through calls nobody waits for any more.
+- A broken connection is dropped; the next call reconnects (and re-declares its queue).
+"""
+
+from __future__ import annotations
+
+import logging
+import socket
+import threading
+import time
+import uuid
+from typing import Any
+
+from amqp.exceptions import ChannelError
+from kombu import Connection, Consumer, Exchange, Producer, Queue
+from kombu.exceptions import OperationalError
+
+from services.common.errors import AppError, ServiceTimeout, ServiceUnavailable, from_wire
+
+log = logging.getLogger(__name__)
+
+_CONNECTION_ERRORS = (OperationalError, OSError, ConnectionError, ChannelError, AttributeError)
+
+
+class RemoteError(Exception):
+    """The service failed with an error that is not one of our typed errors."""
+
+    def __init__(self, error: dict[str, Any]) -> None:
+        super().__init__(f"{error.get('exc_type')}: {error.get('value')}")
+        self.error = error
+
+
+class _ThreadLink:
+    """One thread's connection, reply queue and producer."""
+
+    def __init__(self, amqp_uri: str, exchange: Exchange, connect_timeout: float) -> None:
+        self.connection = Connection(
+            amqp_uri,
+            transport_options={"confirm_publish": True},
+            connect_timeout=connect_timeout,
+            heartbeat=0,
+        )
+        self.connection.ensure_connection(max_retries=1, timeout=connect_timeout)
+        self.channel = self.connection.channel()
+        exchange(self.channel).declare()
+        self.reply_to = f"rpc.reply-gateway-{uuid.uuid4()}"
+        queue = Queue(
+            self.reply_to,
+            exchange=exchange,
+            routing_key=self.reply_to,
+            exclusive=True,
+            auto_delete=True,
+        )
+        self.consumer = Consumer(
+            self.channel, queues=[queue], callbacks=[self._on_reply], no_ack=True, accept=["json"]
+        )
+        self.consumer.consume()
+        self.producer = Producer(self.channel, on_return=self._on_return)
+        self.check_channel = self.connection.channel()
+        self.waiting_for: str | None = None
+        self.reply: dict | None = None
+        self.returned = False
+        self.consumers_seen: dict[str, float] = {}
+
+    def _on_reply(self, body: Any, message: Any) -> None:
+        if message.properties.get("correlation_id") == self.waiting_for:
+            self.reply = body
+
+    def _on_return(self, exc: Exception, exchange: str, routing_key: str, message: Any) -> None:
+        self.returned = True
+
+    def has_consumers(self, service: str, ttl: float = 1.0) -> bool:
+        """Is anything consuming the service's queue? Cached for ``ttl`` seconds."""
+        now = time.monotonic()
+        if now - self.consumers_seen.get(service, -ttl - 1) < ttl:
+            return True
+        try:
+            _, _, consumers = self.check_channel.queue_declare(f"rpc-{service}", passive=True)
+        except ChannelError:
+            self.check_channel = self.connection.channel()  # a 404 closes the channel
+            return False
+        if consumers:
+            self.consumers_seen[service] = now
+        return consumers > 0
+
+    def close(self) -> None:
+        try:
+            self.connection.release()
+        except Exception:  # noqa: S110 - closing a broken connection may fail too
+            pass
+
+
+class RpcClient:
+    """Call ``service.method(*args, **kwargs)`` as the given caller, with a timeout."""
+
+    def __init__(
+        self,
+        amqp_uri: str,
+        timeout: float = 10.0,
+        exchange_name: str = "nameko-rpc",
+        connect_timeout: float = 3.0,
+    ) -> None:
+        self.amqp_uri = amqp_uri
+        self.timeout = timeout
+        self.connect_timeout = connect_timeout
+        self.exchange = Exchange(exchange_name, type="topic", durable=True)
+        self._local = threading.local()
+        self._links: set[_ThreadLink] = set()
+        self._links_lock = threading.Lock()
+
+    def _link(self) -> _ThreadLink:
+        link = getattr(self._local, "link", None)
+        if link is None:
+            try:
+                link = _ThreadLink(self.amqp_uri, self.exchange, self.connect_timeout)
+            except _CONNECTION_ERRORS as exc:
+                raise ServiceUnavailable("the message broker is not reachable") from exc
+            self._local.link = link
+            with self._links_lock:
+                self._links.add(link)
+        return link
+
+    def _drop(self) -> None:
+        link = getattr(self._local, "link", None)
+        self._local.link = None
+        if link is not None:
+            with self._links_lock:
+                self._links.discard(link)
+            link.close()
+
+    def close(self) -> None:
+        """Close every thread's connection (at shutdown)."""
+        with self._links_lock:
+            links, self._links = self._links, set()
+        for link in links:
+            link.close()
+        self._local = threading.local()
+
+    def _publish(self, link: _ThreadLink, routing_key: str, body: dict, headers: dict,
+                 correlation_id: str, timeout: float) -> None:
+        link.returned = False
+        link.producer.publish(
+            body,
+            exchange=self.exchange,
+            routing_key=routing_key,
+            reply_to=link.reply_to,
+            correlation_id=correlation_id,
+            headers=headers,
+            mandatory=True,
+            serializer="json",
+            expiration=timeout,
+            retry=False,
+        )
+
+    def call(
+        self,
+        service: str,
+        method: str,
+        *args: Any,
+        caller: str,
+        request_id: str | None = None,
+        timeout: float | None = None,
+        **kwargs: Any,
+    ) -> Any:
+        timeout = timeout or self.timeout
+        correlation_id = uuid.uuid4().hex
+        headers = {
+            "nameko.caller": caller,
+            "nameko.call_id_stack": [f"gateway.{service}.{method}.{correlation_id}"],
+        }
+        if request_id:
+            headers["nameko.request_id"] = request_id
+        body = {"args": list(args), "kwargs": kwargs}
+        routing_key = f"{service}.{method}"
+
+        for attempt in (1, 2):
+            link = self._link()
+            try:
+                if not link.has_consumers(service):
+                    raise ServiceUnavailable(f"the {service} service is not available")
+                link.waiting_for, link.reply = correlation_id, None
+                self._publish(link, routing_key, body, headers, correlation_id, timeout)
+                break
+            except _CONNECTION_ERRORS as exc:
+                # Nothing was sent: reconnect once and try again.
+                self._drop()
+                if attempt == 2:
+                    raise ServiceUnavailable("the message broker is not reachable") from exc
+        if link.returned:
+            raise ServiceUnavailable(f"the {service} service is not available")
+
+        deadline = time.monotonic() + timeout
+        try:
+            while link.reply is None:
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    raise ServiceTimeout(f"the {service} service did not answer in time")
+                try:
+                    link.connection.drain_events(timeout=min(remaining, 1.0))
+                except TimeoutError:
+                    continue
+                except socket.timeout:
+                    continue
+        except _CONNECTION_ERRORS as exc:
+            self._drop()
+            raise ServiceTimeout(f"lost the connection waiting for {service}") from exc
+        finally:
+            link.waiting_for = None
+        reply, link.reply = link.reply, None
+
+        error = reply.get("error")
+        if error:
+            typed = from_wire(error)
+            if typed is not None:
+                raise typed
+            raise RemoteError(error)
+        return reply.get("result")
+
+
+__all__ = ["AppError", "RemoteError", "RpcClient"]

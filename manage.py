@@ -1,0 +1,191 @@
+"""Operate the stack: migrate, run a service, seed demo data, ping, parked events.
+
+    python manage.py migrate [SERVICE ...]     migrations, reference data, event queues
+    python manage.py run SERVICE               run one service (Nameko)
+    python manage.py seed                      demo data for a local run
+    python manage.py ping SERVICE              exit 0 if the service answers
+    python manage.py parked list|replay        events parked after failing N times
+"""
+
+import warnings
+
+warnings.filterwarnings("ignore", message=r"(?s).*Eventlet is deprecated")
+
+import eventlet  # noqa: E402
+
+eventlet.monkey_patch()  # first: Nameko and psycopg2 must be cooperative
+
+import argparse  # noqa: E402
+import importlib  # noqa: E402
+import json  # noqa: E402
+import logging  # noqa: E402
+import os  # noqa: E402
+import signal  # noqa: E402
+import sys  # noqa: E402
+from pathlib import Path  # noqa: E402
+
+from kombu import Connection, Queue  # noqa: E402
+
+from services.common.config import get_settings  # noqa: E402
+from services.common.context import Caller, sign_caller  # noqa: E402
+from services.common.db import make_engine  # noqa: E402
+from services.common.entrypoints import ATTEMPTS_HEADER, PARKED_QUEUE, event_queues  # noqa: E402
+from services.common.logs import configure_logging  # noqa: E402
+from services.common.migrations import upgrade  # noqa: E402
+
+ROOT = Path(__file__).resolve().parent
+
+# name -> "module:Class"; migrations live in services/<name>/migrations, and
+# services/<name>/seed.py may define bootstrap(session) and seed_demo(session).
+SERVICES = {
+    "partners": "services.partners.service:PartnersService",
+}
+
+log = logging.getLogger("manage")
+
+
+def service_class(name: str) -> type:
+    module, _, cls = SERVICES[name].partition(":")
+    return getattr(importlib.import_module(module), cls)
+
+
+def _seed_module(name: str):
+    try:
+        return importlib.import_module(f"services.{name}.seed")
+    except ModuleNotFoundError:
+        return None
+
+
+def _session(name: str):
+    from sqlalchemy.orm import Session
+
+    return Session(make_engine(get_settings().database_url(name)))
+
+
+def declare_queues(names: list[str]) -> None:
+    """Durable queues of every event handler, so that no event finds no queue."""
+    config = get_settings().nameko_config()
+    with Connection(config["AMQP_URI"], connect_timeout=5) as connection:
+        channel = connection.channel()
+        Queue(PARKED_QUEUE, durable=True)(channel).declare()
+        for name in names:
+            for queue in event_queues(service_class(name), config):
+                queue(channel).declare()
+
+
+def cmd_migrate(args: argparse.Namespace) -> None:
+    names = args.services or list(SERVICES)
+    unknown = set(names) - set(SERVICES)
+    if unknown:
+        sys.exit(f"unknown services: {', '.join(sorted(unknown))}")
+    for name in names:
+        upgrade(name, ROOT / "services" / name / "migrations")
+        seed = _seed_module(name)
+        if seed is not None and hasattr(seed, "bootstrap"):
+            with _session(name) as session:
+                seed.bootstrap(session)
+                session.commit()
+    declare_queues(list(SERVICES))
+    print(f"migrated: {', '.join(names)}")
+
+
+def cmd_seed(args: argparse.Namespace) -> None:
+    for name in SERVICES:
+        seed = _seed_module(name)
+        if seed is not None and hasattr(seed, "seed_demo"):
+            with _session(name) as session:
+                created = seed.seed_demo(session)
+                session.commit()
+            print(f"demo data for {name}: {'created' if created else 'already there'}")
+
+
+def cmd_run(args: argparse.Namespace) -> None:
+    from nameko.runners import ServiceRunner
+
+    configure_logging(args.service)
+    settings = get_settings()
+    config = settings.nameko_config() | {
+        "EVENT_MAX_ATTEMPTS": settings.event_max_attempts,
+        "OUTBOX_INTERVAL": settings.outbox_interval,
+    }
+    runner = ServiceRunner(config)
+    runner.add_service(service_class(args.service))
+
+    def shutdown(signum, frame):  # noqa: ANN001
+        eventlet.spawn_n(runner.stop)
+
+    signal.signal(signal.SIGTERM, shutdown)
+    signal.signal(signal.SIGINT, shutdown)
+    runner.start()
+    log.info("service %s started", args.service)
+    runner.wait()
+
+
+def cmd_ping(args: argparse.Namespace) -> None:
+    from gateway.rpc import RpcClient
+
+    settings = get_settings()
+    client = RpcClient(settings.amqp_uri, timeout=args.timeout)
+    token = sign_caller(Caller.system_caller("manage"))
+    try:
+        result = client.call(args.service, "ping", caller=token)
+    except Exception as exc:
+        print(f"{args.service}: {exc}", file=sys.stderr)
+        sys.exit(1)
+    finally:
+        client.close()
+    print(json.dumps(result))
+
+
+def cmd_parked(args: argparse.Namespace) -> None:
+    """List parked events, or send them back to the queue they came from."""
+    settings = get_settings()
+    with Connection(settings.amqp_uri, connect_timeout=5) as connection:
+        channel = connection.channel()
+        queue = Queue(PARKED_QUEUE, durable=True)(channel)
+        queue.declare()
+        held = []
+        while (message := queue.get(no_ack=False)) is not None:
+            held.append(message)
+        for message in held:
+            headers = message.headers or {}
+            origin = headers.get("x-prm-queue")
+            print(json.dumps({
+                "queue": origin, "attempts": headers.get(ATTEMPTS_HEADER),
+                "error": headers.get("x-prm-last-error"),
+                "parked_at": headers.get("x-prm-parked-at"), "event": message.payload,
+            }, ensure_ascii=False))
+            if args.action == "replay" and origin and (not args.queue or args.queue == origin):
+                producer = connection.Producer(channel)
+                headers = {k: v for k, v in headers.items() if not k.startswith("x-prm-")}
+                producer.publish(message.payload, routing_key=origin, headers=headers,
+                                 serializer="json", delivery_mode=2)
+                message.ack()
+            else:
+                message.reject(requeue=True)
+        print(f"{len(held)} parked message(s)", file=sys.stderr)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(prog="manage.py", description=__doc__.splitlines()[0])
+    sub = parser.add_subparsers(dest="command", required=True)
+    migrate = sub.add_parser("migrate")
+    migrate.add_argument("services", nargs="*", help=f"some of: {', '.join(SERVICES)}")
+    sub.add_parser("seed")
+    run = sub.add_parser("run")
+    run.add_argument("service", choices=list(SERVICES))
+    ping = sub.add_parser("ping")
+    ping.add_argument("service", choices=list(SERVICES))
+    ping.add_argument("--timeout", type=float, default=float(os.environ.get("RPC_TIMEOUT", 5)))
+    parked = sub.add_parser("parked")
+    parked.add_argument("action", choices=["list", "replay"])
+    parked.add_argument("--queue", help="replay only the messages of this queue")
+    args = parser.parse_args()
+    if args.command != "run":
+        logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    {"migrate": cmd_migrate, "seed": cmd_seed, "run": cmd_run, "ping": cmd_ping,
+     "parked": cmd_parked}[args.command](args)
+
+
+if __name__ == "__main__":
+    main()

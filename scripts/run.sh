@@ -1,0 +1,49 @@
+#!/usr/bin/env bash
+# Start the whole stack on this machine: SQLite files under var/, the local RabbitMQ.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+BIN="${VENV:-.venv}/bin"
+export PORT="${PORT:-8000}"
+export PRM_HTTP_PORT="$PORT"
+export AMQP_URI="${AMQP_URI:-amqp://guest:guest@localhost:5672/}"
+export PRM_ADMIN_PASSWORD="${PRM_ADMIN_PASSWORD:-prm-admin-2026}"
+export PROMETHEUS_MULTIPROC_DIR="${PROMETHEUS_MULTIPROC_DIR:-$PWD/var/prometheus}"
+mkdir -p var
+
+if ! "$BIN/python" - <<'PY'
+import os, sys
+from kombu import Connection
+try:
+    with Connection(os.environ["AMQP_URI"], connect_timeout=3) as c:
+        c.ensure_connection(max_retries=1)
+except Exception as exc:
+    print(f"No message broker answers at {os.environ['AMQP_URI']}: {exc}", file=sys.stderr)
+    sys.exit(1)
+PY
+then
+  cat >&2 <<'MSG'
+
+Start RabbitMQ, then run `make run` again:
+  - installed locally:  rabbitmq-server -detached      (Debian/Ubuntu: apt-get install rabbitmq-server)
+  - with Docker:        docker run -d -p 5672:5672 rabbitmq:3.13
+  - elsewhere:          set AMQP_URI=amqp://user:pass@host:5672/vhost
+MSG
+  exit 1
+fi
+
+"$BIN/python" manage.py migrate
+"$BIN/python" manage.py seed
+
+cat <<MSG
+
+  Partner management is starting on http://127.0.0.1:${PORT}
+    API docs:   http://127.0.0.1:${PORT}/docs        (OpenAPI: /openapi.json)
+    Health:     http://127.0.0.1:${PORT}/readyz
+    Sign in:    admin / ${PRM_ADMIN_PASSWORD}          (HQ admin; set PRM_ADMIN_PASSWORD before the first run to choose)
+    Demo users: hz-admin, hz-sales, nb-sales, zj-admin, nj-admin, js-admin (partners);
+                channel, marketing, salesops, finance, director (HQ)  -- password: demo-pass-2026
+    Try:        curl -s -X POST http://127.0.0.1:${PORT}/api/v1/auth/login \\
+                  -H 'Content-Type: application/json' -d '{"username":"admin","password":"${PRM_ADMIN_PASSWORD}"}'
+
+MSG
+exec "$BIN/honcho" start -f Procfile

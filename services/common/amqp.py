@@ -1,0 +1,106 @@
+"""Publishing that knows whether a message was stored and routed.
+
+Every publish waits for the broker's confirm and is ``mandatory``: a message no queue
+takes is reported back (``Unroutable``) instead of being dropped without a word.
+"""
+
+from __future__ import annotations
+
+import threading
+from typing import Any
+
+from kombu import Connection, Exchange, Producer
+from kombu.exceptions import OperationalError
+
+PERSISTENT = 2
+
+
+class Unroutable(Exception):
+    """The broker took the message but no queue was bound for its routing key."""
+
+
+class ConfirmingPublisher:
+    """One connection, used under a lock, re-opened after any failure."""
+
+    def __init__(self, amqp_uri: str, connect_timeout: float = 5.0) -> None:
+        self.amqp_uri = amqp_uri
+        self.connect_timeout = connect_timeout
+        self._lock = threading.Lock()
+        self._connection: Connection | None = None
+        self._producer: Producer | None = None
+        self._returned: list[str] = []
+
+    def _ensure(self) -> Producer:
+        if self._producer is None:
+            connection = Connection(
+                self.amqp_uri,
+                transport_options={"confirm_publish": True},
+                connect_timeout=self.connect_timeout,
+            )
+            connection.ensure_connection(max_retries=1)
+            channel = connection.channel()
+            self._connection = connection
+            self._producer = Producer(channel, on_return=self._on_return)
+        return self._producer
+
+    def _on_return(self, exc: Exception, exchange: str, routing_key: str, message: Any) -> None:
+        self._returned.append(routing_key)
+
+    def close(self) -> None:
+        with self._lock:
+            self._close()
+
+    def _close(self) -> None:
+        if self._connection is not None:
+            try:
+                self._connection.release()
+            except Exception:  # noqa: S110 - closing a broken connection may fail too
+                pass
+        self._connection = None
+        self._producer = None
+
+    def declare(self, *entities: Exchange) -> None:
+        with self._lock:
+            try:
+                producer = self._ensure()
+                for entity in entities:
+                    entity.declare(channel=producer.channel)
+            except Exception:
+                self._close()
+                raise
+
+    def publish(
+        self,
+        body: Any,
+        *,
+        exchange: Exchange | str = "",
+        routing_key: str,
+        headers: dict[str, Any] | None = None,
+        mandatory: bool = True,
+        **properties: Any,
+    ) -> None:
+        """Publish and wait for the confirm; raise ``Unroutable`` or a connection error."""
+        with self._lock:
+            try:
+                producer = self._ensure()
+                self._returned.clear()
+                producer.publish(
+                    body,
+                    exchange=exchange,
+                    routing_key=routing_key,
+                    headers=headers or {},
+                    mandatory=mandatory,
+                    serializer="json",
+                    delivery_mode=PERSISTENT,
+                    retry=False,
+                    **properties,
+                )
+            except (OperationalError, OSError, ConnectionError, AttributeError) as exc:
+                self._close()
+                raise ConnectionError(f"publish failed: {exc}") from exc
+            except Exception:
+                self._close()
+                raise
+            if self._returned:
+                self._returned.clear()
+                raise Unroutable(routing_key)

@@ -1,0 +1,155 @@
+"""Database: one engine per service container, one session (one transaction) per worker.
+
+The session is committed when the worker's method returns and *before* the RPC reply or
+the event acknowledgement goes out (see ``entrypoints``), rolled back if it raised, and
+closed at teardown. A caller therefore never sees success for a change that was not kept.
+"""
+
+from __future__ import annotations
+
+import sys
+from datetime import datetime
+from typing import Any
+
+from nameko.extensions import DependencyProvider
+from sqlalchemy import BigInteger, DateTime, Integer, TypeDecorator, create_engine, event
+from sqlalchemy.engine import Engine
+from sqlalchemy.orm import Session, sessionmaker
+
+from services.common.config import get_settings
+from services.common.timeutil import as_utc
+
+# Integer primary keys: BIGINT on PostgreSQL, INTEGER (rowid alias) on SQLite.
+BigIntPK = BigInteger().with_variant(Integer(), "sqlite")
+
+
+class UTCDateTime(TypeDecorator):
+    """Timezone-aware UTC datetimes on every database (SQLite stores them naive)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime; use services.common.timeutil.utcnow()")
+        return as_utc(value)
+
+    def process_result_value(self, value: datetime | None, dialect: Any) -> datetime | None:
+        return None if value is None else as_utc(value)
+
+
+def make_engine(url: str, **kwargs: Any) -> Engine:
+    """An engine with the settings this project relies on for each backend."""
+    if url.startswith("sqlite"):
+        engine = create_engine(
+            url, connect_args={"check_same_thread": False, "timeout": 30}, **kwargs
+        )
+
+        @event.listens_for(engine, "connect")
+        def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+            cursor = dbapi_connection.cursor()
+            cursor.execute("PRAGMA journal_mode=WAL")
+            cursor.execute("PRAGMA foreign_keys=ON")
+            cursor.execute("PRAGMA busy_timeout=30000")
+            cursor.close()
+
+        return engine
+    kwargs.setdefault("pool_pre_ping", True)
+    kwargs.setdefault("pool_size", 10)
+    kwargs.setdefault("max_overflow", 10)
+    return create_engine(url, **kwargs)
+
+
+def is_postgres(session_or_engine: Session | Engine) -> bool:
+    bind = session_or_engine.get_bind() if isinstance(session_or_engine, Session) else session_or_engine
+    return bind.dialect.name == "postgresql"
+
+
+class Database(DependencyProvider):
+    """Injects a SQLAlchemy ``Session`` bound to the service's own database."""
+
+    def __init__(self, service: str | None = None) -> None:
+        self.service = service
+        self.engine: Engine | None = None
+        self.sessions: dict[Any, Session] = {}
+        self.finished: set[Any] = set()
+        self.after_commit: dict[Any, list] = {}
+
+    def setup(self) -> None:
+        service = self.service or self.container.service_name
+        url = self.container.config.get("DATABASE_URL") or get_settings().database_url(service)
+        self.engine = make_engine(url)
+        self.session_factory = sessionmaker(bind=self.engine, expire_on_commit=False)
+
+    def stop(self) -> None:
+        if self.engine is not None:
+            self.engine.dispose()
+
+    def kill(self) -> None:
+        self.stop()
+
+    def session(self) -> Session:
+        """A fresh session outside any worker (relays, timers' own transactions)."""
+        return self.session_factory()
+
+    def session_for(self, worker_ctx: Any) -> Session:
+        session = self.sessions.get(worker_ctx)
+        if session is None:
+            session = self.sessions[worker_ctx] = self.session_factory()
+        return session
+
+    def get_dependency(self, worker_ctx: Any) -> Session:
+        return self.session_for(worker_ctx)
+
+    def finish(self, worker_ctx: Any, exc_info: Any) -> Any:
+        """Commit the worker's transaction (or roll it back); return the resulting exc_info.
+
+        Called by our entrypoints before they reply or acknowledge. Idempotent.
+        """
+        session = self.sessions.get(worker_ctx)
+        if session is None or worker_ctx in self.finished:
+            return exc_info
+        self.finished.add(worker_ctx)
+        hooks = self.after_commit.pop(worker_ctx, [])
+        if exc_info is not None:
+            session.rollback()
+            return exc_info
+        try:
+            session.commit()
+        except Exception:
+            session.rollback()
+            return sys.exc_info()
+        for hook in hooks:
+            hook()
+        return None
+
+    def on_commit(self, worker_ctx: Any, hook: Any) -> None:
+        """Run ``hook()`` once the worker's transaction is committed (not on rollback)."""
+        self.after_commit.setdefault(worker_ctx, []).append(hook)
+
+    def worker_result(self, worker_ctx: Any, result: Any = None, exc_info: Any = None) -> None:
+        self.finish(worker_ctx, exc_info)
+
+    def worker_teardown(self, worker_ctx: Any) -> None:
+        self.finished.discard(worker_ctx)
+        self.after_commit.pop(worker_ctx, None)
+        session = self.sessions.pop(worker_ctx, None)
+        if session is not None:
+            session.close()
+
+
+def find_database(container: Any) -> Database | None:
+    for dependency in container.dependencies:
+        if isinstance(dependency, Database):
+            return dependency
+    return None
+
+
+def finish_unit_of_work(worker_ctx: Any, exc_info: Any) -> Any:
+    """Commit or roll back the worker's database transaction; the new exc_info."""
+    database = find_database(worker_ctx.container)
+    if database is None:
+        return exc_info
+    return database.finish(worker_ctx, exc_info)

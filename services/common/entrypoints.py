@@ -1,0 +1,208 @@
+"""Entrypoints that keep our promises on top of Nameko's.
+
+- ``rpc``: refuses a call whose caller context is missing or forged before any worker
+  runs, and commits the worker's transaction before the reply is sent.
+- ``event_handler``: acts as the system; skips an event it has already applied; records
+  the event id in the transaction of the effect; commits before acknowledging; and when
+  the handler fails, retries with back-off and after N tries parks the message in
+  ``prm.parked`` where an operator sees it and can replay it (``manage.py parked``).
+- ``timer``: acts as the system; its transaction is committed when it returns.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import eventlet
+from kombu import Queue
+from nameko.events import SERVICE_POOL
+from nameko.events import EventHandler as NamekoEventHandler
+from nameko.rpc import Rpc as NamekoRpc
+from nameko.standalone.events import get_event_exchange
+from nameko.timer import Timer as NamekoTimer
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+
+from services.common.amqp import ConfirmingPublisher
+from services.common.context import CALLER_KEY, verify_caller
+from services.common.db import find_database, finish_unit_of_work
+from services.common.errors import AppError
+from services.common.models import ProcessedEvent
+from services.common.timeutil import iso, utcnow
+
+log = logging.getLogger(__name__)
+
+PARKED_QUEUE = "prm.parked"
+ATTEMPTS_HEADER = "x-prm-attempts"
+
+
+class Rpc(NamekoRpc):
+    def __init__(self, expected_exceptions: Any = AppError, **kwargs: Any) -> None:
+        super().__init__(expected_exceptions=expected_exceptions, **kwargs)
+
+    def handle_message(self, body: Any, message: Any) -> None:
+        # Raising here makes Nameko's consumer answer with the error; no worker runs.
+        verify_caller(self.unpack_message_headers(message).get(CALLER_KEY))
+        super().handle_message(body, message)
+
+    def handle_result(self, message: Any, worker_ctx: Any, result: Any, exc_info: Any) -> Any:
+        exc_info = finish_unit_of_work(worker_ctx, exc_info)
+        if exc_info is not None:
+            result = None
+        return super().handle_result(message, worker_ctx, result, exc_info)
+
+
+rpc = Rpc.decorator
+
+
+def handler_queue_name(source: str, event_type: str, service: str, method: str) -> str:
+    """Nameko's name for a service-pool handler queue."""
+    return f"evt-{source}-{event_type}--{service}.{method}"
+
+
+class EventHandler(NamekoEventHandler):
+    acts_as_system = True
+
+    def __init__(self, source_service: str, event_type: str, **kwargs: Any) -> None:
+        kwargs.setdefault("expected_exceptions", AppError)
+        super().__init__(
+            source_service,
+            event_type,
+            handler_type=SERVICE_POOL,
+            reliable_delivery=True,
+            requeue_on_error=False,
+            **kwargs,
+        )
+
+    def setup(self) -> None:
+        super().setup()
+        config = self.container.config
+        self.handler_key = f"{self.container.service_name}.{self.method_name}"
+        self.max_attempts = int(config.get("EVENT_MAX_ATTEMPTS", 5))
+        self.retry_delay = float(config.get("EVENT_RETRY_DELAY", 0.5))
+        self.publisher = ConfirmingPublisher(config["AMQP_URI"])
+
+    def stop(self) -> None:
+        self.publisher.close()
+        super().stop()
+
+    def _already_processed(self, event_id: str) -> bool:
+        database = find_database(self.container)
+        if database is None:
+            return False
+        with database.session() as session:
+            found = session.scalar(
+                select(ProcessedEvent.event_id).where(
+                    ProcessedEvent.event_id == event_id,
+                    ProcessedEvent.handler == self.handler_key,
+                )
+            )
+        return found is not None
+
+    def handle_message(self, body: Any, message: Any) -> None:
+        event_id = body.get("id") if isinstance(body, dict) else None
+        if not isinstance(event_id, str):
+            self._park(message, "event without an id", attempts=0)
+            self.queue_consumer.ack_message(message)
+            return
+        try:
+            if self._already_processed(event_id):
+                log.info("%s: event %s already applied", self.handler_key, event_id)
+                self.queue_consumer.ack_message(message)
+                return
+        except Exception as exc:
+            log.warning("%s: could not check event %s: %s", self.handler_key, event_id, exc)
+            self._retry_or_park(message, exc)
+            return
+        super().handle_message(body, message)
+
+    def handle_result(
+        self, message: Any, worker_ctx: Any, result: Any = None, exc_info: Any = None
+    ) -> Any:
+        database = find_database(self.container)
+        if exc_info is None and database is not None:
+            database.session_for(worker_ctx).add(
+                ProcessedEvent(event_id=worker_ctx.args[0]["id"], handler=self.handler_key)
+            )
+        exc_info = finish_unit_of_work(worker_ctx, exc_info)
+        if exc_info is not None and isinstance(exc_info[1], IntegrityError) and (
+            self._already_processed(worker_ctx.args[0]["id"])
+        ):
+            log.info("%s: event applied concurrently elsewhere", self.handler_key)
+            exc_info = None
+        if exc_info is None:
+            self.queue_consumer.ack_message(message)
+        else:
+            self._retry_or_park(message, exc_info[1])
+        return result, exc_info
+
+    def _retry_or_park(self, message: Any, exc: BaseException) -> None:
+        attempts = int((message.headers or {}).get(ATTEMPTS_HEADER, 0)) + 1
+        error = f"{type(exc).__name__}: {exc}"[:1000]
+        try:
+            if attempts >= self.max_attempts:
+                self._park(message, error, attempts)
+            else:
+                eventlet.sleep(min(self.retry_delay * 2 ** (attempts - 1), 30.0))
+                headers = dict(message.headers or {})
+                headers.update({ATTEMPTS_HEADER: attempts, "x-prm-last-error": error})
+                self.publisher.publish(
+                    message.payload, routing_key=self.queue.name, headers=headers
+                )
+        except Exception as publish_exc:
+            # Could not re-publish: give the message back to the broker rather than lose it.
+            log.error("%s: retry publish failed (%s); requeueing", self.handler_key, publish_exc)
+            self.queue_consumer.requeue_message(message)
+            return
+        self.queue_consumer.ack_message(message)
+
+    def _park(self, message: Any, error: str, attempts: int) -> None:
+        headers = dict(message.headers or {})
+        headers.update(
+            {
+                ATTEMPTS_HEADER: attempts,
+                "x-prm-last-error": error,
+                "x-prm-queue": self.queue.name,
+                "x-prm-parked-at": iso(utcnow()),
+            }
+        )
+        self.publisher.declare(Queue(PARKED_QUEUE, durable=True))
+        self.publisher.publish(message.payload, routing_key=PARKED_QUEUE, headers=headers)
+        log.error("%s: parked message after %d attempts: %s", self.handler_key, attempts, error)
+
+
+event_handler = EventHandler.decorator
+
+
+class Timer(NamekoTimer):
+    acts_as_system = True
+
+
+timer = Timer.decorator
+
+
+def event_queues(service_cls: type, config: dict) -> list[Queue]:
+    """The durable queues of ``service_cls``'s event handlers, bound to their exchanges.
+
+    Declared at deploy time (``manage.py migrate``) so that no event is published before
+    the queue that should keep it exists.
+    """
+    queues = []
+    for name in dir(service_cls):
+        for entrypoint in getattr(getattr(service_cls, name), "nameko_entrypoints", ()):
+            if isinstance(entrypoint, EventHandler):
+                queues.append(
+                    Queue(
+                        handler_queue_name(
+                            entrypoint.source_service,
+                            entrypoint.event_type,
+                            service_cls.name,
+                            name,
+                        ),
+                        exchange=get_event_exchange(entrypoint.source_service, config),
+                        routing_key=entrypoint.event_type,
+                        durable=True,
+                    )
+                )
+    return queues

@@ -1,0 +1,75 @@
+"""Alembic, one version table per service; an advisory lock makes concurrent runs safe."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+from alembic import command
+from alembic.config import Config
+from sqlalchemy import MetaData, text
+
+from services.common.config import get_settings
+from services.common.db import make_engine
+from services.common.models import CommonBase
+
+log = logging.getLogger(__name__)
+
+_LOCK_ID = 728_431_007  # any constant; shared by all migration runs of the project
+
+
+def alembic_config(service: str, migrations_dir: Path, url: str | None = None) -> Config:
+    config = Config()
+    config.set_main_option("script_location", str(migrations_dir))
+    config.set_main_option("sqlalchemy.url", url or get_settings().database_url(service))
+    config.attributes["service"] = service
+    return config
+
+
+def upgrade(service: str, migrations_dir: Path, url: str | None = None) -> None:
+    """Bring ``service``'s database to the newest revision."""
+    url = url or get_settings().database_url(service)
+    engine = make_engine(url)
+    with engine.connect() as connection:
+        postgres = connection.dialect.name == "postgresql"
+        if postgres:
+            connection.execute(text("SELECT pg_advisory_lock(:id)"), {"id": _LOCK_ID})
+            connection.commit()
+        try:
+            config = alembic_config(service, migrations_dir, url)
+            config.attributes["connection"] = connection
+            command.upgrade(config, "head")
+            connection.commit()
+        finally:
+            if postgres:
+                connection.execute(text("SELECT pg_advisory_unlock(:id)"), {"id": _LOCK_ID})
+                connection.commit()
+    engine.dispose()
+    log.info("migrated %s", service)
+
+
+def run_env(context: object, service: str, metadata: MetaData) -> None:
+    """The body of every service's ``migrations/env.py``."""
+    config = context.config  # type: ignore[attr-defined]
+    target = [metadata, CommonBase.metadata]
+    version_table = f"alembic_version_{service}"
+    connection = config.attributes.get("connection")
+    if connection is None:
+        engine = make_engine(config.get_main_option("sqlalchemy.url"))
+        with engine.connect() as connection:
+            _configure_and_run(context, connection, target, version_table)
+            connection.commit()
+        return
+    _configure_and_run(context, connection, target, version_table)
+
+
+def _configure_and_run(context, connection, target, version_table) -> None:  # type: ignore[no-untyped-def]
+    context.configure(
+        connection=connection,
+        target_metadata=target,
+        version_table=version_table,
+        render_as_batch=connection.dialect.name == "sqlite",
+        compare_type=True,
+    )
+    with context.begin_transaction():
+        context.run_migrations()

@@ -1,0 +1,84 @@
+"""Wire payloads: marshmallow schemas that refuse unknown fields, and one way to page."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from marshmallow import RAISE, Schema, ValidationError, fields, validate
+from sqlalchemy import Select, func, select
+from sqlalchemy.orm import Session
+
+from services.common.errors import InvalidInput
+
+MAX_PER_PAGE = 100
+
+
+class WireSchema(Schema):
+    """Base of every payload schema: unknown fields are an error, never ignored."""
+
+    class Meta:
+        unknown = RAISE
+
+
+def load(schema: Schema | type[Schema], data: Any, **kwargs: Any) -> Any:
+    """Validate ``data`` with ``schema``; InvalidInput with per-field errors if it fails."""
+    instance = schema() if isinstance(schema, type) else schema
+    if data is None:
+        data = {}
+    try:
+        return instance.load(data, **kwargs)
+    except ValidationError as exc:
+        messages = exc.messages if isinstance(exc.messages, dict) else {"_schema": exc.messages}
+        raise InvalidInput("the request is not valid", errors=messages) from exc
+
+
+class PageArgs(WireSchema):
+    page = fields.Integer(load_default=1, validate=validate.Range(min=1))
+    per_page = fields.Integer(load_default=20, validate=validate.Range(min=1, max=MAX_PER_PAGE))
+
+
+def page_of(session: Session, stmt: Select, page: int, per_page: int, dump: Any) -> dict:
+    """One page of ``stmt`` as ``{items, total, page, per_page}``; ``dump`` maps a row."""
+    total = session.scalar(select(func.count()).select_from(stmt.order_by(None).subquery()))
+    rows = session.scalars(stmt.limit(per_page).offset((page - 1) * per_page)).all()
+    return {"items": [dump(row) for row in rows], "total": total or 0, "page": page,
+            "per_page": per_page}
+
+
+class Problem(Schema):
+    """RFC 7807 problem document (documentation of error responses)."""
+
+    type = fields.String()
+    title = fields.String()
+    status = fields.Integer()
+    code = fields.String()
+    detail = fields.String()
+    errors = fields.Dict()
+    request_id = fields.String()
+
+
+class UtcDateTime(fields.DateTime):
+    """ISO 8601 in UTC with a ``Z`` on the wire."""
+
+    def _serialize(self, value: Any, attr: Any, obj: Any, **kwargs: Any) -> str | None:
+        from services.common.timeutil import iso
+
+        return iso(value)
+
+
+REGION_CODE = validate.Regexp(r"^\d{6}$", error="a region code is 6 digits")
+
+
+class RegionCode(fields.String):
+    """A 6-digit GB/T 2260 region code."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        kwargs.setdefault("validate", REGION_CODE)
+        super().__init__(**kwargs)
+
+
+def load_id(value: Any, name: str = "id") -> int:
+    """A positive integer id, or InvalidInput."""
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise InvalidInput("the request is not valid", errors={name: ["not a valid id"]})
+    return value

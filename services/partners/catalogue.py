@@ -1,0 +1,101 @@
+"""The fixed permission catalogue, the seeded roles and partner types (reference data)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+HQ = "hq"
+PARTNER = "partner"
+
+
+@dataclass(frozen=True)
+class Permission:
+    code: str
+    name: str
+    scopes: tuple[str, ...]  # which kinds of role may hold it
+
+
+PERMISSIONS: tuple[Permission, ...] = (
+    Permission("partner.manage", "管理合作伙伴", (HQ,)),
+    Permission("user.manage", "管理用户", (HQ, PARTNER)),
+    Permission("role.manage", "管理角色", (HQ,)),
+    Permission("customer.create", "报备客户", (PARTNER,)),
+    Permission("customer.transfer", "转移客户", (HQ,)),
+    Permission("filing.approve", "审批报备", (HQ,)),
+    Permission("lead.create", "录入线索", (HQ,)),
+    Permission("lead.claim", "申领线索", (PARTNER,)),
+    Permission("product.manage", "管理产品", (HQ,)),
+    Permission("order.create", "创建订单", (PARTNER,)),
+    Permission("order.approve.sales", "订单审批（销售运营）", (HQ,)),
+    Permission("order.approve.finance", "订单审批（财务）", (HQ,)),
+    Permission("order.approve.director", "订单审批（渠道总监）", (HQ,)),
+    Permission("order.fulfil", "确认订单交付", (HQ,)),
+    Permission("order.cancel", "取消已审批订单", (HQ,)),
+    Permission("flow.manage", "配置审批流程", (HQ,)),
+    Permission("report.read", "查看报表", (HQ, PARTNER)),
+    Permission("commission.manage", "管理提成", (HQ,)),
+    Permission("commission.pay", "支付提成", (HQ,)),
+    Permission("commission.confirm", "确认结算单", (PARTNER,)),
+    Permission("channel.manage", "管理通知渠道", (HQ, PARTNER)),
+)
+
+PERMISSIONS_BY_CODE = {p.code: p for p in PERMISSIONS}
+
+
+@dataclass(frozen=True)
+class SeedRole:
+    code: str
+    name: str
+    scope: str
+    permissions: tuple[str, ...]
+    include_sub_partners: bool = False
+
+
+def _all_for(scope: str) -> tuple[str, ...]:
+    return tuple(p.code for p in PERMISSIONS if scope in p.scopes)
+
+
+SEED_ROLES: tuple[SeedRole, ...] = (
+    SeedRole("hq_admin", "总部管理员", HQ, _all_for(HQ)),
+    SeedRole(
+        "channel_manager",
+        "渠道经理",
+        HQ,
+        ("filing.approve", "customer.transfer", "lead.create", "report.read"),
+    ),
+    SeedRole("marketing", "市场人员", HQ, ("lead.create", "report.read")),
+    SeedRole(
+        "sales_ops",
+        "销售运营",
+        HQ,
+        ("order.approve.sales", "order.fulfil", "product.manage", "report.read"),
+    ),
+    SeedRole(
+        "finance",
+        "财务",
+        HQ,
+        ("order.approve.finance", "order.cancel", "commission.manage", "commission.pay",
+         "report.read"),
+    ),
+    SeedRole(
+        "channel_director",
+        "渠道总监",
+        HQ,
+        ("order.approve.director", "filing.approve", "flow.manage", "report.read"),
+    ),
+    SeedRole(
+        "partner_admin",
+        "伙伴管理员",
+        PARTNER,
+        ("customer.create", "lead.claim", "order.create", "report.read", "user.manage",
+         "commission.confirm", "channel.manage"),
+        include_sub_partners=True,
+    ),
+    SeedRole("partner_sales", "伙伴销售", PARTNER, ("customer.create", "lead.claim", "order.create")),
+)
+
+SEED_PARTNER_TYPES: tuple[tuple[str, str, int, int], ...] = (
+    # code, name, protection days, claim hours
+    ("city_partner", "城市合伙人", 180, 72),
+    ("provincial_agent", "省级代理", 180, 72),
+)

@@ -1,0 +1,254 @@
+"""Payloads of the partners service: what its RPC methods take and return.
+
+The gateway validates HTTP bodies with the same schemas; the service validates again.
+"""
+
+from __future__ import annotations
+
+from marshmallow import fields, validate
+
+from services.common.schemas import PageArgs, RegionCode, UtcDateTime, WireSchema
+
+PARTNER_STATUSES = ("active", "suspended", "terminated")
+ROLE_SCOPES = ("hq", "partner")
+LANGUAGES = ("zh", "en")
+
+_code = validate.Regexp(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,39}$", error="letters, digits, _ . -")
+_phone = validate.Regexp(r"^\+?[0-9][0-9 ()-]{4,19}$", error="not a phone number")
+_name = validate.Length(min=1, max=200)
+
+
+# -- auth -------------------------------------------------------------------------------
+
+
+class LoginIn(WireSchema):
+    username = fields.String(required=True, validate=validate.Length(min=1, max=60))
+    password = fields.String(required=True, validate=validate.Length(min=1, max=200))
+
+
+class RefreshIn(WireSchema):
+    refresh_token = fields.String(required=True, validate=validate.Length(min=10, max=200))
+
+
+class UserSummary(WireSchema):
+    id = fields.Integer()
+    username = fields.String()
+    display_name = fields.String()
+    partner_id = fields.Integer(allow_none=True)
+
+
+class TokensOut(WireSchema):
+    access_token = fields.String()
+    refresh_token = fields.String()
+    token_type = fields.String()
+    expires_in = fields.Integer()
+    user = fields.Nested(UserSummary)
+
+
+class MeOut(WireSchema):
+    id = fields.Integer()
+    username = fields.String()
+    display_name = fields.String()
+    partner_id = fields.Integer(allow_none=True)
+    partner_ids = fields.List(fields.Integer(), allow_none=True)
+    roles = fields.List(fields.String())
+    permissions = fields.List(fields.String())
+    language = fields.String()
+
+
+# -- partners ---------------------------------------------------------------------------
+
+
+class PartnerOut(WireSchema):
+    id = fields.Integer()
+    code = fields.String()
+    name = fields.String()
+    type = fields.String()
+    parent_id = fields.Integer(allow_none=True)
+    status = fields.String()
+    territory = fields.List(fields.String())
+    contact_name = fields.String(allow_none=True)
+    contact_phone = fields.String(allow_none=True)
+    contact_email = fields.String(allow_none=True)
+    created_at = UtcDateTime()
+
+
+class PartnerCreate(WireSchema):
+    code = fields.String(required=True, validate=_code)
+    name = fields.String(required=True, validate=_name)
+    type = fields.String(required=True, validate=validate.Length(min=1, max=40))
+    parent_id = fields.Integer(load_default=None, allow_none=True)
+    territory = fields.List(RegionCode(), load_default=list, validate=validate.Length(max=200))
+    contact_name = fields.String(load_default=None, allow_none=True, validate=_name)
+    contact_phone = fields.String(load_default=None, allow_none=True, validate=_phone)
+    contact_email = fields.Email(load_default=None, allow_none=True)
+
+
+class PartnerUpdate(WireSchema):
+    name = fields.String(validate=_name)
+    type = fields.String(validate=validate.Length(min=1, max=40))
+    parent_id = fields.Integer(allow_none=True)
+    contact_name = fields.String(allow_none=True, validate=_name)
+    contact_phone = fields.String(allow_none=True, validate=_phone)
+    contact_email = fields.Email(allow_none=True)
+
+
+class PartnerListArgs(PageArgs):
+    status = fields.String(validate=validate.OneOf(PARTNER_STATUSES))
+    type = fields.String()
+    parent_id = fields.Integer()
+    region_code = RegionCode()
+    q = fields.String(validate=validate.Length(max=100))
+
+
+class TerritoryIn(WireSchema):
+    territory = fields.List(RegionCode(), required=True, validate=validate.Length(max=200))
+
+
+class PartnerTypeOut(WireSchema):
+    code = fields.String()
+    name = fields.String()
+    protection_days = fields.Integer()
+    claim_hours = fields.Integer()
+
+
+class PartnerTypeUpdate(WireSchema):
+    name = fields.String(validate=validate.Length(min=1, max=100))
+    protection_days = fields.Integer(validate=validate.Range(min=1, max=3650))
+    claim_hours = fields.Integer(validate=validate.Range(min=1, max=720))
+
+
+class CoveringPartnerOut(WireSchema):
+    partner_id = fields.Integer()
+    code = fields.String()
+    type = fields.String()
+    territory_code = fields.String()
+    specificity = fields.Integer()
+    protection_days = fields.Integer()
+    claim_hours = fields.Integer()
+
+
+# -- regions ----------------------------------------------------------------------------
+
+
+class RegionOut(WireSchema):
+    code = fields.String()
+    name = fields.String()
+    level = fields.String()
+    parent = fields.String(allow_none=True)
+
+
+class RegionListArgs(WireSchema):
+    parent = RegionCode(load_default=None, allow_none=True)
+
+
+class ResolveArgs(WireSchema):
+    address = fields.String(required=True, validate=validate.Length(min=1, max=500))
+
+
+class ResolvedOut(WireSchema):
+    province = fields.String(allow_none=True)
+    city = fields.String(allow_none=True)
+    district = fields.String(allow_none=True)
+
+
+# -- users and roles --------------------------------------------------------------------
+
+
+class UserOut(WireSchema):
+    id = fields.Integer()
+    username = fields.String()
+    display_name = fields.String()
+    email = fields.String(allow_none=True)
+    phone = fields.String(allow_none=True)
+    partner_id = fields.Integer(allow_none=True)
+    roles = fields.List(fields.String())
+    active = fields.Boolean()
+    language = fields.String()
+    created_at = UtcDateTime()
+    last_login_at = UtcDateTime(allow_none=True)
+
+
+_password = validate.Length(min=8, max=200, error="at least 8 characters")
+
+
+class UserCreate(WireSchema):
+    username = fields.String(
+        required=True,
+        validate=validate.Regexp(r"^[A-Za-z0-9][A-Za-z0-9_.@-]{2,59}$", error="3-60 of a-z 0-9 _ . @ -"),
+    )
+    password = fields.String(required=True, load_only=True, validate=_password)
+    display_name = fields.String(required=True, validate=validate.Length(min=1, max=100))
+    email = fields.Email(load_default=None, allow_none=True)
+    phone = fields.String(load_default=None, allow_none=True, validate=_phone)
+    partner_id = fields.Integer(load_default=None, allow_none=True)
+    roles = fields.List(fields.String(), load_default=list)
+    active = fields.Boolean(load_default=True)
+    language = fields.String(load_default="zh", validate=validate.OneOf(LANGUAGES))
+
+
+class UserUpdate(WireSchema):
+    password = fields.String(load_only=True, validate=_password)
+    display_name = fields.String(validate=validate.Length(min=1, max=100))
+    email = fields.Email(allow_none=True)
+    phone = fields.String(allow_none=True, validate=_phone)
+    roles = fields.List(fields.String())
+    active = fields.Boolean()
+    language = fields.String(validate=validate.OneOf(LANGUAGES))
+
+
+class UserListArgs(PageArgs):
+    partner_id = fields.Integer()
+    active = fields.Boolean()
+    q = fields.String(validate=validate.Length(max=100))
+
+
+class RoleOut(WireSchema):
+    id = fields.Integer()
+    code = fields.String()
+    name = fields.String()
+    scope = fields.String()
+    partner_types = fields.List(fields.String())
+    permissions = fields.List(fields.String())
+    include_sub_partners = fields.Boolean()
+    builtin = fields.Boolean()
+
+
+class RoleCreate(WireSchema):
+    code = fields.String(required=True, validate=_code)
+    name = fields.String(required=True, validate=validate.Length(min=1, max=100))
+    scope = fields.String(required=True, validate=validate.OneOf(ROLE_SCOPES))
+    partner_types = fields.List(fields.String(), load_default=list)
+    permissions = fields.List(fields.String(), required=True)
+    include_sub_partners = fields.Boolean(load_default=False)
+
+
+class RoleUpdate(WireSchema):
+    name = fields.String(validate=validate.Length(min=1, max=100))
+    partner_types = fields.List(fields.String())
+    permissions = fields.List(fields.String())
+    include_sub_partners = fields.Boolean()
+
+
+class RoleListArgs(PageArgs):
+    scope = fields.String(validate=validate.OneOf(ROLE_SCOPES))
+
+
+class PermissionOut(WireSchema):
+    code = fields.String()
+    name = fields.String()
+    scopes = fields.List(fields.String())
+
+
+class RecipientsArgs(WireSchema):
+    permission = fields.String(required=True)
+    partner_id = fields.Integer(load_default=None, allow_none=True)
+
+
+class RecipientOut(WireSchema):
+    id = fields.Integer()
+    username = fields.String()
+    display_name = fields.String()
+    email = fields.String(allow_none=True)
+    partner_id = fields.Integer(allow_none=True)
+    language = fields.String()

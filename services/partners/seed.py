@@ -1,0 +1,115 @@
+"""Reference data every installation has, the bootstrap admin, and the demo data set."""
+
+from __future__ import annotations
+
+import logging
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from services.common.context import Caller
+from services.common.outbox import add_event
+from services.partners import access, domain
+from services.partners.catalogue import SEED_PARTNER_TYPES, SEED_ROLES
+from services.partners.models import Partner, PartnerType, Role, User
+
+log = logging.getLogger(__name__)
+
+SYSTEM = Caller.system_caller("partners-seed")
+
+
+def _emitter(session: Session):
+    return lambda event_type, data: add_event(session, "partners", event_type, data)
+
+
+def ensure_reference_data(session: Session) -> None:
+    """Partner types and the seeded roles; existing rows (maybe edited by HQ) are kept."""
+    for code, name, protection_days, claim_hours in SEED_PARTNER_TYPES:
+        if session.get(PartnerType, code) is None:
+            session.add(PartnerType(code=code, name=name, protection_days=protection_days,
+                                    claim_hours=claim_hours))
+    existing = set(session.scalars(select(Role.code)).all())
+    for seed in SEED_ROLES:
+        if seed.code not in existing:
+            session.add(Role(code=seed.code, name=seed.name, scope=seed.scope,
+                             permissions=sorted(seed.permissions), partner_types=[],
+                             include_sub_partners=seed.include_sub_partners, builtin=True))
+    session.flush()
+
+
+def ensure_admin(session: Session, password: str) -> bool:
+    """Create the HQ admin ``admin`` if there is none; True when created."""
+    if session.scalar(select(User.id).where(User.username == "admin")):
+        return False
+    access.create_user(
+        session, SYSTEM,
+        {"username": "admin", "password": password, "display_name": "总部管理员",
+         "partner_id": None, "roles": ["hq_admin"], "active": True, "language": "zh",
+         "email": None, "phone": None},
+        _emitter(session),
+    )
+    return True
+
+
+DEMO_PASSWORD = "demo-pass-2026"
+
+DEMO_PARTNERS = (
+    # code, name, type, parent code, territory
+    ("ZJ-AGENT", "浙江省级代理有限公司", "provincial_agent", None, ["330000"]),
+    ("HZ-CITY", "杭州城市合伙人", "city_partner", "ZJ-AGENT", ["330100"]),
+    ("NB-CITY", "宁波城市合伙人", "city_partner", "ZJ-AGENT", ["330200"]),
+    ("NJ-CITY", "南京城市合伙人", "city_partner", None, ["320100"]),
+    ("JS-AGENT", "江苏省级代理有限公司", "provincial_agent", None, ["320000"]),
+)
+
+DEMO_USERS = (
+    # username, display name, partner code (None = HQ), roles
+    ("channel", "渠道经理 王敏", None, ["channel_manager"]),
+    ("marketing", "市场专员 李娜", None, ["marketing"]),
+    ("salesops", "销售运营 张伟", None, ["sales_ops"]),
+    ("finance", "财务 刘洋", None, ["finance"]),
+    ("director", "渠道总监 陈刚", None, ["channel_director"]),
+    ("zj-admin", "浙江代理 管理员", "ZJ-AGENT", ["partner_admin"]),
+    ("hz-admin", "杭州合伙人 管理员", "HZ-CITY", ["partner_admin"]),
+    ("hz-sales", "杭州合伙人 销售", "HZ-CITY", ["partner_sales"]),
+    ("nb-sales", "宁波合伙人 销售", "NB-CITY", ["partner_sales"]),
+    ("nj-admin", "南京合伙人 管理员", "NJ-CITY", ["partner_admin"]),
+    ("js-admin", "江苏代理 管理员", "JS-AGENT", ["partner_admin"]),
+)
+
+
+def seed_demo(session: Session) -> bool:
+    """A few partners in Zhejiang and Jiangsu with their users; False if already there."""
+    if session.scalar(select(Partner.id).where(Partner.code == DEMO_PARTNERS[0][0])):
+        return False
+    emit = _emitter(session)
+    ids: dict[str, int] = {}
+    for code, name, type_, parent, territory in DEMO_PARTNERS:
+        partner = domain.create_partner(
+            session, SYSTEM,
+            {"code": code, "name": name, "type": type_,
+             "parent_id": ids.get(parent) if parent else None, "territory": territory,
+             "contact_name": None, "contact_phone": None, "contact_email": None},
+            emit,
+        )
+        ids[code] = partner["id"]
+    for username, display_name, partner_code, roles in DEMO_USERS:
+        access.create_user(
+            session, SYSTEM,
+            {"username": username, "password": DEMO_PASSWORD, "display_name": display_name,
+             "partner_id": ids[partner_code] if partner_code else None, "roles": roles,
+             "active": True, "language": "zh", "email": f"{username}@example.com",
+             "phone": None},
+            emit,
+        )
+    return True
+
+
+def bootstrap(session: Session) -> None:
+    """Run by every migration: reference data, and the admin when a password is given."""
+    import os
+
+    ensure_reference_data(session)
+    password = os.environ.get("PRM_ADMIN_PASSWORD")
+    if password and ensure_admin(session, password):
+        log.info("created the HQ admin 'admin'")

@@ -1,0 +1,183 @@
+"""The partners service: partners, territories, regions, people, roles and sign-in."""
+
+from __future__ import annotations
+
+from services.common.entrypoints import rpc
+from services.common.errors import Forbidden
+from services.common.schemas import load, load_id
+from services.common.service import ServiceBase
+from services.partners import access, domain
+from services.partners.schemas import (
+    LoginIn,
+    PartnerCreate,
+    PartnerListArgs,
+    PartnerTypeUpdate,
+    PartnerUpdate,
+    RecipientsArgs,
+    RefreshIn,
+    RegionListArgs,
+    ResolveArgs,
+    RoleCreate,
+    RoleListArgs,
+    RoleUpdate,
+    TerritoryIn,
+    UserCreate,
+    UserListArgs,
+    UserUpdate,
+)
+
+
+class PartnersService(ServiceBase):
+    name = "partners"
+
+    def _system_only(self) -> None:
+        if not self.caller.is_system:
+            raise Forbidden("only the platform may call this")
+
+    # -- sign-in ------------------------------------------------------------------------
+
+    @rpc
+    def authenticate(self, payload: dict) -> dict:
+        """The user's profile and a new refresh token, or Unauthenticated."""
+        self._system_only()
+        data = load(LoginIn, payload)
+        profile = access.authenticate(self.db, data["username"], data["password"])
+        return {"user": profile, "refresh_token": access.issue_refresh_token(self.db, profile["id"])}
+
+    @rpc
+    def refresh(self, payload: dict) -> dict:
+        """Rotate a refresh token: the profile and the new token."""
+        self._system_only()
+        data = load(RefreshIn, payload)
+        profile, token = access.rotate_refresh_token(self.db, data["refresh_token"])
+        return {"user": profile, "refresh_token": token}
+
+    @rpc
+    def logout(self, payload: dict) -> None:
+        self._system_only()
+        access.revoke_refresh_token(self.db, load(RefreshIn, payload)["refresh_token"])
+
+    @rpc
+    def get_caller(self, user_id: int) -> dict:
+        """The user's current roles, permissions and data scope; Unauthenticated if they
+        or their partner may not act."""
+        self._system_only()
+        return access.caller_profile(self.db, load_id(user_id, "user_id"))
+
+    # -- partners -----------------------------------------------------------------------
+
+    @rpc
+    def list_partners(self, query: dict) -> dict:
+        return domain.list_partners(self.db, self.caller, load(PartnerListArgs, query))
+
+    @rpc
+    def get_partner(self, partner_id: int) -> dict:
+        return domain.get_partner(self.db, self.caller, load_id(partner_id))
+
+    @rpc
+    def create_partner(self, payload: dict) -> dict:
+        return domain.create_partner(self.db, self.caller, load(PartnerCreate, payload), self.emit)
+
+    @rpc
+    def update_partner(self, partner_id: int, payload: dict) -> dict:
+        return domain.update_partner(
+            self.db, self.caller, load_id(partner_id), load(PartnerUpdate, payload), self.emit
+        )
+
+    @rpc
+    def set_territory(self, partner_id: int, payload: dict) -> dict:
+        data = load(TerritoryIn, payload)
+        return domain.set_territory(
+            self.db, self.caller, load_id(partner_id), data["territory"], self.emit
+        )
+
+    @rpc
+    def suspend_partner(self, partner_id: int) -> dict:
+        return domain.change_status(self.db, self.caller, load_id(partner_id), "suspend", self.emit)
+
+    @rpc
+    def activate_partner(self, partner_id: int) -> dict:
+        return domain.change_status(self.db, self.caller, load_id(partner_id), "activate", self.emit)
+
+    @rpc
+    def terminate_partner(self, partner_id: int) -> dict:
+        return domain.change_status(
+            self.db, self.caller, load_id(partner_id), "terminate", self.emit
+        )
+
+    @rpc
+    def partners_covering(self, region_code: str) -> list[dict]:
+        """Active partners whose territory covers the region, most specific first."""
+        data = load(RegionListArgs, {"parent": region_code})
+        return domain.partners_covering(self.db, data["parent"])
+
+    @rpc
+    def list_partner_types(self) -> list[dict]:
+        return domain.list_partner_types(self.db)
+
+    @rpc
+    def update_partner_type(self, code: str, payload: dict) -> dict:
+        return domain.update_partner_type(
+            self.db, self.caller, str(code), load(PartnerTypeUpdate, payload), self.emit
+        )
+
+    # -- regions ------------------------------------------------------------------------
+
+    @rpc
+    def list_regions(self, query: dict) -> list[dict]:
+        return domain.list_regions(load(RegionListArgs, query)["parent"])
+
+    @rpc
+    def resolve_address(self, query: dict) -> dict:
+        return domain.resolve_address(load(ResolveArgs, query)["address"])
+
+    # -- users, roles, permissions ------------------------------------------------------
+
+    @rpc
+    def list_users(self, query: dict) -> dict:
+        return access.list_users(self.db, self.caller, load(UserListArgs, query))
+
+    @rpc
+    def get_user(self, user_id: int) -> dict:
+        return access.get_user(self.db, self.caller, load_id(user_id))
+
+    @rpc
+    def create_user(self, payload: dict) -> dict:
+        return access.create_user(self.db, self.caller, load(UserCreate, payload), self.emit)
+
+    @rpc
+    def update_user(self, user_id: int, payload: dict) -> dict:
+        return access.update_user(
+            self.db, self.caller, load_id(user_id), load(UserUpdate, payload), self.emit
+        )
+
+    @rpc
+    def recipients(self, query: dict) -> list[dict]:
+        """Active users holding a permission, of one partner or of HQ (for notifications)."""
+        self._system_only()
+        data = load(RecipientsArgs, query)
+        return access.recipients(self.db, data["permission"], data["partner_id"])
+
+    @rpc
+    def list_roles(self, query: dict) -> dict:
+        return access.list_roles(self.db, self.caller, load(RoleListArgs, query))
+
+    @rpc
+    def get_role(self, role_id: int) -> dict:
+        return access.get_role(self.db, self.caller, load_id(role_id))
+
+    @rpc
+    def create_role(self, payload: dict) -> dict:
+        return access.create_role(self.db, self.caller, load(RoleCreate, payload), self.emit)
+
+    @rpc
+    def update_role(self, role_id: int, payload: dict) -> dict:
+        return access.update_role(
+            self.db, self.caller, load_id(role_id), load(RoleUpdate, payload), self.emit
+        )
+
+    @rpc
+    def list_permissions(self) -> list[dict]:
+        return access.permission_catalogue()
+
+

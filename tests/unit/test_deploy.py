@@ -1,0 +1,689 @@
+"""The deployment files say what the application needs.
+
+docker-compose.yml, deploy/Dockerfile, deploy/postgres/init-databases.sh and
+deploy/k8s are parsed (and the kustomization rendered with `kubectl kustomize`,
+offline), never run: nothing here needs Docker or a cluster.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import shlex
+import shutil
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import pytest
+import yaml
+
+ROOT = Path(__file__).resolve().parents[2]
+COMPOSE_FILE = ROOT / "docker-compose.yml"
+DOCKERFILE = ROOT / "deploy" / "Dockerfile"
+DOCKERIGNORE = ROOT / ".dockerignore"
+INIT_DATABASES = ROOT / "deploy" / "postgres" / "init-databases.sh"
+K8S_DIR = ROOT / "deploy" / "k8s"
+SECRET_TEMPLATE = K8S_DIR / "secret.example.yaml"
+
+#: One database per service, planned or present (ARCHITECTURE.md).
+SERVICE_DATABASES = {"partners", "filing", "orders", "commission", "notify"}
+INFRASTRUCTURE = {"rabbitmq", "postgres"}
+APP_IMAGE = "prm"
+APP_UID = 10001
+DB_OWNER = "prm"
+SECRET_NAME = "prm-secrets"
+NAMESPACE = "prm"
+CLUSTER_SCOPED_KINDS = {"Namespace"}
+WORKLOAD_KINDS = {"Deployment", "Job"}
+
+MIGRATE = ["python", "manage.py", "migrate"]
+GATEWAY = ["gunicorn", "-c", "gateway/gunicorn.conf.py", "gateway.wsgi:app"]
+SECRET_VARIABLE = re.compile(r"PASSWORD|SECRET|KEY|_PASS$")
+INTERPOLATION = re.compile(r"\$\{(?P<name>\w+)(?::?-(?P<default>[^}]*))?\}")
+
+
+def services_in_repo() -> set[str]:
+    """The services that exist as packages under services/ (common is the kit)."""
+    return {
+        path.name
+        for path in (ROOT / "services").iterdir()
+        if path.is_dir() and (path / "__init__.py").exists() and path.name != "common"
+    }
+
+
+def served_service(command: list[str]) -> str | None:
+    """`python manage.py run <name>` -> name; anything else -> None."""
+    if command[:3] == ["python", "manage.py", "run"] and len(command) == 4:
+        return command[3]
+    return None
+
+
+def as_argv(command: str | list[str] | None) -> list[str]:
+    if command is None:
+        return []
+    return shlex.split(command) if isinstance(command, str) else list(command)
+
+
+def resolve(value: str) -> str:
+    """Compose interpolation with the defaults written in the file."""
+    return INTERPOLATION.sub(lambda m: m.group("default") or "", str(value))
+
+
+def database_of(url: str) -> tuple[str | None, str]:
+    parts = urlsplit(resolve(url))
+    return parts.hostname, parts.path.lstrip("/")
+
+
+# --------------------------------------------------------------------------- compose
+
+
+@pytest.fixture(scope="module")
+def compose() -> dict:
+    return yaml.safe_load(COMPOSE_FILE.read_text())
+
+
+@pytest.fixture(scope="module")
+def app_services(compose: dict) -> dict[str, dict]:
+    return {
+        name: service for name, service in compose["services"].items() if name not in INFRASTRUCTURE
+    }
+
+
+@pytest.fixture(scope="module")
+def nameko_services(app_services: dict[str, dict]) -> dict[str, dict]:
+    """Compose service name -> definition, for each `manage.py run <name>`."""
+    found = {}
+    for service in app_services.values():
+        name = served_service(as_argv(service.get("command")))
+        if name:
+            found[name] = service
+    return found
+
+
+def environment(service: dict) -> dict[str, str]:
+    env = service.get("environment") or {}
+    if isinstance(env, list):
+        env = dict(item.split("=", 1) for item in env)
+    return {key: str(value) for key, value in env.items()}
+
+
+def depends_on(service: dict) -> dict[str, str]:
+    deps = service.get("depends_on") or {}
+    if isinstance(deps, list):
+        return dict.fromkeys(deps, "service_started")
+    return {name: spec.get("condition", "service_started") for name, spec in deps.items()}
+
+
+def test_compose_app_services_share_one_image_built_from_deploy_dockerfile(app_services):
+    assert {"migrate", "partners", "gateway"} <= set(app_services)
+    images = {
+        (s.get("image"), json.dumps(s.get("build"), sort_keys=True)) for s in app_services.values()
+    }
+    assert len(images) == 1, f"app services differ in image/build: {images}"
+    service = next(iter(app_services.values()))
+    assert service["build"]["dockerfile"] == "deploy/Dockerfile"
+    assert (
+        ROOT / service["build"]["context"] / service["build"]["dockerfile"]
+    ).resolve() == DOCKERFILE
+
+
+def test_compose_gateway_runs_gunicorn_and_publishes_port_8000(compose):
+    gateway = compose["services"]["gateway"]
+    assert as_argv(gateway["command"]) == GATEWAY
+    published = set()
+    for port in gateway.get("ports", []):
+        if isinstance(port, dict):
+            published.add((str(port.get("published")), str(port["target"])))
+        else:
+            *_, host, container = str(port).split(":")
+            published.add((host, container.split("/")[0]))
+    assert ("8000", "8000") in published
+    assert environment(gateway).get("PORT", "8000") == "8000"
+
+
+def test_compose_migrate_runs_manage_py_migrate_once(compose):
+    migrate = compose["services"]["migrate"]
+    assert as_argv(migrate["command"]) == MIGRATE
+    # a one-shot: restarting it would run migrations again and again
+    assert str(migrate.get("restart", "no")) == "no"
+    assert depends_on(migrate) == {
+        "postgres": "service_healthy",
+        "rabbitmq": "service_healthy",
+    }
+    migrating = [
+        name for name, s in compose["services"].items() if as_argv(s.get("command")) == MIGRATE
+    ]
+    assert migrating == ["migrate"], "migrations must run in one place only"
+
+
+def test_compose_services_start_only_after_migrate_completed(nameko_services):
+    assert "partners" in nameko_services
+    for name, service in nameko_services.items():
+        assert depends_on(service).get("migrate") == "service_completed_successfully", name
+
+
+def test_compose_gateway_waits_for_every_service_to_be_healthy(compose, nameko_services):
+    gateway_deps = depends_on(compose["services"]["gateway"])
+    for name in nameko_services:
+        assert gateway_deps.get(name) == "service_healthy", name
+
+
+def test_compose_long_running_services_have_healthchecks(compose):
+    services = compose["services"]
+    one_shots = {
+        dep
+        for service in services.values()
+        for dep, condition in depends_on(service).items()
+        if condition == "service_completed_successfully"
+    }
+    assert one_shots == {"migrate"}
+    for name, service in services.items():
+        if name in one_shots:
+            continue
+        check = service.get("healthcheck")
+        assert check, f"{name} has no healthcheck"
+        assert not check.get("disable", False), name
+        assert check["test"][0] in {"CMD", "CMD-SHELL"}, name
+
+
+def test_compose_healthchecks_ask_the_right_thing(compose, nameko_services):
+    services = compose["services"]
+    assert services["rabbitmq"]["healthcheck"]["test"] == [
+        "CMD",
+        "rabbitmq-diagnostics",
+        "-q",
+        "ping",
+    ]
+    assert "pg_isready" in services["postgres"]["healthcheck"]["test"]
+    for name, service in nameko_services.items():
+        assert service["healthcheck"]["test"] == ["CMD", "python", "manage.py", "ping", name]
+    gateway_check = " ".join(services["gateway"]["healthcheck"]["test"])
+    assert "urllib.request" in gateway_check
+    assert "/readyz" in gateway_check
+    assert "curl" not in gateway_check
+
+
+def test_compose_runs_only_services_that_exist(nameko_services):
+    assert set(nameko_services) <= services_in_repo()
+
+
+def test_compose_gives_each_service_its_own_database(compose, nameko_services):
+    created = databases_created_by_init_script()
+    migrate_env = environment(compose["services"]["migrate"])
+    for name, service in nameko_services.items():
+        key = f"{name.upper()}_DATABASE_URL"
+        url = environment(service)[key]
+        assert database_of(url) == ("postgres", name)
+        assert name in created
+        assert migrate_env.get(key) == url, f"migrate does not migrate {name}"
+        others = {k for k in environment(service) if k.endswith("_DATABASE_URL")} - {key}
+        assert not others, f"{name} can reach other services' databases: {others}"
+    assert not {k for k in environment(compose["services"]["gateway"]) if "DATABASE" in k}
+
+
+def test_compose_mounts_the_init_script_and_the_rabbitmq_config(compose):
+    def mounts(service: str) -> dict[str, str]:
+        found = {}
+        for volume in compose["services"][service].get("volumes", []):
+            source, target, *_ = volume.split(":")
+            found[target] = source
+        return found
+
+    postgres = mounts("postgres")
+    init = [
+        source
+        for target, source in postgres.items()
+        if target.startswith("/docker-entrypoint-initdb.d/")
+    ]
+    assert [(ROOT / s).resolve() for s in init] == [INIT_DATABASES]
+    assert compose["services"]["postgres"]["environment"]["POSTGRES_USER"] == DB_OWNER
+
+    rabbitmq = mounts("rabbitmq")
+    for source in rabbitmq.values():
+        if source.startswith("./"):
+            assert (ROOT / source).exists(), source
+    assert any(t.startswith("/etc/rabbitmq/conf.d/") and t.endswith(".conf") for t in rabbitmq)
+
+
+def test_compose_secrets_come_from_the_environment_with_dev_only_defaults(compose):
+    for name, service in compose["services"].items():
+        for key, value in environment(service).items():
+            if SECRET_VARIABLE.search(key):
+                assert INTERPOLATION.fullmatch(value), f"{name}.{key} is a literal secret"
+    secret_defaults = [
+        (m.group("name"), m.group("default"))
+        for m in INTERPOLATION.finditer(COMPOSE_FILE.read_text())
+        if SECRET_VARIABLE.search(m.group("name"))
+    ]
+    assert secret_defaults
+    for variable, default in secret_defaults:
+        assert default and "dev-only" in default, f"default of {variable} not marked dev-only"
+
+
+def test_compose_default_signing_keys_are_long_enough_for_production(app_services):
+    # services/common/config.py refuses a signing key shorter than 32 characters
+    for name, service in app_services.items():
+        env = environment(service)
+        for key in ("PRM_JWT_SECRET", "PRM_INTERNAL_KEY"):
+            assert len(resolve(env[key])) >= 32, (name, key)
+
+
+def test_compose_gives_the_admin_password_to_migrate_only(compose):
+    holders = {
+        name
+        for name, service in compose["services"].items()
+        if "PRM_ADMIN_PASSWORD" in environment(service)
+    }
+    assert holders == {"migrate"}
+
+
+# --------------------------------------------------------------------------- postgres init
+
+
+def databases_created_by_init_script() -> dict[str, str]:
+    """Run the init script with a fake psql; database -> owner it creates."""
+    bash = shutil.which("bash")
+    if bash is None:
+        pytest.skip("bash is not installed: cannot run deploy/postgres/init-databases.sh")
+    with tempfile.TemporaryDirectory() as tmp:
+        bin_dir = Path(tmp, "bin")
+        bin_dir.mkdir()
+        log = Path(tmp, "psql.jsonl")
+        fake = bin_dir / "psql"
+        fake.write_text(
+            f"#!{sys.executable}\n"
+            "import json, sys\n"
+            f"with open({str(log)!r}, 'a') as out:\n"
+            "    out.write(json.dumps({'args': sys.argv[1:], 'sql': sys.stdin.read()}) + '\\n')\n"
+        )
+        fake.chmod(0o755)
+        env = {
+            "PATH": f"{bin_dir}:/usr/bin:/bin",
+            "POSTGRES_USER": DB_OWNER,
+            "POSTGRES_DB": DB_OWNER,
+        }
+        subprocess.run(
+            [bash, str(INIT_DATABASES)], env=env, check=True, capture_output=True, timeout=30
+        )
+        calls = [json.loads(line) for line in log.read_text().splitlines()]
+
+    created: dict[str, str] = {}
+    for call in calls:
+        assert "ON_ERROR_STOP=1" in call["args"], "psql must stop at the first error"
+        sql = call["sql"]
+        for arg in call["args"]:
+            if arg.startswith("--set="):
+                var, value = arg.removeprefix("--set=").split("=", 1)
+                sql = sql.replace(f":'{var}'", f"'{value}'")
+        for db, owner in re.findall(r"CREATE DATABASE %I OWNER %I',\s*'(\w+)',\s*'(\w+)'", sql):
+            created[db] = owner
+        for db, owner in re.findall(r'CREATE DATABASE\s+"?(\w+)"?\s+OWNER\s+"?(\w+)"?', sql):
+            created[db] = owner
+    return created
+
+
+def test_postgres_init_script_creates_each_service_database_owned_by_prm():
+    created = databases_created_by_init_script()
+    assert set(created) >= SERVICE_DATABASES
+    assert set(created.values()) == {DB_OWNER}
+
+
+# --------------------------------------------------------------------------- image
+
+
+def dockerfile_instructions() -> list[tuple[str, str]]:
+    """(INSTRUCTION, arguments) with continuations joined and comments dropped."""
+    logical, current = [], ""
+    for line in DOCKERFILE.read_text().splitlines():
+        stripped = line.strip()
+        if not current and (not stripped or stripped.startswith("#")):
+            continue
+        if stripped.startswith("#"):
+            continue
+        if stripped.endswith("\\"):
+            current += stripped[:-1] + " "
+            continue
+        logical.append(current + stripped)
+        current = ""
+    result = []
+    for line in logical:
+        instruction, _, arguments = line.partition(" ")
+        result.append((instruction.upper(), arguments.strip()))
+    return result
+
+
+def test_dockerfile_runs_as_a_numeric_non_root_user():
+    instructions = dockerfile_instructions()
+    users = [i for i, (name, _) in enumerate(instructions) if name == "USER"]
+    assert users, "the image would run as root"
+    last = users[-1]
+    user = instructions[last][1].split(":")[0]
+    # numeric, so that Kubernetes can verify runAsNonRoot against the image
+    assert user.isdigit(), f"USER {user} is not numeric"
+    assert int(user) == APP_UID
+    starts = [i for i, (name, _) in enumerate(instructions) if name in {"CMD", "ENTRYPOINT"}]
+    assert starts and all(i > last for i in starts), "the process would start before USER"
+    assert not any(name == "RUN" for name, _ in instructions[last:]), "RUN after USER"
+
+
+def test_dockerfile_installs_the_project_on_python_311_slim():
+    instructions = dockerfile_instructions()
+    assert instructions[0] == ("FROM", "python:3.11-slim")
+    assert ("WORKDIR", "/app") in instructions
+    assert ("EXPOSE", "8000") in instructions
+    runs = " ".join(arguments for name, arguments in instructions if name == "RUN")
+    assert re.search(r"pip install \.(\s|$)", runs)
+    assert json.loads(dict(instructions)["CMD"]) == GATEWAY
+
+
+def test_dockerfile_downloads_no_binaries():
+    instructions = dockerfile_instructions()
+    runs = " ".join(arguments for name, arguments in instructions if name == "RUN")
+    assert not re.search(r"\b(curl|wget)\b", runs)
+    assert not any(name == "ADD" and "://" in arguments for name, arguments in instructions)
+
+
+def test_dockerignore_keeps_local_state_out_of_the_image():
+    patterns = {
+        line.strip().rstrip("/")
+        for line in DOCKERIGNORE.read_text().splitlines()
+        if line.strip() and not line.startswith("#")
+    }
+    assert {".venv", "var", ".git", ".pytest_cache"} <= patterns
+
+
+# --------------------------------------------------------------------------- kubernetes
+
+
+@pytest.fixture(scope="module")
+def rendered() -> list[dict]:
+    kubectl = shutil.which("kubectl")
+    if kubectl is None:
+        pytest.skip("kubectl is not installed: cannot render deploy/k8s with `kubectl kustomize`")
+    result = subprocess.run(
+        [kubectl, "kustomize", str(K8S_DIR)], capture_output=True, text=True, timeout=120
+    )
+    if result.returncode != 0:
+        pytest.fail(f"kubectl kustomize deploy/k8s failed:\n{result.stderr}")
+    return [doc for doc in yaml.safe_load_all(result.stdout) if doc]
+
+
+def of_kind(objects: list[dict], kind: str) -> list[dict]:
+    return [o for o in objects if o["kind"] == kind]
+
+
+def named(objects: list[dict], kind: str, name: str) -> dict:
+    matches = [o for o in of_kind(objects, kind) if o["metadata"]["name"] == name]
+    assert len(matches) == 1, f"expected one {kind} {name}, found {len(matches)}"
+    return matches[0]
+
+
+def pod_spec(workload: dict) -> dict:
+    return workload["spec"]["template"]["spec"]
+
+
+def containers(workload: dict) -> list[dict]:
+    spec = pod_spec(workload)
+    return spec.get("initContainers", []) + spec["containers"]
+
+
+def argv(container: dict) -> list[str]:
+    return list(container.get("command", [])) + list(container.get("args", []))
+
+
+def image_name(image: str) -> str:
+    """registry:5000/team/prm:1.2@sha256:... -> prm"""
+    image = image.split("@")[0]
+    last = image.rsplit("/", 1)[-1]
+    return last.split(":")[0]
+
+
+def deployments_by_service(objects: list[dict]) -> dict[str, dict]:
+    found = {}
+    for deployment in of_kind(objects, "Deployment"):
+        for container in pod_spec(deployment)["containers"]:
+            name = served_service(argv(container))
+            if name:
+                found[name] = deployment
+    return found
+
+
+def secret_template_keys() -> set[str]:
+    template = yaml.safe_load(SECRET_TEMPLATE.read_text())
+    assert template["kind"] == "Secret"
+    assert template["metadata"]["name"] == SECRET_NAME
+    return set(template.get("stringData", {})) | set(template.get("data", {}))
+
+
+def env_names(container: dict) -> set[str]:
+    return {item["name"] for item in container.get("env", [])}
+
+
+def test_k8s_every_object_is_in_namespace_prm(rendered):
+    assert rendered
+    for obj in rendered:
+        if obj["kind"] in CLUSTER_SCOPED_KINDS:
+            continue
+        assert obj["metadata"].get("namespace") == NAMESPACE, (obj["kind"], obj["metadata"]["name"])
+    assert [ns["metadata"]["name"] for ns in of_kind(rendered, "Namespace")] == [NAMESPACE]
+
+
+def test_k8s_every_object_and_pod_is_labelled_part_of_prm(rendered):
+    for obj in rendered:
+        labels = obj["metadata"].get("labels", {})
+        assert labels.get("app.kubernetes.io/part-of") == "prm", (
+            obj["kind"],
+            obj["metadata"]["name"],
+        )
+        if obj["kind"] in WORKLOAD_KINDS:
+            pod_labels = obj["spec"]["template"]["metadata"]["labels"]
+            assert pod_labels.get("app.kubernetes.io/part-of") == "prm"
+
+
+def test_k8s_workloads_run_the_prm_image_as_non_root(rendered):
+    workloads = [o for o in rendered if o["kind"] in WORKLOAD_KINDS]
+    assert len(of_kind(workloads, "Deployment")) >= 2
+    for workload in workloads:
+        pod_context = pod_spec(workload).get("securityContext", {})
+        for container in containers(workload):
+            where = f"{workload['kind']}/{workload['metadata']['name']}/{container['name']}"
+            assert image_name(container["image"]) == APP_IMAGE, where
+            assert ":" in container["image"].rsplit("/", 1)[-1], f"{where}: image has no tag"
+            context = {**pod_context, **container.get("securityContext", {})}
+            assert context.get("runAsNonRoot") is True, where
+            assert context.get("runAsUser", APP_UID) == APP_UID, where
+            assert context.get("allowPrivilegeEscalation") is False, where
+            assert "ALL" in context.get("capabilities", {}).get("drop", []), where
+
+
+def test_k8s_read_only_containers_get_writable_tmp_and_var(rendered):
+    for workload in (o for o in rendered if o["kind"] in WORKLOAD_KINDS):
+        volumes = {v["name"]: v for v in pod_spec(workload).get("volumes", [])}
+        for container in containers(workload):
+            where = f"{workload['metadata']['name']}/{container['name']}"
+            assert container["securityContext"]["readOnlyRootFilesystem"] is True, where
+            mounts = {m["mountPath"]: m["name"] for m in container.get("volumeMounts", [])}
+            for path in ("/tmp", "/app/var"):  # noqa: S108 (paths inside the container)
+                assert path in mounts, f"{where} cannot write {path}"
+                assert "emptyDir" in volumes[mounts[path]], where
+
+
+def test_k8s_workloads_set_resource_requests_and_limits(rendered):
+    for workload in (o for o in rendered if o["kind"] in WORKLOAD_KINDS):
+        for container in containers(workload):
+            resources = container.get("resources", {})
+            for bound in ("requests", "limits"):
+                assert {"cpu", "memory"} <= set(resources.get(bound, {})), (
+                    workload["metadata"]["name"],
+                    bound,
+                )
+
+
+def test_k8s_migrations_run_in_a_job_and_never_in_the_replicas(rendered):
+    jobs = [j for j in of_kind(rendered, "Job") if any(argv(c) == MIGRATE for c in containers(j))]
+    assert len(jobs) == 1, "exactly one Job must run the migrations"
+    job = jobs[0]
+    assert job["spec"]["backoffLimit"] >= 1
+    assert job["spec"]["ttlSecondsAfterFinished"] > 0
+    assert pod_spec(job)["restartPolicy"] in {"Never", "OnFailure"}
+    for deployment in of_kind(rendered, "Deployment"):
+        for container in containers(deployment):
+            assert "migrate" not in argv(container), deployment["metadata"]["name"]
+
+
+def test_k8s_service_deployments_are_probed_with_an_rpc_ping(rendered):
+    services = deployments_by_service(rendered)
+    assert "partners" in services
+    for name, deployment in services.items():
+        assert deployment["spec"]["replicas"] >= 2, name
+        (container,) = pod_spec(deployment)["containers"]
+        ping = ["python", "manage.py", "ping", name]
+        for probe in ("readinessProbe", "livenessProbe"):
+            assert container[probe]["exec"]["command"] == ping, (name, probe)
+            # the ping may take a whole RPC_TIMEOUT (10 s) before it answers
+            assert container[probe]["timeoutSeconds"] > 10, (name, probe)
+
+
+def test_k8s_runs_only_services_that_exist_and_the_same_as_compose(rendered, nameko_services):
+    services = set(deployments_by_service(rendered))
+    assert services <= services_in_repo()
+    assert services == set(nameko_services)
+
+
+def test_k8s_gateway_is_served_on_port_80_and_probed_over_http(rendered):
+    gateway = named(rendered, "Deployment", "gateway")
+    assert gateway["spec"]["replicas"] >= 2
+    (container,) = pod_spec(gateway)["containers"]
+    assert argv(container) == GATEWAY
+    ports = {p.get("name"): p["containerPort"] for p in container["ports"]}
+    assert container["livenessProbe"]["httpGet"]["path"] == "/healthz"
+    assert container["readinessProbe"]["httpGet"]["path"] == "/readyz"
+    for probe in ("livenessProbe", "readinessProbe"):
+        port = container[probe]["httpGet"]["port"]
+        assert ports.get(port, port) == 8000, probe
+
+    service = named(rendered, "Service", "gateway")
+    (port,) = service["spec"]["ports"]
+    assert port["port"] == 80
+    assert ports.get(port["targetPort"], port["targetPort"]) == 8000
+    pod_labels = gateway["spec"]["template"]["metadata"]["labels"]
+    assert service["spec"]["selector"].items() <= pod_labels.items()
+    assert gateway["spec"]["selector"]["matchLabels"].items() <= pod_labels.items()
+
+
+def test_k8s_hpa_scales_the_gateway_on_cpu(rendered):
+    (hpa,) = of_kind(rendered, "HorizontalPodAutoscaler")
+    assert hpa["apiVersion"] == "autoscaling/v2"
+    target = hpa["spec"]["scaleTargetRef"]
+    assert (target["kind"], target["name"]) == ("Deployment", "gateway")
+    named(rendered, "Deployment", "gateway")
+    assert (hpa["spec"]["minReplicas"], hpa["spec"]["maxReplicas"]) == (2, 10)
+    (metric,) = hpa["spec"]["metrics"]
+    assert metric["resource"]["name"] == "cpu"
+    assert metric["resource"]["target"] == {"type": "Utilization", "averageUtilization": 70}
+    # utilisation is measured against the CPU request
+    (container,) = pod_spec(named(rendered, "Deployment", "gateway"))["containers"]
+    assert container["resources"]["requests"]["cpu"]
+
+
+def test_k8s_broker_and_database_are_operator_run_clusters(rendered):
+    (rabbitmq,) = of_kind(rendered, "RabbitmqCluster")
+    assert rabbitmq["apiVersion"] == "rabbitmq.com/v1beta1"
+    assert rabbitmq["spec"]["replicas"] == 3
+
+    clusters = [
+        c for c in of_kind(rendered, "Cluster") if c["apiVersion"] == "postgresql.cnpg.io/v1"
+    ]
+    assert len(clusters) == 1
+    assert clusters[0]["spec"]["instances"] == 3
+
+
+def test_k8s_declares_every_service_database_on_the_cnpg_cluster(rendered):
+    cluster = next(
+        c for c in of_kind(rendered, "Cluster") if c["apiVersion"] == "postgresql.cnpg.io/v1"
+    )
+    initdb = cluster["spec"]["bootstrap"]["initdb"]
+    assert initdb["owner"] == DB_OWNER
+    declared = {initdb["database"]}
+    for database in of_kind(rendered, "Database"):
+        assert database["apiVersion"] == "postgresql.cnpg.io/v1"
+        assert database["spec"]["cluster"]["name"] == cluster["metadata"]["name"]
+        assert database["spec"]["owner"] == DB_OWNER
+        declared.add(database["spec"]["name"])
+    assert declared >= SERVICE_DATABASES
+
+
+def test_k8s_renders_no_secret(rendered):
+    assert not of_kind(rendered, "Secret"), "secrets are created out of band, never rendered"
+    kustomization = yaml.safe_load((K8S_DIR / "kustomization.yaml").read_text())
+    listed = kustomization.get("resources", []) + kustomization.get("components", [])
+    assert SECRET_TEMPLATE.name not in listed
+    assert not kustomization.get("secretGenerator")
+
+
+def test_k8s_env_references_exist(rendered):
+    secret_keys = secret_template_keys()
+    config_maps = {
+        cm["metadata"]["name"]: cm.get("data", {}) for cm in of_kind(rendered, "ConfigMap")
+    }
+    checked = 0
+    for workload in (o for o in rendered if o["kind"] in WORKLOAD_KINDS):
+        for container in containers(workload):
+            where = f"{workload['metadata']['name']}/{container['name']}"
+            for source in container.get("envFrom", []):
+                if "configMapRef" in source:
+                    assert source["configMapRef"]["name"] in config_maps, where
+                if "secretRef" in source:
+                    assert source["secretRef"]["name"] == SECRET_NAME, where
+                checked += 1
+            for item in container.get("env", []):
+                ref = item.get("valueFrom", {})
+                if "secretKeyRef" in ref:
+                    assert ref["secretKeyRef"]["name"] == SECRET_NAME, (where, item["name"])
+                    assert ref["secretKeyRef"]["key"] in secret_keys, (where, item["name"])
+                    checked += 1
+                if "configMapKeyRef" in ref:
+                    data = config_maps.get(ref["configMapKeyRef"]["name"])
+                    assert data is not None, (where, item["name"])
+                    assert ref["configMapKeyRef"]["key"] in data, (where, item["name"])
+                    checked += 1
+    assert checked
+
+
+def test_k8s_config_runs_in_production_with_keys_from_the_secret(rendered):
+    (config,) = of_kind(rendered, "ConfigMap")
+    assert config["data"]["PRM_ENV"] == "production"
+    assert not {
+        key for key in config["data"] if SECRET_VARIABLE.search(key) or key.endswith("_URI")
+    }
+    for workload in (o for o in rendered if o["kind"] in WORKLOAD_KINDS):
+        for container in containers(workload):
+            assert {"AMQP_URI", "PRM_JWT_SECRET", "PRM_INTERNAL_KEY"} <= env_names(container)
+
+
+def test_k8s_each_service_reads_only_its_own_database_and_migrate_reads_all(rendered):
+    services = deployments_by_service(rendered)
+    (job,) = (j for j in of_kind(rendered, "Job") if any(argv(c) == MIGRATE for c in containers(j)))
+    (migrate,) = pod_spec(job)["containers"]
+    for name, deployment in services.items():
+        (container,) = pod_spec(deployment)["containers"]
+        urls = {n for n in env_names(container) if n.endswith("_DATABASE_URL")}
+        assert urls == {f"{name.upper()}_DATABASE_URL"}, name
+        assert f"{name.upper()}_DATABASE_URL" in env_names(migrate), f"migrate misses {name}"
+    (gateway,) = pod_spec(named(rendered, "Deployment", "gateway"))["containers"]
+    assert not {n for n in env_names(gateway) if n.endswith("_DATABASE_URL")}
+
+
+def test_k8s_gives_the_admin_password_to_the_migrate_job_only(rendered):
+    holders = {
+        (workload["kind"], workload["metadata"]["name"])
+        for workload in rendered
+        if workload["kind"] in WORKLOAD_KINDS
+        for container in containers(workload)
+        if "PRM_ADMIN_PASSWORD" in env_names(container)
+    }
+    (job,) = (j for j in of_kind(rendered, "Job") if any(argv(c) == MIGRATE for c in containers(j)))
+    assert holders == {("Job", job["metadata"]["name"])}
