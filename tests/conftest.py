@@ -1,0 +1,67 @@
+"""Test run set-up: a RabbitMQ vhost and PostgreSQL databases of this run's own.
+
+Each run gets a fresh vhost (so a stack started with ``make run`` on the same broker is
+never disturbed, nor disturbs us) and one database per service, dropped at the end.
+"""
+
+import warnings
+
+warnings.filterwarnings("ignore", message=r"(?s).*Eventlet is deprecated")
+
+import eventlet  # noqa: E402
+
+eventlet.monkey_patch()  # Nameko's pytest plugin no longer does it (2.14)
+
+import os  # noqa: E402
+import secrets  # noqa: E402
+import tempfile  # noqa: E402
+
+import pytest  # noqa: E402
+
+from tests.support import infra  # noqa: E402
+
+SERVICES = ("partners",)
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    if hasattr(config, "workerinput"):
+        return
+    run = secrets.token_hex(4)
+    config._prm_run = run  # type: ignore[attr-defined]
+    var = tempfile.mkdtemp(prefix=f"prm-test-{run}-")
+    os.environ.update(
+        PRM_VAR_DIR=var,
+        PRM_ENV="test",
+        PRM_JWT_SECRET=secrets.token_urlsafe(48),
+        PRM_INTERNAL_KEY=secrets.token_urlsafe(48),
+        PRM_ADMIN_PASSWORD="admin-test-pass",
+        RPC_TIMEOUT="10",
+        PRM_OUTBOX_INTERVAL="0.2",
+        LOG_LEVEL="WARNING",
+    )
+    os.environ["AMQP_URI"] = infra.create_vhost(f"prm-test-{run}")
+    for service in (*SERVICES, "kit"):
+        os.environ[f"{service.upper()}_DATABASE_URL"] = infra.create_database(
+            f"prm_test_{run}_{service}"
+        )
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    run = getattr(config, "_prm_run", None)
+    if run is None:
+        return
+    infra.delete_vhost(f"prm-test-{run}")
+    for service in (*SERVICES, "kit"):
+        infra.drop_database(f"prm_test_{run}_{service}")
+
+
+@pytest.fixture(scope="session")
+def amqp_uri() -> str:
+    return os.environ["AMQP_URI"]
+
+
+@pytest.fixture
+def rabbit_config(amqp_uri: str) -> dict:
+    """Nameko's config for containers in tests (overrides the plugin's, which needs the
+    management API)."""
+    return {"AMQP_URI": amqp_uri, "max_workers": 10, "serializer": "json"}
