@@ -1,10 +1,10 @@
 """Operate the stack: migrate, run a service, seed demo data, ping, parked events.
 
-    python manage.py migrate [SERVICE ...]     migrations, reference data, event queues
-    python manage.py run SERVICE               run one service (Nameko)
-    python manage.py seed                      demo data for a local run
-    python manage.py ping SERVICE              exit 0 if the service answers
-    python manage.py parked list|replay        events parked after failing N times
+python manage.py migrate [SERVICE ...]     migrations, reference data, event queues
+python manage.py run SERVICE               run one service (Nameko)
+python manage.py seed                      demo data for a local run
+python manage.py ping SERVICE              exit 0 if the service answers
+python manage.py parked list|replay        events parked after failing N times
 """
 
 import warnings
@@ -111,7 +111,7 @@ def cmd_run(args: argparse.Namespace) -> None:
     runner = ServiceRunner(config)
     runner.add_service(service_class(args.service))
 
-    def shutdown(signum, frame):  # noqa: ANN001
+    def shutdown(signum, frame):
         eventlet.spawn_n(runner.stop)
 
     signal.signal(signal.SIGTERM, shutdown)
@@ -150,16 +150,28 @@ def cmd_parked(args: argparse.Namespace) -> None:
         for message in held:
             headers = message.headers or {}
             origin = headers.get("x-prm-queue")
-            print(json.dumps({
-                "queue": origin, "attempts": headers.get(ATTEMPTS_HEADER),
-                "error": headers.get("x-prm-last-error"),
-                "parked_at": headers.get("x-prm-parked-at"), "event": message.payload,
-            }, ensure_ascii=False))
+            print(
+                json.dumps(
+                    {
+                        "queue": origin,
+                        "attempts": headers.get(ATTEMPTS_HEADER),
+                        "error": headers.get("x-prm-last-error"),
+                        "parked_at": headers.get("x-prm-parked-at"),
+                        "event": message.payload,
+                    },
+                    ensure_ascii=False,
+                )
+            )
             if args.action == "replay" and origin and (not args.queue or args.queue == origin):
                 producer = connection.Producer(channel)
                 headers = {k: v for k, v in headers.items() if not k.startswith("x-prm-")}
-                producer.publish(message.payload, routing_key=origin, headers=headers,
-                                 serializer="json", delivery_mode=2)
+                producer.publish(
+                    message.payload,
+                    routing_key=origin,
+                    headers=headers,
+                    serializer="json",
+                    delivery_mode=2,
+                )
                 message.ack()
             else:
                 message.reject(requeue=True)
@@ -183,8 +195,13 @@ def main() -> None:
     args = parser.parse_args()
     if args.command != "run":
         logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
-    {"migrate": cmd_migrate, "seed": cmd_seed, "run": cmd_run, "ping": cmd_ping,
-     "parked": cmd_parked}[args.command](args)
+    {
+        "migrate": cmd_migrate,
+        "seed": cmd_seed,
+        "run": cmd_run,
+        "ping": cmd_ping,
+        "parked": cmd_parked,
+    }[args.command](args)
 
 
 if __name__ == "__main__":

@@ -22,8 +22,13 @@ def issue_access_token(user_id: int) -> tuple[str, int]:
     settings = current_app.config["PRM_SETTINGS"]
     now = utcnow()
     ttl = settings.access_token_ttl
-    claims = {"sub": str(user_id), "typ": "access", "iss": _ISSUER, "iat": now,
-              "exp": int(now.timestamp()) + ttl}
+    claims = {
+        "sub": str(user_id),
+        "typ": "access",
+        "iss": _ISSUER,
+        "iat": now,
+        "exp": int(now.timestamp()) + ttl,
+    }
     return jwt.encode(claims, settings.jwt_secret, algorithm=_ALGORITHM), ttl
 
 
@@ -33,7 +38,10 @@ def decode_access_token(token: str) -> int:
     settings = current_app.config["PRM_SETTINGS"]
     try:
         claims = jwt.decode(
-            token, settings.jwt_secret, algorithms=[_ALGORITHM], issuer=_ISSUER,
+            token,
+            settings.jwt_secret,
+            algorithms=[_ALGORITHM],
+            issuer=_ISSUER,
             options={"require": ["exp", "iat", "sub", "iss"]},
         )
     except jwt.ExpiredSignatureError as exc:

@@ -64,7 +64,9 @@ def register_error_handlers(app: Flask) -> None:
     def http_error(exc: HTTPException) -> Response:
         status = exc.code or 500
         if status == 422:
-            return problem(422, "invalid_input", "the request is not valid", _validation_errors(exc))
+            return problem(
+                422, "invalid_input", "the request is not valid", _validation_errors(exc)
+            )
         code = _HTTP_CODES.get(status, "error")
         return problem(status, code, exc.description or code)
 

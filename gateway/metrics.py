@@ -14,15 +14,17 @@ from prometheus_client import (
     multiprocess,
 )
 
-REQUESTS = Counter(
-    "prm_http_requests_total", "HTTP requests", ["method", "endpoint", "status"]
-)
+REQUESTS = Counter("prm_http_requests_total", "HTTP requests", ["method", "endpoint", "status"])
 LATENCY = Histogram(
-    "prm_http_request_seconds", "HTTP request latency", ["method", "endpoint"],
+    "prm_http_request_seconds",
+    "HTTP request latency",
+    ["method", "endpoint"],
     buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
 )
 RPC_LATENCY = Histogram(
-    "prm_rpc_call_seconds", "RPC round trip from the gateway", ["service", "method", "outcome"],
+    "prm_rpc_call_seconds",
+    "RPC round trip from the gateway",
+    ["service", "method", "outcome"],
     buckets=(0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
 )
 

@@ -15,8 +15,8 @@ our correlation id arrives or the call's timeout passes.
 
 from __future__ import annotations
 
+import contextlib
 import logging
-import socket
 import threading
 import time
 import uuid
@@ -95,10 +95,8 @@ class _ThreadLink:
         return consumers > 0
 
     def close(self) -> None:
-        try:
+        with contextlib.suppress(Exception):  # closing a broken connection may fail too
             self.connection.release()
-        except Exception:  # noqa: S110 - closing a broken connection may fail too
-            pass
 
 
 class RpcClient:
@@ -147,8 +145,15 @@ class RpcClient:
             link.close()
         self._local = threading.local()
 
-    def _publish(self, link: _ThreadLink, routing_key: str, body: dict, headers: dict,
-                 correlation_id: str, timeout: float) -> None:
+    def _publish(
+        self,
+        link: _ThreadLink,
+        routing_key: str,
+        body: dict,
+        headers: dict,
+        correlation_id: str,
+        timeout: float,
+    ) -> None:
         link.returned = False
         link.producer.publish(
             body,
@@ -209,8 +214,6 @@ class RpcClient:
                 try:
                     link.connection.drain_events(timeout=min(remaining, 1.0))
                 except TimeoutError:
-                    continue
-                except socket.timeout:
                     continue
         except _CONNECTION_ERRORS as exc:
             self._drop()

@@ -15,13 +15,15 @@ blp = Blueprint("auth", __name__, url_prefix="/api/v1", description="Sign-in and
 def _tokens(result: dict):  # type: ignore[no-untyped-def]
     user = result["user"]
     access_token, expires_in = issue_access_token(user["id"])
-    return jsonify({
-        "access_token": access_token,
-        "refresh_token": result["refresh_token"],
-        "token_type": "Bearer",
-        "expires_in": expires_in,
-        "user": {key: user[key] for key in ("id", "username", "display_name", "partner_id")},
-    })
+    return jsonify(
+        {
+            "access_token": access_token,
+            "refresh_token": result["refresh_token"],
+            "token_type": "Bearer",
+            "expires_in": expires_in,
+            "user": {key: user[key] for key in ("id", "username", "display_name", "partner_id")},
+        }
+    )
 
 
 @blp.post("/auth/login")

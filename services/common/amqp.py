@@ -6,6 +6,7 @@ takes is reported back (``Unroutable``) instead of being dropped without a word.
 
 from __future__ import annotations
 
+import contextlib
 import threading
 from typing import Any
 
@@ -52,10 +53,8 @@ class ConfirmingPublisher:
 
     def _close(self) -> None:
         if self._connection is not None:
-            try:
+            with contextlib.suppress(Exception):  # closing a broken connection may fail too
                 self._connection.release()
-            except Exception:  # noqa: S110 - closing a broken connection may fail too
-                pass
         self._connection = None
         self._producer = None
 

@@ -63,7 +63,11 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
 
 
 def is_postgres(session_or_engine: Session | Engine) -> bool:
-    bind = session_or_engine.get_bind() if isinstance(session_or_engine, Session) else session_or_engine
+    bind = (
+        session_or_engine.get_bind()
+        if isinstance(session_or_engine, Session)
+        else session_or_engine
+    )
     return bind.dialect.name == "postgresql"
 
 
@@ -113,7 +117,7 @@ class Database(DependencyProvider):
             return exc_info
         self.finished.add(worker_ctx)
         hooks = self.after_commit.pop(worker_ctx, [])
-        if exc_info is not None:
+        if exc_info is not None and not getattr(exc_info[1], "keep_changes", False):
             session.rollback()
             return exc_info
         try:
@@ -123,7 +127,7 @@ class Database(DependencyProvider):
             return sys.exc_info()
         for hook in hooks:
             hook()
-        return None
+        return exc_info
 
     def on_commit(self, worker_ctx: Any, hook: Any) -> None:
         """Run ``hook()`` once the worker's transaction is committed (not on rollback)."""

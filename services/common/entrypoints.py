@@ -126,8 +126,10 @@ class EventHandler(NamekoEventHandler):
                 ProcessedEvent(event_id=worker_ctx.args[0]["id"], handler=self.handler_key)
             )
         exc_info = finish_unit_of_work(worker_ctx, exc_info)
-        if exc_info is not None and isinstance(exc_info[1], IntegrityError) and (
-            self._already_processed(worker_ctx.args[0]["id"])
+        if (
+            exc_info is not None
+            and isinstance(exc_info[1], IntegrityError)
+            and (self._already_processed(worker_ctx.args[0]["id"]))
         ):
             log.info("%s: event applied concurrently elsewhere", self.handler_key)
             exc_info = None

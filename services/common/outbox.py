@@ -47,9 +47,7 @@ def make_envelope(source: str, event_type: str, data: dict[str, Any], **meta: An
 def add_event(session: Session, source: str, event_type: str, data: dict, **meta: Any) -> str:
     """Add an event to the outbox inside ``session``'s transaction; returns its id."""
     envelope = make_envelope(source, event_type, data, **meta)
-    session.add(
-        OutboxEvent(event_id=envelope["id"], event_type=event_type, payload=envelope)
-    )
+    session.add(OutboxEvent(event_id=envelope["id"], event_type=event_type, payload=envelope))
     return envelope["id"]
 
 

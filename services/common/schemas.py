@@ -41,8 +41,12 @@ def page_of(session: Session, stmt: Select, page: int, per_page: int, dump: Any)
     """One page of ``stmt`` as ``{items, total, page, per_page}``; ``dump`` maps a row."""
     total = session.scalar(select(func.count()).select_from(stmt.order_by(None).subquery()))
     rows = session.scalars(stmt.limit(per_page).offset((page - 1) * per_page)).all()
-    return {"items": [dump(row) for row in rows], "total": total or 0, "page": page,
-            "per_page": per_page}
+    return {
+        "items": [dump(row) for row in rows],
+        "total": total or 0,
+        "page": page,
+        "per_page": per_page,
+    }
 
 
 class Problem(Schema):

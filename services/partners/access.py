@@ -161,7 +161,7 @@ def rotate_refresh_token(session: Session, token: str) -> tuple[dict, str]:
             )
         ):
             sibling.revoked_at = now
-        raise Unauthenticated("refresh token already used")
+        raise Unauthenticated("refresh token already used").keeping_changes()
     if as_utc(row.expires_at) <= now:
         raise Unauthenticated("refresh token expired")
     row.revoked_at = now
@@ -192,7 +192,9 @@ def _visible_user(session: Session, caller: Caller, user_id: int) -> User:
     return user
 
 
-def _roles_for(session: Session, caller: Caller, codes: list[str], partner: Partner | None) -> list[Role]:
+def _roles_for(
+    session: Session, caller: Caller, codes: list[str], partner: Partner | None
+) -> list[Role]:
     """The roles named by ``codes``, checked against the kind of user they go to."""
     if not codes:
         return []
@@ -237,8 +239,10 @@ def create_user(session: Session, caller: Caller, data: dict, emit: Emit) -> dic
     own_partner = _user_manager_partner(caller)
     if caller.partner_id is not None:
         if data.get("partner_id") not in (None, own_partner):
-            raise InvalidInput("a partner admin creates users of its own partner only",
-                               errors={"partner_id": ["not allowed"]})
+            raise InvalidInput(
+                "a partner admin creates users of its own partner only",
+                errors={"partner_id": ["not allowed"]},
+            )
         data["partner_id"] = own_partner
     partner = None
     if data.get("partner_id") is not None:
@@ -265,7 +269,9 @@ def update_user(session: Session, caller: Caller, user_id: int, data: dict, emit
     if "password" in data:
         user.password_hash = hash_password(data.pop("password"))
         for token in session.scalars(
-            select(RefreshToken).where(RefreshToken.user_id == user.id, RefreshToken.revoked_at.is_(None))
+            select(RefreshToken).where(
+                RefreshToken.user_id == user.id, RefreshToken.revoked_at.is_(None)
+            )
         ):
             token.revoked_at = utcnow()
     if data.get("active") is False and user.id == caller.user_id:
@@ -292,10 +298,16 @@ def recipients(session: Session, permission: str, partner_id: int | None) -> lis
         except Unauthenticated:
             continue
         if permission in profile["permissions"]:
-            result.append({
-                "id": user.id, "username": user.username, "display_name": user.display_name,
-                "email": user.email, "partner_id": user.partner_id, "language": user.language,
-            })
+            result.append(
+                {
+                    "id": user.id,
+                    "username": user.username,
+                    "display_name": user.display_name,
+                    "email": user.email,
+                    "partner_id": user.partner_id,
+                    "language": user.language,
+                }
+            )
     return result
 
 

@@ -74,8 +74,13 @@ SEED_ROLES: tuple[SeedRole, ...] = (
         "finance",
         "财务",
         HQ,
-        ("order.approve.finance", "order.cancel", "commission.manage", "commission.pay",
-         "report.read"),
+        (
+            "order.approve.finance",
+            "order.cancel",
+            "commission.manage",
+            "commission.pay",
+            "report.read",
+        ),
     ),
     SeedRole(
         "channel_director",
@@ -87,11 +92,20 @@ SEED_ROLES: tuple[SeedRole, ...] = (
         "partner_admin",
         "伙伴管理员",
         PARTNER,
-        ("customer.create", "lead.claim", "order.create", "report.read", "user.manage",
-         "commission.confirm", "channel.manage"),
+        (
+            "customer.create",
+            "lead.claim",
+            "order.create",
+            "report.read",
+            "user.manage",
+            "commission.confirm",
+            "channel.manage",
+        ),
         include_sub_partners=True,
     ),
-    SeedRole("partner_sales", "伙伴销售", PARTNER, ("customer.create", "lead.claim", "order.create")),
+    SeedRole(
+        "partner_sales", "伙伴销售", PARTNER, ("customer.create", "lead.claim", "order.create")
+    ),
 )
 
 SEED_PARTNER_TYPES: tuple[tuple[str, str, int, int], ...] = (

@@ -43,11 +43,13 @@ def normalise_territory(codes: Iterable[str]) -> list[str]:
     unknown = [code for code in unique if not dictionary.exists(code)]
     if unknown:
         raise InvalidInput(
-            "unknown region codes", "unknown_region",
+            "unknown region codes",
+            "unknown_region",
             {"territory": [f"unknown region code {code}" for code in unknown]},
         )
     return [
-        code for code in unique
+        code
+        for code in unique
         if not any(other != code and region_rules.covers(other, code) for other in unique)
     ]
 
@@ -73,8 +75,11 @@ def territory_event(partner: Partner) -> dict:
 def _partner_type(session: Session, code: str) -> PartnerType:
     partner_type = session.get(PartnerType, code)
     if partner_type is None:
-        raise InvalidInput("unknown partner type", "unknown_partner_type",
-                           {"type": [f"unknown partner type {code}"]})
+        raise InvalidInput(
+            "unknown partner type",
+            "unknown_partner_type",
+            {"type": [f"unknown partner type {code}"]},
+        )
     return partner_type
 
 
@@ -91,8 +96,10 @@ def _check_parent(session: Session, partner: Partner | None, parent_id: int | No
         node: Partner | None = parent
         while node is not None:
             if node.id == partner.id:
-                raise InvalidInput("a partner cannot be below itself",
-                                   errors={"parent_id": ["would create a cycle"]})
+                raise InvalidInput(
+                    "a partner cannot be below itself",
+                    errors={"parent_id": ["would create a cycle"]},
+                )
             node = session.get(Partner, node.parent_id) if node.parent_id else None
 
 
@@ -109,7 +116,7 @@ def list_partners(session: Session, caller: Caller, args: dict) -> dict:
         pattern = f"%{args['q']}%"
         stmt = stmt.where(or_(Partner.name.ilike(pattern), Partner.code.ilike(pattern)))
     if args.get("region_code"):
-        covering = region_rules.ancestors(args["region_code"]) + [args["region_code"]]
+        covering = [*region_rules.ancestors(args["region_code"]), args["region_code"]]
         stmt = stmt.where(
             Partner.id.in_(
                 select(TerritoryRegion.partner_id).where(TerritoryRegion.region_code.in_(covering))
@@ -139,7 +146,9 @@ def create_partner(session: Session, caller: Caller, data: dict, emit: Emit) -> 
     return dump_partner(partner)
 
 
-def update_partner(session: Session, caller: Caller, partner_id: int, data: dict, emit: Emit) -> dict:
+def update_partner(
+    session: Session, caller: Caller, partner_id: int, data: dict, emit: Emit
+) -> dict:
     caller.require_hq("partner.manage")
     partner = get_scoped(session, Partner, partner_id, caller, "id")
     if partner.status == TERMINATED:
@@ -157,8 +166,9 @@ def update_partner(session: Session, caller: Caller, partner_id: int, data: dict
     return dump_partner(partner)
 
 
-def set_territory(session: Session, caller: Caller, partner_id: int, codes: list[str],
-                  emit: Emit) -> dict:
+def set_territory(
+    session: Session, caller: Caller, partner_id: int, codes: list[str], emit: Emit
+) -> dict:
     caller.require_hq("partner.manage")
     partner = get_scoped(session, Partner, partner_id, caller, "id")
     if partner.status == TERMINATED:
@@ -176,8 +186,9 @@ _TRANSITIONS = {
 }
 
 
-def change_status(session: Session, caller: Caller, partner_id: int, action: str,
-                  emit: Emit) -> dict:
+def change_status(
+    session: Session, caller: Caller, partner_id: int, action: str, emit: Emit
+) -> dict:
     """Suspend, activate or terminate. A suspended or terminated partner's users are
     refused from their next request on (the caller is resolved on every request)."""
     caller.require_hq("partner.manage")
@@ -194,7 +205,7 @@ def change_status(session: Session, caller: Caller, partner_id: int, action: str
 
 def partners_covering(session: Session, region_code: str) -> list[dict]:
     """Active partners whose territory covers ``region_code``, most specific first."""
-    candidates = region_rules.ancestors(region_code) + [region_code]
+    candidates = [*region_rules.ancestors(region_code), region_code]
     rows = session.execute(
         select(Partner, TerritoryRegion.region_code, PartnerType)
         .join(TerritoryRegion, TerritoryRegion.partner_id == Partner.id)
@@ -225,8 +236,9 @@ def list_partner_types(session: Session) -> list[dict]:
     return [PartnerTypeOut().dump(t) for t in types]
 
 
-def update_partner_type(session: Session, caller: Caller, code: str, data: dict,
-                        emit: Emit) -> dict:
+def update_partner_type(
+    session: Session, caller: Caller, code: str, data: dict, emit: Emit
+) -> dict:
     caller.require_hq("partner.manage")
     partner_type = session.get(PartnerType, code)
     if partner_type is None:

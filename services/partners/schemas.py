@@ -175,7 +175,9 @@ _password = validate.Length(min=8, max=200, error="at least 8 characters")
 class UserCreate(WireSchema):
     username = fields.String(
         required=True,
-        validate=validate.Regexp(r"^[A-Za-z0-9][A-Za-z0-9_.@-]{2,59}$", error="3-60 of a-z 0-9 _ . @ -"),
+        validate=validate.Regexp(
+            r"^[A-Za-z0-9][A-Za-z0-9_.@-]{2,59}$", error="3-60 of a-z 0-9 _ . @ -"
+        ),
     )
     password = fields.String(required=True, load_only=True, validate=_password)
     display_name = fields.String(required=True, validate=validate.Length(min=1, max=100))

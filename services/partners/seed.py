@@ -26,14 +26,25 @@ def ensure_reference_data(session: Session) -> None:
     """Partner types and the seeded roles; existing rows (maybe edited by HQ) are kept."""
     for code, name, protection_days, claim_hours in SEED_PARTNER_TYPES:
         if session.get(PartnerType, code) is None:
-            session.add(PartnerType(code=code, name=name, protection_days=protection_days,
-                                    claim_hours=claim_hours))
+            session.add(
+                PartnerType(
+                    code=code, name=name, protection_days=protection_days, claim_hours=claim_hours
+                )
+            )
     existing = set(session.scalars(select(Role.code)).all())
     for seed in SEED_ROLES:
         if seed.code not in existing:
-            session.add(Role(code=seed.code, name=seed.name, scope=seed.scope,
-                             permissions=sorted(seed.permissions), partner_types=[],
-                             include_sub_partners=seed.include_sub_partners, builtin=True))
+            session.add(
+                Role(
+                    code=seed.code,
+                    name=seed.name,
+                    scope=seed.scope,
+                    permissions=sorted(seed.permissions),
+                    partner_types=[],
+                    include_sub_partners=seed.include_sub_partners,
+                    builtin=True,
+                )
+            )
     session.flush()
 
 
@@ -42,16 +53,25 @@ def ensure_admin(session: Session, password: str) -> bool:
     if session.scalar(select(User.id).where(User.username == "admin")):
         return False
     access.create_user(
-        session, SYSTEM,
-        {"username": "admin", "password": password, "display_name": "总部管理员",
-         "partner_id": None, "roles": ["hq_admin"], "active": True, "language": "zh",
-         "email": None, "phone": None},
+        session,
+        SYSTEM,
+        {
+            "username": "admin",
+            "password": password,
+            "display_name": "总部管理员",
+            "partner_id": None,
+            "roles": ["hq_admin"],
+            "active": True,
+            "language": "zh",
+            "email": None,
+            "phone": None,
+        },
         _emitter(session),
     )
     return True
 
 
-DEMO_PASSWORD = "demo-pass-2026"
+DEMO_PASSWORD = "demo-pass-2026"  # noqa: S105 - the published password of the demo users
 
 DEMO_PARTNERS = (
     # code, name, type, parent code, territory
@@ -86,20 +106,36 @@ def seed_demo(session: Session) -> bool:
     ids: dict[str, int] = {}
     for code, name, type_, parent, territory in DEMO_PARTNERS:
         partner = domain.create_partner(
-            session, SYSTEM,
-            {"code": code, "name": name, "type": type_,
-             "parent_id": ids.get(parent) if parent else None, "territory": territory,
-             "contact_name": None, "contact_phone": None, "contact_email": None},
+            session,
+            SYSTEM,
+            {
+                "code": code,
+                "name": name,
+                "type": type_,
+                "parent_id": ids.get(parent) if parent else None,
+                "territory": territory,
+                "contact_name": None,
+                "contact_phone": None,
+                "contact_email": None,
+            },
             emit,
         )
         ids[code] = partner["id"]
     for username, display_name, partner_code, roles in DEMO_USERS:
         access.create_user(
-            session, SYSTEM,
-            {"username": username, "password": DEMO_PASSWORD, "display_name": display_name,
-             "partner_id": ids[partner_code] if partner_code else None, "roles": roles,
-             "active": True, "language": "zh", "email": f"{username}@example.com",
-             "phone": None},
+            session,
+            SYSTEM,
+            {
+                "username": username,
+                "password": DEMO_PASSWORD,
+                "display_name": display_name,
+                "partner_id": ids[partner_code] if partner_code else None,
+                "roles": roles,
+                "active": True,
+                "language": "zh",
+                "email": f"{username}@example.com",
+                "phone": None,
+            },
             emit,
         )
     return True

@@ -42,7 +42,10 @@ class PartnersService(ServiceBase):
         self._system_only()
         data = load(LoginIn, payload)
         profile = access.authenticate(self.db, data["username"], data["password"])
-        return {"user": profile, "refresh_token": access.issue_refresh_token(self.db, profile["id"])}
+        return {
+            "user": profile,
+            "refresh_token": access.issue_refresh_token(self.db, profile["id"]),
+        }
 
     @rpc
     def refresh(self, payload: dict) -> dict:
@@ -97,7 +100,9 @@ class PartnersService(ServiceBase):
 
     @rpc
     def activate_partner(self, partner_id: int) -> dict:
-        return domain.change_status(self.db, self.caller, load_id(partner_id), "activate", self.emit)
+        return domain.change_status(
+            self.db, self.caller, load_id(partner_id), "activate", self.emit
+        )
 
     @rpc
     def terminate_partner(self, partner_id: int) -> dict:
@@ -179,5 +184,3 @@ class PartnersService(ServiceBase):
     @rpc
     def list_permissions(self) -> list[dict]:
         return access.permission_catalogue()
-
-

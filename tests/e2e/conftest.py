@@ -43,17 +43,33 @@ class World:
         self.admin = admin
         self.anonymous = anonymous
 
-    def partner(self, territory: list[str], type_: str = "city_partner",
-                parent_id: int | None = None, **extra) -> dict:
-        body = {"code": unique("P"), "name": f"伙伴 {unique()}", "type": type_,
-                "territory": territory, "parent_id": parent_id, **extra}
+    def partner(
+        self,
+        territory: list[str],
+        type_: str = "city_partner",
+        parent_id: int | None = None,
+        **extra,
+    ) -> dict:
+        body = {
+            "code": unique("P"),
+            "name": f"伙伴 {unique()}",
+            "type": type_,
+            "territory": territory,
+            "parent_id": parent_id,
+            **extra,
+        }
         response = self.admin.post("/api/v1/partners", body)
         assert response.status_code == 201, response.text
         return response.json()
 
     def user(self, partner_id: int | None, roles: list[str]) -> dict:
-        body = {"username": unique("u"), "password": PASSWORD, "display_name": "测试用户",
-                "partner_id": partner_id, "roles": roles}
+        body = {
+            "username": unique("u"),
+            "password": PASSWORD,
+            "display_name": "测试用户",
+            "partner_id": partner_id,
+            "roles": roles,
+        }
         response = self.admin.post("/api/v1/users", body)
         assert response.status_code == 201, response.text
         return response.json()

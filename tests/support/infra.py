@@ -10,20 +10,26 @@ from contextlib import contextmanager
 import psycopg2
 from psycopg2 import sql
 
-PG_ADMIN_DSN = os.environ.get("PRM_TEST_PG_DSN", "host=127.0.0.1 port=5432 user=postgres dbname=postgres")
+PG_ADMIN_DSN = os.environ.get(
+    "PRM_TEST_PG_DSN", "host=127.0.0.1 port=5432 user=postgres dbname=postgres"
+)
 AMQP_BASE = os.environ.get("PRM_TEST_AMQP_BASE", "amqp://guest:guest@localhost:5672")
 
 
 def _rabbitmqctl(*args: str) -> bool:
     if shutil.which("rabbitmqctl") is None:
         return False
-    result = subprocess.run(["rabbitmqctl", "-q", *args], capture_output=True, text=True, timeout=60)
+    result = subprocess.run(
+        ["rabbitmqctl", "-q", *args], capture_output=True, text=True, timeout=60
+    )
     return result.returncode == 0
 
 
 def create_vhost(name: str) -> str:
     """A vhost of the run's own; the default vhost when rabbitmqctl is not available."""
-    if _rabbitmqctl("add_vhost", name) and _rabbitmqctl("set_permissions", "-p", name, "guest", ".*", ".*", ".*"):
+    if _rabbitmqctl("add_vhost", name) and _rabbitmqctl(
+        "set_permissions", "-p", name, "guest", ".*", ".*", ".*"
+    ):
         return f"{AMQP_BASE}/{name}"
     return f"{AMQP_BASE}/"
 
@@ -56,4 +62,6 @@ def create_database(name: str) -> str:
 
 def drop_database(name: str) -> None:
     with _admin() as cursor:
-        cursor.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
+        cursor.execute(
+            sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
+        )

@@ -34,13 +34,23 @@ class Stack:
     def _spawn(self, name: str, args: list[str]) -> None:
         log = open(self.log_dir / f"{name}.log", "ab")  # noqa: SIM115 - lives as long as the process
         self.processes[name] = subprocess.Popen(
-            args, cwd=ROOT, env=self.env, stdout=log, stderr=subprocess.STDOUT,
+            args,
+            cwd=ROOT,
+            env=self.env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
             start_new_session=True,
         )
 
     def migrate(self) -> None:
-        subprocess.run([sys.executable, "manage.py", "migrate"], cwd=ROOT, env=self.env,
-                       check=True, capture_output=True, timeout=300)
+        subprocess.run(
+            [sys.executable, "manage.py", "migrate"],
+            cwd=ROOT,
+            env=self.env,
+            check=True,
+            capture_output=True,
+            timeout=300,
+        )
 
     def start_service(self, name: str) -> None:
         self._spawn(name, [sys.executable, "manage.py", "run", name])
@@ -58,9 +68,21 @@ class Stack:
 
     def start_gateway(self) -> None:
         gunicorn = str(Path(sys.executable).parent / "gunicorn")
-        self._spawn("gateway", [gunicorn, "-c", "gateway/gunicorn.conf.py", "--bind",
-                                f"127.0.0.1:{self.port}", "--workers", "2",
-                                "--access-logfile", "/dev/null", "gateway.wsgi:app"])
+        self._spawn(
+            "gateway",
+            [
+                gunicorn,
+                "-c",
+                "gateway/gunicorn.conf.py",
+                "--bind",
+                f"127.0.0.1:{self.port}",
+                "--workers",
+                "2",
+                "--access-logfile",
+                "/dev/null",
+                "gateway.wsgi:app",
+            ],
+        )
 
     def wait_ready(self, timeout: float = 90.0) -> None:
         deadline = time.monotonic() + timeout

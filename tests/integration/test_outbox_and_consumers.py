@@ -1,0 +1,265 @@
+"""The outbox loses no event, consumers apply each event once, failing events are parked."""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Iterator
+from unittest import mock
+
+import pytest
+from kombu import Connection, Queue
+from nameko.standalone.events import get_event_exchange
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from gateway.rpc import RpcClient
+from services.common.amqp import ConfirmingPublisher
+from services.common.config import get_settings
+from services.common.context import Caller, sign_caller
+from services.common.db import make_engine
+from services.common.entrypoints import ATTEMPTS_HEADER, PARKED_QUEUE, event_queues
+from services.common.models import CommonBase, OutboxEvent, ProcessedEvent
+from services.common.outbox import OutboxRelay, make_envelope
+from tests.integration.kit import KitBase, KitListener, KitService, Received, Thing
+from tests.support.client import unique
+
+
+@pytest.fixture(scope="module")
+def engine():
+    engine = make_engine(get_settings().database_url("kit"))
+    CommonBase.metadata.create_all(engine)
+    KitBase.metadata.create_all(engine)
+    yield engine
+    engine.dispose()
+
+
+@pytest.fixture
+def config(rabbit_config: dict) -> dict:
+    return rabbit_config | {
+        "OUTBOX_INTERVAL": 0.1,
+        "EVENT_MAX_ATTEMPTS": 3,
+        "EVENT_RETRY_DELAY": 0.05,
+    }
+
+
+@pytest.fixture
+def declare_queues(amqp_uri: str, config: dict) -> None:
+    with Connection(amqp_uri) as connection:
+        channel = connection.channel()
+        for queue in event_queues(KitListener, config):
+            queue(channel).declare()
+            queue(channel).purge()
+        Queue(PARKED_QUEUE, durable=True)(channel).declare()
+
+
+@pytest.fixture
+def client(amqp_uri: str) -> Iterator[RpcClient]:
+    client = RpcClient(amqp_uri, timeout=10)
+    yield client
+    client.close()
+
+
+def hq_token() -> str:
+    return sign_caller(Caller(user_id=1, permissions=frozenset({"partner.manage"})))
+
+
+def wait_for(predicate: Callable[[], bool], timeout: float = 15.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return
+        time.sleep(0.05)
+    raise AssertionError("condition not met in time")
+
+
+def received(engine, name: str) -> int:
+    with Session(engine) as session:
+        return session.scalar(
+            select(func.count()).select_from(Received).where(Received.name == name)
+        )
+
+
+def test_event_written_but_not_published_before_a_crash_still_arrives(
+    engine, config, declare_queues, container_factory, client
+) -> None:
+    listener = container_factory(KitListener, config)
+    listener.start()
+    kit = container_factory(KitService, config)
+    name = unique("crash")
+    # The broker link dies after the commit and before the event is sent.
+    with mock.patch.object(OutboxRelay, "_publish", side_effect=ConnectionError("broker gone")):
+        kit.start()
+        client.call("kit", "make", name, caller=hq_token())
+        time.sleep(0.5)
+        with Session(engine) as session:
+            row = session.scalar(
+                select(OutboxEvent).where(OutboxEvent.payload["data"]["name"].as_string() == name)
+            )
+            assert row is not None and row.status == "pending" and row.attempts >= 1
+        kit.kill()  # the process dies with the event unsent
+    assert received(engine, name) == 0
+
+    restarted = container_factory(KitService, config)
+    restarted.start()  # its relay sweeps what the dead one left
+    wait_for(lambda: received(engine, name) == 1)
+    with Session(engine) as session:
+        row = session.scalar(
+            select(OutboxEvent).where(OutboxEvent.payload["data"]["name"].as_string() == name)
+        )
+        assert row.status == "sent"
+
+
+def test_failed_call_keeps_neither_its_change_nor_its_event(
+    engine, config, container_factory, client
+) -> None:
+    kit = container_factory(KitService, config)
+    kit.start()
+    name = unique("fail")
+    with pytest.raises(Exception, match="boom"):
+        client.call("kit", "make_then_fail", name, caller=hq_token())
+    with Session(engine) as session:
+        assert (
+            session.scalar(select(func.count()).select_from(Thing).where(Thing.name == name)) == 0
+        )
+        assert not [
+            row
+            for row in session.scalars(select(OutboxEvent))
+            if row.payload["data"].get("name") == name
+        ]
+
+
+def _publish_event(amqp_uri: str, config: dict, envelope: dict) -> None:
+    publisher = ConfirmingPublisher(amqp_uri)
+    try:
+        publisher.publish(
+            envelope, exchange=get_event_exchange("kit", config), routing_key="thing_made"
+        )
+    finally:
+        publisher.close()
+
+
+def test_same_event_delivered_twice_is_applied_once(
+    engine, config, declare_queues, container_factory, amqp_uri, caplog
+) -> None:
+    listener = container_factory(KitListener, config)
+    listener.start()
+    name = unique("dup")
+    envelope = make_envelope("kit", "thing_made", {"name": name})
+    _publish_event(amqp_uri, config, envelope)
+    wait_for(lambda: received(engine, name) == 1)
+    with caplog.at_level(logging.INFO, logger="services.common.entrypoints"):
+        _publish_event(amqp_uri, config, envelope)
+        wait_for(lambda: any("already applied" in r.getMessage() for r in caplog.records))
+    assert received(engine, name) == 1
+    with Session(engine) as session:
+        assert (
+            session.scalar(
+                select(func.count())
+                .select_from(ProcessedEvent)
+                .where(ProcessedEvent.event_id == envelope["id"])
+            )
+            == 1
+        )
+
+
+def test_same_event_delivered_to_two_replicas_at_once_is_applied_once(
+    engine, config, declare_queues, container_factory, amqp_uri
+) -> None:
+    for _ in range(2):
+        container_factory(KitListener, config).start()
+    names = [unique("race") for _ in range(10)]
+    envelopes = [make_envelope("kit", "thing_made", {"name": name}) for name in names]
+    for envelope in envelopes:
+        _publish_event(amqp_uri, config, envelope)
+        _publish_event(amqp_uri, config, envelope)
+    wait_for(lambda: all(received(engine, name) >= 1 for name in names))
+    time.sleep(1.0)  # let any second delivery finish
+    assert [received(engine, name) for name in names] == [1] * len(names)
+
+
+def test_event_that_always_fails_is_parked_and_does_not_block_the_queue(
+    engine, config, declare_queues, container_factory, amqp_uri
+) -> None:
+    listener = container_factory(KitListener, config)
+    listener.start()
+    poison = make_envelope("kit", "thing_made", {"name": unique("poison")})
+    good_name = unique("good")
+    _publish_event(amqp_uri, config, poison)
+    _publish_event(amqp_uri, config, make_envelope("kit", "thing_made", {"name": good_name}))
+    wait_for(lambda: received(engine, good_name) == 1)
+
+    parked: list = []
+
+    def find_parked() -> bool:
+        with Connection(amqp_uri) as connection:
+            queue = Queue(PARKED_QUEUE, durable=True)(connection.channel())
+            while (message := queue.get(no_ack=True)) is not None:
+                parked.append(message)
+        return any(m.payload["id"] == poison["id"] for m in parked)
+
+    wait_for(find_parked)
+    message = next(m for m in parked if m.payload["id"] == poison["id"])
+    assert message.headers[ATTEMPTS_HEADER] == 3
+    assert "ValueError" in message.headers["x-prm-last-error"]
+    assert message.headers["x-prm-queue"] == "evt-kit-thing_made--kitlistener.on_thing_made"
+    assert received(engine, poison["data"]["name"]) == 0
+
+
+def test_call_without_caller_context_is_refused_before_any_work(
+    engine, config, container_factory, client
+) -> None:
+    container_factory(KitService, config).start()
+    name = unique("nocaller")
+    with pytest.raises(Exception) as refused:
+        client.call("kit", "make", name, caller="")
+    assert type(refused.value).__name__ == "Unauthenticated"
+    with Session(engine) as session:
+        assert (
+            session.scalar(select(func.count()).select_from(Thing).where(Thing.name == name)) == 0
+        )
+
+
+def test_caller_context_signed_with_another_key_is_refused(
+    engine, config, container_factory, client
+) -> None:
+    container_factory(KitService, config).start()
+    forged = sign_caller(Caller(user_id=1), key="x" * 48)
+    with pytest.raises(Exception) as refused:
+        client.call("kit", "whoami", caller=forged)
+    assert type(refused.value).__name__ == "Unauthenticated"
+
+
+def test_caller_context_with_edited_claims_is_refused(config, container_factory, client) -> None:
+    container_factory(KitService, config).start()
+    header, payload, signature = sign_caller(Caller(user_id=7, partner_ids=frozenset({3}))).split(
+        "."
+    )
+    import base64
+    import json
+
+    claims = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
+    claims["scope"] = None  # try to widen the tenant scope to every partner
+    edited = base64.urlsafe_b64encode(json.dumps(claims).encode()).rstrip(b"=").decode()
+    with pytest.raises(Exception) as refused:
+        client.call("kit", "whoami", caller=f"{header}.{edited}.{signature}")
+    assert type(refused.value).__name__ == "Unauthenticated"
+
+
+def test_signed_caller_context_reaches_the_service(config, container_factory, client) -> None:
+    container_factory(KitService, config).start()
+    token = sign_caller(Caller(user_id=7, partner_id=3, partner_ids=frozenset({3, 4})))
+    assert client.call("kit", "whoami", caller=token) == {"user_id": 7, "partner_ids": [3, 4]}
+
+
+def test_nameko_standalone_proxy_with_forged_context_is_refused(config, container_factory) -> None:
+    from nameko.standalone.rpc import ClusterRpcProxy
+
+    container_factory(KitService, config).start()
+    forged = sign_caller(Caller(user_id=1), key="y" * 48)
+    with (
+        ClusterRpcProxy(config, context_data={"caller": forged}, timeout=10) as proxy,
+        pytest.raises(Exception) as refused,
+    ):
+        proxy.kit.whoami()
+    assert "Unauthenticated" in repr(refused.value)

@@ -1,0 +1,207 @@
+"""The partners service on its own, through Nameko's testing tools, on PostgreSQL."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from nameko.testing.services import entrypoint_hook
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from services.common.config import get_settings
+from services.common.context import Caller, sign_caller
+from services.common.db import make_engine
+from services.common.errors import Forbidden, InvalidInput, NotFound, Unauthenticated
+from services.common.migrations import upgrade
+from services.common.models import OutboxEvent
+from services.partners import seed
+from services.partners.service import PartnersService
+from tests.support.client import unique
+
+ROOT = Path(__file__).resolve().parents[2]
+HQ = Caller(user_id=1, permissions=frozenset({"partner.manage", "user.manage", "role.manage"}))
+SYSTEM = Caller.system_caller("gateway")
+
+
+@pytest.fixture(scope="module")
+def engine():
+    upgrade("partners", ROOT / "services" / "partners" / "migrations")
+    engine = make_engine(get_settings().database_url("partners"))
+    with Session(engine) as session:
+        seed.ensure_reference_data(session)
+        session.commit()
+    yield engine
+    engine.dispose()
+
+
+@pytest.fixture
+def service(engine, container_factory, rabbit_config) -> Iterator:
+    container = container_factory(PartnersService, rabbit_config)
+    container.start()
+    yield container
+
+
+def call(container, method: str, *args, caller: Caller = HQ):
+    with entrypoint_hook(container, method, context_data={"caller": sign_caller(caller)}) as hook:
+        return hook(*args)
+
+
+def new_partner(
+    container, territory: list[str], type_: str = "city_partner", parent_id=None
+) -> dict:
+    return call(
+        container,
+        "create_partner",
+        {
+            "code": unique("S"),
+            "name": "测试伙伴",
+            "type": type_,
+            "territory": territory,
+            "parent_id": parent_id,
+        },
+    )
+
+
+def test_covering_partners_come_most_specific_first(service) -> None:
+    region = "330106"
+    city = new_partner(service, ["330100"])
+    province = new_partner(service, ["330000"], "provincial_agent")
+    district = new_partner(service, ["330106"])
+    found = [row["partner_id"] for row in call(service, "partners_covering", region, caller=SYSTEM)]
+    mine = [pid for pid in found if pid in {city["id"], province["id"], district["id"]}]
+    assert mine == [district["id"], city["id"], province["id"]]
+
+
+def test_suspended_partner_covers_nothing(service) -> None:
+    partner = new_partner(service, ["650100"])
+    call(service, "suspend_partner", partner["id"])
+    found = call(service, "partners_covering", "650102", caller=SYSTEM)
+    assert partner["id"] not in [row["partner_id"] for row in found]
+
+
+def test_creating_a_partner_writes_its_events_in_the_same_transaction(service, engine) -> None:
+    partner = new_partner(service, ["330200"])
+    with Session(engine) as session:
+        events = session.scalars(select(OutboxEvent).order_by(OutboxEvent.id)).all()
+    types = [
+        e.event_type
+        for e in events
+        if e.payload["data"].get("partner_id", e.payload["data"].get("id")) == partner["id"]
+    ]
+    assert "partner_created" in types
+    assert "territory_changed" in types
+
+
+def test_partner_admin_scope_includes_sub_partners_and_sales_scope_does_not(service) -> None:
+    agent = new_partner(service, ["320000"], "provincial_agent")
+    child = new_partner(service, ["320200"], parent_id=agent["id"])
+    grandchild = new_partner(service, ["320205"], parent_id=child["id"])
+    admin = call(
+        service,
+        "create_user",
+        {
+            "username": unique("adm"),
+            "password": "password-1",
+            "display_name": "a",
+            "partner_id": agent["id"],
+            "roles": ["partner_admin"],
+        },
+    )
+    sales = call(
+        service,
+        "create_user",
+        {
+            "username": unique("sal"),
+            "password": "password-1",
+            "display_name": "s",
+            "partner_id": agent["id"],
+            "roles": ["partner_sales"],
+        },
+    )
+    admin_scope = call(service, "get_caller", admin["id"], caller=SYSTEM)["partner_ids"]
+    sales_scope = call(service, "get_caller", sales["id"], caller=SYSTEM)["partner_ids"]
+    assert sorted(admin_scope) == sorted([agent["id"], child["id"], grandchild["id"]])
+    assert sales_scope == [agent["id"]]
+
+
+def test_partner_cannot_be_made_its_own_ancestor(service) -> None:
+    parent = new_partner(service, ["340100"], "provincial_agent")
+    child = new_partner(service, ["340200"], parent_id=parent["id"])
+    with pytest.raises(InvalidInput):
+        call(service, "update_partner", parent["id"], {"parent_id": child["id"]})
+
+
+def test_reused_refresh_token_revokes_the_whole_family(service) -> None:
+    user = call(
+        service,
+        "create_user",
+        {
+            "username": unique("ref"),
+            "password": "password-1",
+            "display_name": "r",
+            "partner_id": None,
+            "roles": ["marketing"],
+        },
+    )
+    first = call(
+        service,
+        "authenticate",
+        {"username": user["username"], "password": "password-1"},
+        caller=SYSTEM,
+    )["refresh_token"]
+    second = call(service, "refresh", {"refresh_token": first}, caller=SYSTEM)["refresh_token"]
+    with pytest.raises(Unauthenticated):
+        call(service, "refresh", {"refresh_token": first}, caller=SYSTEM)
+    with pytest.raises(Unauthenticated):
+        call(service, "refresh", {"refresh_token": second}, caller=SYSTEM)
+
+
+def test_recipients_are_the_active_holders_of_a_permission(service) -> None:
+    partner = new_partner(service, ["350100"])
+    sales = call(
+        service,
+        "create_user",
+        {
+            "username": unique("rc"),
+            "password": "password-1",
+            "display_name": "x",
+            "partner_id": partner["id"],
+            "roles": ["partner_sales"],
+        },
+    )
+    inactive = call(
+        service,
+        "create_user",
+        {
+            "username": unique("rc"),
+            "password": "password-1",
+            "display_name": "y",
+            "partner_id": partner["id"],
+            "roles": ["partner_sales"],
+            "active": False,
+        },
+    )
+    found = call(
+        service,
+        "recipients",
+        {"permission": "lead.claim", "partner_id": partner["id"]},
+        caller=SYSTEM,
+    )
+    assert [r["id"] for r in found] == [sales["id"]]
+    assert inactive["id"] not in [r["id"] for r in found]
+
+
+def test_only_the_platform_may_resolve_callers(service) -> None:
+    with pytest.raises(Forbidden):
+        call(service, "get_caller", 1, caller=HQ)
+
+
+def test_partner_user_reading_another_partner_gets_not_found(service) -> None:
+    mine = new_partner(service, ["360100"])
+    other = new_partner(service, ["360200"])
+    me = Caller(user_id=99, partner_id=mine["id"], partner_ids=frozenset({mine["id"]}))
+    assert call(service, "get_partner", mine["id"], caller=me)["id"] == mine["id"]
+    with pytest.raises(NotFound):
+        call(service, "get_partner", other["id"], caller=me)

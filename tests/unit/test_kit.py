@@ -1,0 +1,129 @@
+"""The shared kit's pure rules: money, typed errors on the wire, the caller, scoping."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+import pytest
+from nameko.exceptions import serialize
+from sqlalchemy import Column, Integer, MetaData, Table, select
+
+from services.common.context import Caller, sign_caller, verify_caller
+from services.common.errors import Forbidden, InvalidInput, NotFound, Unauthenticated, from_wire
+from services.common.money import apply_rate, money, money_str, to_decimal
+from services.common.schemas import PageArgs, load, load_id
+from services.common.scoping import scoped
+
+
+def test_money_rounds_half_up_to_the_cent() -> None:
+    assert money("999.995") == Decimal("1000.00")
+    assert money("0.004") == Decimal("0.00")
+    assert money_str("1250") == "1250.00"
+
+
+def test_commission_of_33333_33_at_3_percent_is_1000_00() -> None:
+    assert apply_rate("33333.33", "0.03") == Decimal("1000.00")
+
+
+def test_money_refuses_floats_and_non_numbers() -> None:
+    with pytest.raises(TypeError):
+        to_decimal(0.1)
+    with pytest.raises(ValueError):
+        to_decimal("abc")
+    with pytest.raises(ValueError):
+        to_decimal("NaN")
+
+
+def test_typed_error_survives_nameko_serialisation() -> None:
+    error = InvalidInput("bad", "region_not_in_territory", {"region_code": ["outside"]})
+    rebuilt = from_wire(serialize(error))
+    assert isinstance(rebuilt, InvalidInput)
+    assert rebuilt.status == 422
+    assert rebuilt.error_code == "region_not_in_territory"
+    assert rebuilt.errors == {"region_code": ["outside"]}
+
+
+def test_foreign_exception_is_not_taken_for_a_typed_error() -> None:
+    class NotFound(Exception):  # same name, other module
+        pass
+
+    assert from_wire(serialize(NotFound("x"))) is None
+    assert from_wire(serialize(KeyError("x"))) is None
+
+
+def test_signed_caller_round_trips() -> None:
+    caller = Caller(
+        user_id=5,
+        partner_id=2,
+        partner_ids=frozenset({2, 9}),
+        permissions=frozenset({"customer.create"}),
+        request_id="r1",
+    )
+    assert verify_caller(sign_caller(caller)) == caller
+
+
+def test_caller_signed_with_other_key_is_refused() -> None:
+    with pytest.raises(Unauthenticated):
+        verify_caller(sign_caller(Caller(user_id=1), key="k" * 40))
+
+
+def test_missing_caller_is_refused() -> None:
+    with pytest.raises(Unauthenticated):
+        verify_caller(None)
+
+
+def test_partner_user_sees_only_partners_in_scope() -> None:
+    caller = Caller(user_id=1, partner_id=2, partner_ids=frozenset({2, 3}))
+    assert caller.sees_partner(3)
+    assert not caller.sees_partner(4)
+    assert not caller.sees_partner(None)
+    assert Caller(user_id=1).sees_partner(4)  # HQ
+
+
+def test_require_raises_forbidden_without_the_permission() -> None:
+    with pytest.raises(Forbidden):
+        Caller(user_id=1, partner_id=2, partner_ids=frozenset({2})).require("partner.manage")
+    with pytest.raises(Forbidden):
+        Caller(
+            user_id=1,
+            partner_id=2,
+            partner_ids=frozenset({2}),
+            permissions=frozenset({"user.manage"}),
+        ).require_hq("user.manage")
+    Caller.system_caller("test").require("anything")
+
+
+def test_scoped_query_filters_partner_rows_and_leaves_hq_unfiltered() -> None:
+    table = Table("rows", MetaData(), Column("id", Integer), Column("partner_id", Integer))
+    stmt = select(table)
+    partner = scoped(
+        stmt, table.c.partner_id, Caller(user_id=1, partner_id=2, partner_ids=frozenset({2}))
+    )
+    assert "partner_id IN" in str(partner)
+    assert "WHERE" not in str(scoped(stmt, table.c.partner_id, Caller(user_id=1)))
+    empty = scoped(
+        stmt, table.c.partner_id, Caller(user_id=1, partner_id=2, partner_ids=frozenset())
+    )
+    assert "false" in str(empty).lower() or "0 = 1" in str(empty)
+
+
+def test_unknown_field_is_invalid_input_naming_the_field() -> None:
+    with pytest.raises(InvalidInput) as error:
+        load(PageArgs, {"page": 1, "bogus": 2})
+    assert "bogus" in error.value.errors
+
+
+def test_per_page_is_capped_at_100() -> None:
+    with pytest.raises(InvalidInput):
+        load(PageArgs, {"per_page": 101})
+    assert load(PageArgs, {}) == {"page": 1, "per_page": 20}
+
+
+@pytest.mark.parametrize("value", [0, -1, "3", True, None, 1.5])
+def test_ids_must_be_positive_integers(value: object) -> None:
+    with pytest.raises(InvalidInput):
+        load_id(value)
+
+
+def test_not_found_is_404() -> None:
+    assert NotFound("x").status == 404
