@@ -22,7 +22,7 @@ import time
 import uuid
 from typing import Any
 
-from amqp.exceptions import ChannelError
+from amqp.exceptions import AMQPError, ChannelError
 from kombu import Connection, Consumer, Exchange, Producer, Queue
 from kombu.exceptions import OperationalError
 
@@ -30,7 +30,7 @@ from services.common.errors import AppError, ServiceTimeout, ServiceUnavailable,
 
 log = logging.getLogger(__name__)
 
-_CONNECTION_ERRORS = (OperationalError, OSError, ConnectionError, ChannelError, AttributeError)
+_CONNECTION_ERRORS = (OperationalError, OSError, ConnectionError, AMQPError, AttributeError)
 
 
 class RemoteError(Exception):

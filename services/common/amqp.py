@@ -10,10 +10,12 @@ import contextlib
 import threading
 from typing import Any
 
+from amqp.exceptions import AMQPError
 from kombu import Connection, Exchange, Producer
 from kombu.exceptions import OperationalError
 
 PERSISTENT = 2
+_BROKER_ERRORS = (OperationalError, OSError, ConnectionError, AMQPError, AttributeError)
 
 
 class Unroutable(Exception):
@@ -64,9 +66,9 @@ class ConfirmingPublisher:
                 producer = self._ensure()
                 for entity in entities:
                     entity.declare(channel=producer.channel)
-            except Exception:
+            except _BROKER_ERRORS as exc:
                 self._close()
-                raise
+                raise ConnectionError(f"declare failed: {exc}") from exc
 
     def publish(
         self,
@@ -94,7 +96,7 @@ class ConfirmingPublisher:
                     retry=False,
                     **properties,
                 )
-            except (OperationalError, OSError, ConnectionError, AttributeError) as exc:
+            except _BROKER_ERRORS as exc:
                 self._close()
                 raise ConnectionError(f"publish failed: {exc}") from exc
             except Exception:

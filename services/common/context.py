@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 
 import jwt
+import structlog
 from nameko.extensions import DependencyProvider
 
 from services.common.config import get_settings
@@ -137,6 +138,15 @@ class CallerContext(DependencyProvider):
     event handlers and timers get the system caller, which is also signed into the worker's
     context so that RPCs they make carry it.
     """
+
+    def worker_setup(self, worker_ctx) -> None:
+        # Each worker runs in its own green thread, so its log context is its own.
+        structlog.contextvars.clear_contextvars()
+        structlog.contextvars.bind_contextvars(
+            service=self.container.service_name,
+            request_id=worker_ctx.data.get(REQUEST_ID_KEY),
+            call=f"{self.container.service_name}.{worker_ctx.entrypoint.method_name}",
+        )
 
     def get_dependency(self, worker_ctx) -> Caller:
         if is_system_entrypoint(worker_ctx.entrypoint):

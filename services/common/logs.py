@@ -38,6 +38,9 @@ def configure_logging(component: str) -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(settings.log_level)
-    for noisy in ("amqp", "kombu", "nameko.containers", "urllib3"):
+    for noisy in ("amqp", "kombu", "urllib3"):
         logging.getLogger(noisy).setLevel(max(logging.WARNING, root.level))
+    # Nameko logs every expected (typed) error with a traceback at WARNING; they are answers,
+    # not faults. Unexpected errors are still logged at ERROR.
+    logging.getLogger("nameko.containers").setLevel(logging.ERROR)
     structlog.contextvars.bind_contextvars(component=component)

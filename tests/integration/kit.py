@@ -54,6 +54,17 @@ class KitService(ServiceBase):
         raise RuntimeError("boom")
 
     @rpc
+    def echo(self, value: object) -> object:
+        return value
+
+    @rpc
+    def slow(self, seconds: float) -> str:
+        import eventlet
+
+        eventlet.sleep(seconds)
+        return "late"
+
+    @rpc
     def whoami(self) -> dict:
         return {
             "user_id": self.caller.user_id,

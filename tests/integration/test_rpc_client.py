@@ -1,0 +1,79 @@
+"""The gateway's RPC client against real RabbitMQ and Nameko services."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+
+import pytest
+
+from gateway.rpc import RpcClient
+from services.common.context import Caller, sign_caller
+from services.common.errors import ServiceTimeout, ServiceUnavailable
+from tests.integration.kit import KitService
+
+
+@pytest.fixture
+def client(amqp_uri: str) -> Iterator[RpcClient]:
+    client = RpcClient(amqp_uri, timeout=30)
+    yield client
+    client.close()
+
+
+@pytest.fixture
+def kit(container_factory, rabbit_config):
+    container = container_factory(KitService, rabbit_config)
+    container.start()
+    return container
+
+
+TOKEN = sign_caller(Caller.system_caller("test"))
+
+
+def test_call_to_a_service_that_never_ran_is_unavailable_not_a_timeout(client) -> None:
+    # timeout is 30 s: answering ServiceUnavailable rather than ServiceTimeout shows it
+    # did not wait for the timeout.
+    with pytest.raises(ServiceUnavailable):
+        client.call("nosuchservice", "ping", caller=TOKEN)
+
+
+def test_call_to_a_stopped_service_is_unavailable_not_a_timeout(
+    client, container_factory, rabbit_config
+) -> None:
+    container = container_factory(KitService, rabbit_config)
+    container.start()
+    assert client.call("kit", "echo", 1, caller=TOKEN) == 1
+    container.stop()
+    with pytest.raises(ServiceUnavailable):
+        client.call("kit", "echo", 2, caller=TOKEN)
+
+
+def test_slow_call_times_out_and_its_late_reply_is_not_taken_for_the_next(client, kit) -> None:
+    with pytest.raises(ServiceTimeout):
+        client.call("kit", "slow", 1.0, caller=TOKEN, timeout=0.3)
+    assert client.call("kit", "echo", "next", caller=TOKEN) == "next"
+
+
+def test_client_reconnects_after_its_connection_is_lost(client, kit) -> None:
+    assert client.call("kit", "echo", "before", caller=TOKEN) == "before"
+    client._local.link.connection.collect()  # the socket is gone under it
+    assert client.call("kit", "echo", "after", caller=TOKEN) == "after"
+
+
+def test_threads_sharing_one_client_each_get_their_own_answers(client, kit) -> None:
+    results: dict[int, list] = {}
+    errors: list[BaseException] = []
+
+    def work(n: int) -> None:
+        try:
+            results[n] = [client.call("kit", "echo", [n, i], caller=TOKEN) for i in range(20)]
+        except BaseException as exc:
+            errors.append(exc)
+
+    threads = [threading.Thread(target=work, args=(n,)) for n in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert not errors
+    assert results == {n: [[n, i] for i in range(20)] for n in range(8)}
