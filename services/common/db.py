@@ -157,3 +157,18 @@ def finish_unit_of_work(worker_ctx: Any, exc_info: Any) -> Any:
     if database is None:
         return exc_info
     return database.finish(worker_ctx, exc_info)
+
+
+def try_advisory_lock(session: Session, name: str) -> bool:
+    """Take a transaction-scoped lock named ``name`` if nobody holds it.
+
+    Timers call this first so that, with several replicas, one of them does the work of a
+    tick. On SQLite (one local process) it always succeeds.
+    """
+    if not is_postgres(session):
+        return True
+    from sqlalchemy import text
+
+    return bool(
+        session.scalar(text("SELECT pg_try_advisory_xact_lock(hashtext(:name))"), {"name": name})
+    )

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from nameko.exceptions import deserialize_to_instance
+
 
 class AppError(Exception):
     """An expected failure with a stable machine ``code``."""
@@ -112,6 +114,11 @@ ERRORS: dict[str, type[AppError]] = {
         ServiceTimeout,
     )
 }
+
+
+for _cls in ERRORS.values():
+    # Services calling services get our typed errors back, not Nameko's RemoteError.
+    deserialize_to_instance(_cls)
 
 
 def from_wire(error: dict[str, Any]) -> AppError | None:

@@ -1,0 +1,210 @@
+"""The approval-flow engine shared by filings and orders. Pure logic, no I/O.
+
+A flow is an ordered list of steps: a name, the permission an approver needs, a mode
+(``any``: one approver decides; ``all``: every named approver must approve) and an
+optional condition on the subject (for example ``total_amount >= 100000``). Starting a
+flow for a subject keeps the steps whose condition holds; the instance then moves step by
+step. Services store instances as JSON (``to_dict``/``from_dict``) with their subject.
+"""
+
+from __future__ import annotations
+
+import operator
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any
+
+from services.common.errors import Forbidden, InvalidInput, InvalidState
+from services.common.money import to_decimal
+from services.common.timeutil import iso
+
+ANY, ALL = "any", "all"
+WAITING, PENDING, APPROVED, REJECTED = "waiting", "pending", "approved", "rejected"
+
+_OPERATORS = {
+    ">=": operator.ge,
+    ">": operator.gt,
+    "<=": operator.le,
+    "<": operator.lt,
+    "==": operator.eq,
+}
+
+
+@dataclass(frozen=True)
+class Condition:
+    """``field op value`` on the subject, compared as decimals."""
+
+    field: str
+    op: str
+    value: Decimal
+
+    def holds(self, subject: dict[str, Any]) -> bool:
+        if self.field not in subject or subject[self.field] is None:
+            return False
+        return _OPERATORS[self.op](to_decimal(subject[self.field]), self.value)
+
+    def to_dict(self) -> dict:
+        return {"field": self.field, "op": self.op, "value": str(self.value)}
+
+
+@dataclass(frozen=True)
+class StepDef:
+    name: str
+    permission: str
+    mode: str = ANY
+    approvers: tuple[int, ...] = ()
+    condition: Condition | None = None
+
+    def to_dict(self) -> dict:
+        return {
+            "name": self.name,
+            "permission": self.permission,
+            "mode": self.mode,
+            "approvers": list(self.approvers),
+            "condition": self.condition.to_dict() if self.condition else None,
+        }
+
+
+def parse_flow(steps: list[dict], fields: set[str] | None = None) -> list[StepDef]:
+    """Steps from their wire form; InvalidInput naming what is wrong."""
+    errors: dict[str, list[str]] = {}
+    parsed: list[StepDef] = []
+    if not steps:
+        raise InvalidInput("a flow needs at least one step", errors={"steps": ["empty"]})
+    for index, raw in enumerate(steps):
+        where = f"steps.{index}"
+        mode = raw.get("mode", ANY)
+        approvers = tuple(int(a) for a in raw.get("approvers") or ())
+        if mode not in (ANY, ALL):
+            errors.setdefault(where, []).append("mode is 'any' or 'all'")
+        if mode == ALL and not approvers:
+            errors.setdefault(where, []).append("an 'all' step names its approvers")
+        condition = None
+        if raw.get("condition"):
+            cond = raw["condition"]
+            if cond.get("op") not in _OPERATORS:
+                errors.setdefault(where, []).append(f"condition op is one of {sorted(_OPERATORS)}")
+            elif fields is not None and cond.get("field") not in fields:
+                errors.setdefault(where, []).append(
+                    f"condition field is one of {sorted(fields)}"
+                )
+            else:
+                try:
+                    condition = Condition(cond["field"], cond["op"], to_decimal(cond["value"]))
+                except (KeyError, ValueError, TypeError):
+                    errors.setdefault(where, []).append("condition value is a number")
+        parsed.append(StepDef(raw["name"], raw["permission"], mode, approvers, condition))
+    if errors:
+        raise InvalidInput("the approval flow is not valid", errors=errors)
+    return parsed
+
+
+@dataclass
+class Action:
+    user_id: int
+    action: str  # "approve" or "reject"
+    comment: str | None
+    at: str
+
+    def to_dict(self) -> dict:
+        return {"user_id": self.user_id, "action": self.action, "comment": self.comment,
+                "at": self.at}
+
+
+@dataclass
+class StepState:
+    definition: StepDef
+    status: str = WAITING
+    actions: list[Action] = field(default_factory=list)
+
+    def approved_by(self) -> set[int]:
+        return {a.user_id for a in self.actions if a.action == "approve"}
+
+    def to_dict(self) -> dict:
+        return self.definition.to_dict() | {
+            "status": self.status,
+            "actions": [a.to_dict() for a in self.actions],
+        }
+
+
+@dataclass
+class FlowInstance:
+    steps: list[StepState]
+    status: str = PENDING
+
+    @classmethod
+    def start(cls, flow: list[StepDef], subject: dict[str, Any]) -> FlowInstance:
+        """The steps whose condition holds for ``subject``; the first one is pending."""
+        steps = [StepState(step) for step in flow if step.condition is None
+                 or step.condition.holds(subject)]
+        if not steps:
+            raise InvalidState("no approval step applies")
+        instance = cls(steps)
+        instance.steps[0].status = PENDING
+        return instance
+
+    @property
+    def current(self) -> StepState | None:
+        return next((s for s in self.steps if s.status == PENDING), None)
+
+    def _check_actor(self, user_id: int, permissions: frozenset[str] | set[str]) -> StepState:
+        step = self.current
+        if self.status != PENDING or step is None:
+            raise InvalidState(f"the approval is already {self.status}")
+        if step.definition.permission not in permissions:
+            raise Forbidden(f"this step needs permission {step.definition.permission!r}")
+        if step.definition.mode == ALL:
+            if user_id not in step.definition.approvers:
+                raise Forbidden("you are not an approver of this step")
+            if user_id in step.approved_by():
+                raise InvalidState("you have already approved this step")
+        return step
+
+    def approve(self, user_id: int, permissions: frozenset[str] | set[str], comment: str | None,
+                at: Any) -> str:
+        """Record an approval; returns ``"waiting"`` (the step needs more approvers),
+        ``"step_approved"`` (the next step is now pending) or ``"approved"`` (all done)."""
+        step = self._check_actor(user_id, permissions)
+        step.actions.append(Action(user_id, "approve", comment, iso(at)))
+        if step.definition.mode == ALL and not set(step.definition.approvers) <= step.approved_by():
+            return WAITING
+        step.status = APPROVED
+        following = self.current_after(step)
+        if following is None:
+            self.status = APPROVED
+            return APPROVED
+        following.status = PENDING
+        return "step_approved"
+
+    def current_after(self, step: StepState) -> StepState | None:
+        index = self.steps.index(step)
+        return next((s for s in self.steps[index + 1:] if s.status == WAITING), None)
+
+    def reject(self, user_id: int, permissions: frozenset[str] | set[str], comment: str,
+               at: Any) -> str:
+        """Any approver of the current step may reject; the flow ends rejected."""
+        if not comment or not comment.strip():
+            raise InvalidInput("a rejection needs a comment", errors={"comment": ["required"]})
+        step = self._check_actor(user_id, permissions)
+        step.actions.append(Action(user_id, "reject", comment, iso(at)))
+        step.status = REJECTED
+        self.status = REJECTED
+        return REJECTED
+
+    def to_dict(self) -> dict:
+        return {"status": self.status, "steps": [s.to_dict() for s in self.steps]}
+
+    @classmethod
+    def from_dict(cls, data: dict) -> FlowInstance:
+        steps = []
+        for raw in data["steps"]:
+            cond = raw.get("condition")
+            definition = StepDef(
+                raw["name"], raw["permission"], raw.get("mode", ANY),
+                tuple(raw.get("approvers") or ()),
+                Condition(cond["field"], cond["op"], to_decimal(cond["value"])) if cond else None,
+            )
+            steps.append(StepState(definition, raw["status"],
+                                   [Action(**a) for a in raw.get("actions", [])]))
+        return cls(steps, data["status"])
+
