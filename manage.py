@@ -39,6 +39,7 @@ ROOT = Path(__file__).resolve().parent
 # services/<name>/seed.py may define bootstrap(session) and seed_demo(session).
 SERVICES = {
     "partners": "services.partners.service:PartnersService",
+    "filing": "services.filing.service:FilingService",
 }
 
 log = logging.getLogger("manage")
@@ -104,10 +105,7 @@ def cmd_run(args: argparse.Namespace) -> None:
 
     configure_logging(args.service)
     settings = get_settings()
-    config = settings.nameko_config() | {
-        "EVENT_MAX_ATTEMPTS": settings.event_max_attempts,
-        "OUTBOX_INTERVAL": settings.outbox_interval,
-    }
+    config = settings.nameko_config()
     runner = ServiceRunner(config)
     runner.add_service(service_class(args.service))
 

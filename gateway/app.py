@@ -22,7 +22,7 @@ from services.common.errors import AppError
 
 log = logging.getLogger(__name__)
 
-SERVICES = ("partners",)  # every service /readyz expects to answer
+SERVICES = ("partners", "filing")  # every service /readyz expects to answer
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
 
 

@@ -20,7 +20,7 @@ import pytest  # noqa: E402
 
 from tests.support import infra  # noqa: E402
 
-SERVICES = ("partners",)
+SERVICES = ("partners", "filing")
 
 
 def pytest_configure(config: pytest.Config) -> None:

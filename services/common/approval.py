@@ -2,7 +2,8 @@
 
 A flow is an ordered list of steps: a name, the permission an approver needs, a mode
 (``any``: one approver decides; ``all``: every named approver must approve) and an
-optional condition on the subject (for example ``total_amount >= 100000``). Starting a
+optional condition on the subject (for example ``total_amount >= 100000``, or
+``{"any": [...]}`` of several such conditions, which holds when one of them holds). Starting a
 flow for a subject keeps the steps whose condition holds; the instance then moves step by
 step. Services store instances as JSON (``to_dict``/``from_dict``) with their subject.
 """
@@ -48,12 +49,63 @@ class Condition:
 
 
 @dataclass(frozen=True)
+class AnyOf:
+    """Holds when at least one of its conditions holds: ``{"any": [condition, ...]}``."""
+
+    conditions: tuple[Condition | AnyOf, ...]
+
+    def holds(self, subject: dict[str, Any]) -> bool:
+        return any(condition.holds(subject) for condition in self.conditions)
+
+    def to_dict(self) -> dict:
+        return {"any": [condition.to_dict() for condition in self.conditions]}
+
+
+StepCondition = Condition | AnyOf
+
+
+def condition_from_dict(raw: dict) -> StepCondition:
+    """A stored condition (already validated by ``parse_flow``) back to its object."""
+    if "any" in raw:
+        return AnyOf(tuple(condition_from_dict(item) for item in raw["any"]))
+    return Condition(raw["field"], raw["op"], to_decimal(raw["value"]))
+
+
+def _parse_condition(
+    raw: Any, fields: set[str] | None, problems: list[str]
+) -> StepCondition | None:
+    """A condition from its wire form; what is wrong is appended to ``problems``."""
+    if not isinstance(raw, dict):
+        problems.append("condition is an object")
+        return None
+    if "any" in raw:
+        items = raw["any"]
+        if set(raw) != {"any"} or not isinstance(items, list) or not items:
+            problems.append("an 'any' condition is {'any': [condition, ...]} with one or more")
+            return None
+        parsed = [_parse_condition(item, fields, problems) for item in items]
+        if any(item is None for item in parsed):
+            return None
+        return AnyOf(tuple(item for item in parsed if item is not None))
+    if raw.get("op") not in _OPERATORS:
+        problems.append(f"condition op is one of {sorted(_OPERATORS)}")
+    elif fields is not None and raw.get("field") not in fields:
+        problems.append(f"condition field is one of {sorted(fields)}")
+    else:
+        try:
+            return Condition(raw["field"], raw["op"], to_decimal(raw["value"]))
+        except (KeyError, ValueError, TypeError):
+            problems.append("condition value is a number")
+    return None
+
+
+@dataclass(frozen=True)
 class StepDef:
     name: str
     permission: str
     mode: str = ANY
     approvers: tuple[int, ...] = ()
-    condition: Condition | None = None
+    condition: StepCondition | None = None
 
     def to_dict(self) -> dict:
         return {
@@ -81,18 +133,10 @@ def parse_flow(steps: list[dict], fields: set[str] | None = None) -> list[StepDe
             errors.setdefault(where, []).append("an 'all' step names its approvers")
         condition = None
         if raw.get("condition"):
-            cond = raw["condition"]
-            if cond.get("op") not in _OPERATORS:
-                errors.setdefault(where, []).append(f"condition op is one of {sorted(_OPERATORS)}")
-            elif fields is not None and cond.get("field") not in fields:
-                errors.setdefault(where, []).append(
-                    f"condition field is one of {sorted(fields)}"
-                )
-            else:
-                try:
-                    condition = Condition(cond["field"], cond["op"], to_decimal(cond["value"]))
-                except (KeyError, ValueError, TypeError):
-                    errors.setdefault(where, []).append("condition value is a number")
+            problems: list[str] = []
+            condition = _parse_condition(raw["condition"], fields, problems)
+            if problems:
+                errors.setdefault(where, []).extend(problems)
         parsed.append(StepDef(raw["name"], raw["permission"], mode, approvers, condition))
     if errors:
         raise InvalidInput("the approval flow is not valid", errors=errors)
@@ -107,8 +151,12 @@ class Action:
     at: str
 
     def to_dict(self) -> dict:
-        return {"user_id": self.user_id, "action": self.action, "comment": self.comment,
-                "at": self.at}
+        return {
+            "user_id": self.user_id,
+            "action": self.action,
+            "comment": self.comment,
+            "at": self.at,
+        }
 
 
 @dataclass
@@ -135,8 +183,11 @@ class FlowInstance:
     @classmethod
     def start(cls, flow: list[StepDef], subject: dict[str, Any]) -> FlowInstance:
         """The steps whose condition holds for ``subject``; the first one is pending."""
-        steps = [StepState(step) for step in flow if step.condition is None
-                 or step.condition.holds(subject)]
+        steps = [
+            StepState(step)
+            for step in flow
+            if step.condition is None or step.condition.holds(subject)
+        ]
         if not steps:
             raise InvalidState("no approval step applies")
         instance = cls(steps)
@@ -160,8 +211,9 @@ class FlowInstance:
                 raise InvalidState("you have already approved this step")
         return step
 
-    def approve(self, user_id: int, permissions: frozenset[str] | set[str], comment: str | None,
-                at: Any) -> str:
+    def approve(
+        self, user_id: int, permissions: frozenset[str] | set[str], comment: str | None, at: Any
+    ) -> str:
         """Record an approval; returns ``"waiting"`` (the step needs more approvers),
         ``"step_approved"`` (the next step is now pending) or ``"approved"`` (all done)."""
         step = self._check_actor(user_id, permissions)
@@ -178,10 +230,11 @@ class FlowInstance:
 
     def current_after(self, step: StepState) -> StepState | None:
         index = self.steps.index(step)
-        return next((s for s in self.steps[index + 1:] if s.status == WAITING), None)
+        return next((s for s in self.steps[index + 1 :] if s.status == WAITING), None)
 
-    def reject(self, user_id: int, permissions: frozenset[str] | set[str], comment: str,
-               at: Any) -> str:
+    def reject(
+        self, user_id: int, permissions: frozenset[str] | set[str], comment: str, at: Any
+    ) -> str:
         """Any approver of the current step may reject; the flow ends rejected."""
         if not comment or not comment.strip():
             raise InvalidInput("a rejection needs a comment", errors={"comment": ["required"]})
@@ -200,11 +253,13 @@ class FlowInstance:
         for raw in data["steps"]:
             cond = raw.get("condition")
             definition = StepDef(
-                raw["name"], raw["permission"], raw.get("mode", ANY),
+                raw["name"],
+                raw["permission"],
+                raw.get("mode", ANY),
                 tuple(raw.get("approvers") or ()),
-                Condition(cond["field"], cond["op"], to_decimal(cond["value"])) if cond else None,
+                condition_from_dict(cond) if cond else None,
             )
-            steps.append(StepState(definition, raw["status"],
-                                   [Action(**a) for a in raw.get("actions", [])]))
+            steps.append(
+                StepState(definition, raw["status"], [Action(**a) for a in raw.get("actions", [])])
+            )
         return cls(steps, data["status"])
-

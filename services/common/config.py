@@ -73,6 +73,7 @@ class Settings:
     caller_token_ttl: int
     event_max_attempts: int
     outbox_interval: float
+    timer_interval: float
     log_level: str
 
     @property
@@ -93,6 +94,9 @@ class Settings:
             "AMQP_URI": self.amqp_uri,
             "max_workers": _int("PRM_MAX_WORKERS", 10),
             "serializer": "json",
+            "RPC_TIMEOUT": self.rpc_timeout,
+            "EVENT_MAX_ATTEMPTS": self.event_max_attempts,
+            "OUTBOX_INTERVAL": self.outbox_interval,
         }
 
 
@@ -111,5 +115,6 @@ def get_settings() -> Settings:
         caller_token_ttl=_int("PRM_CALLER_TOKEN_TTL", 300),
         event_max_attempts=_int("PRM_EVENT_MAX_ATTEMPTS", 5),
         outbox_interval=_float("PRM_OUTBOX_INTERVAL", 1.0),
+        timer_interval=_float("PRM_TIMER_INTERVAL", 60.0),
         log_level=os.environ.get("LOG_LEVEL", "INFO").upper(),
     )

@@ -203,8 +203,34 @@ def change_status(
     return dump_partner(partner)
 
 
+def _terms(partner: Partner, partner_type: PartnerType, territory_code: str | None) -> dict:
+    return {
+        "partner_id": partner.id,
+        "code": partner.code,
+        "type": partner.type,
+        "territory_code": territory_code,
+        "specificity": region_rules.specificity(territory_code) if territory_code else 0,
+        "protection_days": partner_type.protection_days,
+        "claim_hours": partner_type.claim_hours,
+    }
+
+
+def partner_terms(session: Session, partner_id: int) -> dict | None:
+    """An active partner's protection days and claim hours; None if not active."""
+    partner = session.get(Partner, partner_id)
+    if partner is None or partner.status != ACTIVE:
+        return None
+    return _terms(partner, session.get(PartnerType, partner.type), None)
+
+
 def partners_covering(session: Session, region_code: str) -> list[dict]:
     """Active partners whose territory covers ``region_code``, most specific first."""
+    if not load_regions().exists(region_code):
+        raise InvalidInput(
+            "unknown region code",
+            "unknown_region",
+            {"region_code": [f"unknown region code {region_code}"]},
+        )
     candidates = [*region_rules.ancestors(region_code), region_code]
     rows = session.execute(
         select(Partner, TerritoryRegion.region_code, PartnerType)
@@ -213,15 +239,7 @@ def partners_covering(session: Session, region_code: str) -> list[dict]:
         .where(TerritoryRegion.region_code.in_(candidates), Partner.status == ACTIVE)
     ).all()
     found = [
-        {
-            "partner_id": partner.id,
-            "code": partner.code,
-            "type": partner.type,
-            "territory_code": territory_code,
-            "specificity": region_rules.specificity(territory_code),
-            "protection_days": partner_type.protection_days,
-            "claim_hours": partner_type.claim_hours,
-        }
+        _terms(partner, partner_type, territory_code)
         for partner, territory_code, partner_type in rows
         if region_rules.covers(territory_code, region_code)
     ]

@@ -117,6 +117,11 @@ class PartnersService(ServiceBase):
         return domain.partners_covering(self.db, data["parent"])
 
     @rpc
+    def partner_terms(self, partner_id: int) -> dict | None:
+        """An active partner's protection days and claim hours; None if it is not active."""
+        return domain.partner_terms(self.db, load_id(partner_id, "partner_id"))
+
+    @rpc
     def list_partner_types(self) -> list[dict]:
         return domain.list_partner_types(self.db)
 

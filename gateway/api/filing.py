@@ -1,0 +1,186 @@
+"""Customer filing (报备) and HQ leads (filing service)."""
+
+from __future__ import annotations
+
+from flask import jsonify, request
+from flask_smorest import Blueprint
+from flask_smorest.fields import Upload
+from marshmallow import Schema
+
+from gateway.api.common import document_errors, page_of, wire
+from gateway.context import authenticated, call, requires
+from gateway.sheets import read_rows
+from services.filing.schemas import (
+    CheckOut,
+    CustomerCheckIn,
+    CustomerFileIn,
+    CustomerListArgs,
+    CustomerOut,
+    DecisionIn,
+    DeclineIn,
+    FilingListArgs,
+    FilingOut,
+    LeadImportOut,
+    LeadIn,
+    LeadListArgs,
+    LeadOut,
+    TransferIn,
+)
+
+blp = Blueprint("filing", __name__, url_prefix="/api/v1", description="Customers, filings, leads")
+
+IMPORT_MAX_BYTES = 16 * 1024 * 1024
+
+
+class ImportFile(Schema):
+    file = Upload(required=True)
+
+
+@blp.before_request
+def _larger_uploads_for_imports() -> None:
+    if request.endpoint == "filing.import_leads":
+        request.max_content_length = IMPORT_MAX_BYTES
+
+
+@blp.post("/customers/check")
+@blp.arguments(CustomerCheckIn)
+@blp.response(200, CheckOut)
+@document_errors(blp, 401, 403, 422)
+@requires("customer.create")
+def check_customer(data: dict):  # type: ignore[no-untyped-def]
+    """Would filing this customer conflict? Answers yes or no, never who holds it."""
+    return jsonify(call("filing", "check_customer", wire(CustomerCheckIn, data)))
+
+
+@blp.post("/customers")
+@blp.arguments(CustomerFileIn)
+@blp.response(201, CustomerOut)
+@document_errors(blp, 401, 403, 409, 422)
+@requires("customer.create")
+def file_customer(data: dict):  # type: ignore[no-untyped-def]
+    """File a customer in your territory: pending until approved, and already protected
+    from others' filings (409 filing_conflict; 422 region_not_in_territory)."""
+    return jsonify(call("filing", "file_customer", wire(CustomerFileIn, data))), 201
+
+
+@blp.get("/customers")
+@blp.arguments(CustomerListArgs, location="query")
+@blp.response(200, page_of(CustomerOut))
+@document_errors(blp, 401, 422)
+@authenticated
+def list_customers(args: dict):  # type: ignore[no-untyped-def]
+    return jsonify(call("filing", "list_customers", wire(CustomerListArgs, args)))
+
+
+@blp.get("/customers/<int:customer_id>")
+@blp.response(200, CustomerOut)
+@document_errors(blp, 401, 404)
+@authenticated
+def get_customer(customer_id: int):  # type: ignore[no-untyped-def]
+    return jsonify(call("filing", "get_customer", customer_id))
+
+
+@blp.post("/customers/<int:customer_id>/transfer")
+@blp.arguments(TransferIn)
+@blp.response(200, CustomerOut)
+@document_errors(blp, 401, 403, 404, 409, 422)
+@requires("customer.transfer", hq=True)
+def transfer_customer(data: dict, customer_id: int):  # type: ignore[no-untyped-def]
+    """Move a protected customer to another partner covering its region (audited)."""
+    return jsonify(call("filing", "transfer_customer", customer_id, wire(TransferIn, data)))
+
+
+@blp.get("/filings")
+@blp.arguments(FilingListArgs, location="query")
+@blp.response(200, page_of(FilingOut))
+@document_errors(blp, 401, 422)
+@authenticated
+def list_filings(args: dict):  # type: ignore[no-untyped-def]
+    return jsonify(call("filing", "list_filings", wire(FilingListArgs, args)))
+
+
+@blp.get("/filings/<int:filing_id>")
+@blp.response(200, FilingOut)
+@document_errors(blp, 401, 404)
+@authenticated
+def get_filing(filing_id: int):  # type: ignore[no-untyped-def]
+    return jsonify(call("filing", "get_filing", filing_id))
+
+
+@blp.post("/filings/<int:filing_id>/approve")
+@blp.arguments(DecisionIn)
+@blp.response(200, FilingOut)
+@document_errors(blp, 401, 403, 404, 409, 422)
+@requires(hq=True)
+def approve_filing(data: dict, filing_id: int):  # type: ignore[no-untyped-def]
+    """Approve the current step (needs the step's permission)."""
+    return jsonify(call("filing", "approve_filing", filing_id, wire(DecisionIn, data)))
+
+
+@blp.post("/filings/<int:filing_id>/reject")
+@blp.arguments(DecisionIn)
+@blp.response(200, FilingOut)
+@document_errors(blp, 401, 403, 404, 409, 422)
+@requires(hq=True)
+def reject_filing(data: dict, filing_id: int):  # type: ignore[no-untyped-def]
+    """Reject with a comment (required)."""
+    return jsonify(call("filing", "reject_filing", filing_id, wire(DecisionIn, data)))
+
+
+@blp.post("/leads")
+@blp.arguments(LeadIn)
+@blp.response(201, LeadOut)
+@document_errors(blp, 401, 403, 422)
+@requires("lead.create", hq=True)
+def create_lead(data: dict):  # type: ignore[no-untyped-def]
+    """Enter a lead; it goes at once to the partner of its region (or stays unassigned)."""
+    return jsonify(call("filing", "create_lead", wire(LeadIn, data))), 201
+
+
+@blp.post("/leads/import")
+@blp.arguments(ImportFile, location="files")
+@blp.response(200, LeadImportOut)
+@document_errors(blp, 401, 403, 413, 422)
+@requires("lead.create", hq=True)
+def import_leads(files: dict):  # type: ignore[no-untyped-def]
+    """Import leads from a CSV or XLSX file (columns name, contact_name, phone, region_code,
+    address, notes, or their Chinese headers); invalid rows are listed by row number."""
+    rows = read_rows(files["file"])
+    return jsonify(call("filing", "import_leads", {"rows": rows}, timeout=300))
+
+
+@blp.get("/leads")
+@blp.arguments(LeadListArgs, location="query")
+@blp.response(200, page_of(LeadOut))
+@document_errors(blp, 401, 422)
+@authenticated
+def list_leads(args: dict):  # type: ignore[no-untyped-def]
+    """HQ: every lead; partners: the leads assigned to them."""
+    return jsonify(call("filing", "list_leads", wire(LeadListArgs, args)))
+
+
+@blp.get("/leads/<int:lead_id>")
+@blp.response(200, LeadOut)
+@document_errors(blp, 401, 404)
+@authenticated
+def get_lead(lead_id: int):  # type: ignore[no-untyped-def]
+    return jsonify(call("filing", "get_lead", lead_id))
+
+
+@blp.post("/leads/<int:lead_id>/claim")
+@blp.response(200, CustomerOut)
+@document_errors(blp, 401, 403, 404, 409)
+@requires("lead.claim")
+def claim_lead(lead_id: int):  # type: ignore[no-untyped-def]
+    """Claim the lead: its customer becomes yours, protected, with source hq."""
+    return jsonify(call("filing", "claim_lead", lead_id))
+
+
+@blp.post("/leads/<int:lead_id>/decline")
+@blp.arguments(DeclineIn)
+@blp.response(200, LeadOut)
+@document_errors(blp, 401, 403, 404, 409, 422)
+@requires("lead.claim")
+def decline_lead(data: dict, lead_id: int):  # type: ignore[no-untyped-def]
+    """Decline with a reason: the lead goes to the next partner or back to HQ."""
+    return jsonify(call("filing", "decline_lead", lead_id, wire(DeclineIn, data)))

@@ -1,0 +1,399 @@
+"""Rules of regional lead assignment (经销商区域管理).
+
+A lead goes to the partner whose territory covers its region, the most specific territory
+first (district, then city, then province); ties go to the partner with the fewest open
+leads, then to the one assigned longest ago (round-robin). A lead matching a customer
+protected for a partner goes to that partner. The partner claims it before the deadline,
+or declines it; declined and expired leads pass to the next covering partner who has not
+had them, or back to the HQ queue.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from services.common.context import Caller
+from services.common.errors import (
+    Forbidden,
+    InvalidInput,
+    InvalidState,
+    NotFound,
+    ServiceTimeout,
+    ServiceUnavailable,
+)
+from services.common.regions import specificity
+from services.common.schemas import page_of
+from services.common.scoping import scoped
+from services.common.timeutil import iso
+from services.filing import domain
+from services.filing.keys import customer_keys, normalise_mobile
+from services.filing.models import Customer, Lead, LeadEvent
+from services.filing.schemas import LeadIn, LeadOut
+
+Emit = Callable[[str, dict[str, Any]], str]
+Covering = Callable[[str], list[dict]]
+Terms = Callable[[int], dict]
+
+log = logging.getLogger(__name__)
+
+UNASSIGNED, ASSIGNED, CLAIMED = "unassigned", "assigned", "claimed"
+DEADLINE_REMINDER_HOURS = 12
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+def dump_lead(lead: Lead) -> dict:
+    return LeadOut().dump(lead)
+
+
+def lead_event(lead: Lead, **extra: Any) -> dict:
+    return {
+        "lead_id": lead.id,
+        "lead_name": lead.name,
+        "partner_id": lead.assigned_partner_id,
+        "region_code": lead.region_code,
+        "status": lead.status,
+        "claim_deadline": iso(lead.claim_deadline),
+        **extra,
+    }
+
+
+class Assigner:
+    """Chooses partners for leads; keeps open-lead counts current within one batch."""
+
+    def __init__(self, session: Session, covering: Covering, terms: Terms) -> None:
+        self.session = session
+        self.covering = covering
+        self.terms = terms
+        self._covering_cache: dict[str, list[dict]] = {}
+        self._open: dict[int, int] | None = None
+        self._last: dict[int, datetime] | None = None
+
+    def _covering_of(self, region: str) -> list[dict]:
+        if region not in self._covering_cache:
+            self._covering_cache[region] = self.covering(region)
+        return self._covering_cache[region]
+
+    def _load_stats(self) -> None:
+        if self._open is None:
+            self._open = dict(
+                self.session.execute(
+                    select(Lead.assigned_partner_id, func.count())
+                    .where(Lead.status == ASSIGNED)
+                    .group_by(Lead.assigned_partner_id)
+                ).all()
+            )
+            self._last = dict(
+                self.session.execute(
+                    select(LeadEvent.partner_id, func.max(LeadEvent.at))
+                    .where(LeadEvent.action == "assigned")
+                    .group_by(LeadEvent.partner_id)
+                ).all()
+            )
+
+    def choose(self, region: str | None, excluded: set[int]) -> dict | None:
+        """The covering partner for ``region`` (terms included), or None."""
+        if region is None:
+            return None
+        candidates = [c for c in self._covering_of(region) if c["partner_id"] not in excluded]
+        if not candidates:
+            return None
+        best = max(specificity(c["territory_code"]) for c in candidates)
+        tied = [c for c in candidates if specificity(c["territory_code"]) == best]
+        self._load_stats()
+        return min(
+            tied,
+            key=lambda c: (
+                self._open.get(c["partner_id"], 0),
+                self._last.get(c["partner_id"]) or _EPOCH,
+                c["partner_id"],
+            ),
+        )
+
+    def assign(self, lead: Lead, terms: dict, now: datetime, user_id: int | None) -> None:
+        lead.status = ASSIGNED
+        lead.assigned_partner_id = terms["partner_id"]
+        lead.assigned_at = now
+        lead.claim_deadline = now + timedelta(hours=terms["claim_hours"])
+        lead.deadline_reminded_at = None
+        lead.protection_days = terms["protection_days"]
+        lead.history.append(
+            LeadEvent(action="assigned", partner_id=terms["partner_id"], user_id=user_id, at=now)
+        )
+        self._load_stats()
+        self._open[terms["partner_id"]] = self._open.get(terms["partner_id"], 0) + 1
+        self._last[terms["partner_id"]] = now
+
+    def route(self, lead: Lead, now: datetime, emit: Emit, user_id: int | None = None) -> bool:
+        """Assign ``lead`` to the next partner, or leave it in the HQ queue; True if assigned."""
+        had = {e.partner_id for e in lead.history if e.partner_id is not None}
+        owner = _protected_owner(self.session, lead)
+        terms = None
+        if owner is not None and owner not in had:
+            terms = self.terms(owner)
+        if terms is None:
+            terms = self.choose(lead.region_code, had)
+        if terms is None:
+            lead.status, lead.assigned_partner_id = UNASSIGNED, None
+            lead.claim_deadline = None
+            lead.history.append(LeadEvent(action="unassigned", user_id=user_id, at=now))
+            emit("lead_unassigned", lead_event(lead))
+            return False
+        self.assign(lead, terms, now, user_id)
+        return True
+
+
+def _protected_owner(session: Session, lead: Lead) -> int | None:
+    """The partner protected on a customer this lead matches, if any."""
+    keys = customer_keys(lead.name, None, normalise_mobile(lead.phone))
+    for holder in domain._holders(session, keys):
+        if holder.status == domain.PROTECTED:
+            return holder.owner_partner_id
+    return None
+
+
+def resolve_region(data: dict, resolve: Callable[[str], dict]) -> str | None:
+    """The lead's region: its code, or the most specific region named in its address."""
+    if data.get("region_code"):
+        return data["region_code"]
+    if data.get("address"):
+        found = resolve(data["address"])
+        return found.get("district") or found.get("city") or found.get("province")
+    return None
+
+
+def create_lead(
+    session: Session,
+    caller: Caller,
+    data: dict,
+    assigner: Assigner,
+    resolve: Callable[[str], dict],
+    now: datetime,
+    emit: Emit,
+) -> dict:
+    """HQ marketing enters a lead; it is routed at once."""
+    caller.require_hq("lead.create")
+    lead = _new_lead(session, caller, data, resolve, now)
+    if assigner.route(lead, now, emit, caller.user_id):
+        emit("lead_assigned", lead_event(lead))
+    session.flush()
+    return dump_lead(lead)
+
+
+def _new_lead(
+    session: Session, caller: Caller, data: dict, resolve: Callable[[str], dict], now: datetime
+) -> Lead:
+    region = resolve_region(data, resolve)
+    lead = Lead(
+        **(data | {"region_code": region}),
+        status=UNASSIGNED,
+        created_by=caller.user_id,
+        created_at=now,
+    )
+    lead.history = []
+    session.add(lead)
+    session.flush()
+    return lead
+
+
+def import_leads(
+    session: Session,
+    caller: Caller,
+    rows: list[dict],
+    assigner: Assigner,
+    resolve: Callable[[str], dict],
+    now: datetime,
+    emit: Emit,
+) -> dict:
+    """Create every valid row and route it; invalid rows are reported by their number
+    (the header is row 1), none is dropped without a word."""
+    caller.require_hq("lead.create")
+    schema = LeadIn()
+    errors, valid = [], []
+    for number, row in enumerate(rows, start=2):
+        row_number = int(row.pop("_row", number)) if isinstance(row, dict) else number
+        problems = schema.validate(row) if isinstance(row, dict) else {"_schema": ["not a row"]}
+        if problems:
+            errors.append({"row": row_number, "errors": problems})
+        else:
+            valid.append(schema.load(row))
+    created = assigned = 0
+    for data in valid:
+        lead = _new_lead(session, caller, data, resolve, now)
+        created += 1
+        if assigner.route(lead, now, emit, caller.user_id):
+            assigned += 1
+            emit("lead_assigned", lead_event(lead))
+    session.flush()
+    return {
+        "created": created,
+        "assigned": assigned,
+        "unassigned": created - assigned,
+        "errors": errors,
+    }
+
+
+def list_leads(session: Session, caller: Caller, args: dict) -> dict:
+    """HQ sees every lead; a partner the leads assigned to it (and claimed by it)."""
+    stmt = scoped(select(Lead), Lead.assigned_partner_id, caller).order_by(Lead.id.desc())
+    if args.get("status"):
+        stmt = stmt.where(Lead.status == args["status"])
+    if args.get("partner_id") is not None:
+        stmt = stmt.where(Lead.assigned_partner_id == args["partner_id"])
+    return page_of(session, stmt, args["page"], args["per_page"], dump_lead)
+
+
+def _visible_lead(session: Session, caller: Caller, lead_id: int, lock: bool = False) -> Lead:
+    lead = session.get(Lead, lead_id, with_for_update=lock)
+    if lead is None or not caller.sees_partner(lead.assigned_partner_id):
+        raise NotFound(f"lead {lead_id} not found")
+    return lead
+
+
+def get_lead(session: Session, caller: Caller, lead_id: int) -> dict:
+    return dump_lead(_visible_lead(session, caller, lead_id))
+
+
+def _own_open_lead(session: Session, caller: Caller, lead_id: int, now: datetime) -> Lead:
+    caller.require("lead.claim")
+    lead = _visible_lead(session, caller, lead_id, lock=True)
+    if lead.assigned_partner_id != caller.partner_id:
+        raise Forbidden("only the partner the lead is assigned to may act on it")
+    if lead.status != ASSIGNED:
+        raise InvalidState(f"the lead is {lead.status}")
+    if lead.claim_deadline is not None and lead.claim_deadline <= now:
+        raise InvalidState("the claim deadline has passed")
+    return lead
+
+
+def claim_lead(session: Session, caller: Caller, lead_id: int, now: datetime, emit: Emit) -> dict:
+    """The assigned partner confirms: the customer becomes theirs, protected, source ``hq``."""
+    lead = _own_open_lead(session, caller, lead_id, now)
+    phone = normalise_mobile(lead.phone)
+    keys = customer_keys(lead.name, None, phone)
+    existing = next(
+        (
+            h
+            for h in domain._holders(session, keys)
+            if h.owner_partner_id == caller.partner_id and h.status == domain.PROTECTED
+        ),
+        None,
+    )
+    if existing is not None:
+        customer = existing
+    else:
+        domain._refuse_duplicates(session, caller, keys)
+        customer = Customer(
+            name=lead.name,
+            contact_name=lead.contact_name,
+            phone=phone or lead.phone,
+            address=lead.address,
+            region_code=lead.region_code or "",
+            source="hq",
+            status=domain.PROTECTED,
+            owner_partner_id=caller.partner_id,
+            protection_days=lead.protection_days or 180,
+            protected_until=now + timedelta(days=lead.protection_days or 180),
+            lead_id=lead.id,
+        )
+        if not customer.region_code:
+            raise InvalidState("the lead has no region; HQ must set one before it is claimed")
+        session.add(customer)
+        session.flush()
+        domain._claim_keys(session, customer, keys)
+    lead.status, lead.customer_id = CLAIMED, customer.id
+    lead.history.append(
+        LeadEvent(action="claimed", partner_id=caller.partner_id, user_id=caller.user_id, at=now)
+    )
+    session.flush()
+    emit("lead_claimed", lead_event(lead, customer_id=customer.id))
+    return domain.dump_customer(customer)
+
+
+def decline_lead(
+    session: Session,
+    caller: Caller,
+    lead_id: int,
+    reason: str,
+    assigner: Assigner,
+    now: datetime,
+    emit: Emit,
+) -> dict:
+    """The assigned partner declines with a reason; the lead moves on."""
+    if not reason or not reason.strip():
+        raise InvalidInput("a reason is required", errors={"reason": ["required"]})
+    lead = _own_open_lead(session, caller, lead_id, now)
+    lead.history.append(
+        LeadEvent(
+            action="declined",
+            partner_id=caller.partner_id,
+            user_id=caller.user_id,
+            reason=reason,
+            at=now,
+        )
+    )
+    emit("lead_declined", lead_event(lead, reason=reason))
+    if assigner.route(lead, now, emit, caller.user_id):
+        emit("lead_assigned", lead_event(lead))
+    session.flush()
+    result = dump_lead(lead)
+    if not caller.sees_partner(lead.assigned_partner_id):
+        # The lead has left the caller's hands: tell the outcome, not where it went.
+        result = {"id": lead.id, "status": "declined"}
+    return result
+
+
+def expire_claims(
+    session: Session, assigner: Assigner, now: datetime, emit: Emit, limit: int = 200
+) -> int:
+    """Leads whose claim deadline has passed move to the next partner or the HQ queue."""
+    leads = session.scalars(
+        select(Lead)
+        .where(Lead.status == ASSIGNED, Lead.claim_deadline <= now)
+        .order_by(Lead.claim_deadline)
+        .limit(limit)
+    ).all()
+    done = 0
+    for lead in leads:
+        try:
+            with session.begin_nested():
+                expired_partner = lead.assigned_partner_id
+                lead.history.append(LeadEvent(action="expired", partner_id=expired_partner, at=now))
+                emit("lead_expired", lead_event(lead, partner_id=expired_partner))
+                if assigner.route(lead, now, emit):
+                    emit("lead_assigned", lead_event(lead))
+            done += 1
+        except (ServiceUnavailable, ServiceTimeout) as exc:
+            # Partners cannot say who is next: leave the lead for the next tick.
+            session.expire(lead)
+            log.warning("lead %s not moved on: %s", lead.id, exc)
+    return done
+
+
+def remind_claim_deadlines(
+    session: Session,
+    now: datetime,
+    emit: Emit,
+    hours: int = DEADLINE_REMINDER_HOURS,
+    limit: int = 500,
+) -> int:
+    """Tell the assigned partner once when a claim deadline is near."""
+    leads = session.scalars(
+        select(Lead)
+        .where(
+            Lead.status == ASSIGNED,
+            Lead.deadline_reminded_at.is_(None),
+            Lead.claim_deadline <= now + timedelta(hours=hours),
+            Lead.claim_deadline > now,
+        )
+        .limit(limit)
+    ).all()
+    for lead in leads:
+        lead.deadline_reminded_at = now
+        emit("lead_claim_deadline_near", lead_event(lead))
+    return len(leads)

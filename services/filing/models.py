@@ -1,0 +1,147 @@
+"""Tables of the filing service: customers and their keys, filings, leads, transfers."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import JSON, ForeignKey, Index, Integer, String, Text
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+from services.common.db import BigIntPK, UTCDateTime
+from services.common.timeutil import utcnow
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+class Customer(Base):
+    """An end customer filed by a partner (or claimed from an HQ lead)."""
+
+    __tablename__ = "customers"
+    __table_args__ = (
+        Index("ix_customers_owner_status", "owner_partner_id", "status"),
+        Index("ix_customers_status_until", "status", "protected_until"),
+    )
+
+    id: Mapped[int] = mapped_column(BigIntPK, primary_key=True, autoincrement=True)
+    name: Mapped[str] = mapped_column(String(200))
+    uscc: Mapped[str | None] = mapped_column(String(18))
+    contact_name: Mapped[str] = mapped_column(String(100))
+    phone: Mapped[str] = mapped_column(String(20))
+    address: Mapped[str | None] = mapped_column(String(300))
+    region_code: Mapped[str] = mapped_column(String(6), index=True)
+    industry: Mapped[str | None] = mapped_column(String(100))
+    source: Mapped[str] = mapped_column(String(10))  # "partner" or "hq"
+    status: Mapped[str] = mapped_column(String(12))  # pending protected rejected released
+    owner_partner_id: Mapped[int] = mapped_column()
+    protection_days: Mapped[int] = mapped_column(Integer)
+    protected_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    reminder_sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    lead_id: Mapped[int | None] = mapped_column()
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+
+    filings: Mapped[list[Filing]] = relationship(
+        back_populates="customer", order_by="Filing.id", lazy="selectin"
+    )
+
+
+class CustomerKey(Base):
+    """A key under which an active (pending or protected) customer blocks others.
+
+    The primary key makes the duplicate check a database constraint: of two partners
+    filing the same customer at the same moment, exactly one insert succeeds.
+    """
+
+    __tablename__ = "customer_keys"
+
+    kind: Mapped[str] = mapped_column(String(10), primary_key=True)
+    value: Mapped[str] = mapped_column(String(200), primary_key=True)
+    customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id"), index=True)
+
+
+class Filing(Base):
+    """A partner's request to be protected on a customer, with its approval flow."""
+
+    __tablename__ = "filings"
+
+    id: Mapped[int] = mapped_column(BigIntPK, primary_key=True, autoincrement=True)
+    customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id"), index=True)
+    partner_id: Mapped[int] = mapped_column(index=True)
+    status: Mapped[str] = mapped_column(String(10), index=True)  # pending approved rejected
+    flow: Mapped[dict[str, Any]] = mapped_column(JSON)
+    created_by: Mapped[int | None] = mapped_column()
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    decided_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    customer: Mapped[Customer] = relationship(back_populates="filings")
+
+
+class Lead(Base):
+    """A prospective customer entered by HQ, to be claimed by the partner of its region."""
+
+    __tablename__ = "leads"
+    __table_args__ = (
+        Index("ix_leads_partner_status", "assigned_partner_id", "status"),
+        Index("ix_leads_status_deadline", "status", "claim_deadline"),
+    )
+
+    id: Mapped[int] = mapped_column(BigIntPK, primary_key=True, autoincrement=True)
+    name: Mapped[str] = mapped_column(String(200))
+    contact_name: Mapped[str] = mapped_column(String(100))
+    phone: Mapped[str] = mapped_column(String(20))
+    region_code: Mapped[str | None] = mapped_column(String(6))
+    address: Mapped[str | None] = mapped_column(String(300))
+    notes: Mapped[str | None] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(String(12))  # unassigned assigned claimed
+    assigned_partner_id: Mapped[int | None] = mapped_column()
+    assigned_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    claim_deadline: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    deadline_reminded_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    protection_days: Mapped[int | None] = mapped_column(Integer)
+    customer_id: Mapped[int | None] = mapped_column()
+    created_by: Mapped[int | None] = mapped_column()
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    history: Mapped[list[LeadEvent]] = relationship(order_by="LeadEvent.id", lazy="selectin")
+
+
+class LeadEvent(Base):
+    """The assignment history of a lead: assigned, claimed, declined, expired, unassigned."""
+
+    __tablename__ = "lead_events"
+
+    id: Mapped[int] = mapped_column(BigIntPK, primary_key=True, autoincrement=True)
+    lead_id: Mapped[int] = mapped_column(ForeignKey("leads.id"), index=True)
+    action: Mapped[str] = mapped_column(String(12))
+    partner_id: Mapped[int | None] = mapped_column(index=True)
+    user_id: Mapped[int | None] = mapped_column()
+    reason: Mapped[str | None] = mapped_column(Text)
+    at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class Transfer(Base):
+    """HQ moved a customer from one partner to another (audit record)."""
+
+    __tablename__ = "transfers"
+
+    id: Mapped[int] = mapped_column(BigIntPK, primary_key=True, autoincrement=True)
+    customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id"), index=True)
+    from_partner_id: Mapped[int] = mapped_column()
+    to_partner_id: Mapped[int] = mapped_column()
+    reason: Mapped[str] = mapped_column(Text)
+    user_id: Mapped[int | None] = mapped_column()
+    at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class ApprovalFlow(Base):
+    """The configured filing approval flow (HQ edits it)."""
+
+    __tablename__ = "approval_flows"
+
+    kind: Mapped[str] = mapped_column(String(20), primary_key=True)
+    steps: Mapped[list[dict[str, Any]]] = mapped_column(JSON)
+    updated_by: Mapped[int | None] = mapped_column()
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)

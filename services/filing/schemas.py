@@ -1,0 +1,223 @@
+"""Payloads of the filing service (customers, filings, leads), reused by the gateway."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from marshmallow import ValidationError, fields, pre_load, validate
+
+from services.common.schemas import PageArgs, RegionCode, UtcDateTime, WireSchema
+from services.filing.keys import normalise_mobile, normalise_uscc
+
+CUSTOMER_STATUSES = ("pending", "protected", "rejected", "released")
+FILING_STATUSES = ("pending", "approved", "rejected")
+LEAD_STATUSES = ("unassigned", "assigned", "claimed")
+
+_name = validate.Length(min=2, max=200)
+_text = validate.Length(max=300)
+_phone = validate.Regexp(r"^\+?[0-9][0-9 ()-]{4,19}$", error="not a phone number")
+
+
+class _Uscc(fields.String):
+    """A unified social credit code with a correct check character; upper-cased."""
+
+    def _deserialize(self, value: Any, attr: Any, data: Any, **kwargs: Any) -> str | None:
+        raw = super()._deserialize(value, attr, data, **kwargs)
+        if raw is None or raw.strip() == "":
+            return None
+        code = normalise_uscc(raw)
+        if code is None:
+            raise ValidationError("not a valid unified social credit code (GB 32100-2015)")
+        return code
+
+
+class _Mobile(fields.String):
+    """A mainland mobile number, stored as 11 digits."""
+
+    def _deserialize(self, value: Any, attr: Any, data: Any, **kwargs: Any) -> str:
+        raw = super()._deserialize(value, attr, data, **kwargs)
+        number = normalise_mobile(raw)
+        if number is None:
+            raise ValidationError("not a mobile phone number (11 digits, 1[3-9]...)")
+        return number
+
+
+class CustomerCheckIn(WireSchema):
+    name = fields.String(required=True, validate=_name)
+    uscc = _Uscc(load_default=None, allow_none=True)
+    phone = _Mobile(load_default=None, allow_none=True)
+
+
+class CheckOut(WireSchema):
+    conflict = fields.Boolean()
+
+
+class CustomerFileIn(WireSchema):
+    name = fields.String(required=True, validate=_name)
+    uscc = _Uscc(load_default=None, allow_none=True)
+    contact_name = fields.String(required=True, validate=validate.Length(min=1, max=100))
+    phone = _Mobile(required=True)
+    address = fields.String(load_default=None, allow_none=True, validate=_text)
+    region_code = RegionCode(required=True)
+    industry = fields.String(load_default=None, allow_none=True, validate=validate.Length(max=100))
+
+
+class ActionOut(WireSchema):
+    user_id = fields.Integer()
+    action = fields.String()
+    comment = fields.String(allow_none=True)
+    at = fields.String()
+
+
+class StepOut(WireSchema):
+    name = fields.String()
+    permission = fields.String()
+    mode = fields.String()
+    approvers = fields.List(fields.Integer())
+    condition = fields.Dict(allow_none=True)
+    status = fields.String()
+    actions = fields.List(fields.Nested(ActionOut))
+
+
+class FilingOut(WireSchema):
+    id = fields.Integer()
+    customer_id = fields.Integer()
+    customer_name = fields.String()
+    partner_id = fields.Integer()
+    status = fields.String()
+    steps = fields.List(fields.Nested(StepOut))
+    created_at = UtcDateTime()
+    decided_at = UtcDateTime(allow_none=True)
+
+
+class CustomerOut(WireSchema):
+    id = fields.Integer()
+    name = fields.String()
+    uscc = fields.String(allow_none=True)
+    contact_name = fields.String()
+    phone = fields.String()
+    address = fields.String(allow_none=True)
+    region_code = fields.String()
+    industry = fields.String(allow_none=True)
+    source = fields.String()
+    status = fields.String()
+    owner_partner_id = fields.Integer()
+    protected_until = UtcDateTime(allow_none=True)
+    created_at = UtcDateTime()
+    filing = fields.Nested(FilingOut, allow_none=True)
+
+
+class CustomerListArgs(PageArgs):
+    status = fields.String(validate=validate.OneOf(CUSTOMER_STATUSES))
+    region_code = RegionCode()
+    q = fields.String(validate=validate.Length(max=100))
+    partner_id = fields.Integer()
+    source = fields.String(validate=validate.OneOf(("partner", "hq")))
+
+
+class TransferIn(WireSchema):
+    partner_id = fields.Integer(required=True)
+    reason = fields.String(required=True, validate=validate.Length(min=1, max=500))
+
+
+class FilingListArgs(PageArgs):
+    status = fields.String(validate=validate.OneOf(FILING_STATUSES))
+    partner_id = fields.Integer()
+
+
+class DecisionIn(WireSchema):
+    comment = fields.String(load_default=None, allow_none=True, validate=validate.Length(max=1000))
+
+
+class LeadIn(WireSchema):
+    name = fields.String(required=True, validate=_name)
+    contact_name = fields.String(required=True, validate=validate.Length(min=1, max=100))
+    phone = fields.String(required=True, validate=_phone)
+    region_code = RegionCode(load_default=None, allow_none=True)
+    address = fields.String(load_default=None, allow_none=True, validate=_text)
+    notes = fields.String(load_default=None, allow_none=True, validate=validate.Length(max=2000))
+
+    @pre_load
+    def _blank_is_none(self, data: Any, **kwargs: Any) -> Any:
+        # Imported spreadsheets give empty cells as "".
+        if isinstance(data, dict):
+            return {
+                k: (None if v == "" and k in ("region_code", "address", "notes") else v)
+                for k, v in data.items()
+            }
+        return data
+
+
+class LeadEventOut(WireSchema):
+    action = fields.String()
+    partner_id = fields.Integer(allow_none=True)
+    user_id = fields.Integer(allow_none=True)
+    reason = fields.String(allow_none=True)
+    at = UtcDateTime()
+
+
+class LeadOut(WireSchema):
+    id = fields.Integer()
+    name = fields.String()
+    contact_name = fields.String()
+    phone = fields.String()
+    region_code = fields.String(allow_none=True)
+    address = fields.String(allow_none=True)
+    notes = fields.String(allow_none=True)
+    status = fields.String()
+    assigned_partner_id = fields.Integer(allow_none=True)
+    assigned_at = UtcDateTime(allow_none=True)
+    claim_deadline = UtcDateTime(allow_none=True)
+    customer_id = fields.Integer(allow_none=True)
+    created_at = UtcDateTime()
+    history = fields.List(fields.Nested(LeadEventOut))
+
+
+class LeadListArgs(PageArgs):
+    status = fields.String(validate=validate.OneOf(LEAD_STATUSES))
+    partner_id = fields.Integer()
+
+
+class DeclineIn(WireSchema):
+    reason = fields.String(required=True, validate=validate.Length(min=1, max=1000))
+
+
+class LeadImportIn(WireSchema):
+    rows = fields.List(fields.Dict(), required=True, validate=validate.Length(max=50_000))
+
+
+class RowErrorOut(WireSchema):
+    row = fields.Integer()
+    errors = fields.Dict()
+
+
+class LeadImportOut(WireSchema):
+    created = fields.Integer()
+    assigned = fields.Integer()
+    unassigned = fields.Integer()
+    errors = fields.List(fields.Nested(RowErrorOut))
+
+
+class ConditionIn(WireSchema):
+    field = fields.String(required=True)
+    op = fields.String(required=True)
+    value = fields.String(required=True)
+
+
+class FlowStepIn(WireSchema):
+    name = fields.String(required=True, validate=validate.Length(min=1, max=100))
+    permission = fields.String(required=True, validate=validate.Length(min=1, max=60))
+    mode = fields.String(load_default="any", validate=validate.OneOf(("any", "all")))
+    approvers = fields.List(fields.Integer(), load_default=list)
+    condition = fields.Nested(ConditionIn, load_default=None, allow_none=True)
+
+
+class FlowIn(WireSchema):
+    steps = fields.List(
+        fields.Nested(FlowStepIn), required=True, validate=validate.Length(min=1, max=10)
+    )
+
+
+class FlowOut(WireSchema):
+    kind = fields.String()
+    steps = fields.List(fields.Dict())

@@ -1,0 +1,161 @@
+"""Tables of the orders service: products, orders with their lines, actions and comments,
+the approval-flow configuration, and a read copy of partners (names for reports)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    ForeignKey,
+    Index,
+    Integer,
+    Numeric,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+from services.common.db import BigIntPK, UTCDateTime
+from services.common.timeutil import utcnow
+
+Money = Numeric(14, 2)
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+class Product(Base):
+    """An item of HQ's catalogue; orders keep a copy of what they need of it."""
+
+    __tablename__ = "products"
+
+    id: Mapped[int] = mapped_column(BigIntPK, primary_key=True, autoincrement=True)
+    sku: Mapped[str] = mapped_column(String(40), unique=True)
+    name: Mapped[str] = mapped_column(String(200))
+    unit: Mapped[str] = mapped_column(String(20))
+    list_price: Mapped[Decimal] = mapped_column(Money)
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+
+
+class Order(Base):
+    """A partner's order for one of its protected customers.
+
+    ``customer_name``, ``region_code``, ``province``, ``city`` and ``customer_source`` are a
+    snapshot of the customer taken from the filing service at creation and at submission, so
+    that reports and events never need to call back. ``approval`` is the running approval-flow
+    instance (``services.common.approval``) of the latest submission.
+    """
+
+    __tablename__ = "orders"
+    __table_args__ = (
+        UniqueConstraint("partner_id", "contract_no", name="uq_orders_partner_contract"),
+        Index("ix_orders_partner_created", "partner_id", "created_at"),
+        Index("ix_orders_created_at", "created_at"),
+    )
+
+    id: Mapped[int] = mapped_column(BigIntPK, primary_key=True, autoincrement=True)
+    partner_id: Mapped[int] = mapped_column(BigInteger)
+    customer_id: Mapped[int] = mapped_column(BigInteger, index=True)
+    customer_name: Mapped[str] = mapped_column(String(200))
+    contract_no: Mapped[str] = mapped_column(String(60))
+    region_code: Mapped[str] = mapped_column(String(6))
+    province: Mapped[str] = mapped_column(String(6))
+    city: Mapped[str | None] = mapped_column(String(6))
+    customer_source: Mapped[str] = mapped_column(String(20))
+    status: Mapped[str] = mapped_column(String(20), index=True)
+    total_amount: Mapped[Decimal] = mapped_column(Money)
+    total_quantity: Mapped[int] = mapped_column(BigInteger)
+    max_discount: Mapped[Decimal] = mapped_column(Numeric(9, 6))
+    notes: Mapped[str | None] = mapped_column(Text)
+    approval: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    created_by: Mapped[int | None] = mapped_column(BigInteger)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+    submitted_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    approved_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    completed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    cancelled_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    cancel_reason: Mapped[str | None] = mapped_column(Text)
+
+    lines: Mapped[list[OrderLine]] = relationship(
+        cascade="all, delete-orphan", order_by="OrderLine.position", lazy="selectin"
+    )
+
+
+class OrderLine(Base):
+    """A product, a quantity and the agreed unit price; ``amount`` = quantity x unit price."""
+
+    __tablename__ = "order_lines"
+
+    id: Mapped[int] = mapped_column(BigIntPK, primary_key=True, autoincrement=True)
+    order_id: Mapped[int] = mapped_column(ForeignKey("orders.id"), index=True)
+    position: Mapped[int] = mapped_column(Integer)
+    product_id: Mapped[int] = mapped_column(ForeignKey("products.id"), index=True)
+    sku: Mapped[str] = mapped_column(String(40))
+    product_name: Mapped[str] = mapped_column(String(200))
+    unit: Mapped[str] = mapped_column(String(20))
+    quantity: Mapped[int] = mapped_column(Integer)
+    list_price: Mapped[Decimal] = mapped_column(Money)
+    unit_price: Mapped[Decimal] = mapped_column(Money)
+    amount: Mapped[Decimal] = mapped_column(Money)
+
+
+class OrderAction(Base):
+    """Who did what to an order, when, with which comment (every round of approval)."""
+
+    __tablename__ = "order_actions"
+
+    id: Mapped[int] = mapped_column(BigIntPK, primary_key=True, autoincrement=True)
+    order_id: Mapped[int] = mapped_column(ForeignKey("orders.id"), index=True)
+    user_id: Mapped[int | None] = mapped_column(BigInteger)
+    action: Mapped[str] = mapped_column(String(20))
+    step: Mapped[str | None] = mapped_column(String(60))
+    comment: Mapped[str | None] = mapped_column(Text)
+    at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class OrderComment(Base):
+    """A comment on an order by the partner or HQ (collaboration)."""
+
+    __tablename__ = "order_comments"
+
+    id: Mapped[int] = mapped_column(BigIntPK, primary_key=True, autoincrement=True)
+    order_id: Mapped[int] = mapped_column(ForeignKey("orders.id"), index=True)
+    author_user_id: Mapped[int] = mapped_column(BigInteger)
+    author_partner_id: Mapped[int | None] = mapped_column(BigInteger)
+    body: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class ApprovalFlow(Base):
+    """HQ's configured approval flow of a kind of subject (here: ``order``)."""
+
+    __tablename__ = "approval_flows"
+
+    kind: Mapped[str] = mapped_column(String(20), primary_key=True)
+    steps: Mapped[list[dict[str, Any]]] = mapped_column(JSON)
+    updated_by: Mapped[int | None] = mapped_column(BigInteger)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+
+
+class PartnerCopy(Base):
+    """What orders knows of a partner (code and name, for reports), from the partners
+    service's events. ``as_of`` is when the applied event happened: events of different
+    types travel on different queues, so an older one arriving late is ignored."""
+
+    __tablename__ = "partner_copies"
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    code: Mapped[str] = mapped_column(String(40))
+    name: Mapped[str] = mapped_column(String(200))
+    status: Mapped[str] = mapped_column(String(20))
+    as_of: Mapped[datetime] = mapped_column(UTCDateTime)
