@@ -42,6 +42,8 @@ def problem(status: int, code: str, detail: str, errors: dict | None = None) -> 
     response.content_type = "application/problem+json"
     if status == 401:
         response.headers["WWW-Authenticate"] = "Bearer"
+    if status == 429 and errors and errors.get("retry_after"):
+        response.headers["Retry-After"] = str(errors["retry_after"][0])
     return response
 
 

@@ -37,7 +37,10 @@ def pytest_configure(config: pytest.Config) -> None:
         PRM_ADMIN_PASSWORD="admin-test-pass",
         RPC_TIMEOUT="10",
         PRM_OUTBOX_INTERVAL="0.2",
+        PRM_TIMER_INTERVAL="0.5",
         LOG_LEVEL="WARNING",
+        # Every test signs in from 127.0.0.1; the per-address limit is tested on its own.
+        PRM_LOGIN_FAILURES_PER_ADDRESS="10000",
     )
     os.environ["AMQP_URI"] = infra.create_vhost(f"prm-test-{run}")
     for service in (*SERVICES, "kit"):

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import g, jsonify
+from flask import g, jsonify, request
 from flask_smorest import Blueprint
 
 from gateway.api.common import document_errors, wire
@@ -29,11 +29,12 @@ def _tokens(result: dict):  # type: ignore[no-untyped-def]
 @blp.post("/auth/login")
 @blp.arguments(LoginIn)
 @blp.response(200, TokensOut)
-@document_errors(blp, 401, 422)
+@document_errors(blp, 401, 422, 429)
 @blp.doc(security=[])
 def login(data: dict):  # type: ignore[no-untyped-def]
     """Sign in with user name and password."""
-    return _tokens(system_call("partners", "authenticate", wire(LoginIn, data)))
+    address = request.remote_addr or "unknown"
+    return _tokens(system_call("partners", "authenticate", wire(LoginIn, data), address))
 
 
 @blp.post("/auth/refresh")

@@ -74,6 +74,8 @@ class Settings:
     event_max_attempts: int
     outbox_interval: float
     timer_interval: float
+    login_failures_per_user: int
+    login_failures_per_address: int
     log_level: str
 
     @property
@@ -116,5 +118,7 @@ def get_settings() -> Settings:
         event_max_attempts=_int("PRM_EVENT_MAX_ATTEMPTS", 5),
         outbox_interval=_float("PRM_OUTBOX_INTERVAL", 1.0),
         timer_interval=_float("PRM_TIMER_INTERVAL", 60.0),
+        login_failures_per_user=_int("PRM_LOGIN_FAILURES_PER_USER", 5),
+        login_failures_per_address=_int("PRM_LOGIN_FAILURES_PER_ADDRESS", 30),
         log_level=os.environ.get("LOG_LEVEL", "INFO").upper(),
     )

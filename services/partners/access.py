@@ -6,22 +6,28 @@ import hashlib
 import secrets
 import uuid
 from collections.abc import Callable
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from sqlalchemy import func, or_, select
+from sqlalchemy import delete, func, or_, select
 from sqlalchemy.orm import Session
 
 from services.common.config import get_settings
 from services.common.context import Caller
-from services.common.errors import Conflict, InvalidInput, NotFound, Unauthenticated
+from services.common.errors import (
+    Conflict,
+    InvalidInput,
+    NotFound,
+    TooManyRequests,
+    Unauthenticated,
+)
 from services.common.schemas import page_of
 from services.common.timeutil import as_utc, utcnow
 from services.partners.catalogue import HQ, PARTNER, PERMISSIONS, PERMISSIONS_BY_CODE
 from services.partners.domain import ACTIVE
-from services.partners.models import Partner, PartnerType, RefreshToken, Role, User
+from services.partners.models import LoginFailure, Partner, PartnerType, RefreshToken, Role, User
 from services.partners.schemas import RoleOut, UserOut
 
 Emit = Callable[[str, dict[str, Any]], str]
@@ -111,22 +117,57 @@ def caller_profile(session: Session, user_id: int) -> dict:
 # -- sign-in and tokens -----------------------------------------------------------------
 
 
-def authenticate(session: Session, username: str, password: str) -> dict:
+# Failed sign-ins allowed per window: per user name from one address, and per address.
+LOGIN_WINDOW = timedelta(minutes=15)
+
+
+def _too_many_failures(session: Session, username: str, address: str, now: datetime) -> bool:
+    since = now - LOGIN_WINDOW
+    recent = select(func.count()).select_from(LoginFailure).where(LoginFailure.at > since)
+    pair = session.scalar(
+        recent.where(LoginFailure.username == username, LoginFailure.address == address)
+    )
+    per_address = session.scalar(recent.where(LoginFailure.address == address))
+    settings = get_settings()
+    return (pair >= settings.login_failures_per_user
+            or per_address >= settings.login_failures_per_address)
+
+
+def authenticate(session: Session, username: str, password: str, address: str = "unknown") -> dict:
     """The user's profile if the password is right and the user may act; else
-    Unauthenticated with the same message whatever was wrong."""
-    user = session.scalar(select(User).where(func.lower(User.username) == username.lower()))
+    Unauthenticated with the same message whatever was wrong.
+
+    After too many failures from one address (for one user name, or in all) sign-in from
+    there is refused with TooManyRequests until the window passes; the real user is never
+    locked out for longer than that, nor from another address.
+    """
+    now = utcnow()
+    key = username.lower()
+    if _too_many_failures(session, key, address, now):
+        retry = int(LOGIN_WINDOW.total_seconds())
+        raise TooManyRequests(
+            "too many failed sign-ins; try again later", errors={"retry_after": [str(retry)]}
+        )
+    user = session.scalar(select(User).where(func.lower(User.username) == key))
     if user is None:
         _verify_password(_DUMMY_HASH, password)  # same cost whether the user exists or not
-        raise Unauthenticated("invalid credentials")
-    if not _verify_password(user.password_hash, password):
-        raise Unauthenticated("invalid credentials")
-    try:
-        _active_user(session, user)
-    except Unauthenticated as exc:
-        raise Unauthenticated("invalid credentials") from exc
+        ok = False
+    else:
+        ok = _verify_password(user.password_hash, password)
+        if ok:
+            try:
+                _active_user(session, user)
+            except Unauthenticated:
+                ok = False
+    if not ok:
+        session.add(LoginFailure(username=key, address=address, at=now))
+        raise Unauthenticated("invalid credentials").keeping_changes()
     if _hasher.check_needs_rehash(user.password_hash):
         user.password_hash = hash_password(password)
-    user.last_login_at = utcnow()
+    user.last_login_at = now
+    session.execute(
+        delete(LoginFailure).where(LoginFailure.username == key, LoginFailure.address == address)
+    )
     return caller_profile(session, user.id)
 
 

@@ -37,11 +37,14 @@ class PartnersService(ServiceBase):
     # -- sign-in ------------------------------------------------------------------------
 
     @rpc
-    def authenticate(self, payload: dict) -> dict:
-        """The user's profile and a new refresh token, or Unauthenticated."""
+    def authenticate(self, payload: dict, address: str = "unknown") -> dict:
+        """The user's profile and a new refresh token; Unauthenticated, or TooManyRequests
+        after repeated failures from ``address``."""
         self._system_only()
         data = load(LoginIn, payload)
-        profile = access.authenticate(self.db, data["username"], data["password"])
+        profile = access.authenticate(
+            self.db, data["username"], data["password"], str(address)[:64]
+        )
         return {
             "user": profile,
             "refresh_token": access.issue_refresh_token(self.db, profile["id"]),

@@ -13,7 +13,13 @@ from sqlalchemy.orm import Session
 from services.common.config import get_settings
 from services.common.context import Caller, sign_caller
 from services.common.db import make_engine
-from services.common.errors import Forbidden, InvalidInput, NotFound, Unauthenticated
+from services.common.errors import (
+    Forbidden,
+    InvalidInput,
+    NotFound,
+    TooManyRequests,
+    Unauthenticated,
+)
 from services.common.migrations import upgrade
 from services.common.models import OutboxEvent
 from services.partners import seed
@@ -205,3 +211,28 @@ def test_partner_user_reading_another_partner_gets_not_found(service) -> None:
     assert call(service, "get_partner", mine["id"], caller=me)["id"] == mine["id"]
     with pytest.raises(NotFound):
         call(service, "get_partner", other["id"], caller=me)
+
+
+def test_repeated_failed_sign_ins_are_slowed_down_for_that_address_only(service) -> None:
+    user = call(
+        service,
+        "create_user",
+        {
+            "username": unique("rl"),
+            "password": "password-1",
+            "display_name": "r",
+            "partner_id": None,
+            "roles": ["marketing"],
+        },
+    )
+    attempt = {"username": user["username"], "password": "wrong-password"}
+    for _ in range(5):
+        with pytest.raises(Unauthenticated):
+            call(service, "authenticate", attempt, "10.1.1.1", caller=SYSTEM)
+    right = {"username": user["username"], "password": "password-1"}
+    with pytest.raises(TooManyRequests):
+        call(service, "authenticate", right, "10.1.1.1", caller=SYSTEM)
+    # The real user, elsewhere, still gets in.
+    assert (
+        call(service, "authenticate", right, "10.2.2.2", caller=SYSTEM)["user"]["id"] == user["id"]
+    )
