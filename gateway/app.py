@@ -10,9 +10,10 @@ import uuid
 
 import structlog
 from flask import Flask, Response, g, jsonify, request
-from flask_smorest import Api
+from flask_smorest import Api, Blueprint
 
 from gateway.api import ALL_BLUEPRINTS
+from gateway.context import check_view_access
 from gateway.errors import problem, register_error_handlers
 from gateway.metrics import LATENCY, REQUESTS, RPC_LATENCY, metrics_response
 from gateway.rpc import RpcClient
@@ -22,7 +23,13 @@ from services.common.errors import AppError
 
 log = logging.getLogger(__name__)
 
-SERVICES = ("partners", "filing")  # every service /readyz expects to answer
+SERVICES = (  # every service /readyz expects to answer
+    "partners",
+    "filing",
+    "orders",
+    "commission",
+    "notify",
+)
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
 
 
@@ -70,6 +77,8 @@ def create_app(settings: Settings | None = None, rpc: RpcClient | None = None) -
     app.json.sort_keys = False  # type: ignore[attr-defined]
     app.extensions["prm_rpc"] = rpc or TimedRpcClient(settings.amqp_uri, settings.rpc_timeout)
 
+    # Unknown query parameters are refused like unknown body fields (the schemas' RAISE).
+    Blueprint.ARGUMENTS_PARSER.unknown = None
     api = Api(app)
     for blueprint in ALL_BLUEPRINTS:
         api.register_blueprint(blueprint)
@@ -81,6 +90,7 @@ def create_app(settings: Settings | None = None, rpc: RpcClient | None = None) -
         g.request_id = incoming if _REQUEST_ID.match(incoming) else uuid.uuid4().hex
         g.started = time.perf_counter()
         structlog.contextvars.bind_contextvars(request_id=g.request_id)
+        check_view_access()
 
     @app.after_request
     def finish_request(response: Response) -> Response:

@@ -45,7 +45,7 @@ def decode_access_token(token: str) -> int:
             options={"require": ["exp", "iat", "sub", "iss"]},
         )
     except jwt.ExpiredSignatureError as exc:
-        raise Unauthenticated("the access token has expired", "token_expired") from exc
+        raise Unauthenticated("the access token has expired; refresh it") from exc
     except jwt.PyJWTError as exc:
         raise Unauthenticated("invalid access token") from exc
     if claims.get("typ") != "access" or not str(claims.get("sub", "")).isdigit():
@@ -102,16 +102,32 @@ def requires(permission: str | None = None, *, hq: bool = False) -> Callable:
     def decorator(view: Callable) -> Callable:
         @wraps(view)
         def wrapper(*args: Any, **kwargs: Any) -> Any:
-            caller = current_caller()
-            if hq and not caller.is_hq:
-                raise Forbidden("only headquarters may do this")
-            if permission and not caller.has(permission):
-                raise Forbidden(f"permission {permission!r} is required")
+            check_access(permission, hq)
             return view(*args, **kwargs)
 
+        # Read by ``check_view_access`` before the body is parsed, so that a caller who may
+        # not call the route learns nothing from validation errors.
+        wrapper.prm_access = (permission, hq)  # type: ignore[attr-defined]
         return wrapper
 
     return decorator
+
+
+def check_access(permission: str | None, hq: bool) -> Caller:
+    caller = current_caller()
+    if hq and not caller.is_hq:
+        raise Forbidden("only headquarters may do this")
+    if permission and not caller.has(permission):
+        raise Forbidden(f"permission {permission!r} is required")
+    return caller
+
+
+def check_view_access() -> None:
+    """before_request: authenticate and authorise the route's caller first of all."""
+    view = current_app.view_functions.get(request.endpoint or "")
+    access = getattr(view, "prm_access", None)
+    if access is not None:
+        check_access(*access)
 
 
 def authenticated(view: Callable) -> Callable:

@@ -7,6 +7,7 @@ closed at teardown. A caller therefore never sees success for a change that was 
 
 from __future__ import annotations
 
+import os
 import sys
 from datetime import datetime
 from typing import Any
@@ -57,8 +58,10 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
 
         return engine
     kwargs.setdefault("pool_pre_ping", True)
-    kwargs.setdefault("pool_size", 10)
-    kwargs.setdefault("max_overflow", 10)
+    # A service runs at most PRM_MAX_WORKERS (10) workers at once, plus its relay: keep the
+    # pool near that, so that five services and their replicas fit PostgreSQL's 100.
+    kwargs.setdefault("pool_size", int(os.environ.get("PRM_DB_POOL_SIZE", "5")))
+    kwargs.setdefault("max_overflow", int(os.environ.get("PRM_DB_MAX_OVERFLOW", "7")))
     return create_engine(url, **kwargs)
 
 
@@ -172,3 +175,19 @@ def try_advisory_lock(session: Session, name: str) -> bool:
     return bool(
         session.scalar(text("SELECT pg_try_advisory_xact_lock(hashtext(:name))"), {"name": name})
     )
+
+
+def insert_unique(session: Session, conflict: Exception, *rows: Any) -> None:
+    """Insert ``rows`` now; raise ``conflict`` if a unique constraint refuses any.
+
+    A savepoint keeps the rest of the transaction usable; a concurrent twin waits for the
+    first insert to commit and is then refused by the database.
+    """
+    from sqlalchemy.exc import IntegrityError
+
+    try:
+        with session.begin_nested():
+            session.add_all(rows)
+            session.flush()
+    except IntegrityError as exc:
+        raise conflict from exc

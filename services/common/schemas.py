@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session
 from services.common.errors import InvalidInput
 
 MAX_PER_PAGE = 100
+MAX_PAGE = 100_000
 
 
 class WireSchema(Schema):
@@ -33,7 +34,7 @@ def load(schema: Schema | type[Schema], data: Any, **kwargs: Any) -> Any:
 
 
 class PageArgs(WireSchema):
-    page = fields.Integer(load_default=1, validate=validate.Range(min=1))
+    page = fields.Integer(load_default=1, validate=validate.Range(min=1, max=MAX_PAGE))
     per_page = fields.Integer(load_default=20, validate=validate.Range(min=1, max=MAX_PER_PAGE))
 
 
@@ -70,14 +71,18 @@ class UtcDateTime(fields.DateTime):
         return iso(value)
 
 
-REGION_CODE = validate.Regexp(r"^\d{6}$", error="a region code is 6 digits")
+def _region_code(value: str) -> None:
+    from services.common.regions import is_region_code
+
+    if not is_region_code(value):
+        raise ValidationError("a region code is 6 digits (GB/T 2260), e.g. 330106")
 
 
 class RegionCode(fields.String):
     """A 6-digit GB/T 2260 region code."""
 
     def __init__(self, **kwargs: Any) -> None:
-        kwargs.setdefault("validate", REGION_CODE)
+        kwargs.setdefault("validate", _region_code)
         super().__init__(**kwargs)
 
 

@@ -12,11 +12,11 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import delete, or_, select, tuple_
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from services.common.approval import FlowInstance, parse_flow
 from services.common.context import Caller
+from services.common.db import insert_unique
 from services.common.errors import Conflict, Forbidden, InvalidInput, InvalidState, NotFound
 from services.common.schemas import page_of
 from services.common.scoping import get_scoped, scoped
@@ -116,15 +116,11 @@ def _refuse_duplicates(session: Session, caller: Caller, keys: list[tuple[str, s
 
 def _claim_keys(session: Session, customer: Customer, keys: list[tuple[str, str]]) -> None:
     """Insert the customer's keys; the primary key refuses a concurrent twin."""
-    try:
-        with session.begin_nested():
-            session.add_all(
-                CustomerKey(kind=kind, value=value, customer_id=customer.id) for kind, value in keys
-            )
-    except IntegrityError as exc:
-        raise Conflict(
-            "this customer is already filed by another partner", "filing_conflict"
-        ) from exc
+    insert_unique(
+        session,
+        Conflict("this customer is already filed by another partner", "filing_conflict"),
+        *(CustomerKey(kind=kind, value=value, customer_id=customer.id) for kind, value in keys),
+    )
 
 
 def _release_keys(session: Session, customer: Customer) -> None:

@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 
 from services.common.config import get_settings
 from services.common.context import Caller
+from services.common.db import insert_unique
 from services.common.errors import (
     Conflict,
     InvalidInput,
@@ -129,8 +130,10 @@ def _too_many_failures(session: Session, username: str, address: str, now: datet
     )
     per_address = session.scalar(recent.where(LoginFailure.address == address))
     settings = get_settings()
-    return (pair >= settings.login_failures_per_user
-            or per_address >= settings.login_failures_per_address)
+    return (
+        pair >= settings.login_failures_per_user
+        or per_address >= settings.login_failures_per_address
+    )
 
 
 def authenticate(session: Session, username: str, password: str, address: str = "unknown") -> dict:
@@ -295,8 +298,7 @@ def create_user(session: Session, caller: Caller, data: dict, emit: Emit) -> dic
     roles = _roles_for(session, caller, data.pop("roles"), partner)
     password = data.pop("password")
     user = User(**data, password_hash=hash_password(password), roles=roles)
-    session.add(user)
-    session.flush()
+    insert_unique(session, Conflict("the user name is taken", "username_taken"), user)
     result = dump_user(user)
     emit("user_changed", result)
     return result

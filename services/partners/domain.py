@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session
 
 from services.common import regions as region_rules
 from services.common.context import Caller
+from services.common.db import insert_unique
 from services.common.errors import Conflict, InvalidInput, InvalidState, NotFound
 from services.common.schemas import page_of
 from services.common.scoping import get_scoped, scoped
@@ -139,8 +140,9 @@ def create_partner(session: Session, caller: Caller, data: dict, emit: Emit) -> 
     territory = normalise_territory(data.pop("territory", []))
     partner = Partner(**data, status=ACTIVE)
     _set_territory(partner, territory)
-    session.add(partner)
-    session.flush()
+    insert_unique(
+        session, Conflict("a partner with this code exists", "partner_code_taken"), partner
+    )
     emit("partner_created", dump_partner(partner))
     emit("territory_changed", territory_event(partner))
     return dump_partner(partner)

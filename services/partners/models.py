@@ -4,7 +4,16 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import JSON, Boolean, ForeignKey, Index, Integer, String, UniqueConstraint
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    UniqueConstraint,
+    func,
+)
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 from services.common.db import BigIntPK, UTCDateTime
@@ -126,3 +135,9 @@ class LoginFailure(Base):
     username: Mapped[str] = mapped_column(String(60))
     address: Mapped[str] = mapped_column(String(64))
     at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+# Codes and user names are unique whatever their letter case, also when two are created at
+# the same moment: the database decides, not a check before the insert.
+Index("ux_partners_code_lower", func.lower(Partner.code), unique=True)
+Index("ux_users_username_lower", func.lower(User.username), unique=True)

@@ -43,8 +43,10 @@ class Walkthrough:
     user_c: Client
 
 
-@pytest.fixture
-def abc(world: World) -> Walkthrough:
+@pytest.fixture(scope="module")
+def abc(admin: Client, anonymous: Client) -> Walkthrough:
+    """Read-only for the tests that use it, so made once for the module."""
+    world = World(admin, anonymous)
     a = world.partner(["330100"])
     b = world.partner(["330000"], type_="provincial_agent")
     c = world.partner(["320100"])
@@ -67,8 +69,7 @@ class AgentTree:
     child_admin: Client
 
 
-@pytest.fixture
-def tree(world: World) -> AgentTree:
+def make_tree(world: World) -> AgentTree:
     agent = world.partner(["330000"], type_="provincial_agent")
     child = world.partner(["330100"], parent_id=agent["id"])
     return AgentTree(
@@ -78,6 +79,28 @@ def tree(world: World) -> AgentTree:
         world.partner_user(agent["id"], "partner_sales"),
         world.partner_user(child["id"], "partner_admin"),
     )
+
+
+@pytest.fixture(scope="module")
+def tree(admin: Client, anonymous: Client) -> AgentTree:
+    """Read-only for the tests that use it, so made once for the module."""
+    return make_tree(World(admin, anonymous))
+
+
+@dataclass
+class Outsider:
+    partner: dict
+    clients: dict[str, Client]
+
+
+@pytest.fixture(scope="module")
+def outsider(admin: Client, anonymous: Client) -> Outsider:
+    """A partner with a partner_sales and a partner_admin user, who are refused HQ actions
+    (so nothing changes and one set does for every such test)."""
+    world = World(admin, anonymous)
+    partner = world.partner(["330100"])
+    roles = ("partner_sales", "partner_admin")
+    return Outsider(partner, {role: world.partner_user(partner["id"], role) for role in roles})
 
 
 # -- lists ------------------------------------------------------------------------------
@@ -128,8 +151,9 @@ def test_sub_partner_does_not_see_its_parent(tree: AgentTree) -> None:
 
 
 def test_moving_a_sub_partner_away_takes_it_out_of_the_agents_scope_at_once(
-    admin: Client, tree: AgentTree
+    admin: Client, world: World
 ) -> None:
+    tree = make_tree(world)
     moved = admin.patch(f"{PARTNERS}/{tree.child['id']}", {"parent_id": None})
     assert moved.status_code == 200, moved.text
 
@@ -195,21 +219,19 @@ def test_another_partners_id_answers_404_exactly_like_a_nonexistent_id(
     ],
 )
 def test_partner_users_cannot_do_hq_actions(
-    admin: Client, world: World, role: str, method: str, path: str, body: dict | None
+    admin: Client, outsider: Outsider, role: str, method: str, path: str, body: dict | None
 ) -> None:
-    partner = world.partner(["330100"])
-    client = world.partner_user(partner["id"], role)
+    client = outsider.clients[role]
+    partner = outsider.partner
 
     response = client.request(method, path.format(own=partner["id"]), json=body)
 
     assert_problem(response, 403, "forbidden")
-    after = admin.get(f"{PARTNERS}/{partner['id']}").json()
-    assert after == partner  # nothing changed
+    assert admin.get(f"{PARTNERS}/{partner['id']}").json() == partner  # nothing changed
 
 
-def test_partner_admin_cannot_change_a_role(admin: Client, world: World) -> None:
-    partner = world.partner(["330100"])
-    client = world.partner_user(partner["id"], "partner_admin")
+def test_partner_admin_cannot_change_a_role(admin: Client, outsider: Outsider) -> None:
+    client = outsider.clients["partner_admin"]
     roles = admin.get("/api/v1/roles?scope=partner&per_page=100").json()["items"]
     sales = next(role for role in roles if role["code"] == "partner_sales")
 
@@ -219,9 +241,8 @@ def test_partner_admin_cannot_change_a_role(admin: Client, world: World) -> None
     assert admin.get(f"/api/v1/roles/{sales['id']}").json() == sales
 
 
-def test_partner_admin_sees_only_partner_roles(world: World) -> None:
-    partner = world.partner(["330100"])
-    client = world.partner_user(partner["id"], "partner_admin")
+def test_partner_admin_sees_only_partner_roles(outsider: Outsider) -> None:
+    client = outsider.clients["partner_admin"]
 
     response = client.get("/api/v1/roles?per_page=100")
 
@@ -232,9 +253,8 @@ def test_partner_admin_sees_only_partner_roles(world: World) -> None:
     assert "hq_admin" not in codes
 
 
-def test_partner_sales_cannot_list_roles_or_users(world: World) -> None:
-    partner = world.partner(["330100"])
-    client = world.partner_user(partner["id"], "partner_sales")
+def test_partner_sales_cannot_list_roles_or_users(outsider: Outsider) -> None:
+    client = outsider.clients["partner_sales"]
 
     assert_problem(client.get("/api/v1/roles"), 403, "forbidden")
     assert_problem(client.get("/api/v1/users"), 403, "forbidden")
