@@ -35,12 +35,9 @@ from services.common.migrations import upgrade  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent
 
-# name -> "module:Class"; migrations live in services/<name>/migrations, and
-# services/<name>/seed.py may define bootstrap(session) and seed_demo(session).
-SERVICES = {
-    "partners": "services.partners.service:PartnersService",
-    "filing": "services.filing.service:FilingService",
-}
+# Migrations live in services/<name>/migrations, and services/<name>/seed.py may define
+# bootstrap(session) (run by every migration) and seed_demo(session) (demo data).
+from services.registry import SERVICES  # noqa: E402
 
 log = logging.getLogger("manage")
 

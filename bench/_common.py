@@ -10,6 +10,7 @@ import itertools
 import math
 import os
 import platform
+import statistics
 import sys
 import threading
 import time
@@ -24,6 +25,12 @@ from urllib.parse import urlsplit, urlunsplit
 # thread that uses them.
 CallFactory = Callable[[], AbstractContextManager[Callable[[], Any]]]
 
+# The paths of bench.rpc_roundtrip (here, so that its monkey-patched half shares them).
+CLIENT = "RpcClient (OS threads)"
+NAMEKO = "nameko ClusterRpcProxy (eventlet)"
+GREEN_CLIENT = "RpcClient (eventlet)"
+INPROC = "in-process (no RPC)"
+
 
 @dataclass
 class Stats:
@@ -37,6 +44,7 @@ class Stats:
     elapsed: float = 0.0
     latencies: list[float] = field(default_factory=list, repr=False)
     first_error: str | None = None
+    cpu: dict[str, float] = field(default_factory=dict)  # CPU seconds per process group
 
     @property
     def rate(self) -> float:
@@ -60,7 +68,8 @@ class Stats:
 
 @dataclass
 class Summary:
-    """Figures received from another process (same fields as ``Stats.summary()``)."""
+    """Figures without raw latencies: received from another process (the fields of
+    ``Stats.summary()``), or the aggregate of repeated runs (``aggregate``)."""
 
     label: str
     method: str
@@ -72,9 +81,54 @@ class Summary:
     p50: float
     p99: float
     first_error: str | None = None
+    cpu: dict[str, float] = field(default_factory=dict)
+    rates: list[float] = field(default_factory=list)  # each run's rate, when aggregated
 
     def percentile(self, q: float) -> float:
         return {50: self.p50, 99: self.p99}[q]
+
+    @classmethod
+    def of(cls, stats: Stats | Summary) -> Summary:
+        if isinstance(stats, Summary):
+            return stats
+        return cls(**stats.summary())
+
+
+def aggregate(results: list[Stats | Summary]) -> list[Summary]:
+    """One row per (path, method, concurrency) over repeated runs: the median of the
+    runs' rates, p50s and p99s, and the runs' rates (to show the spread); calls, errors,
+    elapsed time and CPU are summed. Rows keep the order of their first run."""
+    groups: dict[tuple, list[Summary]] = {}
+    for result in results:
+        row = Summary.of(result)
+        groups.setdefault((row.label, row.method, row.threads), []).append(row)
+    rows = []
+    for (label, method, threads), runs in groups.items():
+        cpu: dict[str, float] = {}
+        for run in runs:
+            for name, used in run.cpu.items():
+                cpu[name] = cpu.get(name, 0.0) + used
+        rows.append(_median_row(label, method, threads, runs, cpu))
+    return rows
+
+
+def _median_row(
+    label: str, method: str, threads: int, runs: list[Summary], cpu: dict[str, float]
+) -> Summary:
+    return Summary(
+        label=label,
+        method=method,
+        threads=threads,
+        calls=sum(run.calls for run in runs),
+        errors=sum(run.errors for run in runs),
+        elapsed=sum(run.elapsed for run in runs),
+        rate=statistics.median(run.rate for run in runs),
+        p50=statistics.median(run.p50 for run in runs),
+        p99=statistics.median(run.p99 for run in runs),
+        first_error=next((run.first_error for run in runs if run.first_error), None),
+        cpu=cpu,
+        rates=[run.rate for run in runs],
+    )
 
 
 def drive(
@@ -86,10 +140,11 @@ def drive(
     calls: int | None = None,
     seconds: float | None = None,
     warmup: int = 10,
-    thread_class: type[threading.Thread] = threading.Thread,
+    cpu_probe: Callable[[], dict[str, float]] | None = None,
 ) -> Stats:
     """Run ``call()`` on ``threads`` threads until ``calls`` calls are done or ``seconds``
     have passed (whichever comes first; at least one bound is required).
+    ``cpu_probe()`` (CPU seconds per process group) is read before and after the timed part.
 
     Each thread enters the factory, makes ``warmup`` untimed calls (connections, reply
     queues, caches), waits for the others, then calls in a loop. Latency is measured per
@@ -135,17 +190,20 @@ def drive(
             stats.errors += errors
             stats.first_error = stats.first_error or first_error
 
-    workers = [thread_class(target=worker, daemon=True) for _ in range(threads)]
+    workers = [threading.Thread(target=worker, daemon=True) for _ in range(threads)]
     for thread in workers:
         thread.start()
     with suppress(threading.BrokenBarrierError):
         ready.wait()
+    cpu_before = cpu_probe() if cpu_probe else {}
     started = time.perf_counter()
     window["deadline"] = started + (seconds if seconds is not None else math.inf)
     go.set()
     for thread in workers:
         thread.join()
     stats.elapsed = time.perf_counter() - started
+    if cpu_probe:
+        stats.cpu = cpu_delta(cpu_before, cpu_probe())
     stats.calls = len(stats.latencies)
     return stats
 
@@ -183,13 +241,32 @@ def stats_row(stats: Stats | Summary, *, extra: list[str] | None = None) -> list
         str(stats.threads),
         str(stats.calls),
         str(stats.errors),
-        fmt(stats.calls / stats.elapsed if stats.elapsed > 0 else 0.0, 0),
+        fmt(stats.rate, 0),
+        spread(stats),
         fmt(stats.percentile(50)),
         fmt(stats.percentile(99)),
     ]
 
 
-STATS_HEADERS = ["path", "method", "conc", "calls", "errors", "calls/s", "p50 ms", "p99 ms"]
+STATS_HEADERS = [
+    "path", "method", "conc", "calls", "errors", "calls/s", "runs min-max", "p50 ms", "p99 ms",
+]  # fmt: skip
+
+
+def spread(stats: Stats | Summary) -> str:
+    rates = getattr(stats, "rates", None)
+    if not rates or len(rates) < 2:
+        return "-"
+    return f"{min(rates):,.0f}-{max(rates):,.0f}"
+
+
+def cpu_cells(stats: Stats | Summary, groups: list[str]) -> list[str]:
+    """CPU milliseconds per call of each process group ("-" when not measured)."""
+    cells = []
+    for group in groups:
+        used = stats.cpu.get(group)
+        cells.append(fmt(used / stats.calls * 1000) if used is not None and stats.calls else "-")
+    return cells
 
 
 def machine_info() -> dict[str, Any]:
@@ -224,3 +301,115 @@ def redact_url(url: str) -> str:
         return url
     netloc = f"{parts.username}:***@{parts.hostname}" + (f":{parts.port}" if parts.port else "")
     return urlunsplit(parts._replace(netloc=netloc))
+
+
+# -- processes of a local stack (Linux /proc; best effort, command lines only) -----------
+
+
+def _read(path: str) -> str | None:
+    try:
+        with open(path, "rb") as handle:
+            return handle.read().decode(errors="replace")
+    except OSError:
+        return None
+
+
+def proc_cmdline(pid: int) -> str:
+    return (_read(f"/proc/{pid}/cmdline") or "").replace("\0", " ").strip()
+
+
+def proc_ppid(pid: int) -> int | None:
+    stat = _read(f"/proc/{pid}/stat")
+    return int(stat.rsplit(")", 1)[1].split()[1]) if stat else None
+
+
+def proc_cpu(pid: int) -> float | None:
+    """User + system CPU seconds of ``pid`` (None if it is gone)."""
+    stat = _read(f"/proc/{pid}/stat")
+    if not stat:
+        return None
+    fields = stat.rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def all_pids() -> list[int]:
+    try:
+        return [int(name) for name in os.listdir("/proc") if name.isdigit()]
+    except OSError:
+        return []
+
+
+def ancestors(pid: int, depth: int = 4) -> list[int]:
+    found = []
+    while depth and (pid := proc_ppid(pid) or 0) > 1:
+        found.append(pid)
+        depth -= 1
+    return found
+
+
+def find_stack(port: int) -> dict[str, list[int]]:
+    """The processes of the ``make run`` stack whose gateway listens on ``port``.
+
+    Found from command lines only: the gunicorn master with ``:{port}`` in its command
+    line and its workers; the services started by the same honcho (``manage.py run``);
+    the RabbitMQ node (shared by every stack on this machine). Empty lists if not found.
+    """
+    pids = all_pids()
+    cmdlines = {pid: proc_cmdline(pid) for pid in pids}
+    gunicorns = {
+        pid for pid, cmd in cmdlines.items() if "gunicorn" in cmd and f":{port} " in f"{cmd} "
+    }
+    masters = [pid for pid in gunicorns if proc_ppid(pid) not in gunicorns]
+    stack: dict[str, list[int]] = {"gateway master": [], "gateway workers": [], "services": []}
+    if len(masters) == 1:
+        master = masters[0]
+        stack["gateway master"] = [master]
+        stack["gateway workers"] = sorted(p for p in gunicorns if proc_ppid(p) == master)
+        honchos = [p for p in ancestors(master) if "honcho" in cmdlines.get(p, "")]
+        if honchos:
+            top = honchos[-1]
+            stack["services"] = sorted(
+                pid
+                for pid, cmd in cmdlines.items()
+                if "manage.py run" in cmd
+                and not cmd.startswith("/bin/sh")
+                and top in ancestors(pid)
+            )
+    stack["rabbitmq"] = sorted(pid for pid, cmd in cmdlines.items() if "beam.smp" in cmd)
+    return stack
+
+
+def machine_cpu() -> float | None:
+    """CPU seconds the whole machine has been busy (every core), from /proc/stat."""
+    stat = _read("/proc/stat")
+    if not stat:
+        return None
+    # user nice system idle iowait irq softirq steal ...
+    values = [int(v) for v in stat.splitlines()[0].split()[1:9]]
+    busy = sum(values) - values[3] - values[4]
+    return busy / os.sysconf("SC_CLK_TCK")
+
+
+def cpu_seconds(stack: dict[str, list[int]]) -> dict[str, float]:
+    """CPU seconds used so far by each group of processes, by this process and by the
+    whole machine (``machine``)."""
+    used = {name: sum(proc_cpu(pid) or 0.0 for pid in group) for name, group in stack.items()}
+    used["gateway"] = used.pop("gateway master", 0.0) + used.pop("gateway workers", 0.0)
+    used["this bench"] = time.process_time()
+    machine = machine_cpu()
+    if machine is not None:
+        used["machine"] = machine
+    return used
+
+
+def other_load(stats: Stats | Summary, groups: list[str]) -> str:
+    """Cores kept busy during the run by everything but ``groups`` (other processes on
+    the machine): a run with a high figure here was measured on a busy machine."""
+    if "machine" not in stats.cpu or not stats.elapsed:
+        return "-"
+    others = stats.cpu["machine"] - sum(stats.cpu.get(group, 0.0) for group in groups)
+    return fmt(max(others, 0.0) / stats.elapsed)
+
+
+def cpu_delta(before: dict[str, float], after: dict[str, float]) -> dict[str, float]:
+    return {name: after[name] - before.get(name, 0.0) for name in after}

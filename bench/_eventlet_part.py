@@ -10,7 +10,7 @@ a process of its own, and measures under the same conditions:
 
 Prints one JSON document on stdout: a list of ``Stats.summary()``.
 
-    python -m bench._eventlet_part --calls N --threads T --user-id ID
+    python -m bench._eventlet_part --calls N --threads T --user-id ID [--port P]
 """
 
 import eventlet
@@ -27,13 +27,10 @@ from typing import Any  # noqa: E402
 
 from nameko.standalone.rpc import ClusterRpcProxy  # noqa: E402
 
-from bench._common import drive  # noqa: E402
+from bench._common import GREEN_CLIENT, NAMEKO, cpu_seconds, drive, find_stack  # noqa: E402
 from gateway.rpc import RpcClient  # noqa: E402
 from services.common.config import get_settings  # noqa: E402
 from services.common.context import Caller, sign_caller  # noqa: E402
-
-NAMEKO = "nameko ClusterRpcProxy (eventlet)"
-CLIENT = "RpcClient (eventlet)"
 
 
 def _token() -> str:
@@ -71,7 +68,9 @@ def main() -> None:
     parser.add_argument("--user-id", type=int, required=True)
     parser.add_argument("--warmup", type=int, default=20)
     parser.add_argument("--timeout", type=float, default=10.0)
+    parser.add_argument("--port", type=int, default=8000, help="the stack's gateway port")
     args = parser.parse_args()
+    stack = find_stack(args.port)
     logging.basicConfig(level=logging.WARNING, stream=sys.stderr)
 
     methods = [("get_caller", (args.user_id,)), ("ping", ())]
@@ -83,7 +82,7 @@ def main() -> None:
             for threads in concurrencies:
                 for label, factory in (
                     (NAMEKO, nameko_factory(method, call_args, args.timeout)),
-                    (CLIENT, client_factory(client, method, call_args)),
+                    (GREEN_CLIENT, client_factory(client, method, call_args)),
                 ):
                     stats = drive(
                         factory,
@@ -92,6 +91,7 @@ def main() -> None:
                         threads=threads,
                         calls=args.calls,
                         warmup=args.warmup,
+                        cpu_probe=lambda: cpu_seconds(stack),
                     )
                     results.append(stats.summary())
     finally:

@@ -20,13 +20,17 @@ authenticated request: a DB-backed read of the user, their partner, roles and sc
     session (one transaction) per call as in a service worker.
 
 Each run makes N timed calls in total (split among the threads) after a warm-up of each
-thread; ``conc`` is the number of threads. Figures only: nothing here asserts a timing.
+thread; ``conc`` is the number of threads. Every run is repeated ``--repeat`` times, the
+rounds interleaved (a, b, c, a, b, c, ...) so that a busy moment of the machine does not
+land on one path only; the table shows medians and the spread of the rounds. Figures
+only: nothing here asserts a timing.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import subprocess
 import sys
 from collections.abc import Callable, Iterator
@@ -37,11 +41,20 @@ from sqlalchemy import select, text
 from sqlalchemy.orm import Session
 
 from bench._common import (
+    CLIENT,
+    GREEN_CLIENT,
+    INPROC,
+    NAMEKO,
     STATS_HEADERS,
     Stats,
     Summary,
+    aggregate,
+    cpu_cells,
+    cpu_seconds,
     drive,
+    find_stack,
     fmt,
+    other_load,
     print_machine,
     print_table,
     redact_url,
@@ -53,9 +66,6 @@ from services.common.context import Caller, sign_caller
 from services.common.db import make_engine
 from services.partners.access import caller_profile
 from services.partners.models import User
-
-CLIENT = "RpcClient (OS threads)"
-INPROC = "in-process (no RPC)"
 
 
 def _rpc_factory(client: RpcClient, method: str, args: tuple) -> Callable:
@@ -96,11 +106,15 @@ def _user_id(engine: Any, username: str) -> int:
     return user_id
 
 
-def _eventlet_part(calls: int, threads: int, user_id: int, warmup: int) -> list[Summary]:
+CPU_GROUPS = ["this bench", "services", "rabbitmq"]
+CPU_HEADERS = ["client cpu", "service cpu", "broker cpu", "other load"]
+
+
+def _eventlet_part(calls: int, threads: int, user_id: int, warmup: int, port: int) -> list[Summary]:
     command = [
         sys.executable, "-m", "bench._eventlet_part",
         "--calls", str(calls), "--threads", str(threads),
-        "--user-id", str(user_id), "--warmup", str(warmup),
+        "--user-id", str(user_id), "--warmup", str(warmup), "--port", str(port),
     ]  # fmt: skip
     result = subprocess.run(command, capture_output=True, text=True, timeout=1800, check=False)
     if result.returncode != 0:
@@ -109,11 +123,11 @@ def _eventlet_part(calls: int, threads: int, user_id: int, warmup: int) -> list[
     return [Summary(**row) for row in json.loads(result.stdout.strip().splitlines()[-1])]
 
 
-def _ratio(rows: list[Stats | Summary], a: str, b: str, method: str, threads: int) -> str:
+def _ratio(rows: list[Summary], a: str, b: str, method: str, threads: int) -> str:
     def rate(label: str) -> float | None:
         for row in rows:
             if row.label == label and row.method == method and row.threads == threads:
-                return row.calls / row.elapsed if row.elapsed else None
+                return row.rate
         return None
 
     ra, rb = rate(a), rate(b)
@@ -122,12 +136,21 @@ def _ratio(rows: list[Stats | Summary], a: str, b: str, method: str, threads: in
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--calls", type=int, default=2000, help="timed calls per run (2000)")
+    parser.add_argument("--calls", type=int, default=1000, help="timed calls per run (1000)")
     parser.add_argument("--threads", type=int, default=8, help="threads of the concurrent runs (8)")
+    parser.add_argument(
+        "--repeat", type=int, default=3, help="rounds of every run, interleaved; medians shown (3)"
+    )
     parser.add_argument("--user", default="hz-sales", help="whose caller profile (hz-sales)")
     parser.add_argument("--warmup", type=int, default=20, help="untimed calls per thread (20)")
     parser.add_argument("--timeout", type=float, default=10.0, help="RPC timeout, s (10)")
     parser.add_argument("--no-eventlet", action="store_true", help="skip part (b)")
+    parser.add_argument(
+        "--port",
+        type=int,
+        default=int(os.environ.get("PORT", "8000")),
+        help="the stack's gateway port, to find its processes for CPU figures ($PORT or 8000)",
+    )
     args = parser.parse_args()
 
     settings = get_settings()
@@ -147,68 +170,90 @@ def main() -> None:
     print(f"database: {redact_url(database_url)}")
     print(
         f"call: partners.get_caller({user_id}) ({args.user}) and partners.ping; "
-        f"{args.calls} timed calls per run, warm-up {args.warmup} per thread"
+        f"{args.calls} timed calls per run, warm-up {args.warmup} per thread, "
+        f"{args.repeat} interleaved rounds (medians)"
     )
+    stack = find_stack(args.port)
+    if stack["services"]:
+        print(
+            f"CPU from /proc: services {stack['services']} of the stack on port "
+            f"{args.port}, RabbitMQ {stack['rabbitmq']} (shared), the bench process itself"
+        )
+    else:
+        print(f"no `make run` stack found on port {args.port}: service CPU is not attributed")
     print()
+
+    def probe() -> dict[str, float]:
+        return cpu_seconds(stack)
 
     methods = [("get_caller", (user_id,)), ("ping", ())]
     concurrencies = sorted({1, args.threads})
-    rows: list[Stats | Summary] = []
+    results: list[Stats | Summary] = []
     try:
-        for method, call_args in methods:
-            for threads in concurrencies:
-                rows.append(
-                    drive(
-                        _rpc_factory(client, method, call_args),
-                        label=CLIENT, method=method, threads=threads,
-                        calls=args.calls, warmup=args.warmup,
-                    )
-                )  # fmt: skip
+        for round_ in range(1, args.repeat + 1):
+            print(f"round {round_}/{args.repeat} ...", file=sys.stderr)
+            # (a) our client on OS threads, this process not monkey-patched
+            for method, call_args in methods:
+                for threads in concurrencies:
+                    results.append(
+                        drive(
+                            _rpc_factory(client, method, call_args),
+                            label=CLIENT, method=method, threads=threads,
+                            calls=args.calls, warmup=args.warmup, cpu_probe=probe,
+                        )
+                    )  # fmt: skip
+            # (b) Nameko's proxy (and our client) on green threads, in a patched subprocess
+            if not args.no_eventlet:
+                results.extend(
+                    _eventlet_part(args.calls, args.threads, user_id, args.warmup, args.port)
+                )
+            # (c) the domain function in process, no RPC
+            for method, _ in methods:
+                for threads in concurrencies:
+                    results.append(
+                        drive(
+                            _inprocess_factory(engine, method, user_id),
+                            label=INPROC, method=method, threads=threads,
+                            calls=args.calls, warmup=args.warmup, cpu_probe=probe,
+                        )
+                    )  # fmt: skip
     finally:
         client.close()
+        engine.dispose()
 
-    eventlet_rows: list[Summary] = []
-    if not args.no_eventlet:
-        eventlet_rows = _eventlet_part(args.calls, args.threads, user_id, args.warmup)
-        rows.extend(eventlet_rows)
+    rows = aggregate(results)
+    order = {label: index for index, label in enumerate([CLIENT, NAMEKO, GREEN_CLIENT, INPROC])}
+    rows.sort(key=lambda r: (r.method, order[r.label], r.threads))
+    print_table(
+        STATS_HEADERS + CPU_HEADERS,
+        [
+            stats_row(row) + cpu_cells(row, CPU_GROUPS) + [other_load(row, CPU_GROUPS)]
+            for row in rows
+        ],
+    )
+    print(
+        "(calls/s, p50, p99: medians of the rounds; runs min-max: the rounds' calls/s;\n"
+        " cpu: CPU ms per call of the bench process, the service and the broker, which is\n"
+        " shared with anything else on this machine; other load: cores kept busy by other\n"
+        " processes during the runs)"
+    )
+    for row in rows:
+        if row.errors:
+            print(f"  errors in {row.label} {row.method} x{row.threads}: {row.first_error}")
 
+    print()
+    print("calls/s ratios (medians; same call, same concurrency):")
     for method, _ in methods:
         for threads in concurrencies:
-            rows.append(
-                drive(
-                    _inprocess_factory(engine, method, user_id),
-                    label=INPROC, method=method, threads=threads,
-                    calls=args.calls, warmup=args.warmup,
-                )
-            )  # fmt: skip
-    engine.dispose()
-
-    order = {
-        label: index
-        for index, label in enumerate([CLIENT, *(r.label for r in eventlet_rows), INPROC])
-    }
-    rows.sort(key=lambda r: (r.method, order[r.label], r.threads))
-    print_table(STATS_HEADERS, [stats_row(row) for row in rows])
-
-    errors = [row for row in rows if row.errors]
-    for row in errors:
-        print(f"  errors in {row.label} {row.method} x{row.threads}: {row.first_error}")
-
-    if eventlet_rows:
-        print()
-        print("calls/s ratios (same call, same concurrency):")
-        nameko, green = eventlet_rows[0].label, eventlet_rows[1].label
-        for method, _ in methods:
-            for threads in concurrencies:
-                print(
-                    f"  {method:<10} conc {threads:>2}: "
-                    f"RpcClient/ClusterRpcProxy, both eventlet = "
-                    f"{_ratio(rows, green, nameko, method, threads)}; "
-                    f"RpcClient OS threads/ClusterRpcProxy = "
-                    f"{_ratio(rows, CLIENT, nameko, method, threads)}; "
-                    f"in-process/RpcClient OS threads = "
-                    f"{_ratio(rows, INPROC, CLIENT, method, threads)}"
-                )
+            print(
+                f"  {method:<10} conc {threads:>2}: "
+                f"RpcClient/ClusterRpcProxy, both eventlet = "
+                f"{_ratio(rows, GREEN_CLIENT, NAMEKO, method, threads)}; "
+                f"RpcClient OS threads/ClusterRpcProxy = "
+                f"{_ratio(rows, CLIENT, NAMEKO, method, threads)}; "
+                f"in-process/RpcClient OS threads = "
+                f"{_ratio(rows, INPROC, CLIENT, method, threads)}"
+            )
 
 
 if __name__ == "__main__":

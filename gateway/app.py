@@ -20,16 +20,10 @@ from gateway.rpc import RpcClient
 from services.common.config import Settings, get_settings
 from services.common.context import Caller, sign_caller
 from services.common.errors import AppError
+from services.registry import NAMES as SERVICES  # every service /readyz expects to answer
 
 log = logging.getLogger(__name__)
 
-SERVICES = (  # every service /readyz expects to answer
-    "partners",
-    "filing",
-    "orders",
-    "commission",
-    "notify",
-)
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
 
 

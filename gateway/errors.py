@@ -42,6 +42,9 @@ def problem(status: int, code: str, detail: str, errors: dict | None = None) -> 
     response.content_type = "application/problem+json"
     if status == 401:
         response.headers["WWW-Authenticate"] = "Bearer"
+    if status == 413:
+        # The unread body is still on the socket: the connection cannot carry another request.
+        response.headers["Connection"] = "close"
     if status == 429 and errors and errors.get("retry_after"):
         response.headers["Retry-After"] = str(errors["retry_after"][0])
     return response

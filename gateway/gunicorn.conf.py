@@ -12,6 +12,9 @@ keepalive = 75  # longer than clients and load balancers keep idle connections
 accesslog = os.environ.get("GATEWAY_ACCESS_LOG", "-")
 errorlog = "-"
 loglevel = os.environ.get("LOG_LEVEL", "info").lower()
+# gunicorn's control socket defaults to one file in $HOME shared by every gunicorn of the
+# user; two gateways on one machine would remove each other's. We do not use it.
+control_socket_disable = True
 forwarded_allow_ips = os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1")
 
 

@@ -18,9 +18,8 @@ import tempfile  # noqa: E402
 
 import pytest  # noqa: E402
 
+from services.registry import NAMES as SERVICES  # noqa: E402
 from tests.support import infra  # noqa: E402
-
-SERVICES = ("partners", "filing")
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -41,6 +40,17 @@ def pytest_configure(config: pytest.Config) -> None:
         LOG_LEVEL="WARNING",
         # Every test signs in from 127.0.0.1; the per-address limit is tested on its own.
         PRM_LOGIN_FAILURES_PER_ADDRESS="10000",
+        # Notify: webhooks to local test servers, and a retry schedule of seconds, not hours.
+        PRM_WEBHOOK_ALLOW_PRIVATE="true",
+        PRM_SMTP_TLS="none",
+        PRM_DELIVERY_INTERVAL="0.2",
+        PRM_DELIVERY_TIMEOUT="3",
+        PRM_DELIVERY_RETRY_BASE="0.2",
+        PRM_DELIVERY_RETRY_MAX="1",
+        PRM_DELIVERY_MAX_ATTEMPTS="5",
+        PRM_CHANNEL_MAX_FAILURES="4",
+        # Tokens some modules sign at collection must outlive a whole run (default 300 s).
+        PRM_CALLER_TOKEN_TTL="3600",
     )
     os.environ["AMQP_URI"] = infra.create_vhost(f"prm-test-{run}")
     for service in (*SERVICES, "kit"):

@@ -1,5 +1,25 @@
 """The HTTP API, one blueprint per resource group."""
 
-from gateway.api import auth, filing, flows, partners, people
+from gateway.api import (
+    auth,
+    commission,
+    filing,
+    flows,
+    notifications,
+    orders,
+    partners,
+    people,
+)
 
-ALL_BLUEPRINTS = (auth.blp, partners.blp, people.blp, filing.blp, flows.blp)
+ALL_BLUEPRINTS = (
+    auth.blp,
+    partners.blp,
+    people.blp,
+    filing.blp,
+    flows.blp,
+    orders.products_blp,
+    orders.blp,
+    orders.reports_blp,
+    commission.blp,
+    notifications.blp,
+)

@@ -8,8 +8,10 @@ the ``CallerContext`` dependency. Event handlers and timers act as the system.
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass, field
 from datetime import timedelta
+from functools import lru_cache
 
 import jwt
 import structlog
@@ -113,17 +115,27 @@ def verify_caller(token: object, key: str | None = None) -> Caller:
     """The caller in ``token``; Unauthenticated if it is missing, forged or expired."""
     if not isinstance(token, str) or not token:
         raise Unauthenticated("no caller context")
+    caller, expires = _decode_caller(token, key or get_settings().internal_key)
+    if expires <= time.time():
+        raise Unauthenticated("invalid caller context")
+    return caller
+
+
+@lru_cache(maxsize=4096)
+def _decode_caller(token: str, key: str) -> tuple[Caller, float]:
+    # Cached: the entrypoint and the dependency both verify the same token of a call.
+    # Failures raise and are never cached; expiry is checked on every use.
     try:
         claims = jwt.decode(
             token,
-            key or get_settings().internal_key,
+            key,
             algorithms=[_ALGORITHM],
             audience=_AUDIENCE,
             options={"require": ["exp", "iat", "aud"]},
         )
     except jwt.PyJWTError as exc:
         raise Unauthenticated("invalid caller context") from exc
-    return Caller.from_claims(claims)
+    return Caller.from_claims(claims), float(claims["exp"])
 
 
 def is_system_entrypoint(entrypoint: object) -> bool:

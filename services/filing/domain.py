@@ -59,8 +59,11 @@ def dump_filing(filing: Filing) -> dict:
     )
 
 
-def dump_customer(customer: Customer) -> dict:
-    latest = customer.filings[-1] if customer.filings else None
+def dump_customer(customer: Customer, caller: Caller) -> dict:
+    """The customer as ``caller`` may see it: a partner sees only its own filings of it
+    (after a transfer, not the previous owner's)."""
+    own = [f for f in customer.filings if caller.sees_partner(f.partner_id)]
+    latest = own[-1] if own else None
     data = {c: getattr(customer, c) for c in CustomerOut().fields if c != "filing"}
     data["filing"] = None
     result = CustomerOut().dump(data)
@@ -197,7 +200,7 @@ def file_customer(
         "filing_submitted",
         customer_event(customer, filing_id=filing.id, step=flow.current.definition.to_dict()),
     )
-    return dump_customer(customer)
+    return dump_customer(customer, caller)
 
 
 def _hq_filing(session: Session, caller: Caller, filing_id: int) -> Filing:
@@ -285,11 +288,14 @@ def list_customers(session: Session, caller: Caller, args: dict) -> dict:
                 Customer.phone.ilike(pattern),
             )
         )
-    return page_of(session, stmt, args["page"], args["per_page"], dump_customer)
+    return page_of(
+        session, stmt, args["page"], args["per_page"], lambda c: dump_customer(c, caller)
+    )
 
 
 def get_customer(session: Session, caller: Caller, customer_id: int) -> dict:
-    return dump_customer(get_scoped(session, Customer, customer_id, caller, "owner_partner_id"))
+    customer = get_scoped(session, Customer, customer_id, caller, "owner_partner_id")
+    return dump_customer(customer, caller)
 
 
 def owned_customer(session: Session, caller: Caller, customer_id: int) -> dict:
@@ -363,7 +369,7 @@ def transfer_customer(
         "customer_transferred",
         customer_event(customer, from_partner_id=previous, reason=data["reason"]),
     )
-    return dump_customer(customer)
+    return dump_customer(customer, caller)
 
 
 # -- protection lifecycle ---------------------------------------------------------------

@@ -8,31 +8,12 @@ from __future__ import annotations
 import re
 import unicodedata
 
-# Longest first, so that 股份有限公司 is removed whole rather than as 有限公司.
-LEGAL_SUFFIXES = tuple(
-    sorted(
-        {
-            "股份有限公司",
-            "有限责任公司",
-            "有限公司",
-            "集团有限公司",
-            "集团股份有限公司",
-            "股份公司",
-            "责任公司",
-            "公司",
-            "co.,ltd.",
-            "co.ltd",
-            "coltd",
-            "limited",
-            "ltd",
-            "inc",
-            "corp",
-            "corporation",
-            "company",
-        },
-        key=len,
-        reverse=True,
-    )
+# Chinese legal-form suffixes, longest first so that 股份有限公司 goes whole.
+LEGAL_SUFFIXES = ("股份有限公司", "有限责任公司", "有限公司", "股份公司", "责任公司", "公司")
+# English legal forms, removed only as whole trailing words ("Pacific Zinc" keeps its "inc").
+_ENGLISH_SUFFIX = re.compile(
+    r"(?:[\s,.&]+(?:co[\s.,]*ltd|company\s+limited|limited|ltd|inc|incorporated|corp|"
+    r"corporation|company|co|llc|plc|gmbh))+[\s.,]*$"
 )
 
 _USCC_CHARS = "0123456789ABCDEFGHJKLMNPQRTUWXY"
@@ -42,21 +23,18 @@ _MOBILE = re.compile(r"^1[3-9]\d{9}$")
 
 
 def normalise_name(name: str) -> str:
-    """NFKC, case-folded, without white space, punctuation or legal suffixes.
+    """NFKC, case-folded, without white space, punctuation or legal-form suffixes.
 
-    ``杭州西湖（科技）有限公司`` and ``杭州西湖(科技) 有限公司`` give ``杭州西湖科技``.
+    ``杭州西湖（科技）有限公司`` and ``杭州西湖(科技) 有限公司`` give ``杭州西湖科技``;
+    ``Acme Trading Co., Ltd.`` gives ``acmetrading``.
     """
-    text = unicodedata.normalize("NFKC", name).casefold()
+    text = unicodedata.normalize("NFKC", name).casefold().strip()
+    text = _ENGLISH_SUFFIX.sub("", text)
     text = "".join(ch for ch in text if not (ch.isspace() or unicodedata.category(ch)[0] in "PSZ"))
-    stripped = True
-    while stripped:
-        stripped = False
-        for suffix in LEGAL_SUFFIXES:
-            plain = re.sub(r"[\W_]", "", suffix)
-            if text.endswith(plain) and len(text) > len(plain):
-                text = text[: -len(plain)]
-                stripped = True
-                break
+    for suffix in LEGAL_SUFFIXES:
+        if text.endswith(suffix) and len(text) > len(suffix):
+            text = text[: -len(suffix)]
+            break
     return text
 
 

@@ -47,8 +47,17 @@ DEADLINE_REMINDER_HOURS = 12
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
-def dump_lead(lead: Lead) -> dict:
-    return LeadOut().dump(lead)
+def dump_lead(lead: Lead, caller: Caller) -> dict:
+    """The lead as ``caller`` may see it: a partner sees only its own part of the history
+    (not who had the lead before, nor why they declined it)."""
+    result = LeadOut().dump(lead)
+    if caller.partner_ids is not None:
+        result["history"] = [
+            entry
+            for entry, event in zip(result["history"], lead.history, strict=True)
+            if event.partner_id is not None and caller.sees_partner(event.partner_id)
+        ]
+    return result
 
 
 def lead_event(lead: Lead, **extra: Any) -> dict:
@@ -182,7 +191,7 @@ def create_lead(
     if assigner.route(lead, now, emit, caller.user_id):
         emit("lead_assigned", lead_event(lead))
     session.flush()
-    return dump_lead(lead)
+    return dump_lead(lead, caller)
 
 
 def _new_lead(
@@ -221,14 +230,21 @@ def import_leads(
         if problems:
             errors.append({"row": row_number, "errors": problems})
         else:
-            valid.append(schema.load(row))
+            valid.append((row_number, schema.load(row)))
     created = assigned = 0
-    for data in valid:
-        lead = _new_lead(session, caller, data, resolve, now)
+    for row_number, data in valid:
+        try:
+            with session.begin_nested():
+                lead = _new_lead(session, caller, data, resolve, now)
+                routed = assigner.route(lead, now, emit, caller.user_id)
+        except InvalidInput as exc:
+            errors.append({"row": row_number, "errors": exc.errors or {"_schema": [exc.message]}})
+            continue
         created += 1
-        if assigner.route(lead, now, emit, caller.user_id):
+        if routed:
             assigned += 1
             emit("lead_assigned", lead_event(lead))
+    errors.sort(key=lambda error: error["row"])
     session.flush()
     return {
         "created": created,
@@ -245,7 +261,7 @@ def list_leads(session: Session, caller: Caller, args: dict) -> dict:
         stmt = stmt.where(Lead.status == args["status"])
     if args.get("partner_id") is not None:
         stmt = stmt.where(Lead.assigned_partner_id == args["partner_id"])
-    return page_of(session, stmt, args["page"], args["per_page"], dump_lead)
+    return page_of(session, stmt, args["page"], args["per_page"], lambda x: dump_lead(x, caller))
 
 
 def _visible_lead(session: Session, caller: Caller, lead_id: int, lock: bool = False) -> Lead:
@@ -256,7 +272,7 @@ def _visible_lead(session: Session, caller: Caller, lead_id: int, lock: bool = F
 
 
 def get_lead(session: Session, caller: Caller, lead_id: int) -> dict:
-    return dump_lead(_visible_lead(session, caller, lead_id))
+    return dump_lead(_visible_lead(session, caller, lead_id), caller)
 
 
 def _own_open_lead(session: Session, caller: Caller, lead_id: int, now: datetime) -> Lead:
@@ -312,7 +328,7 @@ def claim_lead(session: Session, caller: Caller, lead_id: int, now: datetime, em
     )
     session.flush()
     emit("lead_claimed", lead_event(lead, customer_id=customer.id))
-    return domain.dump_customer(customer)
+    return domain.dump_customer(customer, caller)
 
 
 def decline_lead(
@@ -341,7 +357,7 @@ def decline_lead(
     if assigner.route(lead, now, emit, caller.user_id):
         emit("lead_assigned", lead_event(lead))
     session.flush()
-    result = dump_lead(lead)
+    result = dump_lead(lead, caller)
     if not caller.sees_partner(lead.assigned_partner_id):
         # The lead has left the caller's hands: tell the outcome, not where it went.
         result = {"id": lead.id, "status": "declined"}

@@ -92,9 +92,13 @@ class Order(Base):
 
 
 class OrderLine(Base):
-    """A product, a quantity and the agreed unit price; ``amount`` = quantity x unit price."""
+    """A product, a quantity and the agreed unit price; ``amount`` = quantity x unit price.
+    A product is on one line of an order at most (the sales report counts on it)."""
 
     __tablename__ = "order_lines"
+    __table_args__ = (
+        UniqueConstraint("order_id", "product_id", name="uq_order_lines_order_product"),
+    )
 
     id: Mapped[int] = mapped_column(BigIntPK, primary_key=True, autoincrement=True)
     order_id: Mapped[int] = mapped_column(ForeignKey("orders.id"), index=True)

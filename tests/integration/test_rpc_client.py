@@ -27,14 +27,16 @@ def kit(container_factory, rabbit_config):
     return container
 
 
-TOKEN = sign_caller(Caller.system_caller("test"))
+def token() -> str:
+    """A fresh caller token (they live a few minutes; never sign one at import)."""
+    return sign_caller(Caller.system_caller("test"))
 
 
 def test_call_to_a_service_that_never_ran_is_unavailable_not_a_timeout(client) -> None:
     # timeout is 30 s: answering ServiceUnavailable rather than ServiceTimeout shows it
     # did not wait for the timeout.
     with pytest.raises(ServiceUnavailable):
-        client.call("nosuchservice", "ping", caller=TOKEN)
+        client.call("nosuchservice", "ping", caller=token())
 
 
 def test_call_to_a_stopped_service_is_unavailable_not_a_timeout(
@@ -42,22 +44,22 @@ def test_call_to_a_stopped_service_is_unavailable_not_a_timeout(
 ) -> None:
     container = container_factory(KitService, rabbit_config)
     container.start()
-    assert client.call("kit", "echo", 1, caller=TOKEN) == 1
+    assert client.call("kit", "echo", 1, caller=token()) == 1
     container.stop()
     with pytest.raises(ServiceUnavailable):
-        client.call("kit", "echo", 2, caller=TOKEN)
+        client.call("kit", "echo", 2, caller=token())
 
 
 def test_slow_call_times_out_and_its_late_reply_is_not_taken_for_the_next(client, kit) -> None:
     with pytest.raises(ServiceTimeout):
-        client.call("kit", "slow", 1.0, caller=TOKEN, timeout=0.3)
-    assert client.call("kit", "echo", "next", caller=TOKEN) == "next"
+        client.call("kit", "slow", 1.0, caller=token(), timeout=0.3)
+    assert client.call("kit", "echo", "next", caller=token()) == "next"
 
 
 def test_client_reconnects_after_its_connection_is_lost(client, kit) -> None:
-    assert client.call("kit", "echo", "before", caller=TOKEN) == "before"
+    assert client.call("kit", "echo", "before", caller=token()) == "before"
     client._local.link.connection.collect()  # the socket is gone under it
-    assert client.call("kit", "echo", "after", caller=TOKEN) == "after"
+    assert client.call("kit", "echo", "after", caller=token()) == "after"
 
 
 def test_threads_sharing_one_client_each_get_their_own_answers(client, kit) -> None:
@@ -66,7 +68,7 @@ def test_threads_sharing_one_client_each_get_their_own_answers(client, kit) -> N
 
     def work(n: int) -> None:
         try:
-            results[n] = [client.call("kit", "echo", [n, i], caller=TOKEN) for i in range(20)]
+            results[n] = [client.call("kit", "echo", [n, i], caller=token()) for i in range(20)]
         except BaseException as exc:
             errors.append(exc)
 

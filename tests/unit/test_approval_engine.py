@@ -14,8 +14,12 @@ ORDER_FLOW = parse_flow(
     [
         {"name": "sales", "permission": "order.approve.sales", "mode": "any"},
         {"name": "finance", "permission": "order.approve.finance", "mode": "any"},
-        {"name": "director", "permission": "order.approve.director", "mode": "any",
-         "condition": {"field": "total_amount", "op": ">=", "value": "100000"}},
+        {
+            "name": "director",
+            "permission": "order.approve.director",
+            "mode": "any",
+            "condition": {"field": "total_amount", "op": ">=", "value": "100000"},
+        },
     ],
     fields={"total_amount", "max_discount"},
 )
@@ -25,10 +29,13 @@ DIRECTOR = {"order.approve.director"}
 
 
 def test_order_of_120000_has_three_steps_and_of_5000_two() -> None:
-    assert [s.definition.name for s in FlowInstance.start(ORDER_FLOW, {"total_amount": "120000.00"}).steps] == [
-        "sales", "finance", "director"]
-    assert [s.definition.name for s in FlowInstance.start(ORDER_FLOW, {"total_amount": "5000.00"}).steps] == [
-        "sales", "finance"]
+    assert [
+        s.definition.name
+        for s in FlowInstance.start(ORDER_FLOW, {"total_amount": "120000.00"}).steps
+    ] == ["sales", "finance", "director"]
+    assert [
+        s.definition.name for s in FlowInstance.start(ORDER_FLOW, {"total_amount": "5000.00"}).steps
+    ] == ["sales", "finance"]
 
 
 def test_condition_at_exactly_the_threshold_applies() -> None:
@@ -86,6 +93,101 @@ def test_invalid_flow_definitions_are_refused_with_reasons() -> None:
         parse_flow([{"name": "x", "permission": "p", "mode": "all"}])
     assert "steps.0" in error.value.errors
     with pytest.raises(InvalidInput):
-        parse_flow([{"name": "x", "permission": "p", "condition": {"field": "colour", "op": ">=",
-                                                                     "value": "1"}}],
-                   fields={"total_amount"})
+        parse_flow(
+            [
+                {
+                    "name": "x",
+                    "permission": "p",
+                    "condition": {"field": "colour", "op": ">=", "value": "1"},
+                }
+            ],
+            fields={"total_amount"},
+        )
+
+
+# -- "any of" conditions ----------------------------------------------------------------
+
+DIRECTOR_WHEN_BIG_OR_DISCOUNTED = parse_flow(
+    [
+        {"name": "sales", "permission": "order.approve.sales"},
+        {
+            "name": "director",
+            "permission": "order.approve.director",
+            "condition": {
+                "any": [
+                    {"field": "total_amount", "op": ">=", "value": "100000"},
+                    {"field": "max_discount", "op": ">", "value": "0.20"},
+                ]
+            },
+        },
+    ],
+    fields={"total_amount", "max_discount"},
+)
+
+
+def step_names(flow: list, subject: dict) -> list[str]:
+    return [s.definition.name for s in FlowInstance.start(flow, subject).steps]
+
+
+@pytest.mark.parametrize(
+    ("total", "discount", "expected"),
+    [
+        ("120000.00", "0", ["sales", "director"]),
+        ("5000.00", "0.25", ["sales", "director"]),
+        ("5000.00", "0.2001", ["sales", "director"]),
+        ("5000.00", "0.20", ["sales"]),
+        ("99999.99", "0.10", ["sales"]),
+    ],
+)
+def test_any_condition_adds_the_step_when_one_of_its_conditions_holds(
+    total: str, discount: str, expected: list[str]
+) -> None:
+    subject = {"total_amount": total, "max_discount": discount}
+    assert step_names(DIRECTOR_WHEN_BIG_OR_DISCOUNTED, subject) == expected
+
+
+def test_any_condition_with_a_missing_field_is_decided_by_the_others() -> None:
+    assert step_names(DIRECTOR_WHEN_BIG_OR_DISCOUNTED, {"total_amount": "150000"}) == [
+        "sales",
+        "director",
+    ]
+    assert step_names(DIRECTOR_WHEN_BIG_OR_DISCOUNTED, {}) == ["sales"]
+
+
+def test_any_condition_round_trips_through_its_wire_form_and_json() -> None:
+    director = DIRECTOR_WHEN_BIG_OR_DISCOUNTED[1]
+    assert director.to_dict()["condition"] == {
+        "any": [
+            {"field": "total_amount", "op": ">=", "value": "100000"},
+            {"field": "max_discount", "op": ">", "value": "0.20"},
+        ]
+    }
+    assert parse_flow([director.to_dict()])[0] == director
+    flow = FlowInstance.start(DIRECTOR_WHEN_BIG_OR_DISCOUNTED, {"max_discount": "0.5"})
+    again = FlowInstance.from_dict(flow.to_dict())
+    assert again.to_dict() == flow.to_dict()
+    assert again.steps[1].definition.condition == director.condition
+
+
+@pytest.mark.parametrize(
+    "condition",
+    [
+        {"any": []},
+        {"any": "total_amount >= 1"},
+        {"any": [{"field": "total_amount", "op": "~", "value": "1"}]},
+        {"any": [{"field": "colour", "op": ">=", "value": "1"}]},
+        {"any": [{"field": "total_amount", "op": ">=", "value": "lots"}]},
+        {"any": [{"field": "total_amount", "op": ">=", "value": "1"}], "field": "x"},
+        "total_amount >= 1",
+    ],
+)
+def test_malformed_any_conditions_are_refused_naming_the_step(condition: object) -> None:
+    with pytest.raises(InvalidInput) as error:
+        parse_flow(
+            [
+                {"name": "x", "permission": "p"},
+                {"name": "y", "permission": "p", "condition": condition},
+            ],
+            fields={"total_amount"},
+        )
+    assert list(error.value.errors) == ["steps.1"]

@@ -3,6 +3,9 @@
 docker-compose.yml, deploy/Dockerfile, deploy/postgres/init-databases.sh and
 deploy/k8s are parsed (and the kustomization rendered with `kubectl kustomize`,
 offline), never run: nothing here needs Docker or a cluster.
+
+The services are those of services/registry.py (``NAMES``): compose and k8s must run
+exactly those, plus the migration step and the gateway.
 """
 
 from __future__ import annotations
@@ -20,6 +23,8 @@ from urllib.parse import urlsplit
 import pytest
 import yaml
 
+from services.registry import NAMES
+
 ROOT = Path(__file__).resolve().parents[2]
 COMPOSE_FILE = ROOT / "docker-compose.yml"
 DOCKERFILE = ROOT / "deploy" / "Dockerfile"
@@ -28,8 +33,10 @@ INIT_DATABASES = ROOT / "deploy" / "postgres" / "init-databases.sh"
 K8S_DIR = ROOT / "deploy" / "k8s"
 SECRET_TEMPLATE = K8S_DIR / "secret.example.yaml"
 
-#: One database per service, planned or present (ARCHITECTURE.md).
-SERVICE_DATABASES = {"partners", "filing", "orders", "commission", "notify"}
+#: One database per service, named after it.
+SERVICE_DATABASES = set(NAMES)
+#: The URL key of each service's database.
+DATABASE_URL_KEYS = {f"{name.upper()}_DATABASE_URL" for name in NAMES}
 INFRASTRUCTURE = {"rabbitmq", "postgres"}
 APP_IMAGE = "prm"
 APP_UID = 10001
@@ -42,7 +49,23 @@ WORKLOAD_KINDS = {"Deployment", "Job"}
 MIGRATE = ["python", "manage.py", "migrate"]
 GATEWAY = ["gunicorn", "-c", "gateway/gunicorn.conf.py", "gateway.wsgi:app"]
 SECRET_VARIABLE = re.compile(r"PASSWORD|SECRET|KEY|_PASS$")
+#: Secrets of optional features: off unless given, so their compose default is empty.
+OPTIONAL_SECRETS = {"PRM_SMTP_PASSWORD"}
+#: notify's SMTP settings (services/notify/settings.py); the password is a secret.
+SMTP_SETTINGS = {
+    "PRM_SMTP_HOST",
+    "PRM_SMTP_PORT",
+    "PRM_SMTP_TLS",
+    "PRM_SMTP_USER",
+    "PRM_SMTP_FROM",
+}
+SMTP_PASSWORD = "PRM_SMTP_PASSWORD"
 INTERPOLATION = re.compile(r"\$\{(?P<name>\w+)(?::?-(?P<default>[^}]*))?\}")
+
+
+def database_urls(names: set[str] | dict) -> set[str]:
+    """The <SERVICE>_DATABASE_URL keys among these variable names."""
+    return {name for name in names if name.endswith("_DATABASE_URL")}
 
 
 def services_in_repo() -> set[str]:
@@ -99,6 +122,7 @@ def nameko_services(app_services: dict[str, dict]) -> dict[str, dict]:
     for service in app_services.values():
         name = served_service(as_argv(service.get("command")))
         if name:
+            assert name not in found, f"{name} is run by more than one compose service"
             found[name] = service
     return found
 
@@ -118,7 +142,7 @@ def depends_on(service: dict) -> dict[str, str]:
 
 
 def test_compose_app_services_share_one_image_built_from_deploy_dockerfile(app_services):
-    assert {"migrate", "partners", "gateway"} <= set(app_services)
+    assert {"migrate", "gateway", *NAMES} <= set(app_services)
     images = {
         (s.get("image"), json.dumps(s.get("build"), sort_keys=True)) for s in app_services.values()
     }
@@ -159,15 +183,26 @@ def test_compose_migrate_runs_manage_py_migrate_once(compose):
     assert migrating == ["migrate"], "migrations must run in one place only"
 
 
+def test_compose_runs_exactly_the_registered_services_and_the_gateway(
+    app_services, nameko_services
+):
+    assert NAMES, "services/registry.py lists no service"
+    assert set(nameko_services) == set(NAMES)
+    assert set(app_services) == {*NAMES, "migrate", "gateway"}
+    for name in NAMES:
+        # the compose service is named after the Nameko service it runs
+        assert app_services[name] is nameko_services[name], name
+
+
 def test_compose_services_start_only_after_migrate_completed(nameko_services):
-    assert "partners" in nameko_services
+    assert set(nameko_services) == set(NAMES)
     for name, service in nameko_services.items():
         assert depends_on(service).get("migrate") == "service_completed_successfully", name
 
 
 def test_compose_gateway_waits_for_every_service_to_be_healthy(compose, nameko_services):
     gateway_deps = depends_on(compose["services"]["gateway"])
-    for name in nameko_services:
+    for name in {*NAMES, *nameko_services}:
         assert gateway_deps.get(name) == "service_healthy", name
 
 
@@ -198,6 +233,7 @@ def test_compose_healthchecks_ask_the_right_thing(compose, nameko_services):
         "ping",
     ]
     assert "pg_isready" in services["postgres"]["healthcheck"]["test"]
+    assert set(nameko_services) == set(NAMES)
     for name, service in nameko_services.items():
         assert service["healthcheck"]["test"] == ["CMD", "python", "manage.py", "ping", name]
     gateway_check = " ".join(services["gateway"]["healthcheck"]["test"])
@@ -208,11 +244,15 @@ def test_compose_healthchecks_ask_the_right_thing(compose, nameko_services):
 
 def test_compose_runs_only_services_that_exist(nameko_services):
     assert set(nameko_services) <= services_in_repo()
+    assert set(NAMES) <= services_in_repo()
 
 
 def test_compose_gives_each_service_its_own_database(compose, nameko_services):
     created = databases_created_by_init_script()
     migrate_env = environment(compose["services"]["migrate"])
+    # migrate migrates every registered service, and reaches no other database
+    assert database_urls(migrate_env) == DATABASE_URL_KEYS
+    assert set(nameko_services) == set(NAMES)
     for name, service in nameko_services.items():
         key = f"{name.upper()}_DATABASE_URL"
         url = environment(service)[key]
@@ -260,6 +300,10 @@ def test_compose_secrets_come_from_the_environment_with_dev_only_defaults(compos
     ]
     assert secret_defaults
     for variable, default in secret_defaults:
+        if variable in OPTIONAL_SECRETS:
+            # no placeholder that would be sent to a real server: empty means "none"
+            assert not default, f"{variable} of an optional feature defaults to a value"
+            continue
         assert default and "dev-only" in default, f"default of {variable} not marked dev-only"
 
 
@@ -278,6 +322,39 @@ def test_compose_gives_the_admin_password_to_migrate_only(compose):
         if "PRM_ADMIN_PASSWORD" in environment(service)
     }
     assert holders == {"migrate"}
+
+
+def test_compose_gives_smtp_settings_to_notify_with_empty_defaults(compose):
+    notify = environment(compose["services"]["notify"])
+    for key in (*SMTP_SETTINGS, SMTP_PASSWORD):
+        assert key in notify, f"notify has no {key}"
+        assert INTERPOLATION.fullmatch(notify[key]), f"{key} is not read from the environment"
+        assert resolve(notify[key]) == "", f"{key} has a default: SMTP is off unless given"
+    holders = {
+        name
+        for name, service in compose["services"].items()
+        if SMTP_PASSWORD in environment(service)
+    }
+    assert holders == {"notify"}
+
+
+def test_compose_settings_are_accepted_by_the_services(compose, app_services, monkeypatch):
+    """The defaults in docker-compose.yml parse as the services read them."""
+    from services.common.config import get_settings
+    from services.notify.settings import load_settings
+
+    for name, service in app_services.items():
+        env = {key: resolve(value) for key, value in environment(service).items()}
+        for key, value in env.items():
+            monkeypatch.setenv(key, value)
+        settings = get_settings.__wrapped__()
+        assert settings.production, name
+        if name == "notify":
+            notify = load_settings()
+            assert not notify.smtp_configured
+            assert not notify.webhook_allow_private
+        for key in env:
+            monkeypatch.delenv(key)
 
 
 # --------------------------------------------------------------------------- postgres init
@@ -447,8 +524,15 @@ def deployments_by_service(objects: list[dict]) -> dict[str, dict]:
         for container in pod_spec(deployment)["containers"]:
             name = served_service(argv(container))
             if name:
+                assert name not in found, f"{name} is run by more than one Deployment"
                 found[name] = deployment
     return found
+
+
+def migrate_container(objects: list[dict]) -> dict:
+    (job,) = (j for j in of_kind(objects, "Job") if any(argv(c) == MIGRATE for c in containers(j)))
+    (container,) = pod_spec(job)["containers"]
+    return container
 
 
 def secret_template_keys() -> set[str]:
@@ -534,9 +618,29 @@ def test_k8s_migrations_run_in_a_job_and_never_in_the_replicas(rendered):
             assert "migrate" not in argv(container), deployment["metadata"]["name"]
 
 
+def test_k8s_runs_exactly_the_registered_services_and_the_gateway(rendered):
+    services = deployments_by_service(rendered)
+    assert set(services) == set(NAMES)
+    deployments = {d["metadata"]["name"] for d in of_kind(rendered, "Deployment")}
+    assert deployments == {*NAMES, "gateway"}
+    for name, deployment in services.items():
+        assert deployment["metadata"]["name"] == name
+        (container,) = pod_spec(deployment)["containers"]
+        assert container["name"] == name
+
+
+def test_k8s_each_service_has_its_own_file_listed_in_the_kustomization():
+    resources = yaml.safe_load((K8S_DIR / "kustomization.yaml").read_text())["resources"]
+    for name in NAMES:
+        assert f"{name}.yaml" in resources, f"{name}.yaml is not a resource"
+        documents = [d for d in yaml.safe_load_all((K8S_DIR / f"{name}.yaml").read_text()) if d]
+        deployments = [d["metadata"]["name"] for d in documents if d["kind"] == "Deployment"]
+        assert deployments == [name], f"{name}.yaml declares {deployments}"
+
+
 def test_k8s_service_deployments_are_probed_with_an_rpc_ping(rendered):
     services = deployments_by_service(rendered)
-    assert "partners" in services
+    assert set(services) == set(NAMES)
     for name, deployment in services.items():
         assert deployment["spec"]["replicas"] >= 2, name
         (container,) = pod_spec(deployment)["containers"]
@@ -666,8 +770,9 @@ def test_k8s_config_runs_in_production_with_keys_from_the_secret(rendered):
 
 def test_k8s_each_service_reads_only_its_own_database_and_migrate_reads_all(rendered):
     services = deployments_by_service(rendered)
-    (job,) = (j for j in of_kind(rendered, "Job") if any(argv(c) == MIGRATE for c in containers(j)))
-    (migrate,) = pod_spec(job)["containers"]
+    assert set(services) == set(NAMES)
+    migrate = migrate_container(rendered)
+    assert database_urls(env_names(migrate)) == DATABASE_URL_KEYS
     for name, deployment in services.items():
         (container,) = pod_spec(deployment)["containers"]
         urls = {n for n in env_names(container) if n.endswith("_DATABASE_URL")}
@@ -687,3 +792,58 @@ def test_k8s_gives_the_admin_password_to_the_migrate_job_only(rendered):
     }
     (job,) = (j for j in of_kind(rendered, "Job") if any(argv(c) == MIGRATE for c in containers(j)))
     assert holders == {("Job", job["metadata"]["name"])}
+
+
+def test_k8s_secret_template_and_its_create_command_hold_every_database_url():
+    keys = secret_template_keys()
+    assert database_urls(keys) == DATABASE_URL_KEYS
+    # the documented `kubectl create secret` command creates exactly the template's keys
+    comments = "\n".join(
+        line.lstrip("#").strip()
+        for line in SECRET_TEMPLATE.read_text().splitlines()
+        if line.startswith("#")
+    )
+    assert "kubectl -n prm create secret generic prm-secrets" in comments
+    created = re.findall(r"--from-literal=(\w+)=", comments)
+    assert len(created) == len(set(created)), "a key is given twice"
+    assert set(created) == keys
+    for name in NAMES:
+        urls = re.findall(rf"--from-literal={name.upper()}_DATABASE_URL=\"([^\"]+)\"", comments)
+        assert [database_of(url)[1] for url in urls] == [name], name
+
+
+def test_k8s_gives_smtp_settings_to_notify_and_its_password_from_the_secret(rendered):
+    (config,) = of_kind(rendered, "ConfigMap")
+    assert set(config["data"]) >= SMTP_SETTINGS
+    assert SMTP_PASSWORD not in config["data"]
+    assert SMTP_PASSWORD in secret_template_keys()
+    holders = set()
+    for workload in (o for o in rendered if o["kind"] in WORKLOAD_KINDS):
+        for container in containers(workload):
+            for item in container.get("env", []):
+                if item["name"] == SMTP_PASSWORD:
+                    holders.add(workload["metadata"]["name"])
+                    assert "value" not in item
+                    assert item["valueFrom"]["secretKeyRef"]["key"] == SMTP_PASSWORD
+    assert holders == {"notify"}
+    (notify,) = pod_spec(deployments_by_service(rendered)["notify"])["containers"]
+    config_refs = {s["configMapRef"]["name"] for s in notify["envFrom"] if "configMapRef" in s}
+    assert config["metadata"]["name"] in config_refs
+
+
+def test_k8s_config_is_accepted_by_the_services(rendered, monkeypatch):
+    """The ConfigMap's values parse as the services read them (keys from the secret)."""
+    from services.common.config import get_settings
+    from services.notify.settings import load_settings
+
+    (config,) = of_kind(rendered, "ConfigMap")
+    for key, value in config["data"].items():
+        monkeypatch.setenv(key, value)
+    for key in ("PRM_JWT_SECRET", "PRM_INTERNAL_KEY"):
+        monkeypatch.setenv(key, "k" * 32)
+    monkeypatch.delenv(SMTP_PASSWORD, raising=False)
+    settings = get_settings.__wrapped__()
+    assert settings.production
+    notify = load_settings()
+    assert not notify.smtp_configured
+    assert not notify.webhook_allow_private

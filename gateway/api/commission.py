@@ -1,0 +1,257 @@
+"""Commission: rates, entries, the commission report and statements (commission service)."""
+
+from __future__ import annotations
+
+import csv
+import io
+from decimal import Decimal
+
+from flask import Response, jsonify
+from flask_smorest import Blueprint
+from openpyxl import Workbook
+from openpyxl.styles import Font
+
+from gateway.api.common import document_errors, page_of, wire
+from gateway.context import authenticated, call, requires
+from services.commission.schemas import (
+    REPORT_COLUMNS,
+    SOURCE_LABELS,
+    TOTAL_LABEL,
+    EntryListArgs,
+    EntryOut,
+    PayIn,
+    RateIn,
+    RateInForceArgs,
+    RateInForceOut,
+    RateListArgs,
+    RateOut,
+    ReportArgs,
+    ReportOut,
+    ReportQuery,
+    StatementIn,
+    StatementListArgs,
+    StatementOut,
+)
+
+blp = Blueprint(
+    "commission", __name__, url_prefix="/api/v1", description="Commission rates and statements"
+)
+
+_MONEY_COLUMNS = {"contract_amount", "commission_amount"}
+#: The dimension a report column belongs to; the other columns are measures.
+_DIMENSION_OF = {
+    "partner_id": "partner",
+    "partner_code": "partner",
+    "partner_name": "partner",
+    "period": "period",
+    "source": "source",
+}
+_XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+
+
+# -- rates ------------------------------------------------------------------------------
+
+
+@blp.get("/commission/rates")
+@blp.arguments(RateListArgs, location="query")
+@blp.response(200, page_of(RateOut))
+@document_errors(blp, 401, 403, 422)
+@requires("commission.manage", hq=True)
+def list_rates(args: dict):  # type: ignore[no-untyped-def]
+    """Rate rules: per partner type, and per-partner overrides, each from a date on."""
+    return jsonify(call("commission", "list_rates", wire(RateListArgs, args)))
+
+
+@blp.put("/commission/rates")
+@blp.arguments(RateIn)
+@blp.response(200, RateOut)
+@document_errors(blp, 401, 403, 422)
+@requires("commission.manage", hq=True)
+def put_rate(data: dict):  # type: ignore[no-untyped-def]
+    """Set the rates of a partner type (``partner_type``) or of one partner
+    (``partner_id``, an override) from ``effective_from`` (today by default): rates are
+    decimal strings between 0 and 1. A rule of the same scope and date is replaced;
+    commission entries already written keep their rate."""
+    return jsonify(call("commission", "put_rate", wire(RateIn, data)))
+
+
+@blp.get("/commission/rates/in-force")
+@blp.arguments(RateInForceArgs, location="query")
+@blp.response(200, RateInForceOut)
+@document_errors(blp, 401, 403, 404, 409, 422)
+@requires("commission.manage", hq=True)
+def rate_in_force(args: dict):  # type: ignore[no-untyped-def]
+    """The rates that apply to a partner on a day (``on``, today by default), and whether
+    they come from its override or its partner type."""
+    return jsonify(call("commission", "rate_in_force", wire(RateInForceArgs, args)))
+
+
+# -- entries ----------------------------------------------------------------------------
+
+
+@blp.get("/commissions")
+@blp.arguments(EntryListArgs, location="query")
+@blp.response(200, page_of(EntryOut))
+@document_errors(blp, 401, 422)
+@authenticated
+def list_entries(args: dict):  # type: ignore[no-untyped-def]
+    """Commission entries in the caller's scope: one ``commission`` per approved order and a
+    ``reversal`` (negative) per cancelled one; ``statement_id`` once settled."""
+    return jsonify(call("commission", "list_entries", wire(EntryListArgs, args)))
+
+
+@blp.get("/commissions/<int:entry_id>")
+@blp.response(200, EntryOut)
+@document_errors(blp, 401, 404)
+@authenticated
+def get_entry(entry_id: int):  # type: ignore[no-untyped-def]
+    return jsonify(call("commission", "get_entry", entry_id))
+
+
+# -- report -----------------------------------------------------------------------------
+
+
+@blp.get("/reports/commissions")
+@blp.arguments(ReportQuery, location="query")
+@blp.response(200, ReportOut)
+@document_errors(blp, 401, 403, 422)
+@requires("report.read")
+def commission_report(args: dict):  # type: ignore[no-untyped-def]
+    """Contract and commission amounts and entry counts by ``group_by`` (any of partner,
+    period, source; default partner,period) over the periods ``from``..``to``, with totals.
+    ``format=csv`` or ``xlsx`` answers a file with Chinese headers. Partners see their own
+    rows only."""
+    query = dict(args)
+    file_format = query.pop("format")
+    report = call("commission", "commission_report", wire(ReportArgs, query))
+    if file_format == "csv":
+        return report_csv(report)
+    if file_format == "xlsx":
+        return report_xlsx(report)
+    return jsonify(report)
+
+
+def _columns(report: dict) -> list[tuple[str, str]]:
+    """The measures, and the dimension columns of the dimensions the report is grouped by."""
+    dims = set(report["group_by"])
+    return [
+        (name, header)
+        for name, header in REPORT_COLUMNS
+        if name not in _DIMENSION_OF or _DIMENSION_OF[name] in dims
+    ]
+
+
+def _cell(name: str, value: object) -> object:
+    if name == "source":
+        return SOURCE_LABELS.get(str(value), value)
+    if name in _MONEY_COLUMNS:
+        return Decimal(str(value))
+    return value
+
+
+def _table(report: dict) -> tuple[list[str], list[list[object]]]:
+    """Headers and rows (the totals last) of the report as a file shows it."""
+    columns = _columns(report)
+    # Without dimensions the only row is the totals row.
+    grouped = report["rows"] if report["group_by"] else []
+    rows = [[_cell(name, row.get(name)) for name, _ in columns] for row in grouped]
+    totals = report["totals"]
+    total_row: list[object] = [
+        _cell(name, totals[name]) if name in totals else None for name, _ in columns
+    ]
+    first_blank = next((i for i, value in enumerate(total_row) if value is None), None)
+    if first_blank is not None:
+        total_row[first_blank] = TOTAL_LABEL
+    rows.append(total_row)
+    return [header for _, header in columns], rows
+
+
+def _attachment(body: bytes, mimetype: str, extension: str) -> Response:
+    response = Response(body, mimetype=mimetype)
+    response.headers["Content-Disposition"] = (
+        f'attachment; filename="commission-report.{extension}"'
+    )
+    return response
+
+
+def report_csv(report: dict) -> Response:
+    headers, rows = _table(report)
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+    writer.writerow(headers)
+    for row in rows:
+        writer.writerow(["" if value is None else value for value in row])
+    # A byte-order mark, so that Excel opens the UTF-8 file with its Chinese intact.
+    return _attachment(("\ufeff" + buffer.getvalue()).encode(), "text/csv; charset=utf-8", "csv")
+
+
+def report_xlsx(report: dict) -> Response:
+    headers, rows = _table(report)
+    workbook = Workbook()
+    sheet = workbook.active
+    sheet.title = "提成报表"
+    sheet.append(headers)
+    for cell in sheet[1]:
+        cell.font = Font(bold=True)
+    money_columns = [i for i, (name, _) in enumerate(_columns(report)) if name in _MONEY_COLUMNS]
+    for row in rows:
+        sheet.append(row)
+        for index in money_columns:
+            sheet.cell(row=sheet.max_row, column=index + 1).number_format = "#,##0.00"
+    sheet.cell(row=sheet.max_row, column=1).font = Font(bold=True)
+    buffer = io.BytesIO()
+    workbook.save(buffer)
+    return _attachment(buffer.getvalue(), _XLSX, "xlsx")
+
+
+# -- statements -------------------------------------------------------------------------
+
+
+@blp.get("/commission/statements")
+@blp.arguments(StatementListArgs, location="query")
+@blp.response(200, page_of(StatementOut))
+@document_errors(blp, 401, 422)
+@authenticated
+def list_statements(args: dict):  # type: ignore[no-untyped-def]
+    """Statements in the caller's scope (HQ: all; a partner: its own)."""
+    return jsonify(call("commission", "list_statements", wire(StatementListArgs, args)))
+
+
+@blp.post("/commission/statements")
+@blp.arguments(StatementIn)
+@blp.response(201, StatementOut)
+@document_errors(blp, 401, 403, 409, 422)
+@requires("commission.manage", hq=True)
+def issue_statement(data: dict):  # type: ignore[no-untyped-def]
+    """Issue a statement of a partner's entries of an ended period (``YYYY-MM``) that are
+    on no statement yet; they are locked onto it. 409 ``nothing_to_settle`` when there are
+    none; 422 ``period_not_ended`` for the current or a later month."""
+    return jsonify(call("commission", "issue_statement", wire(StatementIn, data))), 201
+
+
+@blp.get("/commission/statements/<int:statement_id>")
+@blp.response(200, StatementOut)
+@document_errors(blp, 401, 404)
+@authenticated
+def get_statement(statement_id: int):  # type: ignore[no-untyped-def]
+    return jsonify(call("commission", "get_statement", statement_id))
+
+
+@blp.post("/commission/statements/<int:statement_id>/confirm")
+@blp.response(200, StatementOut)
+@document_errors(blp, 401, 403, 404, 409)
+@requires("commission.confirm")
+def confirm_statement(statement_id: int):  # type: ignore[no-untyped-def]
+    """The partner confirms its issued statement (409 ``invalid_state`` otherwise)."""
+    return jsonify(call("commission", "confirm_statement", statement_id))
+
+
+@blp.post("/commission/statements/<int:statement_id>/pay")
+@blp.arguments(PayIn)
+@blp.response(200, StatementOut)
+@document_errors(blp, 401, 403, 404, 409, 422)
+@requires("commission.pay", hq=True)
+def pay_statement(data: dict, statement_id: int):  # type: ignore[no-untyped-def]
+    """HQ marks a confirmed statement paid, with the payment's reference (409
+    ``invalid_state`` unless confirmed)."""
+    return jsonify(call("commission", "pay_statement", statement_id, wire(PayIn, data)))

@@ -1,0 +1,235 @@
+"""Products, dealer orders with their approval and comments, and order reports (orders
+service). The approval-flow route (/approval-flows/{kind}) lives with the flows."""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+
+from flask import Response, jsonify
+from flask_smorest import Blueprint
+
+from gateway.api.common import document_errors, page_of, wire
+from gateway.context import authenticated, call, requires
+from services.common.errors import ServiceTimeout, ServiceUnavailable
+from services.orders.schemas import (
+    CancelIn,
+    CommentIn,
+    CommentOut,
+    DecisionIn,
+    OrderCreate,
+    OrderListArgs,
+    OrderOut,
+    OrderSummaryOut,
+    OrderUpdate,
+    ProductCreate,
+    ProductListArgs,
+    ProductOut,
+    ProductUpdate,
+    RejectIn,
+    SalesReportArgs,
+    SalesReportOut,
+    SalesReportQuery,
+    SummaryArgs,
+    SummaryOut,
+)
+
+products_blp = Blueprint(
+    "products", __name__, url_prefix="/api/v1", description="HQ's product catalogue"
+)
+blp = Blueprint(
+    "orders", __name__, url_prefix="/api/v1", description="Dealer orders, approval, comments"
+)
+reports_blp = Blueprint(
+    "order_reports", __name__, url_prefix="/api/v1", description="Sales and order reports"
+)
+
+
+# -- products ---------------------------------------------------------------------------
+
+
+@products_blp.get("/products")
+@products_blp.arguments(ProductListArgs, location="query")
+@products_blp.response(200, page_of(ProductOut))
+@document_errors(products_blp, 401, 422)
+@authenticated
+def list_products(args: dict):  # type: ignore[no-untyped-def]
+    """The catalogue; ``active`` and ``q`` (SKU or name) filter it."""
+    return jsonify(call("orders", "list_products", wire(ProductListArgs, args)))
+
+
+@products_blp.post("/products")
+@products_blp.arguments(ProductCreate)
+@products_blp.response(201, ProductOut)
+@document_errors(products_blp, 401, 403, 409, 422)
+@requires("product.manage", hq=True)
+def create_product(data: dict):  # type: ignore[no-untyped-def]
+    """Add a product (SKU unique: 409 ``sku_taken``)."""
+    return jsonify(call("orders", "create_product", wire(ProductCreate, data))), 201
+
+
+@products_blp.get("/products/<int:product_id>")
+@products_blp.response(200, ProductOut)
+@document_errors(products_blp, 401, 404)
+@authenticated
+def get_product(product_id: int):  # type: ignore[no-untyped-def]
+    return jsonify(call("orders", "get_product", product_id))
+
+
+@products_blp.patch("/products/<int:product_id>")
+@products_blp.arguments(ProductUpdate)
+@products_blp.response(200, ProductOut)
+@document_errors(products_blp, 401, 403, 404, 422)
+@requires("product.manage", hq=True)
+def update_product(data: dict, product_id: int):  # type: ignore[no-untyped-def]
+    """Change a product's name, unit, list price or activity; orders keep their copy."""
+    return jsonify(call("orders", "update_product", product_id, wire(ProductUpdate, data)))
+
+
+# -- orders -----------------------------------------------------------------------------
+
+
+@blp.get("/orders")
+@blp.arguments(OrderListArgs, location="query")
+@blp.response(200, page_of(OrderSummaryOut))
+@document_errors(blp, 401, 422)
+@authenticated
+def list_orders(args: dict):  # type: ignore[no-untyped-def]
+    """Orders in the caller's scope, newest first (HQ: all)."""
+    return jsonify(call("orders", "list_orders", wire(OrderListArgs, args)))
+
+
+@blp.post("/orders")
+@blp.arguments(OrderCreate)
+@blp.response(201, OrderOut)
+@document_errors(blp, 401, 403, 409, 422, 503)
+@requires("order.create")
+def create_order(data: dict):  # type: ignore[no-untyped-def]
+    """Draft an order for a customer protected for your partner (422 ``customer_not_owned``
+    otherwise)."""
+    return jsonify(call("orders", "create_order", wire(OrderCreate, data))), 201
+
+
+@blp.get("/orders/<int:order_id>")
+@blp.response(200, OrderOut)
+@document_errors(blp, 401, 404)
+@authenticated
+def get_order(order_id: int):  # type: ignore[no-untyped-def]
+    """The order with its lines, approval steps, history and comments; once approved, its
+    ``commission`` (rate and amount) from the commission service."""
+    order = call("orders", "get_order", order_id)
+    if order.get("status") in ("approved", "completed"):
+        # The order is still worth showing while the commission service does not answer.
+        with contextlib.suppress(ServiceUnavailable, ServiceTimeout):
+            order["commission"] = call("commission", "order_commission", order_id)
+    return jsonify(order)
+
+
+@blp.patch("/orders/<int:order_id>")
+@blp.arguments(OrderUpdate)
+@blp.response(200, OrderOut)
+@document_errors(blp, 401, 403, 404, 409, 422)
+@requires("order.create")
+def update_order(data: dict, order_id: int):  # type: ignore[no-untyped-def]
+    """Revise a draft or rejected order (the ordering partner)."""
+    return jsonify(call("orders", "update_order", order_id, wire(OrderUpdate, data)))
+
+
+@blp.post("/orders/<int:order_id>/submit")
+@blp.response(200, OrderOut)
+@document_errors(blp, 401, 403, 404, 409, 422, 503)
+@requires("order.create")
+def submit_order(order_id: int):  # type: ignore[no-untyped-def]
+    """Start the approval flow (the customer must still be protected for you)."""
+    return jsonify(call("orders", "submit_order", order_id))
+
+
+@blp.post("/orders/<int:order_id>/approve")
+@blp.arguments(DecisionIn)
+@blp.response(200, OrderOut)
+@document_errors(blp, 401, 403, 404, 409, 422)
+@requires(hq=True)
+def approve_order(data: dict, order_id: int):  # type: ignore[no-untyped-def]
+    """Approve the current step (HQ with that step's permission; 403 out of turn)."""
+    return jsonify(call("orders", "approve_order", order_id, wire(DecisionIn, data)))
+
+
+@blp.post("/orders/<int:order_id>/reject")
+@blp.arguments(RejectIn)
+@blp.response(200, OrderOut)
+@document_errors(blp, 401, 403, 404, 409, 422)
+@requires(hq=True)
+def reject_order(data: dict, order_id: int):  # type: ignore[no-untyped-def]
+    """Reject at the current step, with a comment; the partner may revise and resubmit."""
+    return jsonify(call("orders", "reject_order", order_id, wire(RejectIn, data)))
+
+
+@blp.post("/orders/<int:order_id>/complete")
+@blp.response(200, OrderOut)
+@document_errors(blp, 401, 403, 404, 409)
+@requires("order.fulfil", hq=True)
+def complete_order(order_id: int):  # type: ignore[no-untyped-def]
+    """Mark an approved order delivered."""
+    return jsonify(call("orders", "complete_order", order_id))
+
+
+@blp.post("/orders/<int:order_id>/cancel")
+@blp.arguments(CancelIn)
+@blp.response(200, OrderOut)
+@document_errors(blp, 401, 403, 404, 409, 422)
+@authenticated
+def cancel_order(data: dict, order_id: int):  # type: ignore[no-untyped-def]
+    """Cancel: the ordering partner before approval; HQ ``order.cancel`` after, with a
+    reason."""
+    return jsonify(call("orders", "cancel_order", order_id, wire(CancelIn, data)))
+
+
+@blp.get("/orders/<int:order_id>/comments")
+@blp.response(200, CommentOut(many=True))
+@document_errors(blp, 401, 404)
+@authenticated
+def list_comments(order_id: int):  # type: ignore[no-untyped-def]
+    return jsonify(call("orders", "list_comments", order_id))
+
+
+@blp.post("/orders/<int:order_id>/comments")
+@blp.arguments(CommentIn)
+@blp.response(201, CommentOut)
+@document_errors(blp, 401, 404, 422)
+@authenticated
+def add_comment(data: dict, order_id: int):  # type: ignore[no-untyped-def]
+    """Comment on the order; everyone who took part in it is told."""
+    return jsonify(call("orders", "add_comment", order_id, wire(CommentIn, data))), 201
+
+
+# -- reports ----------------------------------------------------------------------------
+
+
+@reports_blp.get("/reports/sales")
+@reports_blp.arguments(SalesReportQuery, location="query")
+@reports_blp.response(200, SalesReportOut)
+@document_errors(reports_blp, 401, 403, 422)
+@requires("report.read")
+def sales_report(args: dict):  # type: ignore[no-untyped-def]
+    """Orders grouped by any of province, city, partner, product, month, quarter, source,
+    status, with count, quantity and amount; ``format=csv`` or ``xlsx`` for a file."""
+    file_format = args.pop("format")
+    query = wire(SalesReportArgs, args)
+    if file_format == "json":
+        return jsonify(call("orders", "sales_report", query))
+    exported = call("orders", "export_sales_report", query | {"format": file_format})
+    return Response(
+        base64.b64decode(exported["content_base64"]),
+        content_type=exported["content_type"],
+        headers={"Content-Disposition": f'attachment; filename="{exported["filename"]}"'},
+    )
+
+
+@reports_blp.get("/reports/orders-summary")
+@reports_blp.arguments(SummaryArgs, location="query")
+@reports_blp.response(200, SummaryOut)
+@document_errors(reports_blp, 401, 403, 422)
+@requires("report.read")
+def order_summary(args: dict):  # type: ignore[no-untyped-def]
+    """Orders by province, city and partner: counted, in approval, approved, amounts."""
+    return jsonify(call("orders", "order_summary", wire(SummaryArgs, args)))

@@ -1,0 +1,146 @@
+"""Tables of the commission service: rate rules, entries, statements, and a read copy of
+the partners it pays (fed by the partners service's events)."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from decimal import Decimal
+
+from sqlalchemy import (
+    Date,
+    ForeignKey,
+    Index,
+    Numeric,
+    String,
+    UniqueConstraint,
+    event,
+    inspect,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+from services.common.db import BigIntPK, UTCDateTime
+from services.common.timeutil import utcnow
+
+#: Money: yuan with two places. Rates: fractions with up to six places (0.035 = 3.5 %).
+Money = Numeric(14, 2)
+Rate = Numeric(7, 6)
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+class PartnerCopy(Base):
+    """What commission needs to know of a partner (its type), kept from partners events."""
+
+    __tablename__ = "partner_copies"
+
+    id: Mapped[int] = mapped_column(BigIntPK, primary_key=True, autoincrement=False)
+    code: Mapped[str] = mapped_column(String(40))
+    name: Mapped[str] = mapped_column(String(200))
+    type: Mapped[str] = mapped_column(String(40))
+    parent_id: Mapped[int | None] = mapped_column()
+    status: Mapped[str] = mapped_column(String(20))
+    #: When the partners service produced the state kept here (the event's occurred_at,
+    #: or the time of the RPC fetch): an older event never overwrites a newer state.
+    as_of: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class RateRule(Base):
+    """Rates from ``effective_from`` on, for a partner type or one partner (an override).
+
+    ``scope`` is ``type:<code>`` or ``partner:<id>``: one column that the unique constraint
+    can hold (a NULL in a unique constraint would let duplicates through on PostgreSQL).
+    """
+
+    __tablename__ = "rate_rules"
+    __table_args__ = (UniqueConstraint("scope", "effective_from", name="uq_rate_rules_scope_from"),)
+
+    id: Mapped[int] = mapped_column(BigIntPK, primary_key=True, autoincrement=True)
+    scope: Mapped[str] = mapped_column(String(60))
+    partner_type: Mapped[str | None] = mapped_column(String(40))
+    partner_id: Mapped[int | None] = mapped_column(index=True)
+    self_sourced_rate: Mapped[Decimal] = mapped_column(Rate)
+    hq_assigned_rate: Mapped[Decimal] = mapped_column(Rate)
+    effective_from: Mapped[date] = mapped_column(Date)
+    updated_by: Mapped[int | None] = mapped_column()
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+
+
+class Statement(Base):
+    """A settlement of a partner's entries of one period: issued, confirmed, paid."""
+
+    __tablename__ = "statements"
+    __table_args__ = (Index("ix_statements_partner_period", "partner_id", "period"),)
+
+    id: Mapped[int] = mapped_column(BigIntPK, primary_key=True, autoincrement=True)
+    partner_id: Mapped[int] = mapped_column()
+    period: Mapped[str] = mapped_column(String(7))
+    status: Mapped[str] = mapped_column(String(10), index=True)  # issued confirmed paid
+    total_amount: Mapped[Decimal] = mapped_column(Money)
+    entry_count: Mapped[int] = mapped_column()
+    payment_ref: Mapped[str | None] = mapped_column(String(100))
+    issued_by: Mapped[int | None] = mapped_column()
+    issued_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    confirmed_by: Mapped[int | None] = mapped_column()
+    confirmed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    paid_by: Mapped[int | None] = mapped_column()
+    paid_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class CommissionEntry(Base):
+    """The commission of one approved order (``commission``), or its undoing
+    (``reversal``, negative amounts). One of each kind per order at most."""
+
+    __tablename__ = "commission_entries"
+    __table_args__ = (
+        UniqueConstraint("order_id", "kind", name="uq_commission_entries_order_kind"),
+        Index("ix_commission_entries_partner_period", "partner_id", "period"),
+    )
+
+    id: Mapped[int] = mapped_column(BigIntPK, primary_key=True, autoincrement=True)
+    order_id: Mapped[int] = mapped_column()
+    kind: Mapped[str] = mapped_column(String(12))  # commission reversal
+    partner_id: Mapped[int] = mapped_column()
+    partner_type: Mapped[str] = mapped_column(String(40))
+    customer_id: Mapped[int | None] = mapped_column()
+    contract_no: Mapped[str] = mapped_column(String(100))
+    source: Mapped[str] = mapped_column(String(10))  # partner hq
+    contract_amount: Mapped[Decimal] = mapped_column(Money)
+    rate: Mapped[Decimal] = mapped_column(Rate)
+    amount: Mapped[Decimal] = mapped_column(Money)
+    period: Mapped[str] = mapped_column(String(7), index=True)
+    rate_rule_id: Mapped[int | None] = mapped_column()
+    approved_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    statement_id: Mapped[int | None] = mapped_column(ForeignKey("statements.id"), index=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class LockedEntry(Exception):
+    """Raised when code tries to change an entry that is on a statement."""
+
+
+_FROZEN = (
+    "order_id",
+    "kind",
+    "partner_id",
+    "source",
+    "contract_amount",
+    "rate",
+    "amount",
+    "period",
+)
+
+
+@event.listens_for(CommissionEntry, "before_update")
+def _refuse_changes_to_settled_entries(mapper, connection, entry: CommissionEntry) -> None:  # type: ignore[no-untyped-def]
+    """An entry's money never changes once written, and an entry on a statement never moves:
+    whatever code path tries, the flush fails."""
+    state = inspect(entry)
+    changed = [name for name in _FROZEN if state.attrs[name].history.has_changes()]
+    if changed:
+        raise LockedEntry(f"commission entry {entry.id}: {', '.join(changed)} cannot change")
+    moved = state.attrs.statement_id.history
+    if moved.has_changes() and any(value is not None for value in moved.deleted):
+        raise LockedEntry(f"commission entry {entry.id} is on a statement")

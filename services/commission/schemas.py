@@ -1,0 +1,325 @@
+"""Payloads of the commission service (rates, entries, reports, statements), reused by the
+gateway; and the schemas of the events it consumes from orders and partners."""
+
+from __future__ import annotations
+
+import re
+from decimal import ROUND_HALF_UP, Decimal
+from typing import Any
+
+from marshmallow import (
+    EXCLUDE,
+    Schema,
+    ValidationError,
+    fields,
+    validate,
+    validates_schema,
+)
+
+from services.common.schemas import PageArgs, UtcDateTime, WireSchema
+
+SOURCES = ("partner", "hq")
+KINDS = ("commission", "reversal")
+STATEMENT_STATUSES = ("issued", "confirmed", "paid")
+REPORT_DIMENSIONS = ("partner", "period", "source")
+REPORT_FORMATS = ("json", "csv", "xlsx")
+RATE_PLACES = 6
+
+#: The report's columns in file exports, with their Chinese headers (in this order).
+REPORT_COLUMNS = (
+    ("partner_id", "合作伙伴ID"),
+    ("partner_code", "合作伙伴编码"),
+    ("partner_name", "合作伙伴名称"),
+    ("period", "期间"),
+    ("source", "客户来源"),
+    ("contract_amount", "合同金额"),
+    ("commission_amount", "提成金额"),
+    ("entry_count", "条目数"),
+)
+SOURCE_LABELS = {"partner": "伙伴自拓", "hq": "总部分配"}
+TOTAL_LABEL = "合计"
+
+_PERIOD = re.compile(r"^(\d{4})-(0[1-9]|1[0-2])$")
+
+
+def format_rate(value: Decimal) -> str:
+    """A rate on the wire: no trailing zeros beyond two places (``"0.08"``, ``"0.035"``)."""
+    text = f"{value.normalize():f}"
+    whole, _, places = text.partition(".")
+    return f"{whole}.{places.ljust(2, '0')}"
+
+
+class RateValue(fields.Decimal):
+    """A rate: a decimal fraction in [0, 1], at most six places; a string on the wire."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        kwargs.setdefault(
+            "validate", validate.Range(min=0, max=1, error="a rate is between 0 and 1")
+        )
+        super().__init__(as_string=True, **kwargs)
+
+    def _deserialize(self, value: Any, attr: Any, data: Any, **kwargs: Any) -> Decimal:
+        rate = super()._deserialize(value, attr, data, **kwargs)
+        exponent = rate.normalize().as_tuple().exponent
+        if isinstance(exponent, int) and exponent < -RATE_PLACES:
+            raise ValidationError(f"a rate has at most {RATE_PLACES} decimal places")
+        return rate
+
+    def _serialize(self, value: Any, attr: Any, obj: Any, **kwargs: Any) -> str | None:
+        if value is None:
+            return None
+        return format_rate(Decimal(value))
+
+
+class Period(fields.String):
+    """A settlement period: a calendar month ``YYYY-MM``."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        kwargs.setdefault("metadata", {"pattern": _PERIOD.pattern, "example": "2026-11"})
+        super().__init__(**kwargs)
+
+    def _deserialize(self, value: Any, attr: Any, data: Any, **kwargs: Any) -> str:
+        text = super()._deserialize(value, attr, data, **kwargs)
+        if not _PERIOD.match(text):
+            raise ValidationError("a period is a month written YYYY-MM")
+        return text
+
+
+class MoneyString(fields.Decimal):
+    """Yuan as a string with two places (``"1250.00"``)."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(as_string=True, places=2, rounding=ROUND_HALF_UP, **kwargs)
+
+
+class GroupBy(fields.String):
+    """``partner,period,source`` (any of them, comma separated) <-> a list of dimensions."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        kwargs.setdefault(
+            "metadata",
+            {"description": f"comma-separated, any of {', '.join(REPORT_DIMENSIONS)}"},
+        )
+        super().__init__(**kwargs)
+
+    def _deserialize(self, value: Any, attr: Any, data: Any, **kwargs: Any) -> list[str]:
+        items = value.split(",") if isinstance(value, str) else value
+        if not isinstance(items, list) or not all(isinstance(i, str) for i in items):
+            raise ValidationError("a comma-separated list of dimensions")
+        dims = list(dict.fromkeys(i.strip() for i in items if i.strip()))
+        unknown = [d for d in dims if d not in REPORT_DIMENSIONS]
+        if unknown:
+            raise ValidationError(
+                f"unknown dimensions {', '.join(unknown)}; use {', '.join(REPORT_DIMENSIONS)}"
+            )
+        return dims
+
+    def _serialize(self, value: Any, attr: Any, obj: Any, **kwargs: Any) -> str | None:
+        return None if value is None else ",".join(value)
+
+
+# -- rates ------------------------------------------------------------------------------
+
+
+class RateIn(WireSchema):
+    """A rate rule for a partner type or for one partner; ``effective_from`` defaults to
+    today (Asia/Shanghai). The same scope and date replace the rule of that date."""
+
+    partner_type = fields.String(
+        load_default=None, allow_none=True, validate=validate.Length(min=1, max=40)
+    )
+    partner_id = fields.Integer(load_default=None, allow_none=True, strict=True)
+    self_sourced_rate = RateValue(required=True)
+    hq_assigned_rate = RateValue(required=True)
+    effective_from = fields.Date(load_default=None, allow_none=True)
+
+    @validates_schema
+    def _one_scope(self, data: dict, **kwargs: Any) -> None:
+        if (data.get("partner_type") is None) == (data.get("partner_id") is None):
+            message = "give either partner_type or partner_id"
+            raise ValidationError({"partner_type": [message], "partner_id": [message]})
+        if data.get("partner_id") is not None and data["partner_id"] < 1:
+            raise ValidationError({"partner_id": ["not a valid id"]})
+
+
+class RateOut(WireSchema):
+    id = fields.Integer()
+    partner_type = fields.String(allow_none=True)
+    partner_id = fields.Integer(allow_none=True)
+    self_sourced_rate = RateValue()
+    hq_assigned_rate = RateValue()
+    effective_from = fields.Date()
+    updated_by = fields.Integer(allow_none=True)
+    created_at = UtcDateTime()
+    updated_at = UtcDateTime()
+
+
+class RateListArgs(PageArgs):
+    partner_type = fields.String(validate=validate.Length(min=1, max=40))
+    partner_id = fields.Integer()
+
+
+class RateInForceArgs(WireSchema):
+    partner_id = fields.Integer(required=True, validate=validate.Range(min=1))
+    on = fields.Date(load_default=None, allow_none=True)
+
+
+class RateInForceOut(WireSchema):
+    partner_id = fields.Integer()
+    partner_type = fields.String()
+    on = fields.Date()
+    basis = fields.String()  # "partner" (an override) or "partner_type"
+    rule_id = fields.Integer()
+    self_sourced_rate = RateValue()
+    hq_assigned_rate = RateValue()
+    effective_from = fields.Date()
+
+
+# -- entries ----------------------------------------------------------------------------
+
+
+class EntryOut(WireSchema):
+    id = fields.Integer()
+    order_id = fields.Integer()
+    partner_id = fields.Integer()
+    contract_no = fields.String()
+    source = fields.String()
+    contract_amount = MoneyString()
+    rate = RateValue()
+    amount = MoneyString()
+    period = fields.String()
+    kind = fields.String()
+    statement_id = fields.Integer(allow_none=True)
+    approved_at = UtcDateTime()
+    created_at = UtcDateTime()
+
+
+class EntryListArgs(PageArgs):
+    partner_id = fields.Integer()
+    order_id = fields.Integer()
+    statement_id = fields.Integer()
+    period = Period()
+    from_ = Period(data_key="from")
+    to = Period()
+    kind = fields.String(validate=validate.OneOf(KINDS))
+    source = fields.String(validate=validate.OneOf(SOURCES))
+    settled = fields.Boolean()
+
+
+class OrderCommissionOut(WireSchema):
+    rate = RateValue()
+    amount = MoneyString()
+
+
+# -- report -----------------------------------------------------------------------------
+
+
+class ReportArgs(WireSchema):
+    group_by = GroupBy(load_default=lambda: ["partner", "period"])
+    from_ = Period(data_key="from")
+    to = Period()
+    partner_id = fields.Integer()
+    source = fields.String(validate=validate.OneOf(SOURCES))
+
+    @validates_schema
+    def _ordered(self, data: dict, **kwargs: Any) -> None:
+        if data.get("from_") and data.get("to") and data["from_"] > data["to"]:
+            raise ValidationError({"to": ["must not be before from"]})
+
+
+class ReportQuery(ReportArgs):
+    """The HTTP query of the report: the service's arguments and the answer's format."""
+
+    format = fields.String(load_default="json", validate=validate.OneOf(REPORT_FORMATS))
+
+
+class ReportTotalsOut(WireSchema):
+    contract_amount = fields.String()
+    commission_amount = fields.String()
+    entry_count = fields.Integer()
+
+
+class ReportOut(WireSchema):
+    group_by = fields.List(fields.String())
+    rows = fields.List(fields.Dict())
+    totals = fields.Nested(ReportTotalsOut)
+
+
+# -- statements -------------------------------------------------------------------------
+
+
+class StatementIn(WireSchema):
+    partner_id = fields.Integer(required=True, strict=True, validate=validate.Range(min=1))
+    period = Period(required=True)
+
+
+class StatementOut(WireSchema):
+    id = fields.Integer()
+    partner_id = fields.Integer()
+    period = fields.String()
+    status = fields.String()
+    total_amount = MoneyString()
+    entry_count = fields.Integer()
+    payment_ref = fields.String(allow_none=True)
+    issued_at = UtcDateTime()
+    confirmed_at = UtcDateTime(allow_none=True)
+    paid_at = UtcDateTime(allow_none=True)
+
+
+class StatementListArgs(PageArgs):
+    partner_id = fields.Integer()
+    period = Period()
+    status = fields.String(validate=validate.OneOf(STATEMENT_STATUSES))
+
+
+class PayIn(WireSchema):
+    payment_ref = fields.String(
+        required=True,
+        validate=[
+            validate.Length(min=1, max=100),
+            validate.Regexp(r"\s*\S", error="must not be blank"),
+        ],
+    )
+
+
+# -- consumed events (tolerant readers: producers may add fields) -------------------------
+
+
+class _EventData(Schema):
+    class Meta:
+        unknown = EXCLUDE
+
+
+class OrderApprovedData(_EventData):
+    order_id = fields.Integer(required=True, strict=True)
+    partner_id = fields.Integer(required=True, strict=True)
+    customer_id = fields.Integer(load_default=None, allow_none=True)
+    contract_no = fields.String(required=True)
+    customer_source = fields.String(required=True, validate=validate.OneOf(SOURCES))
+    total_amount = fields.Decimal(required=True, validate=validate.Range(min=0))
+    approved_at = fields.AwareDateTime(required=True)
+
+
+class OrderCancelledData(_EventData):
+    order_id = fields.Integer(required=True, strict=True)
+    partner_id = fields.Integer(required=True, strict=True)
+    customer_id = fields.Integer(load_default=None, allow_none=True)
+    contract_no = fields.String(required=True)
+    was_approved = fields.Boolean(required=True)
+    approved_at = fields.AwareDateTime(load_default=None, allow_none=True)
+    total_amount = fields.Decimal(
+        load_default=None, allow_none=True, validate=validate.Range(min=0)
+    )
+    customer_source = fields.String(
+        load_default=None, allow_none=True, validate=validate.OneOf(SOURCES)
+    )
+    cancelled_at = fields.AwareDateTime(load_default=None, allow_none=True)
+
+
+class PartnerData(_EventData):
+    id = fields.Integer(required=True, strict=True)
+    code = fields.String(required=True)
+    name = fields.String(required=True)
+    type = fields.String(required=True)
+    parent_id = fields.Integer(load_default=None, allow_none=True)
+    status = fields.String(required=True)

@@ -1,0 +1,238 @@
+"""Deliveries to channels: queued as rows, claimed when due, retried with back-off.
+
+A delivery is written in the transaction that writes the inbox message, so the inbox
+never waits for a channel. The delivery loop claims due rows (``FOR UPDATE SKIP LOCKED``
+on PostgreSQL, so replicas never claim the same row) and pushes their due time out by a
+lease before it sends, so a replica that dies while sending leaves them to be retried.
+Each outcome is recorded in a transaction of its own. A channel failing
+``channel_max_failures`` attempts in a row is disabled, its queue dropped, and its owner
+told in the inbox.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from services.common.db import is_postgres
+from services.common.timeutil import iso
+from services.notify import inbox
+from services.notify.channels import PARTNER, USER, cancel_pending
+from services.notify.messages import CHANNEL_DISABLED, Rendered, describe_target, render
+from services.notify.models import Channel, Delivery
+from services.notify.settings import NotifySettings
+from services.notify.transport import Job
+
+PENDING, SENT, FAILED, CANCELLED = "pending", "sent", "failed", "cancelled"
+ERROR_MAX = 1000
+
+
+def _wants(channel: Channel, kind: str) -> bool:
+    return not channel.events or kind in channel.events
+
+
+def user_channels(session: Session, user_id: int, kind: str) -> list[Channel]:
+    """The active channels a user registered for themselves that take ``kind``."""
+    channels = session.scalars(
+        select(Channel)
+        .where(Channel.scope == USER, Channel.owner_user_id == user_id, Channel.active.is_(True))
+        .order_by(Channel.id)
+    ).all()
+    return [channel for channel in channels if _wants(channel, kind)]
+
+
+def partner_channels(session: Session, partner_id: int, kind: str) -> list[Channel]:
+    """The active channels of a partner that take ``kind``."""
+    channels = session.scalars(
+        select(Channel)
+        .where(Channel.scope == PARTNER, Channel.partner_id == partner_id, Channel.active.is_(True))
+        .order_by(Channel.id)
+    ).all()
+    return [channel for channel in channels if _wants(channel, kind)]
+
+
+def payload_of(event: dict[str, Any], kind: str, rendered: Rendered, partner_id: Any) -> dict:
+    """What a channel is sent about an event (kept on the row, so a retry sends the same)."""
+    return {
+        "event_id": event["id"],
+        "event": kind,
+        "occurred_at": event.get("occurred_at"),
+        "language": rendered.language,
+        "title": rendered.title,
+        "body": rendered.body,
+        "subject": {"type": rendered.subject_type, "id": rendered.subject_id},
+        "partner_id": partner_id,
+        "data": event.get("data") or {},
+    }
+
+
+def schedule(
+    session: Session,
+    channel: Channel,
+    event: dict[str, Any],
+    kind: str,
+    rendered: Rendered,
+    message_id: int | None,
+    now: datetime,
+) -> bool:
+    """Queue one delivery of the event to the channel (once per channel and event)."""
+    exists = session.scalar(
+        select(Delivery.id).where(
+            Delivery.channel_id == channel.id, Delivery.event_id == event["id"]
+        )
+    )
+    if exists:
+        return False
+    partner_id = (event.get("data") or {}).get("partner_id")
+    session.add(
+        Delivery(
+            channel_id=channel.id,
+            message_id=message_id,
+            event_id=event["id"],
+            event=kind,
+            payload=payload_of(event, kind, rendered, partner_id),
+            status=PENDING,
+            attempts=0,
+            next_attempt_at=now,
+            created_at=now,
+        )
+    )
+    return True
+
+
+def backoff(attempts: int, settings: NotifySettings) -> timedelta:
+    """How long to wait after the ``attempts``-th failed attempt: doubling, capped."""
+    seconds = settings.retry_base * 2 ** max(attempts - 1, 0)
+    return timedelta(seconds=min(seconds, settings.retry_max))
+
+
+def _job(delivery: Delivery, channel: Channel) -> Job:
+    return Job(
+        delivery_id=delivery.id,
+        channel_id=channel.id,
+        event=delivery.event,
+        kind=channel.kind,
+        target=channel.target,
+        format=channel.format,
+        secret=channel.secret,
+        payload=dict(delivery.payload),
+    )
+
+
+def claim_due(
+    session: Session,
+    now: datetime,
+    slots: int,
+    settings: NotifySettings,
+    busy: Mapping[int, int] | None = None,
+) -> list[Job]:
+    """Claim up to ``slots`` due deliveries, at most ``settings.per_channel`` per channel
+    counting ``busy`` (deliveries this replica is sending now, by channel), oldest channel
+    first. Commits the claim."""
+    busy = busy or {}
+    candidates = session.execute(
+        select(Delivery.channel_id, func.min(Delivery.next_attempt_at).label("due"))
+        .where(Delivery.status == PENDING, Delivery.next_attempt_at <= now)
+        .group_by(Delivery.channel_id)
+        .order_by("due")
+        .limit(slots + len(busy))
+    ).all()
+    jobs: list[Job] = []
+    lease_until = now + timedelta(seconds=settings.lease)
+    for channel_id, _due in candidates:
+        room = min(settings.per_channel - busy.get(channel_id, 0), slots - len(jobs))
+        if room <= 0:
+            continue
+        stmt = (
+            select(Delivery)
+            .where(
+                Delivery.channel_id == channel_id,
+                Delivery.status == PENDING,
+                Delivery.next_attempt_at <= now,
+            )
+            .order_by(Delivery.next_attempt_at, Delivery.id)
+            .limit(room)
+        )
+        if is_postgres(session):
+            stmt = stmt.with_for_update(skip_locked=True)
+        rows = session.scalars(stmt).all()
+        if not rows:
+            continue
+        channel = session.get(Channel, channel_id)
+        for row in rows:
+            if channel is None or not channel.active:
+                row.status, row.last_error = CANCELLED, "channel switched off"
+                continue
+            row.next_attempt_at = lease_until
+            jobs.append(_job(row, channel))
+        if len(jobs) >= slots:
+            break
+    session.commit()
+    return jobs
+
+
+def _locked(session: Session, model: type, row_id: int) -> Any:
+    return session.get(model, row_id, with_for_update=True)
+
+
+def record_success(session: Session, job: Job, now: datetime) -> None:
+    """The target took it: the delivery is sent and the channel's failure run ends."""
+    delivery = _locked(session, Delivery, job.delivery_id)
+    if delivery is None or delivery.status != PENDING:
+        return
+    delivery.attempts += 1
+    delivery.status, delivery.sent_at, delivery.last_attempt_at = SENT, now, now
+    delivery.last_error = None
+    channel = _locked(session, Channel, job.channel_id)
+    if channel is not None:
+        channel.consecutive_failures = 0
+
+
+def record_failure(
+    session: Session, job: Job, error: str, now: datetime, settings: NotifySettings
+) -> bool:
+    """The attempt failed: retry later, or give up after the last attempt. Disables the
+    channel after too many failures in a row; True when this failure disabled it."""
+    delivery = _locked(session, Delivery, job.delivery_id)
+    if delivery is None or delivery.status != PENDING:
+        return False
+    delivery.attempts += 1
+    delivery.last_attempt_at = now
+    delivery.last_error = error[:ERROR_MAX]
+    if delivery.attempts >= settings.max_attempts:
+        delivery.status = FAILED
+    else:
+        delivery.next_attempt_at = now + backoff(delivery.attempts, settings)
+    channel = _locked(session, Channel, job.channel_id)
+    if channel is None:
+        return False
+    channel.consecutive_failures += 1
+    if channel.active and channel.consecutive_failures >= settings.channel_max_failures:
+        disable_channel(session, channel, error, now)
+        return True
+    return False
+
+
+def disable_channel(session: Session, channel: Channel, error: str, now: datetime) -> None:
+    """Switch a failing channel off, drop its queue and tell its owner in the inbox."""
+    channel.active = False
+    channel.disabled_at = now
+    channel.disabled_reason = f"{channel.consecutive_failures} failures in a row: {error}"[
+        :ERROR_MAX
+    ]
+    cancel_pending(session, channel.id, "channel disabled after repeated failures")
+    facts = {
+        "channel_id": channel.id,
+        "target": describe_target(channel.kind, channel.target),
+        "failures": channel.consecutive_failures,
+        "error": error,
+        "at": iso(now),
+    }
+    rendered = render(CHANNEL_DISABLED, facts, channel.language)
+    inbox.write_message(
+        session, channel.owner_user_id, channel.partner_id, CHANNEL_DISABLED, rendered, None, now
+    )

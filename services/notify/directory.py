@@ -1,0 +1,24 @@
+"""People, as the partners service knows them (the ``Directory`` of ``recipients``)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from services.common.errors import NotFound
+
+
+class PartnersDirectory:
+    """Looks people up through the partners service, as the system."""
+
+    def __init__(self, partners: Any) -> None:
+        self._partners = partners
+
+    def recipients(self, permission: str, partner_id: int | None) -> list[dict]:
+        return self._partners.recipients({"permission": permission, "partner_id": partner_id})
+
+    def user(self, user_id: int) -> dict | None:
+        try:
+            user = self._partners.get_user(user_id)
+        except NotFound:
+            return None
+        return user if user.get("active") else None

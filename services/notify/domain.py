@@ -1,0 +1,80 @@
+"""Telling people of an event: the rule that ties recipients, messages and channels.
+
+For each person an event concerns (``recipients``): one inbox message in their language
+(``messages``, ``inbox``) and one queued delivery per active channel of theirs that takes
+the event. For a partner-directed event, one delivery per active channel of that partner
+too. The delivery loop sends the queued rows later (``delivery``), so nothing here waits
+for a channel.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from services.notify import delivery, inbox
+from services.notify.messages import render
+from services.notify.recipients import Audience, Directory, MalformedEvent, audiences, resolve
+
+
+def _event_data(event: dict[str, Any]) -> dict[str, Any]:
+    if not isinstance(event.get("id"), str):
+        raise MalformedEvent("the event has no id")
+    data = event.get("data")
+    if not isinstance(data, dict):
+        raise MalformedEvent("the event has no data")
+    return data
+
+
+def _tell_people(
+    session: Session,
+    kind: str,
+    event: dict[str, Any],
+    audience: Audience,
+    people: list[dict],
+    seen: set[int],
+    now: datetime,
+) -> int:
+    data = event["data"]
+    queued = 0
+    for person in people:
+        if person["id"] in seen:
+            continue
+        seen.add(person["id"])
+        rendered = render(kind, data, person.get("language") or "zh", audience.variant)
+        message = inbox.write_message(
+            session, person["id"], person.get("partner_id"), kind, rendered, event["id"], now
+        )
+        if message is None:
+            continue
+        for channel in delivery.user_channels(session, person["id"], kind):
+            queued += delivery.schedule(session, channel, event, kind, rendered, message.id, now)
+    return queued
+
+
+def _tell_partner(
+    session: Session, kind: str, event: dict[str, Any], audience: Audience, now: datetime
+) -> int:
+    queued = 0
+    for channel in delivery.partner_channels(session, audience.partner_id, kind):
+        rendered = render(kind, event["data"], channel.language, audience.variant)
+        queued += delivery.schedule(session, channel, event, kind, rendered, None, now)
+    return queued
+
+
+def notify(
+    session: Session, kind: str, event: dict[str, Any], directory: Directory, now: datetime
+) -> int:
+    """Tell everybody ``event`` (of type ``kind``) concerns; the number of channel
+    deliveries queued. Applying the same event twice adds nothing."""
+    data = _event_data(event)
+    seen: set[int] = set()
+    queued = 0
+    for audience in audiences(kind, data):
+        people = resolve(audience, directory)
+        queued += _tell_people(session, kind, event, audience, people, seen, now)
+        if audience.partner_directed and audience.partner_id is not None:
+            queued += _tell_partner(session, kind, event, audience, now)
+    return queued

@@ -1,0 +1,380 @@
+"""What a message says: every template, in Chinese (the default) and English.
+
+A title names its subject (the customer, the lead, the contract number, the period) so
+that the reader knows what to open. Money is shown with two places and thousands
+separators, rates as percentages, times in UTC. A field an event lacks shows as "-"
+rather than failing: a message with a gap is better than no message.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+from urllib.parse import urlsplit
+
+from services.common.money import money, to_decimal
+from services.common.timeutil import as_utc
+from services.notify.schemas import LANGUAGES
+
+ZH, EN = LANGUAGES
+MISSING = "-"
+TITLE_MAX = 300
+QUOTE_MAX = 500
+
+CHANNEL_DISABLED = "channel_disabled"
+
+
+@dataclass(frozen=True)
+class Template:
+    subject_type: str
+    subject_key: str
+    zh: tuple[str, str]
+    en: tuple[str, str]
+
+
+@dataclass(frozen=True)
+class Rendered:
+    title: str
+    body: str
+    subject_type: str
+    subject_id: int | None
+    language: str
+
+
+_FILING_WAITING = Template(
+    "filing",
+    "filing_id",
+    zh=(
+        "客户报备待审批：{customer_name}",
+        "合作伙伴（编号 {partner_id}）报备了客户「{customer_name}」（地区 {region_code}），"
+        "等待您在「{step}」环节审批。",
+    ),
+    en=(
+        "Filing awaiting your approval: {customer_name}",
+        "Partner #{partner_id} filed the customer {customer_name} (region {region_code}); "
+        'it waits for your approval at step "{step}".',
+    ),
+)
+
+TEMPLATES: dict[tuple[str, str], Template] = {
+    ("filing_submitted", ""): _FILING_WAITING,
+    ("filing_step_waiting", ""): Template(
+        "filing",
+        "filing_id",
+        zh=(
+            "客户报备待审批（{step}）：{customer_name}",
+            "客户「{customer_name}」的报备已通过上一环节，等待您在「{step}」环节审批。",
+        ),
+        en=(
+            "Filing awaiting your approval ({step}): {customer_name}",
+            "The filing of {customer_name} passed the previous step and waits for your "
+            'approval at step "{step}".',
+        ),
+    ),
+    ("filing_approved", ""): Template(
+        "customer",
+        "customer_id",
+        zh=(
+            "客户报备已通过：{customer_name}",
+            "您报备的客户「{customer_name}」已审批通过，保护期至 {protected_until}。",
+        ),
+        en=(
+            "Filing approved: {customer_name}",
+            "Your filing of {customer_name} was approved; the customer is protected for you "
+            "until {protected_until}.",
+        ),
+    ),
+    ("filing_rejected", ""): Template(
+        "customer",
+        "customer_id",
+        zh=(
+            "客户报备被驳回：{customer_name}",
+            "您报备的客户「{customer_name}」被驳回。原因：{reason}",
+        ),
+        en=(
+            "Filing rejected: {customer_name}",
+            "Your filing of {customer_name} was rejected. Reason: {reason}",
+        ),
+    ),
+    ("lead_assigned", ""): Template(
+        "lead",
+        "lead_id",
+        zh=(
+            "新线索待申领：{lead_name}",
+            "总部将线索「{lead_name}」（地区 {region_code}）分配给您，"
+            "请在 {claim_deadline} 前申领或退回。",
+        ),
+        en=(
+            "New lead to claim: {lead_name}",
+            "Headquarters assigned the lead {lead_name} (region {region_code}) to you; "
+            "claim or decline it before {claim_deadline}.",
+        ),
+    ),
+    ("lead_claim_deadline_near", ""): Template(
+        "lead",
+        "lead_id",
+        zh=(
+            "线索申领即将截止：{lead_name}",
+            "线索「{lead_name}」须在 {claim_deadline} 前申领，逾期将转给其他合作伙伴。",
+        ),
+        en=(
+            "Lead claim deadline near: {lead_name}",
+            "The lead {lead_name} must be claimed before {claim_deadline}, or it passes to "
+            "another partner.",
+        ),
+    ),
+    ("protection_ending", ""): Template(
+        "customer",
+        "customer_id",
+        zh=(
+            "客户保护期即将结束：{customer_name}",
+            "客户「{customer_name}」的保护期将于 {protected_until} 结束，之后将释放到公海。",
+        ),
+        en=(
+            "Protection ending: {customer_name}",
+            "Your protection of {customer_name} ends at {protected_until}; the customer then "
+            "goes to the public pool.",
+        ),
+    ),
+    ("customer_released", ""): Template(
+        "customer",
+        "customer_id",
+        zh=(
+            "客户已释放到公海：{customer_name}",
+            "客户「{customer_name}」的保护期已结束，已释放到公海。",
+        ),
+        en=(
+            "Customer released: {customer_name}",
+            "The protection of {customer_name} has ended; the customer is now in the public pool.",
+        ),
+    ),
+    ("customer_transferred", "in"): Template(
+        "customer",
+        "customer_id",
+        zh=(
+            "客户已转入：{customer_name}",
+            "总部将客户「{customer_name}」转给您，保护期至 {protected_until}。原因：{reason}",
+        ),
+        en=(
+            "Customer transferred to you: {customer_name}",
+            "Headquarters transferred {customer_name} to you; protected until "
+            "{protected_until}. Reason: {reason}",
+        ),
+    ),
+    ("customer_transferred", "out"): Template(
+        "customer",
+        "customer_id",
+        zh=(
+            "客户已转出：{customer_name}",
+            "总部将客户「{customer_name}」转给了其他合作伙伴。原因：{reason}",
+        ),
+        en=(
+            "Customer transferred away: {customer_name}",
+            "Headquarters transferred {customer_name} to another partner. Reason: {reason}",
+        ),
+    ),
+    ("order_step_waiting", ""): Template(
+        "order",
+        "order_id",
+        zh=(
+            "订单待审批：合同 {contract_no}（{customer_name}）",
+            "合同 {contract_no}，客户「{customer_name}」，金额 ¥{total_amount}，"
+            "等待您在「{step}」环节审批。",
+        ),
+        en=(
+            "Order awaiting your approval: contract {contract_no} ({customer_name})",
+            "Contract {contract_no} for {customer_name}, CNY {total_amount}, waits for your "
+            'approval at step "{step}".',
+        ),
+    ),
+    ("order_approved", ""): Template(
+        "order",
+        "order_id",
+        zh=(
+            "订单已审批通过：合同 {contract_no}",
+            "合同 {contract_no}（客户「{customer_name}」，金额 ¥{total_amount}）已审批通过。",
+        ),
+        en=(
+            "Order approved: contract {contract_no}",
+            "Contract {contract_no} ({customer_name}, CNY {total_amount}) was approved.",
+        ),
+    ),
+    ("order_rejected", ""): Template(
+        "order",
+        "order_id",
+        zh=(
+            "订单被驳回：合同 {contract_no}",
+            "合同 {contract_no}（客户「{customer_name}」）被驳回，可修改后重新提交。"
+            "意见：{comment}",
+        ),
+        en=(
+            "Order rejected: contract {contract_no}",
+            "Contract {contract_no} ({customer_name}) was rejected; you may revise it and "
+            "submit it again. Comment: {comment}",
+        ),
+    ),
+    ("order_commented", ""): Template(
+        "order",
+        "order_id",
+        zh=("订单有新评论：合同 {contract_no}", "合同 {contract_no} 有新评论：{body}"),
+        en=(
+            "New comment on contract {contract_no}",
+            "New comment on contract {contract_no}: {body}",
+        ),
+    ),
+    ("commission_entry_created", ""): Template(
+        "commission_entry",
+        "entry_id",
+        zh=(
+            "新提成记录：合同 {contract_no}",
+            "合同 {contract_no} 的提成已入账：合同金额 ¥{contract_amount}，提成比例 {rate}，"
+            "提成金额 ¥{amount}，期间 {period}。",
+        ),
+        en=(
+            "Commission recorded: contract {contract_no}",
+            "Commission for contract {contract_no}: contract amount CNY {contract_amount}, "
+            "rate {rate}, commission CNY {amount}, period {period}.",
+        ),
+    ),
+    ("commission_entry_created", "reversal"): Template(
+        "commission_entry",
+        "entry_id",
+        zh=(
+            "提成冲销：合同 {contract_no}",
+            "合同 {contract_no} 已取消，提成冲销 ¥{amount}，期间 {period}。",
+        ),
+        en=(
+            "Commission reversed: contract {contract_no}",
+            "Contract {contract_no} was cancelled; commission of CNY {amount} reversed in "
+            "period {period}.",
+        ),
+    ),
+    ("statement_issued", ""): Template(
+        "statement",
+        "statement_id",
+        zh=(
+            "结算单待确认：{period}",
+            "总部已出具 {period} 的提成结算单：共 {entry_count} 条，合计 ¥{total_amount}，"
+            "请核对并确认。",
+        ),
+        en=(
+            "Statement to confirm: {period}",
+            "Headquarters issued the commission statement for {period}: {entry_count} "
+            "entries, CNY {total_amount} in total. Please check and confirm it.",
+        ),
+    ),
+    (CHANNEL_DISABLED, ""): Template(
+        "notification_channel",
+        "channel_id",
+        zh=(
+            "通知渠道已停用：{target}",
+            "通知渠道 {target} 连续 {failures} 次发送失败，已停用。最后的错误：{error}。"
+            "修正后可重新启用。",
+        ),
+        en=(
+            "Notification channel disabled: {target}",
+            "The channel {target} failed {failures} times in a row and was disabled. "
+            "Last error: {error}. Re-enable it once it is fixed.",
+        ),
+    ),
+}
+
+_MONEY_FIELDS = ("total_amount", "contract_amount", "amount")
+_TIME_FIELDS = ("protected_until", "claim_deadline", "approved_at")
+
+
+def language_of(value: str | None) -> str:
+    """English for users who chose it; Chinese otherwise."""
+    return EN if value == EN else ZH
+
+
+def format_money(value: Any) -> str:
+    """``"1234567.5"`` -> ``"1,234,567.50"``; not a number -> shown as given."""
+    if value is None or value == "":
+        return MISSING
+    try:
+        return f"{money(str(value)):,.2f}"
+    except (TypeError, ValueError):
+        return str(value)
+
+
+def format_rate(value: Any) -> str:
+    """``"0.08"`` -> ``"8%"``, ``"0.085"`` -> ``"8.5%"``."""
+    if value is None or value == "":
+        return MISSING
+    try:
+        percent = (to_decimal(str(value)) * 100).normalize()
+    except (TypeError, ValueError):
+        return str(value)
+    return f"{percent:f}%"
+
+
+def format_time(value: Any) -> str:
+    """An ISO 8601 instant as ``2026-05-01 08:00 UTC``."""
+    if not value:
+        return MISSING
+    try:
+        moment = as_utc(datetime.fromisoformat(str(value).replace("Z", "+00:00")))
+    except ValueError:
+        return str(value)
+    return moment.strftime("%Y-%m-%d %H:%M UTC")
+
+
+def describe_target(kind: str, target: str) -> str:
+    """A channel's target as shown in messages: a webhook without its query (robot keys
+    travel there)."""
+    if kind != "webhook":
+        return target
+    parts = urlsplit(target)
+    return f"{parts.scheme}://{parts.netloc}{parts.path}"
+
+
+def _quote(value: Any) -> str:
+    text = " ".join(str(value).split())
+    return text if len(text) <= QUOTE_MAX else text[: QUOTE_MAX - 1] + "…"
+
+
+class _Facts(dict):
+    def __missing__(self, key: str) -> str:
+        return MISSING
+
+
+def facts(data: dict[str, Any]) -> _Facts:
+    """The event's fields as the templates show them."""
+    shown = _Facts()
+    for key, value in data.items():
+        if value is None or value == "":
+            continue
+        if isinstance(value, Decimal) or key in _MONEY_FIELDS:
+            shown[key] = format_money(value)
+        elif key == "rate":
+            shown[key] = format_rate(value)
+        elif key in _TIME_FIELDS:
+            shown[key] = format_time(value)
+        elif key == "step" and isinstance(value, dict):
+            shown[key] = _quote(value.get("name") or MISSING)
+        elif isinstance(value, (str, int)) and not isinstance(value, bool):
+            shown[key] = _quote(value)
+    return shown
+
+
+def has_template(kind: str, variant: str = "") -> bool:
+    return (kind, variant) in TEMPLATES
+
+
+def render(kind: str, data: dict[str, Any], language: str, variant: str = "") -> Rendered:
+    """The message for an event of ``kind`` in ``language`` (KeyError for an unknown kind)."""
+    template = TEMPLATES[(kind, variant)]
+    language = language_of(language)
+    title, body = template.en if language == EN else template.zh
+    shown = facts(data)
+    subject_id = data.get(template.subject_key)
+    return Rendered(
+        title=title.format_map(shown)[:TITLE_MAX],
+        body=body.format_map(shown),
+        subject_type=template.subject_type,
+        subject_id=subject_id if isinstance(subject_id, int) else None,
+        language=language,
+    )

@@ -1,0 +1,415 @@
+"""Payloads of the orders service: what its RPC methods take and return.
+
+The gateway validates HTTP bodies and queries with the same schemas; the service validates
+again. Money travels as decimal strings with two places (``"1250.00"``), never floats.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any
+
+from marshmallow import ValidationError, fields, validate, validates_schema
+
+from services.common.errors import NotFound
+from services.common.money import money, money_str, to_decimal
+from services.common.schemas import PageArgs, RegionCode, UtcDateTime, WireSchema, load_id
+
+DRAFT, SUBMITTED, APPROVED, REJECTED, COMPLETED, CANCELLED = (
+    "draft",
+    "submitted",
+    "approved",
+    "rejected",
+    "completed",
+    "cancelled",
+)
+ORDER_STATUSES = (DRAFT, SUBMITTED, APPROVED, REJECTED, COMPLETED, CANCELLED)
+CUSTOMER_SOURCES = ("partner", "hq")
+#: Dimensions of the sales report, in the order their columns appear.
+DIMENSIONS = ("province", "city", "partner", "product", "month", "quarter", "source", "status")
+EXPORT_FORMATS = ("csv", "xlsx")
+
+MAX_MONEY = Decimal("999999999999.99")
+MAX_QUANTITY = 1_000_000
+MAX_LINES = 200
+#: Ids are BIGINT: nothing has a larger one.
+MAX_ID = 2**63 - 1
+_id = validate.Range(min=1, max=MAX_ID)
+
+_sku = validate.Regexp(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,39}$", error="letters, digits, _ . -")
+_contract_no = validate.Regexp(r"^\S(.{0,58}\S)?$", error="1-60 characters, no outer spaces")
+_permission = validate.Regexp(r"^[a-z][a-z_]*(\.[a-z_]+)+$", error="a permission code")
+
+
+def load_row_id(value: Any, name: str = "id") -> int:
+    """A positive integer id (InvalidInput otherwise); one beyond BIGINT is not found."""
+    row_id = load_id(value, name)
+    if row_id > MAX_ID:
+        raise NotFound(f"{name} {row_id} not found")
+    return row_id
+
+
+class MoneyField(fields.Field):
+    """Yuan as a decimal string with at most two places; integers are accepted, floats are
+    refused (they are inexact). Dumped as ``"1250.00"``."""
+
+    default_error_messages = {
+        "invalid": 'a decimal string such as "1250.00"',
+        "places": "at most two decimal places",
+        "range": "must be more than 0 and at most 999999999999.99",
+    }
+
+    def _serialize(self, value: Any, attr: Any, obj: Any, **kwargs: Any) -> str | None:
+        return None if value is None else money_str(value)
+
+    def _deserialize(self, value: Any, attr: Any, data: Any, **kwargs: Any) -> Decimal:
+        if isinstance(value, bool | float) or not isinstance(value, str | int | Decimal):
+            raise self.make_error("invalid")
+        try:
+            amount = to_decimal(value.strip() if isinstance(value, str) else value)
+        except ValueError as exc:
+            raise self.make_error("invalid") from exc
+        if amount.as_tuple().exponent < -2:  # type: ignore[operator]
+            raise self.make_error("places")
+        if not Decimal(0) < amount <= MAX_MONEY:
+            raise self.make_error("range")
+        return money(amount)
+
+
+class RateField(fields.Field):
+    """A fraction as a decimal string with four places (``"0.2500"`` = 25 %); output only."""
+
+    def _serialize(self, value: Any, attr: Any, obj: Any, **kwargs: Any) -> str | None:
+        return None if value is None else f"{to_decimal(value):.4f}"
+
+
+class CommaList(fields.Field):
+    """``"province,month"`` in a query string <-> ``["province", "month"]``; each item one of
+    ``choices``, no repeats."""
+
+    def __init__(self, choices: tuple[str, ...], **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.choices = choices
+
+    def _serialize(self, value: Any, attr: Any, obj: Any, **kwargs: Any) -> str | None:
+        return None if value is None else ",".join(value)
+
+    def _deserialize(self, value: Any, attr: Any, data: Any, **kwargs: Any) -> list[str]:
+        items = value if isinstance(value, list) else str(value).split(",")
+        if not all(isinstance(item, str) for item in items):
+            raise ValidationError("a comma-separated list")
+        items = [item.strip() for item in items if item.strip()]
+        unknown = [item for item in items if item not in self.choices]
+        if unknown:
+            raise ValidationError(f"unknown {', '.join(unknown)}; one of {', '.join(self.choices)}")
+        if len(set(items)) != len(items):
+            raise ValidationError("each item once")
+        return items
+
+
+class DateRange(WireSchema):
+    """``from`` and ``to``: calendar dates (Asia/Shanghai), both included."""
+
+    date_from = fields.Date(data_key="from")
+    date_to = fields.Date(data_key="to")
+
+    @validates_schema
+    def _ordered(self, data: dict, **kwargs: Any) -> None:
+        if data.get("date_from") and data.get("date_to") and data["date_from"] > data["date_to"]:
+            raise ValidationError("from is after to", "from")
+
+
+# -- products ---------------------------------------------------------------------------
+
+
+class ProductOut(WireSchema):
+    id = fields.Integer()
+    sku = fields.String()
+    name = fields.String()
+    unit = fields.String()
+    list_price = MoneyField()
+    active = fields.Boolean()
+    created_at = UtcDateTime()
+    updated_at = UtcDateTime()
+
+
+class ProductCreate(WireSchema):
+    sku = fields.String(required=True, validate=_sku)
+    name = fields.String(required=True, validate=validate.Length(min=1, max=200))
+    unit = fields.String(required=True, validate=validate.Length(min=1, max=20))
+    list_price = MoneyField(required=True)
+    active = fields.Boolean(load_default=True)
+
+
+class ProductUpdate(WireSchema):
+    name = fields.String(validate=validate.Length(min=1, max=200))
+    unit = fields.String(validate=validate.Length(min=1, max=20))
+    list_price = MoneyField()
+    active = fields.Boolean()
+
+
+class ProductListArgs(PageArgs):
+    active = fields.Boolean()
+    q = fields.String(validate=validate.Length(max=100))
+
+
+# -- orders -----------------------------------------------------------------------------
+
+
+class LineIn(WireSchema):
+    product_id = fields.Integer(required=True, strict=True, validate=_id)
+    quantity = fields.Integer(
+        required=True, strict=True, validate=validate.Range(min=1, max=MAX_QUANTITY)
+    )
+    unit_price = MoneyField(required=True)
+
+
+def _distinct_products(lines: list[dict]) -> None:
+    seen: set[int] = set()
+    for line in lines:
+        if line["product_id"] in seen:
+            raise ValidationError(f"product {line['product_id']} is on more than one line")
+        seen.add(line["product_id"])
+
+
+_lines = validate.And(validate.Length(min=1, max=MAX_LINES), _distinct_products)
+
+
+class OrderCreate(WireSchema):
+    customer_id = fields.Integer(required=True, strict=True, validate=_id)
+    contract_no = fields.String(required=True, validate=_contract_no)
+    lines = fields.List(fields.Nested(LineIn), required=True, validate=_lines)
+    notes = fields.String(load_default=None, allow_none=True, validate=validate.Length(max=2000))
+
+
+class OrderUpdate(WireSchema):
+    """A revision of a draft or rejected order; the customer stays."""
+
+    contract_no = fields.String(validate=_contract_no)
+    lines = fields.List(fields.Nested(LineIn), validate=_lines)
+    notes = fields.String(allow_none=True, validate=validate.Length(max=2000))
+
+
+class OrderListArgs(PageArgs, DateRange):
+    status = fields.String(validate=validate.OneOf(ORDER_STATUSES))
+    partner_id = fields.Integer(validate=_id)
+    customer_id = fields.Integer(validate=_id)
+    region_code = RegionCode()
+    q = fields.String(validate=validate.Length(max=60))
+
+
+class DecisionIn(WireSchema):
+    comment = fields.String(load_default=None, allow_none=True, validate=validate.Length(max=1000))
+
+
+class RejectIn(WireSchema):
+    comment = fields.String(required=True, validate=validate.Length(min=1, max=1000))
+
+
+class CancelIn(WireSchema):
+    reason = fields.String(load_default=None, allow_none=True, validate=validate.Length(max=1000))
+
+
+class CommentIn(WireSchema):
+    body = fields.String(required=True, validate=validate.Length(min=1, max=2000))
+
+
+class LineOut(WireSchema):
+    product_id = fields.Integer()
+    sku = fields.String()
+    name = fields.String(attribute="product_name")
+    unit = fields.String()
+    quantity = fields.Integer()
+    list_price = MoneyField()
+    unit_price = MoneyField()
+    discount = RateField()
+    amount = MoneyField()
+
+
+class ActionOut(WireSchema):
+    user_id = fields.Integer(allow_none=True)
+    action = fields.String()
+    step = fields.String(allow_none=True)
+    comment = fields.String(allow_none=True)
+    at = UtcDateTime()
+
+
+class CommentOut(WireSchema):
+    id = fields.Integer()
+    order_id = fields.Integer()
+    author_user_id = fields.Integer()
+    author_partner_id = fields.Integer(allow_none=True)
+    body = fields.String()
+    created_at = UtcDateTime()
+
+
+class StepOut(WireSchema):
+    name = fields.String()
+    permission = fields.String()
+    mode = fields.String()
+    approvers = fields.List(fields.Integer())
+    condition = fields.Dict(allow_none=True)
+    status = fields.String()
+    actions = fields.List(fields.Dict())
+
+
+class CommissionOut(WireSchema):
+    rate = fields.String()
+    amount = fields.String()
+
+
+class OrderSummaryOut(WireSchema):
+    """An order in a list: no lines, steps or comments."""
+
+    id = fields.Integer()
+    partner_id = fields.Integer()
+    customer_id = fields.Integer()
+    customer_name = fields.String()
+    contract_no = fields.String()
+    region_code = fields.String()
+    province = fields.String()
+    city = fields.String(allow_none=True)
+    customer_source = fields.String()
+    status = fields.String()
+    total_amount = MoneyField()
+    total_quantity = fields.Integer()
+    max_discount = RateField()
+    current_step = fields.Dict(allow_none=True)
+    created_at = UtcDateTime()
+    submitted_at = UtcDateTime(allow_none=True)
+    approved_at = UtcDateTime(allow_none=True)
+
+
+class OrderOut(OrderSummaryOut):
+    lines = fields.List(fields.Nested(LineOut))
+    notes = fields.String(allow_none=True)
+    steps = fields.List(fields.Nested(StepOut))
+    history = fields.List(fields.Nested(ActionOut))
+    comments = fields.List(fields.Nested(CommentOut))
+    created_by = fields.Integer(allow_none=True)
+    updated_at = UtcDateTime()
+    completed_at = UtcDateTime(allow_none=True)
+    cancelled_at = UtcDateTime(allow_none=True)
+    cancel_reason = fields.String(allow_none=True)
+    #: Filled by the gateway from the commission service once approved; null here.
+    commission = fields.Nested(CommissionOut, allow_none=True)
+
+
+# -- approval flow ----------------------------------------------------------------------
+
+
+class FlowStepIn(WireSchema):
+    name = fields.String(required=True, validate=validate.Length(min=1, max=60))
+    permission = fields.String(required=True, validate=_permission)
+    mode = fields.String(load_default="any", validate=validate.OneOf(("any", "all")))
+    approvers = fields.List(
+        fields.Integer(strict=True, validate=_id),
+        load_default=list,
+        validate=validate.Length(max=50),
+    )
+    condition = fields.Dict(load_default=None, allow_none=True)
+
+
+def _distinct_names(steps: list[dict]) -> None:
+    names = [step["name"] for step in steps]
+    if len(set(names)) != len(names):
+        raise ValidationError("step names are unique")
+
+
+class FlowIn(WireSchema):
+    #: Optional, for callers that send the kind along; this service keeps the order flow.
+    kind = fields.String(validate=validate.OneOf(("order",)))
+    steps = fields.List(
+        fields.Nested(FlowStepIn),
+        required=True,
+        validate=validate.And(validate.Length(min=1, max=20), _distinct_names),
+    )
+
+
+class FlowOut(WireSchema):
+    kind = fields.String()
+    steps = fields.List(fields.Dict())
+    updated_by = fields.Integer(allow_none=True)
+    updated_at = UtcDateTime(allow_none=True)
+
+
+# -- reports ----------------------------------------------------------------------------
+
+
+class SalesReportArgs(DateRange):
+    group_by = CommaList(DIMENSIONS, load_default=list)
+    status = CommaList(ORDER_STATUSES)
+    partner_id = fields.Integer(validate=_id)
+
+
+class SalesExportArgs(SalesReportArgs):
+    format = fields.String(required=True, validate=validate.OneOf(EXPORT_FORMATS))
+
+
+class SalesReportQuery(SalesReportArgs):
+    """The gateway's query string: the report's arguments and, for a file, its format."""
+
+    format = fields.String(load_default="json", validate=validate.OneOf(("json", *EXPORT_FORMATS)))
+
+
+class SalesRowOut(WireSchema):
+    province = fields.String(allow_none=True)
+    city = fields.String(allow_none=True)
+    partner_id = fields.Integer()
+    partner_code = fields.String(allow_none=True)
+    partner_name = fields.String(allow_none=True)
+    product_id = fields.Integer()
+    sku = fields.String()
+    product_name = fields.String()
+    month = fields.String()
+    quarter = fields.String()
+    source = fields.String()
+    status = fields.String()
+    order_count = fields.Integer()
+    quantity = fields.Integer()
+    amount = fields.String()
+
+
+class SalesTotalsOut(WireSchema):
+    order_count = fields.Integer()
+    quantity = fields.Integer()
+    amount = fields.String()
+
+
+class SalesReportOut(WireSchema):
+    group_by = fields.List(fields.String())
+    date_from = fields.String(data_key="from", allow_none=True)
+    date_to = fields.String(data_key="to", allow_none=True)
+    status = fields.List(fields.String())
+    rows = fields.List(fields.Nested(SalesRowOut))
+    totals = fields.Nested(SalesTotalsOut)
+
+
+class ExportOut(WireSchema):
+    filename = fields.String()
+    content_type = fields.String()
+    content_base64 = fields.String()
+
+
+class SummaryArgs(DateRange):
+    partner_id = fields.Integer(validate=_id)
+
+
+class SummaryRowOut(WireSchema):
+    province = fields.String()
+    city = fields.String(allow_none=True)
+    partner_id = fields.Integer()
+    partner_code = fields.String(allow_none=True)
+    partner_name = fields.String(allow_none=True)
+    order_count = fields.Integer()
+    in_approval = fields.Integer()
+    approved_count = fields.Integer()
+    amount = fields.String()
+    approved_amount = fields.String()
+
+
+class SummaryOut(WireSchema):
+    date_from = fields.String(data_key="from", allow_none=True)
+    date_to = fields.String(data_key="to", allow_none=True)
+    rows = fields.List(fields.Nested(SummaryRowOut))
+    totals = fields.Dict()

@@ -1,0 +1,434 @@
+"""The filing service on its own: each method through Nameko's ``worker_factory``, with the
+partners service faked and a real PostgreSQL session that is rolled back after each test."""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Iterator
+from datetime import timedelta
+from pathlib import Path
+from unittest import mock
+
+import pytest
+from nameko.testing.services import worker_factory
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from services.common.config import get_settings
+from services.common.context import Caller
+from services.common.db import make_engine
+from services.common.errors import Conflict, Forbidden, InvalidInput, InvalidState, NotFound
+from services.common.migrations import upgrade
+from services.common.regions import covers, specificity
+from services.common.timeutil import iso, utcnow
+from services.filing.keys import normalise_name, uscc_check_char
+from services.filing.models import Customer, CustomerKey, Lead, Transfer
+from services.filing.service import FilingService
+from tests.support.client import unique
+
+ROOT = Path(__file__).resolve().parents[2]
+# Partner ids far above any the partners service hands out in this run.
+A, B, C = 90_000_001, 90_000_002, 90_000_003
+HQ = Caller(
+    user_id=1,
+    permissions=frozenset({"filing.approve", "customer.transfer", "lead.create", "flow.manage"}),
+)
+
+
+def partner_caller(partner_id: int, user_id: int = 500) -> Caller:
+    return Caller(
+        user_id=user_id,
+        partner_id=partner_id,
+        partner_ids=frozenset({partner_id}),
+        permissions=frozenset({"customer.create", "lead.claim"}),
+    )
+
+
+def terms(partner_id: int, territory: str, protection_days: int = 180, claim_hours=72) -> dict:
+    return {
+        "partner_id": partner_id,
+        "territory_code": territory,
+        "protection_days": protection_days,
+        "claim_hours": claim_hours,
+    }
+
+
+# The fake partners service: A is the city partner of 杭州, B the Zhejiang agent, C 南京.
+TERRITORIES = {A: "330100", B: "330000", C: "320100"}
+
+
+def covering(region: str, protection_days: int = 180) -> list[dict]:
+    found = [
+        terms(pid, code, protection_days)
+        for pid, code in TERRITORIES.items()
+        if covers(code, region)
+    ]
+    return sorted(found, key=lambda t: -specificity(t["territory_code"]))
+
+
+def partner_terms(partner_id: int) -> dict | None:
+    return terms(partner_id, None) if partner_id in TERRITORIES else None
+
+
+def reload(session: Session, row) -> None:
+    """What the worker changed, as the database has it (the worker's commit flushes too)."""
+    session.flush()
+    session.refresh(row)
+
+
+class Events(list):
+    """The outbox, as a list of (event type, data)."""
+
+    def __call__(self, event_type: str, data: dict) -> str:
+        self.append((event_type, data))
+        return f"evt-{len(self)}"
+
+    def types(self) -> list[str]:
+        return [event_type for event_type, _ in self]
+
+
+@pytest.fixture(scope="module")
+def engine():
+    upgrade("filing", ROOT / "services" / "filing" / "migrations")
+    engine = make_engine(get_settings().database_url("filing"))
+    yield engine
+    engine.dispose()
+
+
+@pytest.fixture
+def session(engine) -> Iterator[Session]:
+    connection = engine.connect()
+    outer = connection.begin()
+    session = Session(bind=connection, join_transaction_mode="create_savepoint")
+    try:
+        yield session
+    finally:
+        session.close()
+        outer.rollback()
+        connection.close()
+
+
+@pytest.fixture
+def events() -> Events:
+    return Events()
+
+
+@pytest.fixture
+def partners() -> mock.MagicMock:
+    fake = mock.MagicMock()
+    fake.partners_covering.side_effect = covering
+    fake.partner_terms.side_effect = partner_terms
+    fake.resolve_address.return_value = {"province": None, "city": None, "district": None}
+    return fake
+
+
+@pytest.fixture
+def as_(session, events, partners):
+    """A worker of the filing service acting for ``caller``."""
+
+    def make(caller: Caller) -> FilingService:
+        return worker_factory(
+            FilingService, db=session, caller=caller, emit=events, partners=partners
+        )
+
+    return make
+
+
+def mobile() -> str:
+    return f"13{random.randint(0, 999_999_999):09d}"
+
+
+def uscc() -> str:
+    body = "91330106" + "".join(random.choices("0123456789ABCDEFGHJKLMNPQRTUWXY", k=9))
+    return body + uscc_check_char(body)
+
+
+def customer_payload(**extra) -> dict:
+    return {
+        "name": f"杭州{unique('c')}科技有限公司",
+        "uscc": uscc(),
+        "contact_name": "王经理",
+        "phone": mobile(),
+        "region_code": "330106",
+        **extra,
+    }
+
+
+# -- filing -----------------------------------------------------------------------------
+
+
+def test_filed_customer_is_pending_with_a_running_flow_and_the_event_is_written(
+    as_, events
+) -> None:
+    customer = as_(partner_caller(A)).file_customer(customer_payload())
+    assert customer["status"] == "pending"
+    assert customer["source"] == "partner"
+    assert customer["owner_partner_id"] == A
+    assert customer["filing"]["status"] == "pending"
+    assert [s["status"] for s in customer["filing"]["steps"]] == ["pending"]
+    assert customer["filing"]["steps"][0]["permission"] == "filing.approve"
+    assert events.types() == ["filing_submitted"]
+    assert events[0][1]["customer_id"] == customer["id"]
+
+
+def test_pending_customer_blocks_another_partner_without_saying_who_holds_it(as_) -> None:
+    payload = customer_payload()
+    held = as_(partner_caller(A)).file_customer(payload)
+    rival = customer_payload(
+        name=payload["name"].replace("有限公司", "股份有限公司"), region_code="330102"
+    )
+    with pytest.raises(Conflict) as refused:
+        as_(partner_caller(B)).file_customer(rival)
+    assert refused.value.error_code == "filing_conflict"
+    said = repr(refused.value.args)
+    for secret in (str(A), str(held["id"]), payload["name"]):
+        assert secret not in said
+
+
+def test_same_partner_filing_again_is_told_it_already_has_the_customer(as_) -> None:
+    payload = customer_payload()
+    as_(partner_caller(A)).file_customer(payload)
+    with pytest.raises(Conflict) as refused:
+        as_(partner_caller(A)).file_customer(payload | {"uscc": None})
+    assert refused.value.error_code == "already_filed"
+
+
+def test_filing_outside_the_territory_is_refused(as_, session) -> None:
+    payload = customer_payload()
+    with pytest.raises(InvalidInput) as refused:
+        as_(partner_caller(C)).file_customer(payload)
+    assert refused.value.error_code == "region_not_in_territory"
+    assert session.scalar(select(Customer).where(Customer.name == payload["name"])) is None
+
+
+def test_invalid_uscc_is_refused_before_anything_is_written(as_) -> None:
+    payload = customer_payload()
+    payload["uscc"] = payload["uscc"][:17] + ("0" if payload["uscc"][17] != "0" else "1")
+    with pytest.raises(InvalidInput) as refused:
+        as_(partner_caller(A)).file_customer(payload)
+    assert "uscc" in refused.value.errors
+
+
+def test_user_without_customer_create_cannot_file(as_) -> None:
+    caller = Caller(user_id=9, partner_id=A, partner_ids=frozenset({A}))
+    with pytest.raises(Forbidden):
+        as_(caller).file_customer(customer_payload())
+
+
+def test_check_answers_only_yes_or_no(as_) -> None:
+    payload = customer_payload()
+    as_(partner_caller(A)).file_customer(payload)
+    assert as_(partner_caller(B)).check_customer({"name": payload["name"]}) == {"conflict": True}
+    assert as_(partner_caller(B)).check_customer({"name": unique("无人")}) == {"conflict": False}
+
+
+# -- approval ---------------------------------------------------------------------------
+
+
+def test_approval_protects_for_the_protection_days_of_the_partners_type(
+    as_, partners, events
+) -> None:
+    partners.partners_covering.side_effect = lambda region: covering(region, protection_days=30)
+    customer = as_(partner_caller(A)).file_customer(customer_payload())
+    filing = as_(HQ).approve_filing(customer["filing"]["id"], {"comment": "ok"})
+    assert filing["status"] == "approved"
+    after = as_(partner_caller(A)).get_customer(customer["id"])
+    assert after["status"] == "protected"
+    decided = filing["decided_at"]
+    assert after["protected_until"] == iso(
+        utcnow().fromisoformat(decided.replace("Z", "+00:00")) + timedelta(days=30)
+    )
+    assert "filing_approved" in events.types()
+
+
+def test_partner_user_cannot_approve(as_) -> None:
+    customer = as_(partner_caller(A)).file_customer(customer_payload())
+    with pytest.raises(Forbidden):
+        as_(partner_caller(A)).approve_filing(customer["filing"]["id"], {})
+
+
+def test_approving_a_decided_filing_is_invalid_state(as_) -> None:
+    customer = as_(partner_caller(A)).file_customer(customer_payload())
+    as_(HQ).approve_filing(customer["filing"]["id"], {})
+    with pytest.raises(InvalidState):
+        as_(HQ).approve_filing(customer["filing"]["id"], {})
+
+
+def test_rejection_needs_a_comment_and_then_frees_the_customer(as_, session) -> None:
+    payload = customer_payload()
+    customer = as_(partner_caller(A)).file_customer(payload)
+    with pytest.raises(InvalidInput):
+        as_(HQ).reject_filing(customer["filing"]["id"], {"comment": "  "})
+    filing = as_(HQ).reject_filing(customer["filing"]["id"], {"comment": "资料不全"})
+    assert filing["status"] == "rejected"
+    assert as_(partner_caller(A)).get_customer(customer["id"])["status"] == "rejected"
+    keys = session.scalars(
+        select(CustomerKey).where(CustomerKey.customer_id == customer["id"])
+    ).all()
+    assert keys == []
+    again = as_(partner_caller(B)).file_customer(payload | {"region_code": "330206"})
+    assert again["status"] == "pending"
+
+
+# -- protection lifecycle ---------------------------------------------------------------
+
+
+def _protected(as_, session, payload=None) -> Customer:
+    customer = as_(partner_caller(A)).file_customer(payload or customer_payload())
+    as_(HQ).approve_filing(customer["filing"]["id"], {})
+    return session.get(Customer, customer["id"])
+
+
+def test_housekeeping_releases_expired_customers_to_the_public_pool(as_, session, events) -> None:
+    payload = customer_payload()
+    customer = _protected(as_, session, payload)
+    customer.protected_until = utcnow() - timedelta(minutes=1)
+    session.flush()
+    as_(Caller.system_caller("filing")).housekeeping()
+    reload(session, customer)
+    assert customer.status == "released"
+    assert ("customer_released", customer.id) in [(t, d["customer_id"]) for t, d in events]
+    again = as_(partner_caller(B)).file_customer(payload | {"region_code": "330206"})
+    assert again["owner_partner_id"] == B
+
+
+def test_housekeeping_reminds_once_before_protection_ends(as_, session, events) -> None:
+    customer = _protected(as_, session)
+    customer.protected_until = utcnow() + timedelta(days=3)
+    session.flush()
+    worker = as_(Caller.system_caller("filing"))
+    worker.housekeeping()
+    worker.housekeeping()
+    reload(session, customer)
+    assert customer.status == "protected"
+    assert customer.reminder_sent_at is not None
+    reminders = [d for t, d in events if t == "protection_ending"]
+    assert [d["customer_id"] for d in reminders] == [customer.id]
+
+
+def test_approved_order_extends_protection_only_for_the_owner(as_, session) -> None:
+    customer = _protected(as_, session)
+    soon = utcnow() + timedelta(days=5)
+    customer.protected_until, customer.reminder_sent_at = soon, utcnow()
+    session.flush()
+    system = as_(Caller.system_caller("filing"))
+    approved_at = utcnow()
+    event = {"customer_id": customer.id, "partner_id": B, "approved_at": iso(approved_at)}
+    system.on_order_approved({"id": "e1", "data": event})
+    reload(session, customer)
+    assert customer.protected_until == soon
+    system.on_order_approved({"id": "e2", "data": event | {"partner_id": A}})
+    reload(session, customer)
+    assert abs(customer.protected_until - (approved_at + timedelta(days=180))) < timedelta(
+        seconds=1
+    )
+    assert customer.reminder_sent_at is None
+
+
+def test_transfer_moves_the_owner_and_keeps_an_audit_row(as_, session, events) -> None:
+    customer = _protected(as_, session)
+    with pytest.raises(Forbidden):
+        as_(partner_caller(A)).transfer_customer(customer.id, {"partner_id": B, "reason": "x"})
+    moved = as_(HQ).transfer_customer(customer.id, {"partner_id": B, "reason": "区域调整"})
+    assert moved["owner_partner_id"] == B
+    audit = session.scalars(select(Transfer).where(Transfer.customer_id == customer.id)).all()
+    assert [(t.from_partner_id, t.to_partner_id, t.reason) for t in audit] == [(A, B, "区域调整")]
+    with pytest.raises(NotFound):
+        as_(partner_caller(A)).get_customer(customer.id)
+    assert "customer_transferred" in events.types()
+
+
+def test_transfer_to_a_partner_outside_the_region_is_refused(as_, session) -> None:
+    customer = _protected(as_, session)
+    with pytest.raises(InvalidInput) as refused:
+        as_(HQ).transfer_customer(customer.id, {"partner_id": C, "reason": "x"})
+    assert refused.value.error_code == "region_not_in_territory"
+
+
+# -- leads ------------------------------------------------------------------------------
+
+
+def lead_payload(**extra) -> dict:
+    return {"name": f"{unique('线索')}有限公司", "contact_name": "李总", "phone": mobile(), **extra}
+
+
+def test_lead_goes_to_the_city_partner_with_its_claim_deadline(as_) -> None:
+    lead = as_(HQ).create_lead(lead_payload(region_code="330106"))
+    assert lead["status"] == "assigned"
+    assert lead["assigned_partner_id"] == A
+    assert lead["claim_deadline"] == iso(
+        utcnow().fromisoformat(lead["assigned_at"].replace("Z", "+00:00")) + timedelta(hours=72)
+    )
+
+
+def test_claim_makes_an_hq_customer_protected_for_the_partner(as_, session) -> None:
+    lead = as_(HQ).create_lead(lead_payload(region_code="330106"))
+    customer = as_(partner_caller(A)).claim_lead(lead["id"])
+    assert (customer["source"], customer["status"], customer["owner_partner_id"]) == (
+        "hq",
+        "protected",
+        A,
+    )
+    assert session.get(Lead, lead["id"]).status == "claimed"
+    assert (
+        session.scalar(
+            select(CustomerKey.customer_id).where(
+                CustomerKey.kind == "name", CustomerKey.value == normalise_name(lead["name"])
+            )
+        )
+        == customer["id"]
+    )
+
+
+def test_decline_needs_a_reason_and_never_returns_the_lead_to_the_decliner(as_) -> None:
+    lead = as_(HQ).create_lead(lead_payload(region_code="330106"))
+    with pytest.raises(InvalidInput):
+        as_(partner_caller(A)).decline_lead(lead["id"], {"reason": " "})
+    told = as_(partner_caller(A)).decline_lead(lead["id"], {"reason": "不做这个行业"})
+    assert told == {"id": lead["id"], "status": "declined"}
+    assert as_(HQ).get_lead(lead["id"])["assigned_partner_id"] == B
+    as_(partner_caller(B)).decline_lead(lead["id"], {"reason": "忙"})
+    after = as_(HQ).get_lead(lead["id"])
+    assert (after["status"], after["assigned_partner_id"]) == ("unassigned", None)
+    assert [e["action"] for e in after["history"]] == [
+        "assigned",
+        "declined",
+        "assigned",
+        "declined",
+        "unassigned",
+    ]
+
+
+def test_housekeeping_passes_an_expired_claim_to_the_next_partner(as_, session) -> None:
+    lead = as_(HQ).create_lead(lead_payload(region_code="330106"))
+    row = session.get(Lead, lead["id"])
+    row.claim_deadline = utcnow() - timedelta(seconds=1)
+    session.flush()
+    as_(Caller.system_caller("filing")).housekeeping()
+    after = as_(HQ).get_lead(lead["id"])
+    assert after["assigned_partner_id"] == B
+    assert [(e["action"], e["partner_id"]) for e in after["history"]] == [
+        ("assigned", A),
+        ("expired", A),
+        ("assigned", B),
+    ]
+
+
+def test_import_reports_bad_rows_by_number_and_creates_only_good_ones(as_, session) -> None:
+    good = [lead_payload(region_code="330106"), lead_payload(region_code="110000")]
+    bad = lead_payload(phone="not-a-phone")
+    rows = [
+        {**good[0], "_row": 2},
+        {**bad, "_row": 3},
+        {**good[1], "_row": 5},
+        {"contact_name": "无名", "phone": mobile(), "_row": 6},
+    ]
+    result = as_(HQ).import_leads({"rows": rows})
+    assert (result["created"], result["assigned"], result["unassigned"]) == (2, 1, 1)
+    assert [(e["row"], sorted(e["errors"])) for e in result["errors"]] == [
+        (3, ["phone"]),
+        (6, ["name"]),
+    ]
+    names = set(session.scalars(select(Lead.name).where(Lead.created_by == HQ.user_id)))
+    assert {good[0]["name"], good[1]["name"]} <= names
+    assert bad["name"] not in names

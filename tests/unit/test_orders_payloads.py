@@ -1,0 +1,265 @@
+"""Payloads of the orders service: what its schemas accept, the events it emits, and the
+report files it writes."""
+
+from __future__ import annotations
+
+import csv
+import io
+from datetime import UTC, datetime
+from decimal import Decimal
+
+import pytest
+from openpyxl import load_workbook
+
+from services.common.errors import InvalidInput
+from services.common.schemas import load
+from services.orders import events, exports
+from services.orders.models import Order, OrderComment, OrderLine
+from services.orders.schemas import (
+    FlowIn,
+    OrderCreate,
+    OrderListArgs,
+    ProductCreate,
+    SalesReportArgs,
+    SalesReportQuery,
+)
+
+
+def order_body(**fields: object) -> dict:
+    return {
+        "customer_id": 1,
+        "contract_no": "HT-2026-001",
+        "lines": [{"product_id": 1, "quantity": 2, "unit_price": "99.90"}],
+    } | fields
+
+
+def test_an_order_body_loads_money_as_exact_decimals() -> None:
+    loaded = load(OrderCreate, order_body())
+    assert loaded["lines"][0]["unit_price"] == Decimal("99.90")
+    assert loaded["notes"] is None
+
+
+@pytest.mark.parametrize(
+    ("fields", "where"),
+    [
+        ({"lines": []}, "lines"),
+        ({"lines": [{"product_id": 1, "quantity": 0, "unit_price": "1.00"}]}, "lines"),
+        ({"lines": [{"product_id": 1, "quantity": 1.5, "unit_price": "1.00"}]}, "lines"),
+        ({"lines": [{"product_id": 1, "quantity": 1, "unit_price": 1.1}]}, "lines"),
+        ({"lines": [{"product_id": 1, "quantity": 1, "unit_price": "1.001"}]}, "lines"),
+        ({"lines": [{"product_id": 1, "quantity": 1, "unit_price": "0"}]}, "lines"),
+        ({"lines": [{"product_id": 1, "quantity": 1, "unit_price": "1", "x": 1}]}, "lines"),
+        ({"contract_no": " HT"}, "contract_no"),
+        ({"contract_no": ""}, "contract_no"),
+        ({"customer_id": "1"}, "customer_id"),
+        ({"status": "approved"}, "status"),
+    ],
+)
+def test_malformed_order_bodies_are_invalid_input_naming_the_field(fields, where) -> None:
+    with pytest.raises(InvalidInput) as error:
+        load(OrderCreate, order_body(**fields))
+    assert where in error.value.errors
+
+
+def test_integer_money_is_accepted_and_dumped_with_two_places() -> None:
+    loaded = load(ProductCreate, {"sku": "A-1", "name": "a", "unit": "台", "list_price": 12})
+    assert loaded["list_price"] == Decimal("12.00")
+    assert ProductCreate().dump(loaded)["list_price"] == "12.00"
+
+
+def test_report_dimensions_are_a_comma_list_of_known_ones_each_once() -> None:
+    loaded = load(SalesReportArgs, {"group_by": "province, month", "status": "approved"})
+    assert loaded["group_by"] == ["province", "month"]
+    assert loaded["status"] == ["approved"]
+    for bad in ("province,province", "province,region", "month;quarter"):
+        with pytest.raises(InvalidInput):
+            load(SalesReportArgs, {"group_by": bad})
+    assert load(SalesReportQuery, {})["format"] == "json"
+    with pytest.raises(InvalidInput):
+        load(SalesReportQuery, {"format": "pdf"})
+
+
+def test_a_date_range_ending_before_it_starts_is_refused() -> None:
+    with pytest.raises(InvalidInput):
+        load(OrderListArgs, {"from": "2026-03-02", "to": "2026-03-01"})
+    assert load(OrderListArgs, {"from": "2026-03-01", "to": "2026-03-01"})["date_to"]
+
+
+def test_flow_steps_have_unique_names_and_permission_codes() -> None:
+    with pytest.raises(InvalidInput):
+        load(FlowIn, {"steps": [{"name": "a", "permission": "order.approve.sales"}] * 2})
+    with pytest.raises(InvalidInput):
+        load(FlowIn, {"steps": [{"name": "a", "permission": "Approve Sales"}]})
+    with pytest.raises(InvalidInput):
+        load(FlowIn, {"kind": "filing", "steps": [{"name": "a", "permission": "x.y"}]})
+
+
+# -- events -----------------------------------------------------------------------------
+
+APPROVED_AT = datetime(2026, 11, 28, 4, 5, 6, tzinfo=UTC)
+
+
+def an_order() -> Order:
+    return Order(
+        id=42,
+        partner_id=7,
+        customer_id=9,
+        customer_name="西湖科技",
+        contract_no="HT-42",
+        region_code="330106",
+        province="330000",
+        city="330100",
+        customer_source="partner",
+        total_amount=Decimal("1234.5"),
+        approved_at=APPROVED_AT,
+        cancelled_at=datetime(2026, 12, 1, tzinfo=UTC),
+        cancel_reason="客户放弃",
+        lines=[
+            OrderLine(
+                product_id=3,
+                sku="CRM-STD",
+                quantity=2,
+                unit_price=Decimal("617.25"),
+                amount=Decimal("1234.50"),
+            )
+        ],
+    )
+
+
+def test_event_payloads_carry_decimals_as_strings_and_times_in_utc() -> None:
+    order = an_order()
+    assert events.approved(order) == {
+        "order_id": 42,
+        "partner_id": 7,
+        "customer_id": 9,
+        "customer_name": "西湖科技",
+        "contract_no": "HT-42",
+        "region_code": "330106",
+        "province": "330000",
+        "city": "330100",
+        "customer_source": "partner",
+        "total_amount": "1234.50",
+        "lines": [
+            {
+                "product_id": 3,
+                "sku": "CRM-STD",
+                "quantity": 2,
+                "unit_price": "617.25",
+                "amount": "1234.50",
+            }
+        ],
+        "approved_at": "2026-11-28T04:05:06Z",
+    }
+    assert events.cancelled(order, was_approved=True)["approved_at"] == "2026-11-28T04:05:06Z"
+    assert events.cancelled(order, was_approved=False)["approved_at"] is None
+    assert events.cancelled(order, was_approved=False)["cancelled_at"] == "2026-12-01T00:00:00Z"
+    step = {"name": "sales", "permission": "order.approve.sales", "mode": "any", "approvers": []}
+    assert events.step_waiting(order, step | {"status": "pending", "actions": []})["step"] == step
+    comment = OrderComment(id=5, author_user_id=11, body="请审批")
+    assert events.commented(order, comment, [3, 4])["participant_user_ids"] == [3, 4]
+
+
+def test_every_event_payload_has_exactly_its_documented_keys() -> None:
+    order = an_order()
+    documented = {
+        "submitted": {
+            "order_id",
+            "partner_id",
+            "customer_id",
+            "customer_name",
+            "contract_no",
+            "total_amount",
+        },
+        "rejected": {"order_id", "partner_id", "contract_no", "customer_name", "comment"},
+        "cancelled": {
+            "order_id",
+            "partner_id",
+            "customer_id",
+            "contract_no",
+            "was_approved",
+            "approved_at",
+            "total_amount",
+            "customer_source",
+            "reason",
+            "cancelled_at",
+        },
+        "completed": {"order_id", "partner_id", "contract_no"},
+    }
+    assert set(events.submitted(order)) == documented["submitted"]
+    assert set(events.rejected(order, "no")) == documented["rejected"]
+    assert set(events.cancelled(order, True)) == documented["cancelled"]
+    assert set(events.completed(order)) == documented["completed"]
+
+
+# -- report files -----------------------------------------------------------------------
+
+REPORT = {
+    "group_by": ["province", "source", "status"],
+    "from": "2026-01-01",
+    "to": "2026-03-31",
+    "rows": [
+        {
+            "province": "330000",
+            "source": "hq",
+            "status": "approved",
+            "order_count": 1234,
+            "quantity": 5000,
+            "amount": "1234567.89",
+        },
+        {
+            "province": "330000",
+            "source": "partner",
+            "status": "submitted",
+            "order_count": 1,
+            "quantity": 2,
+            "amount": "0.10",
+        },
+    ],
+    "totals": {"order_count": 1235, "quantity": 5002, "amount": "1234567.99"},
+}
+
+
+def test_csv_has_a_bom_chinese_headers_labels_and_a_totals_row() -> None:
+    content = exports.to_csv(REPORT)
+    assert content.startswith("\ufeff".encode())
+    rows = list(csv.reader(io.StringIO(content.decode("utf-8-sig"))))
+    assert rows == [
+        ["省份代码", "客户来源", "订单状态", "订单数", "数量", "金额（元）"],
+        ["330000", "总部分配", "已审批", "1234", "5000", "1234567.89"],
+        ["330000", "伙伴报备", "审批中", "1", "2", "0.10"],
+        ["合计", "", "", "1235", "5002", "1234567.99"],
+    ]
+
+
+def test_xlsx_has_numbers_as_numbers_with_formats_and_codes_as_text() -> None:
+    content, content_type, filename = exports.render(REPORT, "xlsx")
+    assert content_type == exports.XLSX_TYPE
+    assert filename == "sales-report-2026-01-01-2026-03-31.xlsx"
+    sheet = load_workbook(io.BytesIO(content)).active
+    assert sheet.title == "销售报表"
+    assert [cell.value for cell in sheet[1]] == [
+        "省份代码",
+        "客户来源",
+        "订单状态",
+        "订单数",
+        "数量",
+        "金额（元）",
+    ]
+    assert sheet["A2"].value == "330000"
+    assert sheet["D2"].value == 1234 and sheet["D2"].number_format == "#,##0"
+    assert sheet["E2"].number_format == "#,##0"
+    assert sheet["F2"].value == pytest.approx(1234567.89)
+    assert sheet["F2"].number_format == "#,##0.00"
+    assert [cell.value for cell in sheet[4]][:1] == ["合计"]
+    assert sheet["F4"].value == pytest.approx(1234567.99)
+    assert sheet["A4"].font.bold
+
+
+def test_a_report_without_dimensions_exports_its_totals() -> None:
+    report = {
+        "group_by": [],
+        "rows": [{"order_count": 2, "quantity": 3, "amount": "4.00"}],
+        "totals": {"order_count": 2, "quantity": 3, "amount": "4.00"},
+    }
+    rows = list(csv.reader(io.StringIO(exports.to_csv(report).decode("utf-8-sig"))))
+    assert rows == [["订单数", "数量", "金额（元）"], ["2", "3", "4.00"], ["2", "3", "4.00"]]
