@@ -146,7 +146,7 @@ def import_leads(files: dict):  # type: ignore[no-untyped-def]
     """Import leads from a CSV or XLSX file (columns name, contact_name, phone, region_code,
     address, notes, or their Chinese headers); invalid rows are listed by row number."""
     rows = read_rows(files["file"])
-    return jsonify(call("filing", "import_leads", {"rows": rows}, timeout=300))
+    return jsonify(call("filing", "import_leads", {"rows": rows}, timeout=600))
 
 
 @blp.get("/leads")

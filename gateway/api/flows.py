@@ -8,7 +8,7 @@ from flask_smorest import Blueprint
 from gateway.api.common import document_errors, wire
 from gateway.context import call, requires
 from services.common.errors import NotFound
-from services.filing.schemas import FlowIn, FlowOut
+from services.common.schemas import FlowIn, FlowOut
 
 blp = Blueprint("flows", __name__, url_prefix="/api/v1", description="Approval flows")
 

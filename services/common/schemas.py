@@ -91,3 +91,34 @@ def load_id(value: Any, name: str = "id") -> int:
     if isinstance(value, bool) or not isinstance(value, int) or value < 1:
         raise InvalidInput("the request is not valid", errors={name: ["not a valid id"]})
     return value
+
+
+def _distinct_step_names(steps: list[dict]) -> None:
+    names = [step["name"] for step in steps]
+    if len(set(names)) != len(names):
+        raise ValidationError("step names are unique")
+
+
+class FlowStepIn(WireSchema):
+    """One step of an approval flow; the owning service checks the condition's fields."""
+
+    name = fields.String(required=True, validate=validate.Length(min=1, max=60))
+    permission = fields.String(required=True, validate=validate.Length(min=1, max=60))
+    mode = fields.String(load_default="any", validate=validate.OneOf(("any", "all")))
+    approvers = fields.List(
+        fields.Integer(strict=True), load_default=list, validate=validate.Length(max=50)
+    )
+    condition = fields.Dict(load_default=None, allow_none=True)
+
+
+class FlowIn(WireSchema):
+    steps = fields.List(
+        fields.Nested(FlowStepIn),
+        required=True,
+        validate=validate.And(validate.Length(min=1, max=20), _distinct_step_names),
+    )
+
+
+class FlowOut(WireSchema):
+    kind = fields.String()
+    steps = fields.List(fields.Dict())

@@ -183,7 +183,7 @@ class DeclineIn(WireSchema):
 
 
 class LeadImportIn(WireSchema):
-    rows = fields.List(fields.Dict(), required=True, validate=validate.Length(max=50_000))
+    rows = fields.List(fields.Dict(), required=True, validate=validate.Length(max=20_000))
 
 
 class RowErrorOut(WireSchema):
@@ -196,28 +196,3 @@ class LeadImportOut(WireSchema):
     assigned = fields.Integer()
     unassigned = fields.Integer()
     errors = fields.List(fields.Nested(RowErrorOut))
-
-
-class ConditionIn(WireSchema):
-    field = fields.String(required=True)
-    op = fields.String(required=True)
-    value = fields.String(required=True)
-
-
-class FlowStepIn(WireSchema):
-    name = fields.String(required=True, validate=validate.Length(min=1, max=100))
-    permission = fields.String(required=True, validate=validate.Length(min=1, max=60))
-    mode = fields.String(load_default="any", validate=validate.OneOf(("any", "all")))
-    approvers = fields.List(fields.Integer(), load_default=list)
-    condition = fields.Nested(ConditionIn, load_default=None, allow_none=True)
-
-
-class FlowIn(WireSchema):
-    steps = fields.List(
-        fields.Nested(FlowStepIn), required=True, validate=validate.Length(min=1, max=10)
-    )
-
-
-class FlowOut(WireSchema):
-    kind = fields.String()
-    steps = fields.List(fields.Dict())

@@ -8,7 +8,7 @@ from services.common.config import get_settings
 from services.common.db import try_advisory_lock
 from services.common.entrypoints import event_handler, rpc, timer
 from services.common.rpc import ServiceRpc
-from services.common.schemas import load, load_id
+from services.common.schemas import FlowIn, load, load_id
 from services.common.service import ServiceBase
 from services.common.timeutil import utcnow
 from services.filing import domain, leads
@@ -19,7 +19,6 @@ from services.filing.schemas import (
     DecisionIn,
     DeclineIn,
     FilingListArgs,
-    FlowIn,
     LeadImportIn,
     LeadIn,
     LeadListArgs,

@@ -214,8 +214,7 @@ def test_approving_out_of_turn_or_without_the_permission_is_403(ordering: Orderi
 
 
 def restore_default_order_flow() -> None:
-    """Put the default order flow back through the service itself: the HTTP route cannot
-    carry its ``any`` condition yet (see the xfail below)."""
+    """Put the default order flow back through the service itself."""
     client = RpcClient(os.environ["AMQP_URI"], timeout=10)
     hq = Caller(user_id=1, permissions=frozenset({"flow.manage"}))
     try:
@@ -256,11 +255,6 @@ def test_an_all_step_waits_for_every_named_approver(ordering: Ordering) -> None:
     assert ok(ordering.director.get(FLOW))["steps"][2]["condition"] == DEFAULT_STEPS[2]["condition"]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="gateway/api/flows.py validates steps with services.filing.schemas.FlowIn, whose "
-    "condition is one {field, op, value}: the order flow's {'any': [...]} is refused (422)",
-)
 def test_hq_puts_back_the_order_flow_it_read(ordering: Ordering) -> None:
     current = ok(ordering.director.get(FLOW))
     ok(ordering.director.put(FLOW, {"steps": current["steps"]}))
