@@ -26,7 +26,17 @@ class Client:
         if self.token:
             headers.setdefault("Authorization", f"Bearer {self.token}")
         kwargs.setdefault("timeout", 30)
-        return self.session.request(method, f"{self.base_url}{path}", headers=headers, **kwargs)
+        url = f"{self.base_url}{path}"
+        try:
+            return self.session.request(method, url, headers=headers, **kwargs)
+        except requests.ConnectionError as exc:
+            # A kept-alive connection the server closed while idle (the tests' process is
+            # monkey-patched, so urllib3 does not always see the close before reusing it):
+            # nothing reached the server; send again on a new connection.
+            if "RemoteDisconnected" not in str(exc):
+                raise
+            self.session.close()
+            return self.session.request(method, url, headers=headers, **kwargs)
 
     def get(self, path: str, **kwargs: Any) -> requests.Response:
         return self.request("GET", path, **kwargs)
