@@ -61,6 +61,7 @@ def logout(data: dict):  # type: ignore[no-untyped-def]
 @blp.get("/me")
 @blp.response(200, MeOut)
 @document_errors(blp, 401)
+@authenticated
 def me():  # type: ignore[no-untyped-def]
     """The signed-in user: roles, permissions and the partners in scope."""
     current_caller()
