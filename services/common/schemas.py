@@ -8,10 +8,11 @@ from marshmallow import RAISE, Schema, ValidationError, fields, validate
 from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session
 
-from services.common.errors import InvalidInput
+from services.common.errors import InvalidInput, NotFound
 
 MAX_PER_PAGE = 100
 MAX_PAGE = 100_000
+MAX_ID = 2**63 - 1  # BIGINT: the largest id a row can have
 
 
 class WireSchema(Schema):
@@ -87,9 +88,11 @@ class RegionCode(fields.String):
 
 
 def load_id(value: Any, name: str = "id") -> int:
-    """A positive integer id, or InvalidInput."""
+    """A positive integer id, or InvalidInput; one beyond BIGINT cannot exist: NotFound."""
     if isinstance(value, bool) or not isinstance(value, int) or value < 1:
         raise InvalidInput("the request is not valid", errors={name: ["not a valid id"]})
+    if value > MAX_ID:
+        raise NotFound(f"{name} {value} not found")
     return value
 
 

@@ -11,9 +11,8 @@ from typing import Any
 
 from marshmallow import ValidationError, fields, validate, validates_schema
 
-from services.common.errors import NotFound
 from services.common.money import money, money_str, to_decimal
-from services.common.schemas import PageArgs, RegionCode, UtcDateTime, WireSchema, load_id
+from services.common.schemas import MAX_ID, PageArgs, RegionCode, UtcDateTime, WireSchema
 
 DRAFT, SUBMITTED, APPROVED, REJECTED, COMPLETED, CANCELLED = (
     "draft",
@@ -33,20 +32,11 @@ MAX_MONEY = Decimal("999999999999.99")
 MAX_QUANTITY = 1_000_000
 MAX_LINES = 200
 #: Ids are BIGINT: nothing has a larger one.
-MAX_ID = 2**63 - 1
 _id = validate.Range(min=1, max=MAX_ID)
 
 _sku = validate.Regexp(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,39}$", error="letters, digits, _ . -")
 _contract_no = validate.Regexp(r"^\S(.{0,58}\S)?$", error="1-60 characters, no outer spaces")
 _permission = validate.Regexp(r"^[a-z][a-z_]*(\.[a-z_]+)+$", error="a permission code")
-
-
-def load_row_id(value: Any, name: str = "id") -> int:
-    """A positive integer id (InvalidInput otherwise); one beyond BIGINT is not found."""
-    row_id = load_id(value, name)
-    if row_id > MAX_ID:
-        raise NotFound(f"{name} {row_id} not found")
-    return row_id
 
 
 class MoneyField(fields.Field):

@@ -7,7 +7,7 @@ import base64
 
 from services.common.entrypoints import event_handler, rpc
 from services.common.rpc import ServiceRpc
-from services.common.schemas import load
+from services.common.schemas import load, load_id
 from services.common.service import ServiceBase
 from services.orders import catalogue, comments, directory, domain, exports, flows, reports, views
 from services.orders.schemas import (
@@ -25,7 +25,6 @@ from services.orders.schemas import (
     SalesExportArgs,
     SalesReportArgs,
     SummaryArgs,
-    load_row_id,
 )
 
 
@@ -43,7 +42,7 @@ class OrdersService(ServiceBase):
 
     @rpc
     def get_product(self, product_id: int) -> dict:
-        return catalogue.get_product(self.db, load_row_id(product_id))
+        return catalogue.get_product(self.db, load_id(product_id))
 
     @rpc
     def create_product(self, payload: dict) -> dict:
@@ -52,7 +51,7 @@ class OrdersService(ServiceBase):
     @rpc
     def update_product(self, product_id: int, payload: dict) -> dict:
         return catalogue.update_product(
-            self.db, self.caller, load_row_id(product_id), load(ProductUpdate, payload)
+            self.db, self.caller, load_id(product_id), load(ProductUpdate, payload)
         )
 
     # -- orders -------------------------------------------------------------------------
@@ -63,7 +62,7 @@ class OrdersService(ServiceBase):
 
     @rpc
     def get_order(self, order_id: int) -> dict:
-        return views.get_order(self.db, self.caller, load_row_id(order_id))
+        return views.get_order(self.db, self.caller, load_id(order_id))
 
     @rpc
     def create_order(self, payload: dict) -> dict:
@@ -75,14 +74,14 @@ class OrdersService(ServiceBase):
     @rpc
     def update_order(self, order_id: int, payload: dict) -> dict:
         return domain.update_order(
-            self.db, self.caller, load_row_id(order_id), load(OrderUpdate, payload)
+            self.db, self.caller, load_id(order_id), load(OrderUpdate, payload)
         )
 
     @rpc
     def submit_order(self, order_id: int) -> dict:
         """Start the approval flow (the customer is checked with filing again)."""
         return domain.submit_order(
-            self.db, self.caller, load_row_id(order_id), self.filing.owned_customer, self.emit
+            self.db, self.caller, load_id(order_id), self.filing.owned_customer, self.emit
         )
 
     @rpc
@@ -90,7 +89,7 @@ class OrdersService(ServiceBase):
         return domain.approve_order(
             self.db,
             self.caller,
-            load_row_id(order_id),
+            load_id(order_id),
             load(DecisionIn, payload)["comment"],
             self.emit,
         )
@@ -100,21 +99,21 @@ class OrdersService(ServiceBase):
         return domain.reject_order(
             self.db,
             self.caller,
-            load_row_id(order_id),
+            load_id(order_id),
             load(RejectIn, payload)["comment"],
             self.emit,
         )
 
     @rpc
     def complete_order(self, order_id: int) -> dict:
-        return domain.complete_order(self.db, self.caller, load_row_id(order_id), self.emit)
+        return domain.complete_order(self.db, self.caller, load_id(order_id), self.emit)
 
     @rpc
     def cancel_order(self, order_id: int, payload: dict) -> dict:
         return domain.cancel_order(
             self.db,
             self.caller,
-            load_row_id(order_id),
+            load_id(order_id),
             load(CancelIn, payload)["reason"],
             self.emit,
         )
@@ -123,12 +122,12 @@ class OrdersService(ServiceBase):
 
     @rpc
     def list_comments(self, order_id: int) -> list[dict]:
-        return comments.list_comments(self.db, self.caller, load_row_id(order_id))
+        return comments.list_comments(self.db, self.caller, load_id(order_id))
 
     @rpc
     def add_comment(self, order_id: int, payload: dict) -> dict:
         return comments.add_comment(
-            self.db, self.caller, load_row_id(order_id), load(CommentIn, payload)["body"], self.emit
+            self.db, self.caller, load_id(order_id), load(CommentIn, payload)["body"], self.emit
         )
 
     # -- the approval flow (served at /api/v1/approval-flows/order) ---------------------

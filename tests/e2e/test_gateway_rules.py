@@ -23,3 +23,11 @@ def test_unknown_query_parameter_is_refused_like_an_unknown_body_field(admin: Cl
     response = admin.get("/api/v1/partners?stauts=suspended")
     assert response.status_code == 422
     assert "stauts" in response.json()["errors"]
+
+
+def test_an_id_beyond_bigint_is_404_on_every_service(admin: Client) -> None:
+    huge = 2**63
+    for path in ("partners", "users", "customers", "leads", "orders", "products"):
+        response = admin.get(f"/api/v1/{path}/{huge}")
+        assert response.status_code == 404, (path, response.text)
+        assert response.json()["code"] == "not_found"

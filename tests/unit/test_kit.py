@@ -127,3 +127,11 @@ def test_ids_must_be_positive_integers(value: object) -> None:
 
 def test_not_found_is_404() -> None:
     assert NotFound("x").status == 404
+
+
+def test_an_id_beyond_bigint_is_not_found_rather_than_a_database_error() -> None:
+    from services.common.schemas import MAX_ID
+
+    assert load_id(MAX_ID) == MAX_ID
+    with pytest.raises(NotFound):
+        load_id(MAX_ID + 1)
