@@ -2,7 +2,7 @@
 #   make run    install, migrate, seed demo data, start every service and the gateway
 #   make test   the whole suite (needs RabbitMQ and PostgreSQL; makes its own databases)
 #   make lint   ruff + import contracts
-#   make bench  benchmarks that print figures
+#   make bench  every benchmark, one table in var/bench/ (BENCH_ARGS=--quick or --full)
 
 PYTHON ?= python3
 VENV   ?= .venv
@@ -35,9 +35,10 @@ format: install
 	$(BIN)/ruff format .
 	$(BIN)/ruff check --fix .
 
+# Every benchmark against a stack of its own; one markdown table in var/bench/.
+# BENCH_ARGS: --quick, --full, --url URL, --compare OLD.md, ... (python -m bench.all -h)
 bench: install
-	$(BIN)/python -m bench.rpc_roundtrip
-	$(BIN)/python -m bench.gateway_load
+	$(BIN)/python -m bench.all $(BENCH_ARGS)
 
 clean:
 	rm -rf var/ .pytest_cache .ruff_cache

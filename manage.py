@@ -5,6 +5,7 @@ python manage.py run SERVICE               run one service (Nameko)
 python manage.py seed                      demo data for a local run
 python manage.py ping SERVICE              exit 0 if the service answers
 python manage.py parked list|replay        events parked after failing N times
+python manage.py reseal [SERVICE ...]      stored secrets sealed again with the newest key
 """
 
 import warnings
@@ -34,6 +35,8 @@ from services.common.logs import configure_logging  # noqa: E402
 from services.common.migrations import upgrade  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent
+#: Seconds before a service whose container died is started again (see cmd_run).
+RESTART_PAUSE = 2.0
 
 # Migrations live in services/<name>/migrations, and services/<name>/seed.py may define
 # bootstrap(session) (run by every migration) and seed_demo(session) (demo data).
@@ -98,22 +101,36 @@ def cmd_seed(args: argparse.Namespace) -> None:
 
 
 def cmd_run(args: argparse.Namespace) -> None:
+    """Run one service until SIGTERM/SIGINT. A container that dies of an error it could not
+    handle (a lost database or broker at the wrong moment) is started again after a pause,
+    as a supervisor would: its messages were not acknowledged and come back."""
     from nameko.runners import ServiceRunner
 
     configure_logging(args.service)
     settings = get_settings()
     config = settings.nameko_config()
-    runner = ServiceRunner(config)
-    runner.add_service(service_class(args.service))
+    stopping = False
+    runner = None
 
     def shutdown(signum, frame):
-        eventlet.spawn_n(runner.stop)
+        nonlocal stopping
+        stopping = True
+        if runner is not None:
+            eventlet.spawn_n(runner.stop)
 
     signal.signal(signal.SIGTERM, shutdown)
     signal.signal(signal.SIGINT, shutdown)
-    runner.start()
-    log.info("service %s started", args.service)
-    runner.wait()
+    while not stopping:
+        runner = ServiceRunner(config)
+        runner.add_service(service_class(args.service))
+        runner.start()
+        log.info("service %s started", args.service)
+        try:
+            runner.wait()
+            return
+        except Exception:
+            log.exception("service %s died; starting it again", args.service)
+            eventlet.sleep(RESTART_PAUSE)
 
 
 def cmd_ping(args: argparse.Namespace) -> None:
@@ -173,6 +190,23 @@ def cmd_parked(args: argparse.Namespace) -> None:
         print(f"{len(held)} parked message(s)", file=sys.stderr)
 
 
+def cmd_reseal(args: argparse.Namespace) -> None:
+    """After a new key was put first in PRM_SECRETS_KEY: seal every stored secret with it,
+    so that the old key can be dropped. Safe to run again, and while the services run."""
+    from services.common.sealing import reseal_all
+
+    names = args.services or list(SERVICES)
+    unknown = set(names) - set(SERVICES)
+    if unknown:
+        sys.exit(f"unknown services: {', '.join(sorted(unknown))}")
+    for name in names:
+        metadata = importlib.import_module(f"services.{name}.models").Base.metadata
+        with _session(name) as session:
+            rows = reseal_all(session, metadata)
+            session.commit()
+        print(f"{name}: {rows} row(s) sealed with the newest key")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(prog="manage.py", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True)
@@ -187,6 +221,8 @@ def main() -> None:
     parked = sub.add_parser("parked")
     parked.add_argument("action", choices=["list", "replay"])
     parked.add_argument("--queue", help="replay only the messages of this queue")
+    reseal = sub.add_parser("reseal")
+    reseal.add_argument("services", nargs="*", help=f"some of: {', '.join(SERVICES)}")
     args = parser.parse_args()
     if args.command != "run":
         logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
@@ -196,6 +232,7 @@ def main() -> None:
         "run": cmd_run,
         "ping": cmd_ping,
         "parked": cmd_parked,
+        "reseal": cmd_reseal,
     }[args.command](args)
 
 

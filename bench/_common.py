@@ -351,8 +351,10 @@ def find_stack(port: int) -> dict[str, list[int]]:
     """The processes of the ``make run`` stack whose gateway listens on ``port``.
 
     Found from command lines only: the gunicorn master with ``:{port}`` in its command
-    line and its workers; the services started by the same honcho (``manage.py run``);
-    the RabbitMQ node (shared by every stack on this machine). Empty lists if not found.
+    line and its workers; the services (``manage.py run``) started by the same honcho,
+    or by the gateway's parent process when there is no honcho (``bench.all``);
+    the RabbitMQ node listening on the port of $AMQP_URI (shared by every stack on this
+    machine). Empty lists if not found.
     """
     pids = all_pids()
     cmdlines = {pid: proc_cmdline(pid) for pid in pids}
@@ -365,9 +367,11 @@ def find_stack(port: int) -> dict[str, list[int]]:
         master = masters[0]
         stack["gateway master"] = [master]
         stack["gateway workers"] = sorted(p for p in gunicorns if proc_ppid(p) == master)
+        # The services are the ``manage.py run`` processes started by the same honcho as
+        # the gateway (``make run``), or else by the gateway's parent (``bench.all``).
         honchos = [p for p in ancestors(master) if "honcho" in cmdlines.get(p, "")]
-        if honchos:
-            top = honchos[-1]
+        top = honchos[-1] if honchos else proc_ppid(master)
+        if top and top > 1:
             stack["services"] = sorted(
                 pid
                 for pid, cmd in cmdlines.items()
@@ -375,8 +379,55 @@ def find_stack(port: int) -> dict[str, list[int]]:
                 and not cmd.startswith("/bin/sh")
                 and top in ancestors(pid)
             )
-    stack["rabbitmq"] = sorted(pid for pid, cmd in cmdlines.items() if "beam.smp" in cmd)
+    nodes = [pid for pid, cmd in cmdlines.items() if is_rabbitmq_node(cmd)]
+    stack["rabbitmq"] = broker_pids(nodes)
     return stack
+
+
+def broker_pids(nodes: list[int], amqp_uri: str | None = None) -> list[int]:
+    """Of the RabbitMQ nodes ``nodes``, the one(s) listening on the AMQP port of
+    ``amqp_uri`` (default $AMQP_URI): other nodes on the machine (a test run's own broker)
+    serve someone else. All of ``nodes`` when the sockets cannot be read."""
+    uri = amqp_uri or os.environ.get("AMQP_URI", "amqp://guest:guest@localhost:5672/")
+    try:
+        port = urlsplit(uri).port or 5672
+    except ValueError:
+        return sorted(nodes)
+    inodes = set()
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        for line in (_read(table) or "").splitlines()[1:]:
+            fields = line.split()  # sl, local address:port, remote, state (0A: LISTEN), ...
+            if (
+                len(fields) > 9
+                and fields[3] == "0A"
+                and int(fields[1].rsplit(":", 1)[1], 16) == port
+            ):
+                inodes.add(f"socket:[{fields[9]}]")
+    listening = []
+    for pid in nodes:
+        try:
+            fds = os.listdir(f"/proc/{pid}/fd")
+        except PermissionError:  # another user's node: cannot tell which one serves us
+            return sorted(nodes)
+        except OSError:  # gone
+            continue
+        links = set()
+        for fd in fds:
+            with suppress(OSError):  # closed meanwhile
+                links.add(os.readlink(f"/proc/{pid}/fd/{fd}"))
+        if links & inodes:
+            listening.append(pid)
+    return sorted(listening) if inodes else sorted(nodes)
+
+
+def rabbitmq_nodes() -> list[int]:
+    return sorted(pid for pid in all_pids() if is_rabbitmq_node(proc_cmdline(pid)))
+
+
+def is_rabbitmq_node(cmdline: str) -> bool:
+    """The RabbitMQ node's Erlang VM; not the short-lived VMs of ``rabbitmqctl`` and the
+    other command-line tools (their CPU would vanish with them between two readings)."""
+    return "beam.smp" in cmdline and "-escript" not in cmdline
 
 
 def machine_cpu() -> float | None:
@@ -413,3 +464,189 @@ def other_load(stats: Stats | Summary, groups: list[str]) -> str:
 
 def cpu_delta(before: dict[str, float], after: dict[str, float]) -> dict[str, float]:
     return {name: after[name] - before.get(name, 0.0) for name in after}
+
+
+# -- figures for bench.all ---------------------------------------------------------------
+#
+# Every bench module takes ``--figures PATH``: it then also writes its headline figures
+# there as JSON, ``{"figures": [{"figure", "value", "unit"}], "notes": [...]}``, which
+# ``bench.all`` gathers into one table. The printed output stays as it was.
+
+
+def add_figures_argument(parser: Any) -> None:
+    parser.add_argument(
+        "--figures",
+        metavar="PATH",
+        help="also write the headline figures to PATH as JSON (used by bench.all)",
+    )
+
+
+def figure(name: str, value: float | None, unit: str) -> dict[str, Any]:
+    return {
+        "figure": name,
+        "value": None if value is None or math.isnan(value) else value,
+        "unit": unit,
+    }
+
+
+def stats_figures(
+    stats: Stats | Summary,
+    name: str,
+    *,
+    unit: str = "calls/s",
+    p99: bool = True,
+) -> list[dict[str, Any]]:
+    """Rate, p50 (and p99) of one run, as figures named ``"{name} <what>"``."""
+    figures = [
+        figure(f"{name} {unit}", stats.rate, unit),
+        figure(f"{name} p50", stats.percentile(50), "ms"),
+    ]
+    if p99:
+        figures.append(figure(f"{name} p99", stats.percentile(99), "ms"))
+    return figures
+
+
+def cpu_figure(stats: Stats | Summary, group: str, name: str, per: str = "call") -> dict:
+    used = stats.cpu.get(group)
+    value = used / stats.calls * 1000 if used is not None and stats.calls else None
+    return figure(name, value, f"CPU ms/{per}")
+
+
+def error_notes(rows: list[Stats] | list[Summary] | list[Stats | Summary]) -> list[str]:
+    return [
+        f"{row.errors} errors in {row.label} {row.method} x{row.threads}: {row.first_error}"
+        for row in rows
+        if row.errors
+    ]
+
+
+def write_figures(path: str | None, figures: list[dict], notes: list[str] | None = None) -> None:
+    if not path:
+        return
+    import json
+
+    with open(path, "w", encoding="utf-8") as handle:
+        json.dump({"figures": figures, "notes": notes or []}, handle, ensure_ascii=False)
+
+
+def si_count(n: int) -> str:
+    """10000 -> "10k", 1000000 -> "1M" (labels of sizes in figure names)."""
+    for size, suffix in ((1_000_000, "M"), (1_000, "k")):
+        if n >= size and n % size == 0:
+            return f"{n // size}{suffix}"
+    return f"{n:,}"
+
+
+# -- load on the whole machine during a long run (bench.all) ----------------------------
+
+
+def _proc_stat(pid: int) -> tuple[int, float, int] | None:
+    """(parent pid, CPU seconds, start time in ticks) of ``pid``; None if it is gone."""
+    stat = _read(f"/proc/{pid}/stat")
+    if not stat:
+        return None
+    fields = stat.rsplit(")", 1)[1].split()
+    ticks = os.sysconf("SC_CLK_TCK")
+    return int(fields[1]), (int(fields[11]) + int(fields[12])) / ticks, int(fields[19])
+
+
+class MachineLoad:
+    """CPU seconds used on the machine since ``start()``, split into what this run used
+    (this process and its descendants, e.g. a stack it started and the benches; processes
+    given to ``adopt()`` and theirs; the PostgreSQL backends serving databases whose name
+    contains ``db_marker``), the RabbitMQ node ``broker`` (shared; mostly this run's
+    traffic while it runs) and everything else.
+
+    Sampled from /proc every ``interval`` seconds by a background thread, and at every
+    ``read()``: CPU of a process that starts and ends between two samples is counted as
+    "other", which makes ``other`` an upper bound.
+    """
+
+    def __init__(
+        self,
+        db_marker: str | None = None,
+        interval: float = 1.0,
+        broker: list[int] | None = None,
+    ) -> None:
+        self.roots = {os.getpid()}
+        self.broker = set(broker or ())
+        self.db_marker = db_marker
+        self.interval = interval
+        self.totals = {"ours": 0.0, "rabbitmq": 0.0, "machine": 0.0}
+        self._seen: dict[tuple[int, int], float] = {}  # (pid, start ticks) -> CPU seconds
+        self._kinds: dict[tuple[int, int], str] = {}
+        self._machine: float | None = None
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def start(self) -> MachineLoad:
+        self._sample(first=True)
+        self._thread = threading.Thread(target=self._loop, daemon=True, name="machine-load")
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+
+    def adopt(self, pids: list[int]) -> None:
+        """Count these processes and their descendants as this run's (a stack it uses)."""
+        with self._lock:
+            self.roots.update(pids)
+            self._kinds.clear()
+
+    def read(self) -> dict[str, float]:
+        """The totals so far (CPU seconds): ``ours``, ``rabbitmq``, ``machine``, ``other``."""
+        self._sample()
+        with self._lock:
+            totals = dict(self.totals)
+        totals["other"] = max(0.0, totals["machine"] - totals["ours"] - totals["rabbitmq"])
+        return totals
+
+    def _loop(self) -> None:
+        while not self._stop.wait(self.interval):
+            self._sample()
+
+    def _kind(self, pid: int, key: tuple[int, int], parents: dict[int, int]) -> str:
+        kind = self._kinds.get(key)
+        if kind is None or kind == "postgres":  # a backend names its database once set up
+            cmd = proc_cmdline(pid)
+            if pid in self.broker:
+                kind = "rabbitmq"
+            elif cmd.startswith("postgres:"):
+                kind = "ours" if self.db_marker and self.db_marker in cmd else "postgres"
+            else:
+                kind = "other"
+                hops, current = 0, pid
+                while current > 1 and hops < 64:
+                    if current in self.roots:
+                        kind = "ours"
+                        break
+                    current, hops = parents.get(current, 0), hops + 1
+            self._kinds[key] = kind
+        return kind
+
+    def _sample(self, first: bool = False) -> None:
+        with self._lock:
+            stats = {pid: stat for pid in all_pids() if (stat := _proc_stat(pid))}
+            parents = {pid: stat[0] for pid, stat in stats.items()}
+            seen: dict[tuple[int, int], float] = {}
+            for pid, (_, cpu, started) in stats.items():
+                key = (pid, started)
+                seen[key] = cpu
+                if first:
+                    continue
+                used = cpu - self._seen.get(key, 0.0)  # a new process: all of its CPU
+                if used > 0:
+                    kind = self._kind(pid, key, parents)
+                    if kind in self.totals:
+                        self.totals[kind] += used
+            self._seen = seen
+            self._kinds = {key: kind for key, kind in self._kinds.items() if key in seen}
+            machine = machine_cpu()
+            if machine is not None:
+                if self._machine is not None and not first:
+                    self.totals["machine"] += machine - self._machine
+                self._machine = machine

@@ -2,15 +2,16 @@
 
     python -m bench.filing_conflict_check [--sizes 10000,1000000] [--queries 2000]
 
-Makes a scratch database (``prm_bench_filing_<random>``) on the server of
-$PRM_BENCH_PG_DSN (default ``host=127.0.0.1 port=5432 user=postgres dbname=postgres``),
-runs the filing migrations there, and for each size (cumulative: the next size adds the
-missing customers) bulk-loads customers and their three keys (name, USCC, mobile) with
-COPY, runs ANALYZE, then times ``services.filing.domain.check_conflict`` as the service
-calls it: a real ``Session`` per check (one pooled connection, as one worker), a partner
-caller, a payload already validated by the schema. Half of the checks hit an existing
-customer (by name written differently, by USCC or by phone), half miss. The database is
-dropped at the end, also on failure or Ctrl-C.
+Makes a scratch database (``prm_bench_filing_<random>``; ``$PRM_BENCH_DB_PREFIX``
+replaces ``prm_bench_``) on the server of $PRM_BENCH_PG_DSN (default ``host=127.0.0.1
+port=5432 user=postgres dbname=postgres``), runs the filing migrations there, and for
+each size (cumulative: the next size adds the missing customers) bulk-loads customers
+and their three keys (name, USCC, mobile) with COPY, runs ANALYZE, then times
+``services.filing.domain.check_conflict`` as the service calls it: a real ``Session``
+per check (one pooled connection, as one worker), a partner caller, a payload already
+validated by the schema. Half of the checks hit an existing customer (by name written
+differently, by USCC or by phone), half miss. The database is dropped at the end, also
+on failure or Ctrl-C.
 
 90 % of the customers are protected, 10 % pending; every one blocks others, so every one
 has its keys (released and rejected customers have none and do not count here).
@@ -34,7 +35,15 @@ import psycopg2
 from psycopg2 import sql
 from sqlalchemy.orm import Session
 
-from bench._common import fmt, print_machine, print_table
+from bench._common import (
+    add_figures_argument,
+    figure,
+    fmt,
+    print_machine,
+    print_table,
+    si_count,
+    write_figures,
+)
 from services.common.context import Caller
 from services.common.db import make_engine
 from services.common.migrations import upgrade
@@ -46,6 +55,8 @@ ADMIN_DSN = os.environ.get(
     "PRM_BENCH_PG_DSN", "host=127.0.0.1 port=5432 user=postgres dbname=postgres"
 )
 USCC_ALPHABET = "0123456789ABCDEFGHJKLMNPQRTUWXY"
+# bench.all gives its run's prefix, to find (and drop) its databases.
+DB_PREFIX = os.environ.get("PRM_BENCH_DB_PREFIX", "prm_bench_")
 BATCH = 100_000
 CALLER = Caller(
     user_id=1, partner_id=1, partner_ids=frozenset({1}), permissions=frozenset({"customer.create"})
@@ -204,11 +215,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--sizes", default="10000,1000000")
     parser.add_argument("--queries", type=int, default=2000)
     parser.add_argument("--seed", type=int, default=2026)
+    add_figures_argument(parser)
     args = parser.parse_args(argv)
     sizes = sorted(int(s) for s in args.sizes.split(","))
     rng = random.Random(args.seed)
 
-    name = f"prm_bench_filing_{secrets.token_hex(4)}"
+    name = f"{DB_PREFIX}filing_{secrets.token_hex(4)}"
     print_machine()
     print(f"scratch database {name}; {args.queries} checks per size (half hits, half misses)")
     url = create_database(name)
@@ -218,6 +230,7 @@ def main(argv: list[str] | None = None) -> int:
         dsn = url.replace("postgresql+psycopg2://", "postgresql://")
         engine = make_engine(url, pool_size=1, max_overflow=0)
         rows = []
+        figures = []
         loaded = 0
         for size in sizes:
             seconds = load_customers(dsn, loaded, size)
@@ -229,6 +242,12 @@ def main(argv: list[str] | None = None) -> int:
             loaded = size
             time_checks(engine, payloads(size, 200, rng))  # warm-up: connection, caches
             timings = time_checks(engine, payloads(size, args.queries, rng))
+            figures += [
+                figure(f"conflict check p50 @{si_count(size)} customers",
+                       statistics.median(timings["all"]), "ms"),
+                figure(f"conflict check p99 @{si_count(size)} customers",
+                       percentile(timings["all"], 99), "ms"),
+            ]  # fmt: skip
             for kind in ("all", "hit", "miss"):
                 values = timings[kind]
                 rows.append(
@@ -243,6 +262,7 @@ def main(argv: list[str] | None = None) -> int:
                 )
         print()
         print_table(["customers", "checks", "n", "p50 ms", "p99 ms", "max ms"], rows)
+        write_figures(args.figures, figures)
     finally:
         if engine is not None:
             engine.dispose()

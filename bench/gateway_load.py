@@ -39,16 +39,22 @@ import requests
 from bench._common import (
     STATS_HEADERS,
     Stats,
+    Summary,
+    add_figures_argument,
     aggregate,
     cpu_cells,
     cpu_seconds,
     drive,
+    error_notes,
+    figure,
     find_stack,
     fmt,
     other_load,
     print_machine,
     print_table,
+    stats_figures,
     stats_row,
+    write_figures,
 )
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -173,6 +179,7 @@ def main() -> None:
     )
     parser.add_argument("--warmup", type=int, default=5, help="untimed requests per thread (5)")
     parser.add_argument("--timeout", type=float, default=30.0, help="per request, s (30)")
+    add_figures_argument(parser)
     args = parser.parse_args()
     concurrencies = [int(c) for c in args.concurrency.split(",") if c.strip()]
     if not concurrencies or min(concurrencies) < 1:
@@ -195,6 +202,7 @@ def main() -> None:
 
     endpoints = [("GET /api/v1/me", "/api/v1/me"), (f"GET /api/v1/partners/{partner_id}",
                  f"/api/v1/partners/{partner_id}")]  # fmt: skip
+    names = {endpoints[0][0]: "GET /me", endpoints[1][0]: "GET /partners/{id}"}
     results: list[Stats] = []
     for round_ in range(1, args.repeat + 1):
         if args.repeat > 1:
@@ -245,6 +253,25 @@ def main() -> None:
                     f"  {row.label} x{row.threads}: the machine was saturated "
                     f"({fmt(busy)} of {cores} cores busy)"
                 )
+    attributed = bool(stack["gateway master"] and stack["services"])
+    write_figures(args.figures, _figures(rows, names, attributed), error_notes(rows))
+
+
+def _figures(rows: list[Summary], names: dict[str, str], attributed: bool) -> list[dict]:
+    """req/s, p50, p99 of every run; CPU of one request in the stack (gateway, services,
+    broker) at the lowest concurrency."""
+    figures = []
+    for row in rows:
+        name = f"{names[row.label]} conc {row.threads}"
+        figures += stats_figures(row, name, unit="req/s")
+    lowest = min(row.threads for row in rows)
+    for row in rows:
+        if row.threads == lowest and row.calls:
+            parts = [row.cpu.get(group) for group in ("gateway", "services", "rabbitmq")]
+            used = sum(parts) / row.calls * 1000 if attributed and None not in parts else None
+            name = f"{names[row.label]} conc {row.threads} CPU in the stack"
+            figures.append(figure(name, used, "CPU ms/req"))
+    return figures
 
 
 if __name__ == "__main__":

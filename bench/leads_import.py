@@ -31,6 +31,7 @@ import ipaddress
 import os
 import random
 import socket
+import statistics
 import sys
 import time
 import uuid
@@ -39,7 +40,15 @@ from urllib.parse import urlsplit
 import requests
 from openpyxl import Workbook
 
-from bench._common import fmt, print_machine, print_table
+from bench._common import (
+    add_figures_argument,
+    figure,
+    fmt,
+    print_machine,
+    print_table,
+    si_count,
+    write_figures,
+)
 
 DEFAULT_URL = os.environ.get("PRM_URL", "http://127.0.0.1:8000")
 PASSWORD = os.environ.get("PRM_ADMIN_PASSWORD", "prm-admin-2026")
@@ -159,6 +168,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--repeat", type=int, default=1)
     parser.add_argument("--keep-partners", action="store_true")
     parser.add_argument("--seed", type=int, default=2026)
+    add_figures_argument(parser)
     args = parser.parse_args(argv)
     if not loopback(args.url):
         raise SystemExit(f"{args.url} is not a loopback address; this bench writes data")
@@ -171,6 +181,8 @@ def main(argv: list[str] | None = None) -> int:
     partners = make_partners(gateway)
     print(f"bench partners: {len(partners)} (ids {partners[0]}..{partners[-1]})")
     table = []
+    elapsed_runs: list[float] = []
+    assigned_runs: list[float] = []
     try:
         for run in range(1, args.repeat + 1):
             rows, bad = rows_of(args.rows, rng)
@@ -201,6 +213,8 @@ def main(argv: list[str] | None = None) -> int:
                     fmt(result["assigned"] / elapsed, 0),
                 ]
             )
+            elapsed_runs.append(elapsed)
+            assigned_runs.append(result["assigned"] / elapsed)
             print(f"run {run}: {elapsed:.1f} s", flush=True)
     finally:
         if not args.keep_partners:
@@ -214,6 +228,16 @@ def main(argv: list[str] | None = None) -> int:
         ],
         table,
     )  # fmt: skip
+    seconds = statistics.median(elapsed_runs)
+    name = f"import {si_count(args.rows)} {args.format} rows"
+    write_figures(
+        args.figures,
+        [
+            figure(f"{name}: rows/s", args.rows / seconds, "rows/s"),
+            figure(f"{name}: assigned/s", statistics.median(assigned_runs), "leads/s"),
+            figure(f"{name}: time", seconds, "s"),
+        ],
+    )
     return 0
 
 

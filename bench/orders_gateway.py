@@ -40,14 +40,19 @@ import requests
 from bench._common import (
     STATS_HEADERS,
     Stats,
+    add_figures_argument,
     cpu_cells,
     cpu_seconds,
     drive,
+    error_notes,
+    figure,
     find_stack,
     fmt,
     print_machine,
     print_table,
+    stats_figures,
     stats_row,
+    write_figures,
 )
 
 DEFAULT_URL = os.environ.get("PRM_URL", "http://127.0.0.1:8000")
@@ -176,6 +181,7 @@ def main() -> None:
     )
     parser.add_argument("--warmup", type=int, default=3, help="untimed operations per thread")
     parser.add_argument("--timeout", type=float, default=30.0, help="per request, s (30)")
+    add_figures_argument(parser)
     args = parser.parse_args()
     concurrencies = [int(c) for c in args.concurrency.split(",") if c.strip()]
     if not concurrencies or min(concurrencies) < 1:
@@ -230,6 +236,16 @@ def main() -> None:
     for row in rows:
         if row.errors:
             print(f"  errors at x{row.threads}: {row.first_error}")
+    attributed = bool(stack["gateway master"] and stack["services"])
+    figures = []
+    for row in rows:
+        figures += stats_figures(row, f"create + submit conc {row.threads}", unit="orders/s")
+    for row in rows[:1]:
+        used = sum(row.cpu.get(group, 0.0) for group in ("gateway", "services", "rabbitmq"))
+        value = used / row.calls * 1000 if attributed and row.calls else None
+        name = f"create + submit conc {row.threads} CPU in the stack"
+        figures.append(figure(name, value, "CPU ms/order"))
+    write_figures(args.figures, figures, error_notes(rows))
 
 
 if __name__ == "__main__":

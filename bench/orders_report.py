@@ -2,8 +2,9 @@
 
     python -m bench.orders_report [--sizes 100000,1000000] [--runs 7] [--keep]
 
-Creates a database of its own (``prm_bench_orders_<random>``, next to the ones
-``PRM_TEST_PG_DSN`` reaches; default ``host=127.0.0.1 port=5432 user=postgres``), migrates
+Creates a database of its own (``prm_bench_orders_<random>``, ``$PRM_BENCH_DB_PREFIX``
+replacing ``prm_bench_``, next to the ones ``PRM_TEST_PG_DSN`` reaches; default
+``host=127.0.0.1 port=5432 user=postgres``), migrates
 the orders schema into it, bulk-loads orders with ``COPY`` (one line each, 500 partners,
 31 provinces with 10 cities each, 50 products, two years of creation dates, the six
 statuses), runs ``ANALYZE``, then times the report exactly as the service computes it
@@ -38,7 +39,15 @@ from psycopg2 import sql
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
-from bench._common import fmt, print_machine, print_table
+from bench._common import (
+    add_figures_argument,
+    figure,
+    fmt,
+    print_machine,
+    print_table,
+    si_count,
+    write_figures,
+)
 
 ROOT = Path(__file__).resolve().parent.parent
 PG_ADMIN_DSN = os.environ.get(
@@ -88,6 +97,8 @@ PRODUCTS = 50
 START = datetime(2025, 1, 1, tzinfo=UTC)
 SPAN_SECONDS = 2 * 365 * 24 * 3600
 CHUNK = 100_000
+# bench.all gives its run's prefix, to find (and drop) its databases.
+DB_PREFIX = os.environ.get("PRM_BENCH_DB_PREFIX", "prm_bench_")
 
 QUERIES = [
     ("province,month", {"group_by": "province,month"}),
@@ -223,7 +234,8 @@ def load_orders(url: str, count: int, seed: int = 7) -> float:
     return time.perf_counter() - started
 
 
-def time_queries(url: str, runs: int) -> list[list[str]]:
+def time_queries(url: str, runs: int) -> tuple[list[list[str]], dict[str, float]]:
+    """The table's rows, and the p50 of each query in ms."""
     from services.common.context import Caller
     from services.common.db import make_engine
     from services.common.schemas import load
@@ -233,6 +245,7 @@ def time_queries(url: str, runs: int) -> list[list[str]]:
     hq = Caller(user_id=1, permissions=frozenset({"report.read"}))
     engine = make_engine(url)
     results = []
+    medians = {}
     for label, query in QUERIES:
         args = load(SalesReportArgs, query)
         timings, rows = [], 0
@@ -244,11 +257,12 @@ def time_queries(url: str, runs: int) -> list[list[str]]:
             rows = len(report["rows"])
             if run:  # the first run warms the caches
                 timings.append(elapsed * 1000)
+        medians[label] = statistics.median(timings)
         results.append(
             [
                 label,
                 str(rows),
-                fmt(statistics.median(timings)),
+                fmt(medians[label]),
                 fmt(min(timings)),
                 fmt(max(timings)),
             ]
@@ -259,7 +273,7 @@ def time_queries(url: str, runs: int) -> list[list[str]]:
         )
     engine.dispose()
     results.append(["(database size)", size, "", "", ""])
-    return results
+    return results, medians
 
 
 def main() -> None:
@@ -267,6 +281,7 @@ def main() -> None:
     parser.add_argument("--sizes", default="100000,1000000", help="orders per round")
     parser.add_argument("--runs", type=int, default=7, help="timed runs per query (7)")
     parser.add_argument("--keep", action="store_true", help="keep the databases")
+    add_figures_argument(parser)
     args = parser.parse_args()
     sizes = [int(size) for size in args.sizes.split(",") if size.strip()]
 
@@ -279,8 +294,9 @@ def main() -> None:
         print(f"PostgreSQL {cursor.fetchone()[0]} at {PG_ADMIN_DSN}")
     connection.close()
     print()
+    figures = []
     for size in sizes:
-        name = f"prm_bench_orders_{secrets.token_hex(4)}"
+        name = f"{DB_PREFIX}orders_{secrets.token_hex(4)}"
         url = create_database(name)
         try:
             upgrade("orders", ROOT / "services" / "orders" / "migrations", url)
@@ -289,15 +305,19 @@ def main() -> None:
                 f"{size:,} orders (+ {size:,} lines) loaded with COPY in {fmt(loaded, 1)} s "
                 f"into {name}"
             )
-            print_table(
-                ["group_by", "rows", "p50 ms", "min ms", "max ms"], time_queries(url, args.runs)
-            )
+            results, medians = time_queries(url, args.runs)
+            print_table(["group_by", "rows", "p50 ms", "min ms", "max ms"], results)
             print()
+            figures += [
+                figure(f"report {label} p50 @{si_count(size)} orders", median, "ms")
+                for label, median in medians.items()
+            ]
         finally:
             if args.keep:
                 print(f"kept {name}", file=sys.stderr)
             else:
                 drop_database(name)
+    write_figures(args.figures, figures)
 
 
 if __name__ == "__main__":

@@ -48,17 +48,22 @@ from bench._common import (
     STATS_HEADERS,
     Stats,
     Summary,
+    add_figures_argument,
     aggregate,
     cpu_cells,
+    cpu_figure,
     cpu_seconds,
     drive,
+    error_notes,
     find_stack,
     fmt,
     other_load,
     print_machine,
     print_table,
     redact_url,
+    stats_figures,
     stats_row,
+    write_figures,
 )
 from gateway.rpc import RpcClient
 from services.common.config import get_settings
@@ -151,6 +156,7 @@ def main() -> None:
         default=int(os.environ.get("PORT", "8000")),
         help="the stack's gateway port, to find its processes for CPU figures ($PORT or 8000)",
     )
+    add_figures_argument(parser)
     args = parser.parse_args()
 
     settings = get_settings()
@@ -254,6 +260,24 @@ def main() -> None:
                 f"in-process/RpcClient OS threads = "
                 f"{_ratio(rows, INPROC, CLIENT, method, threads)}"
             )
+    write_figures(args.figures, _figures(rows, bool(stack["services"])), error_notes(rows))
+
+
+def _figures(rows: list[Summary], attributed: bool) -> list[dict]:
+    """calls/s and p50 of every row; the CPU of one call of our client, one thread
+    (the service's only if the stack's processes were found)."""
+    figures = []
+    for row in rows:
+        figures += stats_figures(row, f"{row.label} {row.method} conc {row.threads}", p99=False)
+    for row in rows:
+        if row.label == CLIENT and row.threads == 1:
+            for group, part in (("this bench", "client"), ("services", "service"),
+                                ("rabbitmq", "broker")):  # fmt: skip
+                item = cpu_figure(row, group, f"{CLIENT} {row.method} CPU, {part}")
+                if group == "services" and not attributed:
+                    item["value"] = None
+                figures.append(item)
+    return figures
 
 
 if __name__ == "__main__":

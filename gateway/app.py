@@ -11,10 +11,12 @@ import uuid
 import structlog
 from flask import Flask, Response, g, jsonify, request
 from flask_smorest import Api, Blueprint
+from marshmallow import fields
+from werkzeug.routing import IntegerConverter
 
 from gateway.api import ALL_BLUEPRINTS
 from gateway.context import check_view_access
-from gateway.errors import problem, register_error_handlers
+from gateway.errors import OptionalBodies, ProblemResponses, problem, register_error_handlers
 from gateway.metrics import LATENCY, REQUESTS, RPC_LATENCY, metrics_response
 from gateway.rpc import RpcClient
 from services.common.config import Settings, get_settings
@@ -45,9 +47,28 @@ class TimedRpcClient(RpcClient):
             RPC_LATENCY.labels(service, method, outcome).observe(time.perf_counter() - started)
 
 
+class IdConverter(IntegerConverter):
+    """``<int:...>`` in a route is a row id: 1 and up, written without leading zeros. No
+    rule matches ``/partners/0`` (404 like any other id no row has, whatever the method),
+    and the document says ``minimum: 1``."""
+
+    regex = r"[1-9][0-9]*"
+
+    def __init__(self, map, *args, **kwargs):  # type: ignore[no-untyped-def]
+        kwargs.setdefault("min", 1)
+        super().__init__(map, *args, **kwargs)
+
+
+class DocumentedApi(Api):
+    # Error answers are documented per status as problem JSON (``ProblemResponses``), not
+    # as flask-smorest's catch-all ``default`` of another shape.
+    DEFAULT_ERROR_RESPONSE_NAME = None
+
+
 def create_app(settings: Settings | None = None, rpc: RpcClient | None = None) -> Flask:
     settings = settings or get_settings()
     app = Flask("prm-gateway")
+    app.url_map.converters["int"] = IdConverter
     app.config.update(
         PRM_SETTINGS=settings,
         API_TITLE="Partner management API",
@@ -73,7 +94,9 @@ def create_app(settings: Settings | None = None, rpc: RpcClient | None = None) -
 
     # Unknown query parameters are refused like unknown body fields (the schemas' RAISE).
     Blueprint.ARGUMENTS_PARSER.unknown = None
-    api = Api(app)
+    api = DocumentedApi(app, spec_kwargs={"extra_plugins": [ProblemResponses(), OptionalBodies()]})
+    # Decimals (money, rates) go on the wire as strings ("1250.00", "0.08").
+    api.register_field(fields.Decimal, "string", "decimal")
     for blueprint in ALL_BLUEPRINTS:
         api.register_blueprint(blueprint)
     register_error_handlers(app)

@@ -33,6 +33,7 @@ def pytest_configure(config: pytest.Config) -> None:
         PRM_ENV="test",
         PRM_JWT_SECRET=secrets.token_urlsafe(48),
         PRM_INTERNAL_KEY=secrets.token_urlsafe(48),
+        PRM_SECRETS_KEY=secrets.token_urlsafe(48),
         PRM_ADMIN_PASSWORD="admin-test-pass",
         RPC_TIMEOUT="10",
         PRM_OUTBOX_INTERVAL="0.2",

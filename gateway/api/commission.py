@@ -2,21 +2,15 @@
 
 from __future__ import annotations
 
-import csv
-import io
 from decimal import Decimal
 
 from flask import Response, jsonify
 from flask_smorest import Blueprint
-from openpyxl import Workbook
-from openpyxl.styles import Font
 
-from gateway.api.common import document_errors, page_of, wire
+from gateway.api.common import document_errors, document_files, page_of, wire
 from gateway.context import authenticated, call, requires
 from services.commission.schemas import (
     REPORT_COLUMNS,
-    SOURCE_LABELS,
-    TOTAL_LABEL,
     EntryListArgs,
     EntryOut,
     PayIn,
@@ -32,6 +26,16 @@ from services.commission.schemas import (
     StatementListArgs,
     StatementOut,
 )
+from services.common.report_files import (
+    AMOUNT_FORMAT,
+    CSV_TYPE,
+    SOURCE_LABELS,
+    TOTAL_LABEL,
+    XLSX_TYPE,
+    Table,
+    to_csv,
+    to_xlsx,
+)
 
 blp = Blueprint(
     "commission", __name__, url_prefix="/api/v1", description="Commission rates and statements"
@@ -46,7 +50,6 @@ _DIMENSION_OF = {
     "period": "period",
     "source": "source",
 }
-_XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 
 # -- rates ------------------------------------------------------------------------------
@@ -114,6 +117,7 @@ def get_entry(entry_id: int):  # type: ignore[no-untyped-def]
 @blp.get("/reports/commissions")
 @blp.arguments(ReportQuery, location="query")
 @blp.response(200, ReportOut)
+@document_files(blp)
 @document_errors(blp, 401, 403, 422)
 @requires("report.read")
 def commission_report(args: dict):  # type: ignore[no-untyped-def]
@@ -125,9 +129,9 @@ def commission_report(args: dict):  # type: ignore[no-untyped-def]
     file_format = query.pop("format")
     report = call("commission", "commission_report", wire(ReportArgs, query))
     if file_format == "csv":
-        return report_csv(report)
+        return _attachment(to_csv(report_table(report)), CSV_TYPE, "csv")
     if file_format == "xlsx":
-        return report_xlsx(report)
+        return _attachment(to_xlsx(report_table(report)), XLSX_TYPE, "xlsx")
     return jsonify(report)
 
 
@@ -149,8 +153,8 @@ def _cell(name: str, value: object) -> object:
     return value
 
 
-def _table(report: dict) -> tuple[list[str], list[list[object]]]:
-    """Headers and rows (the totals last) of the report as a file shows it."""
+def report_table(report: dict) -> Table:
+    """The report as a file shows it: its columns, its rows, the totals row last."""
     columns = _columns(report)
     # Without dimensions the only row is the totals row.
     grouped = report["rows"] if report["group_by"] else []
@@ -163,7 +167,12 @@ def _table(report: dict) -> tuple[list[str], list[list[object]]]:
     if first_blank is not None:
         total_row[first_blank] = TOTAL_LABEL
     rows.append(total_row)
-    return [header for _, header in columns], rows
+    return Table(
+        title="提成报表",
+        headers=[header for _, header in columns],
+        rows=rows,
+        formats=[AMOUNT_FORMAT if name in _MONEY_COLUMNS else None for name, _ in columns],
+    )
 
 
 def _attachment(body: bytes, mimetype: str, extension: str) -> Response:
@@ -172,36 +181,6 @@ def _attachment(body: bytes, mimetype: str, extension: str) -> Response:
         f'attachment; filename="commission-report.{extension}"'
     )
     return response
-
-
-def report_csv(report: dict) -> Response:
-    headers, rows = _table(report)
-    buffer = io.StringIO()
-    writer = csv.writer(buffer)
-    writer.writerow(headers)
-    for row in rows:
-        writer.writerow(["" if value is None else value for value in row])
-    # A byte-order mark, so that Excel opens the UTF-8 file with its Chinese intact.
-    return _attachment(("\ufeff" + buffer.getvalue()).encode(), "text/csv; charset=utf-8", "csv")
-
-
-def report_xlsx(report: dict) -> Response:
-    headers, rows = _table(report)
-    workbook = Workbook()
-    sheet = workbook.active
-    sheet.title = "提成报表"
-    sheet.append(headers)
-    for cell in sheet[1]:
-        cell.font = Font(bold=True)
-    money_columns = [i for i, (name, _) in enumerate(_columns(report)) if name in _MONEY_COLUMNS]
-    for row in rows:
-        sheet.append(row)
-        for index in money_columns:
-            sheet.cell(row=sheet.max_row, column=index + 1).number_format = "#,##0.00"
-    sheet.cell(row=sheet.max_row, column=1).font = Font(bold=True)
-    buffer = io.BytesIO()
-    workbook.save(buffer)
-    return _attachment(buffer.getvalue(), _XLSX, "xlsx")
 
 
 # -- statements -------------------------------------------------------------------------

@@ -39,11 +39,31 @@ def wire(schema: type[Schema], loaded: dict) -> dict:
 
 
 def document_errors(blueprint, *statuses: int):  # type: ignore[no-untyped-def]
-    """Decorator documenting the problem responses of a view."""
+    """Decorator documenting the problem responses of a view (those any view may give are
+    added by ``gateway.errors.ProblemResponses``)."""
 
     def decorator(view):  # type: ignore[no-untyped-def]
         for status in statuses:
             view = blueprint.alt_response(status, schema=ERRORS.get(status, Problem))(view)
+        return view
+
+    return decorator
+
+
+FILE_TYPES = ("text/csv", "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
+
+
+def document_files(blueprint):  # type: ignore[no-untyped-def]
+    """Decorator documenting a report's 200 answer as a CSV or XLSX file too (``format``)."""
+
+    def decorator(view):  # type: ignore[no-untyped-def]
+        for content_type in FILE_TYPES:
+            view = blueprint.alt_response(
+                200,
+                schema={"type": "string", "format": "binary"},
+                content_type=content_type,
+                success=True,
+            )(view)
         return view
 
     return decorator

@@ -10,13 +10,13 @@ from marshmallow import Schema
 from gateway.api.common import document_errors, page_of, wire
 from gateway.context import authenticated, call, requires
 from gateway.sheets import read_rows
+from services.common.schemas import DecisionIn, RejectIn
 from services.filing.schemas import (
     CheckOut,
     CustomerCheckIn,
     CustomerFileIn,
     CustomerListArgs,
     CustomerOut,
-    DecisionIn,
     DeclineIn,
     FilingListArgs,
     FilingOut,
@@ -118,13 +118,13 @@ def approve_filing(data: dict, filing_id: int):  # type: ignore[no-untyped-def]
 
 
 @blp.post("/filings/<int:filing_id>/reject")
-@blp.arguments(DecisionIn)
+@blp.arguments(RejectIn)
 @blp.response(200, FilingOut)
 @document_errors(blp, 401, 403, 404, 409, 422)
 @requires(hq=True)
 def reject_filing(data: dict, filing_id: int):  # type: ignore[no-untyped-def]
     """Reject with a comment (required)."""
-    return jsonify(call("filing", "reject_filing", filing_id, wire(DecisionIn, data)))
+    return jsonify(call("filing", "reject_filing", filing_id, wire(RejectIn, data)))
 
 
 @blp.post("/leads")
@@ -140,11 +140,13 @@ def create_lead(data: dict):  # type: ignore[no-untyped-def]
 @blp.post("/leads/import")
 @blp.arguments(ImportFile, location="files")
 @blp.response(200, LeadImportOut)
-@document_errors(blp, 401, 403, 413, 422)
+@document_errors(blp, 401, 403, 409, 413, 422)
 @requires("lead.create", hq=True)
 def import_leads(files: dict):  # type: ignore[no-untyped-def]
     """Import leads from a CSV or XLSX file (columns name, contact_name, phone, region_code,
-    address, notes, or their Chinese headers); invalid rows are listed by row number."""
+    address, notes, or their Chinese headers); invalid rows are listed by row number.
+    The same rows are imported once: sending them again (a retry after a timeout, the
+    same file uploaded twice) answers 409 and creates nothing."""
     rows = read_rows(files["file"])
     return jsonify(call("filing", "import_leads", {"rows": rows}, timeout=600))
 

@@ -78,7 +78,9 @@ def list_channels(args: dict):  # type: ignore[no-untyped-def]
 def create_channel(data: dict):  # type: ignore[no-untyped-def]
     """Register an e-mail address or a webhook (`json`, `wecom` or `dingtalk`) for your own
     messages, or with `scope: "partner"` (partner admins) for your partner's events.
-    A webhook's signing `secret` is in this answer only."""
+    A webhook's signing `secret` is in this answer only. A `dingtalk` webhook whose robot
+    uses 加签 takes the robot's `robot_secret` (SEC...), which signs every request URL and is
+    never shown again (`robot_signed` says it is set)."""
     if data["scope"] == "partner" and not current_caller().has("channel.manage"):
         raise Forbidden("permission 'channel.manage' is required")
     return jsonify(call("notify", "create_channel", wire(ChannelIn, data))), 201
@@ -98,8 +100,9 @@ def get_channel(channel_id: int):  # type: ignore[no-untyped-def]
 @document_errors(blp, 401, 404, 422)
 @authenticated
 def update_channel(data: dict, channel_id: int):  # type: ignore[no-untyped-def]
-    """Change the events, format or language; `active` switches it off or back on (a
-    channel disabled after repeated failures starts afresh)."""
+    """Change the events, format, language or DingTalk `robot_secret` (`null` removes it);
+    `active` switches it off or back on (a channel disabled after repeated failures starts
+    afresh)."""
     return jsonify(call("notify", "update_channel", channel_id, wire(ChannelUpdate, data)))
 
 

@@ -9,14 +9,14 @@ import contextlib
 from flask import Response, jsonify
 from flask_smorest import Blueprint
 
-from gateway.api.common import document_errors, page_of, wire
+from gateway.api.common import document_errors, document_files, page_of, wire
 from gateway.context import authenticated, call, requires
 from services.common.errors import ServiceTimeout, ServiceUnavailable
+from services.common.schemas import DecisionIn, RejectIn
 from services.orders.schemas import (
     CancelIn,
     CommentIn,
     CommentOut,
-    DecisionIn,
     OrderCreate,
     OrderListArgs,
     OrderOut,
@@ -26,7 +26,6 @@ from services.orders.schemas import (
     ProductListArgs,
     ProductOut,
     ProductUpdate,
-    RejectIn,
     SalesReportArgs,
     SalesReportOut,
     SalesReportQuery,
@@ -208,6 +207,7 @@ def add_comment(data: dict, order_id: int):  # type: ignore[no-untyped-def]
 @reports_blp.get("/reports/sales")
 @reports_blp.arguments(SalesReportQuery, location="query")
 @reports_blp.response(200, SalesReportOut)
+@document_files(reports_blp)
 @document_errors(reports_blp, 401, 403, 422)
 @requires("report.read")
 def sales_report(args: dict):  # type: ignore[no-untyped-def]

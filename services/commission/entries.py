@@ -23,11 +23,11 @@ from sqlalchemy.orm import Session
 from services.commission.models import CommissionEntry, PartnerCopy
 from services.commission.periods import business_date, period_of
 from services.commission.rates import rate_in_force
-from services.commission.schemas import EntryOut, OrderCommissionOut, format_rate
+from services.commission.schemas import EntryOut, OrderCommissionOut
 from services.common.context import Caller
 from services.common.errors import InvalidInput
 from services.common.money import apply_rate, money, money_str
-from services.common.schemas import page_of
+from services.common.schemas import format_rate, page_of
 from services.common.scoping import get_scoped, scoped
 
 Emit = Callable[[str, dict[str, Any]], str]

@@ -4,7 +4,6 @@ gateway; and the schemas of the events it consumes from orders and partners."""
 from __future__ import annotations
 
 import re
-from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
 from marshmallow import (
@@ -16,14 +15,19 @@ from marshmallow import (
     validates_schema,
 )
 
-from services.common.schemas import PageArgs, UtcDateTime, WireSchema
+from services.common.schemas import (
+    Money,
+    PageArgs,
+    Rate,
+    UtcDateTime,
+    WireSchema,
+)
 
 SOURCES = ("partner", "hq")
 KINDS = ("commission", "reversal")
 STATEMENT_STATUSES = ("issued", "confirmed", "paid")
 REPORT_DIMENSIONS = ("partner", "period", "source")
 REPORT_FORMATS = ("json", "csv", "xlsx")
-RATE_PLACES = 6
 
 #: The report's columns in file exports, with their Chinese headers (in this order).
 REPORT_COLUMNS = (
@@ -36,39 +40,8 @@ REPORT_COLUMNS = (
     ("commission_amount", "提成金额"),
     ("entry_count", "条目数"),
 )
-SOURCE_LABELS = {"partner": "伙伴自拓", "hq": "总部分配"}
-TOTAL_LABEL = "合计"
 
 _PERIOD = re.compile(r"^(\d{4})-(0[1-9]|1[0-2])$")
-
-
-def format_rate(value: Decimal) -> str:
-    """A rate on the wire: no trailing zeros beyond two places (``"0.08"``, ``"0.035"``)."""
-    text = f"{value.normalize():f}"
-    whole, _, places = text.partition(".")
-    return f"{whole}.{places.ljust(2, '0')}"
-
-
-class RateValue(fields.Decimal):
-    """A rate: a decimal fraction in [0, 1], at most six places; a string on the wire."""
-
-    def __init__(self, **kwargs: Any) -> None:
-        kwargs.setdefault(
-            "validate", validate.Range(min=0, max=1, error="a rate is between 0 and 1")
-        )
-        super().__init__(as_string=True, **kwargs)
-
-    def _deserialize(self, value: Any, attr: Any, data: Any, **kwargs: Any) -> Decimal:
-        rate = super()._deserialize(value, attr, data, **kwargs)
-        exponent = rate.normalize().as_tuple().exponent
-        if isinstance(exponent, int) and exponent < -RATE_PLACES:
-            raise ValidationError(f"a rate has at most {RATE_PLACES} decimal places")
-        return rate
-
-    def _serialize(self, value: Any, attr: Any, obj: Any, **kwargs: Any) -> str | None:
-        if value is None:
-            return None
-        return format_rate(Decimal(value))
 
 
 class Period(fields.String):
@@ -83,13 +56,6 @@ class Period(fields.String):
         if not _PERIOD.match(text):
             raise ValidationError("a period is a month written YYYY-MM")
         return text
-
-
-class MoneyString(fields.Decimal):
-    """Yuan as a string with two places (``"1250.00"``)."""
-
-    def __init__(self, **kwargs: Any) -> None:
-        super().__init__(as_string=True, places=2, rounding=ROUND_HALF_UP, **kwargs)
 
 
 class GroupBy(fields.String):
@@ -129,8 +95,8 @@ class RateIn(WireSchema):
         load_default=None, allow_none=True, validate=validate.Length(min=1, max=40)
     )
     partner_id = fields.Integer(load_default=None, allow_none=True, strict=True)
-    self_sourced_rate = RateValue(required=True)
-    hq_assigned_rate = RateValue(required=True)
+    self_sourced_rate = Rate(required=True)
+    hq_assigned_rate = Rate(required=True)
     effective_from = fields.Date(load_default=None, allow_none=True)
 
     @validates_schema
@@ -146,8 +112,8 @@ class RateOut(WireSchema):
     id = fields.Integer()
     partner_type = fields.String(allow_none=True)
     partner_id = fields.Integer(allow_none=True)
-    self_sourced_rate = RateValue()
-    hq_assigned_rate = RateValue()
+    self_sourced_rate = Rate()
+    hq_assigned_rate = Rate()
     effective_from = fields.Date()
     updated_by = fields.Integer(allow_none=True)
     created_at = UtcDateTime()
@@ -170,8 +136,8 @@ class RateInForceOut(WireSchema):
     on = fields.Date()
     basis = fields.String()  # "partner" (an override) or "partner_type"
     rule_id = fields.Integer()
-    self_sourced_rate = RateValue()
-    hq_assigned_rate = RateValue()
+    self_sourced_rate = Rate()
+    hq_assigned_rate = Rate()
     effective_from = fields.Date()
 
 
@@ -184,9 +150,9 @@ class EntryOut(WireSchema):
     partner_id = fields.Integer()
     contract_no = fields.String()
     source = fields.String()
-    contract_amount = MoneyString()
-    rate = RateValue()
-    amount = MoneyString()
+    contract_amount = Money()
+    rate = Rate()
+    amount = Money()
     period = fields.String()
     kind = fields.String()
     statement_id = fields.Integer(allow_none=True)
@@ -207,8 +173,8 @@ class EntryListArgs(PageArgs):
 
 
 class OrderCommissionOut(WireSchema):
-    rate = RateValue()
-    amount = MoneyString()
+    rate = Rate()
+    amount = Money()
 
 
 # -- report -----------------------------------------------------------------------------
@@ -258,7 +224,7 @@ class StatementOut(WireSchema):
     partner_id = fields.Integer()
     period = fields.String()
     status = fields.String()
-    total_amount = MoneyString()
+    total_amount = Money()
     entry_count = fields.Integer()
     payment_ref = fields.String(allow_none=True)
     issued_at = UtcDateTime()

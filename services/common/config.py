@@ -1,7 +1,8 @@
 """Settings from the environment, with defaults that run the whole stack on one machine.
 
-In production (``PRM_ENV=production``) the signing keys must be given; locally they are
-generated once into ``var/keys/`` so that every process of the stack shares them.
+In production (``PRM_ENV=production``) the signing keys and the key that seals stored
+secrets must be given; locally they are generated once into ``var/keys/`` so that every
+process of the stack shares them.
 """
 
 from __future__ import annotations
@@ -61,6 +62,15 @@ def _key(name: str, production: bool) -> str:
     return path.read_text().strip()
 
 
+def _key_ring(name: str, production: bool) -> tuple[str, ...]:
+    """One key or several separated by commas (the newest first), each of 32 characters
+    or more: what lets a key be replaced without losing what the old one sealed."""
+    keys = tuple(key.strip() for key in _key(name, production).split(",") if key.strip())
+    if not keys or any(len(key) < 32 for key in keys):
+        raise ConfigError(f"{name}: every key must be at least 32 characters")
+    return keys
+
+
 @dataclass(frozen=True)
 class Settings:
     env: str
@@ -72,6 +82,7 @@ class Settings:
     refresh_token_ttl: int
     caller_token_ttl: int
     event_max_attempts: int
+    event_retry_limit: float
     outbox_interval: float
     timer_interval: float
     login_failures_per_user: int
@@ -98,6 +109,7 @@ class Settings:
             "serializer": "json",
             "RPC_TIMEOUT": self.rpc_timeout,
             "EVENT_MAX_ATTEMPTS": self.event_max_attempts,
+            "EVENT_RETRY_LIMIT": self.event_retry_limit,
             "OUTBOX_INTERVAL": self.outbox_interval,
         }
 
@@ -116,9 +128,19 @@ def get_settings() -> Settings:
         refresh_token_ttl=_int("PRM_REFRESH_TOKEN_TTL", 14 * 24 * 3600),
         caller_token_ttl=_int("PRM_CALLER_TOKEN_TTL", 300),
         event_max_attempts=_int("PRM_EVENT_MAX_ATTEMPTS", 5),
+        event_retry_limit=_float("PRM_EVENT_RETRY_LIMIT", 86400.0),
         outbox_interval=_float("PRM_OUTBOX_INTERVAL", 1.0),
         timer_interval=_float("PRM_TIMER_INTERVAL", 60.0),
         login_failures_per_user=_int("PRM_LOGIN_FAILURES_PER_USER", 5),
         login_failures_per_address=_int("PRM_LOGIN_FAILURES_PER_ADDRESS", 30),
         log_level=os.environ.get("LOG_LEVEL", "INFO").upper(),
     )
+
+
+@lru_cache(maxsize=1)
+def get_secrets_keys() -> tuple[str, ...]:
+    """``PRM_SECRETS_KEY``, the ring that seals stored secrets (services/common/sealing.py).
+
+    Read apart from :func:`get_settings`, by the processes that store secrets only (notify
+    and the migrations), so that no other process needs the key."""
+    return _key_ring("PRM_SECRETS_KEY", get_settings().production)

@@ -7,18 +7,32 @@ closed at teardown. A caller therefore never sees success for a change that was 
 
 from __future__ import annotations
 
+import logging
 import os
 import sys
 from datetime import datetime
 from typing import Any
 
 from nameko.extensions import DependencyProvider
-from sqlalchemy import BigInteger, DateTime, Integer, TypeDecorator, create_engine, event
+from sqlalchemy import (
+    BigInteger,
+    ColumnElement,
+    DateTime,
+    Integer,
+    TypeDecorator,
+    create_engine,
+    event,
+    or_,
+)
 from sqlalchemy.engine import Engine
+from sqlalchemy.exc import InterfaceError, OperationalError, SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
 from services.common.config import get_settings
+from services.common.errors import ServiceTimeout
 from services.common.timeutil import as_utc
+
+log = logging.getLogger(__name__)
 
 # Integer primary keys: BIGINT on PostgreSQL, INTEGER (rowid alias) on SQLite.
 BigIntPK = BigInteger().with_variant(Integer(), "sqlite")
@@ -41,8 +55,18 @@ class UTCDateTime(TypeDecorator):
         return None if value is None else as_utc(value)
 
 
+#: What the database driver raises when the server is away (refused, closed the connection,
+#: shutting down) or gave up on the statement for a moment (deadlock, serialization failure,
+#: statement timeout): nothing the caller did wrong, and worth trying again.
+DATABASE_AWAY = (OperationalError, InterfaceError)
+
+
 def make_engine(url: str, **kwargs: Any) -> Engine:
-    """An engine with the settings this project relies on for each backend."""
+    """An engine with the settings this project relies on for each backend.
+
+    A failed statement's error never quotes its parameters: they may be a customer's phone
+    number or a channel's secret, and errors reach logs and parked events."""
+    kwargs.setdefault("hide_parameters", True)
     if url.startswith("sqlite"):
         engine = create_engine(
             url, connect_args={"check_same_thread": False, "timeout": 30}, **kwargs
@@ -121,13 +145,30 @@ class Database(DependencyProvider):
         self.finished.add(worker_ctx)
         hooks = self.after_commit.pop(worker_ctx, [])
         if exc_info is not None and not getattr(exc_info[1], "keep_changes", False):
-            session.rollback()
+            _roll_back(session)
             return exc_info
         try:
-            session.commit()
+            session.flush()
         except Exception:
-            session.rollback()
-            return sys.exc_info()
+            failed = sys.exc_info()
+            _roll_back(session)
+            return failed
+        try:
+            session.commit()
+        except DATABASE_AWAY as exc:
+            # The COMMIT went out, or not: the change may be saved. "Try again" (503) would
+            # invite a second copy of whatever is not idempotent; say that nobody knows.
+            log.warning("%s: database lost at commit: %s", worker_ctx.call_id, exc)
+            _roll_back(session)
+            lost = ServiceTimeout(
+                f"the {self.container.service_name} service lost its database while saving:"
+                " the change may or may not have been saved; look before trying again"
+            )
+            return (ServiceTimeout, lost, sys.exc_info()[2])
+        except Exception:
+            failed = sys.exc_info()
+            _roll_back(session)
+            return failed
         for hook in hooks:
             hook()
         return exc_info
@@ -144,7 +185,20 @@ class Database(DependencyProvider):
         self.after_commit.pop(worker_ctx, None)
         session = self.sessions.pop(worker_ctx, None)
         if session is not None:
-            session.close()
+            try:
+                session.close()
+            except SQLAlchemyError as exc:  # a lost connection; raising would kill the container
+                log.warning("closing a session failed, its connection is lost: %s", exc)
+
+
+def _roll_back(session: Session) -> None:
+    """Roll back. When the connection is lost (the database went away), its transaction
+    went with it: there is nothing left to undo, and the worker's own error is what counts.
+    Raising here would kill the container and every worker it runs."""
+    try:
+        session.rollback()
+    except SQLAlchemyError as exc:
+        log.warning("rollback failed, the connection is lost with its transaction: %s", exc)
 
 
 def find_database(container: Any) -> Database | None:
@@ -191,3 +245,9 @@ def insert_unique(session: Session, conflict: Exception, *rows: Any) -> None:
             session.flush()
     except IntegrityError as exc:
         raise conflict from exc
+
+
+def contains_text(query: str, *columns: Any) -> ColumnElement[bool]:
+    """Rows where any of ``columns`` contains ``query``, case-insensitively: what a list's
+    ``q`` filter means. ``%`` and ``_`` are searched for, not wildcards."""
+    return or_(*(column.icontains(query, autoescape=True) for column in columns))

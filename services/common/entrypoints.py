@@ -1,23 +1,29 @@
 """Entrypoints that keep our promises on top of Nameko's.
 
 - ``rpc``: refuses a call whose caller context is missing or forged before any worker
-  runs, and commits the worker's transaction before the reply is sent.
+  runs, and commits the worker's transaction before the reply is sent; a database that
+  cannot be reached answers ``service_unavailable`` (503: try again), not an internal error.
 - ``event_handler``: acts as the system; skips an event it has already applied; records
   the event id in the transaction of the effect; commits before acknowledging; and when
   the handler fails, retries with back-off and after N tries parks the message in
-  ``prm.parked`` where an operator sees it and can replay it (``manage.py parked``).
+  ``prm.parked`` where an operator sees it and can replay it (``manage.py parked``);
+  a failure of another service, the database or the broker is retried until it passes.
 - ``timer``: acts as the system; its transaction is committed when it returns.
 """
 
 from __future__ import annotations
 
 import logging
+import time
 from typing import Any
 
 import eventlet
+from amqp.exceptions import ConnectionError as AmqpConnectionError
 from kombu import Queue
+from kombu.exceptions import OperationalError
 from nameko.events import SERVICE_POOL
 from nameko.events import EventHandler as NamekoEventHandler
+from nameko.messaging import QueueConsumer
 from nameko.rpc import Rpc as NamekoRpc
 from nameko.standalone.events import get_event_exchange
 from nameko.timer import Timer as NamekoTimer
@@ -26,15 +32,69 @@ from sqlalchemy.exc import IntegrityError
 
 from services.common.amqp import ConfirmingPublisher
 from services.common.context import CALLER_KEY, verify_caller
-from services.common.db import find_database, finish_unit_of_work
-from services.common.errors import AppError
+from services.common.db import DATABASE_AWAY, find_database, finish_unit_of_work
+from services.common.errors import AppError, ServiceTimeout, ServiceUnavailable
 from services.common.models import ProcessedEvent
+from services.common.sealing import SealedValueUnreadable
 from services.common.timeutil import iso, utcnow
 
 log = logging.getLogger(__name__)
 
 PARKED_QUEUE = "prm.parked"
 ATTEMPTS_HEADER = "x-prm-attempts"
+#: When the event first failed (Unix seconds): bounds how long transient failures are retried.
+FAILING_SINCE_HEADER = "x-prm-failing-since"
+
+#: What a lost broker connection raises, depending on where it is noticed: amqp's own
+#: error, kombu's wrapper of it, or the socket's (reset, broken pipe, refused).
+BROKER_LOST = (AmqpConnectionError, OperationalError, OSError)
+
+#: Failures that say nothing about the event: another service, the database or the broker
+#: is away for a moment, or a stored secret waits for its key to be put back. They are
+#: retried (with back-off, at most every 30 s) until they pass or until
+#: ``EVENT_RETRY_LIMIT`` seconds (a day by default) have gone by since the first failure:
+#: then the event is parked, so that an outage nobody mends shows among the parked events
+#: instead of circling unseen.
+TRANSIENT = (
+    ServiceUnavailable,
+    ServiceTimeout,
+    *DATABASE_AWAY,
+    SealedValueUnreadable,
+    AmqpConnectionError,
+    OperationalError,
+    ConnectionError,
+)
+
+
+def _settle(message: Any, settle: Any) -> None:
+    """Ack or requeue ``message`` if its connection still stands. When the broker went away
+    meanwhile, it has taken the message back and will deliver it again: nothing to do."""
+    if message.channel.connection:
+        try:
+            settle()
+        except BROKER_LOST:
+            log.info("broker connection lost before a message was settled; it is redelivered")
+
+
+# Nameko 2.14 catches only amqp's ConnectionError here; a reset socket raises OSError, which
+# kills the whole container on the first broker restart. Every consumer in a service (RPC,
+# events, the replies of calls to other services) settles its messages through these.
+QueueConsumer.ack_message = lambda self, message: _settle(message, message.ack)  # type: ignore[method-assign]
+QueueConsumer.requeue_message = lambda self, message: _settle(message, message.requeue)  # type: ignore[method-assign]
+
+
+def _unavailable(service: str, exc: BaseException) -> ServiceUnavailable | None:
+    """What the caller is told (503) when a call failed for no fault of its own."""
+    if isinstance(exc, DATABASE_AWAY):
+        return ServiceUnavailable(
+            f"the {service} service could not use its database just now; try again"
+        )
+    if isinstance(exc, SealedValueUnreadable):
+        return ServiceUnavailable(
+            f"the {service} service cannot open a stored secret with its keys"
+            " (PRM_SECRETS_KEY); an operator must mend it"
+        )
+    return None
 
 
 class Rpc(NamekoRpc):
@@ -50,7 +110,17 @@ class Rpc(NamekoRpc):
         exc_info = finish_unit_of_work(worker_ctx, exc_info)
         if exc_info is not None:
             result = None
-        return super().handle_result(message, worker_ctx, result, exc_info)
+            away = _unavailable(self.container.service_name, exc_info[1])
+            if away is not None:
+                log.warning("%s: %s (%s)", worker_ctx.call_id, away, exc_info[1])
+                exc_info = (ServiceUnavailable, away, exc_info[2])
+        try:
+            return super().handle_result(message, worker_ctx, result, exc_info)
+        except BROKER_LOST as exc:
+            # The work is committed; only the reply is lost, and the caller's timeout says
+            # so. Raising here would kill the container and every call it is serving.
+            log.warning("%s: reply lost with the broker connection: %s", worker_ctx.call_id, exc)
+            return result, exc_info
 
 
 rpc = Rpc.decorator
@@ -81,6 +151,7 @@ class EventHandler(NamekoEventHandler):
         self.handler_key = f"{self.container.service_name}.{self.method_name}"
         self.max_attempts = int(config.get("EVENT_MAX_ATTEMPTS", 5))
         self.retry_delay = float(config.get("EVENT_RETRY_DELAY", 0.5))
+        self.retry_limit = float(config.get("EVENT_RETRY_LIMIT", 86400))
         self.publisher = ConfirmingPublisher(config["AMQP_URI"])
 
     def stop(self) -> None:
@@ -140,15 +211,26 @@ class EventHandler(NamekoEventHandler):
         return result, exc_info
 
     def _retry_or_park(self, message: Any, exc: BaseException) -> None:
-        attempts = int((message.headers or {}).get(ATTEMPTS_HEADER, 0)) + 1
+        headers = dict(message.headers or {})
+        attempts = int(headers.get(ATTEMPTS_HEADER, 0)) + 1
+        failing_since = float(headers.get(FAILING_SINCE_HEADER) or time.time())
         error = f"{type(exc).__name__}: {exc}"[:1000]
         try:
-            if attempts >= self.max_attempts:
+            if attempts >= self.max_attempts and not isinstance(exc, TRANSIENT):
                 self._park(message, error, attempts)
+            elif time.time() - failing_since >= self.retry_limit:
+                self._park(
+                    message, f"still failing after {self.retry_limit:.0f} s: {error}", attempts
+                )
             else:
-                eventlet.sleep(min(self.retry_delay * 2 ** (attempts - 1), 30.0))
-                headers = dict(message.headers or {})
-                headers.update({ATTEMPTS_HEADER: attempts, "x-prm-last-error": error})
+                eventlet.sleep(min(self.retry_delay * 2 ** (min(attempts, 8) - 1), 30.0))
+                headers.update(
+                    {
+                        ATTEMPTS_HEADER: attempts,
+                        FAILING_SINCE_HEADER: failing_since,
+                        "x-prm-last-error": error,
+                    }
+                )
                 self.publisher.publish(
                     message.payload, routing_key=self.queue.name, headers=headers
                 )

@@ -2,24 +2,62 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from decimal import Decimal
 from typing import Any
 
-from marshmallow import RAISE, Schema, ValidationError, fields, validate
+from marshmallow import RAISE, Schema, ValidationError, fields, pre_load, validate
 from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session
 
 from services.common.errors import InvalidInput, NotFound
+from services.common.money import money, money_str, to_decimal
 
 MAX_PER_PAGE = 100
 MAX_PAGE = 100_000
 MAX_ID = 2**63 - 1  # BIGINT: the largest id a row can have
 
 
+UNSTORABLE_TEXT = "text may not contain NUL characters or unpaired surrogates"
+
+
+def _unstorable(value: Any) -> bool:
+    """Text no database column can hold: a NUL character (PostgreSQL refuses it), or an
+    unpaired surrogate (JSON can carry one; it has no UTF-8 form). Looks inside lists and
+    dicts, keys included."""
+    if isinstance(value, str):
+        if "\x00" in value:
+            return True
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            return True
+        return False
+    if isinstance(value, Mapping):
+        return any(_unstorable(key) or _unstorable(item) for key, item in value.items())
+    if isinstance(value, list | tuple):
+        return any(_unstorable(item) for item in value)
+    return False
+
+
 class WireSchema(Schema):
-    """Base of every payload schema: unknown fields are an error, never ignored."""
+    """Base of every payload schema: unknown fields are an error, never ignored; text that
+    cannot be stored is invalid input, not a database error."""
 
     class Meta:
         unknown = RAISE
+
+    @pre_load
+    def _storable_text(self, data: Any, **kwargs: Any) -> Any:
+        if isinstance(data, Mapping):  # a JSON object, or the query string's multidict
+            errors = {
+                str(key) if not _unstorable(key) else "_schema": [UNSTORABLE_TEXT]
+                for key, value in data.items()
+                if _unstorable(key) or _unstorable(value)
+            }
+            if errors:
+                raise ValidationError(errors)
+        return data
 
 
 def load(schema: Schema | type[Schema], data: Any, **kwargs: Any) -> Any:
@@ -72,6 +110,105 @@ class UtcDateTime(fields.DateTime):
         return iso(value)
 
 
+#: The largest amount of money any payload may carry (the NUMERIC(14, 2) columns).
+MAX_MONEY = Decimal("999999999999.99")
+#: What money looks like on the wire (documented; negative only in answers: reversals).
+MONEY_PATTERN = r"^-?[0-9]{1,12}(\.[0-9]{1,2})?$"
+#: A well-formed region code (``services.common.regions.is_region_code``): a province part
+#: other than 00, then 0000 (the province), or a city part other than 00 and any district.
+REGION_CODE_PATTERN = r"^(0[1-9]|[1-9][0-9])(0000|(0[1-9]|[1-9][0-9])[0-9]{2})$"
+
+
+class Money(fields.Field):
+    """Yuan on the wire: a decimal string with at most two places, dumped as ``"1250.00"``
+    (negative for a reversal). Loaded, it must be more than 0 and at most ``MAX_MONEY``;
+    integers are accepted and floats refused (they are inexact)."""
+
+    default_error_messages = {
+        "invalid": 'a decimal string such as "1250.00"',
+        "places": "at most two decimal places",
+        "range": "must be more than 0 and at most 999999999999.99",
+    }
+
+    def __init__(self, **kwargs: Any) -> None:
+        metadata = {
+            "type": "string",
+            "format": "decimal",
+            "pattern": MONEY_PATTERN,
+            "example": "1250.00",
+        }
+        kwargs["metadata"] = metadata | kwargs.get("metadata", {})
+        super().__init__(**kwargs)
+
+    def _serialize(self, value: Any, attr: Any, obj: Any, **kwargs: Any) -> str | None:
+        return None if value is None else money_str(value)
+
+    def _deserialize(self, value: Any, attr: Any, data: Any, **kwargs: Any) -> Decimal:
+        if isinstance(value, bool | float) or not isinstance(value, str | int | Decimal):
+            raise self.make_error("invalid")
+        try:
+            amount = to_decimal(value.strip() if isinstance(value, str) else value)
+        except ValueError as exc:
+            raise self.make_error("invalid") from exc
+        if amount.as_tuple().exponent < -2:  # type: ignore[operator]
+            raise self.make_error("places")
+        if not Decimal(0) < amount <= MAX_MONEY:
+            raise self.make_error("range")
+        return money(amount)
+
+
+#: Rates (commission rates, discounts) carry at most this many decimal places.
+RATE_PLACES = 6
+
+
+def format_rate(value: Decimal) -> str:
+    """A rate on the wire: a decimal string without trailing zeros beyond two places
+    (``"0.08"`` is 8 %, ``"0.035"``, ``"0.200001"``)."""
+    if value.is_zero():
+        value = abs(value)  # "-0.000000" (a hair above list price, rounded up) is "0.00"
+    text = f"{value.normalize():f}"
+    whole, _, places = text.partition(".")
+    return f"{whole}.{places.ljust(2, '0')}"
+
+
+class Rate(fields.Decimal):
+    """A rate: a decimal fraction in [0, 1], at most ``RATE_PLACES`` places; a string on the
+    wire, written by :func:`format_rate` (a computed rate, such as a discount above list
+    price, may lie outside the range: only what is read in is checked)."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        kwargs.setdefault(
+            "validate", validate.Range(min=0, max=1, error="a rate is between 0 and 1")
+        )
+        super().__init__(as_string=True, **kwargs)
+
+    def _deserialize(self, value: Any, attr: Any, data: Any, **kwargs: Any) -> Decimal:
+        rate = super()._deserialize(value, attr, data, **kwargs)
+        exponent = rate.normalize().as_tuple().exponent
+        if isinstance(exponent, int) and exponent < -RATE_PLACES:
+            raise ValidationError(f"a rate has at most {RATE_PLACES} decimal places")
+        return rate
+
+    def _serialize(self, value: Any, attr: Any, obj: Any, **kwargs: Any) -> str | None:
+        return None if value is None else format_rate(to_decimal(value))
+
+
+class Flag(fields.Boolean):
+    """A JSON boolean in a body: ``true`` or ``false`` only (not 0, 1, "yes" or "on", which
+    marshmallow's Boolean takes). Query strings keep ``fields.Boolean``."""
+
+    def _deserialize(self, value: Any, attr: Any, data: Any, **kwargs: Any) -> bool:
+        # Not by set membership: 1 == True and 0 == False would pass.
+        if not isinstance(value, bool):
+            raise self.make_error("invalid", input=value)
+        return value
+
+
+#: A phone number as people write it (digits, spaces, brackets, dashes, an optional leading
+#: +), at most 20 characters: the narrowest column that stores one.
+phone_number = validate.Regexp(r"^\+?[0-9][0-9 ()-]{4,18}$", error="not a phone number")
+
+
 def _region_code(value: str) -> None:
     from services.common.regions import is_region_code
 
@@ -84,6 +221,8 @@ class RegionCode(fields.String):
 
     def __init__(self, **kwargs: Any) -> None:
         kwargs.setdefault("validate", _region_code)
+        metadata = {"pattern": REGION_CODE_PATTERN, "example": "330106"}
+        kwargs["metadata"] = metadata | kwargs.get("metadata", {})
         super().__init__(**kwargs)
 
 
@@ -96,6 +235,28 @@ def load_id(value: Any, name: str = "id") -> int:
     return value
 
 
+def load_key(value: Any, name: str = "code") -> str:
+    """A text key (a code from a path), or InvalidInput; text no row can hold (a NUL
+    character, an unpaired surrogate) names nothing: NotFound."""
+    if not isinstance(value, str) or not value:
+        raise InvalidInput("the request is not valid", errors={name: ["not a valid code"]})
+    if _unstorable(value):
+        raise NotFound(f"{name} not found")
+    return value
+
+
+class DecisionIn(WireSchema):
+    """An approval step's decision to go on, with an optional comment."""
+
+    comment = fields.String(load_default=None, allow_none=True, validate=validate.Length(max=1000))
+
+
+class RejectIn(WireSchema):
+    """A rejection: its comment, the reason the submitter reads, is required."""
+
+    comment = fields.String(required=True, validate=validate.Length(min=1, max=1000))
+
+
 def _distinct_step_names(steps: list[dict]) -> None:
     names = [step["name"] for step in steps]
     if len(set(names)) != len(names):
@@ -106,10 +267,15 @@ class FlowStepIn(WireSchema):
     """One step of an approval flow; the owning service checks the condition's fields."""
 
     name = fields.String(required=True, validate=validate.Length(min=1, max=60))
-    permission = fields.String(required=True, validate=validate.Length(min=1, max=60))
+    permission = fields.String(
+        required=True,
+        validate=validate.Regexp(r"^[a-z][a-z_]*(\.[a-z_]+)+$", error="a permission code"),
+    )
     mode = fields.String(load_default="any", validate=validate.OneOf(("any", "all")))
     approvers = fields.List(
-        fields.Integer(strict=True), load_default=list, validate=validate.Length(max=50)
+        fields.Integer(strict=True, validate=validate.Range(min=1, max=MAX_ID)),
+        load_default=list,
+        validate=validate.Length(max=50),
     )
     condition = fields.Dict(load_default=None, allow_none=True)
 
@@ -125,3 +291,5 @@ class FlowIn(WireSchema):
 class FlowOut(WireSchema):
     kind = fields.String()
     steps = fields.List(fields.Dict())
+    updated_by = fields.Integer(allow_none=True)
+    updated_at = UtcDateTime(allow_none=True)

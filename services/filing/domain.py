@@ -11,12 +11,12 @@ from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import delete, or_, select, tuple_
+from sqlalchemy import delete, select, tuple_
 from sqlalchemy.orm import Session
 
 from services.common.approval import FlowInstance, parse_flow
 from services.common.context import Caller
-from services.common.db import insert_unique
+from services.common.db import contains_text, insert_unique
 from services.common.errors import Conflict, Forbidden, InvalidInput, InvalidState, NotFound
 from services.common.schemas import page_of
 from services.common.scoping import get_scoped, scoped
@@ -280,13 +280,8 @@ def list_customers(session: Session, caller: Caller, args: dict) -> dict:
         prefix = code[:2] if code.endswith("0000") else code[:4] if code.endswith("00") else code
         stmt = stmt.where(Customer.region_code.startswith(prefix))
     if args.get("q"):
-        pattern = f"%{args['q']}%"
         stmt = stmt.where(
-            or_(
-                Customer.name.ilike(pattern),
-                Customer.contact_name.ilike(pattern),
-                Customer.phone.ilike(pattern),
-            )
+            contains_text(args["q"], Customer.name, Customer.contact_name, Customer.phone)
         )
     return page_of(
         session, stmt, args["page"], args["per_page"], lambda c: dump_customer(c, caller)

@@ -10,16 +10,21 @@ had them, or back to the HQ queue.
 
 from __future__ import annotations
 
+import hashlib
+import json
 import logging
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from services.common.context import Caller
+from services.common.db import contains_text, insert_unique
 from services.common.errors import (
+    Conflict,
     Forbidden,
     InvalidInput,
     InvalidState,
@@ -33,7 +38,7 @@ from services.common.scoping import scoped
 from services.common.timeutil import iso
 from services.filing import domain
 from services.filing.keys import customer_keys, normalise_mobile
-from services.filing.models import Customer, Lead, LeadEvent
+from services.filing.models import Customer, Lead, LeadEvent, LeadImport
 from services.filing.schemas import LeadIn, LeadOut
 
 Emit = Callable[[str, dict[str, Any]], str]
@@ -195,13 +200,19 @@ def create_lead(
 
 
 def _new_lead(
-    session: Session, caller: Caller, data: dict, resolve: Callable[[str], dict], now: datetime
+    session: Session,
+    caller: Caller,
+    data: dict,
+    resolve: Callable[[str], dict],
+    now: datetime,
+    import_key: str | None = None,
 ) -> Lead:
     region = resolve_region(data, resolve)
     lead = Lead(
         **(data | {"region_code": region}),
         status=UNASSIGNED,
         created_by=caller.user_id,
+        import_key=import_key,
         created_at=now,
     )
     lead.history = []
@@ -220,8 +231,11 @@ def import_leads(
     emit: Emit,
 ) -> dict:
     """Create every valid row and route it; invalid rows are reported by their number
-    (the header is row 1), none is dropped without a word."""
+    (the header is row 1), none is dropped without a word. No row is imported twice: the
+    same file again is refused whole (``_record_import``), and a row imported before (a
+    corrected file uploaded again) or earlier in the file is reported, not created."""
     caller.require_hq("lead.create")
+    record = _record_import(session, caller, rows, now)
     schema = LeadIn()
     errors, valid = [], []
     for number, row in enumerate(rows, start=2):
@@ -232,19 +246,38 @@ def import_leads(
         else:
             valid.append((row_number, schema.load(row)))
     created = assigned = 0
+    first_of: dict[str, int] = {}
     for row_number, data in valid:
+        key = row_key(data)
+        if key in first_of:
+            errors.append(
+                {"row": row_number, "errors": {"_schema": [SAME_AS_ROW.format(first_of[key])]}}
+            )
+            continue
+        first_of[key] = row_number
+        earlier = session.scalar(select(Lead.id).where(Lead.import_key == key))
+        if earlier is not None:
+            errors.append({"row": row_number, "errors": {"_schema": [IMPORTED_AS.format(earlier)]}})
+            continue
         try:
             with session.begin_nested():
-                lead = _new_lead(session, caller, data, resolve, now)
+                lead = _new_lead(session, caller, data, resolve, now, import_key=key)
                 routed = assigner.route(lead, now, emit, caller.user_id)
         except InvalidInput as exc:
             errors.append({"row": row_number, "errors": exc.errors or {"_schema": [exc.message]}})
+            continue
+        except IntegrityError:  # a concurrent import created this row first
+            errors.append({"row": row_number, "errors": {"_schema": [IMPORTED]}})
             continue
         created += 1
         if routed:
             assigned += 1
             emit("lead_assigned", lead_event(lead))
     errors.sort(key=lambda error: error["row"])
+    if created:
+        record.created, record.assigned, record.rejected = created, assigned, len(errors)
+    else:
+        session.delete(record)  # nothing to protect: the same file may be tried again
     session.flush()
     return {
         "created": created,
@@ -254,6 +287,43 @@ def import_leads(
     }
 
 
+IMPORTED = "this lead was imported already"
+IMPORTED_AS = IMPORTED + " (lead {})"
+SAME_AS_ROW = "the same lead as row {}"
+
+
+def row_key(data: dict) -> str:
+    """A valid row's fingerprint: its fields as read, whatever its place in the file."""
+    canonical = json.dumps(data, sort_keys=True, ensure_ascii=False, default=str)
+    return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
+
+
+def import_digest(rows: list[Any]) -> str:
+    """The rows' fingerprint: the same rows in the same places, whatever the file's format."""
+    canonical = json.dumps(rows, sort_keys=True, ensure_ascii=False, default=str)
+    return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
+
+
+def _record_import(session: Session, caller: Caller, rows: list[Any], now: datetime) -> LeadImport:
+    """Record this import of ``rows`` first of all. If the same rows were imported already
+    (a retry after a timeout while the first import still ran, or the same file uploaded
+    again), refuse: every lead would be created twice. A concurrent twin waits for the
+    first import's transaction and is then refused."""
+    record = LeadImport(digest=import_digest(rows), imported_by=caller.user_id, imported_at=now)
+    try:
+        insert_unique(session, Conflict("already imported"), record)
+    except Conflict:
+        earlier = session.scalar(select(LeadImport).where(LeadImport.digest == record.digest))
+        when = (
+            f" on {iso(earlier.imported_at)} ({earlier.created} leads created)" if earlier else ""
+        )
+        raise Conflict(
+            f"these rows were imported already{when}; importing them again would create every"
+            " lead twice"
+        ) from None
+    return record
+
+
 def list_leads(session: Session, caller: Caller, args: dict) -> dict:
     """HQ sees every lead; a partner the leads assigned to it (and claimed by it)."""
     stmt = scoped(select(Lead), Lead.assigned_partner_id, caller).order_by(Lead.id.desc())
@@ -261,6 +331,8 @@ def list_leads(session: Session, caller: Caller, args: dict) -> dict:
         stmt = stmt.where(Lead.status == args["status"])
     if args.get("partner_id") is not None:
         stmt = stmt.where(Lead.assigned_partner_id == args["partner_id"])
+    if args.get("q"):
+        stmt = stmt.where(contains_text(args["q"], Lead.name, Lead.contact_name, Lead.phone))
     return page_of(session, stmt, args["page"], args["per_page"], lambda x: dump_lead(x, caller))
 
 

@@ -86,6 +86,7 @@ class Lead(Base):
     __table_args__ = (
         Index("ix_leads_partner_status", "assigned_partner_id", "status"),
         Index("ix_leads_status_deadline", "status", "claim_deadline"),
+        Index("uq_leads_import_key", "import_key", unique=True),
     )
 
     id: Mapped[int] = mapped_column(BigIntPK, primary_key=True, autoincrement=True)
@@ -103,9 +104,26 @@ class Lead(Base):
     protection_days: Mapped[int | None] = mapped_column(Integer)
     customer_id: Mapped[int | None] = mapped_column()
     created_by: Mapped[int | None] = mapped_column()
+    #: An imported lead's row fingerprint (``leads.row_key``): no row is imported twice.
+    import_key: Mapped[str | None] = mapped_column(String(64))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     history: Mapped[list[LeadEvent]] = relationship(order_by="LeadEvent.id", lazy="selectin")
+
+
+class LeadImport(Base):
+    """A file of leads HQ imported, known by the digest of its rows: the same rows are
+    never imported twice (a retry after a timeout, or the same file uploaded again)."""
+
+    __tablename__ = "lead_imports"
+
+    id: Mapped[int] = mapped_column(BigIntPK, primary_key=True, autoincrement=True)
+    digest: Mapped[str] = mapped_column(String(64), unique=True)
+    imported_by: Mapped[int | None] = mapped_column()
+    imported_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    created: Mapped[int] = mapped_column(Integer, default=0)
+    assigned: Mapped[int] = mapped_column(Integer, default=0)
+    rejected: Mapped[int] = mapped_column(Integer, default=0)
 
 
 class LeadEvent(Base):

@@ -6,7 +6,14 @@ from typing import Any
 
 from marshmallow import ValidationError, fields, pre_load, validate
 
-from services.common.schemas import PageArgs, RegionCode, UtcDateTime, WireSchema
+from services.common.schemas import (
+    REGION_CODE_PATTERN,
+    PageArgs,
+    RegionCode,
+    UtcDateTime,
+    WireSchema,
+    phone_number,
+)
 from services.filing.keys import normalise_mobile, normalise_uscc
 
 CUSTOMER_STATUSES = ("pending", "protected", "rejected", "released")
@@ -15,7 +22,6 @@ LEAD_STATUSES = ("unassigned", "assigned", "claimed")
 
 _name = validate.Length(min=2, max=200)
 _text = validate.Length(max=300)
-_phone = validate.Regexp(r"^\+?[0-9][0-9 ()-]{4,19}$", error="not a phone number")
 
 
 class _Uscc(fields.String):
@@ -125,15 +131,16 @@ class FilingListArgs(PageArgs):
     partner_id = fields.Integer()
 
 
-class DecisionIn(WireSchema):
-    comment = fields.String(load_default=None, allow_none=True, validate=validate.Length(max=1000))
-
-
 class LeadIn(WireSchema):
     name = fields.String(required=True, validate=_name)
     contact_name = fields.String(required=True, validate=validate.Length(min=1, max=100))
-    phone = fields.String(required=True, validate=_phone)
-    region_code = RegionCode(load_default=None, allow_none=True)
+    phone = fields.String(required=True, validate=phone_number)
+    # Empty (a spreadsheet's empty cell) is no region, as null is.
+    region_code = RegionCode(
+        load_default=None,
+        allow_none=True,
+        metadata={"pattern": f"^$|{REGION_CODE_PATTERN}", "description": "empty or null: none"},
+    )
     address = fields.String(load_default=None, allow_none=True, validate=_text)
     notes = fields.String(load_default=None, allow_none=True, validate=validate.Length(max=2000))
 
@@ -176,6 +183,7 @@ class LeadOut(WireSchema):
 class LeadListArgs(PageArgs):
     status = fields.String(validate=validate.OneOf(LEAD_STATUSES))
     partner_id = fields.Integer()
+    q = fields.String(validate=validate.Length(max=100))
 
 
 class DeclineIn(WireSchema):

@@ -8,7 +8,7 @@ from services.common.config import get_settings
 from services.common.db import try_advisory_lock
 from services.common.entrypoints import event_handler, rpc, timer
 from services.common.rpc import ServiceRpc
-from services.common.schemas import FlowIn, load, load_id
+from services.common.schemas import DecisionIn, FlowIn, RejectIn, load, load_id
 from services.common.service import ServiceBase
 from services.common.timeutil import utcnow
 from services.filing import domain, leads
@@ -16,7 +16,6 @@ from services.filing.schemas import (
     CustomerCheckIn,
     CustomerFileIn,
     CustomerListArgs,
-    DecisionIn,
     DeclineIn,
     FilingListArgs,
     LeadImportIn,
@@ -90,7 +89,7 @@ class FilingService(ServiceBase):
 
     @rpc
     def reject_filing(self, filing_id: int, payload: dict) -> dict:
-        data = load(DecisionIn, payload)
+        data = load(RejectIn, payload)
         return domain.reject_filing(
             self.db, self.caller, load_id(filing_id), data["comment"], utcnow(), self.emit
         )

@@ -3,7 +3,8 @@
 A user registers channels for themselves. A partner admin (``channel.manage``) registers
 channels of its own partner, which receive the events directed at that partner. A channel
 is seen and changed only by its owner (a partner channel: by its partner's admins);
-anybody else is told it does not exist.
+anybody else is told it does not exist. A ``dingtalk`` webhook may hold its robot's 加签
+secret; no answer ever contains it, only ``robot_signed``.
 """
 
 from __future__ import annotations
@@ -12,13 +13,19 @@ import secrets
 from datetime import datetime
 
 from sqlalchemy import and_, delete, func, or_, select, update
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, undefer_group
 
 from services.common.context import Caller
 from services.common.errors import Conflict, Forbidden, InvalidInput, InvalidState, NotFound
 from services.common.schemas import page_of
-from services.notify.models import Channel, Delivery
-from services.notify.schemas import ChannelCreatedOut, ChannelOut, DeliveryOut
+from services.notify.models import SEALED, Channel, Delivery
+from services.notify.schemas import (
+    NOT_A_DINGTALK_ROBOT,
+    SIGNED_ROBOT_FORMAT,
+    ChannelCreatedOut,
+    ChannelOut,
+    DeliveryOut,
+)
 from services.notify.settings import NotifySettings
 from services.notify.targets import Resolver, resolve_host, webhook_target_problem
 
@@ -133,6 +140,7 @@ def create_channel(
         events=sorted(set(data.get("events") or [])),
         language=data.get("language") or "zh",
         secret=secret,
+        robot_secret=data.get("robot_secret"),  # ChannelIn allows it on dingtalk only
         active=True,
         consecutive_failures=0,
         created_at=now,
@@ -145,7 +153,7 @@ def create_channel(
 
 def list_channels(session: Session, caller: Caller, args: dict) -> dict:
     """The caller's own channels, and its partner's if it administers them."""
-    stmt = select(Channel).where(_visible(caller))
+    stmt = select(Channel).options(undefer_group(SEALED)).where(_visible(caller))
     if args.get("scope"):
         stmt = stmt.where(Channel.scope == args["scope"])
     stmt = stmt.order_by(Channel.id)
@@ -165,14 +173,33 @@ def cancel_pending(session: Session, channel_id: int, reason: str) -> None:
     )
 
 
+def _check_robot_secret_change(channel: Channel, data: dict) -> None:
+    """Refuse a change that would leave a robot secret on a channel that is not a
+    ``dingtalk`` webhook (the secret would sign nothing, or sign the wrong robot)."""
+    fmt = data.get("format", channel.format)
+    if fmt == SIGNED_ROBOT_FORMAT and channel.kind == WEBHOOK:
+        return
+    if data.get("robot_secret") is not None:
+        raise InvalidInput(
+            "the request is not valid", errors={"robot_secret": [NOT_A_DINGTALK_ROBOT]}
+        )
+    if "robot_secret" not in data and channel.robot_secret is not None:
+        kept = "the channel keeps a robot secret, which only dingtalk takes: send null to remove it"
+        raise InvalidInput("the request is not valid", errors={"robot_secret": [kept]})
+
+
 def update_channel(
     session: Session, caller: Caller, channel_id: int, data: dict, now: datetime
 ) -> dict:
     """Change what a channel receives, or switch it off and on. Switching a disabled
-    channel on starts its failure count afresh; switching it off drops what was queued."""
+    channel on starts its failure count afresh; switching it off drops what was queued.
+    A robot secret is judged against the format the channel has after the change."""
     channel = visible_channel(session, caller, channel_id)
     if "format" in data and channel.kind != WEBHOOK:
         raise InvalidInput("e-mail channels have no format", errors={"format": ["not for e-mail"]})
+    _check_robot_secret_change(channel, data)
+    if "robot_secret" in data:
+        channel.robot_secret = data["robot_secret"]
     if "events" in data:
         channel.events = sorted(set(data["events"]))
     if "format" in data:

@@ -4,13 +4,15 @@ A delivery is written in the transaction that writes the inbox message, so the i
 never waits for a channel. The delivery loop claims due rows (``FOR UPDATE SKIP LOCKED``
 on PostgreSQL, so replicas never claim the same row) and pushes their due time out by a
 lease before it sends, so a replica that dies while sending leaves them to be retried.
-Each outcome is recorded in a transaction of its own. A channel failing
-``channel_max_failures`` attempts in a row is disabled, its queue dropped, and its owner
-told in the inbox.
+A job carries what sending needs, a DingTalk robot's secret included, so that each send
+signs its URL afresh. Each outcome is recorded in a transaction of its own. A channel
+failing ``channel_max_failures`` attempts in a row is disabled, its queue dropped, and its
+owner told in the inbox.
 """
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Mapping
 from datetime import datetime, timedelta
 from typing import Any
@@ -19,16 +21,23 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from services.common.db import is_postgres
+from services.common.sealing import SealedValueUnreadable
 from services.common.timeutil import iso
 from services.notify import inbox
 from services.notify.channels import PARTNER, USER, cancel_pending
 from services.notify.messages import CHANNEL_DISABLED, Rendered, describe_target, render
 from services.notify.models import Channel, Delivery
 from services.notify.settings import NotifySettings
-from services.notify.transport import Job
+from services.notify.transport import DINGTALK, Job
+
+log = logging.getLogger(__name__)
 
 PENDING, SENT, FAILED, CANCELLED = "pending", "sent", "failed", "cancelled"
 ERROR_MAX = 1000
+SECRETS_UNREADABLE = (
+    "the channel's stored secrets cannot be opened with the keys of PRM_SECRETS_KEY;"
+    " its deliveries wait until an operator puts the key back"
+)
 
 
 def _wants(channel: Channel, kind: str) -> bool:
@@ -120,6 +129,7 @@ def _job(delivery: Delivery, channel: Channel) -> Job:
         format=channel.format,
         secret=channel.secret,
         payload=dict(delivery.payload),
+        robot_secret=channel.robot_secret if channel.format == DINGTALK else None,
     )
 
 
@@ -163,6 +173,13 @@ def claim_due(
         if not rows:
             continue
         channel = session.get(Channel, channel_id)
+        if channel is not None and channel.active and not _secrets_open(channel):
+            # Not an attempt: the channel is not at fault, and the key may come back.
+            log.error("channel %s: %s", channel_id, SECRETS_UNREADABLE)
+            for row in rows:
+                row.next_attempt_at = now + timedelta(seconds=settings.retry_max)
+                row.last_error = SECRETS_UNREADABLE
+            continue
         for row in rows:
             if channel is None or not channel.active:
                 row.status, row.last_error = CANCELLED, "channel switched off"
@@ -173,6 +190,14 @@ def claim_due(
             break
     session.commit()
     return jobs
+
+
+def _secrets_open(channel: Channel) -> bool:
+    """Whether the channel's sealed columns open with the configured keys."""
+    try:
+        return channel.target is not None
+    except SealedValueUnreadable:
+        return False
 
 
 def _locked(session: Session, model: type, row_id: int) -> Any:

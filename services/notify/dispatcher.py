@@ -20,6 +20,7 @@ from eventlet.greenpool import GreenPool
 from nameko.extensions import DependencyProvider
 from sqlalchemy.orm import Session
 
+from services.common.config import get_secrets_keys
 from services.common.db import find_database
 from services.common.timeutil import utcnow
 from services.notify import delivery
@@ -118,6 +119,7 @@ class DeliveryLoop(DependencyProvider):
 
     def setup(self) -> None:
         self.settings = load_settings()
+        get_secrets_keys()  # without the key that opens channel secrets, do not start at all
         self._wake = threading.Event()
         self._running = False
         self.dispatcher: Dispatcher | None = None

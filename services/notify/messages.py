@@ -16,6 +16,7 @@ from urllib.parse import urlsplit
 
 from services.common.money import money, to_decimal
 from services.common.timeutil import as_utc
+from services.notify.recipients import MalformedEvent
 from services.notify.schemas import LANGUAGES
 
 ZH, EN = LANGUAGES
@@ -300,7 +301,7 @@ def format_money(value: Any) -> str:
         return str(value)
 
 
-def format_rate(value: Any) -> str:
+def format_percent(value: Any) -> str:
     """``"0.08"`` -> ``"8%"``, ``"0.085"`` -> ``"8.5%"``."""
     if value is None or value == "":
         return MISSING
@@ -350,7 +351,7 @@ def facts(data: dict[str, Any]) -> _Facts:
         if isinstance(value, Decimal) or key in _MONEY_FIELDS:
             shown[key] = format_money(value)
         elif key == "rate":
-            shown[key] = format_rate(value)
+            shown[key] = format_percent(value)
         elif key in _TIME_FIELDS:
             shown[key] = format_time(value)
         elif key == "step" and isinstance(value, dict):
@@ -365,16 +366,21 @@ def has_template(kind: str, variant: str = "") -> bool:
 
 
 def render(kind: str, data: dict[str, Any], language: str, variant: str = "") -> Rendered:
-    """The message for an event of ``kind`` in ``language`` (KeyError for an unknown kind)."""
+    """The message for an event of ``kind`` in ``language`` (KeyError for an unknown kind).
+
+    Every message is about something the reader can open: an event whose subject is not
+    an id is malformed (parked for an operator, never shown as a message about nothing)."""
     template = TEMPLATES[(kind, variant)]
+    subject_id = data.get(template.subject_key)
+    if not isinstance(subject_id, int) or isinstance(subject_id, bool) or subject_id < 1:
+        raise MalformedEvent(f"{template.subject_key} is missing or not an id")
     language = language_of(language)
     title, body = template.en if language == EN else template.zh
     shown = facts(data)
-    subject_id = data.get(template.subject_key)
     return Rendered(
         title=title.format_map(shown)[:TITLE_MAX],
         body=body.format_map(shown),
         subject_type=template.subject_type,
-        subject_id=subject_id if isinstance(subject_id, int) else None,
+        subject_id=subject_id,
         language=language,
     )

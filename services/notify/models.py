@@ -9,11 +9,16 @@ from sqlalchemy import JSON, ForeignKey, Index, String, Text, UniqueConstraint
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from services.common.db import BigIntPK, UTCDateTime
+from services.common.sealing import Sealed
 from services.common.timeutil import utcnow
 
 
 class Base(DeclarativeBase):
     pass
+
+
+#: The deferred group of a channel's sealed columns.
+SEALED = "sealed"
 
 
 class Message(Base):
@@ -49,6 +54,10 @@ class Channel(Base):
     ``scope`` ``user``: the owner's own messages. ``partner``: the events directed at the
     partner ``partner_id`` (registered by one of its admins, ``owner_user_id``).
     ``secret`` signs webhook bodies; it is shown once, when the channel is created.
+    ``robot_secret`` is a DingTalk robot's 加签 secret, which signs the request URL of a
+    ``dingtalk`` webhook; it is written, never shown. These two and ``target`` (a robot's
+    URL carries its access token) are stored sealed (services/common/sealing.py) and loaded
+    only when used (group ``sealed``): deciding who gets what never opens them.
     """
 
     __tablename__ = "channels"
@@ -62,17 +71,23 @@ class Channel(Base):
     owner_user_id: Mapped[int] = mapped_column()
     partner_id: Mapped[int | None] = mapped_column()
     kind: Mapped[str] = mapped_column(String(10))
-    target: Mapped[str] = mapped_column(String(2000))
+    target: Mapped[str] = mapped_column(Sealed, deferred=True, deferred_group=SEALED)
     format: Mapped[str | None] = mapped_column(String(10))
     events: Mapped[list[str]] = mapped_column(JSON, default=list)
     language: Mapped[str] = mapped_column(String(5), default="zh")
-    secret: Mapped[str | None] = mapped_column(String(100))
+    secret: Mapped[str | None] = mapped_column(Sealed, deferred=True, deferred_group=SEALED)
+    robot_secret: Mapped[str | None] = mapped_column(Sealed, deferred=True, deferred_group=SEALED)
     active: Mapped[bool] = mapped_column(default=True)
     consecutive_failures: Mapped[int] = mapped_column(default=0)
     disabled_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     disabled_reason: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+
+    @property
+    def robot_signed(self) -> bool:
+        """Whether a robot secret signs the requests (what answers show instead of it)."""
+        return self.robot_secret is not None
 
 
 class Delivery(Base):

@@ -8,7 +8,7 @@ from urllib.parse import urlsplit
 
 from marshmallow import ValidationError, fields, validate, validates_schema
 
-from services.common.schemas import PageArgs, UtcDateTime, WireSchema
+from services.common.schemas import Flag, PageArgs, UtcDateTime, WireSchema
 
 LANGUAGES = ("zh", "en")
 #: The events that tell somebody something; a channel subscribes to some (none: all).
@@ -34,9 +34,15 @@ CHANNEL_SCOPES = ("user", "partner")
 WEBHOOK_FORMATS = ("json", "wecom", "dingtalk")
 DELIVERY_STATUSES = ("pending", "sent", "failed", "cancelled")
 TARGET_MAX = 2000
+ROBOT_SECRET_MAX = 200
+#: The format whose robot takes a signing secret (钉钉 加签).
+SIGNED_ROBOT_FORMAT = "dingtalk"
+NOT_A_DINGTALK_ROBOT = "only a DingTalk robot webhook (format dingtalk) takes a robot secret"
 
 # Deliberately plain: one @, no spaces, a dot in the domain. The SMTP server is the judge.
 _EMAIL = re.compile(r"^[^@\s]{1,64}@[^@\s]+\.[^@\s]+$")
+# DingTalk shows its robot secrets as "SEC" and printable ASCII; a space is a paste mistake.
+_ROBOT_SECRET = re.compile(r"^SEC[\x21-\x7e]+$")
 
 
 class NotificationListArgs(PageArgs):
@@ -75,7 +81,19 @@ def _check_target(kind: str, target: str) -> None:
         raise ValidationError("not a URL", "target")
 
 
+def _check_robot_secret(value: str) -> None:
+    if len(value) > ROBOT_SECRET_MAX:
+        raise ValidationError(f"at most {ROBOT_SECRET_MAX} characters")
+    if not _ROBOT_SECRET.match(value):
+        raise ValidationError(
+            'a DingTalk robot secret: "SEC" then printable ASCII characters, no spaces'
+        )
+
+
 class ChannelIn(WireSchema):
+    """A new channel. ``robot_secret`` is the DingTalk robot's 加签 secret (webhooks of format
+    ``dingtalk`` only); it signs each request URL and no answer ever shows it."""
+
     kind = fields.String(required=True, validate=validate.OneOf(CHANNEL_KINDS))
     target = fields.String(required=True, validate=validate.Length(min=3, max=TARGET_MAX))
     format = fields.String(
@@ -88,6 +106,7 @@ class ChannelIn(WireSchema):
     )
     scope = fields.String(load_default="user", validate=validate.OneOf(CHANNEL_SCOPES))
     language = fields.String(load_default="zh", validate=validate.OneOf(LANGUAGES))
+    robot_secret = fields.String(load_default=None, allow_none=True, validate=_check_robot_secret)
 
     @validates_schema
     def _target_fits_kind(self, data: dict[str, Any], **kwargs: Any) -> None:
@@ -96,16 +115,35 @@ class ChannelIn(WireSchema):
         _check_target(data["kind"], data["target"].strip())
         if data["kind"] == "email" and data.get("format") is not None:
             raise ValidationError("e-mail channels have no format", "format")
+        if data.get("robot_secret") is not None and (
+            data["kind"] != "webhook" or data.get("format") != SIGNED_ROBOT_FORMAT
+        ):
+            raise ValidationError(NOT_A_DINGTALK_ROBOT, "robot_secret")
 
 
 class ChannelUpdate(WireSchema):
-    active = fields.Boolean()
+    """Changes to a channel. ``robot_secret`` sets or rotates the DingTalk robot secret and
+    ``null`` removes it; it is checked against the channel's format after this change. A
+    channel that keeps a robot secret cannot leave ``dingtalk``: such a change is refused
+    (422) until the same request, or an earlier one, sends ``robot_secret: null``."""
+
+    active = Flag()
     events = fields.List(
         fields.String(validate=validate.OneOf(EVENT_KINDS)),
         validate=validate.Length(max=len(EVENT_KINDS)),
     )
     format = fields.String(validate=validate.OneOf(WEBHOOK_FORMATS))
     language = fields.String(validate=validate.OneOf(LANGUAGES))
+    robot_secret = fields.String(allow_none=True, validate=_check_robot_secret)
+
+    @validates_schema
+    def _secret_fits_format(self, data: dict[str, Any], **kwargs: Any) -> None:
+        if (
+            data.get("robot_secret") is not None
+            and "format" in data
+            and data["format"] != SIGNED_ROBOT_FORMAT
+        ):
+            raise ValidationError(NOT_A_DINGTALK_ROBOT, "robot_secret")
 
 
 class ChannelListArgs(PageArgs):
@@ -113,6 +151,9 @@ class ChannelListArgs(PageArgs):
 
 
 class ChannelOut(WireSchema):
+    """A channel as its owner sees it: never a secret; ``robot_signed`` says whether a
+    DingTalk robot secret signs its requests."""
+
     id = fields.Integer()
     kind = fields.String()
     scope = fields.String()
@@ -125,6 +166,7 @@ class ChannelOut(WireSchema):
     consecutive_failures = fields.Integer()
     disabled_at = UtcDateTime(allow_none=True)
     disabled_reason = fields.String(allow_none=True)
+    robot_signed = fields.Boolean()
     created_at = UtcDateTime()
 
 

@@ -4,6 +4,10 @@ Webhook bodies are JSON in one of three formats: ``json`` (ours), ``wecom`` (企
 robot markdown) or ``dingtalk`` (钉钉 robot markdown). Every body is signed:
 ``X-PRM-Signature: t=<unix seconds>,v1=<hex HMAC-SHA256 of "<t>.<body>" with the channel's
 secret>``; a receiver recomputes it and refuses old timestamps (``verify_signature``).
+A DingTalk robot with 加签 security reads no header: its URL gets ``timestamp`` (ms) and
+``sign`` (base64 HMAC-SHA256 of "<timestamp>\\n<robot secret>", keyed by the robot secret)
+at each send, as it refuses timestamps more than an hour off (``dingtalk_signed_url``).
+The sign is masked in every error the delivery log or the inbox may show.
 Redirects are not followed (a redirect could lead to an address the target check refused).
 Every exchange has a short timeout. A failure is a ``DeliveryError`` with a short reason,
 which the delivery log shows.
@@ -11,6 +15,7 @@ which the delivery log shows.
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import hmac
 import json
@@ -21,14 +26,17 @@ from dataclasses import dataclass
 from email.message import EmailMessage
 from email.utils import formatdate, make_msgid
 from typing import Any
+from urllib.parse import quote_plus, unquote_plus, urlsplit, urlunsplit
 
 import requests
 
 from services.notify.settings import NotifySettings
-from services.notify.targets import webhook_target_problem
+from services.notify.targets import webhook_session, webhook_target_problem
 
 SIGNATURE_HEADER = "X-PRM-Signature"
 USER_AGENT = "prm-notify/1"
+DINGTALK = "dingtalk"
+MASK = "***"
 WECOM_MAX_CHARS = 4000  # the robot takes at most 4096 bytes of markdown
 ERROR_MAX = 500
 
@@ -49,6 +57,7 @@ class Job:
     format: str | None
     secret: str | None
     payload: dict[str, Any]
+    robot_secret: str | None = None
 
 
 def _short(text: str) -> str:
@@ -76,6 +85,45 @@ def verify_signature(
         return False
     expected = signature(secret, timestamp, body).split("v1=", 1)[1]
     return hmac.compare_digest(expected, given)
+
+
+def dingtalk_sign(secret: str, timestamp_ms: int) -> str:
+    """DingTalk's 加签 ``sign``: base64 HMAC-SHA256 of "<timestamp>\\n<secret>", URL-encoded."""
+    message = f"{timestamp_ms}\n{secret}".encode()
+    digest = hmac.new(secret.encode(), message, hashlib.sha256).digest()
+    return quote_plus(base64.b64encode(digest).decode("ascii"))
+
+
+def dingtalk_signed_url(url: str, secret: str, now_ms: int) -> str:
+    """``url`` with ``timestamp`` and ``sign`` appended to its query (the rest kept as it is;
+    a stale ``timestamp`` or ``sign`` already there is dropped)."""
+    parts = urlsplit(url)
+    kept = [
+        pair
+        for pair in parts.query.split("&")
+        if pair and unquote_plus(pair.partition("=")[0]) not in ("timestamp", "sign")
+    ]
+    kept += [f"timestamp={now_ms}", f"sign={dingtalk_sign(secret, now_ms)}"]
+    return urlunsplit(parts._replace(query="&".join(kept)))
+
+
+#: Query values shorter than this are not masked (``?v=1`` would mask every "1").
+_SECRET_MIN = 6
+
+
+def _masked(text: str, url: str) -> str:
+    """``text`` without what of ``url`` may be secret, as an exception may quote the URL: the
+    values of its query (a robot's ``access_token`` or ``key``, the ``sign``) and its path
+    (some webhooks carry their token there)."""
+    parts = urlsplit(url)
+    hidden = {parts.path} if len(parts.path) > 1 else set()
+    for pair in parts.query.split("&"):
+        value = pair.partition("=")[2]
+        if len(value) >= _SECRET_MIN:
+            hidden |= {value, unquote_plus(value)}
+    for secret in sorted(hidden, key=len, reverse=True):
+        text = text.replace(secret, MASK)
+    return text
 
 
 def webhook_document(fmt: str | None, delivery_id: int, payload: dict[str, Any]) -> dict:
@@ -124,7 +172,11 @@ def send_webhook(job: Job, settings: NotifySettings, now: float | None = None) -
     if problem:
         raise DeliveryError(f"target refused: {problem}")
     body = webhook_body(job.format, job.delivery_id, job.payload)
-    timestamp = int(now if now is not None else time.time())
+    clock = now if now is not None else time.time()
+    timestamp = int(clock)
+    url = job.target
+    if job.format == DINGTALK and job.robot_secret:
+        url = dingtalk_signed_url(url, job.robot_secret, int(clock * 1000))
     headers = {
         "Content-Type": "application/json; charset=utf-8",
         "User-Agent": USER_AGENT,
@@ -133,22 +185,24 @@ def send_webhook(job: Job, settings: NotifySettings, now: float | None = None) -
         SIGNATURE_HEADER: signature(job.secret or "", timestamp, body),
     }
     try:
-        response = requests.post(
-            job.target,
-            data=body,
-            headers=headers,
-            timeout=settings.delivery_timeout,
-            allow_redirects=False,
-        )
+        with webhook_session(settings.webhook_allow_private) as session:
+            response = session.post(
+                url,
+                data=body,
+                headers=headers,
+                timeout=settings.delivery_timeout,
+                allow_redirects=False,
+            )
     except requests.RequestException as exc:
-        raise DeliveryError(_short(f"{type(exc).__name__}: {exc}")) from exc
+        # Not chained: the cause quotes the signed URL, and a traceback would show it.
+        raise DeliveryError(_short(_masked(f"{type(exc).__name__}: {exc}", url))) from None
     with response:
         if not 200 <= response.status_code < 300:
             raise DeliveryError(f"HTTP {response.status_code}")
-        if job.format in ("wecom", "dingtalk"):
+        if job.format in ("wecom", DINGTALK):
             refused = _robot_error(response)
             if refused:
-                raise DeliveryError(_short(refused))
+                raise DeliveryError(_short(_masked(refused, url)))
 
 
 def email_message(job: Job, settings: NotifySettings) -> EmailMessage:

@@ -7,10 +7,11 @@ rewrites an order.
 
 from __future__ import annotations
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from services.common.context import Caller
+from services.common.db import contains_text
 from services.common.errors import Conflict, InvalidInput, NotFound
 from services.common.schemas import page_of
 from services.orders.models import Product
@@ -26,8 +27,7 @@ def list_products(session: Session, args: dict) -> dict:
     if args.get("active") is not None:
         stmt = stmt.where(Product.active == args["active"])
     if args.get("q"):
-        pattern = f"%{args['q']}%"
-        stmt = stmt.where(or_(Product.sku.ilike(pattern), Product.name.ilike(pattern)))
+        stmt = stmt.where(contains_text(args["q"], Product.sku, Product.name))
     return page_of(session, stmt, args["page"], args["per_page"], dump_product)
 
 

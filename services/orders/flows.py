@@ -14,9 +14,9 @@ from sqlalchemy.orm import Session
 from services.common.approval import StepDef, parse_flow
 from services.common.context import Caller
 from services.common.errors import InvalidInput
+from services.common.schemas import FlowOut
 from services.common.timeutil import utcnow
 from services.orders.models import ApprovalFlow
-from services.orders.schemas import FlowOut
 
 KIND = "order"
 #: What a step's condition may look at: the order's total and its largest line discount.

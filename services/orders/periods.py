@@ -26,11 +26,21 @@ def day_start(day: date) -> datetime:
     return as_utc(datetime.combine(day, time(0), tzinfo=BUSINESS_TZ))
 
 
+def _bound(day: date | None, days_after: int = 0) -> datetime | None:
+    """Midnight in Shanghai ``days_after`` days after ``day``, in UTC; None, no bound, when
+    there is no day or the instant lies beyond the calendar a datetime holds (a range from
+    0001-01-01 or to 9999-12-31 leaves out no order)."""
+    if day is None:
+        return None
+    try:
+        return day_start(day + timedelta(days=days_after))
+    except OverflowError:
+        return None
+
+
 def utc_bounds(date_from: date | None, date_to: date | None) -> tuple[datetime | None, ...]:
     """``[start, end)`` in UTC of the Shanghai days ``date_from`` to ``date_to``."""
-    start = day_start(date_from) if date_from else None
-    end = day_start(date_to + timedelta(days=1)) if date_to else None
-    return start, end
+    return _bound(date_from), _bound(date_to, days_after=1)
 
 
 def created_between(stmt: Select, date_from: date | None, date_to: date | None) -> Select:

@@ -89,11 +89,30 @@ DIMENSIONS: dict[str, Dimension] = {
 }
 
 METRICS = ("order_count", "quantity", "amount")
+#: Region code columns, and the column of their names (the partners' region dictionary).
+REGION_NAMES = {"province": "province_name", "city": "city_name"}
 
 
 def row_columns(group_by: list[str]) -> list[str]:
-    """The keys of a report row for ``group_by``: the dimensions' columns, then metrics."""
-    return [key for dim in group_by for key in DIMENSIONS[dim].keys] + list(METRICS)
+    """The keys of a report row for ``group_by``: the dimensions' columns (a region's name
+    after its code), then the metrics."""
+    keys = [key for dim in group_by for key in DIMENSIONS[dim].keys]
+    named = [name for key in keys for name in (key, REGION_NAMES.get(key)) if name]
+    return named + list(METRICS)
+
+
+def name_regions(report: dict, names_of: Callable[[list[str]], dict[str, str]]) -> dict:
+    """Put each region's name next to its code in the report's rows; ``names_of`` gives
+    the names of a list of codes (one call per report). A row without a city has no
+    city name."""
+    rows = report["rows"]
+    present = [key for key in REGION_NAMES if rows and key in rows[0]]
+    codes = sorted({row[key] for row in rows for key in present if row[key]})
+    names = names_of(codes) if codes else {}
+    for row in rows:
+        for key in present:
+            row[REGION_NAMES[key]] = names.get(row[key]) if row[key] else None
+    return report
 
 
 def _dialect(session: Session) -> str:

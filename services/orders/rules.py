@@ -11,6 +11,7 @@ from decimal import ROUND_CEILING, Decimal
 from services.common import regions
 from services.common.errors import InvalidInput, InvalidState
 from services.common.money import money, to_decimal
+from services.common.schemas import RATE_PLACES
 from services.orders.schemas import (
     APPROVED,
     CANCELLED,
@@ -23,7 +24,7 @@ from services.orders.schemas import (
 ZERO = Decimal(0)
 #: Discounts are kept to six places, rounded up: a threshold of up to six places (such as
 #: 0.20) then compares the same on the kept value as on the exact one.
-DISCOUNT_PLACES = Decimal("0.000001")
+DISCOUNT_PLACES = Decimal(1).scaleb(-RATE_PLACES)
 
 
 def line_amount(quantity: int, unit_price: Decimal) -> Decimal:
@@ -39,11 +40,16 @@ def discount(list_price: Decimal, unit_price: Decimal) -> Decimal:
     return Decimal(1) - to_decimal(unit_price) / list_price
 
 
+def shown_discount(list_price: Decimal, unit_price: Decimal) -> Decimal:
+    """A line's discount as stored and shown: rounded up to six places (see
+    ``DISCOUNT_PLACES``), so that a discount a hair over a limit never shows as the limit."""
+    return discount(list_price, unit_price).quantize(DISCOUNT_PLACES, rounding=ROUND_CEILING)
+
+
 def max_discount(pairs: Iterable[tuple[Decimal, Decimal]]) -> Decimal:
-    """The largest discount of ``(list_price, unit_price)`` pairs, never below 0, rounded up
-    to six places (see ``DISCOUNT_PLACES``)."""
-    largest = max((discount(lp, up) for lp, up in pairs), default=ZERO)
-    return max(largest, ZERO).quantize(DISCOUNT_PLACES, rounding=ROUND_CEILING)
+    """The largest shown discount of ``(list_price, unit_price)`` pairs, never below 0."""
+    largest = max((shown_discount(lp, up) for lp, up in pairs), default=ZERO)
+    return ZERO if largest <= ZERO else largest
 
 
 @dataclass(frozen=True)

@@ -6,13 +6,21 @@ again. Money travels as decimal strings with two places (``"1250.00"``), never f
 
 from __future__ import annotations
 
-from decimal import Decimal
 from typing import Any
 
 from marshmallow import ValidationError, fields, validate, validates_schema
 
-from services.common.money import money, money_str, to_decimal
-from services.common.schemas import MAX_ID, PageArgs, RegionCode, UtcDateTime, WireSchema
+from services.common import schemas as common_schemas
+from services.common.schemas import (
+    MAX_ID,
+    Flag,
+    Money,
+    PageArgs,
+    Rate,
+    RegionCode,
+    UtcDateTime,
+    WireSchema,
+)
 
 DRAFT, SUBMITTED, APPROVED, REJECTED, COMPLETED, CANCELLED = (
     "draft",
@@ -28,7 +36,6 @@ CUSTOMER_SOURCES = ("partner", "hq")
 DIMENSIONS = ("province", "city", "partner", "product", "month", "quarter", "source", "status")
 EXPORT_FORMATS = ("csv", "xlsx")
 
-MAX_MONEY = Decimal("999999999999.99")
 MAX_QUANTITY = 1_000_000
 MAX_LINES = 200
 #: Ids are BIGINT: nothing has a larger one.
@@ -36,41 +43,6 @@ _id = validate.Range(min=1, max=MAX_ID)
 
 _sku = validate.Regexp(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,39}$", error="letters, digits, _ . -")
 _contract_no = validate.Regexp(r"^\S(.{0,58}\S)?$", error="1-60 characters, no outer spaces")
-_permission = validate.Regexp(r"^[a-z][a-z_]*(\.[a-z_]+)+$", error="a permission code")
-
-
-class MoneyField(fields.Field):
-    """Yuan as a decimal string with at most two places; integers are accepted, floats are
-    refused (they are inexact). Dumped as ``"1250.00"``."""
-
-    default_error_messages = {
-        "invalid": 'a decimal string such as "1250.00"',
-        "places": "at most two decimal places",
-        "range": "must be more than 0 and at most 999999999999.99",
-    }
-
-    def _serialize(self, value: Any, attr: Any, obj: Any, **kwargs: Any) -> str | None:
-        return None if value is None else money_str(value)
-
-    def _deserialize(self, value: Any, attr: Any, data: Any, **kwargs: Any) -> Decimal:
-        if isinstance(value, bool | float) or not isinstance(value, str | int | Decimal):
-            raise self.make_error("invalid")
-        try:
-            amount = to_decimal(value.strip() if isinstance(value, str) else value)
-        except ValueError as exc:
-            raise self.make_error("invalid") from exc
-        if amount.as_tuple().exponent < -2:  # type: ignore[operator]
-            raise self.make_error("places")
-        if not Decimal(0) < amount <= MAX_MONEY:
-            raise self.make_error("range")
-        return money(amount)
-
-
-class RateField(fields.Field):
-    """A fraction as a decimal string with four places (``"0.2500"`` = 25 %); output only."""
-
-    def _serialize(self, value: Any, attr: Any, obj: Any, **kwargs: Any) -> str | None:
-        return None if value is None else f"{to_decimal(value):.4f}"
 
 
 class CommaList(fields.Field):
@@ -117,7 +89,7 @@ class ProductOut(WireSchema):
     sku = fields.String()
     name = fields.String()
     unit = fields.String()
-    list_price = MoneyField()
+    list_price = Money()
     active = fields.Boolean()
     created_at = UtcDateTime()
     updated_at = UtcDateTime()
@@ -127,15 +99,15 @@ class ProductCreate(WireSchema):
     sku = fields.String(required=True, validate=_sku)
     name = fields.String(required=True, validate=validate.Length(min=1, max=200))
     unit = fields.String(required=True, validate=validate.Length(min=1, max=20))
-    list_price = MoneyField(required=True)
-    active = fields.Boolean(load_default=True)
+    list_price = Money(required=True)
+    active = Flag(load_default=True)
 
 
 class ProductUpdate(WireSchema):
     name = fields.String(validate=validate.Length(min=1, max=200))
     unit = fields.String(validate=validate.Length(min=1, max=20))
-    list_price = MoneyField()
-    active = fields.Boolean()
+    list_price = Money()
+    active = Flag()
 
 
 class ProductListArgs(PageArgs):
@@ -151,7 +123,7 @@ class LineIn(WireSchema):
     quantity = fields.Integer(
         required=True, strict=True, validate=validate.Range(min=1, max=MAX_QUANTITY)
     )
-    unit_price = MoneyField(required=True)
+    unit_price = Money(required=True)
 
 
 def _distinct_products(lines: list[dict]) -> None:
@@ -188,14 +160,6 @@ class OrderListArgs(PageArgs, DateRange):
     q = fields.String(validate=validate.Length(max=60))
 
 
-class DecisionIn(WireSchema):
-    comment = fields.String(load_default=None, allow_none=True, validate=validate.Length(max=1000))
-
-
-class RejectIn(WireSchema):
-    comment = fields.String(required=True, validate=validate.Length(min=1, max=1000))
-
-
 class CancelIn(WireSchema):
     reason = fields.String(load_default=None, allow_none=True, validate=validate.Length(max=1000))
 
@@ -210,10 +174,10 @@ class LineOut(WireSchema):
     name = fields.String(attribute="product_name")
     unit = fields.String()
     quantity = fields.Integer()
-    list_price = MoneyField()
-    unit_price = MoneyField()
-    discount = RateField()
-    amount = MoneyField()
+    list_price = Money()
+    unit_price = Money()
+    discount = Rate(dump_only=True)
+    amount = Money()
 
 
 class ActionOut(WireSchema):
@@ -261,9 +225,9 @@ class OrderSummaryOut(WireSchema):
     city = fields.String(allow_none=True)
     customer_source = fields.String()
     status = fields.String()
-    total_amount = MoneyField()
+    total_amount = Money()
     total_quantity = fields.Integer()
-    max_discount = RateField()
+    max_discount = Rate(dump_only=True)
     current_step = fields.Dict(allow_none=True)
     created_at = UtcDateTime()
     submitted_at = UtcDateTime(allow_none=True)
@@ -288,39 +252,9 @@ class OrderOut(OrderSummaryOut):
 # -- approval flow ----------------------------------------------------------------------
 
 
-class FlowStepIn(WireSchema):
-    name = fields.String(required=True, validate=validate.Length(min=1, max=60))
-    permission = fields.String(required=True, validate=_permission)
-    mode = fields.String(load_default="any", validate=validate.OneOf(("any", "all")))
-    approvers = fields.List(
-        fields.Integer(strict=True, validate=_id),
-        load_default=list,
-        validate=validate.Length(max=50),
-    )
-    condition = fields.Dict(load_default=None, allow_none=True)
-
-
-def _distinct_names(steps: list[dict]) -> None:
-    names = [step["name"] for step in steps]
-    if len(set(names)) != len(names):
-        raise ValidationError("step names are unique")
-
-
-class FlowIn(WireSchema):
+class FlowIn(common_schemas.FlowIn):
     #: Optional, for callers that send the kind along; this service keeps the order flow.
     kind = fields.String(validate=validate.OneOf(("order",)))
-    steps = fields.List(
-        fields.Nested(FlowStepIn),
-        required=True,
-        validate=validate.And(validate.Length(min=1, max=20), _distinct_names),
-    )
-
-
-class FlowOut(WireSchema):
-    kind = fields.String()
-    steps = fields.List(fields.Dict())
-    updated_by = fields.Integer(allow_none=True)
-    updated_at = UtcDateTime(allow_none=True)
 
 
 # -- reports ----------------------------------------------------------------------------
@@ -344,7 +278,9 @@ class SalesReportQuery(SalesReportArgs):
 
 class SalesRowOut(WireSchema):
     province = fields.String(allow_none=True)
+    province_name = fields.String(allow_none=True)
     city = fields.String(allow_none=True)
+    city_name = fields.String(allow_none=True)
     partner_id = fields.Integer()
     partner_code = fields.String(allow_none=True)
     partner_name = fields.String(allow_none=True)
@@ -387,7 +323,9 @@ class SummaryArgs(DateRange):
 
 class SummaryRowOut(WireSchema):
     province = fields.String()
+    province_name = fields.String(allow_none=True)
     city = fields.String(allow_none=True)
+    city_name = fields.String(allow_none=True)
     partner_id = fields.Integer()
     partner_code = fields.String(allow_none=True)
     partner_name = fields.String(allow_none=True)

@@ -7,13 +7,12 @@ import base64
 
 from services.common.entrypoints import event_handler, rpc
 from services.common.rpc import ServiceRpc
-from services.common.schemas import load, load_id
+from services.common.schemas import DecisionIn, RejectIn, load, load_id
 from services.common.service import ServiceBase
 from services.orders import catalogue, comments, directory, domain, exports, flows, reports, views
 from services.orders.schemas import (
     CancelIn,
     CommentIn,
-    DecisionIn,
     FlowIn,
     OrderCreate,
     OrderListArgs,
@@ -21,7 +20,6 @@ from services.orders.schemas import (
     ProductCreate,
     ProductListArgs,
     ProductUpdate,
-    RejectIn,
     SalesExportArgs,
     SalesReportArgs,
     SummaryArgs,
@@ -33,6 +31,7 @@ class OrdersService(ServiceBase):
 
     #: ``filing.owned_customer(customer_id)``, called as the worker's caller, with a timeout.
     filing = ServiceRpc("filing")
+    partners = ServiceRpc("partners")
 
     # -- products -----------------------------------------------------------------------
 
@@ -144,14 +143,16 @@ class OrdersService(ServiceBase):
 
     @rpc
     def sales_report(self, query: dict) -> dict:
-        return reports.sales_report(self.db, self.caller, load(SalesReportArgs, query))
+        report = reports.sales_report(self.db, self.caller, load(SalesReportArgs, query))
+        return reports.name_regions(report, self._region_names)
 
     @rpc
     def export_sales_report(self, query: dict) -> dict:
         """The sales report as a CSV or XLSX file, base64-encoded."""
         args = load(SalesExportArgs, query)
+        report = reports.sales_report(self.db, self.caller, args)
         content, content_type, filename = exports.render(
-            reports.sales_report(self.db, self.caller, args), args["format"]
+            reports.name_regions(report, self._region_names), args["format"]
         )
         return {
             "filename": filename,
@@ -161,7 +162,11 @@ class OrdersService(ServiceBase):
 
     @rpc
     def order_summary(self, query: dict) -> dict:
-        return reports.summary(self.db, self.caller, load(SummaryArgs, query))
+        report = reports.summary(self.db, self.caller, load(SummaryArgs, query))
+        return reports.name_regions(report, self._region_names)
+
+    def _region_names(self, codes: list[str]) -> dict[str, str]:
+        return self.partners.region_names({"codes": codes})
 
     # -- what orders keeps of partners --------------------------------------------------
 

@@ -10,6 +10,7 @@ from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
 from services.common.context import Caller
+from services.common.db import contains_text
 from services.common.errors import NotFound
 from services.common.schemas import page_of
 from services.common.scoping import scoped
@@ -37,7 +38,7 @@ def _line_view(line: OrderLine) -> dict:
         "quantity": line.quantity,
         "list_price": line.list_price,
         "unit_price": line.unit_price,
-        "discount": rules.discount(line.list_price, line.unit_price),
+        "discount": rules.shown_discount(line.list_price, line.unit_price),
         "amount": line.amount,
     }
 
@@ -120,6 +121,6 @@ def list_orders(session: Session, caller: Caller, args: dict) -> dict:
             or_(Order.region_code == code, Order.city == code, Order.province == code)
         )
     if args.get("q"):
-        stmt = stmt.where(Order.contract_no.ilike(f"%{args['q']}%"))
+        stmt = stmt.where(contains_text(args["q"], Order.contract_no))
     stmt = created_between(stmt, args.get("date_from"), args.get("date_to"))
     return page_of(session, stmt, args["page"], args["per_page"], dump_summary)

@@ -11,12 +11,12 @@ from typing import Any
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from sqlalchemy import delete, func, or_, select
+from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
 from services.common.config import get_settings
 from services.common.context import Caller
-from services.common.db import insert_unique
+from services.common.db import contains_text, insert_unique
 from services.common.errors import (
     Conflict,
     InvalidInput,
@@ -266,8 +266,7 @@ def list_users(session: Session, caller: Caller, args: dict) -> dict:
     if args.get("active") is not None:
         stmt = stmt.where(User.active == args["active"])
     if args.get("q"):
-        pattern = f"%{args['q']}%"
-        stmt = stmt.where(or_(User.username.ilike(pattern), User.display_name.ilike(pattern)))
+        stmt = stmt.where(contains_text(args["q"], User.username, User.display_name))
     return page_of(session, stmt, args["page"], args["per_page"], dump_user)
 
 

@@ -9,12 +9,12 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from services.common import regions as region_rules
 from services.common.context import Caller
-from services.common.db import insert_unique
+from services.common.db import contains_text, insert_unique
 from services.common.errors import Conflict, InvalidInput, InvalidState, NotFound
 from services.common.schemas import page_of
 from services.common.scoping import get_scoped, scoped
@@ -114,8 +114,7 @@ def list_partners(session: Session, caller: Caller, args: dict) -> dict:
     if args.get("parent_id") is not None:
         stmt = stmt.where(Partner.parent_id == args["parent_id"])
     if args.get("q"):
-        pattern = f"%{args['q']}%"
-        stmt = stmt.where(or_(Partner.name.ilike(pattern), Partner.code.ilike(pattern)))
+        stmt = stmt.where(contains_text(args["q"], Partner.name, Partner.code))
     if args.get("region_code"):
         covering = [*region_rules.ancestors(args["region_code"]), args["region_code"]]
         stmt = stmt.where(
@@ -282,6 +281,12 @@ def list_regions(parent: str | None) -> list[dict]:
         {"code": r.code, "name": r.name, "level": r.level, "parent": r.parent or None}
         for r in dictionary.children(parent)
     ]
+
+
+def region_names(codes: list[str]) -> dict[str, str]:
+    """The names of the regions among ``codes`` (codes not in the dictionary are left out)."""
+    dictionary = load_regions()
+    return {code: region.name for code in codes if (region := dictionary.get(code)) is not None}
 
 
 def resolve_address(address: str) -> dict:

@@ -7,15 +7,24 @@ from __future__ import annotations
 
 from marshmallow import fields, validate
 
-from services.common.schemas import PageArgs, RegionCode, UtcDateTime, WireSchema
+from services.common.schemas import (
+    Flag,
+    PageArgs,
+    RegionCode,
+    UtcDateTime,
+    WireSchema,
+    phone_number,
+)
 
 PARTNER_STATUSES = ("active", "suspended", "terminated")
 ROLE_SCOPES = ("hq", "partner")
 LANGUAGES = ("zh", "en")
 
 _code = validate.Regexp(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,39}$", error="letters, digits, _ . -")
-_phone = validate.Regexp(r"^\+?[0-9][0-9 ()-]{4,19}$", error="not a phone number")
 _name = validate.Length(min=1, max=200)
+# As long as the columns they are stored in.
+_person = validate.Length(min=1, max=100)
+_email = validate.Length(max=200)
 
 
 # -- auth -------------------------------------------------------------------------------
@@ -79,18 +88,18 @@ class PartnerCreate(WireSchema):
     type = fields.String(required=True, validate=validate.Length(min=1, max=40))
     parent_id = fields.Integer(load_default=None, allow_none=True)
     territory = fields.List(RegionCode(), load_default=list, validate=validate.Length(max=200))
-    contact_name = fields.String(load_default=None, allow_none=True, validate=_name)
-    contact_phone = fields.String(load_default=None, allow_none=True, validate=_phone)
-    contact_email = fields.Email(load_default=None, allow_none=True)
+    contact_name = fields.String(load_default=None, allow_none=True, validate=_person)
+    contact_phone = fields.String(load_default=None, allow_none=True, validate=phone_number)
+    contact_email = fields.Email(load_default=None, allow_none=True, validate=_email)
 
 
 class PartnerUpdate(WireSchema):
     name = fields.String(validate=_name)
     type = fields.String(validate=validate.Length(min=1, max=40))
     parent_id = fields.Integer(allow_none=True)
-    contact_name = fields.String(allow_none=True, validate=_name)
-    contact_phone = fields.String(allow_none=True, validate=_phone)
-    contact_email = fields.Email(allow_none=True)
+    contact_name = fields.String(allow_none=True, validate=_person)
+    contact_phone = fields.String(allow_none=True, validate=phone_number)
+    contact_email = fields.Email(allow_none=True, validate=_email)
 
 
 class PartnerListArgs(PageArgs):
@@ -142,6 +151,10 @@ class RegionListArgs(WireSchema):
     parent = RegionCode(load_default=None, allow_none=True)
 
 
+class RegionNamesArgs(WireSchema):
+    codes = fields.List(RegionCode(), required=True, validate=validate.Length(max=5000))
+
+
 class ResolveArgs(WireSchema):
     address = fields.String(required=True, validate=validate.Length(min=1, max=500))
 
@@ -181,21 +194,21 @@ class UserCreate(WireSchema):
     )
     password = fields.String(required=True, load_only=True, validate=_password)
     display_name = fields.String(required=True, validate=validate.Length(min=1, max=100))
-    email = fields.Email(load_default=None, allow_none=True)
-    phone = fields.String(load_default=None, allow_none=True, validate=_phone)
+    email = fields.Email(load_default=None, allow_none=True, validate=_email)
+    phone = fields.String(load_default=None, allow_none=True, validate=phone_number)
     partner_id = fields.Integer(load_default=None, allow_none=True)
     roles = fields.List(fields.String(), load_default=list)
-    active = fields.Boolean(load_default=True)
+    active = Flag(load_default=True)
     language = fields.String(load_default="zh", validate=validate.OneOf(LANGUAGES))
 
 
 class UserUpdate(WireSchema):
     password = fields.String(load_only=True, validate=_password)
     display_name = fields.String(validate=validate.Length(min=1, max=100))
-    email = fields.Email(allow_none=True)
-    phone = fields.String(allow_none=True, validate=_phone)
+    email = fields.Email(allow_none=True, validate=_email)
+    phone = fields.String(allow_none=True, validate=phone_number)
     roles = fields.List(fields.String())
-    active = fields.Boolean()
+    active = Flag()
     language = fields.String(validate=validate.OneOf(LANGUAGES))
 
 
@@ -222,14 +235,14 @@ class RoleCreate(WireSchema):
     scope = fields.String(required=True, validate=validate.OneOf(ROLE_SCOPES))
     partner_types = fields.List(fields.String(), load_default=list)
     permissions = fields.List(fields.String(), required=True)
-    include_sub_partners = fields.Boolean(load_default=False)
+    include_sub_partners = Flag(load_default=False)
 
 
 class RoleUpdate(WireSchema):
     name = fields.String(validate=validate.Length(min=1, max=100))
     partner_types = fields.List(fields.String())
     permissions = fields.List(fields.String())
-    include_sub_partners = fields.Boolean()
+    include_sub_partners = Flag()
 
 
 class RoleListArgs(PageArgs):

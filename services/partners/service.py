@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from services.common.entrypoints import rpc
 from services.common.errors import Forbidden
-from services.common.schemas import load, load_id
+from services.common.schemas import load, load_id, load_key
 from services.common.service import ServiceBase
 from services.partners import access, domain
 from services.partners.schemas import (
@@ -16,6 +16,7 @@ from services.partners.schemas import (
     RecipientsArgs,
     RefreshIn,
     RegionListArgs,
+    RegionNamesArgs,
     ResolveArgs,
     RoleCreate,
     RoleListArgs,
@@ -131,7 +132,7 @@ class PartnersService(ServiceBase):
     @rpc
     def update_partner_type(self, code: str, payload: dict) -> dict:
         return domain.update_partner_type(
-            self.db, self.caller, str(code), load(PartnerTypeUpdate, payload), self.emit
+            self.db, self.caller, load_key(code), load(PartnerTypeUpdate, payload), self.emit
         )
 
     # -- regions ------------------------------------------------------------------------
@@ -139,6 +140,11 @@ class PartnersService(ServiceBase):
     @rpc
     def list_regions(self, query: dict) -> list[dict]:
         return domain.list_regions(load(RegionListArgs, query)["parent"])
+
+    @rpc
+    def region_names(self, query: dict) -> dict:
+        """``{code: name}`` of the given region codes, for reports that show names."""
+        return domain.region_names(load(RegionNamesArgs, query)["codes"])
 
     @rpc
     def resolve_address(self, query: dict) -> dict:

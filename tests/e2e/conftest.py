@@ -18,7 +18,10 @@ PASSWORD = "secret-pass-1"
 def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     from tests.conftest import SERVICES
 
-    stack = Stack(SERVICES, Path(tmp_path_factory.mktemp("stack-logs")))
+    # ``admin`` and the module fixtures sign in once and never refresh; a run that picks
+    # e2e modules late (or a long fuzz run) outlasts the default 15 minutes of a token.
+    env = {"PRM_ACCESS_TOKEN_TTL": "14400"}
+    stack = Stack(SERVICES, Path(tmp_path_factory.mktemp("stack-logs")), env=env)
     try:
         stack.start()
         yield stack

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import csv
 import io
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -345,6 +346,35 @@ def test_import_creates_and_assigns_good_rows_and_reports_bad_rows_by_number(
     assert (first.status, first.assigned_partner_id) == ("assigned", ab["a"]["id"])
     assert (second.status, second.assigned_partner_id) == ("unassigned", None)
     assert (third.region_code, third.assigned_partner_id) == ("330106", ab["a"]["id"])
+
+
+def test_the_same_file_uploaded_twice_is_refused_and_creates_nothing_more(
+    ab, hq, admin: Client
+) -> None:
+    rows, names = import_rows()
+    content = csv_file(rows)
+    with sole_coverage(admin, ["330106", "110000"], [ab["a"]]):
+        assert upload(hq["marketing"], "leads.csv", content).status_code == 200
+        again = upload(hq["marketing"], "leads-copy.csv", content)
+    assert_problem(again, 409, "conflict")
+    assert "imported already" in again.json()["detail"]
+    assert sorted(row.name for row in leads_named(names["good"])) == sorted(names["good"])
+
+
+def test_an_import_retried_while_the_first_still_runs_is_applied_once(
+    ab, hq, admin: Client
+) -> None:
+    """A client that timed out sends the file again while the first import is still being
+    written: one answer is 200, the other 409, and every lead exists once."""
+    rows = [[f"{company()}有限公司", "甲", mobile(), "330106", "", ""] for _ in range(300)]
+    content = csv_file(rows)
+    with sole_coverage(admin, ["330106"], [ab["a"]]), ThreadPoolExecutor(2) as pool:
+        answers = list(pool.map(lambda _: upload(hq["marketing"], "leads.csv", content), range(2)))
+    assert sorted(answer.status_code for answer in answers) == [200, 409], [
+        answer.text[:200] for answer in answers
+    ]
+    names = [row[0] for row in rows]
+    assert sorted(row.name for row in leads_named(names)) == sorted(names)
 
 
 def test_import_accepts_chinese_headers(ab, hq, admin: Client) -> None:

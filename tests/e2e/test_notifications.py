@@ -20,9 +20,12 @@ from types import SimpleNamespace
 import pytest
 import requests
 from nameko.standalone.events import get_event_exchange
+from sqlalchemy import text
 
 import manage
+from services.common import sealing
 from services.common.amqp import ConfirmingPublisher
+from services.common.db import make_engine
 from services.common.outbox import make_envelope
 from services.notify.transport import SIGNATURE_HEADER, verify_signature
 from tests.e2e.conftest import World
@@ -368,3 +371,67 @@ def test_channels_are_their_owners_and_bad_ones_are_refused(world: World) -> Non
     assert switched["active"] is False
     assert partner_admin.request("DELETE", f"{CHANNELS}/{shared['id']}").status_code == 204
     assert_problem(partner_admin.get(f"{CHANNELS}/{shared['id']}"), 404, "not_found")
+
+
+def test_channel_secrets_are_stored_sealed_and_a_lost_key_answers_503(world: World) -> None:
+    sales = world.partner_user(world.partner(["530113"])["id"])
+    token = f"robot{unique()}"
+    target = f"http://127.0.0.1:9/robot/send?access_token={token}"
+    created = ok(sales.post(CHANNELS, {"kind": "webhook", "target": target}), 201)
+    engine = make_engine(os.environ["NOTIFY_DATABASE_URL"])
+
+    def store_target(value: str) -> None:
+        with engine.begin() as connection:
+            connection.execute(
+                text("UPDATE channels SET target = :t WHERE id = :id"),
+                {"t": value, "id": created["id"]},
+            )
+
+    try:
+        with engine.connect() as connection:
+            stored = connection.execute(
+                text("SELECT target, secret FROM channels WHERE id = :id"), {"id": created["id"]}
+            ).one()
+        assert token not in stored.target and created["secret"] not in stored.secret
+        assert stored.target.startswith("sealed:")
+        # as if PRM_SECRETS_KEY had lost the key this value was sealed with
+        store_target(sealing.seal(target, keys=("a-key-the-stack-never-had-" + "x" * 20,)))
+        try:
+            lost = assert_problem(sales.get(CHANNELS), 503, "service_unavailable")
+            assert "PRM_SECRETS_KEY" in lost["detail"] and token not in json.dumps(lost)
+        finally:
+            store_target(stored.target)
+    finally:
+        engine.dispose()
+    assert [c["target"] for c in ok(sales.get(CHANNELS))["items"]] == [target]
+
+
+def test_a_dingtalk_robot_secret_is_taken_but_never_shown(world: World) -> None:
+    sales = world.partner_user(world.partner(["530112"])["id"])
+    robot_secret = f"SEC{unique()}d1e2f3"
+    robot = {"kind": "webhook", "target": "http://127.0.0.1:9/robot/send?access_token=t1"}
+
+    response = sales.post(CHANNELS, {**robot, "format": "dingtalk", "robot_secret": robot_secret})
+    created = ok(response, 201)
+    assert created["robot_signed"] is True and created["secret"]
+    assert robot_secret not in response.text and "robot_secret" not in created
+    path = f"{CHANNELS}/{created['id']}"
+    for answer in (
+        sales.get(path),
+        sales.get(CHANNELS),
+        sales.patch(path, {"robot_secret": robot_secret + "x"}),
+    ):
+        assert answer.status_code == 200, answer.text
+        assert robot_secret not in answer.text and "robot_secret" not in answer.text
+    assert ok(sales.get(path))["robot_signed"] is True
+
+    bad = assert_problem(
+        sales.post(CHANNELS, {**robot, "format": "json", "robot_secret": robot_secret}),
+        422,
+        "invalid_input",
+    )
+    assert list(bad["errors"]) == ["robot_secret"]
+    kept = assert_problem(sales.patch(path, {"format": "wecom"}), 422, "invalid_input")
+    assert "robot_secret" in kept["errors"]
+    moved = ok(sales.patch(path, {"format": "wecom", "robot_secret": None}))
+    assert (moved["format"], moved["robot_signed"]) == ("wecom", False)

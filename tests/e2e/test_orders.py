@@ -151,7 +151,7 @@ def test_partner_orders_for_its_protected_customer(ordering: Ordering) -> None:
     assert order["total_amount"] == "152999.97"
     assert Decimal(order["total_amount"]) == Decimal("999.99") * 3 + Decimal("150000.00")
     assert [line["amount"] for line in order["lines"]] == ["2999.97", "150000.00"]
-    assert order["lines"][1]["discount"] == "0.2500"
+    assert order["lines"][1]["discount"] == "0.25"
     assert (order["region_code"], order["province"], order["city"]) == (
         "330106",
         "330000",
@@ -364,3 +364,12 @@ def test_a_partners_sales_report_contains_only_its_own_orders(ordering: Ordering
     as_csv = mine_admin.get("/api/v1/reports/sales", params={"format": "csv"})
     rows = list(csv.reader(io.StringIO(as_csv.content.decode("utf-8-sig"))))
     assert rows[-1] == ["2", "2", "3500.50"]
+
+    # Regions are named (by the partners service's dictionary) next to their codes.
+    by_region = ok(mine_admin.get("/api/v1/reports/sales", params={"group_by": "province,city"}))
+    assert [
+        (r["province"], r["province_name"], r["city"], r["city_name"], r["order_count"])
+        for r in by_region["rows"]
+    ] == [("330000", "浙江省", "330100", "杭州市", 2)]
+    summary = ok(mine_admin.get("/api/v1/reports/orders-summary"))
+    assert [(r["province_name"], r["city_name"]) for r in summary["rows"]] == [("浙江省", "杭州市")]

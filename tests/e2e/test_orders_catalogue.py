@@ -123,14 +123,21 @@ def test_sales_report_answers_json_csv_and_xlsx(world: World) -> None:
     assert "attachment" in as_csv.headers["Content-Disposition"]
     rows = list(csv.reader(io.StringIO(as_csv.content.decode("utf-8-sig"))))
     assert rows == [
-        ["省份代码", "月份", "订单数", "数量", "金额（元）"],
-        ["合计", "", "0", "0", "0.00"],
+        ["省份代码", "省份", "月份", "订单数", "数量", "金额（元）"],
+        ["合计", "", "", "0", "0", "0.00"],
     ]
 
     as_xlsx = director.get(SALES, params=query | {"format": "xlsx"})
     assert as_xlsx.status_code == 200
     sheet = load_workbook(io.BytesIO(as_xlsx.content)).active
-    assert [cell.value for cell in sheet[1]] == ["省份代码", "月份", "订单数", "数量", "金额（元）"]
+    assert [cell.value for cell in sheet[1]] == [
+        "省份代码",
+        "省份",
+        "月份",
+        "订单数",
+        "数量",
+        "金额（元）",
+    ]
 
 
 @pytest.mark.parametrize(

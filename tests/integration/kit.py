@@ -2,13 +2,21 @@
 
 from __future__ import annotations
 
-from sqlalchemy import Integer, String
+from collections import Counter
+
+from sqlalchemy import Integer, String, event, func, select, text
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from services.common.context import CallerContext
 from services.common.db import BigIntPK, Database
 from services.common.entrypoints import event_handler, rpc
+from services.common.errors import ServiceUnavailable
 from services.common.service import ServiceBase
+
+#: How often a handler meets an absent service ("away..." names) before it comes back.
+AWAY_FOR = 5
+AWAY_TRIES: Counter = Counter()
 
 
 class KitBase(DeclarativeBase):
@@ -54,6 +62,32 @@ class KitService(ServiceBase):
         raise RuntimeError("boom")
 
     @rpc
+    def fail_after_losing_connection(self, name: str) -> None:
+        """Writes a thing; then its database connection is cut (as when the server crashes)
+        and the call fails for another reason, so that its rollback meets a dead link."""
+        self.db.add(Thing(name=name))
+        self.db.flush()
+        pid = self.db.scalar(text("SELECT pg_backend_pid()"))
+        with self.db.get_bind().connect() as other:
+            other.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": pid})
+        raise ServiceUnavailable("the partners service is not available")
+
+    @rpc
+    def make_but_lose_the_commit(self, name: str) -> None:
+        """Writes a thing; then the database goes away just as the transaction commits."""
+        self.db.add(Thing(name=name))
+
+        def lost(session: object) -> None:
+            raise OperationalError("COMMIT", {}, ConnectionError("server closed the connection"))
+
+        event.listen(self.db, "before_commit", lost, once=True)
+
+    @rpc
+    def count_things(self, name: str) -> int:
+        """How many things are named ``name``: a call that needs the database."""
+        return self.db.scalar(select(func.count()).select_from(Thing).where(Thing.name == name))
+
+    @rpc
     def echo(self, value: object) -> object:
         return value
 
@@ -83,4 +117,12 @@ class KitListener:
         name = event["data"]["name"]
         if name.startswith("poison"):
             raise ValueError(f"cannot handle {name}")
+        if name.startswith("gone"):
+            # Another service that never comes back.
+            raise ServiceUnavailable("the partners service is not available")
+        if name.startswith("away"):
+            # Another service is away for longer than the handler's tries last.
+            AWAY_TRIES[name] += 1
+            if AWAY_TRIES[name] <= AWAY_FOR:
+                raise ServiceUnavailable("the partners service is not available")
         self.db.add(Received(event_id=event["id"], name=name, handler="on_thing_made"))

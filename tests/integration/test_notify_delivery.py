@@ -8,6 +8,9 @@ a vhost and a database of its own, so the e2e stack never competes for these eve
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import hmac
 import json
 import secrets
 import socket
@@ -17,6 +20,7 @@ from collections.abc import Callable, Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from types import SimpleNamespace
+from urllib.parse import parse_qsl, urlsplit
 
 import pytest
 from aiosmtpd.controller import Controller
@@ -69,7 +73,9 @@ class WebhookServer:
         class Handler(BaseHTTPRequestHandler):
             def do_POST(self) -> None:
                 body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
-                server.received.append(SimpleNamespace(headers=dict(self.headers), body=body))
+                server.received.append(
+                    SimpleNamespace(path=self.path, headers=dict(self.headers), body=body)
+                )
                 if server.delay:
                     time.sleep(server.delay)
                 status = server.statuses.pop(0) if len(server.statuses) > 1 else server.statuses[0]
@@ -286,6 +292,66 @@ def test_webhook_gets_a_signed_body_that_verifies_with_the_channel_secret(
     assert [(d["event"], d["attempts"], d["last_error"]) for d in log] == [
         ("lead_assigned", 1, None)
     ]
+
+
+def dingtalk_query(request: SimpleNamespace) -> list[tuple[str, str]]:
+    return parse_qsl(urlsplit(request.path).query, keep_blank_values=True)
+
+
+def test_a_dingtalk_robot_with_a_secret_gets_a_url_signed_at_send_time(
+    isolated, start_notify, webhook_server
+) -> None:
+    start_notify()
+    signed, plain = webhook_server([200]), webhook_server([200])
+    partner, sales = partner_with_sales()
+    robot_secret = "SEC" + secrets.token_hex(32)
+    channel = isolated.rpc.call(
+        "notify",
+        "create_channel",
+        {
+            "kind": "webhook",
+            "target": f"{signed.url}?access_token=tok-1",
+            "format": "dingtalk",
+            "robot_secret": robot_secret,
+        },
+        caller=as_user(sales),
+    )
+    assert channel["robot_signed"] is True and robot_secret not in json.dumps(channel)
+    unsigned = isolated.rpc.call(
+        "notify",
+        "create_channel",
+        {"kind": "webhook", "target": f"{plain.url}?access_token=tok-2", "format": "dingtalk"},
+        caller=as_user(sales),
+    )
+    assert unsigned["robot_signed"] is False
+    publish(isolated, lead_assigned(partner, "洱海商贸"))
+
+    [request] = wait_for(lambda: signed.received)
+    query = dingtalk_query(request)
+    assert [name for name, _ in query] == ["access_token", "timestamp", "sign"]
+    values = dict(query)
+    assert values["access_token"] == "tok-1"
+    assert abs(int(values["timestamp"]) - time.time() * 1000) < 60_000
+    expected = hmac.new(
+        robot_secret.encode(), f"{values['timestamp']}\n{robot_secret}".encode(), hashlib.sha256
+    ).digest()
+    assert hmac.compare_digest(base64.b64decode(values["sign"]), expected)
+    assert verify_signature(channel["secret"], request.headers[SIGNATURE_HEADER], request.body)
+    document = json.loads(request.body)
+    assert document["markdown"]["title"] == "新线索待申领：洱海商贸"
+
+    [other] = wait_for(lambda: plain.received)
+    assert dingtalk_query(other) == [("access_token", "tok-2")]
+    for robot in (channel, unsigned):
+        log = wait_for(
+            lambda robot=robot: [
+                d for d in delivery_log(isolated, sales, robot["id"]) if d["status"] == "sent"
+            ]
+        )
+        assert [(d["attempts"], d["last_error"]) for d in log] == [(1, None)]
+    listed = isolated.rpc.call("notify", "list_channels", {}, caller=as_user(sales))
+    assert robot_secret not in json.dumps(listed)
+    assert [c["robot_signed"] for c in listed["items"]] == [True, False]
 
 
 def test_webhook_answering_500_twice_then_200_records_three_attempts(

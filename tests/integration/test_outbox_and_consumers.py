@@ -19,9 +19,19 @@ from services.common.config import get_settings
 from services.common.context import Caller, sign_caller
 from services.common.db import make_engine
 from services.common.entrypoints import ATTEMPTS_HEADER, PARKED_QUEUE, event_queues
+from services.common.errors import ServiceTimeout, ServiceUnavailable
 from services.common.models import CommonBase, OutboxEvent, ProcessedEvent
 from services.common.outbox import OutboxRelay, make_envelope
-from tests.integration.kit import KitBase, KitListener, KitService, Received, Thing
+from tests.integration.kit import (
+    AWAY_FOR,
+    AWAY_TRIES,
+    KitBase,
+    KitListener,
+    KitService,
+    Received,
+    Thing,
+)
+from tests.support import infra
 from tests.support.client import unique
 
 
@@ -91,12 +101,17 @@ def test_event_written_but_not_published_before_a_crash_still_arrives(
     with mock.patch.object(OutboxRelay, "_publish", side_effect=ConnectionError("broker gone")):
         kit.start()
         client.call("kit", "make", name, caller=hq_token())
-        time.sleep(0.5)
-        with Session(engine) as session:
-            row = session.scalar(
-                select(OutboxEvent).where(OutboxEvent.payload["data"]["name"].as_string() == name)
-            )
-            assert row is not None and row.status == "pending" and row.attempts >= 1
+
+        def tried_and_pending() -> bool:
+            with Session(engine) as session:
+                row = session.scalar(
+                    select(OutboxEvent).where(
+                        OutboxEvent.payload["data"]["name"].as_string() == name
+                    )
+                )
+                return row is not None and row.status == "pending" and row.attempts >= 1
+
+        wait_for(tried_and_pending)
         kit.kill()  # the process dies with the event unsent
     assert received(engine, name) == 0
 
@@ -108,6 +123,42 @@ def test_event_written_but_not_published_before_a_crash_still_arrives(
             select(OutboxEvent).where(OutboxEvent.payload["data"]["name"].as_string() == name)
         )
         assert row.status == "sent"
+
+
+def test_a_call_whose_database_connection_is_cut_fails_and_the_service_lives_on(
+    engine, config, container_factory, client
+) -> None:
+    kit = container_factory(KitService, config)
+    kit.start()
+    name = unique("cut")
+    # The rollback of the failed call meets a connection the server has closed.
+    with pytest.raises(ServiceUnavailable):
+        client.call("kit", "fail_after_losing_connection", name, caller=hq_token())
+    # The container survived it and serves the next calls, with a fresh connection.
+    assert client.call("kit", "echo", "still here", caller=hq_token()) == "still here"
+    assert client.call("kit", "count_things", name, caller=hq_token()) == 0
+
+
+def test_a_call_that_cannot_reach_the_database_answers_service_unavailable(
+    config, container_factory, client
+) -> None:
+    unreachable = config | {"DATABASE_URL": "postgresql+psycopg2://postgres@127.0.0.1:1/none"}
+    kit = container_factory(KitService, unreachable)
+    kit.start()
+    with pytest.raises(ServiceUnavailable, match="kit service could not use its database"):
+        client.call("kit", "count_things", "anything", caller=hq_token())
+
+
+def test_a_commit_whose_outcome_is_unknown_answers_timeout_not_try_again(
+    config, container_factory, client
+) -> None:
+    # 503 would invite a retry, which could make a second copy of a change that was saved.
+    kit = container_factory(KitService, config)
+    kit.start()
+    name = unique("lost")
+    with pytest.raises(ServiceTimeout, match="may or may not have been saved"):
+        client.call("kit", "make_but_lose_the_commit", name, caller=hq_token())
+    assert client.call("kit", "echo", "still here", caller=hq_token()) == "still here"
 
 
 def test_failed_call_keeps_neither_its_change_nor_its_event(
@@ -189,21 +240,39 @@ def test_event_that_always_fails_is_parked_and_does_not_block_the_queue(
     _publish_event(amqp_uri, config, make_envelope("kit", "thing_made", {"name": good_name}))
     wait_for(lambda: received(engine, good_name) == 1)
 
-    parked: list = []
-
-    def find_parked() -> bool:
-        with Connection(amqp_uri) as connection:
-            queue = Queue(PARKED_QUEUE, durable=True)(connection.channel())
-            while (message := queue.get(no_ack=True)) is not None:
-                parked.append(message)
-        return any(m.payload["id"] == poison["id"] for m in parked)
-
-    wait_for(find_parked)
-    message = next(m for m in parked if m.payload["id"] == poison["id"])
+    message = infra.parked_message(amqp_uri, poison["id"])
     assert message.headers[ATTEMPTS_HEADER] == 3
     assert "ValueError" in message.headers["x-prm-last-error"]
     assert message.headers["x-prm-queue"] == "evt-kit-thing_made--kitlistener.on_thing_made"
     assert received(engine, poison["data"]["name"]) == 0
+
+
+def test_event_failing_because_another_service_is_away_is_retried_until_it_passes(
+    engine, config, declare_queues, container_factory, amqp_uri
+) -> None:
+    """Not parked after EVENT_MAX_ATTEMPTS (3): the event is fine, a service was away."""
+    listener = container_factory(KitListener, config)
+    listener.start()
+    name = unique("away")
+    _publish_event(amqp_uri, config, make_envelope("kit", "thing_made", {"name": name}))
+    wait_for(lambda: received(engine, name) == 1, timeout=30)
+    assert AWAY_TRIES[name] == AWAY_FOR + 1 > config["EVENT_MAX_ATTEMPTS"]
+
+
+def test_event_failing_for_longer_than_the_retry_limit_is_parked_and_shown(
+    engine, config, declare_queues, container_factory, amqp_uri
+) -> None:
+    """A service that never comes back: after EVENT_RETRY_LIMIT seconds of failures the
+    event is parked (visible to ``manage.py parked list``) instead of circling forever."""
+    listener = container_factory(KitListener, config | {"EVENT_RETRY_LIMIT": 1.5})
+    listener.start()
+    gone = make_envelope("kit", "thing_made", {"name": unique("gone")})
+    _publish_event(amqp_uri, config, gone)
+
+    message = infra.parked_message(amqp_uri, gone["id"], timeout=30)
+    assert message.headers[ATTEMPTS_HEADER] >= 2  # retried, not parked at the first failure
+    assert message.headers["x-prm-last-error"].startswith("still failing after 2 s")
+    assert "ServiceUnavailable" in message.headers["x-prm-last-error"]
 
 
 def test_call_without_caller_context_is_refused_before_any_work(

@@ -548,9 +548,13 @@ def test_statement_lifecycle_issued_confirmed_paid(service, partners, orders, en
             for row in session.scalars(select(OutboxEvent).order_by(OutboxEvent.id))
             if row.payload["data"].get("statement_id") == issued["id"]
         ]
-        paid_event = session.scalars(
-            select(OutboxEvent).where(OutboxEvent.event_type == "statement_paid")
-        ).all()[-1]
+        (paid_event,) = [
+            row
+            for row in session.scalars(
+                select(OutboxEvent).where(OutboxEvent.event_type == "statement_paid")
+            )
+            if row.payload["data"]["statement_id"] == issued["id"]
+        ]
     assert types == ["statement_issued", "statement_confirmed", "statement_paid"]
     assert paid_event.payload["data"] == {
         "statement_id": issued["id"],
@@ -752,16 +756,7 @@ def test_approval_of_a_partner_nobody_knows_is_parked_not_lost(
     service, orders, engine, config
 ) -> None:
     event = orders.publish(orders.approved(new_id()), wait=False)
-    parked: list = []
-
-    def find_parked() -> bool:
-        with Connection(config["AMQP_URI"]) as connection:
-            queue = Queue(PARKED_QUEUE, durable=True)(connection.channel())
-            while (message := queue.get(no_ack=True)) is not None:
-                parked.append(message)
-        return any(m.payload["id"] == event["id"] for m in parked)
-
-    wait_for(find_parked)
+    infra.parked_message(config["AMQP_URI"], event["id"])
     with Session(engine) as session:
         count = session.scalar(
             select(func.count())

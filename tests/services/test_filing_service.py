@@ -4,6 +4,7 @@ partners service faked and a real PostgreSQL session that is rolled back after e
 from __future__ import annotations
 
 import random
+import secrets
 from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
@@ -11,10 +12,9 @@ from unittest import mock
 
 import pytest
 from nameko.testing.services import worker_factory
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from services.common.config import get_settings
 from services.common.context import Caller
 from services.common.db import make_engine
 from services.common.errors import Conflict, Forbidden, InvalidInput, InvalidState, NotFound
@@ -24,6 +24,7 @@ from services.common.timeutil import iso, utcnow
 from services.filing.keys import normalise_name, uscc_check_char
 from services.filing.models import Customer, CustomerKey, Lead, Transfer
 from services.filing.service import FilingService
+from tests.support import infra
 from tests.support.client import unique
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -89,10 +90,16 @@ class Events(list):
 
 @pytest.fixture(scope="module")
 def engine():
-    upgrade("filing", ROOT / "services" / "filing" / "migrations")
-    engine = make_engine(get_settings().database_url("filing"))
+    """A database of the module's own: the e2e stack's filing service works on the run's
+    filing database, and its housekeeping timer would hold the advisory lock that
+    ``housekeeping`` here needs (it would then do nothing) and change rows it looks at."""
+    name = f"prm_test_filing_svc_{secrets.token_hex(4)}"
+    url = infra.create_database(name)
+    upgrade("filing", ROOT / "services" / "filing" / "migrations", url)
+    engine = make_engine(url)
     yield engine
     engine.dispose()
+    infra.drop_database(name)
 
 
 @pytest.fixture
@@ -348,6 +355,10 @@ def test_transfer_to_a_partner_outside_the_region_is_refused(as_, session) -> No
 # -- leads ------------------------------------------------------------------------------
 
 
+def lead_id(session, payload: dict) -> int:
+    return session.scalar(select(Lead.id).where(Lead.name == payload["name"]))
+
+
 def lead_payload(**extra) -> dict:
     return {"name": f"{unique('线索')}有限公司", "contact_name": "李总", "phone": mobile(), **extra}
 
@@ -359,6 +370,21 @@ def test_lead_goes_to_the_city_partner_with_its_claim_deadline(as_) -> None:
     assert lead["claim_deadline"] == iso(
         utcnow().fromisoformat(lead["assigned_at"].replace("Z", "+00:00")) + timedelta(hours=72)
     )
+
+
+def test_leads_are_found_by_name_contact_or_phone_within_what_the_caller_sees(as_) -> None:
+    marker = unique("寻")
+    lead = as_(HQ).create_lead(lead_payload(name=f"{marker}_50%有限公司", region_code="330106"))
+    twin = as_(HQ).create_lead(lead_payload(name=f"{marker}X50有限公司", region_code="330106"))
+    for query in (lead["phone"], f"{marker}_50%", f"{marker}_"):
+        assert [x["id"] for x in as_(HQ).list_leads({"q": query})["items"]] == [lead["id"]]
+    # "_" and "%" are searched for, not wildcards that would match the twin's "X"
+    assert {x["id"] for x in as_(HQ).list_leads({"q": marker})["items"]} == {
+        lead["id"],
+        twin["id"],
+    }
+    assert as_(partner_caller(A)).list_leads({"q": marker})["total"] == 2
+    assert as_(partner_caller(C)).list_leads({"q": marker})["total"] == 0
 
 
 def test_claim_makes_an_hq_customer_protected_for_the_partner(as_, session) -> None:
@@ -412,6 +438,61 @@ def test_housekeeping_passes_an_expired_claim_to_the_next_partner(as_, session) 
         ("expired", A),
         ("assigned", B),
     ]
+
+
+def test_the_same_rows_are_imported_once(as_, session) -> None:
+    rows = [{**lead_payload(region_code="330106"), "_row": 2}, {**lead_payload(), "_row": 3}]
+    names = [row["name"] for row in rows]
+    first = as_(HQ).import_leads({"rows": [dict(row) for row in rows]})
+    assert first["created"] == 2
+
+    with pytest.raises(Conflict, match=r"imported already on .* \(2 leads created\)"):
+        as_(HQ).import_leads({"rows": [dict(row) for row in rows]})
+    made = session.scalars(select(Lead.name).where(Lead.name.in_(names))).all()
+    assert sorted(made) == sorted(names)
+
+    # One more line in the file makes it another import: only the new row is created,
+    # the rows imported before are reported.
+    more = [*rows, {**lead_payload(), "_row": 4}]
+    again = as_(HQ).import_leads({"rows": [dict(row) for row in more]})
+    assert again["created"] == 1
+    assert [(e["row"], e["errors"]["_schema"]) for e in again["errors"]] == [
+        (2, [f"this lead was imported already (lead {lead_id(session, rows[0])})"]),
+        (3, [f"this lead was imported already (lead {lead_id(session, rows[1])})"]),
+    ]
+    made = session.scalars(select(Lead.name).where(Lead.name.in_(names))).all()
+    assert sorted(made) == sorted(names)
+
+
+def test_a_corrected_file_uploaded_again_creates_only_the_corrected_rows(as_, session) -> None:
+    good, fixed = lead_payload(region_code="330106"), lead_payload(region_code="330106")
+    first = as_(HQ).import_leads(
+        {"rows": [{**good, "_row": 2}, {**fixed, "phone": "not-a-phone", "_row": 3}]}
+    )
+    assert (first["created"], [e["row"] for e in first["errors"]]) == (1, [3])
+    # The same file with row 3 mended, a blank line before it, and row 2 twice.
+    second = as_(HQ).import_leads(
+        {"rows": [{**good, "_row": 2}, {**fixed, "_row": 4}, {**fixed, "_row": 5}]}
+    )
+    assert second["created"] == 1
+    assert [(e["row"], e["errors"]["_schema"]) for e in second["errors"]] == [
+        (2, [f"this lead was imported already (lead {lead_id(session, good)})"]),
+        (5, ["the same lead as row 4"]),
+    ]
+    for payload in (good, fixed):
+        assert (
+            session.scalar(
+                select(func.count()).select_from(Lead).where(Lead.name == payload["name"])
+            )
+            == 1
+        )
+
+
+def test_rows_that_created_nothing_may_be_sent_again(as_) -> None:
+    rows = [{**lead_payload(phone="not-a-phone"), "_row": 2}]
+    for _ in range(2):
+        result = as_(HQ).import_leads({"rows": [dict(row) for row in rows]})
+        assert (result["created"], [e["row"] for e in result["errors"]]) == (0, [2])
 
 
 def test_import_reports_bad_rows_by_number_and_creates_only_good_ones(as_, session) -> None:

@@ -18,6 +18,7 @@ import pytest
 from sqlalchemy import select, text
 from sqlalchemy.orm import Session, sessionmaker
 
+from services.common import sealing
 from services.common.db import make_engine
 from services.common.migrations import upgrade
 from services.common.timeutil import utcnow
@@ -258,3 +259,26 @@ def test_deliveries_of_a_switched_off_channel_are_cancelled_not_sent(sessions) -
     Dispatcher(sessions, FAST, sender).drain()
     assert delivery(sessions, delivery_id).status == "cancelled"
     assert sender.calls == []
+
+
+def test_a_channel_whose_secrets_cannot_be_opened_waits_and_holds_no_other_back(
+    sessions,
+) -> None:
+    broken, fine = add_channel(sessions), add_channel(sessions)
+    [stuck] = queue(sessions, broken)  # the older: claims look at it first
+    [going] = queue(sessions, fine)
+    with sessions() as session:  # as if PRM_SECRETS_KEY had lost the key it was sealed with
+        foreign = sealing.seal("http://127.0.0.1:9/x", keys=("never-this-stack-s-key" * 2,))
+        session.execute(
+            text("UPDATE channels SET target = :t WHERE id = :id"), {"t": foreign, "id": broken.id}
+        )
+        session.commit()
+
+    with sessions() as session:
+        jobs = claim_due(session, utcnow(), 10, FAST)
+    assert [job.delivery_id for job in jobs] == [going]
+    waiting = delivery(sessions, stuck)
+    # not an attempt of the channel's: it is neither given up nor held against the channel
+    assert (waiting.status, waiting.attempts) == ("pending", 0)
+    assert "PRM_SECRETS_KEY" in waiting.last_error and waiting.next_attempt_at > utcnow()
+    assert channel_now(sessions, broken.id).active

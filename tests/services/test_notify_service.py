@@ -16,9 +16,10 @@ from types import SimpleNamespace
 
 import pytest
 from nameko.testing.services import entrypoint_hook, replace_dependencies
-from sqlalchemy import select
+from sqlalchemy import select, text
 from sqlalchemy.orm import Session
 
+from services.common import sealing
 from services.common.context import Caller, sign_caller
 from services.common.db import make_engine
 from services.common.errors import Forbidden, InvalidInput, InvalidState, NotFound
@@ -409,3 +410,29 @@ def test_switching_a_channel_off_drops_its_queue_and_on_again_starts_afresh(
     with pytest.raises(NotFound):
         call(service, "get_channel", channel["id"], caller=me)
     assert deliveries(isolated, channel["id"]) == []
+
+
+def test_a_channel_whose_secrets_cannot_be_opened_holds_back_neither_inbox_nor_delete(
+    service, people, isolated
+) -> None:
+    partner = new_id()
+    sales = user(partner)
+    people[("lead.claim", partner)] = [sales]
+    channel = webhook(service, caller_of(sales))
+    with Session(isolated.engine) as session:  # as if PRM_SECRETS_KEY had lost its key
+        foreign = sealing.seal("http://127.0.0.1:9/hook", keys=("never-this-stack-s-key" * 2,))
+        session.execute(
+            text("UPDATE channels SET target = :t WHERE id = :id"),
+            {"t": foreign, "id": channel["id"]},
+        )
+        session.commit()
+
+    deliver_event(service, "on_lead_assigned", lead_assigned(partner))
+    assert [m["kind"] for m in inbox(service, sales)] == ["lead_assigned"]
+    assert [d.status for d in deliveries(isolated, channel["id"])] == ["pending"]
+    # (through RPC, the gateway's 503: tests/e2e/test_notifications.py)
+    with pytest.raises(sealing.SealedValueUnreadable):
+        call(service, "get_channel", channel["id"], caller=caller_of(sales))
+    call(service, "delete_channel", channel["id"], caller=caller_of(sales))
+    with pytest.raises(NotFound):
+        call(service, "get_channel", channel["id"], caller=caller_of(sales))

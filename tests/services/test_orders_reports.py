@@ -43,6 +43,7 @@ from services.orders import reports
 from services.orders.models import Order, OrderLine, PartnerCopy, Product
 from services.orders.schemas import SalesReportArgs
 from services.orders.service import OrdersService
+from services.partners import domain as partners_domain
 from tests.services.test_orders_service import (
     FINANCE,
     ROOT,
@@ -81,10 +82,26 @@ def filing() -> FakeFiling:
     return FakeFiling()
 
 
+class FakePartners:
+    """The partners service's region names, from the same dictionary; counts the calls."""
+
+    def __init__(self) -> None:
+        self.asked: list[list[str]] = []
+
+    def region_names(self, query: dict) -> dict:
+        self.asked.append(query["codes"])
+        return partners_domain.region_names(query["codes"])
+
+
 @pytest.fixture
-def service(engine, container_factory, rabbit_config, filing) -> Iterator:
+def partners() -> FakePartners:
+    return FakePartners()
+
+
+@pytest.fixture
+def service(engine, container_factory, rabbit_config, filing, partners) -> Iterator:
     container = container_factory(OrdersService, rabbit_config | {"OUTBOX_INTERVAL": 60})
-    replace_dependencies(container, filing=filing)
+    replace_dependencies(container, filing=filing, partners=partners)
     container.start()
     yield container
 
@@ -217,6 +234,25 @@ def test_by_partner_and_source_with_partner_names(svc, dataset) -> None:
     ]
 
 
+def test_regions_are_named_next_to_their_codes_with_one_lookup_per_report(
+    svc, dataset, partners
+) -> None:
+    result = report(svc, {"group_by": "province,city"})
+    assert [
+        (row["province"], row["province_name"], row["city"], row["city_name"])
+        for row in result["rows"]
+    ] == [
+        ("320000", "江苏省", "320100", "南京市"),
+        ("330000", "浙江省", "330100", "杭州市"),
+        ("330000", "浙江省", "330200", "宁波市"),
+    ]
+    assert partners.asked == [["320000", "320100", "330000", "330100", "330200"]]
+
+    by_month = report(svc, {"group_by": "month"})
+    assert all("province_name" not in row for row in by_month["rows"])
+    assert len(partners.asked) == 1  # no regions in the report: nobody asked
+
+
 def test_by_city_and_status(svc, dataset) -> None:
     result = report(svc, {"group_by": "city,status"})
     assert figures(result["rows"], "city", "status") == [
@@ -275,12 +311,12 @@ def test_csv_export_has_chinese_headers_and_the_same_figures(svc, dataset) -> No
     text = base64.b64decode(exported["content_base64"]).decode("utf-8-sig")
     rows = list(csv.reader(io.StringIO(text)))
     assert rows == [
-        ["省份代码", "月份", "订单数", "数量", "金额（元）"],
-        ["320000", f"{YEAR}-03", "1", "10", "450.00"],
-        ["320000", f"{YEAR}-04", "1", "1", "100.00"],
-        ["330000", f"{YEAR}-01", "1", "3", "250.00"],
-        ["330000", f"{YEAR}-02", "1", "5", "450.00"],
-        ["合计", "", "4", "19", "1250.00"],
+        ["省份代码", "省份", "月份", "订单数", "数量", "金额（元）"],
+        ["320000", "江苏省", f"{YEAR}-03", "1", "10", "450.00"],
+        ["320000", "江苏省", f"{YEAR}-04", "1", "1", "100.00"],
+        ["330000", "浙江省", f"{YEAR}-01", "1", "3", "250.00"],
+        ["330000", "浙江省", f"{YEAR}-02", "1", "5", "450.00"],
+        ["合计", "", "", "4", "19", "1250.00"],
     ]
 
 
@@ -307,7 +343,9 @@ def test_summary_by_region_and_partner(svc, dataset) -> None:
     p1, p2 = dataset["p1"], dataset["p2"]
     keys = (
         "province",
+        "province_name",
         "city",
+        "city_name",
         "partner_id",
         "order_count",
         "in_approval",
@@ -316,9 +354,9 @@ def test_summary_by_region_and_partner(svc, dataset) -> None:
         "approved_amount",
     )
     assert [tuple(row[key] for key in keys) for row in result["rows"]] == [
-        ("320000", "320100", p2, 2, 0, 1, "550.00", "450.00"),
-        ("330000", "330100", p1, 1, 0, 1, "250.00", "250.00"),
-        ("330000", "330200", p1, 1, 1, 0, "450.00", "0.00"),
+        ("320000", "江苏省", "320100", "南京市", p2, 2, 0, 1, "550.00", "450.00"),
+        ("330000", "浙江省", "330100", "杭州市", p1, 1, 0, 1, "250.00", "250.00"),
+        ("330000", "浙江省", "330200", "宁波市", p1, 1, 1, 0, "450.00", "0.00"),
     ]
     assert result["totals"] == {
         "order_count": 4,

@@ -80,6 +80,13 @@ def test_covering_partners_come_most_specific_first(service) -> None:
     assert mine == [district["id"], city["id"], province["id"]]
 
 
+def test_region_names_are_given_for_known_codes_only(service) -> None:
+    names = call(service, "region_names", {"codes": ["330000", "330106", "110000", "990000"]})
+    assert names == {"330000": "浙江省", "330106": "西湖区", "110000": "北京市"}
+    with pytest.raises(InvalidInput):
+        call(service, "region_names", {"codes": ["33"]})
+
+
 def test_suspended_partner_covers_nothing(service) -> None:
     partner = new_partner(service, ["650100"])
     call(service, "suspend_partner", partner["id"])

@@ -5,9 +5,12 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
+import time
 from contextlib import contextmanager
 
 import psycopg2
+from kombu import Connection, Queue
+from kombu.message import Message
 from psycopg2 import sql
 
 PG_ADMIN_DSN = os.environ.get(
@@ -65,3 +68,20 @@ def drop_database(name: str) -> None:
         cursor.execute(
             sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
         )
+
+
+def parked_message(amqp_uri: str, event_id: str, timeout: float = 15.0) -> Message:
+    """The message of event ``event_id`` once it is in the parked queue (taken out of it,
+    as are the others read on the way)."""
+    from services.common.entrypoints import PARKED_QUEUE
+
+    deadline = time.monotonic() + timeout
+    while True:
+        with Connection(amqp_uri) as connection:
+            queue = Queue(PARKED_QUEUE, durable=True)(connection.channel())
+            while (message := queue.get(no_ack=True)) is not None:
+                if message.payload.get("id") == event_id:
+                    return message
+        if time.monotonic() > deadline:
+            raise AssertionError(f"event {event_id} was not parked in {timeout} s")
+        time.sleep(0.05)

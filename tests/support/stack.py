@@ -100,11 +100,12 @@ class Stack:
             time.sleep(0.3)
         raise RuntimeError(f"stack not ready: {last}; gateway log: {self.tail('gateway')}")
 
-    def tail(self, name: str, lines: int = 40) -> str:
+    def log(self, name: str) -> str:
         path = self.log_dir / f"{name}.log"
-        if not path.exists():
-            return ""
-        return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
+        return path.read_text(errors="replace") if path.exists() else ""
+
+    def tail(self, name: str, lines: int = 40) -> str:
+        return "\n".join(self.log(name).splitlines()[-lines:])
 
     def start(self) -> None:
         self.migrate()

@@ -9,7 +9,13 @@ from decimal import Decimal
 
 from openpyxl import load_workbook
 
-from gateway.api.commission import report_csv, report_xlsx
+from gateway.api.commission import report_table
+from services.common.report_files import to_csv, to_xlsx
+
+
+def report_csv(report: dict) -> str:
+    return to_csv(report_table(report)).decode("utf-8")
+
 
 REPORT = {
     "group_by": ["partner", "source"],
@@ -38,9 +44,7 @@ REPORT = {
 
 
 def test_csv_has_chinese_headers_of_the_chosen_dimensions_and_a_totals_row() -> None:
-    response = report_csv(REPORT)
-    assert response.headers["Content-Disposition"].endswith('commission-report.csv"')
-    text = response.get_data().decode("utf-8")
+    text = report_csv(REPORT)
     assert text.startswith("\ufeff")  # Excel needs the BOM to read UTF-8
     rows = list(csv.reader(io.StringIO(text.lstrip("\ufeff"))))
     assert rows[0] == [
@@ -52,23 +56,24 @@ def test_csv_has_chinese_headers_of_the_chosen_dimensions_and_a_totals_row() -> 
         "提成金额",
         "条目数",
     ]
-    assert rows[1] == ["7", "HZ-01", "杭州合伙人", "伙伴自拓", "100000.00", "8000.00", "1"]
+    assert rows[1] == ["7", "HZ-01", "杭州合伙人", "伙伴报备", "100000.00", "8000.00", "1"]
     assert rows[2][3] == "总部分配"
     assert rows[3] == ["合计", "", "", "", "233333.33", "12000.00", "3"]
 
 
 def test_xlsx_has_the_same_table_with_amounts_as_numbers() -> None:
-    response = report_xlsx(REPORT)
-    sheet = load_workbook(io.BytesIO(response.get_data())).active
+    sheet = load_workbook(io.BytesIO(to_xlsx(report_table(REPORT)))).active
+    assert sheet.title == "提成报表"
     values = [list(row) for row in sheet.iter_rows(values_only=True)]
     assert values[0][:3] == ["合作伙伴ID", "合作伙伴编码", "合作伙伴名称"]
     assert Decimal(str(values[1][4])) == Decimal("100000.00")
     assert values[3][0] == "合计"
     assert Decimal(str(values[3][5])) == Decimal("12000.00")
     assert sheet.cell(row=2, column=5).number_format == "#,##0.00"
+    assert sheet.cell(row=4, column=1).font.bold and sheet.freeze_panes == "A2"
 
 
 def test_report_without_dimensions_is_one_totals_line() -> None:
     report = {"group_by": [], "rows": [REPORT["totals"]], "totals": REPORT["totals"]}
-    rows = list(csv.reader(io.StringIO(report_csv(report).get_data().decode("utf-8-sig"))))
+    rows = list(csv.reader(io.StringIO(report_csv(report).lstrip("\ufeff"))))
     assert rows == [["合同金额", "提成金额", "条目数"], ["233333.33", "12000.00", "3"]]

@@ -18,11 +18,10 @@ from services.commission.schemas import (
     RateIn,
     ReportArgs,
     StatementIn,
-    format_rate,
 )
 from services.common.errors import InvalidInput, InvalidState
 from services.common.money import apply_rate
-from services.common.schemas import load
+from services.common.schemas import format_rate, load
 
 
 def rule(since: str, self_sourced: str = "0.10", hq: str = "0.05") -> RateRule:
@@ -141,6 +140,7 @@ def test_rates_are_written_without_needless_zeros_but_with_two_places() -> None:
     assert format_rate(Decimal("0.035000")) == "0.035"
     assert format_rate(Decimal("1.000000")) == "1.00"
     assert format_rate(Decimal("0E-6")) == "0.00"
+    assert format_rate(Decimal("-0.000000")) == "0.00"
 
 
 @pytest.mark.parametrize("period", ["2026-13", "2026-1", "26-11", "2026/11", "2026-00"])

@@ -324,6 +324,19 @@ def test_compose_gives_the_admin_password_to_migrate_only(compose):
     assert holders == {"migrate"}
 
 
+def test_compose_gives_the_secrets_key_to_notify_and_migrate_only(compose):
+    # it opens the channel secrets notify stores: no other process needs it
+    holders = {
+        name
+        for name, service in compose["services"].items()
+        if "PRM_SECRETS_KEY" in environment(service)
+    }
+    assert holders == {"migrate", "notify"}
+    keys = {resolve(environment(compose["services"][name])["PRM_SECRETS_KEY"]) for name in holders}
+    assert len(keys) == 1, "notify and migrate must seal with the same key"
+    assert len(keys.pop()) >= 32
+
+
 def test_compose_gives_smtp_settings_to_notify_with_empty_defaults(compose):
     notify = environment(compose["services"]["notify"])
     for key in (*SMTP_SETTINGS, SMTP_PASSWORD):
@@ -766,6 +779,16 @@ def test_k8s_config_runs_in_production_with_keys_from_the_secret(rendered):
     for workload in (o for o in rendered if o["kind"] in WORKLOAD_KINDS):
         for container in containers(workload):
             assert {"AMQP_URI", "PRM_JWT_SECRET", "PRM_INTERNAL_KEY"} <= env_names(container)
+
+
+def test_k8s_gives_the_secrets_key_to_notify_and_migrate_only(rendered):
+    holders = {
+        deployment["metadata"]["name"]
+        for deployment in of_kind(rendered, "Deployment")
+        if any("PRM_SECRETS_KEY" in env_names(c) for c in containers(deployment))
+    }
+    assert holders == {deployments_by_service(rendered)["notify"]["metadata"]["name"]}
+    assert "PRM_SECRETS_KEY" in env_names(migrate_container(rendered))
 
 
 def test_k8s_each_service_reads_only_its_own_database_and_migrate_reads_all(rendered):

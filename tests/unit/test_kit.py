@@ -135,3 +135,15 @@ def test_an_id_beyond_bigint_is_not_found_rather_than_a_database_error() -> None
     assert load_id(MAX_ID) == MAX_ID
     with pytest.raises(NotFound):
         load_id(MAX_ID + 1)
+
+
+def test_a_failed_statement_does_not_quote_its_parameters() -> None:
+    from sqlalchemy import text
+    from sqlalchemy.exc import StatementError
+
+    from services.common.db import make_engine
+
+    engine = make_engine("sqlite://")
+    with engine.connect() as connection, pytest.raises(StatementError) as raised:
+        connection.execute(text("SELECT * FROM no_such_table WHERE x = :x"), {"x": "13900001111"})
+    assert "no_such_table" in str(raised.value) and "13900001111" not in str(raised.value)

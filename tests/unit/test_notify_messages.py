@@ -3,15 +3,18 @@ time shown plainly."""
 
 from __future__ import annotations
 
+import pytest
+
 from services.notify.messages import (
     CHANNEL_DISABLED,
     TEMPLATES,
     describe_target,
     format_money,
-    format_rate,
+    format_percent,
     format_time,
     render,
 )
+from services.notify.recipients import MalformedEvent
 from services.notify.schemas import EVENT_KINDS
 
 LEAD = {
@@ -111,8 +114,8 @@ def test_money_rate_and_time_formats() -> None:
     assert format_money("1250") == "1,250.00"
     assert format_money("0.005") == "0.01"
     assert format_money(None) == "-"
-    assert format_rate("0.08") == "8%"
-    assert format_rate("0.0825") == "8.25%"
+    assert format_percent("0.08") == "8%"
+    assert format_percent("0.0825") == "8.25%"
     assert format_time("2026-01-02T03:04:05+08:00") == "2026-01-01 19:04 UTC"
     assert format_time("not a time") == "not a time"
 
@@ -127,3 +130,12 @@ def test_disabled_channel_notice_hides_the_robot_key_in_the_webhook_query() -> N
     )
     assert "key=" not in notice.title + notice.body
     assert (notice.subject_type, notice.subject_id) == ("notification_channel", 4)
+
+
+@pytest.mark.parametrize("order_id", [None, "not-a-number", "12", 0, -3, True, 1.5])
+def test_an_event_whose_subject_is_not_an_id_is_malformed_not_a_message(order_id) -> None:
+    data = {"contract_no": "HT-1", "customer_name": "某公司", "total_amount": "10.00"}
+    if order_id is not None:
+        data["order_id"] = order_id
+    with pytest.raises(MalformedEvent, match="order_id"):
+        render("order_approved", data, "zh")

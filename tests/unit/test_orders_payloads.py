@@ -200,6 +200,7 @@ REPORT = {
     "rows": [
         {
             "province": "330000",
+            "province_name": "浙江省",
             "source": "hq",
             "status": "approved",
             "order_count": 1234,
@@ -208,6 +209,7 @@ REPORT = {
         },
         {
             "province": "330000",
+            "province_name": "浙江省",
             "source": "partner",
             "status": "submitted",
             "order_count": 1,
@@ -220,14 +222,15 @@ REPORT = {
 
 
 def test_csv_has_a_bom_chinese_headers_labels_and_a_totals_row() -> None:
-    content = exports.to_csv(REPORT)
+    content, content_type, _ = exports.render(REPORT, "csv")
+    assert content_type == "text/csv; charset=utf-8"
     assert content.startswith("\ufeff".encode())
     rows = list(csv.reader(io.StringIO(content.decode("utf-8-sig"))))
     assert rows == [
-        ["省份代码", "客户来源", "订单状态", "订单数", "数量", "金额（元）"],
-        ["330000", "总部分配", "已审批", "1234", "5000", "1234567.89"],
-        ["330000", "伙伴报备", "审批中", "1", "2", "0.10"],
-        ["合计", "", "", "1235", "5002", "1234567.99"],
+        ["省份代码", "省份", "客户来源", "订单状态", "订单数", "数量", "金额（元）"],
+        ["330000", "浙江省", "总部分配", "已审批", "1234", "5000", "1234567.89"],
+        ["330000", "浙江省", "伙伴报备", "审批中", "1", "2", "0.10"],
+        ["合计", "", "", "", "1235", "5002", "1234567.99"],
     ]
 
 
@@ -239,27 +242,29 @@ def test_xlsx_has_numbers_as_numbers_with_formats_and_codes_as_text() -> None:
     assert sheet.title == "销售报表"
     assert [cell.value for cell in sheet[1]] == [
         "省份代码",
+        "省份",
         "客户来源",
         "订单状态",
         "订单数",
         "数量",
         "金额（元）",
     ]
-    assert sheet["A2"].value == "330000"
-    assert sheet["D2"].value == 1234 and sheet["D2"].number_format == "#,##0"
-    assert sheet["E2"].number_format == "#,##0"
-    assert sheet["F2"].value == pytest.approx(1234567.89)
-    assert sheet["F2"].number_format == "#,##0.00"
+    assert sheet["A2"].value == "330000" and sheet["B2"].value == "浙江省"
+    assert sheet["E2"].value == 1234 and sheet["E2"].number_format == "#,##0"
+    assert sheet["F2"].number_format == "#,##0"
+    assert sheet["G2"].value == pytest.approx(1234567.89)
+    assert sheet["G2"].number_format == "#,##0.00"
     assert [cell.value for cell in sheet[4]][:1] == ["合计"]
-    assert sheet["F4"].value == pytest.approx(1234567.99)
+    assert sheet["G4"].value == pytest.approx(1234567.99)
     assert sheet["A4"].font.bold
 
 
-def test_a_report_without_dimensions_exports_its_totals() -> None:
+def test_a_report_without_dimensions_exports_its_totals_once() -> None:
     report = {
         "group_by": [],
         "rows": [{"order_count": 2, "quantity": 3, "amount": "4.00"}],
         "totals": {"order_count": 2, "quantity": 3, "amount": "4.00"},
     }
-    rows = list(csv.reader(io.StringIO(exports.to_csv(report).decode("utf-8-sig"))))
-    assert rows == [["订单数", "数量", "金额（元）"], ["2", "3", "4.00"], ["2", "3", "4.00"]]
+    content, _, _ = exports.render(report, "csv")
+    rows = list(csv.reader(io.StringIO(content.decode("utf-8-sig"))))
+    assert rows == [["订单数", "数量", "金额（元）"], ["2", "3", "4.00"]]

@@ -9,6 +9,7 @@ import pytest
 
 from services.common.approval import FlowInstance, parse_flow
 from services.common.errors import InvalidInput, InvalidState
+from services.common.schemas import format_rate
 from services.orders import flows, rules
 from services.orders.periods import utc_bounds
 
@@ -36,6 +37,11 @@ def test_discount_is_one_minus_unit_price_over_list_price() -> None:
 def test_max_discount_is_never_negative_and_rounds_up_to_six_places() -> None:
     assert rules.max_discount([(Decimal("100"), Decimal("120"))]) == Decimal("0")
     assert rules.max_discount([]) == Decimal("0")
+    # a cent above a list price of 20000.00 is -0.0000005, rounded up to -0.000000:
+    # shown as no discount, never as "-0.00"
+    above = rules.max_discount([(Decimal("20000.00"), Decimal("20000.01"))])
+    assert not above.is_signed() and format_rate(above) == "0.00"
+    assert format_rate(rules.shown_discount(Decimal("20000.00"), Decimal("20000.01"))) == "0.00"
     # 1 - 79999.99 / 99999.99 = 0.2000000020...: over 20 %, and kept as over 20 %
     kept = rules.max_discount([(Decimal("99999.99"), Decimal("79999.99"))])
     assert kept == Decimal("0.200001")

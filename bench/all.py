@@ -1,0 +1,573 @@
+"""Every benchmark in one run, written as one markdown table.
+
+    python -m bench.all [--quick | --full] [--out FILE] [--url URL] [--db sqlite|postgresql]
+                        [--only NAME,...] [--compare OLD.md [NEW.md]]
+
+By default it starts a stack of its own (``bench._stack``: its own RabbitMQ vhost, state
+directory, port and SQLite files, or PostgreSQL databases with ``--db postgresql``),
+runs every benchmark module against it as a subprocess, and stops it and removes what it
+made afterwards, also on failure or Ctrl-C. ``--url URL`` (or ``$PRM_URL``) uses a running
+stack instead; this shell then needs that stack's environment (see bench/README.md).
+
+Sizes: the default run takes 5 to 10 minutes on a shared 2-core machine, ``--quick``
+about 2, ``--full`` (the sizes bench/README.md quotes) 20 to 30. The file
+(``var/bench/<UTC timestamp>.md`` by default) has a header (date, commit, machine,
+versions, the load of other processes during the run), one table with one row per
+figure, and the commands run; each benchmark's own output goes to a log directory next
+to it. Files of the same size option have the same rows in the same order: ``--compare
+OLD.md`` prints a finished run next to an older one, with ratios, and ``--compare OLD.md
+NEW.md`` compares two files without running anything.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import math
+import os
+import platform
+import re
+import runpy
+import secrets
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+from bench._common import (
+    MachineLoad,
+    broker_pids,
+    find_stack,
+    print_table,
+    rabbitmq_nodes,
+    redact_url,
+)
+from bench._stack import AMQP_BASE, OwnStack, drop_databases
+
+ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_AMQP = "amqp://guest:guest@localhost:5672/"
+PG_ADMIN_DSN = os.environ.get(
+    "PRM_BENCH_PG_DSN", "host=127.0.0.1 port=5432 user=postgres dbname=postgres"
+)
+
+
+@dataclass(frozen=True)
+class Bench:
+    module: str
+    stack: bool  # runs against the stack; otherwise it makes scratch databases of its own
+    args: dict[str, tuple[str, ...]]  # size -> arguments
+
+
+PLAN = [
+    Bench("rpc_roundtrip", True, {
+        "quick": ("--calls", "100", "--repeat", "1"),
+        "default": ("--calls", "500", "--repeat", "2"),
+        "full": ("--calls", "1000", "--repeat", "3"),
+    }),
+    Bench("gateway_load", True, {
+        "quick": ("--seconds", "2"),
+        "default": ("--seconds", "10"),
+        "full": ("--seconds", "10", "--repeat", "3"),
+    }),
+    Bench("end_to_end", True, {
+        "quick": ("--calls", "100", "--repeat", "1"),
+        "default": ("--calls", "500", "--repeat", "2"),
+        "full": ("--calls", "1000", "--repeat", "3"),
+    }),
+    Bench("orders_gateway", True, {
+        "quick": ("--seconds", "2", "--customers", "3"),
+        "default": ("--seconds", "10"),
+        "full": ("--seconds", "10"),
+    }),
+    Bench("leads_import", True, {
+        "quick": ("--rows", "500"),
+        "default": ("--rows", "5000"),
+        "full": ("--rows", "10000"),
+    }),
+    Bench("filing_conflict_check", False, {
+        "quick": ("--sizes", "10000", "--queries", "300"),
+        "default": ("--sizes", "10000,100000", "--queries", "1000"),
+        "full": ("--sizes", "10000,1000000", "--queries", "2000"),
+    }),
+    Bench("orders_report", False, {
+        "quick": ("--sizes", "10000", "--runs", "3"),
+        "default": ("--sizes", "100000", "--runs", "5"),
+        "full": ("--sizes", "100000,1000000", "--runs", "7"),
+    }),
+]  # fmt: skip
+NAMES = [bench.module for bench in PLAN]
+
+
+class Stop(KeyboardInterrupt):
+    """SIGTERM or SIGHUP: stop and clean up as on Ctrl-C."""
+
+
+@dataclass
+class Result:
+    bench: Bench
+    command: list[str]
+    seconds: float = 0.0
+    returncode: int | None = None
+    figures: list[dict] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    other_load: float | None = None  # cores busy with other processes during the bench
+
+
+# -- header facts ------------------------------------------------------------------------
+
+
+def _run(args: list[str]) -> str:
+    try:
+        result = subprocess.run(
+            args, cwd=ROOT, capture_output=True, text=True, timeout=30, check=False
+        )
+    except (OSError, subprocess.TimeoutExpired):
+        return ""
+    return result.stdout.strip() if result.returncode == 0 else ""
+
+
+def git_state() -> str:
+    commit = _run(["git", "rev-parse", "--short", "HEAD"]) or "unknown"
+    status = _run(["git", "--no-optional-locks", "status", "--porcelain"])
+    changed = [line for line in status.splitlines() if line]
+    return f"{commit} (dirty: {len(changed)} files changed)" if changed else f"{commit} (clean)"
+
+
+def cpu_model() -> str:
+    with contextlib.suppress(OSError):
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    return platform.processor() or "unknown"
+
+
+def postgres_version() -> str:
+    try:
+        import psycopg2
+
+        connection = psycopg2.connect(PG_ADMIN_DSN, connect_timeout=5)
+        try:
+            with connection.cursor() as cursor:
+                cursor.execute("SHOW server_version")
+                return f"PostgreSQL {cursor.fetchone()[0].split()[0]}"
+        finally:
+            connection.close()
+    except Exception as exc:
+        return f"PostgreSQL not reached ({type(exc).__name__})"
+
+
+def rabbitmq_version(amqp_uri: str) -> str:
+    try:
+        from kombu import Connection
+
+        with Connection(amqp_uri, connect_timeout=5) as connection:
+            connection.ensure_connection(max_retries=1)
+            properties = connection.connection.server_properties
+            return f"{properties.get('product', 'broker')} {properties.get('version', '?')}"
+    except Exception as exc:
+        return f"broker not reached ({type(exc).__name__})"
+
+
+def gateway_settings(env: dict[str, str]) -> str:
+    saved = dict(os.environ)
+    try:
+        os.environ.clear()
+        os.environ.update(env)
+        conf = runpy.run_path(str(ROOT / "gateway" / "gunicorn.conf.py"))
+    except Exception as exc:
+        return f"gateway/gunicorn.conf.py not read ({type(exc).__name__})"
+    finally:
+        os.environ.clear()
+        os.environ.update(saved)
+    return (
+        f"gunicorn {conf.get('worker_class')}, {conf.get('workers')} workers x "
+        f"{conf.get('threads')} threads, access log {'on' if conf.get('accesslog') else 'off'}"
+    )
+
+
+def stack_databases(env: dict[str, str]) -> str:
+    url = env.get("PARTNERS_DATABASE_URL")
+    if url:
+        scheme = urlsplit(url).scheme.split("+")[0]
+        name = "PostgreSQL" if scheme.startswith("postgres") else scheme
+        return f"{name} ({redact_url(url)} and the like)"
+    return f"SQLite {sqlite3.sqlite_version} files under {env.get('PRM_VAR_DIR', 'var')}"
+
+
+# -- the run -----------------------------------------------------------------------------
+
+
+def duration(seconds: float) -> str:
+    minutes, rest = divmod(round(seconds), 60)
+    return f"{minutes} min {rest:02d} s" if minutes else f"{rest} s"
+
+
+def run_bench(
+    bench: Bench, size: str, env: dict[str, str], log_dir: Path, load: MachineLoad
+) -> Result:
+    figures_path = log_dir / f"{bench.module}.json"
+    figures_path.unlink(missing_ok=True)
+    command = [sys.executable, "-m", f"bench.{bench.module}", *bench.args[size]]
+    result = Result(bench, command)
+    before, started = load.read(), time.perf_counter()
+    with open(log_dir / f"{bench.module}.log", "wb") as log:
+        log.write(f"$ python {' '.join(command[1:])}\n".encode())
+        log.flush()
+        process = subprocess.Popen(
+            [*command, "--figures", str(figures_path)],
+            cwd=ROOT,
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+        try:
+            result.returncode = process.wait()
+        except KeyboardInterrupt as exc:
+            stop_bench(process, reached=not isinstance(exc, Stop))
+            raise
+    result.seconds = time.perf_counter() - started
+    after = load.read()
+    result.other_load = (after["other"] - before["other"]) / result.seconds
+    if figures_path.exists():
+        data = json.loads(figures_path.read_text(encoding="utf-8"))
+        result.figures, result.notes = data["figures"], data["notes"]
+    return result
+
+
+def stop_bench(process: subprocess.Popen, reached: bool) -> None:
+    """Stop a running bench, giving it time to drop its scratch database. Ctrl-C in a
+    terminal reached it too (``reached``): a second SIGINT would cut its clean-up short,
+    so it only gets one if it is still running a few seconds later."""
+    if reached:
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            process.wait(timeout=5)
+    if process.poll() is None:
+        with contextlib.suppress(ProcessLookupError):
+            process.send_signal(signal.SIGINT)
+    try:
+        process.wait(timeout=60)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+
+
+def fmt_value(value: float | None) -> str:
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "-"
+    magnitude = abs(value)
+    if magnitude >= 100:
+        return f"{value:,.0f}"
+    if magnitude >= 10:
+        return f"{value:.1f}"
+    if magnitude >= 1:
+        return f"{value:.2f}"
+    return f"{value:.3f}"
+
+
+def fmt_load(cores: float | None) -> str:
+    return "-" if cores is None or math.isnan(cores) else f"{cores:.2f}"
+
+
+def _cell(text: str) -> str:
+    return text.replace("|", "\\|")
+
+
+def markdown(
+    results: list[Result], header: list[str], commands: list[str], notes: list[str]
+) -> str:
+    lines = [*header, "", "| benchmark | figure | value | unit |", "|---|---|--:|---|"]
+    for result in results:
+        for item in result.figures:
+            lines.append(
+                f"| {result.bench.module} | {_cell(item['figure'])} | "
+                f"{fmt_value(item['value'])} | {_cell(item['unit'])} |"
+            )
+    lines += ["", "Commands:", "", "```sh", *commands, "```"]
+    if notes:
+        lines += ["", "Notes:", ""] + [f"- {note}" for note in notes]
+    return "\n".join(lines) + "\n"
+
+
+# -- comparing two files -----------------------------------------------------------------
+
+ROW = re.compile(r"^\|\s*(?P<bench>[^|]+?)\s*\|\s*(?P<figure>(?:[^|\\]|\\.)+?)\s*\|"
+                 r"\s*(?P<value>[^|]*?)\s*\|\s*(?P<unit>(?:[^|\\]|\\.)*?)\s*\|$")  # fmt: skip
+
+
+def read_table(path: Path) -> dict[tuple[str, str], tuple[float | None, str]]:
+    """(benchmark, figure) -> (value, unit) of a file's table, in the file's order."""
+    rows: dict[tuple[str, str], tuple[float | None, str]] = {}
+    for line in path.read_text(encoding="utf-8").splitlines():
+        match = ROW.match(line.strip())
+        if not match or match["bench"] == "benchmark" or match["bench"].startswith("---"):
+            continue
+        try:
+            value: float | None = float(match["value"].replace(",", ""))
+        except ValueError:
+            value = None  # "-": not measured
+        key = (match["bench"], match["figure"].replace("\\|", "|"))
+        rows[key] = (value, match["unit"].replace("\\|", "|"))
+    return rows
+
+
+def header_facts(path: Path) -> str:
+    """The date, commit and other load a file's header gives."""
+    text = path.read_text(encoding="utf-8")
+    date = re.search(r"^# Benchmarks, (.+)$", text, re.MULTILINE)
+    commit = re.search(r"^- commit: (.+)$", text, re.MULTILINE)
+    load = re.search(r"^- other load: ([\d.]+) cores", text, re.MULTILINE)
+    return ", ".join(
+        [
+            date[1] if date else "no date",
+            f"commit {commit[1]}" if commit else "no commit",
+            f"other load {load[1]} cores" if load else "other load unknown",
+        ]
+    )
+
+
+def lower_is_better(unit: str) -> bool:
+    return not unit.endswith("/s")
+
+
+def compare(old_path: Path, new_path: Path) -> None:
+    old, new = read_table(old_path), read_table(new_path)
+    keys = list(new) + [key for key in old if key not in new]
+    table = []
+    for key in keys:
+        old_value, unit = old.get(key, (None, ""))
+        new_value, new_unit = new.get(key, (None, unit))
+        unit = new_unit or unit
+        ratio, verdict = "-", ""
+        if old_value and new_value is not None:
+            change = new_value / old_value
+            ratio = f"{change:.2f}"
+            if abs(change - 1) >= 0.1:
+                better = change < 1 if lower_is_better(unit) else change > 1
+                verdict = "better" if better else "worse"
+        table.append(
+            [key[0], key[1], fmt_value(old_value), fmt_value(new_value), unit, ratio, verdict]
+        )
+    for label, path in (("old", old_path), ("new", new_path)):
+        print(f"{label}: {path} ({header_facts(path)})")
+    print()
+    print_table(["benchmark", "figure", "old", "new", "unit", "new/old", ""], table)
+    print("\n(better/worse: a change of 10 % or more; figures from a busy machine vary more)")
+
+
+# -- main --------------------------------------------------------------------------------
+
+
+def _raise_stop(signum: int, frame: Any) -> None:
+    raise Stop(signal.Signals(signum).name)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    group = parser.add_mutually_exclusive_group()
+    group.add_argument("--quick", action="store_true", help="small sizes, about 2 minutes")
+    group.add_argument("--full", action="store_true", help="the sizes bench/README.md quotes")
+    parser.add_argument("--out", type=Path, help="the markdown file (var/bench/<UTC time>.md)")
+    parser.add_argument(
+        "--url",
+        default=os.environ.get("PRM_URL"),
+        help="use the running stack at URL ($PRM_URL) instead of starting one",
+    )
+    parser.add_argument(
+        "--db",
+        choices=("sqlite", "postgresql"),
+        default="sqlite",
+        help="the own stack's databases: SQLite files as `make run` (default), or PostgreSQL",
+    )
+    parser.add_argument("--only", help=f"some of: {','.join(NAMES)}")
+    parser.add_argument(
+        "--compare",
+        nargs="+",
+        metavar="FILE",
+        help="OLD.md: compare this run with it; OLD.md NEW.md: compare two files, run nothing",
+    )
+    args = parser.parse_args()
+    if args.compare and len(args.compare) > 2:
+        parser.error("--compare takes OLD.md or OLD.md NEW.md")
+    if args.compare and len(args.compare) == 2:
+        with contextlib.suppress(BrokenPipeError):  # piped into head
+            compare(Path(args.compare[0]), Path(args.compare[1]))
+        return 0
+    size = "quick" if args.quick else "full" if args.full else "default"
+    plan = PLAN
+    if args.only:
+        wanted = [name.strip() for name in args.only.split(",") if name.strip()]
+        unknown = set(wanted) - set(NAMES)
+        if unknown:
+            parser.error(f"--only: unknown {', '.join(sorted(unknown))}; known: {NAMES}")
+        plan = [bench for bench in PLAN if bench.module in wanted]
+
+    started_at = datetime.now(UTC)
+    stamp = started_at.strftime("%Y%m%dT%H%M%SZ")
+    out = args.out or ROOT / "var" / "bench" / f"{stamp}.md"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    log_dir = out.with_name(f"{out.stem}.logs")
+    log_dir.mkdir(parents=True, exist_ok=True)
+    run_id = secrets.token_hex(4)
+    commit = git_state()  # at the start: the work tree may change while the run goes on
+    db_prefix = f"prm_bench_{run_id}_"
+    own_stack = not args.url and any(bench.stack for bench in plan)
+    print(f"bench.all: {size} sizes -> {out} (logs in {log_dir})", flush=True)
+
+    for signum in (signal.SIGTERM, signal.SIGHUP):
+        signal.signal(signum, _raise_stop)
+    broker = AMQP_BASE if own_stack else os.environ.get("AMQP_URI", DEFAULT_AMQP)
+    load = MachineLoad(db_marker=db_prefix, broker=broker_pids(rabbitmq_nodes(), broker)).start()
+    load_start = os.getloadavg()
+    begin = time.perf_counter()
+    results: list[Result] = []
+    notes: list[str] = []
+    stack = None
+    stack_text = "-"
+    versions: list[str] = []
+    gateway = "-"
+    load_total = {"other": math.nan}
+    env = dict(os.environ) | {"PRM_BENCH_DB_PREFIX": db_prefix, "PYTHONUNBUFFERED": "1"}
+    interrupted = None
+    try:
+        if own_stack:
+            stack = OwnStack(run_id, log_dir / "stack", database=args.db)
+            print("starting a stack of this run's own ...", end=" ", flush=True)
+            stack_started = time.perf_counter()
+            try:
+                stack.start()
+            finally:
+                stack_text = stack.describe()
+            print(f"ready in {duration(time.perf_counter() - stack_started)}", flush=True)
+            env |= stack.env | {"PRM_BENCH_DB_PREFIX": db_prefix}
+            broker = stack.env["AMQP_URI"]
+        elif args.url:
+            url = args.url.rstrip("/")
+            port = urlsplit(url).port or 80
+            env |= {"PRM_URL": url, "PORT": str(port)}
+            found = find_stack(port)
+            pids = found["gateway master"] + found["services"]
+            load.adopt(pids)
+            stack_text = f"existing stack at {url}, with this shell's environment; " + (
+                f"its gateway and services ({len(pids)} processes) count as this run's CPU"
+                if found["services"]
+                else "its processes were not found: their CPU counts as other load"
+            )
+        else:
+            stack_text = "none (no benchmark of this run needs one)"
+        uses_stack = any(bench.stack for bench in plan)
+        versions = [f"Python {platform.python_version()}"]
+        if uses_stack:
+            versions.append(f"stack databases: {stack_databases(env)}")
+        if not all(bench.stack for bench in plan) or env.get("PARTNERS_DATABASE_URL"):
+            versions.append(postgres_version())
+        if uses_stack:
+            versions.append(rabbitmq_version(broker))
+            gateway = gateway_settings(env)
+        for index, bench in enumerate(plan, 1):
+            if stack is not None and not bench.stack and stack.processes:
+                print("stopping the stack (the rest make their own databases) ...", flush=True)
+                for removed in stack.stop():
+                    print(f"  removed {removed}", flush=True)
+            line = " ".join(bench.args[size])
+            print(f"[{index}/{len(plan)}] {bench.module} {line} ...", end=" ", flush=True)
+            result = run_bench(bench, size, env, log_dir, load)
+            results.append(result)
+            if result.returncode == 0:
+                print(f"{duration(result.seconds)}, {len(result.figures)} figures", flush=True)
+            else:
+                print(f"FAILED (exit {result.returncode}), see its log", flush=True)
+                notes.append(
+                    f"{bench.module} failed (exit {result.returncode}): "
+                    f"see {log_dir / (bench.module + '.log')}"
+                )
+            notes += [f"{bench.module}: {note}" for note in result.notes]
+    except KeyboardInterrupt as exc:
+        interrupted = type(exc).__name__ if not str(exc) else str(exc)
+        notes.append(f"interrupted ({interrupted}): the table is incomplete")
+        print(f"\ninterrupted ({interrupted})", flush=True)
+    except Exception as exc:
+        interrupted = f"{type(exc).__name__}: {exc}"
+        notes.append(f"stopped by an error: {interrupted}")
+        print(f"\nerror: {interrupted}", file=sys.stderr, flush=True)
+    finally:
+        # Clean up whatever happens, without being cut short by another Ctrl-C or SIGTERM.
+        previous = {
+            signum: signal.signal(signum, signal.SIG_IGN)
+            for signum in (signal.SIGINT, signal.SIGTERM)
+        }
+        try:
+            if stack is not None and (stack.processes or stack.state_dir):
+                print("stopping the stack, removing its vhost, databases, state ...", flush=True)
+                for removed in stack.stop():
+                    print(f"  removed {removed}", flush=True)
+            with contextlib.suppress(Exception):
+                for name in drop_databases(db_prefix):
+                    print(f"  dropped leftover database {name}", flush=True)
+        except Exception as exc:
+            notes.append(f"clean-up incomplete: {type(exc).__name__}: {exc}")
+            print(f"clean-up incomplete: {exc}", file=sys.stderr, flush=True)
+        finally:
+            load_total = load.read()
+            load.stop()
+            for signum, handler in previous.items():
+                signal.signal(signum, handler)
+
+    elapsed = time.perf_counter() - begin
+    load_end = os.getloadavg()
+    try:
+        usable = len(os.sched_getaffinity(0))
+    except AttributeError:
+        usable = os.cpu_count() or 0
+    options = " ".join(sys.argv[1:])
+    others = load_total["other"] / elapsed if elapsed else math.nan
+    header = [
+        f"# Benchmarks, {started_at:%Y-%m-%d %H:%M} UTC",
+        "",
+        f"- run: `python -m bench.all{' ' + options if options else ''}` ({size} sizes), "
+        f"{duration(elapsed)}{', INCOMPLETE' if interrupted else ''}",
+        f"- commit: {commit}",
+        f"- machine: {os.cpu_count()} cores (`nproc` {usable}), {cpu_model()}, "
+        f"{platform.platform(terse=True)}",
+        f"- versions: {'; '.join(versions) or '-'}",
+        f"- stack: {stack_text}",
+        f"- gateway: {gateway}",
+        f"- other load: {others:.2f} cores busy on average with processes outside this run "
+        f"(RabbitMQ excluded); load average {load_start[0]:.2f} at the start, "
+        f"{load_end[0]:.2f} at the end",
+        "- per benchmark (time, other load in cores): "
+        + (
+            ", ".join(
+                f"{r.bench.module} {duration(r.seconds)} {fmt_load(r.other_load)}" for r in results
+            )
+            or "-"
+        ),
+        f"- logs: {log_dir}",
+    ]
+    commands = ["python -m bench.all" + (f" {options}" if options else "")]
+    if own_stack:
+        commands.append(
+            "# each with the own stack's environment (AMQP_URI, PRM_VAR_DIR, PORT, PRM_URL, ...):"
+        )
+    commands += [" ".join(["python", *r.command[1:]]) for r in results]
+    text = markdown(results, header, commands, notes)
+    out.write_text(text, encoding="utf-8")
+    print()
+    print(text)
+    print(f"wrote {out}")
+    if args.compare:
+        print()
+        compare(Path(args.compare[0]), out)
+    if interrupted:
+        return 130
+    return 0 if all(r.returncode == 0 for r in results) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

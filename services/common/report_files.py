@@ -1,0 +1,69 @@
+"""Reports as files people open, the same way for every report.
+
+- CSV: UTF-8 with a byte-order mark, so that Excel shows the Chinese headers; CRLF lines.
+- XLSX: one sheet; numbers as numbers (amounts as exact Decimals with ``#,##0.00``,
+  counts ``#,##0``), codes and periods as text; bold header and totals row; the header
+  frozen; columns as wide as their headers.
+
+A report module builds a ``Table`` (its headers, its rows with the totals row last, a
+number format per column) and hands it to ``to_csv`` or ``to_xlsx``.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from dataclasses import dataclass, field
+
+from openpyxl import Workbook
+from openpyxl.styles import Font
+
+CSV_TYPE = "text/csv; charset=utf-8"
+XLSX_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+COUNT_FORMAT = "#,##0"
+AMOUNT_FORMAT = "#,##0.00"
+TOTAL_LABEL = "合计"
+#: A customer's source as every report names it: filed by the partner, or an HQ lead.
+SOURCE_LABELS = {"partner": "伙伴报备", "hq": "总部分配"}
+
+
+@dataclass
+class Table:
+    title: str  # the sheet's name
+    headers: list[str]
+    rows: list[list[object]]  # the totals row last
+    formats: list[str | None] = field(default_factory=list)  # per column; None: as it is
+
+
+def to_csv(table: Table) -> bytes:
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\r\n")
+    writer.writerow(table.headers)
+    for row in table.rows:
+        writer.writerow(["" if value is None else value for value in row])
+    return ("\ufeff" + buffer.getvalue()).encode("utf-8")
+
+
+def to_xlsx(table: Table) -> bytes:
+    workbook = Workbook()
+    sheet = workbook.active
+    sheet.title = table.title
+    sheet.append(table.headers)
+    for row in table.rows:
+        sheet.append(row)
+    formats = table.formats or [None] * len(table.headers)
+    for column, (header, number_format) in enumerate(
+        zip(table.headers, formats, strict=True), start=1
+    ):
+        letter = sheet.cell(row=1, column=column).column_letter
+        sheet.column_dimensions[letter].width = max(len(header) * 2 + 2, 12)
+        if number_format:
+            for (cell,) in sheet.iter_rows(min_row=2, min_col=column, max_col=column):
+                cell.number_format = number_format
+    for row_number in {1, sheet.max_row}:
+        for cell in sheet[row_number]:
+            cell.font = Font(bold=True)
+    sheet.freeze_panes = "A2"
+    buffer = io.BytesIO()
+    workbook.save(buffer)
+    return buffer.getvalue()

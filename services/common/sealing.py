@@ -1,0 +1,122 @@
+"""Secrets at rest: values a service must read back (a webhook's signing secret, a robot's
+token in its URL) are stored sealed, encrypted and authenticated, never in plain text.
+
+The key ring is ``PRM_SECRETS_KEY``: one key, or several separated by commas. The first
+seals; every one opens. To replace a key: put the new one first and keep the old one after
+it, restart, run ``manage.py reseal`` (every sealed value is then sealed with the new key),
+and drop the old key. A database copied without the key gives away no secret.
+
+A value is sealed with Fernet (AES-128-CBC and HMAC-SHA256, from ``cryptography``) under a
+key derived from the configured one with HKDF, so any string of 32 characters or more is a
+key, and stored as ``sealed:`` and the token. Sealing draws a fresh IV each time: a sealed
+column cannot be searched or compared.
+
+A value without the prefix was written before its column was sealed (or by a replica of
+the release before, during a rolling upgrade): it is read as it is, and ``manage.py
+reseal`` seals it. So a column becomes sealed without a migration that rewrites it under
+the feet of the replicas still running the release before.
+"""
+
+from __future__ import annotations
+
+import base64
+from functools import lru_cache
+from typing import Any
+
+from cryptography.fernet import Fernet, InvalidToken, MultiFernet
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+from sqlalchemy import MetaData, Text, select, update
+from sqlalchemy.orm import Session
+from sqlalchemy.sql import operators
+from sqlalchemy.types import TypeDecorator
+
+from services.common.config import get_secrets_keys
+
+#: Binds the derived keys to this use, so that the same configured string used elsewhere
+#: by mistake does not give away these values.
+_PURPOSE = b"prm sealed values v1"
+PREFIX = "sealed:"
+
+
+class SealedValueUnreadable(RuntimeError):
+    """A stored value was sealed with a key that ``PRM_SECRETS_KEY`` no longer holds (or
+    was changed in the database): a deployment fault, not the caller's."""
+
+
+def _fernet_key(key: str) -> bytes:
+    derived = HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=_PURPOSE)
+    return base64.urlsafe_b64encode(derived.derive(key.encode()))
+
+
+@lru_cache(maxsize=4)
+def _ring(keys: tuple[str, ...]) -> MultiFernet:
+    return MultiFernet([Fernet(_fernet_key(key)) for key in keys])
+
+
+def key_ring(keys: tuple[str, ...] | None = None) -> MultiFernet:
+    """The configured ring, or the one of ``keys``."""
+    return _ring(keys if keys is not None else get_secrets_keys())
+
+
+def seal(value: str, keys: tuple[str, ...] | None = None) -> str:
+    return PREFIX + key_ring(keys).encrypt(value.encode()).decode("ascii")
+
+
+def is_sealed(stored: str) -> bool:
+    return stored.startswith(PREFIX)
+
+
+def unseal(stored: str, keys: tuple[str, ...] | None = None) -> str:
+    """The value ``stored`` holds: opened if sealed, as it is if written before sealing."""
+    if not is_sealed(stored):
+        return stored
+    try:
+        return key_ring(keys).decrypt(stored[len(PREFIX) :].encode("ascii")).decode()
+    except (InvalidToken, UnicodeError) as exc:
+        raise SealedValueUnreadable(
+            "a stored secret cannot be opened with the keys of PRM_SECRETS_KEY: it was"
+            " sealed with a key that is no longer there"
+        ) from exc
+
+
+class Sealed(TypeDecorator):
+    """A text column stored sealed: Python sees the plain value, the database never does.
+
+    Queries cannot compare it (each sealing differs, so ``==`` would never match): any
+    comparison but ``IS NULL`` / ``IS NOT NULL`` is refused when the query is built.
+    """
+
+    impl = Text
+    cache_ok = True
+
+    class comparator_factory(Text.Comparator):  # SQLAlchemy looks for this name
+        def operate(self, op: Any, *other: Any, **kwargs: Any) -> Any:
+            if op not in (operators.is_, operators.is_not):
+                raise TypeError(f"a sealed column cannot be compared in SQL ({op.__name__})")
+            return super().operate(op, *other, **kwargs)
+
+    def process_bind_param(self, value: str | None, dialect: Any) -> str | None:
+        return None if value is None else seal(value)
+
+    def process_result_value(self, value: str | None, dialect: Any) -> str | None:
+        return None if value is None else unseal(value)
+
+
+def reseal_all(session: Session, metadata: MetaData) -> int:
+    """Seal every value of ``metadata``'s sealed columns with the ring's first key: values
+    sealed with an older key, and values written before their column was sealed. Rows are
+    locked while they are read and written, so that a change made meanwhile is not undone.
+    Returns the number of rows written; the caller commits."""
+    rows = 0
+    for table in metadata.sorted_tables:
+        columns = [column for column in table.columns if isinstance(column.type, Sealed)]
+        if not columns:
+            continue
+        keys = list(table.primary_key.columns)
+        for row in session.execute(select(*keys, *columns).with_for_update()):
+            where = [key == row._mapping[key] for key in keys]
+            values = {column.name: row._mapping[column] for column in columns}
+            session.execute(update(table).where(*where).values(values))
+            rows += 1
+    return rows

@@ -1,0 +1,286 @@
+"""One world for the tenant isolation matrix (test_isolation_matrix.py), made over HTTP.
+
+Partners A (南宁 450100) and B (海口 460100), unrelated and in separate territories, each
+with a ``partner_admin`` and a ``partner_sales`` user. A owns at least one row of every
+kind an id route addresses, in the states in which its owner could act on it (a draft
+order, a pending filing, an assigned lead, an issued statement, an unread message, ...);
+B owns a few rows of its own, so that its lists are not empty and its own rows can be
+sent fields that do not belong.
+
+Every row is made through the API, but one: a statement settles an ended month, and an
+order approved through the API lands in the current one, so the commission entry of an
+ended month comes from an ``order_approved`` event published as the orders service's
+relay publishes it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import requests
+
+from tests.e2e.conftest import World
+from tests.e2e.test_commission import approved_event, publish
+from tests.e2e.test_filing import mobile, sole_coverage, uscc, wait_for
+from tests.support.client import Client, unique
+
+PARTNER_ROLES = ("partner_admin", "partner_sales")
+A_CITY, A_DISTRICT = "450100", "450102"  # 南宁市, 兴宁区: no other test's partner covers it
+B_CITY, B_DISTRICT = "460100", "460105"  # 海口市, 秀英区
+SETTLED_PERIOD = "2025-01"
+#: Channels that hear of nothing while the tests run, so that their rows stay as they are.
+QUIET_EVENTS = ["customer_released"]
+
+CUSTOMERS = "/api/v1/customers"
+FILINGS = "/api/v1/filings"
+LEADS = "/api/v1/leads"
+ORDERS = "/api/v1/orders"
+ENTRIES = "/api/v1/commissions"
+STATEMENTS = "/api/v1/commission/statements"
+NOTIFICATIONS = "/api/v1/notifications"
+CHANNELS = "/api/v1/notification-channels"
+
+
+def ok(response: requests.Response, status: int = 200) -> Any:
+    assert response.status_code == status, response.text
+    return response.json()
+
+
+def items(client: Client, path: str, **query: Any) -> list[dict]:
+    return ok(client.get(path, params={"per_page": 100, **query}))["items"]
+
+
+@dataclass
+class Row:
+    """A row of a partner: its kind, its id, and how its owner (or HQ) reads it."""
+
+    kind: str
+    id: int
+    read: Callable[[], Any]
+
+
+@dataclass
+class Side:
+    partner: dict
+    users: dict[str, dict]  # by role
+    clients: dict[str, Client]  # by role
+    rows: dict[str, Row] = field(default_factory=dict)  # by label, e.g. "order.draft"
+    #: Strings found in this partner's rows only: codes, names, phones, contract numbers.
+    markers: list[str] = field(default_factory=list)
+
+    @property
+    def id(self) -> int:
+        return self.partner["id"]
+
+    def ids(self, kind: str) -> set[int]:
+        return {row.id for row in self.rows.values() if row.kind == kind}
+
+
+@dataclass
+class IsolationWorld:
+    hq: Client
+    anonymous: Client
+    product: dict  # in HQ's catalogue, shared by every partner
+    a: Side
+    b: Side
+    #: Rows every partner shares that some HQ routes address: the product, the role.
+    shared: dict[str, Row] = field(default_factory=dict)
+
+    def row(self, label: str) -> Row:
+        return self.shared.get(label) or self.a.rows[label]
+
+
+class _Builder:
+    def __init__(self, admin: Client, anonymous: Client) -> None:
+        self.hq = admin
+        self.people = World(admin, anonymous)
+
+    def read(self, client: Client, path: str) -> Callable[[], Any]:
+        return lambda: ok(client.get(path))
+
+    def side(self, city: str) -> Side:
+        partner = self.people.partner([city])
+        users = {role: self.people.user(partner["id"], [role]) for role in PARTNER_ROLES}
+        side = Side(partner, users, {role: self.people.login(u) for role, u in users.items()})
+        side.markers += [partner["code"], partner["name"]]
+        side.rows["partner"] = Row(
+            "partner", partner["id"], self.read(self.hq, f"/api/v1/partners/{partner['id']}")
+        )
+        for role, user in users.items():
+            side.markers.append(user["username"])
+            side.rows[f"user.{role}"] = Row(
+                "user", user["id"], self.read(self.hq, f"/api/v1/users/{user['id']}")
+            )
+        return side
+
+    def customer(self, side: Side, label: str, district: str, approve: bool) -> dict:
+        body = {
+            "name": f"隔离{unique('c')}科技有限公司",
+            "uscc": uscc(district),
+            "contact_name": "李经理",
+            "phone": mobile(),
+            "region_code": district,
+        }
+        customer = ok(side.clients["partner_sales"].post(CUSTOMERS, body), 201)
+        side.markers += [body["name"], body["uscc"], body["phone"]]
+        path = f"{CUSTOMERS}/{customer['id']}"
+        for _ in range(5):  # as many steps as HQ's filing flow has
+            if not approve or ok(self.hq.get(path))["status"] == "protected":
+                break
+            decision = {"comment": "同意"}
+            ok(self.hq.post(f"{FILINGS}/{customer['filing']['id']}/approve", decision))
+        customer = ok(self.hq.get(path))
+        assert customer["status"] == ("protected" if approve else "pending"), customer
+        side.rows[f"customer.{label}"] = Row("customer", customer["id"], self.read(self.hq, path))
+        filing_path = f"{FILINGS}/{customer['filing']['id']}"
+        side.rows[f"filing.{label}"] = Row(
+            "filing", customer["filing"]["id"], self.read(self.hq, filing_path)
+        )
+        return customer
+
+    def lead(self, side: Side, district: str) -> dict:
+        body = {
+            "name": f"线索{unique('l')}贸易有限公司",
+            "contact_name": "赵",
+            "phone": mobile(),
+            "region_code": district,
+        }
+        with sole_coverage(self.hq, [district], [side.partner]):
+            lead = ok(self.hq.post(LEADS, body), 201)
+        assert (lead["status"], lead["assigned_partner_id"]) == ("assigned", side.id), lead
+        side.markers += [body["name"], body["phone"]]
+        path = f"{LEADS}/{lead['id']}"
+        side.rows["lead.assigned"] = Row("lead", lead["id"], self.read(self.hq, path))
+        return lead
+
+    def order(self, side: Side, label: str, customer: dict, product: dict) -> dict:
+        sales = side.clients["partner_sales"]
+        body = {
+            "customer_id": customer["id"],
+            "contract_no": unique("HT-"),
+            "lines": [{"product_id": product["id"], "quantity": 2, "unit_price": "4800.00"}],
+        }
+        order = ok(sales.post(ORDERS, body), 201)
+        side.markers.append(body["contract_no"])
+        path = f"{ORDERS}/{order['id']}"
+        if label != "draft":
+            ok(sales.post(f"{path}/submit"))
+        for _ in range(5):  # as many steps as HQ's order flow has
+            if label != "approved" or ok(self.hq.get(path))["status"] == "approved":
+                break
+            ok(self.hq.post(f"{path}/approve", {"comment": "同意"}))
+        order = ok(self.hq.get(path))
+        assert order["status"] == label, order
+        side.rows[f"order.{label}"] = Row("order", order["id"], self.read(self.hq, path))
+        return order
+
+    def commission_of(self, side: Side, order: dict) -> None:
+        """Waits for the approved order's commission entry, and for the order to show it."""
+        [entry] = wait_for(
+            lambda: items(self.hq, ENTRIES, order_id=order["id"]), what="commission entry"
+        )
+        path = f"{ORDERS}/{order['id']}"
+        wait_for(lambda: ok(self.hq.get(path))["commission"], what="the order's commission")
+        side.rows["entry.order"] = Row(
+            "entry", entry["id"], self.read(self.hq, f"{ENTRIES}/{entry['id']}")
+        )
+
+    def statement(self, side: Side) -> None:
+        """An issued statement of an ended month (see the module's docstring)."""
+        event = approved_event(side.id, "20000.00", "partner", f"{SETTLED_PERIOD}-15T02:00:00Z")
+        publish(event)
+        side.markers += [event["data"]["contract_no"], event["data"]["customer_name"]]
+        order_id = event["data"]["order_id"]
+        wait_for(lambda: items(self.hq, ENTRIES, order_id=order_id), what="the settled entry")
+        body = {"partner_id": side.id, "period": SETTLED_PERIOD}
+        statement = ok(self.hq.post(STATEMENTS, body), 201)
+        assert statement["status"] == "issued"
+        [entry] = items(self.hq, ENTRIES, order_id=order_id)
+        assert entry["statement_id"] == statement["id"]
+        side.rows["entry.settled"] = Row(
+            "entry", entry["id"], self.read(self.hq, f"{ENTRIES}/{entry['id']}")
+        )
+        side.rows["statement.issued"] = Row(
+            "statement",
+            statement["id"],
+            self.read(self.hq, f"{STATEMENTS}/{statement['id']}"),
+        )
+
+    def channel(self, side: Side, label: str, role: str, scope: str) -> None:
+        owner = side.clients[role]
+        hook = unique("hook")
+        body = {
+            "kind": "webhook",
+            "target": f"http://127.0.0.1:9/{hook}",
+            "scope": scope,
+            "events": QUIET_EVENTS,
+        }
+        channel = ok(owner.post(CHANNELS, body), 201)
+        side.markers.append(hook)
+        path = f"{CHANNELS}/{channel['id']}"
+        side.rows[f"channel.{label}"] = Row("channel", channel["id"], self.read(owner, path))
+
+    def message(self, side: Side, role: str) -> None:
+        """An unread message of the user: the lead assigned to its partner."""
+        owner = side.clients[role]
+        found = wait_for(
+            lambda: items(owner, NOTIFICATIONS, kind="lead_assigned"), what="a message"
+        )
+        message_id = found[-1]["id"]
+
+        def read() -> dict | None:
+            return next((m for m in items(owner, NOTIFICATIONS) if m["id"] == message_id), None)
+
+        assert read()["read_at"] is None
+        side.rows[f"message.{role}"] = Row("message", message_id, read)
+
+
+def build_world(admin: Client, anonymous: Client) -> IsolationWorld:
+    build = _Builder(admin, anonymous)
+    product = ok(
+        admin.post(
+            "/api/v1/products",
+            {"sku": unique("SKU-"), "name": "隔离测试产品", "unit": "套", "list_price": "5000.00"},
+        ),
+        201,
+    )
+    roles = items(admin, "/api/v1/roles", scope="partner")
+    role = next(r for r in roles if r["code"] == "partner_sales")
+    a, b = build.side(A_CITY), build.side(B_CITY)
+    world = IsolationWorld(admin, anonymous, product, a, b)
+    world.shared["product"] = Row(
+        "product", product["id"], build.read(admin, f"/api/v1/products/{product['id']}")
+    )
+    world.shared["role"] = Row("role", role["id"], build.read(admin, f"/api/v1/roles/{role['id']}"))
+
+    build.customer(a, "pending", A_DISTRICT, approve=False)
+    build.customer(a, "protected", A_DISTRICT, approve=True)  # no orders: its row stays put
+    ordered = build.customer(a, "ordered", A_DISTRICT, approve=True)
+    build.lead(a, A_DISTRICT)
+    for label in ("draft", "submitted", "approved"):
+        build.order(a, label, ordered, product)
+    approved = ok(admin.get(f"{ORDERS}/{a.rows['order.approved'].id}"))
+    comment = f"隔离评论{unique()}"
+    ok(
+        a.clients["partner_sales"].post(f"{ORDERS}/{approved['id']}/comments", {"body": comment}),
+        201,
+    )
+    a.markers.append(comment)
+    build.statement(a)
+    build.commission_of(a, approved)
+    build.channel(a, "partner", "partner_admin", "partner")
+    build.channel(a, "admin_own", "partner_admin", "user")
+    build.channel(a, "sales_own", "partner_sales", "user")
+
+    b_customer = build.customer(b, "protected", B_DISTRICT, approve=True)
+    build.lead(b, B_DISTRICT)
+    for label in ("draft", "submitted"):
+        build.order(b, label, b_customer, product)
+    build.channel(b, "partner", "partner_admin", "partner")
+
+    for side in (a, b):
+        for role in PARTNER_ROLES:
+            build.message(side, role)
+    return world

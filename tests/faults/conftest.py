@@ -1,0 +1,173 @@
+"""A stack of the fault suites' own: its own RabbitMQ node and PostgreSQL server (to
+restart at will), its own state directory; and the world the workload runs in.
+
+Sizes come from the environment, so the same tests are the CI's quick run and the long
+run of the README ("Reliability"):
+
+    PRM_FAULT_ORDERS   orders per scenario (CI: 120; long run: 2000)
+    PRM_FAULT_THREADS  client threads (default 6)
+"""
+
+from __future__ import annotations
+
+import os
+import random
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from services.registry import NAMES as SERVICES
+from tests.faults.ledger import Ledger, Report
+from tests.faults.workload import OrderWorld
+from tests.support import broker as private_broker
+from tests.support import postgres as private_postgres
+from tests.support.client import Client, unique
+from tests.support.stack import Stack
+
+ORDERS = int(os.environ.get("PRM_FAULT_ORDERS", "120"))
+THREADS = int(os.environ.get("PRM_FAULT_THREADS", "6"))
+ADMIN_PASSWORD = "admin-test-pass"
+PASSWORD = "secret-pass-1"
+REGION = "650102"  # 乌鲁木齐 天山区
+
+REPORTS: list[Report] = []
+
+
+def pytest_terminal_summary(terminalreporter) -> None:  # type: ignore[no-untyped-def]
+    if not REPORTS:
+        return
+    terminalreporter.section("fault suites: lost / duplicated / unexpected")
+    for report in REPORTS:
+        for line in report.lines():
+            terminalreporter.write_line(line)
+
+
+@pytest.fixture(scope="package")
+def broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[private_broker.PrivateBroker]:
+    if not private_broker.available():
+        pytest.skip("RabbitMQ is not installed here: the fault suites need a node of their own")
+    node = private_broker.PrivateBroker(tmp_path_factory.mktemp("rabbitmq"))
+    node.start()
+    try:
+        yield node
+    finally:
+        node.remove()
+
+
+@pytest.fixture(scope="package")
+def postgres() -> Iterator[private_postgres.PrivatePostgres]:
+    if not private_postgres.available():
+        pytest.skip("PostgreSQL is not installed here: the fault suites need a server of their own")
+    server = private_postgres.PrivatePostgres()
+    try:
+        server.start()
+        yield server
+    finally:
+        server.remove()
+
+
+@pytest.fixture(scope="package")
+def database_urls(postgres: private_postgres.PrivatePostgres) -> dict[str, str]:
+    return {service: postgres.create_database(f"prm_{service}") for service in SERVICES}
+
+
+@pytest.fixture(scope="package")
+def fault_stack(
+    broker: private_broker.PrivateBroker,
+    database_urls: dict[str, str],
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[Stack]:
+    env = {
+        "AMQP_URI": broker.uri,
+        "PRM_VAR_DIR": str(tmp_path_factory.mktemp("fault-var")),
+        # A long run outlasts the default 15 minutes of an access token.
+        "PRM_ACCESS_TOKEN_TTL": "14400",
+        **{f"{service.upper()}_DATABASE_URL": url for service, url in database_urls.items()},
+    }
+    stack = Stack(SERVICES, Path(tmp_path_factory.mktemp("fault-logs")), env=env)
+    try:
+        stack.start()
+        yield stack
+    finally:
+        stack.stop()
+
+
+@pytest.fixture(scope="package")
+def admin(fault_stack: Stack) -> Client:
+    return Client(fault_stack.url).login("admin", ADMIN_PASSWORD)
+
+
+def _created(response) -> dict:  # type: ignore[no-untyped-def]
+    assert response.status_code in (200, 201), response.text
+    return response.json()
+
+
+@pytest.fixture(scope="package")
+def order_world(admin: Client, fault_stack: Stack) -> OrderWorld:
+    """A partner with one protected customer, a product, the partner's sales user, an HQ
+    user who may approve every step of an order (the default flow: sales, then finance)
+    and an HQ channel manager (approves filings, enters leads)."""
+    anonymous = Client(fault_stack.url)
+    partner = _created(
+        admin.post(
+            "/api/v1/partners",
+            {
+                "code": unique("F"),
+                "name": f"故障测试伙伴 {unique()}",
+                "type": "city_partner",
+                "territory": [REGION],
+            },
+        )
+    )
+
+    def user(partner_id: int | None, roles: list[str]) -> Client:
+        body = {
+            "username": unique("u"),
+            "password": PASSWORD,
+            "display_name": "故障测试",
+            "partner_id": partner_id,
+            "roles": roles,
+        }
+        created = _created(admin.post("/api/v1/users", body))
+        return anonymous.login(created["username"], PASSWORD)
+
+    seller = user(partner["id"], ["partner_sales"])
+    approver = user(None, ["sales_ops", "finance"])
+    channel = user(None, ["channel_manager"])
+    customer = _created(
+        seller.post(
+            "/api/v1/customers",
+            {
+                "name": f"乌鲁木齐{unique()}商贸有限公司",
+                "contact_name": "阿依古丽",
+                "phone": f"139{random.randint(0, 99_999_999):08d}",
+                "region_code": REGION,
+            },
+        )
+    )
+    _created(admin.post(f"/api/v1/filings/{customer['filing']['id']}/approve", {"comment": "同意"}))
+    product = _created(
+        admin.post(
+            "/api/v1/products",
+            {"sku": unique("SKU-"), "name": "故障测试产品", "unit": "套", "list_price": "1234.50"},
+        )
+    )
+    return OrderWorld(
+        seller=seller,
+        approver=approver,
+        channel=channel,
+        customer_id=customer["id"],
+        product_id=product["id"],
+        partner_id=partner["id"],
+        region_code=REGION,
+    )
+
+
+@pytest.fixture(scope="package")
+def ledger(order_world: OrderWorld, database_urls: dict[str, str]) -> Iterator[Ledger]:
+    books = Ledger(database_urls, order_world.partner_id)
+    try:
+        yield books
+    finally:
+        books.close()
