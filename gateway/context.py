@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from functools import wraps
 from typing import Any
@@ -10,7 +11,8 @@ import jwt
 from flask import current_app, g, request
 
 from services.common.context import Caller, sign_caller
-from services.common.errors import Forbidden, Unauthenticated
+from services.common.errors import Forbidden, InvalidInput, Unauthenticated
+from services.common.idempotency import MAX_KEY_LENGTH
 from services.common.timeutil import utcnow
 
 _ALGORITHM = "HS256"
@@ -89,11 +91,21 @@ def current_caller() -> Caller:
 
 
 def call(service: str, method: str, *args: Any, **kwargs: Any) -> Any:
-    """Call a service as the request's caller."""
+    """Call a service as the request's caller (with the request's idempotency key)."""
     current_caller()
     return current_app.extensions["prm_rpc"].call(
-        service, method, *args, caller=g.caller_token, request_id=g.get("request_id"), **kwargs
+        service,
+        method,
+        *args,
+        caller=g.caller_token,
+        request_id=g.get("request_id"),
+        idempotency_key=g.get("idempotency_key"),
+        **kwargs,
     )
+
+
+#: What a client may send as ``Idempotency-Key``: visible ASCII (a UUID, say).
+_IDEMPOTENCY_KEY = re.compile(rf"[\x21-\x7e]{{1,{MAX_KEY_LENGTH}}}")
 
 
 def requires(permission: str | None = None, *, hq: bool = False) -> Callable:
@@ -123,11 +135,25 @@ def check_access(permission: str | None, hq: bool) -> Caller:
 
 
 def check_view_access() -> None:
-    """before_request: authenticate and authorise the route's caller first of all."""
+    """before_request: authenticate and authorise the route's caller first of all; then
+    take the idempotency key of a route that honours one."""
     view = current_app.view_functions.get(request.endpoint or "")
     access = getattr(view, "prm_access", None)
     if access is not None:
         check_access(*access)
+    key = request.headers.get("Idempotency-Key")
+    # Marked by ``gateway.api.common.idempotent``.
+    if key is not None and getattr(view, "prm_idempotent", False):
+        if not _IDEMPOTENCY_KEY.fullmatch(key):
+            raise InvalidInput(
+                "the request is not valid",
+                errors={
+                    "Idempotency-Key": [
+                        f"1 to {MAX_KEY_LENGTH} visible ASCII characters, such as a UUID"
+                    ]
+                },
+            )
+        g.idempotency_key = key
 
 
 def authenticated(view: Callable) -> Callable:

@@ -66,6 +66,7 @@ class ProblemResponses(BasePlugin):
       service;
     - 401: every operation that needs a bearer token;
     - 400 (malformed body), 413 (body too large) and 422: every operation with a body;
+    - 422: every operation that takes an ``Idempotency-Key``;
     - 414: gunicorn refuses a request line longer than 4094 bytes, before the gateway
       sees it, with a short HTML page (the only error that is not problem JSON).
     """
@@ -89,6 +90,8 @@ class ProblemResponses(BasePlugin):
                 statuses.add(401)
             if "requestBody" in operation:
                 statuses |= {400, 413, 422}
+            if any(p.get("name") == "Idempotency-Key" for p in operation.get("parameters", [])):
+                statuses.add(422)  # a malformed key, or one used for another request
             documented = {str(code) for code in responses}
             for status in statuses - {int(code) for code in documented if code.isdigit()}:
                 responses[status] = None

@@ -27,6 +27,7 @@ from kombu import Connection, Consumer, Exchange, Producer, Queue
 from kombu.exceptions import OperationalError
 
 from services.common.errors import AppError, ServiceTimeout, ServiceUnavailable, from_wire
+from services.common.idempotency import HEADER as IDEMPOTENCY_HEADER
 
 log = logging.getLogger(__name__)
 
@@ -176,6 +177,7 @@ class RpcClient:
         caller: str,
         request_id: str | None = None,
         timeout: float | None = None,
+        idempotency_key: str | None = None,
         **kwargs: Any,
     ) -> Any:
         timeout = timeout or self.timeout
@@ -186,6 +188,8 @@ class RpcClient:
         }
         if request_id:
             headers["nameko.request_id"] = request_id
+        if idempotency_key:
+            headers[IDEMPOTENCY_HEADER] = idempotency_key
         body = {"args": list(args), "kwargs": kwargs}
         routing_key = f"{service}.{method}"
 

@@ -7,7 +7,7 @@ from decimal import Decimal
 from flask import Response, jsonify
 from flask_smorest import Blueprint
 
-from gateway.api.common import document_errors, document_files, page_of, wire
+from gateway.api.common import document_errors, document_files, idempotent, page_of, wire
 from gateway.context import authenticated, call, requires
 from services.commission.schemas import (
     REPORT_COLUMNS,
@@ -200,6 +200,7 @@ def list_statements(args: dict):  # type: ignore[no-untyped-def]
 @blp.arguments(StatementIn)
 @blp.response(201, StatementOut)
 @document_errors(blp, 401, 403, 409, 422)
+@idempotent(blp)
 @requires("commission.manage", hq=True)
 def issue_statement(data: dict):  # type: ignore[no-untyped-def]
     """Issue a statement of a partner's entries of an ended period (``YYYY-MM``) that are
@@ -219,6 +220,7 @@ def get_statement(statement_id: int):  # type: ignore[no-untyped-def]
 @blp.post("/commission/statements/<int:statement_id>/confirm")
 @blp.response(200, StatementOut)
 @document_errors(blp, 401, 403, 404, 409)
+@idempotent(blp)
 @requires("commission.confirm")
 def confirm_statement(statement_id: int):  # type: ignore[no-untyped-def]
     """The partner confirms its issued statement (409 ``invalid_state`` otherwise)."""
@@ -229,6 +231,7 @@ def confirm_statement(statement_id: int):  # type: ignore[no-untyped-def]
 @blp.arguments(PayIn)
 @blp.response(200, StatementOut)
 @document_errors(blp, 401, 403, 404, 409, 422)
+@idempotent(blp)
 @requires("commission.pay", hq=True)
 def pay_statement(data: dict, statement_id: int):  # type: ignore[no-untyped-def]
     """HQ marks a confirmed statement paid, with the payment's reference (409

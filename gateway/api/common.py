@@ -6,6 +6,7 @@ from functools import cache
 
 from marshmallow import Schema, fields
 
+from services.common.idempotency import MAX_KEY_LENGTH
 from services.common.schemas import Problem
 
 ERRORS = {
@@ -65,5 +66,35 @@ def document_files(blueprint):  # type: ignore[no-untyped-def]
                 success=True,
             )(view)
         return view
+
+    return decorator
+
+
+IDEMPOTENCY_KEY = {
+    "in": "header",
+    "name": "Idempotency-Key",
+    "required": False,
+    "schema": {
+        "type": "string",
+        "minLength": 1,
+        "maxLength": MAX_KEY_LENGTH,
+        "pattern": "^[\\x21-\\x7e]+$",
+    },
+    "description": (
+        "Any string of visible ASCII characters the client makes up (a UUID, say). Sent"
+        " again with the same request, for example after a 504 or a lost connection, it"
+        " gets the first answer instead of a second effect. Reused with another request:"
+        " 422 `idempotency_key_reused`."
+    ),
+}
+
+
+def idempotent(blueprint):  # type: ignore[no-untyped-def]
+    """Decorator: the view's service call honours the ``Idempotency-Key`` header (its
+    service method is ``@rpc(idempotent=True)``); documents the header."""
+
+    def decorator(view):  # type: ignore[no-untyped-def]
+        view.prm_idempotent = True
+        return blueprint.doc(parameters=[IDEMPOTENCY_KEY])(view)
 
     return decorator

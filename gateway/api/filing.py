@@ -7,7 +7,7 @@ from flask_smorest import Blueprint
 from flask_smorest.fields import Upload
 from marshmallow import Schema
 
-from gateway.api.common import document_errors, page_of, wire
+from gateway.api.common import document_errors, idempotent, page_of, wire
 from gateway.context import authenticated, call, requires
 from gateway.sheets import read_rows
 from services.common.schemas import DecisionIn, RejectIn
@@ -56,6 +56,7 @@ def check_customer(data: dict):  # type: ignore[no-untyped-def]
 @blp.arguments(CustomerFileIn)
 @blp.response(201, CustomerOut)
 @document_errors(blp, 401, 403, 409, 422)
+@idempotent(blp)
 @requires("customer.create")
 def file_customer(data: dict):  # type: ignore[no-untyped-def]
     """File a customer in your territory: pending until approved, and already protected
@@ -84,6 +85,7 @@ def get_customer(customer_id: int):  # type: ignore[no-untyped-def]
 @blp.arguments(TransferIn)
 @blp.response(200, CustomerOut)
 @document_errors(blp, 401, 403, 404, 409, 422)
+@idempotent(blp)
 @requires("customer.transfer", hq=True)
 def transfer_customer(data: dict, customer_id: int):  # type: ignore[no-untyped-def]
     """Move a protected customer to another partner covering its region (audited)."""
@@ -111,6 +113,7 @@ def get_filing(filing_id: int):  # type: ignore[no-untyped-def]
 @blp.arguments(DecisionIn)
 @blp.response(200, FilingOut)
 @document_errors(blp, 401, 403, 404, 409, 422)
+@idempotent(blp)
 @requires(hq=True)
 def approve_filing(data: dict, filing_id: int):  # type: ignore[no-untyped-def]
     """Approve the current step (needs the step's permission)."""
@@ -121,6 +124,7 @@ def approve_filing(data: dict, filing_id: int):  # type: ignore[no-untyped-def]
 @blp.arguments(RejectIn)
 @blp.response(200, FilingOut)
 @document_errors(blp, 401, 403, 404, 409, 422)
+@idempotent(blp)
 @requires(hq=True)
 def reject_filing(data: dict, filing_id: int):  # type: ignore[no-untyped-def]
     """Reject with a comment (required)."""
@@ -131,6 +135,7 @@ def reject_filing(data: dict, filing_id: int):  # type: ignore[no-untyped-def]
 @blp.arguments(LeadIn)
 @blp.response(201, LeadOut)
 @document_errors(blp, 401, 403, 422)
+@idempotent(blp)
 @requires("lead.create", hq=True)
 def create_lead(data: dict):  # type: ignore[no-untyped-def]
     """Enter a lead; it goes at once to the partner of its region (or stays unassigned)."""
@@ -141,6 +146,7 @@ def create_lead(data: dict):  # type: ignore[no-untyped-def]
 @blp.arguments(ImportFile, location="files")
 @blp.response(200, LeadImportOut)
 @document_errors(blp, 401, 403, 409, 413, 422)
+@idempotent(blp)
 @requires("lead.create", hq=True)
 def import_leads(files: dict):  # type: ignore[no-untyped-def]
     """Import leads from a CSV or XLSX file (columns name, contact_name, phone, region_code,
@@ -172,6 +178,7 @@ def get_lead(lead_id: int):  # type: ignore[no-untyped-def]
 @blp.post("/leads/<int:lead_id>/claim")
 @blp.response(200, CustomerOut)
 @document_errors(blp, 401, 403, 404, 409)
+@idempotent(blp)
 @requires("lead.claim")
 def claim_lead(lead_id: int):  # type: ignore[no-untyped-def]
     """Claim the lead: its customer becomes yours, protected, with source hq."""
@@ -182,6 +189,7 @@ def claim_lead(lead_id: int):  # type: ignore[no-untyped-def]
 @blp.arguments(DeclineIn)
 @blp.response(200, LeadOut)
 @document_errors(blp, 401, 403, 404, 409, 422)
+@idempotent(blp)
 @requires("lead.claim")
 def decline_lead(data: dict, lead_id: int):  # type: ignore[no-untyped-def]
     """Decline with a reason: the lead goes to the next partner or back to HQ."""

@@ -9,7 +9,7 @@ import contextlib
 from flask import Response, jsonify
 from flask_smorest import Blueprint
 
-from gateway.api.common import document_errors, document_files, page_of, wire
+from gateway.api.common import document_errors, document_files, idempotent, page_of, wire
 from gateway.context import authenticated, call, requires
 from services.common.errors import ServiceTimeout, ServiceUnavailable
 from services.common.schemas import DecisionIn, RejectIn
@@ -61,6 +61,7 @@ def list_products(args: dict):  # type: ignore[no-untyped-def]
 @products_blp.arguments(ProductCreate)
 @products_blp.response(201, ProductOut)
 @document_errors(products_blp, 401, 403, 409, 422)
+@idempotent(products_blp)
 @requires("product.manage", hq=True)
 def create_product(data: dict):  # type: ignore[no-untyped-def]
     """Add a product (SKU unique: 409 ``sku_taken``)."""
@@ -102,6 +103,7 @@ def list_orders(args: dict):  # type: ignore[no-untyped-def]
 @blp.arguments(OrderCreate)
 @blp.response(201, OrderOut)
 @document_errors(blp, 401, 403, 409, 422, 503)
+@idempotent(blp)
 @requires("order.create")
 def create_order(data: dict):  # type: ignore[no-untyped-def]
     """Draft an order for a customer protected for your partner (422 ``customer_not_owned``
@@ -137,6 +139,7 @@ def update_order(data: dict, order_id: int):  # type: ignore[no-untyped-def]
 @blp.post("/orders/<int:order_id>/submit")
 @blp.response(200, OrderOut)
 @document_errors(blp, 401, 403, 404, 409, 422, 503)
+@idempotent(blp)
 @requires("order.create")
 def submit_order(order_id: int):  # type: ignore[no-untyped-def]
     """Start the approval flow (the customer must still be protected for you)."""
@@ -147,6 +150,7 @@ def submit_order(order_id: int):  # type: ignore[no-untyped-def]
 @blp.arguments(DecisionIn)
 @blp.response(200, OrderOut)
 @document_errors(blp, 401, 403, 404, 409, 422)
+@idempotent(blp)
 @requires(hq=True)
 def approve_order(data: dict, order_id: int):  # type: ignore[no-untyped-def]
     """Approve the current step (HQ with that step's permission; 403 out of turn)."""
@@ -157,6 +161,7 @@ def approve_order(data: dict, order_id: int):  # type: ignore[no-untyped-def]
 @blp.arguments(RejectIn)
 @blp.response(200, OrderOut)
 @document_errors(blp, 401, 403, 404, 409, 422)
+@idempotent(blp)
 @requires(hq=True)
 def reject_order(data: dict, order_id: int):  # type: ignore[no-untyped-def]
     """Reject at the current step, with a comment; the partner may revise and resubmit."""
@@ -166,6 +171,7 @@ def reject_order(data: dict, order_id: int):  # type: ignore[no-untyped-def]
 @blp.post("/orders/<int:order_id>/complete")
 @blp.response(200, OrderOut)
 @document_errors(blp, 401, 403, 404, 409)
+@idempotent(blp)
 @requires("order.fulfil", hq=True)
 def complete_order(order_id: int):  # type: ignore[no-untyped-def]
     """Mark an approved order delivered."""
@@ -176,6 +182,7 @@ def complete_order(order_id: int):  # type: ignore[no-untyped-def]
 @blp.arguments(CancelIn)
 @blp.response(200, OrderOut)
 @document_errors(blp, 401, 403, 404, 409, 422)
+@idempotent(blp)
 @authenticated
 def cancel_order(data: dict, order_id: int):  # type: ignore[no-untyped-def]
     """Cancel: the ordering partner before approval; HQ ``order.cancel`` after, with a
@@ -195,6 +202,7 @@ def list_comments(order_id: int):  # type: ignore[no-untyped-def]
 @blp.arguments(CommentIn)
 @blp.response(201, CommentOut)
 @document_errors(blp, 401, 404, 422)
+@idempotent(blp)
 @authenticated
 def add_comment(data: dict, order_id: int):  # type: ignore[no-untyped-def]
     """Comment on the order; everyone who took part in it is told."""

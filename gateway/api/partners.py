@@ -5,7 +5,7 @@ from __future__ import annotations
 from flask import jsonify
 from flask_smorest import Blueprint
 
-from gateway.api.common import document_errors, page_of, wire
+from gateway.api.common import document_errors, idempotent, page_of, wire
 from gateway.context import authenticated, call, requires
 from services.partners.schemas import (
     PartnerCreate,
@@ -38,6 +38,7 @@ def list_partners(args: dict):  # type: ignore[no-untyped-def]
 @blp.arguments(PartnerCreate)
 @blp.response(201, PartnerOut)
 @document_errors(blp, 401, 403, 409, 422)
+@idempotent(blp)
 @requires("partner.manage", hq=True)
 def create_partner(data: dict):  # type: ignore[no-untyped-def]
     """Create a partner with its territory."""
@@ -65,6 +66,7 @@ def _status_action(action: str, doc: str):  # type: ignore[no-untyped-def]
     @blp.post(f"/partners/<int:partner_id>/{action}", endpoint=f"{action}_partner")
     @blp.response(200, PartnerOut)
     @document_errors(blp, 401, 403, 404, 409)
+    @idempotent(blp)
     @requires("partner.manage", hq=True)
     def view(partner_id: int):  # type: ignore[no-untyped-def]
         return jsonify(call("partners", f"{action}_partner", partner_id))

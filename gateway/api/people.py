@@ -5,7 +5,7 @@ from __future__ import annotations
 from flask import jsonify
 from flask_smorest import Blueprint
 
-from gateway.api.common import document_errors, page_of, wire
+from gateway.api.common import document_errors, idempotent, page_of, wire
 from gateway.context import authenticated, call, requires
 from services.partners.schemas import (
     PermissionOut,
@@ -36,6 +36,7 @@ def list_users(args: dict):  # type: ignore[no-untyped-def]
 @blp.arguments(UserCreate)
 @blp.response(201, UserOut)
 @document_errors(blp, 401, 403, 409, 422)
+@idempotent(blp)
 @requires("user.manage")
 def create_user(data: dict):  # type: ignore[no-untyped-def]
     """Create a user; a partner admin creates users of its own partner only."""
@@ -86,6 +87,7 @@ def list_roles(args: dict):  # type: ignore[no-untyped-def]
 @blp.arguments(RoleCreate)
 @blp.response(201, RoleOut)
 @document_errors(blp, 401, 403, 409, 422)
+@idempotent(blp)
 @requires("role.manage", hq=True)
 def create_role(data: dict):  # type: ignore[no-untyped-def]
     return jsonify(call("partners", "create_role", wire(RoleCreate, data))), 201

@@ -111,21 +111,21 @@ class CommissionService(ServiceBase):
         """One statement; NotFound outside the caller's scope."""
         return statements.get_statement(self.db, self.caller, load_id(statement_id))
 
-    @rpc
+    @rpc(idempotent=True)
     def issue_statement(self, payload: dict) -> dict:
         """HQ settles a partner's unsettled entries of an ended period."""
         return statements.issue_statement(
             self.db, self.caller, load(StatementIn, payload), utcnow(), self.emit
         )
 
-    @rpc
+    @rpc(idempotent=True)
     def confirm_statement(self, statement_id: int) -> dict:
         """The partner confirms its issued statement."""
         return statements.confirm_statement(
             self.db, self.caller, load_id(statement_id), utcnow(), self.emit
         )
 
-    @rpc
+    @rpc(idempotent=True)
     def pay_statement(self, statement_id: int, payload: dict) -> dict:
         """HQ marks a confirmed statement paid, with the payment's reference."""
         data = load(PayIn, payload)

@@ -121,6 +121,12 @@ def verify_caller(token: object, key: str | None = None) -> Caller:
     return caller
 
 
+def caller_of_accepted_call(token: str) -> Caller:
+    """The caller of a call whose context was verified when it arrived: its signature is
+    checked again, its expiry not (a long call may outlast it)."""
+    return _decode_caller(token, get_settings().internal_key)[0]
+
+
 @lru_cache(maxsize=4096)
 def _decode_caller(token: str, key: str) -> tuple[Caller, float]:
     # Cached: the entrypoint and the dependency both verify the same token of a call.

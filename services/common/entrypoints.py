@@ -3,6 +3,7 @@
 - ``rpc``: refuses a call whose caller context is missing or forged before any worker
   runs, and commits the worker's transaction before the reply is sent; a database that
   cannot be reached answers ``service_unavailable`` (503: try again), not an internal error.
+  ``@rpc(idempotent=True)`` honours the caller's idempotency key (``idempotency``).
 - ``event_handler``: acts as the system; skips an event it has already applied; records
   the event id in the transaction of the effect; commits before acknowledging; and when
   the handler fails, retries with back-off and after N tries parks the message in
@@ -34,6 +35,7 @@ from services.common.amqp import ConfirmingPublisher
 from services.common.context import CALLER_KEY, verify_caller
 from services.common.db import DATABASE_AWAY, find_database, finish_unit_of_work
 from services.common.errors import AppError, ServiceTimeout, ServiceUnavailable
+from services.common.idempotency import key_of, remember, replay
 from services.common.models import ProcessedEvent
 from services.common.sealing import SealedValueUnreadable
 from services.common.timeutil import iso, utcnow
@@ -98,7 +100,10 @@ def _unavailable(service: str, exc: BaseException) -> ServiceUnavailable | None:
 
 
 class Rpc(NamekoRpc):
-    def __init__(self, expected_exceptions: Any = AppError, **kwargs: Any) -> None:
+    def __init__(
+        self, expected_exceptions: Any = AppError, idempotent: bool = False, **kwargs: Any
+    ) -> None:
+        self.idempotent = idempotent
         super().__init__(expected_exceptions=expected_exceptions, **kwargs)
 
     def handle_message(self, body: Any, message: Any) -> None:
@@ -107,7 +112,14 @@ class Rpc(NamekoRpc):
         super().handle_message(body, message)
 
     def handle_result(self, message: Any, worker_ctx: Any, result: Any, exc_info: Any) -> Any:
+        database = find_database(self.container)
+        key = key_of(message) if self.idempotent and database is not None else None
+        if key is not None and exc_info is None:
+            remember(database, worker_ctx, key, result)
         exc_info = finish_unit_of_work(worker_ctx, exc_info)
+        if key is not None and exc_info is not None:
+            # Failed, or a call with the same key committed first: answer as that one did.
+            result, exc_info = replay(database, worker_ctx, key) or (result, exc_info)
         if exc_info is not None:
             result = None
             away = _unavailable(self.container.service_name, exc_info[1])

@@ -73,3 +73,30 @@ def _configure_and_run(context, connection, target, version_table) -> None:  # t
     )
     with context.begin_transaction():
         context.run_migrations()
+
+
+def create_idempotent_calls_table() -> None:
+    """For a service's migration: the table of ``IdempotentCall``, as every service has it."""
+    import sqlalchemy as sa
+    from alembic import op
+
+    from services.common.db import BigIntPK, UTCDateTime
+
+    op.create_table(
+        "idempotent_calls",
+        sa.Column("id", BigIntPK, autoincrement=True, nullable=False),
+        sa.Column("caller", sa.String(length=64), nullable=False),
+        sa.Column("method", sa.String(length=200), nullable=False),
+        sa.Column("key", sa.String(length=200), nullable=False),
+        sa.Column("fingerprint", sa.String(length=64), nullable=False),
+        sa.Column("answer", sa.Text(), nullable=False),
+        sa.Column("created_at", UTCDateTime(timezone=True), nullable=False),
+        sa.PrimaryKeyConstraint("id"),
+        sa.UniqueConstraint("caller", "method", "key", name="uq_idempotent_calls"),
+    )
+
+
+def drop_idempotent_calls_table() -> None:
+    from alembic import op
+
+    op.drop_table("idempotent_calls")

@@ -1,4 +1,5 @@
-"""Tables every service keeps in its own database: the outbox and the processed events.
+"""Tables every service keeps in its own database: the outbox, the processed events and
+the answers of idempotent calls.
 
 They live on their own metadata; each service's migrations create them next to its
 own tables (see ``migrations.run_migrations``).
@@ -9,7 +10,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, Index, String, Text
+from sqlalchemy import JSON, Index, String, Text, UniqueConstraint
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from services.common.db import BigIntPK, UTCDateTime
@@ -49,3 +50,20 @@ class ProcessedEvent(CommonBase):
     event_id: Mapped[str] = mapped_column(String(36), primary_key=True)
     handler: Mapped[str] = mapped_column(String(200), primary_key=True)
     processed_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class IdempotentCall(CommonBase):
+    """The answer to a call made with an ``Idempotency-Key``, saved in the transaction of
+    its effect: the same key from the same caller gets this answer again instead of a
+    second effect (see ``services.common.idempotency``)."""
+
+    __tablename__ = "idempotent_calls"
+    __table_args__ = (UniqueConstraint("caller", "method", "key", name="uq_idempotent_calls"),)
+
+    id: Mapped[int] = mapped_column(BigIntPK, primary_key=True, autoincrement=True)
+    caller: Mapped[str] = mapped_column(String(64))
+    method: Mapped[str] = mapped_column(String(200))
+    key: Mapped[str] = mapped_column(String(200))
+    fingerprint: Mapped[str] = mapped_column(String(64))
+    answer: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

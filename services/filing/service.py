@@ -42,7 +42,7 @@ class FilingService(ServiceBase):
         """Would this customer conflict with one filed by another partner? (yes/no only)"""
         return domain.check_conflict(self.db, self.caller, load(CustomerCheckIn, payload))
 
-    @rpc
+    @rpc(idempotent=True)
     def file_customer(self, payload: dict) -> dict:
         data = load(CustomerFileIn, payload)
         self.caller.require("customer.create")
@@ -62,7 +62,7 @@ class FilingService(ServiceBase):
         """The customer if it is protected for the caller's partner; else customer_not_owned."""
         return domain.owned_customer(self.db, self.caller, load_id(customer_id, "customer_id"))
 
-    @rpc
+    @rpc(idempotent=True)
     def transfer_customer(self, customer_id: int, payload: dict) -> dict:
         data = load(TransferIn, payload)
         self.caller.require_hq("customer.transfer")
@@ -80,14 +80,14 @@ class FilingService(ServiceBase):
     def get_filing(self, filing_id: int) -> dict:
         return domain.get_filing(self.db, self.caller, load_id(filing_id))
 
-    @rpc
+    @rpc(idempotent=True)
     def approve_filing(self, filing_id: int, payload: dict) -> dict:
         data = load(DecisionIn, payload)
         return domain.approve_filing(
             self.db, self.caller, load_id(filing_id), data["comment"], utcnow(), self.emit
         )
 
-    @rpc
+    @rpc(idempotent=True)
     def reject_filing(self, filing_id: int, payload: dict) -> dict:
         data = load(RejectIn, payload)
         return domain.reject_filing(
@@ -104,7 +104,7 @@ class FilingService(ServiceBase):
 
     # -- leads --------------------------------------------------------------------------
 
-    @rpc
+    @rpc(idempotent=True)
     def create_lead(self, payload: dict) -> dict:
         data = load(LeadIn, payload)
         self.caller.require_hq("lead.create")
@@ -112,7 +112,7 @@ class FilingService(ServiceBase):
             self.db, self.caller, data, self._assigner(), self._resolve, utcnow(), self.emit
         )
 
-    @rpc
+    @rpc(idempotent=True)
     def import_leads(self, payload: dict) -> dict:
         """Create and route every valid row; report the others by row number."""
         rows = load(LeadImportIn, payload)["rows"]
@@ -132,11 +132,11 @@ class FilingService(ServiceBase):
     def get_lead(self, lead_id: int) -> dict:
         return leads.get_lead(self.db, self.caller, load_id(lead_id))
 
-    @rpc
+    @rpc(idempotent=True)
     def claim_lead(self, lead_id: int) -> dict:
         return leads.claim_lead(self.db, self.caller, load_id(lead_id), utcnow(), self.emit)
 
-    @rpc
+    @rpc(idempotent=True)
     def decline_lead(self, lead_id: int, payload: dict) -> dict:
         data = load(DeclineIn, payload)
         return leads.decline_lead(

@@ -43,7 +43,7 @@ class OrdersService(ServiceBase):
     def get_product(self, product_id: int) -> dict:
         return catalogue.get_product(self.db, load_id(product_id))
 
-    @rpc
+    @rpc(idempotent=True)
     def create_product(self, payload: dict) -> dict:
         return catalogue.create_product(self.db, self.caller, load(ProductCreate, payload))
 
@@ -63,7 +63,7 @@ class OrdersService(ServiceBase):
     def get_order(self, order_id: int) -> dict:
         return views.get_order(self.db, self.caller, load_id(order_id))
 
-    @rpc
+    @rpc(idempotent=True)
     def create_order(self, payload: dict) -> dict:
         """A draft order for a customer protected for the caller's partner."""
         return domain.create_order(
@@ -76,14 +76,14 @@ class OrdersService(ServiceBase):
             self.db, self.caller, load_id(order_id), load(OrderUpdate, payload)
         )
 
-    @rpc
+    @rpc(idempotent=True)
     def submit_order(self, order_id: int) -> dict:
         """Start the approval flow (the customer is checked with filing again)."""
         return domain.submit_order(
             self.db, self.caller, load_id(order_id), self.filing.owned_customer, self.emit
         )
 
-    @rpc
+    @rpc(idempotent=True)
     def approve_order(self, order_id: int, payload: dict) -> dict:
         return domain.approve_order(
             self.db,
@@ -93,7 +93,7 @@ class OrdersService(ServiceBase):
             self.emit,
         )
 
-    @rpc
+    @rpc(idempotent=True)
     def reject_order(self, order_id: int, payload: dict) -> dict:
         return domain.reject_order(
             self.db,
@@ -103,11 +103,11 @@ class OrdersService(ServiceBase):
             self.emit,
         )
 
-    @rpc
+    @rpc(idempotent=True)
     def complete_order(self, order_id: int) -> dict:
         return domain.complete_order(self.db, self.caller, load_id(order_id), self.emit)
 
-    @rpc
+    @rpc(idempotent=True)
     def cancel_order(self, order_id: int, payload: dict) -> dict:
         return domain.cancel_order(
             self.db,
@@ -123,7 +123,7 @@ class OrdersService(ServiceBase):
     def list_comments(self, order_id: int) -> list[dict]:
         return comments.list_comments(self.db, self.caller, load_id(order_id))
 
-    @rpc
+    @rpc(idempotent=True)
     def add_comment(self, order_id: int, payload: dict) -> dict:
         return comments.add_comment(
             self.db, self.caller, load_id(order_id), load(CommentIn, payload)["body"], self.emit

@@ -81,7 +81,7 @@ class PartnersService(ServiceBase):
     def get_partner(self, partner_id: int) -> dict:
         return domain.get_partner(self.db, self.caller, load_id(partner_id))
 
-    @rpc
+    @rpc(idempotent=True)
     def create_partner(self, payload: dict) -> dict:
         return domain.create_partner(self.db, self.caller, load(PartnerCreate, payload), self.emit)
 
@@ -98,17 +98,17 @@ class PartnersService(ServiceBase):
             self.db, self.caller, load_id(partner_id), data["territory"], self.emit
         )
 
-    @rpc
+    @rpc(idempotent=True)
     def suspend_partner(self, partner_id: int) -> dict:
         return domain.change_status(self.db, self.caller, load_id(partner_id), "suspend", self.emit)
 
-    @rpc
+    @rpc(idempotent=True)
     def activate_partner(self, partner_id: int) -> dict:
         return domain.change_status(
             self.db, self.caller, load_id(partner_id), "activate", self.emit
         )
 
-    @rpc
+    @rpc(idempotent=True)
     def terminate_partner(self, partner_id: int) -> dict:
         return domain.change_status(
             self.db, self.caller, load_id(partner_id), "terminate", self.emit
@@ -160,7 +160,7 @@ class PartnersService(ServiceBase):
     def get_user(self, user_id: int) -> dict:
         return access.get_user(self.db, self.caller, load_id(user_id))
 
-    @rpc
+    @rpc(idempotent=True)
     def create_user(self, payload: dict) -> dict:
         return access.create_user(self.db, self.caller, load(UserCreate, payload), self.emit)
 
@@ -185,7 +185,7 @@ class PartnersService(ServiceBase):
     def get_role(self, role_id: int) -> dict:
         return access.get_role(self.db, self.caller, load_id(role_id))
 
-    @rpc
+    @rpc(idempotent=True)
     def create_role(self, payload: dict) -> dict:
         return access.create_role(self.db, self.caller, load(RoleCreate, payload), self.emit)
 

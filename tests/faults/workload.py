@@ -1,10 +1,11 @@
 """The fault suites' workload: orders created, submitted and approved through the gateway
 by several client threads; in the scenarios, customers filed and approved and HQ leads
 created and claimed between them. Each client behaves as a careful client would while the
-system misbehaves: a request that failed with 502/503/504 or a dropped connection is
-retried, and before acting again the client reads back what it acted on (a lead it may
-have created already, it looks for by name), so it never acts twice on purpose. Whatever
-happens inside, the ledger afterwards says what should exist.
+system misbehaves: every POST carries an ``Idempotency-Key`` of its own, and a request
+that failed with 502/503/504 or a dropped connection is sent again with the same key. So
+the client never needs to guess whether a lost answer's request went through: it expects
+the first answer (200 or 201), never a 409 from its own earlier try. Whatever happens
+inside, the ledger afterwards says what should exist.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import itertools
 import random
 import threading
 import time
+import uuid
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -75,17 +77,11 @@ class PatientClient:
             self.outcome.count(type(exc).__name__)
         return None
 
-    def send(
-        self,
-        method: str,
-        path: str,
-        body: Any = None,
-        done_already: Callable[[], Any] | None = None,
-        **kwargs: Any,
-    ) -> Any:
-        """The first answer that is not a transient failure. ``done_already``, asked
-        before each retry, finds what an earlier try may have made (its answer is then
-        returned instead): for requests that would make it twice."""
+    def send(self, method: str, path: str, body: Any = None, **kwargs: Any) -> Any:
+        """The first answer that is not a transient failure; every try of a POST carries
+        the same idempotency key."""
+        if method == "POST":
+            kwargs["headers"] = {"Idempotency-Key": str(uuid.uuid4())}
         deadline = time.monotonic() + self.patience
         pause = 0.2
         while True:
@@ -96,8 +92,6 @@ class PatientClient:
                 raise GaveUp(f"{method} {path}")
             time.sleep(pause)
             pause = min(pause * 2, 2.0)
-            if done_already is not None and (found := done_already()) is not None:
-                return found
 
 
 @dataclass
@@ -176,12 +170,7 @@ def _approve_one(
             response = approver.send("POST", f"{path}/approve", {"comment": "同意"})
         else:
             raise AssertionError(f"order {order['id']} became {status}")
-        if response.status_code == 200:
-            order = response.json()
-            continue
-        # 409: our earlier attempt went through although its answer was lost; read back.
-        assert response.status_code == 409, f"{response.status_code} {response.text[:200]}"
-        order = _ok(seller.send("GET", path))
+        order = _ok(response)
     raise AssertionError(f"order {order['id']} still {order['status']} after 10 actions")
 
 
@@ -191,26 +180,11 @@ def _create(seller: PatientClient, world: OrderWorld, contract_no: str) -> dict:
         "contract_no": contract_no,
         "lines": [{"product_id": world.product_id, "quantity": 2, "unit_price": "1234.50"}],
     }
-    response = seller.send("POST", "/api/v1/orders", body)
-    if response.status_code == 201:
-        return response.json()
-    # The contract number is unique per partner: 409 means an earlier attempt was written.
-    assert response.status_code == 409, f"{response.status_code} {response.text[:200]}"
-    found = _ok(seller.send("GET", "/api/v1/orders", params={"q": contract_no}))["items"]
-    assert len(found) == 1, f"{contract_no}: {found}"
-    return found[0]
+    return _ok(seller.send("POST", "/api/v1/orders", body), 201)
 
 
 def _phone() -> str:
     return f"139{next(_phones):08d}"
-
-
-def _the_one(client: PatientClient, path: str, name: str) -> dict | None:
-    """The item of ``path`` named ``name`` (found with ``q``), if there is one."""
-    found = _ok(client.send("GET", path, params={"q": name}))["items"]
-    found = [item for item in found if item["name"] == name]
-    assert len(found) <= 1, f"{name}: {len(found)} of them"
-    return found[0] if found else None
 
 
 def file_one(
@@ -224,16 +198,7 @@ def file_one(
         "phone": _phone(),
         "region_code": world.region_code,
     }
-    response = seller.send("POST", "/api/v1/customers", body)
-    if response.status_code == 201:
-        customer_id = response.json()["id"]
-    else:
-        # An earlier try was written: the partner's own duplicate.
-        assert response.status_code == 409, f"{response.status_code} {response.text[:200]}"
-        assert response.json()["code"] == "already_filed", response.text[:200]
-        found = _the_one(seller, "/api/v1/customers", name)
-        assert found is not None, f"{name}: already filed, yet not found"
-        customer_id = found["id"]
+    customer_id = _ok(seller.send("POST", "/api/v1/customers", body), 201)["id"]
     for _ in range(10):
         customer = _ok(seller.send("GET", f"/api/v1/customers/{customer_id}"))
         filing_id = customer["filing"]["id"]
@@ -241,10 +206,7 @@ def file_one(
             return customer_id, filing_id
         if customer["status"] != "pending":
             raise AssertionError(f"customer {customer_id} became {customer['status']}")
-        path = f"/api/v1/filings/{filing_id}/approve"
-        response = channel.send("POST", path, {"comment": "同意"})
-        # 409: our earlier attempt went through although its answer was lost.
-        assert response.status_code in (200, 409), f"{response.status_code} {response.text[:200]}"
+        _ok(channel.send("POST", f"/api/v1/filings/{filing_id}/approve", {"comment": "同意"}))
     raise AssertionError(f"customer {customer_id} still not protected after 10 actions")
 
 
@@ -260,14 +222,7 @@ def claim_one(
         "phone": _phone(),
         "region_code": world.region_code,
     }
-
-    def made_already() -> _Found | None:
-        lead = _the_one(channel, "/api/v1/leads", name)
-        return None if lead is None else _Found(lead)
-
-    response = channel.send("POST", "/api/v1/leads", body, done_already=made_already)
-    assert response.status_code in (200, 201), f"{response.status_code} {response.text[:200]}"
-    lead = response.json()
+    lead = _ok(channel.send("POST", "/api/v1/leads", body), 201)
     assert (lead["status"], lead["assigned_partner_id"]) == ("assigned", world.partner_id), lead
     path = f"/api/v1/leads/{lead['id']}"
     for _ in range(10):
@@ -275,24 +230,11 @@ def claim_one(
             return lead["id"], lead["customer_id"]
         if lead["status"] != "assigned":
             raise AssertionError(f"lead {lead['id']} became {lead['status']}")
-        response = seller.send("POST", f"{path}/claim")
-        # 409: our earlier attempt went through although its answer was lost.
-        assert response.status_code in (200, 409), f"{response.status_code} {response.text[:200]}"
+        _ok(seller.send("POST", f"{path}/claim"))
         lead = _ok(seller.send("GET", path))
     raise AssertionError(f"lead {lead['id']} still {lead['status']} after 10 actions")
 
 
-@dataclass
-class _Found:
-    """An earlier try's result, found by reading back, in place of its lost answer."""
-
-    body: dict
-    status_code: int = 200
-
-    def json(self) -> dict:
-        return self.body
-
-
-def _ok(response: requests.Response) -> Any:
-    assert response.status_code == 200, f"{response.status_code} {response.text[:200]}"
+def _ok(response: requests.Response, status: int = 200) -> Any:
+    assert response.status_code == status, f"{response.status_code} {response.text[:200]}"
     return response.json()

@@ -22,7 +22,7 @@ class Client:
         self.session = requests.Session()
 
     def request(self, method: str, path: str, **kwargs: Any) -> requests.Response:
-        headers = kwargs.pop("headers", {})
+        headers = dict(kwargs.pop("headers", None) or {})  # the caller's dict stays as it was
         if self.token:
             headers.setdefault("Authorization", f"Bearer {self.token}")
         kwargs.setdefault("timeout", 30)
