@@ -135,8 +135,10 @@ def protected_customers(seller: Api, approver: Api, how_many: int) -> list[int]:
 
 
 def order_factory(
-    base: str, token: str, customers: list[int], product_id: int, timeout: float
+    base: str, token: str, customers: list[int], product_id: int, timeout: float, keyed: bool
 ) -> Callable:
+    """Create-and-submit operations; ``keyed``: each POST with an ``Idempotency-Key`` of
+    its own (what a careful client sends; the service saves each answer)."""
     numbers = count()  # next() is atomic: unique contract numbers across threads
     run = uuid.uuid4().hex[:6]
 
@@ -145,6 +147,9 @@ def order_factory(
         with requests.Session() as session:
             session.headers["Authorization"] = f"Bearer {token}"
 
+            def key() -> dict[str, str]:
+                return {"Idempotency-Key": uuid.uuid4().hex} if keyed else {}
+
             def create_and_submit() -> None:
                 number = next(numbers)
                 body = {
@@ -152,11 +157,15 @@ def order_factory(
                     "contract_no": f"BENCH-{run}-{number}",
                     "lines": [{"product_id": product_id, "quantity": 1, "unit_price": "1000.00"}],
                 }
-                created = session.post(f"{base}/api/v1/orders", json=body, timeout=timeout)
+                created = session.post(
+                    f"{base}/api/v1/orders", json=body, timeout=timeout, headers=key()
+                )
                 if created.status_code != 201:
                     raise HttpError(f"create: {created.status_code} {created.text[:200]}")
                 order_id = created.json()["id"]
-                submitted = session.post(f"{base}/api/v1/orders/{order_id}/submit", timeout=timeout)
+                submitted = session.post(
+                    f"{base}/api/v1/orders/{order_id}/submit", timeout=timeout, headers=key()
+                )
                 if submitted.status_code != 200:
                     raise HttpError(f"submit: {submitted.status_code} {submitted.text[:200]}")
 
@@ -214,12 +223,13 @@ def main() -> None:
     )
     print()
     rows: list[Stats] = []
-    for concurrency in concurrencies:
+    # Each concurrency without keys, then the first one again with a key on each POST.
+    for concurrency, keyed in [(c, False) for c in concurrencies] + [(concurrencies[0], True)]:
         token = Api(base, args.partner_user, args.password, args.timeout).tokens["access_token"]
         rows.append(
             drive(
-                order_factory(base, token, customers, product["id"], args.timeout),
-                label="create + submit",
+                order_factory(base, token, customers, product["id"], args.timeout, keyed),
+                label="create + submit" + (", keyed" if keyed else ""),
                 method="HTTP x2",
                 threads=concurrency,
                 seconds=args.seconds,
@@ -232,14 +242,17 @@ def main() -> None:
     headers[headers.index("calls/s")] = "orders/s"
     table = [stats_row(row) + cpu_cells(row, CPU_GROUPS) for row in rows]
     print_table(headers + CPU_HEADERS, table)
-    print("(one order = POST /orders + POST /orders/{id}/submit; cpu columns: CPU ms per order)")
+    print(
+        "(one order = POST /orders + POST /orders/{id}/submit; keyed: each with an"
+        " Idempotency-Key; cpu columns: CPU ms per order)"
+    )
     for row in rows:
         if row.errors:
             print(f"  errors at x{row.threads}: {row.first_error}")
     attributed = bool(stack["gateway master"] and stack["services"])
     figures = []
     for row in rows:
-        figures += stats_figures(row, f"create + submit conc {row.threads}", unit="orders/s")
+        figures += stats_figures(row, f"{row.label} conc {row.threads}", unit="orders/s")
     for row in rows[:1]:
         used = sum(row.cpu.get(group, 0.0) for group in ("gateway", "services", "rabbitmq"))
         value = used / row.calls * 1000 if attributed and row.calls else None

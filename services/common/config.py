@@ -85,6 +85,7 @@ class Settings:
     event_retry_limit: float
     outbox_interval: float
     timer_interval: float
+    idempotency_keep: float
     login_failures_per_user: int
     login_failures_per_address: int
     log_level: str
@@ -131,6 +132,7 @@ def get_settings() -> Settings:
         event_retry_limit=_float("PRM_EVENT_RETRY_LIMIT", 86400.0),
         outbox_interval=_float("PRM_OUTBOX_INTERVAL", 1.0),
         timer_interval=_float("PRM_TIMER_INTERVAL", 60.0),
+        idempotency_keep=_float("PRM_IDEMPOTENCY_KEEP", 86400.0),
         login_failures_per_user=_int("PRM_LOGIN_FAILURES_PER_USER", 5),
         login_failures_per_address=_int("PRM_LOGIN_FAILURES_PER_ADDRESS", 30),
         log_level=os.environ.get("LOG_LEVEL", "INFO").upper(),

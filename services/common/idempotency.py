@@ -13,7 +13,8 @@ the ``x-prm-idempotency-key`` header, and an entrypoint declared ``@rpc(idempote
 So the effect happens once, whichever of the copies runs first or whether they overlap;
 the database's unique index decides. The same key with other arguments is refused (422
 ``idempotency_key_reused``). A call that failed saves nothing: sending it again runs it
-again.
+again. Answers are kept ``PRM_IDEMPOTENCY_KEEP`` seconds (a day), then forgotten by each
+service's ``forget_idempotent_calls`` timer.
 """
 
 from __future__ import annotations
@@ -21,10 +22,12 @@ from __future__ import annotations
 import hashlib
 import hmac
 import logging
+from datetime import datetime, timedelta
 from typing import Any
 
 from kombu.utils import json as kombu_json
-from sqlalchemy import select
+from sqlalchemy import delete, select
+from sqlalchemy.orm import Session
 
 from services.common.config import get_settings
 from services.common.context import CALLER_KEY, caller_of_accepted_call
@@ -108,3 +111,11 @@ def replay(database: Database, worker_ctx: Any, key: str) -> tuple[Any, Any] | N
         return None, (InvalidInput, reused, None)
     log.info("%s: answered as call %s with the same key", worker_ctx.call_id, earlier.id)
     return kombu_json.loads(earlier.answer), None
+
+
+def forget_old(session: Session, now: datetime, keep: float) -> int:
+    """Forget the answers saved more than ``keep`` seconds before ``now``; how many."""
+    result = session.execute(
+        delete(IdempotentCall).where(IdempotentCall.created_at < now - timedelta(seconds=keep))
+    )
+    return result.rowcount

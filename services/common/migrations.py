@@ -94,9 +94,11 @@ def create_idempotent_calls_table() -> None:
         sa.PrimaryKeyConstraint("id"),
         sa.UniqueConstraint("caller", "method", "key", name="uq_idempotent_calls"),
     )
+    op.create_index("ix_idempotent_calls_created_at", "idempotent_calls", ["created_at"])
 
 
 def drop_idempotent_calls_table() -> None:
     from alembic import op
 
+    op.drop_index("ix_idempotent_calls_created_at", table_name="idempotent_calls")
     op.drop_table("idempotent_calls")

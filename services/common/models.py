@@ -58,7 +58,10 @@ class IdempotentCall(CommonBase):
     second effect (see ``services.common.idempotency``)."""
 
     __tablename__ = "idempotent_calls"
-    __table_args__ = (UniqueConstraint("caller", "method", "key", name="uq_idempotent_calls"),)
+    __table_args__ = (
+        UniqueConstraint("caller", "method", "key", name="uq_idempotent_calls"),
+        Index("ix_idempotent_calls_created_at", "created_at"),
+    )
 
     id: Mapped[int] = mapped_column(BigIntPK, primary_key=True, autoincrement=True)
     caller: Mapped[str] = mapped_column(String(64))
