@@ -5,7 +5,7 @@ from __future__ import annotations
 from flask import jsonify
 from flask_smorest import Blueprint
 
-from gateway.api.common import document_errors, idempotent, page_of, wire
+from gateway.api.common import document_errors, page_of, wire
 from gateway.context import authenticated, call, current_caller
 from services.common.errors import Forbidden
 from services.notify.schemas import (
@@ -74,7 +74,6 @@ def list_channels(args: dict):  # type: ignore[no-untyped-def]
 @blp.arguments(ChannelIn)
 @blp.response(201, ChannelCreatedOut)
 @document_errors(blp, 401, 403, 409, 422)
-@idempotent(blp)
 @authenticated
 def create_channel(data: dict):  # type: ignore[no-untyped-def]
     """Register an e-mail address or a webhook (`json`, `wecom` or `dingtalk`) for your own

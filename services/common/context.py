@@ -130,14 +130,15 @@ def caller_of_accepted_call(token: str) -> Caller:
 @lru_cache(maxsize=4096)
 def _decode_caller(token: str, key: str) -> tuple[Caller, float]:
     # Cached: the entrypoint and the dependency both verify the same token of a call.
-    # Failures raise and are never cached; expiry is checked on every use.
+    # Failures raise and are never cached; expiry is checked on every use, by the caller
+    # of this function (``verify_caller``), never here, so that a hit and a miss agree.
     try:
         claims = jwt.decode(
             token,
             key,
             algorithms=[_ALGORITHM],
             audience=_AUDIENCE,
-            options={"require": ["exp", "iat", "aud"]},
+            options={"require": ["exp", "iat", "aud"], "verify_exp": False},
         )
     except jwt.PyJWTError as exc:
         raise Unauthenticated("invalid caller context") from exc

@@ -162,7 +162,8 @@ class Database(DependencyProvider):
             _roll_back(session)
             lost = ServiceTimeout(
                 f"the {self.container.service_name} service lost its database while saving:"
-                " the change may or may not have been saved; look before trying again"
+                " the change may or may not have been saved; look before trying again (a request"
+                " sent with an Idempotency-Key may simply be sent again)"
             )
             return (ServiceTimeout, lost, sys.exc_info()[2])
         except Exception:

@@ -15,6 +15,7 @@
 from __future__ import annotations
 
 import logging
+import sys
 import time
 from typing import Any
 
@@ -115,7 +116,13 @@ class Rpc(NamekoRpc):
         database = find_database(self.container)
         key = key_of(message) if self.idempotent and database is not None else None
         if key is not None and exc_info is None:
-            remember(database, worker_ctx, key, result)
+            try:
+                remember(database, worker_ctx, key, result)
+            except Exception:
+                # Never commit an effect whose answer is not saved with it: a retry with
+                # the key would make it twice. (Raising here would kill the container.)
+                log.exception("%s: could not save the answer to its key", worker_ctx.call_id)
+                exc_info = sys.exc_info()
         exc_info = finish_unit_of_work(worker_ctx, exc_info)
         if key is not None and exc_info is not None:
             # Failed, or a call with the same key committed first: answer as that one did.

@@ -31,7 +31,7 @@ from sqlalchemy.orm import Session
 
 from services.common.config import get_settings
 from services.common.context import CALLER_KEY, caller_of_accepted_call
-from services.common.db import DATABASE_AWAY, Database
+from services.common.db import Database
 from services.common.errors import InvalidInput, ServiceUnavailable
 from services.common.models import IdempotentCall
 
@@ -82,8 +82,8 @@ def remember(database: Database, worker_ctx: Any, key: str, result: Any) -> None
 def replay(database: Database, worker_ctx: Any, key: str) -> tuple[Any, Any] | None:
     """(result, exc_info) to answer instead of the worker's failure: the answer of the call
     with the same key that succeeded; ``None`` when none has."""
-    caller, method = _scope(worker_ctx)
     try:
+        caller, method = _scope(worker_ctx)
         with database.session() as session:
             earlier = session.scalar(
                 select(IdempotentCall).where(
@@ -92,9 +92,11 @@ def replay(database: Database, worker_ctx: Any, key: str) -> tuple[Any, Any] | N
                     IdempotentCall.key == key,
                 )
             )
-    except DATABASE_AWAY as exc:
-        # Whether the first call went through nobody can tell now; with the key, sending
-        # the call again is safe.
+        answer = None if earlier is None else kombu_json.loads(earlier.answer)
+    except Exception as exc:
+        # The database is away (or, say, not migrated yet): whether the first call went
+        # through nobody can tell now; with the key, sending the call again is safe.
+        # (Raising here would kill the container.)
         log.warning("%s: could not look up idempotency key: %s", worker_ctx.call_id, exc)
         away = ServiceUnavailable(
             f"the {worker_ctx.container.service_name} service could not use its database"
@@ -110,7 +112,7 @@ def replay(database: Database, worker_ctx: Any, key: str) -> tuple[Any, Any] | N
         )
         return None, (InvalidInput, reused, None)
     log.info("%s: answered as call %s with the same key", worker_ctx.call_id, earlier.id)
-    return kombu_json.loads(earlier.answer), None
+    return answer, None
 
 
 def forget_old(session: Session, now: datetime, keep: float) -> int:

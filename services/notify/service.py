@@ -56,7 +56,7 @@ class NotifyService(ServiceBase):
     def list_channels(self, query: dict) -> dict:
         return channels.list_channels(self.db, self.caller, load(ChannelListArgs, query))
 
-    @rpc(idempotent=True)
+    @rpc
     def create_channel(self, payload: dict) -> dict:
         data = load(ChannelIn, payload)
         return channels.create_channel(self.db, self.caller, data, load_settings(), utcnow())

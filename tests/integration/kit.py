@@ -11,12 +11,15 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from services.common.context import CallerContext
 from services.common.db import BigIntPK, Database
 from services.common.entrypoints import event_handler, rpc
-from services.common.errors import ServiceUnavailable
+from services.common.errors import InvalidState, ServiceUnavailable
 from services.common.service import ServiceBase
 
 #: How often a handler meets an absent service ("away..." names) before it comes back.
 AWAY_FOR = 5
 AWAY_TRIES: Counter = Counter()
+#: Thing name -> when ``make_once`` loses its COMMIT, once: the database goes away
+#: "before" it (nothing is saved) or "after" it (all is, but the service cannot know).
+LOSE_COMMIT: dict[str, str] = {}
 
 
 class KitBase(DeclarativeBase):
@@ -81,6 +84,33 @@ class KitService(ServiceBase):
             raise OperationalError("COMMIT", {}, ConnectionError("server closed the connection"))
 
         event.listen(self.db, "before_commit", lost, once=True)
+
+    @rpc(idempotent=True)
+    def make_once(self, name: str) -> int:
+        """``make`` honouring an idempotency key; loses its COMMIT once if the test asked
+        (``LOSE_COMMIT``)."""
+        thing_id = self.make(name)
+        when = LOSE_COMMIT.pop(name, None)
+        if when:
+
+            def lost(session: object) -> None:
+                raise OperationalError("COMMIT", {}, ConnectionError("server closed"))
+
+            event.listen(self.db, f"{when}_commit", lost, once=True)
+        return thing_id
+
+    @rpc(idempotent=True)
+    def refuse_once(self, name: str) -> int:
+        """Fails if a thing named ``name`` exists (as a second approval would), else makes it."""
+        if self.count_things(name):
+            raise InvalidState(f"{name} exists already")
+        return self.make(name)
+
+    @rpc(idempotent=True)
+    def make_unanswerable(self, name: str) -> object:
+        """Makes a thing and answers with what no wire can carry."""
+        self.make(name)
+        return object()
 
     @rpc
     def count_things(self, name: str) -> int:

@@ -11,20 +11,22 @@ import pytest
 from kombu import Connection, Queue
 from nameko.standalone.events import get_event_exchange
 from sqlalchemy import func, select
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
-from gateway.rpc import RpcClient
+from gateway.rpc import RemoteError, RpcClient
 from services.common.amqp import ConfirmingPublisher
 from services.common.config import get_settings
 from services.common.context import Caller, sign_caller
-from services.common.db import make_engine
+from services.common.db import Database, make_engine
 from services.common.entrypoints import ATTEMPTS_HEADER, PARKED_QUEUE, event_queues
-from services.common.errors import ServiceTimeout, ServiceUnavailable
+from services.common.errors import InvalidInput, InvalidState, ServiceTimeout, ServiceUnavailable
 from services.common.models import CommonBase, OutboxEvent, ProcessedEvent
 from services.common.outbox import OutboxRelay, make_envelope
 from tests.integration.kit import (
     AWAY_FOR,
     AWAY_TRIES,
+    LOSE_COMMIT,
     KitBase,
     KitListener,
     KitService,
@@ -150,7 +152,7 @@ def test_a_call_that_cannot_reach_the_database_answers_service_unavailable(
 
 
 def test_a_commit_whose_outcome_is_unknown_answers_timeout_not_try_again(
-    config, container_factory, client
+    engine, config, container_factory, client
 ) -> None:
     # 503 would invite a retry, which could make a second copy of a change that was saved.
     kit = container_factory(KitService, config)
@@ -332,3 +334,100 @@ def test_nameko_standalone_proxy_with_forged_context_is_refused(config, containe
     ):
         proxy.kit.whoami()
     assert "Unauthenticated" in repr(refused.value)
+
+
+# -- idempotent calls ------------------------------------------------------------------
+
+
+def _things(engine, name: str) -> int:  # type: ignore[no-untyped-def]
+    with Session(engine) as session:
+        return session.scalar(select(func.count()).select_from(Thing).where(Thing.name == name))
+
+
+def test_a_call_sent_again_with_its_key_gets_the_first_answer(
+    engine, config, container_factory, client
+) -> None:
+    container_factory(KitService, config).start()
+    name = unique("keyed")
+    first = client.call("kit", "make_once", name, caller=hq_token(), idempotency_key="k1")
+    again = client.call("kit", "make_once", name, caller=hq_token(), idempotency_key="k1")
+    assert again == first
+    assert _things(engine, name) == 1
+    # Another caller's same key is another request.
+    other = sign_caller(Caller(user_id=2, permissions=frozenset({"partner.manage"})))
+    assert client.call("kit", "make_once", name, caller=other, idempotency_key="k1") != first
+    assert _things(engine, name) == 2
+
+
+def test_a_refusal_of_the_copy_is_answered_with_the_first_answer(
+    engine, config, container_factory, client
+) -> None:
+    # The copy fails because the first went through (a second approval would be 409).
+    container_factory(KitService, config).start()
+    name = unique("refuse")
+    first = client.call("kit", "refuse_once", name, caller=hq_token(), idempotency_key="k2")
+    again = client.call("kit", "refuse_once", name, caller=hq_token(), idempotency_key="k2")
+    assert again == first
+    with pytest.raises(InvalidState):
+        client.call("kit", "refuse_once", name, caller=hq_token(), idempotency_key="k3")
+
+
+def test_a_key_used_for_other_arguments_is_refused(engine, config, container_factory, client):
+    container_factory(KitService, config).start()
+    name, other = unique("mine"), unique("other")
+    client.call("kit", "make_once", name, caller=hq_token(), idempotency_key="k4")
+    with pytest.raises(InvalidInput) as refused:
+        client.call("kit", "make_once", other, caller=hq_token(), idempotency_key="k4")
+    assert refused.value.error_code == "idempotency_key_reused"
+    assert _things(engine, other) == 0
+
+
+def test_a_commit_reported_lost_that_went_through_is_answered_as_saved(
+    engine, config, container_factory, client
+) -> None:
+    container_factory(KitService, config).start()
+    name = unique("after")
+    LOSE_COMMIT[name] = "after"
+    answer = client.call("kit", "make_once", name, caller=hq_token(), idempotency_key="k5")
+    assert isinstance(answer, int)  # not "may or may not have been saved"
+    assert _things(engine, name) == 1
+
+
+def test_a_commit_that_was_lost_is_made_by_the_copy_sent_with_the_key(
+    engine, config, container_factory, client
+) -> None:
+    container_factory(KitService, config).start()
+    name = unique("before")
+    LOSE_COMMIT[name] = "before"
+    with pytest.raises(ServiceTimeout, match="Idempotency-Key may simply be sent again"):
+        client.call("kit", "make_once", name, caller=hq_token(), idempotency_key="k6")
+    assert _things(engine, name) == 0
+    client.call("kit", "make_once", name, caller=hq_token(), idempotency_key="k6")
+    assert _things(engine, name) == 1
+
+
+def test_when_nobody_can_tell_whether_the_first_went_through_the_answer_is_503(
+    engine, config, container_factory, client
+) -> None:
+    container_factory(KitService, config).start()
+    name = unique("unsure")
+    client.call("kit", "refuse_once", name, caller=hq_token(), idempotency_key="k7")
+    # The copy is refused, and the database cannot be asked for the first answer.
+    away = OperationalError("SELECT", {}, ConnectionError("server closed"))
+    with (
+        mock.patch.object(Database, "session", side_effect=away),
+        pytest.raises(ServiceUnavailable, match="same Idempotency-Key"),
+    ):
+        client.call("kit", "refuse_once", name, caller=hq_token(), idempotency_key="k7")
+    assert client.call("kit", "echo", "still here", caller=hq_token()) == "still here"
+
+
+def test_an_answer_that_cannot_be_saved_keeps_nothing_and_the_service_stands(
+    engine, config, container_factory, client
+) -> None:
+    container_factory(KitService, config).start()
+    name = unique("unsaved")
+    with pytest.raises(RemoteError):
+        client.call("kit", "make_unanswerable", name, caller=hq_token(), idempotency_key="k8")
+    assert _things(engine, name) == 0
+    assert client.call("kit", "echo", "still here", caller=hq_token()) == "still here"

@@ -76,10 +76,11 @@ def _differences(url: str, service: str) -> list:
 
 @pytest.mark.parametrize("service", sorted(SERVICES))
 @pytest.mark.parametrize("backend", ["postgresql", "sqlite"])
-def test_migrations_build_what_the_models_describe(
-    service, backend, postgres_url, tmp_path
-) -> None:
-    url = postgres_url if backend == "postgresql" else f"sqlite:///{tmp_path / 'db.sqlite'}"
+def test_migrations_build_what_the_models_describe(service, backend, request, tmp_path) -> None:
+    if backend == "postgresql":
+        url = request.getfixturevalue("postgres_url")
+    else:
+        url = f"sqlite:///{tmp_path / 'db.sqlite'}"
     config = alembic_config(service, ROOT / "services" / service / "migrations", url)
     command.upgrade(config, "head")
     assert _differences(url, service) == []

@@ -31,6 +31,10 @@ NOT_IDEMPOTENT = {
     "/api/v1/customers/check": "only reads",
     "/api/v1/notifications/<int:message_id>/read": "doing it twice changes nothing",
     "/api/v1/notifications/read-all": "doing it twice changes nothing",
+    "/api/v1/notification-channels": (
+        "its answer shows the channel's signing secret, which is kept sealed only: a saved"
+        " answer would keep it in the clear"
+    ),
 }
 
 HQ_PROFILE = {

@@ -2,17 +2,21 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from decimal import Decimal
 
+import jwt
 import pytest
 from nameko.exceptions import serialize
 from sqlalchemy import Column, Integer, MetaData, Table, select
 
-from services.common.context import Caller, sign_caller, verify_caller
+from services.common.config import get_settings
+from services.common.context import Caller, caller_of_accepted_call, sign_caller, verify_caller
 from services.common.errors import Forbidden, InvalidInput, NotFound, Unauthenticated, from_wire
 from services.common.money import apply_rate, money, money_str, to_decimal
 from services.common.schemas import PageArgs, load, load_id
 from services.common.scoping import scoped
+from services.common.timeutil import utcnow
 
 
 def test_money_rounds_half_up_to_the_cent() -> None:
@@ -70,6 +74,30 @@ def test_caller_signed_with_other_key_is_refused() -> None:
 def test_missing_caller_is_refused() -> None:
     with pytest.raises(Unauthenticated):
         verify_caller(None)
+
+
+def _expired(caller: Caller, key: str | None = None) -> str:
+    """A caller token that expired a minute ago, never verified before (not cached)."""
+    settings = get_settings()
+    now = utcnow()
+    claims = caller.to_claims() | {
+        "aud": "prm-internal",
+        "iat": now - timedelta(minutes=10),
+        "exp": now - timedelta(minutes=1),
+    }
+    return jwt.encode(claims, key or settings.internal_key, algorithm="HS256")
+
+
+def test_an_expired_caller_is_refused_but_a_call_accepted_before_keeps_its_caller() -> None:
+    # A long call (a lead import) outlives its caller token: what it saves at the end is
+    # still its caller's, whether the token is in the cache or not.
+    caller = Caller(user_id=5, permissions=frozenset({"lead.create"}), request_id="long-1")
+    assert caller_of_accepted_call(_expired(caller)) == caller  # first seen: not cached
+    with pytest.raises(Unauthenticated):
+        verify_caller(_expired(caller))
+    assert caller_of_accepted_call(_expired(caller)) == caller  # cached
+    with pytest.raises(Unauthenticated):
+        caller_of_accepted_call(_expired(caller, key="k" * 40))
 
 
 def test_partner_user_sees_only_partners_in_scope() -> None:
