@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from decimal import Decimal
-
 from flask import Response, jsonify
 from flask_smorest import Blueprint
 
@@ -29,10 +27,9 @@ from services.commission.schemas import (
 from services.common.report_files import (
     AMOUNT_FORMAT,
     CSV_TYPE,
-    SOURCE_LABELS,
-    TOTAL_LABEL,
     XLSX_TYPE,
     Table,
+    grouped_table,
     to_csv,
     to_xlsx,
 )
@@ -145,34 +142,10 @@ def _columns(report: dict) -> list[tuple[str, str]]:
     ]
 
 
-def _cell(name: str, value: object) -> object:
-    if name == "source":
-        return SOURCE_LABELS.get(str(value), value)
-    if name in _MONEY_COLUMNS:
-        return Decimal(str(value))
-    return value
-
-
 def report_table(report: dict) -> Table:
     """The report as a file shows it: its columns, its rows, the totals row last."""
-    columns = _columns(report)
-    # Without dimensions the only row is the totals row.
-    grouped = report["rows"] if report["group_by"] else []
-    rows = [[_cell(name, row.get(name)) for name, _ in columns] for row in grouped]
-    totals = report["totals"]
-    total_row: list[object] = [
-        _cell(name, totals[name]) if name in totals else None for name, _ in columns
-    ]
-    first_blank = next((i for i, value in enumerate(total_row) if value is None), None)
-    if first_blank is not None:
-        total_row[first_blank] = TOTAL_LABEL
-    rows.append(total_row)
-    return Table(
-        title="提成报表",
-        headers=[header for _, header in columns],
-        rows=rows,
-        formats=[AMOUNT_FORMAT if name in _MONEY_COLUMNS else None for name, _ in columns],
-    )
+    formats = dict.fromkeys(_MONEY_COLUMNS, AMOUNT_FORMAT)
+    return grouped_table("提成报表", report, _columns(report), formats)
 
 
 def _attachment(body: bytes, mimetype: str, extension: str) -> Response:

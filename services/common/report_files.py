@@ -5,8 +5,9 @@
   counts ``#,##0``), codes and periods as text; bold header and totals row; the header
   frozen; columns as wide as their headers.
 
-A report module builds a ``Table`` (its headers, its rows with the totals row last, a
-number format per column) and hands it to ``to_csv`` or ``to_xlsx``.
+A grouped report (``{"group_by", "rows", "totals"}``) becomes a ``Table`` through
+``grouped_table``: its headers, its rows, the totals row last, a number format per column.
+``to_csv`` or ``to_xlsx`` write the table.
 """
 
 from __future__ import annotations
@@ -17,6 +18,8 @@ from dataclasses import dataclass, field
 
 from openpyxl import Workbook
 from openpyxl.styles import Font
+
+from services.common.money import to_decimal
 
 CSV_TYPE = "text/csv; charset=utf-8"
 XLSX_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
@@ -33,6 +36,44 @@ class Table:
     headers: list[str]
     rows: list[list[object]]  # the totals row last
     formats: list[str | None] = field(default_factory=list)  # per column; None: as it is
+
+
+def grouped_table(
+    title: str,
+    report: dict,
+    columns: list[tuple[str, str]],
+    formats: dict[str, str] | None = None,
+    labels: dict[str, dict[str, str]] | None = None,
+) -> Table:
+    """``report`` as a file shows it: the ``columns`` (key, header) of each row, then the
+    totals row, each total under its column and 合计 in the first column without one.
+    Values are named by ``labels`` (the customer source always); amounts (columns of
+    ``AMOUNT_FORMAT``) travel as strings and become exact Decimals."""
+    formats = formats or {}
+    labels = {"source": SOURCE_LABELS} | (labels or {})
+
+    def cell(key: str, value: object) -> object:
+        if key in labels:
+            return labels[key].get(str(value), value)
+        if formats.get(key) == AMOUNT_FORMAT and value is not None:
+            return to_decimal(value)
+        return value
+
+    # Without dimensions the only row is the totals row.
+    grouped = report["rows"] if report["group_by"] else []
+    rows = [[cell(key, row.get(key)) for key, _ in columns] for row in grouped]
+    totals = report["totals"]
+    total_row = [cell(key, totals[key]) if key in totals else None for key, _ in columns]
+    first_blank = next((i for i, value in enumerate(total_row) if value is None), None)
+    if first_blank is not None:
+        total_row[first_blank] = TOTAL_LABEL
+    rows.append(total_row)
+    return Table(
+        title=title,
+        headers=[header for _, header in columns],
+        rows=rows,
+        formats=[formats.get(key) for key, _ in columns],
+    )
 
 
 def to_csv(table: Table) -> bytes:

@@ -4,19 +4,17 @@ headers and labels, ending with a 合计 (totals) row.
 
 from __future__ import annotations
 
-from services.common.money import to_decimal
 from services.common.report_files import (
     AMOUNT_FORMAT,
     COUNT_FORMAT,
     CSV_TYPE,
-    SOURCE_LABELS,
-    TOTAL_LABEL,
     XLSX_TYPE,
     Table,
+    grouped_table,
     to_csv,
     to_xlsx,
 )
-from services.orders.reports import METRICS, row_columns
+from services.orders.reports import row_columns
 
 HEADERS = {
     "province": "省份代码",
@@ -48,35 +46,11 @@ STATUS_LABELS = {
 NUMBER_FORMATS = {"order_count": COUNT_FORMAT, "quantity": COUNT_FORMAT, "amount": AMOUNT_FORMAT}
 
 
-def _label(key: str, value: object) -> object:
-    if key == "source":
-        return SOURCE_LABELS.get(str(value), value)
-    if key == "status":
-        return STATUS_LABELS.get(str(value), value)
-    if key == "amount" and value is not None:
-        return to_decimal(value)  # amounts travel as strings; files get the exact Decimal
-    return value
-
-
 def table(report: dict) -> Table:
     """The report as a file shows it: labelled values, then the totals row (合计 in the
     first column when there is one for it)."""
-    keys = row_columns(report["group_by"])
-    # Without dimensions the only row is the totals row.
-    grouped = report["rows"] if report["group_by"] else []
-    rows = [[_label(key, row.get(key)) for key in keys] for row in grouped]
-    dims = len(keys) - len(METRICS)
-    totals = report["totals"]
-    label: list[object] = [TOTAL_LABEL, *[None] * (dims - 1)] if dims else []
-    rows.append(
-        [*label, totals["order_count"], totals["quantity"], _label("amount", totals["amount"])]
-    )
-    return Table(
-        title="销售报表",
-        headers=[HEADERS[key] for key in keys],
-        rows=rows,
-        formats=[NUMBER_FORMATS.get(key) for key in keys],
-    )
+    columns = [(key, HEADERS[key]) for key in row_columns(report["group_by"])]
+    return grouped_table("销售报表", report, columns, NUMBER_FORMATS, {"status": STATUS_LABELS})
 
 
 def render(report: dict, file_format: str) -> tuple[bytes, str, str]:
