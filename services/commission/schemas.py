@@ -16,6 +16,7 @@ from marshmallow import (
 )
 
 from services.common.schemas import (
+    Id,
     Money,
     PageArgs,
     Rate,
@@ -94,7 +95,7 @@ class RateIn(WireSchema):
     partner_type = fields.String(
         load_default=None, allow_none=True, validate=validate.Length(min=1, max=40)
     )
-    partner_id = fields.Integer(load_default=None, allow_none=True, strict=True)
+    partner_id = Id(load_default=None, allow_none=True, strict=True)
     self_sourced_rate = Rate(required=True)
     hq_assigned_rate = Rate(required=True)
     effective_from = fields.Date(load_default=None, allow_none=True)
@@ -122,11 +123,11 @@ class RateOut(WireSchema):
 
 class RateListArgs(PageArgs):
     partner_type = fields.String(validate=validate.Length(min=1, max=40))
-    partner_id = fields.Integer()
+    partner_id = Id()
 
 
 class RateInForceArgs(WireSchema):
-    partner_id = fields.Integer(required=True, validate=validate.Range(min=1))
+    partner_id = Id(required=True)
     on = fields.Date(load_default=None, allow_none=True)
 
 
@@ -161,9 +162,9 @@ class EntryOut(WireSchema):
 
 
 class EntryListArgs(PageArgs):
-    partner_id = fields.Integer()
-    order_id = fields.Integer()
-    statement_id = fields.Integer()
+    partner_id = Id()
+    order_id = Id()
+    statement_id = Id()
     period = Period()
     from_ = Period(data_key="from")
     to = Period()
@@ -184,7 +185,7 @@ class ReportArgs(WireSchema):
     group_by = GroupBy(load_default=lambda: ["partner", "period"])
     from_ = Period(data_key="from")
     to = Period()
-    partner_id = fields.Integer()
+    partner_id = Id()
     source = fields.String(validate=validate.OneOf(SOURCES))
 
     @validates_schema
@@ -215,7 +216,7 @@ class ReportOut(WireSchema):
 
 
 class StatementIn(WireSchema):
-    partner_id = fields.Integer(required=True, strict=True, validate=validate.Range(min=1))
+    partner_id = Id(required=True, strict=True)
     period = Period(required=True)
 
 
@@ -233,7 +234,7 @@ class StatementOut(WireSchema):
 
 
 class StatementListArgs(PageArgs):
-    partner_id = fields.Integer()
+    partner_id = Id()
     period = Period()
     status = fields.String(validate=validate.OneOf(STATEMENT_STATUSES))
 
@@ -257,9 +258,9 @@ class _EventData(Schema):
 
 
 class OrderApprovedData(_EventData):
-    order_id = fields.Integer(required=True, strict=True)
-    partner_id = fields.Integer(required=True, strict=True)
-    customer_id = fields.Integer(load_default=None, allow_none=True)
+    order_id = Id(required=True, strict=True)
+    partner_id = Id(required=True, strict=True)
+    customer_id = Id(load_default=None, allow_none=True)
     contract_no = fields.String(required=True)
     customer_source = fields.String(required=True, validate=validate.OneOf(SOURCES))
     total_amount = fields.Decimal(required=True, validate=validate.Range(min=0))
@@ -267,9 +268,9 @@ class OrderApprovedData(_EventData):
 
 
 class OrderCancelledData(_EventData):
-    order_id = fields.Integer(required=True, strict=True)
-    partner_id = fields.Integer(required=True, strict=True)
-    customer_id = fields.Integer(load_default=None, allow_none=True)
+    order_id = Id(required=True, strict=True)
+    partner_id = Id(required=True, strict=True)
+    customer_id = Id(load_default=None, allow_none=True)
     contract_no = fields.String(required=True)
     was_approved = fields.Boolean(required=True)
     approved_at = fields.AwareDateTime(load_default=None, allow_none=True)
@@ -283,9 +284,9 @@ class OrderCancelledData(_EventData):
 
 
 class PartnerData(_EventData):
-    id = fields.Integer(required=True, strict=True)
+    id = Id(required=True, strict=True)
     code = fields.String(required=True)
     name = fields.String(required=True)
     type = fields.String(required=True)
-    parent_id = fields.Integer(load_default=None, allow_none=True)
+    parent_id = Id(load_default=None, allow_none=True)
     status = fields.String(required=True)

@@ -17,6 +17,7 @@ import io
 from dataclasses import dataclass, field
 
 from openpyxl import Workbook
+from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
 from openpyxl.styles import Font
 
 from services.common.money import to_decimal
@@ -85,13 +86,19 @@ def to_csv(table: Table) -> bytes:
     return ("\ufeff" + buffer.getvalue()).encode("utf-8")
 
 
+def _storable(value: object) -> object:
+    """A cell value an XLSX file can hold: control characters (a name written with a bell
+    or an escape in it) are left out, as no spreadsheet could show them."""
+    return ILLEGAL_CHARACTERS_RE.sub("", value) if isinstance(value, str) else value
+
+
 def to_xlsx(table: Table) -> bytes:
     workbook = Workbook()
     sheet = workbook.active
     sheet.title = table.title
     sheet.append(table.headers)
     for row in table.rows:
-        sheet.append(row)
+        sheet.append([_storable(value) for value in row])
     formats = table.formats or [None] * len(table.headers)
     for column, (header, number_format) in enumerate(
         zip(table.headers, formats, strict=True), start=1

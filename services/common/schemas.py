@@ -184,13 +184,25 @@ class Rate(fields.Decimal):
 
     def _deserialize(self, value: Any, attr: Any, data: Any, **kwargs: Any) -> Decimal:
         rate = super()._deserialize(value, attr, data, **kwargs)
-        exponent = rate.normalize().as_tuple().exponent
-        if isinstance(exponent, int) and exponent < -RATE_PLACES:
+        try:
+            rounded = rate.quantize(Decimal(1).scaleb(-RATE_PLACES))
+        except ArithmeticError as exc:  # "1e999999999999": no rate is that large
+            raise ValidationError("a rate is between 0 and 1") from exc
+        if rounded != rate:  # also "1E-999999999999", which normalize() takes for 0
             raise ValidationError(f"a rate has at most {RATE_PLACES} decimal places")
         return rate
 
     def _serialize(self, value: Any, attr: Any, obj: Any, **kwargs: Any) -> str | None:
         return None if value is None else format_rate(to_decimal(value))
+
+
+class Id(fields.Integer):
+    """A row's id in a body or a query: 1 up to ``MAX_ID`` (BIGINT); a larger number names
+    no row and is refused (422) before it reaches a database that cannot compare it."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        kwargs.setdefault("validate", validate.Range(min=1, max=MAX_ID))
+        super().__init__(**kwargs)
 
 
 class Flag(fields.Boolean):

@@ -8,6 +8,7 @@ from marshmallow import ValidationError, fields, pre_load, validate
 
 from services.common.schemas import (
     REGION_CODE_PATTERN,
+    Id,
     PageArgs,
     RegionCode,
     UtcDateTime,
@@ -117,18 +118,18 @@ class CustomerListArgs(PageArgs):
     status = fields.String(validate=validate.OneOf(CUSTOMER_STATUSES))
     region_code = RegionCode()
     q = fields.String(validate=validate.Length(max=100))
-    partner_id = fields.Integer()
+    partner_id = Id()
     source = fields.String(validate=validate.OneOf(("partner", "hq")))
 
 
 class TransferIn(WireSchema):
-    partner_id = fields.Integer(required=True)
+    partner_id = Id(required=True)
     reason = fields.String(required=True, validate=validate.Length(min=1, max=500))
 
 
 class FilingListArgs(PageArgs):
     status = fields.String(validate=validate.OneOf(FILING_STATUSES))
-    partner_id = fields.Integer()
+    partner_id = Id()
 
 
 class LeadIn(WireSchema):
@@ -182,7 +183,7 @@ class LeadOut(WireSchema):
 
 class LeadListArgs(PageArgs):
     status = fields.String(validate=validate.OneOf(LEAD_STATUSES))
-    partner_id = fields.Integer()
+    partner_id = Id()
     q = fields.String(validate=validate.Length(max=100))
 
 

@@ -12,8 +12,8 @@ from marshmallow import ValidationError, fields, validate, validates_schema
 
 from services.common import schemas as common_schemas
 from services.common.schemas import (
-    MAX_ID,
     Flag,
+    Id,
     Money,
     PageArgs,
     Rate,
@@ -38,8 +38,6 @@ EXPORT_FORMATS = ("csv", "xlsx")
 
 MAX_QUANTITY = 1_000_000
 MAX_LINES = 200
-#: Ids are BIGINT: nothing has a larger one.
-_id = validate.Range(min=1, max=MAX_ID)
 
 _sku = validate.Regexp(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,39}$", error="letters, digits, _ . -")
 _contract_no = validate.Regexp(r"^\S(.{0,58}\S)?$", error="1-60 characters, no outer spaces")
@@ -119,7 +117,7 @@ class ProductListArgs(PageArgs):
 
 
 class LineIn(WireSchema):
-    product_id = fields.Integer(required=True, strict=True, validate=_id)
+    product_id = Id(required=True, strict=True)
     quantity = fields.Integer(
         required=True, strict=True, validate=validate.Range(min=1, max=MAX_QUANTITY)
     )
@@ -138,7 +136,7 @@ _lines = validate.And(validate.Length(min=1, max=MAX_LINES), _distinct_products)
 
 
 class OrderCreate(WireSchema):
-    customer_id = fields.Integer(required=True, strict=True, validate=_id)
+    customer_id = Id(required=True, strict=True)
     contract_no = fields.String(required=True, validate=_contract_no)
     lines = fields.List(fields.Nested(LineIn), required=True, validate=_lines)
     notes = fields.String(load_default=None, allow_none=True, validate=validate.Length(max=2000))
@@ -154,8 +152,8 @@ class OrderUpdate(WireSchema):
 
 class OrderListArgs(PageArgs, DateRange):
     status = fields.String(validate=validate.OneOf(ORDER_STATUSES))
-    partner_id = fields.Integer(validate=_id)
-    customer_id = fields.Integer(validate=_id)
+    partner_id = Id()
+    customer_id = Id()
     region_code = RegionCode()
     q = fields.String(validate=validate.Length(max=60))
 
@@ -263,7 +261,7 @@ class FlowIn(common_schemas.FlowIn):
 class SalesReportArgs(DateRange):
     group_by = CommaList(DIMENSIONS, load_default=list)
     status = CommaList(ORDER_STATUSES)
-    partner_id = fields.Integer(validate=_id)
+    partner_id = Id()
 
 
 class SalesExportArgs(SalesReportArgs):
@@ -318,7 +316,7 @@ class ExportOut(WireSchema):
 
 
 class SummaryArgs(DateRange):
-    partner_id = fields.Integer(validate=_id)
+    partner_id = Id()
 
 
 class SummaryRowOut(WireSchema):

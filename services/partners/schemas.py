@@ -9,6 +9,7 @@ from marshmallow import fields, validate
 
 from services.common.schemas import (
     Flag,
+    Id,
     PageArgs,
     RegionCode,
     UtcDateTime,
@@ -86,7 +87,7 @@ class PartnerCreate(WireSchema):
     code = fields.String(required=True, validate=_code)
     name = fields.String(required=True, validate=_name)
     type = fields.String(required=True, validate=validate.Length(min=1, max=40))
-    parent_id = fields.Integer(load_default=None, allow_none=True)
+    parent_id = Id(load_default=None, allow_none=True)
     territory = fields.List(RegionCode(), load_default=list, validate=validate.Length(max=200))
     contact_name = fields.String(load_default=None, allow_none=True, validate=_person)
     contact_phone = fields.String(load_default=None, allow_none=True, validate=phone_number)
@@ -96,7 +97,7 @@ class PartnerCreate(WireSchema):
 class PartnerUpdate(WireSchema):
     name = fields.String(validate=_name)
     type = fields.String(validate=validate.Length(min=1, max=40))
-    parent_id = fields.Integer(allow_none=True)
+    parent_id = Id(allow_none=True)
     contact_name = fields.String(allow_none=True, validate=_person)
     contact_phone = fields.String(allow_none=True, validate=phone_number)
     contact_email = fields.Email(allow_none=True, validate=_email)
@@ -105,7 +106,7 @@ class PartnerUpdate(WireSchema):
 class PartnerListArgs(PageArgs):
     status = fields.String(validate=validate.OneOf(PARTNER_STATUSES))
     type = fields.String()
-    parent_id = fields.Integer()
+    parent_id = Id()
     region_code = RegionCode()
     q = fields.String(validate=validate.Length(max=100))
 
@@ -196,7 +197,7 @@ class UserCreate(WireSchema):
     display_name = fields.String(required=True, validate=validate.Length(min=1, max=100))
     email = fields.Email(load_default=None, allow_none=True, validate=_email)
     phone = fields.String(load_default=None, allow_none=True, validate=phone_number)
-    partner_id = fields.Integer(load_default=None, allow_none=True)
+    partner_id = Id(load_default=None, allow_none=True)
     roles = fields.List(fields.String(), load_default=list)
     active = Flag(load_default=True)
     language = fields.String(load_default="zh", validate=validate.OneOf(LANGUAGES))
@@ -213,7 +214,7 @@ class UserUpdate(WireSchema):
 
 
 class UserListArgs(PageArgs):
-    partner_id = fields.Integer()
+    partner_id = Id()
     active = fields.Boolean()
     q = fields.String(validate=validate.Length(max=100))
 
@@ -257,7 +258,7 @@ class PermissionOut(WireSchema):
 
 class RecipientsArgs(WireSchema):
     permission = fields.String(required=True)
-    partner_id = fields.Integer(load_default=None, allow_none=True)
+    partner_id = Id(load_default=None, allow_none=True)
 
 
 class RecipientOut(WireSchema):
