@@ -2,13 +2,19 @@
 
 from __future__ import annotations
 
-from flask import Response, jsonify
+from flask import jsonify
 from flask_smorest import Blueprint
 
-from gateway.api.common import document_errors, document_files, idempotent, page_of, wire
+from gateway.api.common import (
+    document_errors,
+    document_files,
+    file_response,
+    idempotent,
+    page_of,
+    wire,
+)
 from gateway.context import authenticated, call, requires
 from services.commission.schemas import (
-    REPORT_COLUMNS,
     EntryListArgs,
     EntryOut,
     PayIn,
@@ -24,30 +30,10 @@ from services.commission.schemas import (
     StatementListArgs,
     StatementOut,
 )
-from services.common.report_files import (
-    AMOUNT_FORMAT,
-    CSV_TYPE,
-    XLSX_TYPE,
-    Table,
-    grouped_table,
-    to_csv,
-    to_xlsx,
-)
 
 blp = Blueprint(
     "commission", __name__, url_prefix="/api/v1", description="Commission rates and statements"
 )
-
-_MONEY_COLUMNS = {"contract_amount", "commission_amount"}
-#: The dimension a report column belongs to; the other columns are measures.
-_DIMENSION_OF = {
-    "partner_id": "partner",
-    "partner_code": "partner",
-    "partner_name": "partner",
-    "period": "period",
-    "source": "source",
-}
-
 
 # -- rates ------------------------------------------------------------------------------
 
@@ -124,36 +110,10 @@ def commission_report(args: dict):  # type: ignore[no-untyped-def]
     rows only."""
     query = dict(args)
     file_format = query.pop("format")
-    report = call("commission", "commission_report", wire(ReportArgs, query))
-    if file_format == "csv":
-        return _attachment(to_csv(report_table(report)), CSV_TYPE, "csv")
-    if file_format == "xlsx":
-        return _attachment(to_xlsx(report_table(report)), XLSX_TYPE, "xlsx")
-    return jsonify(report)
-
-
-def _columns(report: dict) -> list[tuple[str, str]]:
-    """The measures, and the dimension columns of the dimensions the report is grouped by."""
-    dims = set(report["group_by"])
-    return [
-        (name, header)
-        for name, header in REPORT_COLUMNS
-        if name not in _DIMENSION_OF or _DIMENSION_OF[name] in dims
-    ]
-
-
-def report_table(report: dict) -> Table:
-    """The report as a file shows it: its columns, its rows, the totals row last."""
-    formats = dict.fromkeys(_MONEY_COLUMNS, AMOUNT_FORMAT)
-    return grouped_table("提成报表", report, _columns(report), formats)
-
-
-def _attachment(body: bytes, mimetype: str, extension: str) -> Response:
-    response = Response(body, mimetype=mimetype)
-    response.headers["Content-Disposition"] = (
-        f'attachment; filename="commission-report.{extension}"'
-    )
-    return response
+    if file_format == "json":
+        return jsonify(call("commission", "commission_report", wire(ReportArgs, query)))
+    query = wire(ReportArgs, query) | {"format": file_format}
+    return file_response(call("commission", "export_commission_report", query))
 
 
 # -- statements -------------------------------------------------------------------------

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import base64
 from functools import cache
 
+from flask import Response
 from marshmallow import Schema, fields
 
 from services.common.idempotency import MAX_KEY_LENGTH
@@ -52,6 +54,15 @@ def document_errors(blueprint, *statuses: int):  # type: ignore[no-untyped-def]
 
 
 FILE_TYPES = ("text/csv", "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
+
+
+def file_response(exported: dict) -> Response:
+    """A report file a service answered (``report_files.file_answer``) as an attachment."""
+    return Response(
+        base64.b64decode(exported["content_base64"]),
+        content_type=exported["content_type"],
+        headers={"Content-Disposition": f'attachment; filename="{exported["filename"]}"'},
+    )
 
 
 def document_files(blueprint):  # type: ignore[no-untyped-def]

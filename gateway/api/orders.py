@@ -3,13 +3,19 @@ service). The approval-flow route (/approval-flows/{kind}) lives with the flows.
 
 from __future__ import annotations
 
-import base64
 import contextlib
 
-from flask import Response, jsonify
+from flask import jsonify
 from flask_smorest import Blueprint
 
-from gateway.api.common import document_errors, document_files, idempotent, page_of, wire
+from gateway.api.common import (
+    document_errors,
+    document_files,
+    file_response,
+    idempotent,
+    page_of,
+    wire,
+)
 from gateway.context import authenticated, call, requires
 from services.common.errors import ServiceTimeout, ServiceUnavailable
 from services.common.schemas import DecisionIn, RejectIn
@@ -225,12 +231,7 @@ def sales_report(args: dict):  # type: ignore[no-untyped-def]
     query = wire(SalesReportArgs, args)
     if file_format == "json":
         return jsonify(call("orders", "sales_report", query))
-    exported = call("orders", "export_sales_report", query | {"format": file_format})
-    return Response(
-        base64.b64decode(exported["content_base64"]),
-        content_type=exported["content_type"],
-        headers={"Content-Disposition": f'attachment; filename="{exported["filename"]}"'},
-    )
+    return file_response(call("orders", "export_sales_report", query | {"format": file_format}))
 
 
 @reports_blp.get("/reports/orders-summary")

@@ -15,6 +15,7 @@ from marshmallow import (
     validates_schema,
 )
 
+from services.common.report_files import EXPORT_FORMATS
 from services.common.schemas import (
     Id,
     Money,
@@ -28,7 +29,7 @@ SOURCES = ("partner", "hq")
 KINDS = ("commission", "reversal")
 STATEMENT_STATUSES = ("issued", "confirmed", "paid")
 REPORT_DIMENSIONS = ("partner", "period", "source")
-REPORT_FORMATS = ("json", "csv", "xlsx")
+REPORT_FORMATS = ("json", *EXPORT_FORMATS)
 
 #: The report's columns in file exports, with their Chinese headers (in this order).
 REPORT_COLUMNS = (
@@ -192,6 +193,10 @@ class ReportArgs(WireSchema):
     def _ordered(self, data: dict, **kwargs: Any) -> None:
         if data.get("from_") and data.get("to") and data["from_"] > data["to"]:
             raise ValidationError({"to": ["must not be before from"]})
+
+
+class ReportExportArgs(ReportArgs):
+    format = fields.String(required=True, validate=validate.OneOf(EXPORT_FORMATS))
 
 
 class ReportQuery(ReportArgs):

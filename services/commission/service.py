@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from services.commission import entries, partner_copy, rates, reports, statements
+from services.commission import entries, exports, partner_copy, rates, reports, statements
 from services.commission.models import PartnerCopy
 from services.commission.periods import business_date
 from services.commission.schemas import (
@@ -17,11 +17,13 @@ from services.commission.schemas import (
     RateInForceArgs,
     RateListArgs,
     ReportArgs,
+    ReportExportArgs,
     StatementIn,
     StatementListArgs,
 )
 from services.common.entrypoints import event_handler, rpc
 from services.common.errors import NotFound
+from services.common.report_files import file_answer
 from services.common.rpc import ServiceRpc
 from services.common.schemas import load, load_id
 from services.common.service import ServiceBase
@@ -98,6 +100,13 @@ class CommissionService(ServiceBase):
     def commission_report(self, query: dict) -> dict:
         """Amounts and counts by partner, period and source, with totals (``report.read``)."""
         return reports.commission_report(self.db, self.caller, load(ReportArgs, query))
+
+    @rpc
+    def export_commission_report(self, query: dict) -> dict:
+        """The commission report as a CSV or XLSX file, base64-encoded."""
+        args = load(ReportExportArgs, query)
+        report = reports.commission_report(self.db, self.caller, args)
+        return file_answer(exports.render(report, args["format"]))
 
     # -- statements ---------------------------------------------------------------------
 

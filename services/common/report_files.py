@@ -7,11 +7,13 @@
 
 A grouped report (``{"group_by", "rows", "totals"}``) becomes a ``Table`` through
 ``grouped_table``: its headers, its rows, the totals row last, a number format per column.
-``to_csv`` or ``to_xlsx`` write the table.
+``render`` writes the table as a file (``to_csv``, ``to_xlsx``); the service that owns the
+report answers it over RPC as ``file_answer``, which the gateway sends as an attachment.
 """
 
 from __future__ import annotations
 
+import base64
 import csv
 import io
 from dataclasses import dataclass, field
@@ -27,6 +29,7 @@ XLSX_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 COUNT_FORMAT = "#,##0"
 AMOUNT_FORMAT = "#,##0.00"
 TOTAL_LABEL = "合计"
+EXPORT_FORMATS = ("csv", "xlsx")
 #: A customer's source as every report names it: filed by the partner, or an HQ lead.
 SOURCE_LABELS = {"partner": "伙伴报备", "hq": "总部分配"}
 
@@ -115,3 +118,20 @@ def to_xlsx(table: Table) -> bytes:
     buffer = io.BytesIO()
     workbook.save(buffer)
     return buffer.getvalue()
+
+
+def render(table: Table, file_format: str, name: str) -> tuple[bytes, str, str]:
+    """``(content, content type, file name)`` of ``table`` in ``csv`` or ``xlsx``."""
+    if file_format == "csv":
+        return to_csv(table), CSV_TYPE, f"{name}.csv"
+    return to_xlsx(table), XLSX_TYPE, f"{name}.xlsx"
+
+
+def file_answer(rendered: tuple[bytes, str, str]) -> dict:
+    """A rendered file as an RPC answer (JSON): its name, type and base64 content."""
+    content, content_type, filename = rendered
+    return {
+        "filename": filename,
+        "content_type": content_type,
+        "content_base64": base64.b64encode(content).decode("ascii"),
+    }

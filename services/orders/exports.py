@@ -7,13 +7,10 @@ from __future__ import annotations
 from services.common.report_files import (
     AMOUNT_FORMAT,
     COUNT_FORMAT,
-    CSV_TYPE,
-    XLSX_TYPE,
     Table,
     grouped_table,
-    to_csv,
-    to_xlsx,
 )
+from services.common.report_files import render as render_table
 from services.orders.reports import row_columns
 
 HEADERS = {
@@ -58,6 +55,4 @@ def render(report: dict, file_format: str) -> tuple[bytes, str, str]:
     name = "sales-report"
     if report.get("from") or report.get("to"):
         name += f"-{report.get('from') or 'start'}-{report.get('to') or 'now'}"
-    if file_format == "csv":
-        return to_csv(table(report)), CSV_TYPE, f"{name}.csv"
-    return to_xlsx(table(report)), XLSX_TYPE, f"{name}.xlsx"
+    return render_table(table(report), file_format, name)

@@ -11,6 +11,7 @@ from typing import Any
 from marshmallow import ValidationError, fields, validate, validates_schema
 
 from services.common import schemas as common_schemas
+from services.common.report_files import EXPORT_FORMATS
 from services.common.schemas import (
     Flag,
     Id,
@@ -34,7 +35,6 @@ ORDER_STATUSES = (DRAFT, SUBMITTED, APPROVED, REJECTED, COMPLETED, CANCELLED)
 CUSTOMER_SOURCES = ("partner", "hq")
 #: Dimensions of the sales report, in the order their columns appear.
 DIMENSIONS = ("province", "city", "partner", "product", "month", "quarter", "source", "status")
-EXPORT_FORMATS = ("csv", "xlsx")
 
 MAX_QUANTITY = 1_000_000
 MAX_LINES = 200

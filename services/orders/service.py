@@ -3,9 +3,8 @@ the order approval flow, and sales reports."""
 
 from __future__ import annotations
 
-import base64
-
 from services.common.entrypoints import event_handler, rpc
+from services.common.report_files import file_answer
 from services.common.rpc import ServiceRpc
 from services.common.schemas import DecisionIn, RejectIn, load, load_id
 from services.common.service import ServiceBase
@@ -151,14 +150,8 @@ class OrdersService(ServiceBase):
         """The sales report as a CSV or XLSX file, base64-encoded."""
         args = load(SalesExportArgs, query)
         report = reports.sales_report(self.db, self.caller, args)
-        content, content_type, filename = exports.render(
-            reports.name_regions(report, self._region_names), args["format"]
-        )
-        return {
-            "filename": filename,
-            "content_type": content_type,
-            "content_base64": base64.b64encode(content).decode("ascii"),
-        }
+        named = reports.name_regions(report, self._region_names)
+        return file_answer(exports.render(named, args["format"]))
 
     @rpc
     def order_summary(self, query: dict) -> dict:

@@ -1,5 +1,5 @@
 """The commission report as a file: Chinese headers, the columns of the chosen dimensions,
-amounts as numbers, and a totals row. Rendered by the gateway from the service's answer."""
+amounts as numbers, and a totals row, as the commission service renders it."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from decimal import Decimal
 
 from openpyxl import load_workbook
 
-from gateway.api.commission import report_table
+from services.commission.exports import report_table
 from services.common.report_files import to_csv, to_xlsx
 
 

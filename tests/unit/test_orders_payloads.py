@@ -12,6 +12,7 @@ import pytest
 from openpyxl import load_workbook
 
 from services.common.errors import InvalidInput
+from services.common.report_files import XLSX_TYPE
 from services.common.schemas import load
 from services.orders import events, exports
 from services.orders.models import Order, OrderComment, OrderLine
@@ -236,7 +237,7 @@ def test_csv_has_a_bom_chinese_headers_labels_and_a_totals_row() -> None:
 
 def test_xlsx_has_numbers_as_numbers_with_formats_and_codes_as_text() -> None:
     content, content_type, filename = exports.render(REPORT, "xlsx")
-    assert content_type == exports.XLSX_TYPE
+    assert content_type == XLSX_TYPE
     assert filename == "sales-report-2026-01-01-2026-03-31.xlsx"
     sheet = load_workbook(io.BytesIO(content)).active
     assert sheet.title == "销售报表"
