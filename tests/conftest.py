@@ -21,6 +21,8 @@ import pytest  # noqa: E402
 from services.registry import NAMES as SERVICES  # noqa: E402
 from tests.support import infra  # noqa: E402
 
+pytest_plugins = ["tests.support.fixtures"]
+
 
 def pytest_configure(config: pytest.Config) -> None:
     if hasattr(config, "workerinput"):
