@@ -6,6 +6,12 @@ python manage.py seed                      demo data for a local run
 python manage.py ping SERVICE              exit 0 if the service answers
 python manage.py parked list|replay        events parked after failing N times
 python manage.py reseal [SERVICE ...]      stored secrets sealed again with the newest key
+python manage.py admin restore [--username admin] [--password-file F]
+                                           a locked-out installation mended: the HQ admin
+                                           role whole again, the user an active HQ admin
+python manage.py admin create --username NAME [--password-file F]
+                                           a new HQ admin
+(the admin's password: from the file, else PRM_ADMIN_PASSWORD, else asked for)
 """
 
 import warnings
@@ -207,6 +213,41 @@ def cmd_reseal(args: argparse.Namespace) -> None:
         print(f"{name}: {rows} row(s) sealed with the newest key")
 
 
+def _admin_password(args: argparse.Namespace) -> str:
+    if args.password_file:
+        # The file's last line break is not part of the password (echo writes one).
+        password = Path(args.password_file).read_text(encoding="utf-8").rstrip("\r\n")
+    elif os.environ.get("PRM_ADMIN_PASSWORD"):
+        password = os.environ["PRM_ADMIN_PASSWORD"]
+    elif not sys.stdin.isatty():
+        sys.exit("no password: give --password-file, set PRM_ADMIN_PASSWORD, or run in a terminal")
+    else:
+        import getpass
+
+        password = getpass.getpass("new password of the HQ admin: ")
+        if getpass.getpass("the same again: ") != password:
+            sys.exit("the two passwords differ")
+    return password
+
+
+def cmd_admin(args: argparse.Namespace) -> None:
+    """Work on the partners database directly, so that it mends an installation where no
+    one can sign in as an admin any more. Prints nothing secret."""
+    from services.common.errors import AppError
+    from services.partners import seed
+
+    password = _admin_password(args)
+    action = seed.restore_admin if args.action == "restore" else seed.create_admin
+    with _session("partners") as session:
+        try:
+            user = action(session, args.username, password)
+        except AppError as exc:
+            details = json.dumps(exc.errors, ensure_ascii=False) if exc.errors else ""
+            sys.exit(f"admin {args.action} refused: {exc.message} {details}".rstrip())
+        session.commit()
+    print(f"{user['username']} (id {user['id']}) is an active HQ admin; roles: {user['roles']}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(prog="manage.py", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True)
@@ -223,6 +264,14 @@ def main() -> None:
     parked.add_argument("--queue", help="replay only the messages of this queue")
     reseal = sub.add_parser("reseal")
     reseal.add_argument("services", nargs="*", help=f"some of: {', '.join(SERVICES)}")
+    admin = sub.add_parser("admin", help="restore or create an HQ admin")
+    admin_actions = admin.add_subparsers(dest="action", required=True)
+    restore = admin_actions.add_parser("restore")
+    restore.add_argument("--username", default="admin")
+    create = admin_actions.add_parser("create")
+    create.add_argument("--username", required=True)
+    for action in (restore, create):
+        action.add_argument("--password-file", help="a file holding the password")
     args = parser.parse_args()
     if args.command != "run":
         logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
@@ -233,6 +282,7 @@ def main() -> None:
         "ping": cmd_ping,
         "parked": cmd_parked,
         "reseal": cmd_reseal,
+        "admin": cmd_admin,
     }[args.command](args)
 
 

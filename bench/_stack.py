@@ -38,7 +38,7 @@ AMQP_BASE = os.environ.get("PRM_BENCH_AMQP_BASE", "amqp://guest:guest@localhost:
 PG_ADMIN_DSN = os.environ.get(
     "PRM_BENCH_PG_DSN", "host=127.0.0.1 port=5432 user=postgres dbname=postgres"
 )
-ADMIN_PASSWORD = os.environ.get("PRM_ADMIN_PASSWORD", "prm-admin-2026")
+ADMIN_PASSWORD = os.environ.get("PRM_ADMIN_PASSWORD", "hq-bench-pass-2026")
 # Settings of another stack that must not leak into this one.
 FOREIGN = ("PRM_VAR_DIR", "PROMETHEUS_MULTIPROC_DIR", "PRM_URL", "PORT", "PRM_HTTP_PORT")
 

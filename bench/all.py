@@ -101,6 +101,11 @@ PLAN = [
         "default": ("--sizes", "100000", "--runs", "5"),
         "full": ("--sizes", "100000,1000000", "--runs", "7"),
     }),
+    Bench("worst_inputs", False, {
+        "quick": ("--runs", "50"),
+        "default": ("--runs", "200"),
+        "full": ("--runs", "1000"),
+    }),
 ]  # fmt: skip
 NAMES = [bench.module for bench in PLAN]
 

@@ -120,7 +120,7 @@ def find_or_make_order(seller: Api, approver: Api) -> int:
     if not products["items"]:
         sys.exit("the catalogue has no active product: seed the stack (`manage.py seed`)")
     product = products["items"][0]
-    customer = protected_customers(seller, approver, 1)[0]
+    customer = protected_customers(seller, [approver], 1)[0]
     body = {
         "customer_id": customer,
         "contract_no": f"BENCH-E2E-{uuid.uuid4().hex[:8]}",

@@ -3,7 +3,8 @@
     python -m bench.leads_import [--url URL] [--rows 10000] [--format csv|xlsx] [--repeat N]
 
 URL defaults to $PRM_URL or http://127.0.0.1:8000 (``make run``); signs in as ``admin``
-with $PRM_ADMIN_PASSWORD (default ``prm-admin-2026``). It must be a loopback address:
+with $PRM_ADMIN_PASSWORD (default: the one ``make run`` keeps in var/keys/admin-password).
+It must be a loopback address:
 the bench writes partners and leads into the stack it measures.
 
 Set-up (not timed): HQ creates bench partners (codes ``BENCH...``) covering six cities
@@ -35,6 +36,7 @@ import statistics
 import sys
 import time
 import uuid
+from pathlib import Path
 from urllib.parse import urlsplit
 
 import requests
@@ -51,7 +53,14 @@ from bench._common import (
 )
 
 DEFAULT_URL = os.environ.get("PRM_URL", "http://127.0.0.1:8000")
-PASSWORD = os.environ.get("PRM_ADMIN_PASSWORD", "prm-admin-2026")
+ADMIN_PASSWORD_FILE = Path(__file__).resolve().parent.parent / "var" / "keys" / "admin-password"
+
+
+def admin_password() -> str:
+    """$PRM_ADMIN_PASSWORD, or the admin password ``make run`` generated."""
+    return os.environ.get("PRM_ADMIN_PASSWORD") or ADMIN_PASSWORD_FILE.read_text().strip()
+
+
 CITIES = {  # city -> districts used in the file
     "330100": ["330102", "330106", "330108", "330100"],
     "330200": ["330203", "330205", "330200"],
@@ -175,7 +184,7 @@ def main(argv: list[str] | None = None) -> int:
 
     rng = random.Random(args.seed)
     gateway = Gateway(args.url)
-    gateway.login("admin", PASSWORD)
+    gateway.login("admin", admin_password())
     print_machine()
     print(f"stack {args.url}; {args.repeat} x {args.rows:,}-row {args.format} file(s)")
     partners = make_partners(gateway)

@@ -7,7 +7,8 @@ a load generator; it only loads a stack on this machine). The stack must run the
 partners, filing and orders services with the demo data (``make run`` does).
 
 Set-up, untimed: signs in the demo users (``hz-sales`` orders, ``channel`` approves
-filings, ``salesops`` adds a product; ``--password``, the demo password by default),
+filings: ``--filing-approver`` names one user per step of the filing flow, since nobody
+decides two; ``salesops`` adds a product; ``--password``, the demo password by default),
 files ``--customers`` customers in the partner's territory and has them approved, so they
 are protected, and adds a product at 1000.00.
 
@@ -105,8 +106,9 @@ class Api:
         return response.json()
 
 
-def protected_customers(seller: Api, approver: Api, how_many: int) -> list[int]:
-    """File ``how_many`` customers in the seller's territory and approve their filings."""
+def protected_customers(seller: Api, approvers: list[Api], how_many: int) -> list[int]:
+    """File ``how_many`` customers in the seller's territory and approve their filings, the
+    n-th step by the n-th of ``approvers``."""
     partner = seller("GET", f"/api/v1/partners/{seller.tokens['user']['partner_id']}")
     if not partner["territory"]:
         sys.exit(f"partner {partner['code']} has no territory to file customers in")
@@ -119,16 +121,18 @@ def protected_customers(seller: Api, approver: Api, how_many: int) -> list[int]:
             "region_code": partner["territory"][0],
         }
         customer = seller("POST", "/api/v1/customers", 201, json=body)
-        for _ in range(5):
-            current = approver("GET", f"/api/v1/customers/{customer['id']}")
-            if current["status"] == "protected":
-                break
-            approver(
-                "POST",
-                f"/api/v1/filings/{customer['filing']['id']}/approve",
-                json={"comment": "bench"},
+        filing = customer["filing"]
+        while filing["status"] == "pending":
+            step = next(i for i, s in enumerate(filing["steps"]) if s["status"] == "pending")
+            if step >= len(approvers):
+                sys.exit(
+                    f"the filing flow has {len(filing['steps'])} steps and nobody decides two:"
+                    " name one approver per step (--filing-approver a,b)"
+                )
+            filing = approvers[step](
+                "POST", f"/api/v1/filings/{filing['id']}/approve", json={"comment": "bench"}
             )
-        else:
+        if filing["status"] != "approved":
             sys.exit(f"customer {customer['id']} did not become protected")
         ids.append(customer["id"])
     return ids
@@ -181,7 +185,9 @@ def main() -> None:
     parser.add_argument("--concurrency", default="1,4", help="client threads, comma list (1,4)")
     parser.add_argument("--customers", type=int, default=10, help="protected customers (10)")
     parser.add_argument("--partner-user", default="hz-sales")
-    parser.add_argument("--filing-approver", default="channel")
+    parser.add_argument(
+        "--filing-approver", default="channel", help="one user per filing step, comma list"
+    )
     parser.add_argument("--catalogue-user", default="salesops")
     parser.add_argument(
         "--password",
@@ -199,9 +205,13 @@ def main() -> None:
     base = args.url.rstrip("/")
     port = check_loopback(base)
     seller = Api(base, args.partner_user, args.password, args.timeout)
-    approver = Api(base, args.filing_approver, args.password, args.timeout)
+    approvers = [
+        Api(base, name.strip(), args.password, args.timeout)
+        for name in args.filing_approver.split(",")
+        if name.strip()
+    ]
     catalogue = Api(base, args.catalogue_user, args.password, args.timeout)
-    customers = protected_customers(seller, approver, args.customers)
+    customers = protected_customers(seller, approvers, args.customers)
     product = catalogue(
         "POST",
         "/api/v1/products",

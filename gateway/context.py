@@ -19,13 +19,17 @@ _ALGORITHM = "HS256"
 _ISSUER = "prm-gateway"
 
 
-def issue_access_token(user_id: int) -> tuple[str, int]:
-    """A short-lived access token for ``user_id``; (token, seconds to expiry)."""
+def issue_access_token(user_id: int, token_version: int = 0) -> tuple[str, int]:
+    """A short-lived access token for ``user_id``; (token, seconds to expiry).
+
+    ``token_version`` is the user's at issue: the partners service refuses the token once
+    the user's password, roles or activity have changed since."""
     settings = current_app.config["PRM_SETTINGS"]
     now = utcnow()
     ttl = settings.access_token_ttl
     claims = {
         "sub": str(user_id),
+        "ver": token_version,
         "typ": "access",
         "iss": _ISSUER,
         "iat": now,
@@ -34,9 +38,10 @@ def issue_access_token(user_id: int) -> tuple[str, int]:
     return jwt.encode(claims, settings.jwt_secret, algorithm=_ALGORITHM), ttl
 
 
-def decode_access_token(token: str) -> int:
-    """The user id in a valid access token; Unauthenticated otherwise (the algorithm is
-    pinned, ``exp`` is required)."""
+def decode_access_token(token: str) -> tuple[int, int]:
+    """The user id and token version in a valid access token; Unauthenticated otherwise
+    (the algorithm is pinned, ``exp`` is required). A token without a version is of
+    version 0, the version of every user before its first change."""
     settings = current_app.config["PRM_SETTINGS"]
     try:
         claims = jwt.decode(
@@ -50,9 +55,14 @@ def decode_access_token(token: str) -> int:
         raise Unauthenticated("the access token has expired; refresh it") from exc
     except jwt.PyJWTError as exc:
         raise Unauthenticated("invalid access token") from exc
-    if claims.get("typ") != "access" or not str(claims.get("sub", "")).isdigit():
+    version = claims.get("ver", 0)
+    if (
+        claims.get("typ") != "access"
+        or not str(claims.get("sub", "")).isdigit()
+        or type(version) is not int
+    ):
         raise Unauthenticated("invalid access token")
-    return int(claims["sub"])
+    return int(claims["sub"]), version
 
 
 def system_call(service: str, method: str, *args: Any, **kwargs: Any) -> Any:
@@ -75,10 +85,10 @@ def current_caller() -> Caller:
     scheme, _, token = header.partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
         raise Unauthenticated("a bearer token is required")
-    user_id = decode_access_token(token.strip())
-    profile = system_call("partners", "get_caller", user_id)
+    user_id, version = decode_access_token(token.strip())
+    profile = system_call("partners", "get_caller", user_id, version)
     ids = profile.get("partner_ids")
-    g.profile = profile
+    g.profile = {key: value for key, value in profile.items() if key != "token_version"}
     g.caller = Caller(
         user_id=profile["id"],
         partner_id=profile.get("partner_id"),

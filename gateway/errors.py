@@ -20,7 +20,7 @@ log = logging.getLogger(__name__)
 PROBLEM_JSON = "application/problem+json"
 
 _HTTP_CODES = {
-    400: "bad_request",
+    400: "malformed",
     401: "unauthenticated",
     403: "forbidden",
     404: "not_found",

@@ -18,12 +18,36 @@ control_socket_disable = True
 forwarded_allow_ips = os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1")
 
 
+# Prometheus scrapes the metrics on a port of their own (unset: no metrics are served);
+# the public port answers 404 for /metrics. Loopback unless told otherwise: a Kubernetes
+# pod sets 0.0.0.0 and keeps the port out of its Service.
+metrics_port = int(os.environ.get("PRM_METRICS_PORT") or 0)
+metrics_host = os.environ.get("PRM_METRICS_HOST", "127.0.0.1")
+_made_metrics_dirs = []
+
+
 def on_starting(server):
     directory = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
+    if metrics_port and not directory:
+        # The master serves the workers' counts: they must count into files it can read.
+        # Set before any worker starts, so that each imports prometheus_client with it.
+        import tempfile
+
+        directory = tempfile.mkdtemp(prefix="prm-gateway-metrics-")
+        os.environ["PROMETHEUS_MULTIPROC_DIR"] = directory
+        _made_metrics_dirs.append(directory)
     if directory:
         os.makedirs(directory, exist_ok=True)
         for name in os.listdir(directory):
             os.remove(os.path.join(directory, name))
+
+
+def when_ready(server):
+    if metrics_port:
+        from gateway.metrics import serve_metrics
+
+        serve_metrics(metrics_port, metrics_host)
+        server.log.info("metrics on http://%s:%s/metrics", metrics_host, metrics_port)
 
 
 def child_exit(server, worker):
@@ -31,3 +55,10 @@ def child_exit(server, worker):
         from prometheus_client import multiprocess
 
         multiprocess.mark_process_dead(worker.pid)
+
+
+def on_exit(server):
+    import shutil
+
+    for directory in _made_metrics_dirs:
+        shutil.rmtree(directory, ignore_errors=True)

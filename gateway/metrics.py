@@ -1,17 +1,21 @@
-"""Prometheus metrics of the gateway (multi-process aware under gunicorn)."""
+"""Prometheus metrics of the gateway, served on a port of their own, never the public one.
+
+gunicorn's workers count into ``PROMETHEUS_MULTIPROC_DIR`` (one file per worker); the
+master serves the sum of them on ``PRM_METRICS_PORT`` (``gateway/gunicorn.conf.py``), so
+that a scrape sees every worker, not whichever one the connection reached.
+"""
 
 from __future__ import annotations
 
 import os
 
-from flask import Response
 from prometheus_client import (
-    CONTENT_TYPE_LATEST,
+    REGISTRY,
     CollectorRegistry,
     Counter,
     Histogram,
-    generate_latest,
     multiprocess,
+    start_http_server,
 )
 
 REQUESTS = Counter("prm_http_requests_total", "HTTP requests", ["method", "endpoint", "status"])
@@ -29,11 +33,12 @@ RPC_LATENCY = Histogram(
 )
 
 
-def metrics_response() -> Response:
+def serve_metrics(port: int, host: str) -> None:
+    """Serve the metrics on ``host:port`` from a thread of this process: every worker's
+    when ``PROMETHEUS_MULTIPROC_DIR`` is set, this process's own otherwise."""
     if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
         registry = CollectorRegistry()
         multiprocess.MultiProcessCollector(registry)
-        data = generate_latest(registry)
     else:
-        data = generate_latest()
-    return Response(data, mimetype=CONTENT_TYPE_LATEST)
+        registry = REGISTRY
+    start_http_server(port, addr=host, registry=registry)

@@ -6,7 +6,18 @@ BIN="${VENV:-.venv}/bin"
 export PORT="${PORT:-8000}"
 export PRM_HTTP_PORT="$PORT"
 export AMQP_URI="${AMQP_URI:-amqp://guest:guest@localhost:5672/}"
-export PRM_ADMIN_PASSWORD="${PRM_ADMIN_PASSWORD:-prm-admin-2026}"
+if [ -n "${PRM_ADMIN_PASSWORD:-}" ]; then
+  ADMIN_PASSWORD_FROM="the PRM_ADMIN_PASSWORD you set"
+else
+  # A strong random password made on the first run, readable by this user only; it is
+  # never printed: the banner says where it is.
+  ADMIN_PASSWORD_FILE="$("$BIN/python" -c 'from services.common.config import local_secret, var_dir
+local_secret("admin-password")
+print(var_dir() / "keys" / "admin-password")')"
+  PRM_ADMIN_PASSWORD="$(cat "$ADMIN_PASSWORD_FILE")"
+  ADMIN_PASSWORD_FROM="$ADMIN_PASSWORD_FILE (cat it)"
+fi
+export PRM_ADMIN_PASSWORD
 export PROMETHEUS_MULTIPROC_DIR="${PROMETHEUS_MULTIPROC_DIR:-$PWD/var/prometheus}"
 mkdir -p var
 
@@ -39,11 +50,12 @@ cat <<MSG
   Partner management is starting on http://127.0.0.1:${PORT}
     API docs:   http://127.0.0.1:${PORT}/docs        (OpenAPI: /openapi.json)
     Health:     http://127.0.0.1:${PORT}/readyz
-    Sign in:    admin / ${PRM_ADMIN_PASSWORD}          (HQ admin; set PRM_ADMIN_PASSWORD before the first run to choose)
+    Sign in:    admin (HQ admin), password in ${ADMIN_PASSWORD_FROM}
+                (it is the admin's password from the run that first created the admin)
     Demo users: hz-admin, hz-sales, nb-sales, zj-admin, nj-admin, js-admin (partners);
                 channel, marketing, salesops, finance, director (HQ)  -- password: demo-pass-2026
     Try:        curl -s -X POST http://127.0.0.1:${PORT}/api/v1/auth/login \\
-                  -H 'Content-Type: application/json' -d '{"username":"admin","password":"${PRM_ADMIN_PASSWORD}"}'
+                  -H 'Content-Type: application/json' -d '{"username":"hz-sales","password":"demo-pass-2026"}'
 
 MSG
 exec "$BIN/honcho" start -f Procfile

@@ -36,7 +36,7 @@ def pytest_configure(config: pytest.Config) -> None:
         PRM_JWT_SECRET=secrets.token_urlsafe(48),
         PRM_INTERNAL_KEY=secrets.token_urlsafe(48),
         PRM_SECRETS_KEY=secrets.token_urlsafe(48),
-        PRM_ADMIN_PASSWORD="admin-test-pass",
+        PRM_ADMIN_PASSWORD="hq-test-pass-2026",
         RPC_TIMEOUT="10",
         PRM_OUTBOX_INTERVAL="0.2",
         PRM_TIMER_INTERVAL="0.5",

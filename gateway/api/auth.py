@@ -6,7 +6,13 @@ from flask import g, jsonify, request
 from flask_smorest import Blueprint
 
 from gateway.api.common import document_errors, wire
-from gateway.context import authenticated, current_caller, issue_access_token, system_call
+from gateway.context import (
+    authenticated,
+    call,
+    current_caller,
+    issue_access_token,
+    system_call,
+)
 from services.partners.schemas import LoginIn, MeOut, RefreshIn, TokensOut
 
 blp = Blueprint("auth", __name__, url_prefix="/api/v1", description="Sign-in and tokens")
@@ -14,7 +20,7 @@ blp = Blueprint("auth", __name__, url_prefix="/api/v1", description="Sign-in and
 
 def _tokens(result: dict):  # type: ignore[no-untyped-def]
     user = result["user"]
-    access_token, expires_in = issue_access_token(user["id"])
+    access_token, expires_in = issue_access_token(user["id"], user["token_version"])
     return jsonify(
         {
             "access_token": access_token,
@@ -32,7 +38,10 @@ def _tokens(result: dict):  # type: ignore[no-untyped-def]
 @document_errors(blp, 401, 422, 429)
 @blp.doc(security=[])
 def login(data: dict):  # type: ignore[no-untyped-def]
-    """Sign in with user name and password."""
+    """Sign in with user name and password. Repeated failures make the account wait
+    (429 with Retry-After) from the address they came from, not from elsewhere."""
+    # The client's address: the peer's, or read from X-Forwarded-For as far as the
+    # trusted proxies go (PRM_TRUSTED_PROXIES, applied in gateway.app).
     address = request.remote_addr or "unknown"
     return _tokens(system_call("partners", "authenticate", wire(LoginIn, data), address))
 
@@ -53,8 +62,9 @@ def refresh(data: dict):  # type: ignore[no-untyped-def]
 @document_errors(blp, 401, 422)
 @authenticated
 def logout(data: dict):  # type: ignore[no-untyped-def]
-    """Revoke a refresh token."""
-    system_call("partners", "logout", wire(RefreshIn, data))
+    """Revoke the caller's own refresh token; another user's is left working (204 either
+    way)."""
+    call("partners", "logout", wire(RefreshIn, data))
     return "", 204
 
 

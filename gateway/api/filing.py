@@ -116,7 +116,8 @@ def get_filing(filing_id: int):  # type: ignore[no-untyped-def]
 @idempotent(blp)
 @requires(hq=True)
 def approve_filing(data: dict, filing_id: int):  # type: ignore[no-untyped-def]
-    """Approve the current step (needs the step's permission)."""
+    """Approve the current step (needs the step's permission; 403 ``same_approver`` to
+    whoever submitted the filing or decided another of its steps)."""
     return jsonify(call("filing", "approve_filing", filing_id, wire(DecisionIn, data)))
 
 
@@ -127,7 +128,8 @@ def approve_filing(data: dict, filing_id: int):  # type: ignore[no-untyped-def]
 @idempotent(blp)
 @requires(hq=True)
 def reject_filing(data: dict, filing_id: int):  # type: ignore[no-untyped-def]
-    """Reject with a comment (required)."""
+    """Reject with a comment (required; 403 ``same_approver`` to whoever submitted the
+    filing or decided another of its steps)."""
     return jsonify(call("filing", "reject_filing", filing_id, wire(RejectIn, data)))
 
 

@@ -159,7 +159,8 @@ def submit_order(order_id: int):  # type: ignore[no-untyped-def]
 @idempotent(blp)
 @requires(hq=True)
 def approve_order(data: dict, order_id: int):  # type: ignore[no-untyped-def]
-    """Approve the current step (HQ with that step's permission; 403 out of turn)."""
+    """Approve the current step (HQ with that step's permission; 403 out of turn; 403
+    ``same_approver`` to whoever submitted the order or decided another of its steps)."""
     return jsonify(call("orders", "approve_order", order_id, wire(DecisionIn, data)))
 
 
@@ -170,7 +171,8 @@ def approve_order(data: dict, order_id: int):  # type: ignore[no-untyped-def]
 @idempotent(blp)
 @requires(hq=True)
 def reject_order(data: dict, order_id: int):  # type: ignore[no-untyped-def]
-    """Reject at the current step, with a comment; the partner may revise and resubmit."""
+    """Reject at the current step, with a comment; the partner may revise and resubmit
+    (403 ``same_approver`` to whoever submitted the order or decided another of its steps)."""
     return jsonify(call("orders", "reject_order", order_id, wire(RejectIn, data)))
 
 

@@ -55,9 +55,11 @@ def get_user(user_id: int):  # type: ignore[no-untyped-def]
 @blp.patch("/users/<int:user_id>")
 @blp.arguments(UserUpdate)
 @blp.response(200, UserOut)
-@document_errors(blp, 401, 403, 404, 422)
+@document_errors(blp, 401, 403, 404, 409, 422)
 @requires("user.manage")
 def update_user(data: dict, user_id: int):  # type: ignore[no-untyped-def]
+    """Change a user holding nothing the caller does not; never the caller's own roles,
+    and never so that no active HQ admin is left (409 last_admin)."""
     payload = wire(UserUpdate, data)
     if "password" in data:
         payload["password"] = data["password"]
@@ -107,4 +109,6 @@ def get_role(role_id: int):  # type: ignore[no-untyped-def]
 @document_errors(blp, 401, 403, 404, 422)
 @requires("role.manage", hq=True)
 def update_role(data: dict, role_id: int):  # type: ignore[no-untyped-def]
+    """Change a role: not the HQ admin role, not one the caller holds, and only to
+    permissions the caller holds."""
     return jsonify(call("partners", "update_role", role_id, wire(RoleUpdate, data)))

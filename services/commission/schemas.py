@@ -15,6 +15,7 @@ from marshmallow import (
     validates_schema,
 )
 
+from services.common.money import MAX_MONEY
 from services.common.report_files import EXPORT_FORMATS
 from services.common.schemas import (
     Id,
@@ -268,7 +269,7 @@ class OrderApprovedData(_EventData):
     customer_id = Id(load_default=None, allow_none=True)
     contract_no = fields.String(required=True)
     customer_source = fields.String(required=True, validate=validate.OneOf(SOURCES))
-    total_amount = fields.Decimal(required=True, validate=validate.Range(min=0))
+    total_amount = fields.Decimal(required=True, validate=validate.Range(min=0, max=MAX_MONEY))
     approved_at = fields.AwareDateTime(required=True)
 
 
@@ -280,7 +281,7 @@ class OrderCancelledData(_EventData):
     was_approved = fields.Boolean(required=True)
     approved_at = fields.AwareDateTime(load_default=None, allow_none=True)
     total_amount = fields.Decimal(
-        load_default=None, allow_none=True, validate=validate.Range(min=0)
+        load_default=None, allow_none=True, validate=validate.Range(min=0, max=MAX_MONEY)
     )
     customer_source = fields.String(
         load_default=None, allow_none=True, validate=validate.OneOf(SOURCES)

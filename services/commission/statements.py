@@ -22,7 +22,7 @@ from services.commission.periods import has_ended
 from services.commission.schemas import StatementOut
 from services.common.context import Caller
 from services.common.errors import Conflict, Forbidden, InvalidInput, InvalidState, NotFound
-from services.common.money import money_str
+from services.common.money import MAX_MONEY, fits_money_column, money_str
 from services.common.schemas import page_of
 from services.common.scoping import get_scoped, scoped
 
@@ -92,11 +92,18 @@ def issue_statement(
         raise Conflict(
             f"partner {partner_id} has no unsettled commission in {period}", "nothing_to_settle"
         )
+    total = sum((entry.amount for entry in entries), Decimal("0.00"))
+    if not fits_money_column(total):
+        raise InvalidInput(
+            f"partner {partner_id}'s commission of {period} is more than one statement holds",
+            "statement_too_large",
+            {"period": [f"the total is more than {MAX_MONEY}"]},
+        )
     statement = Statement(
         partner_id=partner_id,
         period=period,
         status=ISSUED,
-        total_amount=sum((entry.amount for entry in entries), Decimal("0.00")),
+        total_amount=total,
         entry_count=len(entries),
         issued_by=caller.user_id,
         issued_at=now,

@@ -6,6 +6,11 @@ optional condition on the subject (for example ``total_amount >= 100000``, or
 ``{"any": [...]}`` of several such conditions, which holds when one of them holds). Starting a
 flow for a subject keeps the steps whose condition holds; the instance then moves step by
 step. Services store instances as JSON (``to_dict``/``from_dict``) with their subject.
+
+Segregation of duties holds for every flow: one person decides (approves or rejects) at most
+one step of an instance, and the submitter decides none: 403 ``same_approver``. The
+submitter is given when the flow starts; instances stored before it was kept have none, and
+the one-step rule still holds for them, since it is read from the recorded actions.
 """
 
 from __future__ import annotations
@@ -20,6 +25,8 @@ from services.common.money import to_decimal
 from services.common.timeutil import iso
 
 ANY, ALL = "any", "all"
+#: The error code of a decision segregation of duties refuses.
+SAME_APPROVER = "same_approver"
 WAITING, PENDING, APPROVED, REJECTED = "waiting", "pending", "approved", "rejected"
 
 _OPERATORS = {
@@ -138,9 +145,30 @@ def parse_flow(steps: list[dict], fields: set[str] | None = None) -> list[StepDe
             if problems:
                 errors.setdefault(where, []).extend(problems)
         parsed.append(StepDef(raw["name"], raw["permission"], mode, approvers, condition))
+    _refuse_shared_named_approvers(parsed, errors)
     if errors:
         raise InvalidInput("the approval flow is not valid", errors=errors)
     return parsed
+
+
+def _refuse_shared_named_approvers(steps: list[StepDef], errors: dict[str, list[str]]) -> None:
+    """A person named in two ``all`` steps could sign only one of them (one step per
+    person): such a flow would never finish."""
+    named: set[int] = set()
+    for index, step in enumerate(steps):
+        if step.mode != ALL:
+            continue
+        shared = named & set(step.approvers)
+        if shared:
+            errors.setdefault(f"steps.{index}", []).append(
+                f"approvers {sorted(shared)} are named in an earlier 'all' step;"
+                " one person decides one step"
+            )
+        named |= set(step.approvers)
+
+
+def _same_approver(message: str) -> Forbidden:
+    return Forbidden(message, SAME_APPROVER)
 
 
 @dataclass
@@ -179,10 +207,15 @@ class StepState:
 class FlowInstance:
     steps: list[StepState]
     status: str = PENDING
+    #: The user who submitted the subject; None when unknown (instances stored before).
+    submitted_by: int | None = None
 
     @classmethod
-    def start(cls, flow: list[StepDef], subject: dict[str, Any]) -> FlowInstance:
-        """The steps whose condition holds for ``subject``; the first one is pending."""
+    def start(
+        cls, flow: list[StepDef], subject: dict[str, Any], *, submitted_by: int | None
+    ) -> FlowInstance:
+        """The steps whose condition holds for ``subject``; the first one is pending.
+        ``submitted_by`` will decide no step (None only where nobody submitted)."""
         steps = [
             StepState(step)
             for step in flow
@@ -190,7 +223,13 @@ class FlowInstance:
         ]
         if not steps:
             raise InvalidState("no approval step applies")
-        instance = cls(steps)
+        if submitted_by is not None and any(
+            step.definition.mode == ALL and submitted_by in step.definition.approvers
+            for step in steps
+        ):
+            # An "all" step needs the submitter's signature, which it may not give.
+            raise _same_approver("you are a named approver of this flow and cannot submit to it")
+        instance = cls(steps, submitted_by=submitted_by)
         instance.steps[0].status = PENDING
         return instance
 
@@ -202,6 +241,8 @@ class FlowInstance:
         step = self.current
         if self.status != PENDING or step is None:
             raise InvalidState(f"the approval is already {self.status}")
+        if user_id is None:
+            raise Forbidden("an approval step is decided by a person")
         if step.definition.permission not in permissions:
             raise Forbidden(f"this step needs permission {step.definition.permission!r}")
         if step.definition.mode == ALL:
@@ -209,7 +250,20 @@ class FlowInstance:
                 raise Forbidden("you are not an approver of this step")
             if user_id in step.approved_by():
                 raise InvalidState("you have already approved this step")
+        self._check_segregation(user_id, step)
         return step
+
+    def _check_segregation(self, user_id: int, step: StepState) -> None:
+        """Nobody decides what they submitted, nor a second step of this instance."""
+        if user_id == self.submitted_by:
+            raise _same_approver("you submitted this and cannot decide on it")
+        if any(
+            action.user_id == user_id
+            for other in self.steps
+            if other is not step
+            for action in other.actions
+        ):
+            raise _same_approver("you already decided another step of this approval")
 
     def approve(
         self, user_id: int, permissions: frozenset[str] | set[str], comment: str | None, at: Any
@@ -245,7 +299,11 @@ class FlowInstance:
         return REJECTED
 
     def to_dict(self) -> dict:
-        return {"status": self.status, "steps": [s.to_dict() for s in self.steps]}
+        return {
+            "status": self.status,
+            "submitted_by": self.submitted_by,
+            "steps": [s.to_dict() for s in self.steps],
+        }
 
     @classmethod
     def from_dict(cls, data: dict) -> FlowInstance:
@@ -262,4 +320,4 @@ class FlowInstance:
             steps.append(
                 StepState(definition, raw["status"], [Action(**a) for a in raw.get("actions", [])])
             )
-        return cls(steps, data["status"])
+        return cls(steps, data["status"], data.get("submitted_by"))

@@ -1,13 +1,15 @@
 """Settings from the environment, with defaults that run the whole stack on one machine.
 
 In production (``PRM_ENV=production``) the signing keys and the key that seals stored
-secrets must be given; locally they are generated once into ``var/keys/`` so that every
-process of the stack shares them.
+secrets must be given, and a placeholder (a value of the repository's example files, or
+one anybody could guess) is refused; locally they are generated once into ``var/keys/``
+(readable by their owner only) so that every process of the stack shares them.
 """
 
 from __future__ import annotations
 
 import os
+import re
 import secrets
 from dataclasses import dataclass
 from functools import lru_cache
@@ -39,19 +41,39 @@ def _int(name: str, default: int) -> int:
     return int(_float(name, default))
 
 
-def _key(name: str, production: bool) -> str:
-    value = os.environ.get(name)
-    if value:
-        if len(value) < 32:
-            raise ConfigError(f"{name} must be at least 32 characters")
-        return value
-    if production:
-        raise ConfigError(f"{name} is required when PRM_ENV=production")
-    path = var_dir() / "keys" / name.lower()
+def _count(name: str, default: int) -> int:
+    raw = os.environ.get(name) or str(default)
+    if not raw.isdigit():
+        raise ConfigError(f"{name} must be a whole number of 0 or more, got {raw!r}")
+    return int(raw)
+
+
+#: What the example files and old defaults put where a key goes: such a value is public.
+_PLACEHOLDER = re.compile(
+    r"change-?me|dev-only|insecure|example|placeholder|secret-key|openssl|<|>|\s", re.I
+)
+#: A random key of 32 characters or more has many more distinct characters than this;
+#: "kkkk...", "abab..." have fewer.
+_MIN_DISTINCT = 5
+
+
+def is_placeholder(value: str) -> bool:
+    """Whether ``value`` reads like a placeholder rather than a random key."""
+    return bool(_PLACEHOLDER.search(value)) or len(set(value)) < _MIN_DISTINCT
+
+
+def local_secret(name: str) -> str:
+    """A random secret kept in ``var/keys/<name>``, made on first use; the directory is
+    readable by its owner only (0700), the file too (0600)."""
+    keys = var_dir() / "keys"
+    keys.mkdir(mode=0o700, parents=True, exist_ok=True)
+    keys.chmod(0o700)  # also when an older run made it with the umask's mode
+    path = keys / name
     if not path.exists():
-        path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.with_suffix(f".{os.getpid()}.tmp")
-        tmp.write_text(secrets.token_urlsafe(48))
+        descriptor = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(descriptor, "w") as out:
+            out.write(secrets.token_urlsafe(48))
         # Another process may have won the race; keep whichever landed first.
         try:
             os.link(tmp, path)
@@ -59,7 +81,24 @@ def _key(name: str, production: bool) -> str:
             pass
         finally:
             tmp.unlink(missing_ok=True)
+    path.chmod(0o600)
     return path.read_text().strip()
+
+
+def _key(name: str, production: bool) -> str:
+    value = os.environ.get(name)
+    if value:
+        if len(value) < 32:
+            raise ConfigError(f"{name} must be at least 32 characters")
+        ring = [key.strip() for key in value.split(",") if key.strip()]
+        if production and any(is_placeholder(key) for key in ring):
+            raise ConfigError(
+                f"{name} is a placeholder; give a random key (e.g. openssl rand -hex 32)"
+            )
+        return value
+    if production:
+        raise ConfigError(f"{name} is required when PRM_ENV=production")
+    return local_secret(name.lower())
 
 
 def _key_ring(name: str, production: bool) -> tuple[str, ...]:
@@ -87,7 +126,11 @@ class Settings:
     timer_interval: float
     idempotency_keep: float
     login_failures_per_user: int
+    login_backoff: float
+    login_backoff_max: float
+    login_failures_per_account: int
     login_failures_per_address: int
+    trusted_proxies: int
     log_level: str
 
     @property
@@ -133,8 +176,19 @@ def get_settings() -> Settings:
         outbox_interval=_float("PRM_OUTBOX_INTERVAL", 1.0),
         timer_interval=_float("PRM_TIMER_INTERVAL", 60.0),
         idempotency_keep=_float("PRM_IDEMPOTENCY_KEEP", 86400.0),
+        # Sign-in: failures of one account from one address before it waits, the first
+        # wait (seconds; doubled by each further failure) and the longest; then the guards
+        # on one account from every address and on one address against every account, per
+        # 15 minutes. See services/partners/access.py.
         login_failures_per_user=_int("PRM_LOGIN_FAILURES_PER_USER", 5),
-        login_failures_per_address=_int("PRM_LOGIN_FAILURES_PER_ADDRESS", 30),
+        login_backoff=_float("PRM_LOGIN_BACKOFF", 30.0),
+        login_backoff_max=_float("PRM_LOGIN_BACKOFF_MAX", 900.0),
+        login_failures_per_account=_int("PRM_LOGIN_FAILURES_PER_ACCOUNT", 100),
+        login_failures_per_address=_int("PRM_LOGIN_FAILURES_PER_ADDRESS", 100),
+        # How many proxies in front of the gateway append to X-Forwarded-For (an ingress,
+        # nginx): the client's address is read that many hops from the right. 0: none, the
+        # peer's address is the client's and X-Forwarded-For is ignored.
+        trusted_proxies=_count("PRM_TRUSTED_PROXIES", 0),
         log_level=os.environ.get("LOG_LEVEL", "INFO").upper(),
     )
 

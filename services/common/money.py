@@ -5,6 +5,8 @@ from __future__ import annotations
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 
 CENT = Decimal("0.01")
+#: The largest amount a NUMERIC(14, 2) column, where every amount is stored, holds.
+MAX_MONEY = Decimal("999999999999.99")
 
 
 def to_decimal(value: object) -> Decimal:
@@ -33,3 +35,9 @@ def money_str(value: object) -> str:
 def apply_rate(amount: object, rate: object) -> Decimal:
     """``amount x rate``, rounded half-up to 0.01 yuan."""
     return money(to_decimal(amount) * to_decimal(rate))
+
+
+def fits_money_column(amount: object) -> bool:
+    """Whether ``amount`` (yuan, either sign) can be stored as it is: a NUMERIC(14, 2) column
+    refuses a larger one, or, on SQLite, keeps another number."""
+    return abs(money(amount)) <= MAX_MONEY

@@ -21,6 +21,11 @@ PROVINCE: RegionLevel = "province"
 CITY: RegionLevel = "city"
 DISTRICT: RegionLevel = "district"
 
+#: The longest address the region dictionary reads. Region names open an address; the
+#: longest real ones (full province, prefecture and county names, then town, village,
+#: street and building) run to about 100 characters.
+ADDRESS_RESOLVE_MAX = 200
+
 _SPECIFICITY: dict[RegionLevel, int] = {PROVINCE: 1, CITY: 2, DISTRICT: 3}
 _CODE = re.compile(r"[0-9]{6}")
 

@@ -4,6 +4,10 @@
 - XLSX: one sheet; numbers as numbers (amounts as exact Decimals with ``#,##0.00``,
   counts ``#,##0``), codes and periods as text; bold header and totals row; the header
   frozen; columns as wide as their headers.
+- Names come from users (a product, a partner), so no text ever becomes a formula: XLSX
+  text cells are written as strings, and a CSV text cell that a spreadsheet would read as
+  a formula (one starting with ``= + - @``, a tab or a carriage return) gets a leading
+  ``'`` (OWASP "CSV injection"). Numbers stay numbers, negative ones included.
 
 A grouped report (``{"group_by", "rows", "totals"}``) becomes a ``Table`` through
 ``grouped_table``: its headers, its rows, the totals row last, a number format per column.
@@ -16,6 +20,7 @@ from __future__ import annotations
 import base64
 import csv
 import io
+import re
 from dataclasses import dataclass, field
 
 from openpyxl import Workbook
@@ -80,12 +85,31 @@ def grouped_table(
     )
 
 
+#: What makes Excel, LibreOffice or Sheets read a text cell of a CSV file as a formula.
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+_PLAIN_NUMBER = re.compile(r"[+-]?[0-9]+(?:\.[0-9]+)?")
+
+
+def csv_cell(value: object) -> object:
+    """``value`` as a CSV cell: empty for None; a text a spreadsheet would evaluate quoted
+    with ``'`` so that it shows as typed; numbers, and texts that are plain numbers
+    (``-12.50``), as they are."""
+    if value is None:
+        return ""
+    if (
+        isinstance(value, str)
+        and value.startswith(FORMULA_STARTS)
+        and not _PLAIN_NUMBER.fullmatch(value)
+    ):
+        return "'" + value
+    return value
+
+
 def to_csv(table: Table) -> bytes:
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\r\n")
-    writer.writerow(table.headers)
-    for row in table.rows:
-        writer.writerow(["" if value is None else value for value in row])
+    for row in [table.headers, *table.rows]:
+        writer.writerow([csv_cell(value) for value in row])
     return ("\ufeff" + buffer.getvalue()).encode("utf-8")
 
 
@@ -99,9 +123,11 @@ def to_xlsx(table: Table) -> bytes:
     workbook = Workbook()
     sheet = workbook.active
     sheet.title = table.title
-    sheet.append(table.headers)
-    for row in table.rows:
-        sheet.append([_storable(value) for value in row])
+    for row, values in enumerate([table.headers, *table.rows], start=1):
+        for column, value in enumerate(values, start=1):
+            cell = sheet.cell(row=row, column=column, value=_storable(value))
+            if isinstance(value, str):
+                cell.data_type = "s"  # openpyxl takes a text starting with = for a formula
     formats = table.formats or [None] * len(table.headers)
     for column, (header, number_format) in enumerate(
         zip(table.headers, formats, strict=True), start=1

@@ -11,7 +11,7 @@ from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session
 
 from services.common.errors import InvalidInput, NotFound
-from services.common.money import money, money_str, to_decimal
+from services.common.money import MAX_MONEY, money, money_str, to_decimal
 
 MAX_PER_PAGE = 100
 MAX_PAGE = 100_000
@@ -110,8 +110,6 @@ class UtcDateTime(fields.DateTime):
         return iso(value)
 
 
-#: The largest amount of money any payload may carry (the NUMERIC(14, 2) columns).
-MAX_MONEY = Decimal("999999999999.99")
 #: What money looks like on the wire (documented; negative only in answers: reversals).
 MONEY_PATTERN = r"^-?[0-9]{1,12}(\.[0-9]{1,2})?$"
 #: A well-formed region code (``services.common.regions.is_region_code``): a province part
@@ -296,7 +294,8 @@ class FlowIn(WireSchema):
     steps = fields.List(
         fields.Nested(FlowStepIn),
         required=True,
-        validate=validate.And(validate.Length(min=1, max=20), _distinct_step_names),
+        # A list, not validate.And: the document shows the Length (minItems, maxItems).
+        validate=[validate.Length(min=1, max=20), _distinct_step_names],
     )
 
 

@@ -11,7 +11,8 @@ from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import delete, select, tuple_
+from rapidfuzz import fuzz, process
+from sqlalchemy import and_, delete, select, tuple_
 from sqlalchemy.orm import Session
 
 from services.common.approval import FlowInstance, parse_flow
@@ -21,7 +22,7 @@ from services.common.errors import Conflict, Forbidden, InvalidInput, InvalidSta
 from services.common.schemas import page_of
 from services.common.scoping import get_scoped, scoped
 from services.common.timeutil import as_utc, iso
-from services.filing.keys import customer_keys, normalise_name
+from services.filing.keys import address_form, customer_keys
 from services.filing.models import ApprovalFlow, Customer, CustomerKey, Filing, Transfer
 from services.filing.schemas import CustomerOut, FilingOut
 
@@ -39,24 +40,35 @@ DEFAULT_FILING_FLOW = [
     }
 ]
 REMINDER_DAYS = 7
+#: A name this close (rapidfuzz WRatio of the normalised names, 0 to 1) to a customer of
+#: another partner is shown to the approvers. WRatio compares code points, so one Chinese
+#: character weighs as one letter, and it scores a name inside a longer one (西湖科技 in
+#: 杭州西湖科技) at 0.9.
+NEAR_MATCH_SIMILARITY = 0.85
+#: Customers of the same city compared at most (the most recent), and matches kept.
+NEAR_MATCH_CANDIDATES = 2000
+NEAR_MATCHES_KEPT = 3
 
 
 # -- serialisation ----------------------------------------------------------------------
 
 
-def dump_filing(filing: Filing) -> dict:
-    return FilingOut().dump(
-        {
-            "id": filing.id,
-            "customer_id": filing.customer_id,
-            "customer_name": filing.customer.name,
-            "partner_id": filing.partner_id,
-            "status": filing.status,
-            "steps": filing.flow["steps"],
-            "created_at": filing.created_at,
-            "decided_at": filing.decided_at,
-        }
-    )
+def dump_filing(filing: Filing, caller: Caller | None = None) -> dict:
+    """The filing; with its near matches only for an HQ caller who approves filings (they
+    name other partners' customers)."""
+    data = {
+        "id": filing.id,
+        "customer_id": filing.customer_id,
+        "customer_name": filing.customer.name,
+        "partner_id": filing.partner_id,
+        "status": filing.status,
+        "steps": filing.flow["steps"],
+        "created_at": filing.created_at,
+        "decided_at": filing.decided_at,
+    }
+    if caller is not None and caller.is_hq and caller.has("filing.approve"):
+        data["near_matches"] = filing.near_matches or []
+    return FilingOut().dump(data)
 
 
 def dump_customer(customer: Customer, caller: Caller) -> dict:
@@ -67,7 +79,7 @@ def dump_customer(customer: Customer, caller: Caller) -> dict:
     data = {c: getattr(customer, c) for c in CustomerOut().fields if c != "filing"}
     data["filing"] = None
     result = CustomerOut().dump(data)
-    result["filing"] = dump_filing(latest) if latest else None
+    result["filing"] = dump_filing(latest, caller) if latest else None
     return result
 
 
@@ -130,6 +142,69 @@ def _release_keys(session: Session, customer: Customer) -> None:
     session.execute(delete(CustomerKey).where(CustomerKey.customer_id == customer.id))
 
 
+def near_matches(session: Session, partner_id: int, data: dict, name_key: str) -> list[dict]:
+    """Active customers of other partners in the same city that are close to ``data``
+    without sharing a key: a similar name, the same phone or the same address.
+
+    Bounded: only the city's most recent ``NEAR_MATCH_CANDIDATES`` customers are read
+    (region codes of a city share their first four digits: a range of the index)."""
+    city = data["region_code"][:4]
+    rows = session.execute(
+        select(
+            Customer.id,
+            Customer.name,
+            Customer.owner_partner_id,
+            Customer.phone,
+            Customer.address,
+            CustomerKey.value,
+        )
+        .join(CustomerKey, and_(CustomerKey.customer_id == Customer.id, CustomerKey.kind == "name"))
+        .where(
+            Customer.region_code >= city,
+            Customer.region_code < city[:-1] + chr(ord(city[-1]) + 1),
+            Customer.status.in_(ACTIVE_STATUSES),
+            Customer.owner_partner_id != partner_id,
+        )
+        .order_by(Customer.id.desc())
+        .limit(NEAR_MATCH_CANDIDATES)
+    ).all()
+    if not rows:
+        return []
+    similar = {
+        index: score / 100
+        for _, score, index in process.extract(
+            name_key,
+            [row.value for row in rows],
+            scorer=fuzz.WRatio,
+            score_cutoff=NEAR_MATCH_SIMILARITY * 100,
+            limit=None,
+        )
+    }
+    address = address_form(data["address"]) if data.get("address") else ""
+    matches = []
+    for index, row in enumerate(rows):
+        same_phone = bool(data.get("phone")) and row.phone == data["phone"]
+        same_address = bool(address) and bool(row.address) and address_form(row.address) == address
+        if index not in similar and not same_phone and not same_address:
+            continue
+        similarity = similar.get(index, fuzz.WRatio(name_key, row.value) / 100)
+        reasons = [f"名称相似度 {similarity:.2f}"]
+        reasons += ["电话相同"] * same_phone + ["地址相同"] * same_address
+        matches.append(
+            {
+                "customer_id": row.id,
+                "customer_name": row.name,
+                "partner_id": row.owner_partner_id,
+                "similarity": round(similarity, 2),
+                "same_phone": same_phone,
+                "same_address": same_address,
+                "reason": "，".join(reasons),
+            }
+        )
+    matches.sort(key=lambda m: (m["same_phone"] + m["same_address"], m["similarity"]), reverse=True)
+    return matches[:NEAR_MATCHES_KEPT]
+
+
 # -- filing and approval ----------------------------------------------------------------
 
 
@@ -176,6 +251,7 @@ def file_customer(
         )
     keys = customer_keys(data["name"], data.get("uscc"), data.get("phone"))
     _refuse_duplicates(session, caller, keys)
+    near = near_matches(session, caller.partner_id, data, dict(keys).get("name", ""))
     customer = Customer(
         **data,
         source="partner",
@@ -186,13 +262,14 @@ def file_customer(
     session.add(customer)
     session.flush()
     _claim_keys(session, customer, keys)
-    flow = FlowInstance.start(parse_flow(current_flow(session)), {})
+    flow = FlowInstance.start(parse_flow(current_flow(session)), {}, submitted_by=caller.user_id)
     filing = Filing(
         customer=customer,
         partner_id=caller.partner_id,
         status="pending",
         flow=flow.to_dict(),
         created_by=caller.user_id,
+        near_matches=near,
     )
     session.add(filing)
     session.flush()
@@ -257,11 +334,11 @@ def list_filings(session: Session, caller: Caller, args: dict) -> dict:
         stmt = stmt.where(Filing.status == args["status"])
     if args.get("partner_id") is not None:
         stmt = stmt.where(Filing.partner_id == args["partner_id"])
-    return page_of(session, stmt, args["page"], args["per_page"], dump_filing)
+    return page_of(session, stmt, args["page"], args["per_page"], lambda f: dump_filing(f, caller))
 
 
 def get_filing(session: Session, caller: Caller, filing_id: int) -> dict:
-    return dump_filing(get_scoped(session, Filing, filing_id, caller))
+    return dump_filing(get_scoped(session, Filing, filing_id, caller), caller)
 
 
 # -- customers --------------------------------------------------------------------------
@@ -424,5 +501,4 @@ def release_expired(session: Session, now: datetime, emit: Emit, limit: int = 50
 
 def name_matches(session: Session, name: str) -> list[Customer]:
     """Active customers with the same normalised name."""
-    key = normalise_name(name)
-    return _holders(session, [("name", key)]) if key else []
+    return _holders(session, [kv for kv in customer_keys(name, None, None) if kv[0] == "name"])

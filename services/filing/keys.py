@@ -1,41 +1,234 @@
 """Duplicate-check keys of a customer (查重): normalised name, USCC and mobile phone.
 
-Pure functions: the same customer written in different ways gives the same keys.
+Pure functions: the same customer written in different ways gives the same keys, and so
+does a name dressed up to look the same while being other code points (invisible
+characters, look-alike letters of another script, full-width forms).
 """
 
 from __future__ import annotations
 
+import hashlib
 import re
 import unicodedata
+from collections.abc import Iterable
+from functools import cache
 
+import regex
+
+#: The length of ``customer_keys.value``.
+KEY_MAX_LENGTH = 200
 # Chinese legal-form suffixes, longest first so that 股份有限公司 goes whole.
 LEGAL_SUFFIXES = ("股份有限公司", "有限责任公司", "有限公司", "股份公司", "责任公司", "公司")
 # English legal forms, removed only as whole trailing words ("Pacific Zinc" keeps its "inc").
-_ENGLISH_SUFFIX = re.compile(
-    r"(?:[\s,.&]+(?:co[\s.,]*ltd|company\s+limited|limited|ltd|inc|incorporated|corp|"
-    r"corporation|company|co|llc|plc|gmbh))+[\s.,]*$"
+# "coltd" is "Co.Ltd" once its dot is gone.
+ENGLISH_SUFFIXES = (
+    "co",
+    "ltd",
+    "coltd",
+    "company",
+    "limited",
+    "inc",
+    "incorporated",
+    "corp",
+    "corporation",
+    "llc",
+    "plc",
+    "gmbh",
 )
+
+# Code points that show nothing or only change how their neighbour is drawn: every
+# default-ignorable one (zero-width and bidi marks, variation selectors, Hangul fillers,
+# tags, ...), controls, formats, lone surrogates, and combining marks (after NFD, so that
+# "Café" and "Cafe" are one name). White space is left for the word split.
+_INVISIBLE = regex.compile(
+    r"[[\p{Default_Ignorable_Code_Point}\p{Cc}\p{Cf}\p{Cs}\p{Mn}\p{Me}]--\s]+", regex.V1
+)
+_UNIFIED_IDEOGRAPH = regex.compile(r"\p{Unified_Ideograph}")
+_HANGUL = regex.compile(r"\p{Script=Hangul}")
+_HAN_OR_HANGUL = regex.compile(r"[\p{Script=Han}\p{Script=Hangul}]")
 
 _USCC_CHARS = "0123456789ABCDEFGHJKLMNPQRTUWXY"
 _USCC_WEIGHTS = (1, 3, 9, 27, 19, 26, 16, 17, 20, 29, 25, 13, 8, 24, 10, 30, 28)
 _USCC_SHAPE = re.compile(r"^[0-9A-HJ-NPQRTUWXY]{2}\d{6}[0-9A-HJ-NPQRTUWXY]{10}$")
 _MOBILE = re.compile(r"^1[3-9]\d{9}$")
+_NOT_ALNUM = re.compile(r"[\W_]+")
+
+
+def _separates(ch: str) -> bool:
+    return ch.isspace() or unicodedata.category(ch)[0] in "PSZ"
+
+
+def _prepare(text: str) -> str:
+    """NFKC (full-width forms, compatibility ideographs, Kangxi radicals), case folded,
+    decomposed, without invisible code points."""
+    text = unicodedata.normalize("NFKC", text.translate(_before_nfkc())).casefold()
+    return _INVISIBLE.sub("", unicodedata.normalize("NFD", text))
+
+
+@cache
+def _confusables() -> dict[str, list[dict]]:
+    """Unicode's confusables.txt as ``confusable-homoglyphs`` ships it: each code point (or
+    sequence) with the ones it is confusable with. Loaded on first use: the gateway
+    imports this module for the USCC and phone rules only."""
+    from confusable_homoglyphs.confusables import confusables_data
+
+    return confusables_data
+
+
+def _components(graph: dict[str, list[dict]]) -> Iterable[set[str]]:
+    seen: set[str] = set()
+    for start in graph:
+        if start in seen:
+            continue
+        component, stack = set(), [start]
+        while stack:
+            node = stack.pop()
+            if node not in component:
+                component.add(node)
+                stack.extend(entry["c"] for entry in graph.get(node, ()))
+        seen |= component
+        yield component
+
+
+@cache
+def _before_nfkc() -> dict[int, str]:
+    """Look-alikes NFKC or case folding would lead astray -> what they look like.
+
+    NFKC turns the lunate sigma ϲ (a "c") into σ (an "o"), and case folding turns the
+    Greek capital Ζ into ζ, which looks nothing like z: these are folded first, a capital
+    to the Latin capital it looks like (Cyrillic І -> I, as the Latin I folds to i). Han
+    radicals and compatibility ideographs are left to NFKC."""
+    table: dict[int, str] = {}
+    for component in _components(_confusables()):
+        target = _representative(component, _confusables())
+        capitals = sorted(m for m in component if len(m) == 1 and "A" <= m <= "Z")
+        for member in component:
+            if len(member) != 1 or member.isascii() or _HAN_OR_HANGUL.match(member):
+                continue
+            cased = member.casefold() != member
+            if not cased and unicodedata.normalize("NFKC", member) == member:
+                continue
+            wanted = capitals[0] if cased and capitals else target
+            if wanted != member:
+                table[ord(member)] = wanted
+    return table
+
+
+def _representative(component: set[str], graph: dict[str, list[dict]]) -> str:
+    """What every member of a set of look-alikes folds to.
+
+    The data lists each confusable with its UTS #39 prototype (both ways): the prototype
+    is the member linked to all others. Han characters are never folded into one another
+    (口 and 囗, 土 and 士 are different characters in real names): a set holding Han
+    characters folds its other members (katakana ロ, radicals) to its first Han one.
+    """
+    han = sorted(m for m in component if len(m) == 1 and _UNIFIED_IDEOGRAPH.match(m))
+    if han:
+        return han[0]
+    hubs = [m for m in component if len(graph.get(m, ())) > 1]
+    if hubs:
+        # One in Unicode's data; should a later one link two, the choice stays the same
+        # in every process (set order is not).
+        return min(hubs, key=lambda m: (-len(graph[m]), m))
+    # A pair: either member serves; prefer the longer (a source is one code point), then
+    # ASCII, then the lower code point, so that the choice never depends on dict order.
+    return min(component, key=lambda m: (-len(m), not m.isascii(), m))
+
+
+@cache
+def _fold_table() -> dict[str, str]:
+    """Prepared code point -> prepared replacement: the UTS #39 skeleton mapping of the
+    confusables data that ``confusable-homoglyphs`` ships, after case folding."""
+    graph = _confusables()
+    table: dict[str, str] = {}
+    for component in _components(graph):
+        target = _prepare(_representative(component, graph))
+        for member in component:
+            # A member that NFKC or case folding changes is reached through what it
+            # becomes; Han characters stay themselves; Hangul jamo are the parts NFD
+            # splits a syllable into, and must come back together.
+            if (
+                len(member) != 1
+                or _prepare(member) != member
+                or _UNIFIED_IDEOGRAPH.match(member)
+                or _HANGUL.match(member)
+            ):
+                continue
+            if member != target:
+                table[member] = target
+    # The replacement of a replacement (after case folding): one pass then folds fully.
+    for _ in range(4):
+        changed = False
+        for source, target in table.items():
+            folded = _prepare("".join(table.get(ch, ch) for ch in target))
+            if folded != target:
+                table[source], changed = folded, True
+        if not changed:
+            break
+    return table
+
+
+def _words(text: str) -> list[str]:
+    """The prepared, folded words of ``text``; separators (space, punctuation,
+    symbols) split words and are dropped, unless they are look-alikes of a Latin letter
+    or a digit."""
+    table = _fold_table()
+    words: list[str] = []
+    word: list[str] = []
+    for ch in _prepare(text):
+        folded = table.get(ch, ch)
+        if _separates(ch):
+            # "|" for "l" is a look-alike; "/" folds to the Han stroke 丿 and "—" to 一,
+            # which in a name are still a slash and a dash.
+            folded = folded if folded.isascii() and folded.isalnum() else " "
+        if all(_separates(c) for c in folded):
+            if word:
+                words.append(unicodedata.normalize("NFC", "".join(word)))
+                word = []
+            continue
+        word.append(folded)
+    if word:
+        words.append(unicodedata.normalize("NFC", "".join(word)))
+    return words
+
+
+@cache
+def _folded_suffixes() -> tuple[frozenset[str], tuple[str, ...]]:
+    english = frozenset("".join(_words(s)) for s in ENGLISH_SUFFIXES)
+    chinese = tuple("".join(_words(s)) for s in LEGAL_SUFFIXES)
+    return english, chinese
+
+
+def fold_text(text: str) -> str:
+    """``text`` as one comparable string: NFKC, case folded, without invisible code points,
+    combining marks, white space, punctuation or symbols, look-alikes folded (UTS #39)."""
+    return "".join(_words(text))
 
 
 def normalise_name(name: str) -> str:
-    """NFKC, case-folded, without white space, punctuation or legal-form suffixes.
+    """The name as ``fold_text`` gives it, without its legal-form suffixes.
 
-    ``杭州西湖（科技）有限公司`` and ``杭州西湖(科技) 有限公司`` give ``杭州西湖科技``;
-    ``Acme Trading Co., Ltd.`` gives ``acmetrading``.
+    ``杭州西湖（科技）有限公司``, ``杭州西湖(科技) 有限公司`` and ``杭州西湖\\u200b科技有限公司``
+    give ``杭州西湖科技``; ``Acme Trading Co., Ltd.`` and ``Асmе Trading`` (Cyrillic А, с, е)
+    give ``acrnetrading`` (the skeleton of "m" is "rn").
     """
-    text = unicodedata.normalize("NFKC", name).casefold().strip()
-    text = _ENGLISH_SUFFIX.sub("", text)
-    text = "".join(ch for ch in text if not (ch.isspace() or unicodedata.category(ch)[0] in "PSZ"))
-    for suffix in LEGAL_SUFFIXES:
+    english, chinese = _folded_suffixes()
+    words = _words(name)
+    # Trailing legal-form words only, never the first word: one look at each word.
+    while len(words) > 1 and words[-1] in english:
+        words.pop()
+    text = "".join(words)
+    for suffix in chinese:
         if text.endswith(suffix) and len(text) > len(suffix):
             text = text[: -len(suffix)]
             break
     return text
+
+
+def address_form(address: str) -> str:
+    """An address as the near-duplicate check compares it: NFKC, case folded, letters
+    and digits only (a cheap form: addresses are compared by the thousand)."""
+    return _NOT_ALNUM.sub("", unicodedata.normalize("NFKC", address).casefold())
 
 
 def uscc_check_char(first17: str) -> str:
@@ -62,9 +255,17 @@ def normalise_mobile(value: str) -> str | None:
     return digits if _MOBILE.match(digits) else None
 
 
+def _storable(key: str) -> str:
+    """A key that fits its column: NFKC and look-alike folding can lengthen a name
+    (U+FDFA alone becomes 18 letters), so a longer key is kept as its digest."""
+    if len(key) <= KEY_MAX_LENGTH:
+        return key
+    return "#" + hashlib.sha256(key.encode()).hexdigest()
+
+
 def customer_keys(name: str, uscc: str | None, phone: str | None) -> list[tuple[str, str]]:
     """The keys under which a customer blocks others: (kind, value) pairs."""
-    keys = [("name", normalise_name(name))]
+    keys = [("name", _storable(normalise_name(name)))]
     if uscc:
         keys.append(("uscc", uscc))
     if phone:

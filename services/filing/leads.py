@@ -32,7 +32,7 @@ from services.common.errors import (
     ServiceTimeout,
     ServiceUnavailable,
 )
-from services.common.regions import specificity
+from services.common.regions import ADDRESS_RESOLVE_MAX, specificity
 from services.common.schemas import page_of
 from services.common.scoping import scoped
 from services.common.timeutil import iso
@@ -176,7 +176,8 @@ def resolve_region(data: dict, resolve: Callable[[str], dict]) -> str | None:
     if data.get("region_code"):
         return data["region_code"]
     if data.get("address"):
-        found = resolve(data["address"])
+        # Region names open an address; the resolver reads no further than its cap.
+        found = resolve(data["address"][:ADDRESS_RESOLVE_MAX])
         return found.get("district") or found.get("city") or found.get("province")
     return None
 

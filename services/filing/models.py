@@ -75,6 +75,9 @@ class Filing(Base):
     created_by: Mapped[int | None] = mapped_column()
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     decided_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    #: Customers of other partners close to this one when it was filed (``near_matches``
+    #: in domain.py), for HQ approvers only; None for filings from before the check.
+    near_matches: Mapped[list[dict[str, Any]] | None] = mapped_column(JSON)
 
     customer: Mapped[Customer] = relationship(back_populates="filings")
 

@@ -86,6 +86,16 @@ class StepOut(WireSchema):
     actions = fields.List(fields.Nested(ActionOut))
 
 
+class NearMatchOut(WireSchema):
+    customer_id = fields.Integer()
+    customer_name = fields.String()
+    partner_id = fields.Integer()
+    similarity = fields.Float(metadata={"description": "of the normalised names, 0 to 1"})
+    same_phone = fields.Boolean()
+    same_address = fields.Boolean()
+    reason = fields.String(metadata={"example": "名称相似度 0.93，地址相同"})
+
+
 class FilingOut(WireSchema):
     id = fields.Integer()
     customer_id = fields.Integer()
@@ -95,6 +105,14 @@ class FilingOut(WireSchema):
     steps = fields.List(fields.Nested(StepOut))
     created_at = UtcDateTime()
     decided_at = UtcDateTime(allow_none=True)
+    near_matches = fields.List(
+        fields.Nested(NearMatchOut),
+        metadata={
+            "description": "Shown to HQ users who approve filings, never to partners: "
+            "customers of other partners that were close to this one (name, phone or "
+            "address) when it was filed."
+        },
+    )
 
 
 class CustomerOut(WireSchema):

@@ -27,6 +27,7 @@ from services.notify import inbox
 from services.notify.channels import PARTNER, USER, cancel_pending
 from services.notify.messages import CHANNEL_DISABLED, Rendered, describe_target, render
 from services.notify.models import Channel, Delivery
+from services.notify.payloads import payload_of
 from services.notify.settings import NotifySettings
 from services.notify.transport import DINGTALK, Job
 
@@ -64,21 +65,6 @@ def partner_channels(session: Session, partner_id: int, kind: str) -> list[Chann
     return [channel for channel in channels if _wants(channel, kind)]
 
 
-def payload_of(event: dict[str, Any], kind: str, rendered: Rendered, partner_id: Any) -> dict:
-    """What a channel is sent about an event (kept on the row, so a retry sends the same)."""
-    return {
-        "event_id": event["id"],
-        "event": kind,
-        "occurred_at": event.get("occurred_at"),
-        "language": rendered.language,
-        "title": rendered.title,
-        "body": rendered.body,
-        "subject": {"type": rendered.subject_type, "id": rendered.subject_id},
-        "partner_id": partner_id,
-        "data": event.get("data") or {},
-    }
-
-
 def schedule(
     session: Session,
     channel: Channel,
@@ -87,8 +73,10 @@ def schedule(
     rendered: Rendered,
     message_id: int | None,
     now: datetime,
+    partner_id: int | None,
 ) -> bool:
-    """Queue one delivery of the event to the channel (once per channel and event)."""
+    """Queue one delivery of the event to the channel (once per channel and event), bound
+    for HQ (``partner_id`` None) or for the partner ``partner_id`` (``payloads``)."""
     exists = session.scalar(
         select(Delivery.id).where(
             Delivery.channel_id == channel.id, Delivery.event_id == event["id"]
@@ -96,7 +84,6 @@ def schedule(
     )
     if exists:
         return False
-    partner_id = (event.get("data") or {}).get("partner_id")
     session.add(
         Delivery(
             channel_id=channel.id,

@@ -50,7 +50,9 @@ def _tell_people(
         if message is None:
             continue
         for channel in delivery.user_channels(session, person["id"], kind):
-            queued += delivery.schedule(session, channel, event, kind, rendered, message.id, now)
+            queued += delivery.schedule(
+                session, channel, event, kind, rendered, message.id, now, person.get("partner_id")
+            )
     return queued
 
 
@@ -60,7 +62,9 @@ def _tell_partner(
     queued = 0
     for channel in delivery.partner_channels(session, audience.partner_id, kind):
         rendered = render(kind, event["data"], channel.language, audience.variant)
-        queued += delivery.schedule(session, channel, event, kind, rendered, None, now)
+        queued += delivery.schedule(
+            session, channel, event, kind, rendered, None, now, audience.partner_id
+        )
     return queued
 
 

@@ -36,11 +36,40 @@ def resolve_host(host: str, port: int) -> list[str]:
     return sorted({str(info[4][0]) for info in infos})
 
 
+#: The only IPv6 space handed out as global unicast; anything outside it (IPv4-compatible
+#: ``::a.b.c.d``, site-local ``fec0::/10``, unique local, link-local, multicast, local-use
+#: NAT64 ``64:ff9b:1::/48``, SRv6 ``5f00::/16``, ...) is no internet host.
+_GLOBAL_UNICAST = ipaddress.IPv6Network("2000::/3")
+#: Inside 2000::/3 but not hosts to call: IETF protocol assignments (Teredo ``2001::/32``,
+#: whose client address is hidden, among them) and the documentation prefixes. Listed here
+#: because ``is_global`` differs between Python releases.
+_NOT_GLOBAL_V6 = tuple(
+    ipaddress.IPv6Network(net) for net in ("2001::/23", "2001:db8::/32", "3fff::/20")
+)
+#: NAT64's well-known prefix: the gateway translates to the IPv4 address in the last 32 bits.
+_NAT64 = ipaddress.IPv6Network("64:ff9b::/96")
+
+
+def _embedded_ipv4(ip: ipaddress.IPv6Address) -> ipaddress.IPv4Address | None:
+    """The IPv4 address a packet to ``ip`` ends up at: IPv4-mapped, NAT64, 6to4."""
+    if ip.ipv4_mapped is not None:
+        return ip.ipv4_mapped
+    if ip in _NAT64:
+        return ipaddress.IPv4Address(int(ip) & 0xFFFFFFFF)
+    return ip.sixtofour
+
+
 def is_public(address: str) -> bool:
-    """A globally routable unicast address (IPv4-mapped IPv6 is judged as its IPv4)."""
+    """A globally routable unicast address. An IPv6 address that carries an IPv4 one to a
+    translator (IPv4-mapped, NAT64, 6to4) is judged as that IPv4 address; other
+    transition and special-purpose ranges are never public."""
     ip = ipaddress.ip_address(address.split("%", 1)[0])
-    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
-        ip = ip.ipv4_mapped
+    if isinstance(ip, ipaddress.IPv6Address):
+        embedded = _embedded_ipv4(ip)
+        if embedded is not None:
+            ip = embedded
+        elif ip not in _GLOBAL_UNICAST or any(ip in net for net in _NOT_GLOBAL_V6):
+            return False
     return ip.is_global and not ip.is_multicast
 
 

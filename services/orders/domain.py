@@ -32,6 +32,7 @@ from services.common.approval import APPROVED as FLOW_APPROVED
 from services.common.approval import FlowInstance
 from services.common.context import Caller
 from services.common.errors import Conflict, Forbidden, InvalidInput
+from services.common.money import MAX_MONEY, fits_money_column
 from services.common.timeutil import utcnow
 from services.orders import catalogue, events, flows, rules
 from services.orders.models import Order, OrderAction, OrderLine
@@ -87,6 +88,13 @@ def _apply_customer(order: Order, customer: dict) -> None:
 
 
 def _set_lines(session: Session, order: Order, lines: list[dict]) -> None:
+    total = sum(rules.line_amount(line["quantity"], line["unit_price"]) for line in lines)
+    if not fits_money_column(total):
+        # The payload schemas refuse such lines already; the column must never see one.
+        raise InvalidInput(
+            "the order's total is more than an amount can be",
+            errors={"lines": [f"the order's total is more than {MAX_MONEY}"]},
+        )
     products = catalogue.orderable_products(session, [line["product_id"] for line in lines])
     if order.id is not None:
         # The old lines go first: a revised line may name the same product (unique per order).
@@ -197,7 +205,9 @@ def submit_order(
     rules.check_transition(order.status, "submit")
     catalogue.orderable_products(session, [line.product_id for line in order.lines])
     _apply_customer(order, _owned_customer(owned_customer, caller, order.customer_id))
-    instance = FlowInstance.start(flows.current_flow(session), _subject(order))
+    instance = FlowInstance.start(
+        flows.current_flow(session), _subject(order), submitted_by=_require_person(caller)
+    )
     order.approval = instance.to_dict()
     order.status = SUBMITTED
     order.submitted_at = utcnow()

@@ -11,6 +11,7 @@ from typing import Any
 from marshmallow import ValidationError, fields, validate, validates_schema
 
 from services.common import schemas as common_schemas
+from services.common.money import MAX_MONEY, fits_money_column
 from services.common.report_files import EXPORT_FORMATS
 from services.common.schemas import (
     Flag,
@@ -123,6 +124,11 @@ class LineIn(WireSchema):
     )
     unit_price = Money(required=True)
 
+    @validates_schema
+    def _amount_fits(self, data: dict, **kwargs: Any) -> None:
+        if not fits_money_column(data["quantity"] * data["unit_price"]):
+            raise ValidationError(f"quantity x unit price is more than {MAX_MONEY}", "unit_price")
+
 
 def _distinct_products(lines: list[dict]) -> None:
     seen: set[int] = set()
@@ -132,7 +138,12 @@ def _distinct_products(lines: list[dict]) -> None:
         seen.add(line["product_id"])
 
 
-_lines = validate.And(validate.Length(min=1, max=MAX_LINES), _distinct_products)
+def _total_fits(lines: list[dict]) -> None:
+    if not fits_money_column(sum(line["quantity"] * line["unit_price"] for line in lines)):
+        raise ValidationError(f"the order's total is more than {MAX_MONEY}")
+
+
+_lines = validate.And(validate.Length(min=1, max=MAX_LINES), _distinct_products, _total_fits)
 
 
 class OrderCreate(WireSchema):

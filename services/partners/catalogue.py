@@ -55,8 +55,13 @@ def _all_for(scope: str) -> tuple[str, ...]:
     return tuple(p.code for p in PERMISSIONS if scope in p.scopes)
 
 
+#: The built-in HQ admin role: it always holds every HQ permission, nobody edits it, and
+#: ``manage.py admin restore`` puts it back whole.
+ADMIN_ROLE = "hq_admin"
+ADMIN_PERMISSIONS = _all_for(HQ)
+
 SEED_ROLES: tuple[SeedRole, ...] = (
-    SeedRole("hq_admin", "总部管理员", HQ, _all_for(HQ)),
+    SeedRole(ADMIN_ROLE, "总部管理员", HQ, ADMIN_PERMISSIONS),
     SeedRole(
         "channel_manager",
         "渠道经理",

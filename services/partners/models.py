@@ -94,6 +94,9 @@ class User(Base):
     language: Mapped[str] = mapped_column(String(5), default="zh")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     last_login_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    #: Written into every access token at issue; raised when the user's password, roles or
+    #: activity change, so that the tokens issued before stop working at once.
+    token_version: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
 
     roles: Mapped[list[Role]] = relationship(
         secondary="user_roles", order_by="Role.code", lazy="selectin"
@@ -123,12 +126,14 @@ class RefreshToken(Base):
 
 
 class LoginFailure(Base):
-    """A failed sign-in, kept for a while to slow down password guessing."""
+    """A failed sign-in, kept for a while to slow down password guessing (see
+    ``access.sign_in_wait``)."""
 
     __tablename__ = "login_failures"
     __table_args__ = (
         Index("ix_login_failures_user_addr", "username", "address", "at"),
         Index("ix_login_failures_addr", "address", "at"),
+        Index("ix_login_failures_user", "username", "at"),
     )
 
     id: Mapped[int] = mapped_column(BigIntPK, primary_key=True, autoincrement=True)

@@ -10,7 +10,6 @@ from __future__ import annotations
 import csv
 import functools
 import io
-import itertools
 import re
 import unicodedata
 from collections.abc import Iterable, Iterator
@@ -18,7 +17,14 @@ from dataclasses import dataclass
 from importlib import resources
 from typing import NamedTuple, TypedDict, cast
 
-from services.common.regions import CITY, DISTRICT, PROVINCE, RegionLevel, is_region_code
+from services.common.regions import (
+    ADDRESS_RESOLVE_MAX,
+    CITY,
+    DISTRICT,
+    PROVINCE,
+    RegionLevel,
+    is_region_code,
+)
 
 _LEVELS: tuple[RegionLevel, ...] = (PROVINCE, CITY, DISTRICT)
 
@@ -176,6 +182,10 @@ class RegionDictionary:
             children.setdefault(region.parent, []).append(region)
         self._children = {key: tuple(value) for key, value in children.items()}
         self._chains = {code: self._chain(code) for code in self._by_code}
+        self._ancestors = {
+            code: tuple(c for c in chain.values() if c != code)
+            for code, chain in self._chains.items()
+        }
         self._aliases = self._build_aliases()
         self._alias_lengths: dict[str, tuple[int, ...]] = {}
         for alias in self._aliases:
@@ -237,23 +247,20 @@ class RegionDictionary:
         province or city singles one out; otherwise only the levels on which all candidates
         agree are returned (``江苏省鼓楼区`` gives just 江苏省). A short name followed by
         路/街/道/... is taken for a street, not a region. A province with a single city
-        (北京, 天津, 上海) also yields that city. Never raises; unknown text gives all ``None``.
+        (北京, 天津, 上海) also yields that city. Reads the first ``ADDRESS_RESOLVE_MAX``
+        characters, where region names stand. Never raises; unknown text gives all ``None``.
         """
         result: ResolvedRegions = {"province": None, "city": None, "district": None}
-        text = _SPACES.sub("", unicodedata.normalize("NFKC", address or ""))
+        # The callers refuse longer addresses; reading no more keeps any caller's cost bounded
+        # (NFKC may lengthen a text, hence the second cut).
+        head = (address or "")[:ADDRESS_RESOLVE_MAX]
+        text = _SPACES.sub("", unicodedata.normalize("NFKC", head))[:ADDRESS_RESOLVE_MAX]
         tokens = self._tokens(text)
         if not tokens:
             return result
-        best_score: tuple[int, int, int, int] | None = None
-        best: list[str] = []
-        for code in {code for token in tokens for code in token.codes}:
-            score = self._support(code, tokens)
-            if score is None:
-                continue
-            if best_score is None or score > best_score:
-                best_score, best = score, [code]
-            elif score == best_score:
-                best.append(code)
+        scores = self._scores(tokens)
+        best_score = max(scores.values())
+        best = [code for code, score in scores.items() if score == best_score]
         chains = [self._chains[code] for code in best]
         for level in _LEVELS:
             values = {chain.get(level) for chain in chains}
@@ -320,30 +327,34 @@ class RegionDictionary:
                 i += 1
         return tokens
 
-    def _support(self, code: str, tokens: list[_Token]) -> tuple[int, int, int, int] | None:
-        """Score how well the tokens name ``code``, higher is better: (names of its chain
-        found in order, their characters, minus the index of the token naming ``code``, minus
-        its depth). The last part makes a bare name that a province or city shares with a
-        smaller place (河南省 / 河南县, 吉林省 / 吉林市) mean the larger one."""
-        chain = self._chains[code]
-        levels = [chain[level] for level in _LEVELS if level in chain]
-        *outer, own = levels
-        own_at = [i for i, token in enumerate(tokens) if own in token.codes]
-        outer_at = [
-            [None, *(i for i, token in enumerate(tokens) if level_code in token.codes)]
-            for level_code in outer
-        ]
-        best: tuple[int, int, int, int] | None = None
-        for j in own_at:
-            for picks in itertools.product(*outer_at):
-                chosen = [i for i in picks if i is not None]
-                if any(a >= b for a, b in itertools.pairwise([*chosen, j])):
-                    continue
-                used = [tokens[i] for i in [*chosen, j]]
-                score = (len(used), sum(t.end - t.start for t in used), -j, -len(levels))
-                if best is None or score > best:
-                    best = score
-        return best
+    def _scores(self, tokens: list[_Token]) -> dict[str, tuple[int, int, int, int]]:
+        """Score how well the tokens name each region they name, higher is better: (names of
+        its chain found in order, their characters, minus the index of the token naming the
+        region, minus its depth). The last part makes a bare name that a province or city
+        shares with a smaller place (河南省 / 河南县, 吉林省 / 吉林市) mean the larger one.
+
+        One pass, left to right: ``ending[code]`` is the best (names, characters) of a chain
+        named in order that ends with ``code`` before the current token, so a region's best
+        chain extends the best chain of one of its ancestors. Each token costs its regions
+        times their depth, whatever was named before it."""
+        ending: dict[str, tuple[int, int]] = {}
+        scores: dict[str, tuple[int, int, int, int]] = {}
+        for index, token in enumerate(tokens):
+            size = token.end - token.start
+            # Read every region of the token before recording any: 吉林 names the province
+            # and its city, and stands for only one of them in a chain.
+            found = {
+                code: max((ending.get(a, (0, 0)) for a in self._ancestors[code]), default=(0, 0))
+                for code in token.codes
+            }
+            for code, (count, chars) in found.items():
+                chain = (count + 1, chars + size)
+                score = (*chain, -index, -len(self._chains[code]))
+                if code not in scores or score > scores[code]:
+                    scores[code] = score
+                if chain > ending.get(code, (0, 0)):
+                    ending[code] = chain
+        return scores
 
 
 @functools.cache

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from marshmallow import fields, validate
 
+from services.common.regions import ADDRESS_RESOLVE_MAX
 from services.common.schemas import (
     Flag,
     Id,
@@ -157,7 +158,7 @@ class RegionNamesArgs(WireSchema):
 
 
 class ResolveArgs(WireSchema):
-    address = fields.String(required=True, validate=validate.Length(min=1, max=500))
+    address = fields.String(required=True, validate=validate.Length(min=1, max=ADDRESS_RESOLVE_MAX))
 
 
 class ResolvedOut(WireSchema):
@@ -183,7 +184,8 @@ class UserOut(WireSchema):
     last_login_at = UtcDateTime(allow_none=True)
 
 
-_password = validate.Length(min=8, max=200, error="at least 8 characters")
+# The length only; the rest of the password rule is access.check_password.
+_password = validate.Length(min=10, max=200, error="10 to 200 characters")
 
 
 class UserCreate(WireSchema):

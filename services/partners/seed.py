@@ -4,14 +4,18 @@ from __future__ import annotations
 
 import logging
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from services.common.config import ConfigError
 from services.common.context import Caller
+from services.common.errors import InvalidInput
 from services.common.outbox import add_event
+from services.common.schemas import load
 from services.partners import access, domain
-from services.partners.catalogue import SEED_PARTNER_TYPES, SEED_ROLES
+from services.partners.catalogue import ADMIN_ROLE, SEED_PARTNER_TYPES, SEED_ROLES
 from services.partners.models import Partner, PartnerType, Role, User
+from services.partners.schemas import UserCreate, UserUpdate
 
 log = logging.getLogger(__name__)
 
@@ -46,31 +50,70 @@ def ensure_reference_data(session: Session) -> None:
                 )
             )
     session.flush()
+    _make_admin_role_whole(session)
+
+
+def _make_admin_role_whole(session: Session) -> Role:
+    """The HQ admin role as seeded, with every HQ permission of the catalogue. Nobody may
+    edit it, so this is also how a permission new in the catalogue reaches it."""
+    seed = next(seed for seed in SEED_ROLES if seed.code == ADMIN_ROLE)
+    role = session.scalar(select(Role).where(Role.code == ADMIN_ROLE))
+    whole = {
+        "name": seed.name,
+        "scope": seed.scope,
+        "permissions": sorted(seed.permissions),
+        "partner_types": [],
+        "include_sub_partners": False,
+        "builtin": True,
+    }
+    if any(getattr(role, key) != value for key, value in whole.items()):
+        for key, value in whole.items():
+            setattr(role, key, value)
+        session.flush()
+        add_event(session, "partners", "role_changed", access.dump_role(role))
+    return role
+
+
+def create_admin(session: Session, username: str, password: str) -> dict:
+    """A new active HQ admin; InvalidInput or Conflict (a taken name) otherwise."""
+    data = load(
+        UserCreate,
+        {
+            "username": username,
+            "password": password,
+            "display_name": "总部管理员",
+            "roles": [ADMIN_ROLE],
+        },
+    )
+    return access.create_user(session, SYSTEM, data, _emitter(session))
+
+
+def restore_admin(session: Session, username: str, password: str) -> dict:
+    """Mend a locked-out installation: the HQ admin role whole again, and ``username`` an
+    active HQ admin signing in with ``password`` (created if there is no such user)."""
+    ensure_reference_data(session)
+    user = session.scalar(select(User).where(func.lower(User.username) == username.lower()))
+    if user is None:
+        return create_admin(session, username, password)
+    if user.partner_id is not None:
+        raise InvalidInput(
+            "a partner's user cannot be an HQ admin",
+            errors={"username": ["a partner's user"]},
+        )
+    codes = sorted({role.code for role in user.roles} | {ADMIN_ROLE})
+    change = load(UserUpdate, {"password": password, "active": True, "roles": codes})
+    return access.update_user(session, SYSTEM, user.id, change, _emitter(session))
 
 
 def ensure_admin(session: Session, password: str) -> bool:
     """Create the HQ admin ``admin`` if there is none; True when created."""
     if session.scalar(select(User.id).where(User.username == "admin")):
         return False
-    access.create_user(
-        session,
-        SYSTEM,
-        {
-            "username": "admin",
-            "password": password,
-            "display_name": "总部管理员",
-            "partner_id": None,
-            "roles": ["hq_admin"],
-            "active": True,
-            "language": "zh",
-            "email": None,
-            "phone": None,
-        },
-        _emitter(session),
-    )
+    create_admin(session, "admin", password)
     return True
 
 
+# Published (README): it passes the password rule, and is for local demo data only.
 DEMO_PASSWORD = "demo-pass-2026"  # noqa: S105 - the published password of the demo users
 
 DEMO_PARTNERS = (
@@ -142,10 +185,16 @@ def seed_demo(session: Session) -> bool:
 
 
 def bootstrap(session: Session) -> None:
-    """Run by every migration: reference data, and the admin when a password is given."""
+    """Run by every migration: reference data, and the admin when a password is given (it
+    must pass the password rule, ``access.check_password``)."""
     import os
 
     ensure_reference_data(session)
     password = os.environ.get("PRM_ADMIN_PASSWORD")
-    if password and ensure_admin(session, password):
+    try:
+        created = bool(password) and ensure_admin(session, password)
+    except InvalidInput as exc:
+        reasons = "; ".join(exc.errors.get("password", [exc.message]))
+        raise ConfigError(f"PRM_ADMIN_PASSWORD is too weak: {reasons}") from exc
+    if created:
         log.info("created the HQ admin 'admin'")

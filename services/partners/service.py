@@ -39,8 +39,9 @@ class PartnersService(ServiceBase):
 
     @rpc
     def authenticate(self, payload: dict, address: str = "unknown") -> dict:
-        """The user's profile and a new refresh token; Unauthenticated, or TooManyRequests
-        after repeated failures from ``address``."""
+        """The user's profile (with the ``token_version`` its access token carries) and a
+        new refresh token; Unauthenticated, or TooManyRequests with ``retry_after`` while
+        the account must wait after failures from ``address``."""
         self._system_only()
         data = load(LoginIn, payload)
         profile = access.authenticate(
@@ -61,15 +62,19 @@ class PartnersService(ServiceBase):
 
     @rpc
     def logout(self, payload: dict) -> None:
-        self._system_only()
-        access.revoke_refresh_token(self.db, load(RefreshIn, payload)["refresh_token"])
+        """Revoke the calling user's refresh token (another user's is left alone)."""
+        if self.caller.user_id is None:
+            raise Forbidden("only a signed-in user may log out")
+        token = load(RefreshIn, payload)["refresh_token"]
+        access.revoke_refresh_token(self.db, token, self.caller.user_id)
 
     @rpc
-    def get_caller(self, user_id: int) -> dict:
+    def get_caller(self, user_id: int, token_version: int | None = None) -> dict:
         """The user's current roles, permissions and data scope; Unauthenticated if they
-        or their partner may not act."""
+        or their partner may not act, or if ``token_version`` (the access token's) is not
+        the user's current one."""
         self._system_only()
-        return access.caller_profile(self.db, load_id(user_id, "user_id"))
+        return access.caller_profile(self.db, load_id(user_id, "user_id"), token_version)
 
     # -- partners -----------------------------------------------------------------------
 

@@ -24,6 +24,7 @@ import requests
 from tests.e2e.conftest import World
 from tests.e2e.test_commission import approved_event, publish
 from tests.e2e.test_filing import mobile, sole_coverage, uscc, wait_for
+from tests.support.approvals import StepApprovers
 from tests.support.client import Client, unique
 
 PARTNER_ROLES = ("partner_admin", "partner_sales")
@@ -96,6 +97,7 @@ class _Builder:
     def __init__(self, admin: Client, anonymous: Client) -> None:
         self.hq = admin
         self.people = World(admin, anonymous)
+        self.approvers = StepApprovers(self.people)
 
     def read(self, client: Client, path: str) -> Callable[[], Any]:
         return lambda: ok(client.get(path))
@@ -126,11 +128,8 @@ class _Builder:
         customer = ok(side.clients["partner_sales"].post(CUSTOMERS, body), 201)
         side.markers += [body["name"], body["uscc"], body["phone"]]
         path = f"{CUSTOMERS}/{customer['id']}"
-        for _ in range(5):  # as many steps as HQ's filing flow has
-            if not approve or ok(self.hq.get(path))["status"] == "protected":
-                break
-            decision = {"comment": "同意"}
-            ok(self.hq.post(f"{FILINGS}/{customer['filing']['id']}/approve", decision))
+        if approve:
+            self.approvers.approve_all(f"{FILINGS}/{customer['filing']['id']}")
         customer = ok(self.hq.get(path))
         assert customer["status"] == ("protected" if approve else "pending"), customer
         side.rows[f"customer.{label}"] = Row("customer", customer["id"], self.read(self.hq, path))
@@ -167,10 +166,8 @@ class _Builder:
         path = f"{ORDERS}/{order['id']}"
         if label != "draft":
             ok(sales.post(f"{path}/submit"))
-        for _ in range(5):  # as many steps as HQ's order flow has
-            if label != "approved" or ok(self.hq.get(path))["status"] == "approved":
-                break
-            ok(self.hq.post(f"{path}/approve", {"comment": "同意"}))
+        if label == "approved":
+            self.approvers.approve_all(path)
         order = ok(self.hq.get(path))
         assert order["status"] == label, order
         side.rows[f"order.{label}"] = Row("order", order["id"], self.read(self.hq, path))

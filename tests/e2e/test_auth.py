@@ -214,8 +214,9 @@ def test_malformed_authorization_is_401(anonymous: Client, authorization: str) -
 
 
 def test_a_correctly_signed_token_is_accepted(anonymous: Client, member: dict) -> None:
-    # The forging helper below makes the same tokens as the gateway: each rejection in
-    # the next tests is about the one thing that was changed.
+    # The forging helper below makes the same tokens as the gateway (a new user's token
+    # version is 0, and a token without one is of version 0): each rejection in the next
+    # tests is about the one thing that was changed.
     response = bearer(anonymous, access_token(member["id"])).get(ME)
 
     assert response.status_code == 200, response.text
@@ -232,6 +233,8 @@ FORGERIES: dict[str, dict] = {
     "refresh-typed": {"typ": "refresh"},
     "other-issuer": {"iss": "someone-else"},
     "sub-not-an-id": {"sub": "admin"},
+    "version-not-a-number": {"ver": "0"},
+    "version-not-the-users": {"ver": 1},
 }
 
 

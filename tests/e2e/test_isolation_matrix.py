@@ -338,7 +338,6 @@ NOT_COLLECTIONS: dict[str, str] = {
     "/openapi.json": "the API's description",
     "/healthz": "process liveness, no data",
     "/readyz": "service readiness, no data",
-    "/metrics": "request counts by route rule, never by id or partner",
 }
 
 # Fields a body route never takes from a partner (unless its schema has them: GUARDED).

@@ -268,8 +268,10 @@ def test_deactivated_user_is_refused_at_once(
     login = anonymous.post(LOGIN, {"username": user["username"], "password": PASSWORD})
     assert_problem(login, 401, "unauthenticated")
 
+    # Active again, the user signs in anew: the tokens of before stay ended.
     assert admin.patch(f"{USERS}/{user['id']}", {"active": True}).status_code == 200
-    assert client.get("/api/v1/me").status_code == 200
+    assert_problem(client.get("/api/v1/me"), 401, "unauthenticated")
+    assert world.login(user).get("/api/v1/me").status_code == 200
 
 
 def test_partner_admin_deactivates_a_user_of_its_partner(team: PartnerTeam, world: World) -> None:
@@ -289,17 +291,21 @@ def test_user_cannot_deactivate_itself(team: PartnerTeam) -> None:
     assert team.admin.get("/api/v1/me").status_code == 200
 
 
-def test_role_changes_take_effect_on_the_next_request(admin: Client, world: World) -> None:
+def test_role_changes_end_the_users_sessions_and_show_at_the_next_sign_in(
+    admin: Client, world: World
+) -> None:
     user = world.user(None, [])
     client = world.login(user)
     assert permissions_of(client) == set()
 
     assert admin.patch(f"{USERS}/{user['id']}", {"roles": ["marketing"]}).status_code == 200
+    assert_problem(client.get("/api/v1/me"), 401, "unauthenticated")
+    client = world.login(user)
     assert permissions_of(client) == {"lead.create", "report.read"}
     assert client.get("/api/v1/me").json()["roles"] == ["marketing"]
 
     assert admin.patch(f"{USERS}/{user['id']}", {"roles": []}).status_code == 200
-    assert permissions_of(client) == set()
+    assert permissions_of(world.login(user)) == set()
 
 
 def test_a_new_password_revokes_refresh_tokens_and_the_old_password(

@@ -1,9 +1,12 @@
-"""Sign-in is slowed down after repeated failures, without locking the user out for good."""
+"""Sign-in is slowed down after repeated failures, without locking the user out for good
+(the back-off rule: tests/unit/test_signin_backoff.py; attacks: tests/security/test_signin.py)."""
 
 from tests.e2e.conftest import PASSWORD, World
 
 
-def test_sixth_failed_sign_in_in_a_row_gets_429_with_retry_after(world: World) -> None:
+def test_after_five_failures_in_a_row_the_account_waits_there_with_retry_after(
+    world: World,
+) -> None:
     user = world.user(None, ["marketing"])
     wrong = {"username": user["username"], "password": "not-the-password"}
     for _ in range(5):

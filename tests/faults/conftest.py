@@ -27,7 +27,7 @@ from tests.support.stack import Stack
 
 ORDERS = int(os.environ.get("PRM_FAULT_ORDERS", "120"))
 THREADS = int(os.environ.get("PRM_FAULT_THREADS", "6"))
-ADMIN_PASSWORD = "admin-test-pass"
+ADMIN_PASSWORD = "hq-test-pass-2026"
 PASSWORD = "secret-pass-1"
 REGION = "650102"  # 乌鲁木齐 天山区
 
@@ -105,9 +105,9 @@ def _created(response) -> dict:  # type: ignore[no-untyped-def]
 
 @pytest.fixture(scope="package")
 def order_world(admin: Client, fault_stack: Stack) -> OrderWorld:
-    """A partner with one protected customer, a product, the partner's sales user, an HQ
-    user who may approve every step of an order (the default flow: sales, then finance)
-    and an HQ channel manager (approves filings, enters leads)."""
+    """A partner with one protected customer, a product, the partner's sales user, one HQ
+    approver per step of an order (the default flow: sales, then finance; nobody decides
+    two steps) and an HQ channel manager (approves filings, enters leads)."""
     anonymous = Client(fault_stack.url)
     partner = _created(
         admin.post(
@@ -133,7 +133,7 @@ def order_world(admin: Client, fault_stack: Stack) -> OrderWorld:
         return anonymous.login(created["username"], PASSWORD)
 
     seller = user(partner["id"], ["partner_sales"])
-    approver = user(None, ["sales_ops", "finance"])
+    approvers = [user(None, ["sales_ops"]), user(None, ["finance"])]
     channel = user(None, ["channel_manager"])
     customer = _created(
         seller.post(
@@ -155,7 +155,7 @@ def order_world(admin: Client, fault_stack: Stack) -> OrderWorld:
     )
     return OrderWorld(
         seller=seller,
-        approver=approver,
+        approvers=approvers,
         channel=channel,
         customer_id=customer["id"],
         product_id=product["id"],

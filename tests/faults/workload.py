@@ -96,11 +96,12 @@ class PatientClient:
 
 @dataclass
 class OrderWorld:
-    """A partner with a protected customer and a product, its sales user, an HQ approver
-    of orders and an HQ channel manager (approves filings, enters leads)."""
+    """A partner with a protected customer and a product, its sales user, the HQ approvers
+    of orders (the n-th decides the n-th step: nobody decides two) and an HQ channel
+    manager (approves filings, enters leads)."""
 
     seller: Client
-    approver: Client
+    approvers: list[Client]
     channel: Client
     customer_id: int
     product_id: int
@@ -127,10 +128,10 @@ def run_orders(
         nonlocal done
         contract_no = unique(f"F{index}-")
         seller = PatientClient(world.seller, outcome, patience)
-        approver = PatientClient(world.approver, outcome, patience)
+        approvers = [PatientClient(client, outcome, patience) for client in world.approvers]
         channel = PatientClient(world.channel, outcome, patience)
         try:
-            order_id = _approve_one(seller, approver, world, contract_no)
+            order_id = _approve_one(seller, approvers, world, contract_no)
             with outcome.lock:
                 outcome.approved[order_id] = contract_no
             if mixed and index % 4 == 1:
@@ -156,7 +157,7 @@ def run_orders(
 
 
 def _approve_one(
-    seller: PatientClient, approver: PatientClient, world: OrderWorld, contract_no: str
+    seller: PatientClient, approvers: list[PatientClient], world: OrderWorld, contract_no: str
 ) -> int:
     order = _create(seller, world, contract_no)
     for _ in range(10):
@@ -167,7 +168,8 @@ def _approve_one(
         if status == "draft":
             response = seller.send("POST", f"{path}/submit")
         elif status == "submitted":
-            response = approver.send("POST", f"{path}/approve", {"comment": "同意"})
+            step = next(i for i, s in enumerate(order["steps"]) if s["status"] == "pending")
+            response = approvers[step].send("POST", f"{path}/approve", {"comment": "同意"})
         else:
             raise AssertionError(f"order {order['id']} became {status}")
         order = _ok(response)

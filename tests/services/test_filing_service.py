@@ -254,6 +254,18 @@ def test_partner_user_cannot_approve(as_) -> None:
         as_(partner_caller(A)).approve_filing(customer["filing"]["id"], {})
 
 
+def test_whoever_filed_a_customer_approves_no_step_of_its_filing(as_) -> None:
+    """Segregation of duties: were the filer ever to hold ``filing.approve`` at
+    headquarters, its own filing is still not its to decide."""
+    filer = partner_caller(A, user_id=501)
+    customer = as_(filer).file_customer(customer_payload())
+    same_person = Caller(user_id=501, permissions=HQ.permissions)
+    with pytest.raises(Forbidden) as refused:
+        as_(same_person).approve_filing(customer["filing"]["id"], {})
+    assert refused.value.error_code == "same_approver"
+    assert as_(HQ).approve_filing(customer["filing"]["id"], {})["status"] == "approved"
+
+
 def test_approving_a_decided_filing_is_invalid_state(as_) -> None:
     customer = as_(partner_caller(A)).file_customer(customer_payload())
     as_(HQ).approve_filing(customer["filing"]["id"], {})
@@ -513,3 +525,72 @@ def test_import_reports_bad_rows_by_number_and_creates_only_good_ones(as_, sessi
     names = set(session.scalars(select(Lead.name).where(Lead.created_by == HQ.user_id)))
     assert {good[0]["name"], good[1]["name"]} <= names
     assert bad["name"] not in names
+
+
+# -- near matches shown to approvers ----------------------------------------------------
+
+
+def test_approver_sees_a_near_match_of_another_partner_and_why(as_) -> None:
+    stem = unique("c")
+    held = as_(partner_caller(A)).file_customer(
+        customer_payload(name=f"杭州{stem}西湖科技有限公司", address="文三路 90 号 A 座")
+    )
+    filed = as_(partner_caller(B)).file_customer(
+        customer_payload(
+            name=f"杭州{stem}西湖网络科技有限公司", region_code="330102", address="文三路90号a座"
+        )
+    )
+    seen = as_(HQ).get_filing(filed["filing"]["id"])
+    [match] = seen["near_matches"]
+    assert match["customer_id"] == held["id"]
+    assert match["customer_name"] == held["name"]
+    assert match["partner_id"] == A
+    assert match["same_address"] is True and match["same_phone"] is False
+    assert match["similarity"] >= 0.85
+    assert match["reason"] == f"名称相似度 {match['similarity']:.2f}，地址相同"
+    listed = as_(HQ).list_filings({"partner_id": B, "per_page": 100})["items"]
+    assert next(f for f in listed if f["id"] == filed["filing"]["id"])["near_matches"] == [match]
+
+
+def test_the_filing_partner_and_hq_users_who_do_not_approve_never_see_near_matches(as_) -> None:
+    stem = unique("c")
+    held = as_(partner_caller(A)).file_customer(customer_payload(name=f"杭州{stem}西湖科技"))
+    filed = as_(partner_caller(B)).file_customer(
+        customer_payload(name=f"杭州{stem}西湖新科技", region_code="330102")
+    )
+    assert as_(HQ).get_filing(filed["filing"]["id"])["near_matches"] != []
+    marketing = Caller(user_id=2, permissions=frozenset({"lead.create"}))
+    views = [
+        filed,
+        as_(partner_caller(B)).get_filing(filed["filing"]["id"]),
+        as_(partner_caller(B)).get_customer(filed["id"]),
+        as_(partner_caller(B)).list_filings({"per_page": 100}),
+        as_(partner_caller(B)).list_customers({"per_page": 100}),
+        as_(marketing).get_filing(filed["filing"]["id"]),
+    ]
+    for view in views:
+        text = repr(view)
+        assert "near_matches" not in text
+        assert held["name"] not in text and str(A) not in text
+
+
+def test_near_matches_are_customers_of_other_partners_in_the_same_city_only(as_) -> None:
+    stem = unique("c")
+    as_(partner_caller(A)).file_customer(customer_payload(name=f"{stem}西湖科技"))
+    as_(partner_caller(C)).file_customer(
+        customer_payload(name=f"{stem}西湖新科技", region_code="320102")
+    )
+    own = as_(partner_caller(A)).file_customer(customer_payload(name=f"{stem}西湖网络科技"))
+    assert as_(HQ).get_filing(own["filing"]["id"])["near_matches"] == []
+    elsewhere = as_(partner_caller(B)).file_customer(
+        customer_payload(name=f"{stem}西湖数码科技", region_code="330203")
+    )
+    assert as_(HQ).get_filing(elsewhere["filing"]["id"])["near_matches"] == []
+
+
+def test_a_different_company_of_the_city_is_no_near_match(as_) -> None:
+    as_(partner_caller(A)).file_customer(customer_payload(name=f"杭州{unique('c')}贸易有限公司"))
+    filed = as_(partner_caller(B)).file_customer(
+        customer_payload(name=f"杭州{unique('d')}餐饮管理有限公司", region_code="330102")
+    )
+    assert as_(HQ).get_filing(filed["filing"]["id"])["near_matches"] == []

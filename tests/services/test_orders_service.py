@@ -395,6 +395,32 @@ def test_approving_out_of_turn_or_without_the_permission_is_forbidden(service, f
     assert all(step["actions"] == [] for step in still["steps"])
 
 
+def test_whoever_submitted_an_order_approves_no_step_of_it(service, filing) -> None:
+    """Segregation of duties: were the submitter ever to hold an approval permission at
+    headquarters, its own order is still not its to decide."""
+    order = submitted_order(service, filing, "5000.00")
+    submitter = Caller(user_id=order["_owner"].user_id, permissions=SALES_OPS.permissions)
+    with pytest.raises(Forbidden) as refused:
+        call(service, "approve_order", order["id"], {}, caller=submitter)
+    assert refused.value.error_code == "same_approver"
+    assert call(service, "get_order", order["id"])["steps"][0]["actions"] == []
+
+
+def test_one_approver_decides_one_step_of_an_order(service, filing) -> None:
+    order = submitted_order(service, filing, "120000.00")
+    every_step = Caller(
+        user_id=new_id(),
+        permissions=SALES_OPS.permissions | FINANCE.permissions | DIRECTOR.permissions,
+    )
+    call(service, "approve_order", order["id"], {}, caller=every_step)
+    for decide, body in (("approve_order", {}), ("reject_order", {"comment": "不行"})):
+        with pytest.raises(Forbidden) as refused:
+            call(service, decide, order["id"], body, caller=every_step)
+        assert refused.value.error_code == "same_approver"
+    still = call(service, "get_order", order["id"])
+    assert (still["status"], still["current_step"]["name"]) == ("submitted", "finance")
+
+
 def test_an_all_step_waits_for_every_named_approver(service, filing, restore_default_flow) -> None:
     call(
         service,

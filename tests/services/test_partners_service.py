@@ -23,11 +23,13 @@ from services.common.errors import (
 from services.common.migrations import upgrade
 from services.common.models import OutboxEvent
 from services.partners import seed
+from services.partners.catalogue import ADMIN_PERMISSIONS
 from services.partners.service import PartnersService
 from tests.support.client import unique
 
 ROOT = Path(__file__).resolve().parents[2]
-HQ = Caller(user_id=1, permissions=frozenset({"partner.manage", "user.manage", "role.manage"}))
+# An HQ admin: a user manager gives only roles whose permissions it holds.
+HQ = Caller(user_id=1, permissions=frozenset(ADMIN_PERMISSIONS))
 SYSTEM = Caller.system_caller("gateway")
 
 
@@ -116,7 +118,7 @@ def test_partner_admin_scope_includes_sub_partners_and_sales_scope_does_not(serv
         "create_user",
         {
             "username": unique("adm"),
-            "password": "password-1",
+            "password": "secret-pass-1",
             "display_name": "a",
             "partner_id": agent["id"],
             "roles": ["partner_admin"],
@@ -127,7 +129,7 @@ def test_partner_admin_scope_includes_sub_partners_and_sales_scope_does_not(serv
         "create_user",
         {
             "username": unique("sal"),
-            "password": "password-1",
+            "password": "secret-pass-1",
             "display_name": "s",
             "partner_id": agent["id"],
             "roles": ["partner_sales"],
@@ -152,7 +154,7 @@ def test_reused_refresh_token_revokes_the_whole_family(service) -> None:
         "create_user",
         {
             "username": unique("ref"),
-            "password": "password-1",
+            "password": "secret-pass-1",
             "display_name": "r",
             "partner_id": None,
             "roles": ["marketing"],
@@ -161,7 +163,7 @@ def test_reused_refresh_token_revokes_the_whole_family(service) -> None:
     first = call(
         service,
         "authenticate",
-        {"username": user["username"], "password": "password-1"},
+        {"username": user["username"], "password": "secret-pass-1"},
         caller=SYSTEM,
     )["refresh_token"]
     second = call(service, "refresh", {"refresh_token": first}, caller=SYSTEM)["refresh_token"]
@@ -178,7 +180,7 @@ def test_recipients_are_the_active_holders_of_a_permission(service) -> None:
         "create_user",
         {
             "username": unique("rc"),
-            "password": "password-1",
+            "password": "secret-pass-1",
             "display_name": "x",
             "partner_id": partner["id"],
             "roles": ["partner_sales"],
@@ -189,7 +191,7 @@ def test_recipients_are_the_active_holders_of_a_permission(service) -> None:
         "create_user",
         {
             "username": unique("rc"),
-            "password": "password-1",
+            "password": "secret-pass-1",
             "display_name": "y",
             "partner_id": partner["id"],
             "roles": ["partner_sales"],
@@ -226,7 +228,7 @@ def test_repeated_failed_sign_ins_are_slowed_down_for_that_address_only(service)
         "create_user",
         {
             "username": unique("rl"),
-            "password": "password-1",
+            "password": "secret-pass-1",
             "display_name": "r",
             "partner_id": None,
             "roles": ["marketing"],
@@ -236,7 +238,7 @@ def test_repeated_failed_sign_ins_are_slowed_down_for_that_address_only(service)
     for _ in range(5):
         with pytest.raises(Unauthenticated):
             call(service, "authenticate", attempt, "10.1.1.1", caller=SYSTEM)
-    right = {"username": user["username"], "password": "password-1"}
+    right = {"username": user["username"], "password": "secret-pass-1"}
     with pytest.raises(TooManyRequests):
         call(service, "authenticate", right, "10.1.1.1", caller=SYSTEM)
     # The real user, elsewhere, still gets in.

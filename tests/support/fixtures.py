@@ -12,7 +12,7 @@ import pytest
 from tests.support.client import Client, unique
 from tests.support.stack import Stack
 
-ADMIN_PASSWORD = "admin-test-pass"
+ADMIN_PASSWORD = "hq-test-pass-2026"
 PASSWORD = "secret-pass-1"
 
 

@@ -26,9 +26,13 @@ class Stack:
     def __init__(self, services: tuple[str, ...], log_dir: Path, env: dict | None = None) -> None:
         self.services = services
         self.log_dir = log_dir
-        self.env = os.environ | (env or {})
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
+        # The gateway's metrics listen on a port of their own, never the public one.
+        self.metrics_port = free_port()
+        self.metrics_url = f"http://127.0.0.1:{self.metrics_port}/metrics"
+        metrics = {"PRM_METRICS_PORT": str(self.metrics_port), "PRM_METRICS_HOST": "127.0.0.1"}
+        self.env = os.environ | metrics | (env or {})
         self.processes: dict[str, subprocess.Popen] = {}
 
     def _spawn(self, name: str, args: list[str]) -> None:

@@ -108,7 +108,6 @@ ROUTES: dict[tuple[str, str], Any] = {
     ("PATCH", "/api/v1/users/<int:user_id>"): (USER, "user.manage"),
     ("GET", "/docs"): "public",
     ("GET", "/healthz"): "public",
-    ("GET", "/metrics"): "public",
     ("GET", "/openapi.json"): "public",
     ("GET", "/readyz"): "public",
 }

@@ -26,24 +26,32 @@ ORDER_FLOW = parse_flow(
 SALES = {"order.approve.sales"}
 FINANCE = {"order.approve.finance"}
 DIRECTOR = {"order.approve.director"}
+SUBMITTER = 50
+
+
+def start(flow: list, subject: dict) -> FlowInstance:
+    """An instance of ``flow`` submitted by ``SUBMITTER``."""
+    return FlowInstance.start(flow, subject, submitted_by=SUBMITTER)
 
 
 def test_order_of_120000_has_three_steps_and_of_5000_two() -> None:
-    assert [
-        s.definition.name
-        for s in FlowInstance.start(ORDER_FLOW, {"total_amount": "120000.00"}).steps
-    ] == ["sales", "finance", "director"]
-    assert [
-        s.definition.name for s in FlowInstance.start(ORDER_FLOW, {"total_amount": "5000.00"}).steps
-    ] == ["sales", "finance"]
+    assert [s.definition.name for s in start(ORDER_FLOW, {"total_amount": "120000.00"}).steps] == [
+        "sales",
+        "finance",
+        "director",
+    ]
+    assert [s.definition.name for s in start(ORDER_FLOW, {"total_amount": "5000.00"}).steps] == [
+        "sales",
+        "finance",
+    ]
 
 
 def test_condition_at_exactly_the_threshold_applies() -> None:
-    assert len(FlowInstance.start(ORDER_FLOW, {"total_amount": "100000.00"}).steps) == 3
+    assert len(start(ORDER_FLOW, {"total_amount": "100000.00"}).steps) == 3
 
 
 def test_steps_are_approved_in_turn_until_the_flow_is_approved() -> None:
-    flow = FlowInstance.start(ORDER_FLOW, {"total_amount": "5000"})
+    flow = start(ORDER_FLOW, {"total_amount": "5000"})
     assert flow.approve(1, SALES, "ok", NOW) == "step_approved"
     assert flow.current.definition.name == "finance"
     assert flow.approve(2, FINANCE, None, NOW) == "approved"
@@ -51,13 +59,13 @@ def test_steps_are_approved_in_turn_until_the_flow_is_approved() -> None:
 
 
 def test_approving_out_of_turn_is_forbidden() -> None:
-    flow = FlowInstance.start(ORDER_FLOW, {"total_amount": "5000"})
+    flow = start(ORDER_FLOW, {"total_amount": "5000"})
     with pytest.raises(Forbidden):
         flow.approve(2, FINANCE, None, NOW)
 
 
 def test_all_step_waits_for_every_named_approver() -> None:
-    flow = FlowInstance.start(
+    flow = start(
         parse_flow([{"name": "board", "permission": "p", "mode": "all", "approvers": [7, 8]}]), {}
     )
     assert flow.approve(7, {"p"}, None, NOW) == "waiting"
@@ -69,7 +77,7 @@ def test_all_step_waits_for_every_named_approver() -> None:
 
 
 def test_rejection_needs_a_comment_and_ends_the_flow() -> None:
-    flow = FlowInstance.start(ORDER_FLOW, {"total_amount": "5000"})
+    flow = start(ORDER_FLOW, {"total_amount": "5000"})
     with pytest.raises(InvalidInput):
         flow.reject(1, SALES, " ", NOW)
     assert flow.reject(1, SALES, "price too low", NOW) == "rejected"
@@ -78,7 +86,7 @@ def test_rejection_needs_a_comment_and_ends_the_flow() -> None:
 
 
 def test_instance_round_trips_through_json() -> None:
-    flow = FlowInstance.start(ORDER_FLOW, {"total_amount": "200000"})
+    flow = start(ORDER_FLOW, {"total_amount": "200000"})
     flow.approve(1, SALES, "ok", NOW)
     again = FlowInstance.from_dict(flow.to_dict())
     assert again.to_dict() == flow.to_dict()
@@ -126,7 +134,7 @@ DIRECTOR_WHEN_BIG_OR_DISCOUNTED = parse_flow(
 
 
 def step_names(flow: list, subject: dict) -> list[str]:
-    return [s.definition.name for s in FlowInstance.start(flow, subject).steps]
+    return [s.definition.name for s in start(flow, subject).steps]
 
 
 @pytest.mark.parametrize(
@@ -163,7 +171,7 @@ def test_any_condition_round_trips_through_its_wire_form_and_json() -> None:
         ]
     }
     assert parse_flow([director.to_dict()])[0] == director
-    flow = FlowInstance.start(DIRECTOR_WHEN_BIG_OR_DISCOUNTED, {"max_discount": "0.5"})
+    flow = start(DIRECTOR_WHEN_BIG_OR_DISCOUNTED, {"max_discount": "0.5"})
     again = FlowInstance.from_dict(flow.to_dict())
     assert again.to_dict() == flow.to_dict()
     assert again.steps[1].definition.condition == director.condition
@@ -191,3 +199,113 @@ def test_malformed_any_conditions_are_refused_naming_the_step(condition: object)
             fields={"total_amount"},
         )
     assert list(error.value.errors) == ["steps.1"]
+
+
+# -- segregation of duties --------------------------------------------------------------
+
+EVERY_APPROVAL = SALES | FINANCE | DIRECTOR | {"p"}
+
+
+def big_order(submitted_by: int | None = SUBMITTER) -> FlowInstance:
+    return FlowInstance.start(ORDER_FLOW, {"total_amount": "120000"}, submitted_by=submitted_by)
+
+
+def assert_same_approver(decide, *args) -> None:  # type: ignore[no-untyped-def]
+    with pytest.raises(Forbidden) as refused:
+        decide(*args)
+    assert refused.value.error_code == "same_approver"
+
+
+def test_one_person_holding_every_permission_decides_one_step_only() -> None:
+    flow = big_order()
+    assert flow.approve(1, EVERY_APPROVAL, "ok", NOW) == "step_approved"
+    assert_same_approver(flow.approve, 1, EVERY_APPROVAL, None, NOW)
+    assert_same_approver(flow.reject, 1, EVERY_APPROVAL, "no", NOW)
+    assert flow.approve(2, EVERY_APPROVAL, None, NOW) == "step_approved"
+    assert_same_approver(flow.approve, 1, EVERY_APPROVAL, None, NOW)
+    assert_same_approver(flow.approve, 2, EVERY_APPROVAL, None, NOW)
+    assert (flow.status, flow.current.definition.name) == ("pending", "director")
+    assert flow.approve(3, EVERY_APPROVAL, None, NOW) == "approved"
+
+
+def test_the_submitter_neither_approves_nor_rejects_its_own_submission() -> None:
+    flow = big_order()
+    assert_same_approver(flow.approve, SUBMITTER, EVERY_APPROVAL, None, NOW)
+    assert_same_approver(flow.reject, SUBMITTER, EVERY_APPROVAL, "no", NOW)
+    assert flow.steps[0].actions == []
+    assert flow.approve(1, SALES, None, NOW) == "step_approved"
+    assert_same_approver(flow.approve, SUBMITTER, FINANCE, None, NOW)
+
+
+def test_the_submitter_is_kept_with_the_instance_through_json() -> None:
+    again = FlowInstance.from_dict(big_order().to_dict())
+    assert again.submitted_by == SUBMITTER
+    assert_same_approver(again.approve, SUBMITTER, SALES, None, NOW)
+
+
+def test_an_instance_stored_without_its_submitter_still_allows_one_step_per_person() -> None:
+    stored = big_order().to_dict()
+    del stored["submitted_by"]
+    flow = FlowInstance.from_dict(stored)
+    assert flow.submitted_by is None
+    assert flow.approve(1, EVERY_APPROVAL, None, NOW) == "step_approved"
+    assert_same_approver(flow.approve, 1, EVERY_APPROVAL, None, NOW)
+    again = FlowInstance.from_dict(flow.to_dict())
+    assert_same_approver(again.approve, 1, EVERY_APPROVAL, None, NOW)
+
+
+def test_a_rejecter_of_one_step_decides_no_later_step_of_the_same_instance() -> None:
+    flow = big_order()
+    flow.approve(1, SALES, None, NOW)
+    assert_same_approver(flow.reject, 1, EVERY_APPROVAL, "too cheap", NOW)
+    assert flow.reject(2, FINANCE, "too cheap", NOW) == "rejected"
+
+
+def test_a_new_instance_after_a_rejection_starts_with_nobody_having_acted() -> None:
+    first = big_order()
+    first.reject(1, SALES, "revise", NOW)
+    second = big_order()
+    assert second.approve(1, SALES, None, NOW) == "step_approved"
+    assert_same_approver(second.approve, 1, EVERY_APPROVAL, None, NOW)
+
+
+def test_every_named_approver_of_an_all_step_signs_it_and_no_other_step() -> None:
+    flow = FlowInstance.start(
+        parse_flow(
+            [
+                {"name": "board", "permission": "p", "mode": "all", "approvers": [7, 8]},
+                {"name": "finance", "permission": "order.approve.finance"},
+            ]
+        ),
+        {},
+        submitted_by=SUBMITTER,
+    )
+    assert flow.approve(7, EVERY_APPROVAL, None, NOW) == "waiting"
+    assert flow.approve(8, EVERY_APPROVAL, None, NOW) == "step_approved"
+    assert_same_approver(flow.approve, 7, EVERY_APPROVAL, None, NOW)
+    assert flow.approve(9, FINANCE, None, NOW) == "approved"
+
+
+def test_a_submitter_named_in_an_all_step_cannot_start_a_flow_it_could_never_finish() -> None:
+    board = parse_flow([{"name": "board", "permission": "p", "mode": "all", "approvers": [7, 8]}])
+    with pytest.raises(Forbidden) as refused:
+        FlowInstance.start(board, {}, submitted_by=7)
+    assert refused.value.error_code == "same_approver"
+
+
+def test_a_flow_naming_one_approver_in_two_all_steps_is_refused() -> None:
+    with pytest.raises(InvalidInput) as error:
+        parse_flow(
+            [
+                {"name": "board", "permission": "p", "mode": "all", "approvers": [7, 8]},
+                {"name": "audit", "permission": "p", "mode": "all", "approvers": [8, 9]},
+            ]
+        )
+    assert list(error.value.errors) == ["steps.1"]
+
+
+def test_nobody_decides_anonymously() -> None:
+    flow = big_order()
+    with pytest.raises(Forbidden):
+        flow.approve(None, EVERY_APPROVAL, None, NOW)  # type: ignore[arg-type]
+    assert flow.steps[0].actions == []

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import re
+import secrets
 import shlex
 import shutil
 import subprocess
@@ -60,7 +61,8 @@ SMTP_SETTINGS = {
     "PRM_SMTP_FROM",
 }
 SMTP_PASSWORD = "PRM_SMTP_PASSWORD"
-INTERPOLATION = re.compile(r"\$\{(?P<name>\w+)(?::?-(?P<default>[^}]*))?\}")
+#: ``${NAME}``, ``${NAME:-default}`` or ``${NAME:?message}`` (required: no value, no start).
+INTERPOLATION = re.compile(r"\$\{(?P<name>\w+)(?:(?P<op>:?[-?])(?P<default>[^}]*))?\}")
 
 
 def database_urls(names: set[str] | dict) -> set[str]:
@@ -90,9 +92,27 @@ def as_argv(command: str | list[str] | None) -> list[str]:
     return shlex.split(command) if isinstance(command, str) else list(command)
 
 
-def resolve(value: str) -> str:
+def resolve(value: str, given: dict[str, str] | None = None) -> str:
     """Compose interpolation with the defaults written in the file."""
-    return INTERPOLATION.sub(lambda m: m.group("default") or "", str(value))
+    given = given or {}
+
+    def one(match: re.Match) -> str:
+        if match.group("name") in given:
+            return given[match.group("name")]
+        if (match.group("op") or "").endswith("-"):
+            return match.group("default")
+        return ""
+
+    return INTERPOLATION.sub(one, str(value))
+
+
+def required_variables() -> set[str]:
+    """The variables docker-compose.yml refuses to start without (``${NAME:?...}``)."""
+    return {
+        m.group("name")
+        for m in INTERPOLATION.finditer(COMPOSE_FILE.read_text())
+        if (m.group("op") or "").endswith("?")
+    }
 
 
 def database_of(url: str) -> tuple[str | None, str]:
@@ -288,31 +308,36 @@ def test_compose_mounts_the_init_script_and_the_rabbitmq_config(compose):
     assert any(t.startswith("/etc/rabbitmq/conf.d/") and t.endswith(".conf") for t in rabbitmq)
 
 
-def test_compose_secrets_come_from_the_environment_with_dev_only_defaults(compose):
+def test_compose_ships_no_secret_value_every_secret_is_required(compose):
     for name, service in compose["services"].items():
         for key, value in environment(service).items():
             if SECRET_VARIABLE.search(key):
                 assert INTERPOLATION.fullmatch(value), f"{name}.{key} is a literal secret"
-    secret_defaults = [
-        (m.group("name"), m.group("default"))
+    secrets = [
+        (m.group("name"), m.group("op") or "", m.group("default"))
         for m in INTERPOLATION.finditer(COMPOSE_FILE.read_text())
         if SECRET_VARIABLE.search(m.group("name"))
     ]
-    assert secret_defaults
-    for variable, default in secret_defaults:
+    assert secrets
+    for variable, op, default in secrets:
         if variable in OPTIONAL_SECRETS:
             # no placeholder that would be sent to a real server: empty means "none"
             assert not default, f"{variable} of an optional feature defaults to a value"
             continue
-        assert default and "dev-only" in default, f"default of {variable} not marked dev-only"
+        # A default would be a key anybody can read here: required, or nothing starts.
+        assert op == ":?", f"{variable} has a default instead of being required"
 
 
-def test_compose_default_signing_keys_are_long_enough_for_production(app_services):
-    # services/common/config.py refuses a signing key shorter than 32 characters
+def test_compose_runs_every_process_in_production(app_services):
+    # In production the settings refuse missing, short and placeholder keys.
     for name, service in app_services.items():
-        env = environment(service)
-        for key in ("PRM_JWT_SECRET", "PRM_INTERNAL_KEY"):
-            assert len(resolve(env[key])) >= 32, (name, key)
+        assert environment(service)["PRM_ENV"] == "production", name
+
+
+def test_compose_trusts_no_proxy_unless_told(compose):
+    # The gateway is published directly: an X-Forwarded-For would be the client's own word.
+    gateway = environment(compose["services"]["gateway"])
+    assert resolve(gateway["PRM_TRUSTED_PROXIES"]) == "0"
 
 
 def test_compose_gives_the_admin_password_to_migrate_only(compose):
@@ -332,9 +357,9 @@ def test_compose_gives_the_secrets_key_to_notify_and_migrate_only(compose):
         if "PRM_SECRETS_KEY" in environment(service)
     }
     assert holders == {"migrate", "notify"}
-    keys = {resolve(environment(compose["services"][name])["PRM_SECRETS_KEY"]) for name in holders}
+    keys = {environment(compose["services"][name])["PRM_SECRETS_KEY"] for name in holders}
     assert len(keys) == 1, "notify and migrate must seal with the same key"
-    assert len(keys.pop()) >= 32
+    assert "PRM_SECRETS_KEY" in required_variables()
 
 
 def test_compose_gives_smtp_settings_to_notify_with_empty_defaults(compose):
@@ -352,12 +377,14 @@ def test_compose_gives_smtp_settings_to_notify_with_empty_defaults(compose):
 
 
 def test_compose_settings_are_accepted_by_the_services(compose, app_services, monkeypatch):
-    """The defaults in docker-compose.yml parse as the services read them."""
+    """The defaults in docker-compose.yml, with random values for the required secrets,
+    parse as the services read them."""
     from services.common.config import get_settings
     from services.notify.settings import load_settings
 
+    given = {name: secrets.token_hex(32) for name in required_variables()}
     for name, service in app_services.items():
-        env = {key: resolve(value) for key, value in environment(service).items()}
+        env = {key: resolve(value, given) for key, value in environment(service).items()}
         for key, value in env.items():
             monkeypatch.setenv(key, value)
         settings = get_settings.__wrapped__()
@@ -863,10 +890,15 @@ def test_k8s_config_is_accepted_by_the_services(rendered, monkeypatch):
     for key, value in config["data"].items():
         monkeypatch.setenv(key, value)
     for key in ("PRM_JWT_SECRET", "PRM_INTERNAL_KEY"):
-        monkeypatch.setenv(key, "k" * 32)
+        monkeypatch.setenv(key, secrets.token_hex(32))
     monkeypatch.delenv(SMTP_PASSWORD, raising=False)
     settings = get_settings.__wrapped__()
     assert settings.production
     notify = load_settings()
     assert not notify.smtp_configured
     assert not notify.webhook_allow_private
+
+
+def test_k8s_gateway_trusts_the_one_ingress_in_front(rendered):
+    (config,) = of_kind(rendered, "ConfigMap")
+    assert config["data"]["PRM_TRUSTED_PROXIES"] == "1"

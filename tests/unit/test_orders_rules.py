@@ -70,7 +70,8 @@ def test_default_flow_adds_the_director_for_big_or_discounted_orders(total, line
         "total_amount": Decimal(total),
         "max_discount": rules.max_discount((Decimal(a), Decimal(b)) for a, b in lines),
     }
-    assert [s.definition.name for s in FlowInstance.start(DEFAULT, subject).steps] == steps
+    instance = FlowInstance.start(DEFAULT, subject, submitted_by=1)
+    assert [s.definition.name for s in instance.steps] == steps
 
 
 @pytest.mark.parametrize(

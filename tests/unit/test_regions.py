@@ -4,12 +4,16 @@
 from __future__ import annotations
 
 import csv
+import itertools
 from collections import Counter
 from importlib import resources
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from services.common.regions import (
+    ADDRESS_RESOLVE_MAX,
     ancestors,
     covering,
     covers,
@@ -344,3 +348,64 @@ def test_resolve_prefers_regions_named_early_and_in_order(regions: RegionDiction
 def test_resolve_unknown_text_finds_nothing(regions: RegionDictionary) -> None:
     for address in ("", "   ", "abc 123", "文三路 90 号"):
         assert regions.resolve(address) == _resolved(None, None, None)
+
+
+# -- resolution cost -------------------------------------------------------------------------
+
+
+def _support_by_trial(
+    regions: RegionDictionary, code: str, tokens: list
+) -> tuple[int, int, int, int] | None:
+    """The score of ``code`` found by trying every choice of its chain's tokens."""
+    chain = regions._chain(code)
+    levels = [chain[level] for level in ("province", "city", "district") if level in chain]
+    *outer, own = levels
+    outer_at = [[None, *(i for i, t in enumerate(tokens) if c in t.codes)] for c in outer]
+    best = None
+    for j in (i for i, t in enumerate(tokens) if own in t.codes):
+        for picks in itertools.product(*outer_at):
+            chosen = [i for i in picks if i is not None]
+            if any(a >= b for a, b in itertools.pairwise([*chosen, j])):
+                continue
+            used = [tokens[i] for i in [*chosen, j]]
+            score = (len(used), sum(t.end - t.start for t in used), -j, -len(levels))
+            best = score if best is None or score > best else best
+    return best
+
+
+_NAMES = sorted(load_regions()._aliases)
+_PROVINCE_NAMES = [name for name in _NAMES if name[:2] in ("浙江", "吉林", "江苏", "湖北")]
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    st.lists(
+        st.sampled_from(_NAMES)
+        | st.sampled_from(_PROVINCE_NAMES)
+        | st.sampled_from(["杭州", "西湖", "吉林", "船营", "南京", "鼓楼", "路", "1号", " "]),
+        max_size=12,
+    )
+)
+def test_resolve_scores_as_trying_every_choice_would(parts: list[str]) -> None:
+    regions = load_regions()
+    text = "".join(parts)
+    tokens = regions._tokens(text)
+    expected = {code: _support_by_trial(regions, code, tokens) for t in tokens for code in t.codes}
+    assert regions._scores(tokens) == expected, text
+
+
+def test_a_name_of_a_province_and_its_city_counts_for_one_of_them(
+    regions: RegionDictionary,
+) -> None:
+    jilin = _resolved("220000", "220200", "220204")
+    assert regions.resolve("吉林船营") == jilin
+    assert regions.resolve("吉林船营" * 50) == jilin
+
+
+def test_resolve_reads_no_further_than_the_cap(regions: RegionDictionary) -> None:
+    filler = "文" * (ADDRESS_RESOLVE_MAX - 6)
+    assert regions.resolve(filler + "浙江省杭州市") == _resolved("330000", "330100", None)
+    assert regions.resolve(filler + "浙江省杭州市西湖区") == _resolved("330000", "330100", None)
+    assert regions.resolve("文" * ADDRESS_RESOLVE_MAX + "浙江省杭州市") == _resolved(
+        None, None, None
+    )

@@ -1,0 +1,166 @@
+"""Sign-in throttling that slows an attacker down without locking the innocent out.
+
+Behind an ingress every client reaches the gateway from the ingress's address, so the
+gateway reads the client's address from X-Forwarded-For, trusting only as many hops as
+``PRM_TRUSTED_PROXIES`` says. Failures slow down one account from one address (a back-off
+that grows with each consecutive failure), never the same account from elsewhere; an
+address that fails against many accounts is stopped on its own.
+
+These tests run a gateway and a partners service of their own, as behind one proxy, with
+a low per-address limit; the shared stack trusts no proxy (the default), which the last
+test checks.
+"""
+
+from __future__ import annotations
+
+import secrets
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import requests
+
+from services.registry import NAMES as SERVICES
+from tests.security.conftest import PASSWORD, World
+from tests.support import infra
+from tests.support.client import Client, unique
+from tests.support.stack import Stack
+
+LOGIN = "/api/v1/auth/login"
+ATTACKER = "203.0.113.66"
+REAL_USER = "198.51.100.7"
+PER_ADDRESS = 12
+
+
+class SignInStack(Stack):
+    """The gateway and the partners service: all that signing in needs."""
+
+    def start(self) -> None:
+        self.migrate()
+        self.start_service("partners")
+        self.start_gateway()
+        self._wait_for_sign_in()
+
+    def _wait_for_sign_in(self, timeout: float = 90.0) -> None:
+        deadline = time.monotonic() + timeout
+        last: object = None
+        while time.monotonic() < deadline:
+            for name, process in self.processes.items():
+                if process.poll() is not None:
+                    raise RuntimeError(f"{name} exited: {self.tail(name)}")
+            try:
+                last = requests.post(
+                    f"{self.url}{LOGIN}", json={"username": "admin", "password": "x"}, timeout=5
+                )
+                if last.status_code == 401:
+                    return
+            except requests.RequestException as exc:
+                last = exc
+            time.sleep(0.3)
+        raise RuntimeError(f"sign-in never answered: {last}; {self.tail('gateway')}")
+
+
+@pytest.fixture(scope="module")
+def proxied(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+    run = secrets.token_hex(4)
+    vhost = f"prm-test-signin-{run}"
+    env = {
+        "AMQP_URI": infra.create_vhost(vhost),
+        "PRM_VAR_DIR": str(tmp_path_factory.mktemp("signin-var")),
+        # SQLite files under the stack's own var/, not the run's databases
+        **{f"{name.upper()}_DATABASE_URL": "" for name in SERVICES},
+        "PRM_TRUSTED_PROXIES": "1",
+        "PRM_LOGIN_FAILURES_PER_ADDRESS": str(PER_ADDRESS),
+    }
+    stack = SignInStack(SERVICES, Path(tmp_path_factory.mktemp("signin-logs")), env=env)
+    try:
+        stack.start()
+        yield stack
+    finally:
+        stack.stop()
+        infra.delete_vhost(vhost)
+
+
+@pytest.fixture(scope="module")
+def proxied_world(proxied: Stack) -> World:
+    from tests.security.conftest import ADMIN_PASSWORD
+
+    anonymous = Client(proxied.url)
+    return World(anonymous.login("admin", ADMIN_PASSWORD), anonymous)
+
+
+def sign_in(stack: Stack, username: str, password: str, address: str) -> requests.Response:
+    return requests.post(
+        f"{stack.url}{LOGIN}",
+        json={"username": username, "password": password},
+        headers={"X-Forwarded-For": address},
+        timeout=30,
+    )
+
+
+def test_an_attackers_failures_do_not_stop_the_real_user_signing_in_from_elsewhere(
+    proxied: Stack, proxied_world: World
+) -> None:
+    victim = proxied_world.user(None, ["marketing"])
+    answers = [
+        sign_in(proxied, victim["username"], f"guess-{n}", ATTACKER).status_code for n in range(8)
+    ]
+    assert set(answers) <= {401, 429} and 429 in answers, answers
+    # From the attacker's address even the right password now waits its turn ...
+    slowed = sign_in(proxied, victim["username"], PASSWORD, ATTACKER)
+    assert slowed.status_code == 429, slowed.text
+    assert int(slowed.headers["Retry-After"]) > 0
+
+    # ... while the real user, elsewhere, signs in at once.
+    real = sign_in(proxied, victim["username"], PASSWORD, REAL_USER)
+    assert real.status_code == 200, real.text
+    assert real.json()["user"]["id"] == victim["id"]
+
+
+def test_failures_from_one_address_against_many_users_do_not_lock_other_users_out(
+    proxied: Stack, proxied_world: World
+) -> None:
+    other = proxied_world.user(None, ["marketing"])
+    sprayer = "203.0.113.99"
+    for _ in range(PER_ADDRESS):
+        assert sign_in(proxied, unique("nobody"), "Summer2026!", sprayer).status_code == 401
+
+    # The spraying address is stopped, whichever account it tries next ...
+    stopped = sign_in(proxied, other["username"], PASSWORD, sprayer)
+    assert stopped.status_code == 429, stopped.text
+    # ... and nobody else is.
+    assert sign_in(proxied, other["username"], PASSWORD, "198.51.100.23").status_code == 200
+
+
+def test_the_client_cannot_choose_its_address_past_the_trusted_proxy(
+    proxied: Stack, proxied_world: World
+) -> None:
+    victim = proxied_world.user(None, ["marketing"])
+    # The proxy appends the address it saw; whatever the client put in front is not read.
+    for n in range(8):
+        forged = f"192.0.2.{n + 1}, 203.0.113.77"
+        sign_in(proxied, victim["username"], f"guess-{n}", forged)
+
+    response = sign_in(proxied, victim["username"], PASSWORD, "192.0.2.200, 203.0.113.77")
+
+    assert response.status_code == 429, response.text
+
+
+def test_without_a_trusted_proxy_x_forwarded_for_is_ignored(world: World) -> None:
+    # The shared stack runs with the default: no proxy in front, the peer's own address.
+    victim = world.user(None, ["marketing"])
+    for n in range(8):
+        world.anonymous.post(
+            LOGIN,
+            {"username": victim["username"], "password": f"guess-{n}"},
+            headers={"X-Forwarded-For": f"192.0.2.{n + 1}"},
+        )
+
+    response = world.anonymous.post(
+        LOGIN,
+        {"username": victim["username"], "password": PASSWORD},
+        headers={"X-Forwarded-For": "198.51.100.8"},
+    )
+
+    assert response.status_code == 429, response.text

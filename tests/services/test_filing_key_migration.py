@@ -1,0 +1,85 @@
+"""Filing's 0005 recomputes the name keys of customers stored under the earlier rule, on
+PostgreSQL and on SQLite: a name filed with an invisible character in it gets the key of
+the name it imitates, and of two customers that now share a key the first filed keeps it."""
+
+from __future__ import annotations
+
+import logging
+import secrets
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from alembic import command
+from sqlalchemy import text
+
+from services.common.db import make_engine
+from services.common.migrations import alembic_config
+from tests.support import infra
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture
+def postgres_url() -> Iterator[str]:
+    name = f"prm_test_filing_keys_{secrets.token_hex(4)}"
+    url = infra.create_database(name)
+    yield url
+    infra.drop_database(name)
+
+
+# (id, name, its name key under the rule before 0005)
+STORED = [
+    (1, "杭州西湖科技有限公司", "杭州西湖科技"),
+    (2, "杭州西湖\u200b科技有限公司", "杭州西湖\u200b科技"),  # the same company, disguised
+    (3, "Асmе Trading Co., Ltd.", "асmеtrading"),  # Cyrillic А с е
+    (4, "宁波海曙贸易有限公司", "宁波海曙贸易"),
+    (5, "Cafe\u0301 Noir", "cafe\u0301noir"),
+]
+
+
+@pytest.mark.parametrize("backend", ["postgresql", "sqlite"])
+def test_stored_name_keys_follow_the_new_rule(backend, request, tmp_path, caplog) -> None:
+    if backend == "postgresql":
+        url = request.getfixturevalue("postgres_url")
+    else:
+        url = f"sqlite:///{tmp_path / 'db.sqlite'}"
+    config = alembic_config("filing", ROOT / "services" / "filing" / "migrations", url)
+    command.upgrade(config, "0004")
+    engine = make_engine(url)
+    with engine.begin() as connection:
+        for id_, name, key in STORED:
+            connection.execute(
+                text(
+                    "INSERT INTO customers (id, name, contact_name, phone, region_code, source,"
+                    " status, owner_partner_id, protection_days, created_at, updated_at)"
+                    " VALUES (:id, :name, '王', :phone, '330106', 'partner', 'protected', :id,"
+                    " 180, CURRENT_TIMESTAMP, CURRENT_TIMESTAMP)"
+                ),
+                {"id": id_, "name": name, "phone": f"1380013800{id_}"},
+            )
+            connection.execute(
+                text("INSERT INTO customer_keys VALUES ('name', :key, :id)"),
+                {"key": key, "id": id_},
+            )
+            connection.execute(
+                text("INSERT INTO customer_keys VALUES ('phone', :phone, :id)"),
+                {"phone": f"1380013800{id_}", "id": id_},
+            )
+
+    with caplog.at_level(logging.WARNING):
+        command.upgrade(config, "head")
+
+    with engine.connect() as connection:
+        names = dict(
+            connection.execute(
+                text("SELECT customer_id, value FROM customer_keys WHERE kind = 'name'")
+            ).all()
+        )
+        phones = connection.execute(
+            text("SELECT count(*) FROM customer_keys WHERE kind = 'phone'")
+        ).scalar_one()
+    engine.dispose()
+    assert names == {1: "杭州西湖科技", 3: "acrnetrading", 4: "宁波海曙贸易", 5: "cafenoir"}
+    assert phones == len(STORED)  # only name keys are touched
+    assert "customer 2 shares its name key with customer 1" in caplog.text
