@@ -1,25 +1,21 @@
-"""The fuzz suite's own corner of the shared stack (used by tests/e2e/test_fuzz.py).
+"""The fuzzing users and their rows (used by tests/e2e/test_fuzz.py).
 
-The fuzzer calls every operation with generated input, as an HQ admin (every HQ
-permission) and as a partner admin. Both are users made for the run, of a partner made
-for the run (its territory is 西藏, 540000, which no other test uses), so that the fuzzer
-never works as the session's ``admin``. The sandbox keeps the run from doing lasting harm
-to the session's other tests or to the fuzzing users themselves, and points generated ids
-at rows that exist, without leaving any operation out:
+The fuzzer calls every operation with generated input, on a stack of its own, as an HQ
+admin (every HQ permission) and as a partner admin. Both are users made for the run, of a
+partner made for the run, so that the fuzzer never works as the stack's ``admin``, who
+sets the sandbox up. The sandbox keeps the run from disabling the fuzzing users
+themselves, and points generated ids at rows that exist, without leaving any operation
+out:
 
-- Rows that existed before the run (the session's admin, the seeded roles, other tests'
-  rows, and the fuzzing users' own user, partner and role rows) are left alone. A
-  generated id up to the largest id of its kind at the start of the run is sent to one
-  of the sandbox's own rows of that kind: a customer pending and one protected, their
-  filings, a lead, a product, a draft and a submitted order, each user's notification
-  channel and messages; for a state-changing call on a partner, a user or a role
-  (suspend, PATCH, territory, ...), a spare row made for the purpose. Larger ids are
-  left as generated (404s, or rows the run made itself), and so are the ids of
-  commission statements and entries, which no test uses once it has ended.
-- What no row id guards (the approval flows, the partner types, the partner types'
-  commission rates) is read before the run and put back after it.
-- Partners made during the run are suspended after it, so that they take no part in
-  later tests' lead routing.
+- Rows that existed before the run (the admin, the seeded roles, and the fuzzing users'
+  own user, partner and role rows) are left alone. A generated id up to the largest id of
+  its kind at the start of the run is sent to one of the sandbox's own rows of that kind:
+  a customer pending and one protected, their filings, a lead, a product, a draft and a
+  submitted order, each user's notification channel and messages; for a state-changing
+  call on a partner, a user or a role (suspend, PATCH, territory, ...), a spare row made
+  for the purpose. Larger ids are left as generated (404s, or rows the run made itself),
+  and so are the ids of commission statements and entries.
+- Nothing is put back after the run: the stack is dropped with it.
 """
 
 from __future__ import annotations
@@ -51,9 +47,8 @@ ID_PARAMETERS = {
 }
 #: Kinds whose rows belong to one user: each fuzzing user is pointed at its own.
 PER_USER = ("channel", "message")
-TERRITORY = "540000"  # 西藏: no other test's partner covers it
+TERRITORY = "540000"  # 西藏
 REGION = "540102"  # 拉萨市城关区
-FLOW_KINDS = ("filing", "order")
 #: A token is renewed this many seconds before it expires.
 TOKEN_MARGIN = 60
 
@@ -133,20 +128,9 @@ def _ok(response: requests.Response, status: int = 200) -> Any:
     return response.json() if response.content else None
 
 
-def _all_pages(client: Client, path: str, **params: Any) -> list[dict]:
-    items: list[dict] = []
-    page = 1
-    while True:
-        body = _ok(client.get(path, params={**params, "page": page, "per_page": 100}))
-        items += body["items"]
-        if page * body["per_page"] >= body["total"]:
-            return items
-        page += 1
-
-
 @dataclass
 class Sandbox:
-    #: The session's HQ admin, who sets the sandbox up and puts things back.
+    #: The stack's HQ admin, who sets the sandbox up.
     keeper: FuzzUser
     hq: FuzzUser | None = None
     partner: FuzzUser | None = None
@@ -157,9 +141,6 @@ class Sandbox:
     spare: dict[str, int] = field(default_factory=dict)
     #: Per (user name or "", kind): the sandbox's rows older ids are pointed at.
     rows: dict[tuple[str, str], list[int]] = field(default_factory=dict)
-    flows: dict[str, list] = field(default_factory=dict)
-    partner_types: list[dict] = field(default_factory=list)
-    type_rates: list[dict] = field(default_factory=list)
     redirected: int = 0
 
     # -- set-up -------------------------------------------------------------------------
@@ -193,7 +174,6 @@ class Sandbox:
         return fuzz_user
 
     def set_up(self) -> None:
-        self._snapshot()
         partner = self._partner([TERRITORY])
         self.partner_id = partner["id"]
         hq = self._user(None, ["hq_admin"])
@@ -282,16 +262,6 @@ class Sandbox:
         }
         return _ok(partner.post(f"{API}/customers", body), 201)
 
-    def _snapshot(self) -> None:
-        for kind in FLOW_KINDS:
-            self.flows[kind] = _ok(self.admin.get(f"{API}/approval-flows/{kind}"))["steps"]
-        self.partner_types = _ok(self.admin.get(f"{API}/partner-types"))
-        self.type_rates = self._type_rates()
-
-    def _type_rates(self) -> list[dict]:
-        rules = _all_pages(self.admin, f"{API}/commission/rates")
-        return [rule for rule in rules if rule["partner_type"] is not None]
-
     # -- during the run -----------------------------------------------------------------
 
     def guard(self, case: Any, user: FuzzUser) -> None:
@@ -314,45 +284,3 @@ class Sandbox:
                 target = pool[number % len(pool)]
             case.path_parameters[name] = str(target) if isinstance(value, str) else target
             self.redirected += 1
-
-    # -- tear-down ----------------------------------------------------------------------
-
-    def restore(self) -> None:
-        """Put back what no row guard covers, and retire the partners the run made."""
-        for kind, steps in self.flows.items():
-            if _ok(self.admin.get(f"{API}/approval-flows/{kind}"))["steps"] != steps:
-                _ok(self.admin.put(f"{API}/approval-flows/{kind}", {"steps": steps}))
-        now = {item["code"]: item for item in _ok(self.admin.get(f"{API}/partner-types"))}
-        for before in self.partner_types:
-            if now.get(before["code"]) != before:
-                body = {key: before[key] for key in ("name", "protection_days", "claim_hours")}
-                _ok(self.admin.put(f"{API}/partner-types/{before['code']}", body))
-        self._restore_type_rates()
-        for partner in _all_pages(self.admin, f"{API}/partners", status="active"):
-            if partner["id"] >= self.partner_id:
-                _ok(self.admin.post(f"{API}/partners/{partner['id']}/suspend"))
-
-    def _restore_type_rates(self) -> None:
-        """Rules cannot be deleted; a rule the run added or changed is given the rates that
-        were in force on its date before the run, so that the rates in force on every day
-        are what they were."""
-        before: dict[str, list[dict]] = {}
-        for rule in self.type_rates:
-            before.setdefault(rule["partner_type"], []).append(rule)
-        key = ("self_sourced_rate", "hq_assigned_rate")
-        for rule in self._type_rates():
-            earlier = [
-                old
-                for old in before.get(rule["partner_type"], [])
-                if old["effective_from"] <= rule["effective_from"]
-            ]
-            if not earlier:
-                continue  # no rule was in force on that date; nothing to go back to
-            was = max(earlier, key=lambda old: old["effective_from"])
-            if all(rule[name] == was[name] for name in key):
-                continue
-            body = {name: was[name] for name in key} | {
-                "partner_type": rule["partner_type"],
-                "effective_from": rule["effective_from"],
-            }
-            _ok(self.admin.put(f"{API}/commission/rates", body))

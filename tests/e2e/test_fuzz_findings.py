@@ -113,7 +113,7 @@ def test_answers_any_operation_may_give_are_documented(document: dict) -> None:
 
 def test_a_malformed_json_body_is_a_documented_400(admin: Client) -> None:
     response = admin.post(f"{API}/partners", data="{", headers={"Content-Type": "application/json"})
-    assert_problem(response, 400, "bad_request")
+    assert_problem(response, 400, "malformed")
 
 
 def test_a_request_line_too_long_is_refused_as_documented(admin: Client, document: dict) -> None:
@@ -244,3 +244,13 @@ def test_region_codes_and_amounts_carry_their_patterns(document: dict) -> None:
     assert not re.fullmatch(territory["pattern"], "330006")  # a district without a city
     price = schemas["ProductCreate"]["properties"]["list_price"]
     assert re.fullmatch(price["pattern"], "1250.00") and not re.fullmatch(price["pattern"], "1.234")
+
+
+# -- what a valid request is, the document says in full (positive data) -----------------
+
+
+def test_an_approval_flow_is_documented_as_1_to_20_steps(admin: Client, document: dict) -> None:
+    schema = document["components"]["schemas"]["FlowIn"]["properties"]["steps"]
+    assert (schema["minItems"], schema["maxItems"]) == (1, 20)
+    response = admin.put(f"{API}/approval-flows/order", {"steps": []})
+    assert "steps" in assert_problem(response, 422, "invalid_input")["errors"]
