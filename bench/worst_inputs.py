@@ -10,7 +10,10 @@ Pure functions timed in this process, no stack: ``services.filing.keys.customer_
 runs a few shapes that once cost, or could cost, more than linear time:
 
 - names: ``"杭州" + " co ltd" * k + "x"`` (nested quantifiers backtrack on it), long runs
-  of spaces, commas and dots, company suffixes over and over, and mixes of them;
+  of spaces, commas and dots, company suffixes over and over, and mixes of them, CJK
+  radicals, and code points NFKC makes 18 letters of (U+FDFA): a name longer than
+  ``NAME_NFKC_MAX_LENGTH`` under NFKC is refused (``unfit_name``) before its keys are
+  computed, as the API does, so the longest such name that gets keys has 22 of them;
 - addresses: a name both a province and its city before one of its districts
   (``吉林船营`` repeated), the reported ``浙江杭州西湖`` repeated, ``浙江`` before each of
   its regions' names, names shared by many regions (``鼓楼``, ``朝阳``, ``市中``, ...),
@@ -32,7 +35,7 @@ from collections.abc import Callable
 
 from bench._common import add_figures_argument, figure, fmt, print_table, write_figures
 from services.common.regions import ADDRESS_RESOLVE_MAX
-from services.filing.keys import customer_keys
+from services.filing.keys import customer_keys, unfit_name
 from services.partners.regions import load_regions, short_name
 
 NAME_MAX = 200  # services.filing.schemas: a customer's name
@@ -55,6 +58,9 @@ def name_shapes() -> dict[str, Callable[[int], str]]:
         '" co., ltd." repeated': lambda n: _fill("杭州", " co., ltd.", "x", n),
         "有限公司 repeated": lambda n: _fill("杭州", "有限公司", "", n),
         "(有限公司) repeated": lambda n: _fill("杭州", "（有限公司）", "x", n),
+        "CJK radicals (U+2EC4 ⻄) repeated": lambda n: _fill("杭州", "\u2ec4", "", n),
+        "U+FDFA repeated (API: 422)": lambda n: _fill("", "\ufdfa", "", n),
+        "U+FDFA x22 (396 under NFKC)": lambda n: ("\ufdfa" * 22 + "贸易")[:n],
     }
 
 
@@ -132,7 +138,7 @@ def main(argv: list[str] | None = None) -> int:
     regions.resolve("浙江省杭州市西湖区")
 
     def keys(name: str) -> object:
-        return customer_keys(name, None, None)
+        return unfit_name(name) or customer_keys(name, None, None)
 
     rows: list[list[str]] = []
     name, name_p50, name_max = measure(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
+from datetime import datetime
 from functools import wraps
 from typing import Any
 
@@ -13,7 +14,7 @@ from flask import current_app, g, request
 from services.common.context import Caller, sign_caller
 from services.common.errors import Forbidden, InvalidInput, Unauthenticated
 from services.common.idempotency import MAX_KEY_LENGTH
-from services.common.timeutil import utcnow
+from services.common.timeutil import as_utc, utcnow
 
 _ALGORITHM = "HS256"
 _ISSUER = "prm-gateway"
@@ -88,13 +89,21 @@ def current_caller() -> Caller:
     user_id, version = decode_access_token(token.strip())
     profile = system_call("partners", "get_caller", user_id, version)
     ids = profile.get("partner_ids")
-    g.profile = {key: value for key, value in profile.items() if key != "token_version"}
+    credentials_set_at = profile.get("credentials_set_at")
+    g.profile = {
+        key: value
+        for key, value in profile.items()
+        if key not in ("token_version", "credentials_set_at")
+    }
     g.caller = Caller(
         user_id=profile["id"],
         partner_id=profile.get("partner_id"),
         partner_ids=None if ids is None else frozenset(ids),
         permissions=frozenset(profile.get("permissions") or ()),
         request_id=g.get("request_id"),
+        credentials_set_at=(
+            as_utc(datetime.fromisoformat(credentials_set_at)) if credentials_set_at else None
+        ),
     )
     g.caller_token = sign_caller(g.caller)
     return g.caller

@@ -129,7 +129,16 @@ def read_rows(upload: FileStorage) -> list[dict]:
             ) from exc
         if header is None:
             raise InvalidInput("the file is empty", errors={"file": ["empty"]})
-        return _rows(list(header), records)
+        try:
+            # openpyxl's read-only sheet parses lazily: a file broken after its header
+            # fails here, while the rows are read.
+            return _rows(list(header), records)
+        except (InvalidInput, PayloadTooLarge):
+            raise
+        except Exception as exc:
+            raise InvalidInput(
+                "not a readable XLSX file", errors={"file": [str(exc)[:200]]}
+            ) from exc
     for encoding in ("utf-8-sig", "gb18030"):
         try:
             text = data.decode(encoding)

@@ -24,6 +24,7 @@ from services.common.schemas import (
     Rate,
     UtcDateTime,
     WireSchema,
+    comma_list_pattern,
 )
 
 SOURCES = ("partner", "hq")
@@ -67,7 +68,10 @@ class GroupBy(fields.String):
     def __init__(self, **kwargs: Any) -> None:
         kwargs.setdefault(
             "metadata",
-            {"description": f"comma-separated, any of {', '.join(REPORT_DIMENSIONS)}"},
+            {
+                "description": f"comma-separated, any of {', '.join(REPORT_DIMENSIONS)}",
+                "pattern": comma_list_pattern(REPORT_DIMENSIONS),
+            },
         )
         super().__init__(**kwargs)
 
@@ -153,9 +157,9 @@ class EntryOut(WireSchema):
     partner_id = fields.Integer()
     contract_no = fields.String()
     source = fields.String()
-    contract_amount = Money()
+    contract_amount = Money(dump_only=True)
     rate = Rate()
-    amount = Money()
+    amount = Money(dump_only=True)
     period = fields.String()
     kind = fields.String()
     statement_id = fields.Integer(allow_none=True)
@@ -177,7 +181,7 @@ class EntryListArgs(PageArgs):
 
 class OrderCommissionOut(WireSchema):
     rate = Rate()
-    amount = Money()
+    amount = Money(dump_only=True)
 
 
 # -- report -----------------------------------------------------------------------------
@@ -231,7 +235,7 @@ class StatementOut(WireSchema):
     partner_id = fields.Integer()
     period = fields.String()
     status = fields.String()
-    total_amount = Money()
+    total_amount = Money(dump_only=True)
     entry_count = fields.Integer()
     payment_ref = fields.String(allow_none=True)
     issued_at = UtcDateTime()

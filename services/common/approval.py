@@ -11,18 +11,27 @@ Segregation of duties holds for every flow: one person decides (approves or reje
 one step of an instance, and the submitter decides none: 403 ``same_approver``. The
 submitter is given when the flow starts; instances stored before it was kept have none, and
 the one-step rule still holds for them, since it is read from the recorded actions.
+
+Accounts count as people only if nobody made them for the occasion: a user manager could
+otherwise approve one step, then create an account (or set the password or roles of another)
+and decide the next step with it. So an account whose credentials (password or roles) were
+set by someone else after the flow started decides none of its steps (403
+``same_approver``). The caller's ``credentials_set_at`` and the start time both come in as
+arguments; instances stored without a start time, and callers without a credentials time,
+are not checked by this rule.
 """
 
 from __future__ import annotations
 
 import operator
 from dataclasses import dataclass, field
+from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
 from services.common.errors import Forbidden, InvalidInput, InvalidState
 from services.common.money import to_decimal
-from services.common.timeutil import iso
+from services.common.timeutil import as_utc, iso
 
 ANY, ALL = "any", "all"
 #: The error code of a decision segregation of duties refuses.
@@ -209,13 +218,21 @@ class FlowInstance:
     status: str = PENDING
     #: The user who submitted the subject; None when unknown (instances stored before).
     submitted_by: int | None = None
+    #: When the flow started; None for instances stored before it was kept.
+    started_at: datetime | None = None
 
     @classmethod
     def start(
-        cls, flow: list[StepDef], subject: dict[str, Any], *, submitted_by: int | None
+        cls,
+        flow: list[StepDef],
+        subject: dict[str, Any],
+        *,
+        submitted_by: int | None,
+        started_at: datetime,
     ) -> FlowInstance:
         """The steps whose condition holds for ``subject``; the first one is pending.
-        ``submitted_by`` will decide no step (None only where nobody submitted)."""
+        ``submitted_by`` will decide no step (None only where nobody submitted), nor will an
+        account whose credentials someone else sets after ``started_at``."""
         steps = [
             StepState(step)
             for step in flow
@@ -229,7 +246,7 @@ class FlowInstance:
         ):
             # An "all" step needs the submitter's signature, which it may not give.
             raise _same_approver("you are a named approver of this flow and cannot submit to it")
-        instance = cls(steps, submitted_by=submitted_by)
+        instance = cls(steps, submitted_by=submitted_by, started_at=as_utc(started_at))
         instance.steps[0].status = PENDING
         return instance
 
@@ -237,7 +254,12 @@ class FlowInstance:
     def current(self) -> StepState | None:
         return next((s for s in self.steps if s.status == PENDING), None)
 
-    def _check_actor(self, user_id: int, permissions: frozenset[str] | set[str]) -> StepState:
+    def _check_actor(
+        self,
+        user_id: int,
+        permissions: frozenset[str] | set[str],
+        credentials_set_at: datetime | None,
+    ) -> StepState:
         step = self.current
         if self.status != PENDING or step is None:
             raise InvalidState(f"the approval is already {self.status}")
@@ -250,13 +272,25 @@ class FlowInstance:
                 raise Forbidden("you are not an approver of this step")
             if user_id in step.approved_by():
                 raise InvalidState("you have already approved this step")
-        self._check_segregation(user_id, step)
+        self._check_segregation(user_id, step, credentials_set_at)
         return step
 
-    def _check_segregation(self, user_id: int, step: StepState) -> None:
-        """Nobody decides what they submitted, nor a second step of this instance."""
+    def _check_segregation(
+        self, user_id: int, step: StepState, credentials_set_at: datetime | None
+    ) -> None:
+        """Nobody decides what they submitted, nor a second step of this instance, nor with
+        an account someone else set up after the flow started."""
         if user_id == self.submitted_by:
             raise _same_approver("you submitted this and cannot decide on it")
+        if (
+            self.started_at is not None
+            and credentials_set_at is not None
+            and as_utc(credentials_set_at) > self.started_at
+        ):
+            raise _same_approver(
+                "this account was set up after the flow started: its password or roles were"
+                " set by someone else since, so it cannot decide any step of this approval"
+            )
         if any(
             action.user_id == user_id
             for other in self.steps
@@ -266,11 +300,19 @@ class FlowInstance:
             raise _same_approver("you already decided another step of this approval")
 
     def approve(
-        self, user_id: int, permissions: frozenset[str] | set[str], comment: str | None, at: Any
+        self,
+        user_id: int,
+        permissions: frozenset[str] | set[str],
+        comment: str | None,
+        at: Any,
+        *,
+        credentials_set_at: datetime | None = None,
     ) -> str:
         """Record an approval; returns ``"waiting"`` (the step needs more approvers),
-        ``"step_approved"`` (the next step is now pending) or ``"approved"`` (all done)."""
-        step = self._check_actor(user_id, permissions)
+        ``"step_approved"`` (the next step is now pending) or ``"approved"`` (all done).
+        ``credentials_set_at``: when someone other than the user last set the deciding
+        account's password or roles (or created it); None when unknown."""
+        step = self._check_actor(user_id, permissions, credentials_set_at)
         step.actions.append(Action(user_id, "approve", comment, iso(at)))
         if step.definition.mode == ALL and not set(step.definition.approvers) <= step.approved_by():
             return WAITING
@@ -287,12 +329,19 @@ class FlowInstance:
         return next((s for s in self.steps[index + 1 :] if s.status == WAITING), None)
 
     def reject(
-        self, user_id: int, permissions: frozenset[str] | set[str], comment: str, at: Any
+        self,
+        user_id: int,
+        permissions: frozenset[str] | set[str],
+        comment: str,
+        at: Any,
+        *,
+        credentials_set_at: datetime | None = None,
     ) -> str:
-        """Any approver of the current step may reject; the flow ends rejected."""
+        """Any approver of the current step may reject; the flow ends rejected
+        (``credentials_set_at`` as for ``approve``)."""
         if not comment or not comment.strip():
             raise InvalidInput("a rejection needs a comment", errors={"comment": ["required"]})
-        step = self._check_actor(user_id, permissions)
+        step = self._check_actor(user_id, permissions, credentials_set_at)
         step.actions.append(Action(user_id, "reject", comment, iso(at)))
         step.status = REJECTED
         self.status = REJECTED
@@ -302,6 +351,7 @@ class FlowInstance:
         return {
             "status": self.status,
             "submitted_by": self.submitted_by,
+            "started_at": iso(self.started_at),
             "steps": [s.to_dict() for s in self.steps],
         }
 
@@ -320,4 +370,10 @@ class FlowInstance:
             steps.append(
                 StepState(definition, raw["status"], [Action(**a) for a in raw.get("actions", [])])
             )
-        return cls(steps, data["status"], data.get("submitted_by"))
+        started_at = data.get("started_at")
+        return cls(
+            steps,
+            data["status"],
+            data.get("submitted_by"),
+            as_utc(datetime.fromisoformat(started_at)) if started_at else None,
+        )

@@ -130,6 +130,7 @@ class Settings:
     login_backoff_max: float
     login_failures_per_account: int
     login_failures_per_address: int
+    login_known_address_keep: float
     trusted_proxies: int
     log_level: str
 
@@ -185,6 +186,9 @@ def get_settings() -> Settings:
         login_backoff_max=_float("PRM_LOGIN_BACKOFF_MAX", 900.0),
         login_failures_per_account=_int("PRM_LOGIN_FAILURES_PER_ACCOUNT", 100),
         login_failures_per_address=_int("PRM_LOGIN_FAILURES_PER_ADDRESS", 100),
+        # How long (seconds) an address an account signed in from stays known to it: the
+        # guards spare a sign-in from there.
+        login_known_address_keep=_float("PRM_LOGIN_KNOWN_ADDRESS_KEEP", 90 * 86400.0),
         # How many proxies in front of the gateway append to X-Forwarded-For (an ingress,
         # nginx): the client's address is read that many hops from the right. 0: none, the
         # peer's address is the client's and X-Forwarded-For is ignored.

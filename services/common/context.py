@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
 from functools import lru_cache
 
 import jwt
@@ -19,7 +19,7 @@ from nameko.extensions import DependencyProvider
 
 from services.common.config import get_settings
 from services.common.errors import Forbidden, Unauthenticated
-from services.common.timeutil import utcnow
+from services.common.timeutil import as_utc, iso, utcnow
 
 CALLER_KEY = "caller"
 REQUEST_ID_KEY = "request_id"
@@ -33,6 +33,9 @@ class Caller:
 
     ``partner_ids`` is the set of partners whose rows the caller may see: the own partner
     plus descendants where a role allows; ``None`` means every partner (HQ and the system).
+    ``credentials_set_at`` is when someone other than the user last set its password or
+    roles, or created it (segregation of duties compares it with a flow's start); ``None``
+    when unknown, as in contexts signed before it travelled with the caller.
     """
 
     user_id: int | None = None
@@ -41,6 +44,7 @@ class Caller:
     permissions: frozenset[str] = field(default_factory=frozenset)
     request_id: str | None = None
     system: str | None = None
+    credentials_set_at: datetime | None = None
 
     @classmethod
     def system_caller(cls, component: str, request_id: str | None = None) -> Caller:
@@ -84,11 +88,13 @@ class Caller:
             "perms": sorted(self.permissions),
             "rid": self.request_id,
             "sys": self.system,
+            "cred": iso(self.credentials_set_at),
         }
 
     @classmethod
     def from_claims(cls, claims: dict) -> Caller:
         scope = claims.get("scope")
+        credentials = claims.get("cred")
         return cls(
             user_id=claims.get("uid"),
             partner_id=claims.get("pid"),
@@ -96,6 +102,7 @@ class Caller:
             permissions=frozenset(claims.get("perms") or ()),
             request_id=claims.get("rid"),
             system=claims.get("sys"),
+            credentials_set_at=as_utc(datetime.fromisoformat(credentials)) if credentials else None,
         )
 
 

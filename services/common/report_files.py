@@ -6,8 +6,9 @@
   frozen; columns as wide as their headers.
 - Names come from users (a product, a partner), so no text ever becomes a formula: XLSX
   text cells are written as strings, and a CSV text cell that a spreadsheet would read as
-  a formula (one starting with ``= + - @``, a tab or a carriage return) gets a leading
-  ``'`` (OWASP "CSV injection"). Numbers stay numbers, negative ones included.
+  a formula (one starting with ``= + - @``, a tab or a carriage return, also after white
+  space or written with full-width signs such as ``＝``) gets a leading ``'`` (OWASP "CSV
+  injection"). Numbers stay numbers, negative ones included.
 
 A grouped report (``{"group_by", "rows", "totals"}``) becomes a ``Table`` through
 ``grouped_table``: its headers, its rows, the totals row last, a number format per column.
@@ -21,6 +22,7 @@ import base64
 import csv
 import io
 import re
+import unicodedata
 from dataclasses import dataclass, field
 
 from openpyxl import Workbook
@@ -90,17 +92,24 @@ FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 _PLAIN_NUMBER = re.compile(r"[+-]?[0-9]+(?:\.[0-9]+)?")
 
 
+def _reads_as_formula(text: str) -> bool:
+    # Spreadsheets skip leading white space and read full-width ＝ ＋ － ＠ (and the small
+    # forms) as the ASCII signs: the start is judged as NFKC gives it, without that space.
+    if text.startswith(FORMULA_STARTS):
+        return not _PLAIN_NUMBER.fullmatch(text)
+    start = unicodedata.normalize("NFKC", text.lstrip()[:8]).lstrip()
+    if not start.startswith(FORMULA_STARTS):
+        return False
+    return not _PLAIN_NUMBER.fullmatch(unicodedata.normalize("NFKC", text).strip())
+
+
 def csv_cell(value: object) -> object:
     """``value`` as a CSV cell: empty for None; a text a spreadsheet would evaluate quoted
-    with ``'`` so that it shows as typed; numbers, and texts that are plain numbers
-    (``-12.50``), as they are."""
+    with ``'`` so that it shows as typed (the text itself unchanged after the quote);
+    numbers, and texts that are plain numbers (``-12.50``), as they are."""
     if value is None:
         return ""
-    if (
-        isinstance(value, str)
-        and value.startswith(FORMULA_STARTS)
-        and not _PLAIN_NUMBER.fullmatch(value)
-    ):
+    if isinstance(value, str) and _reads_as_formula(value):
         return "'" + value
     return value
 

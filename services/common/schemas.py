@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import re
+from collections.abc import Iterable, Mapping
 from decimal import Decimal
 from typing import Any
 
+import regex
 from marshmallow import RAISE, Schema, ValidationError, fields, pre_load, validate
 from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session
@@ -110,17 +112,62 @@ class UtcDateTime(fields.DateTime):
         return iso(value)
 
 
-#: What money looks like on the wire (documented; negative only in answers: reversals).
-MONEY_PATTERN = r"^-?[0-9]{1,12}(\.[0-9]{1,2})?$"
+#: Digits before the point of the largest amount a NUMERIC(14, 2) column holds (12).
+_WHOLE_DIGITS = len(str(int(MAX_MONEY)))
+#: What money looks like in an answer (documented; negative for a reversal).
+MONEY_PATTERN = rf"^-?[0-9]{{1,{_WHOLE_DIGITS}}}(\.[0-9]{{1,2}})?$"
+#: What a request's amount may be (documented): more than 0, at most two places, and at
+#: most ``MAX_MONEY`` (12 digits before the point, leading zeros aside), as ``Money`` loads.
+POSITIVE_MONEY_PATTERN = (
+    rf"^0*([1-9][0-9]{{0,{_WHOLE_DIGITS - 1}}}(\.[0-9]{{1,2}})?|\.(0[1-9]|[1-9][0-9]?))$"
+)
 #: A well-formed region code (``services.common.regions.is_region_code``): a province part
 #: other than 00, then 0000 (the province), or a city part other than 00 and any district.
 REGION_CODE_PATTERN = r"^(0[1-9]|[1-9][0-9])(0000|(0[1-9]|[1-9][0-9])[0-9]{2})$"
+#: A character that is not whitespace to Python (``str.isspace``), spelt out for documented
+#: patterns: ``\S`` means other characters in JavaScript, in Rust and under ``re.ASCII``.
+NON_SPACE = r"[^\t-\r\x1c-\x20\x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]"
+
+
+class FullMatch(validate.Regexp):
+    """``validate.Regexp`` over the whole value, documented as its pattern: a closing ``$``
+    lets no final newline through, as it does not in JSON Schema."""
+
+    def __call__(self, value: str) -> str:
+        if self.regex.fullmatch(value) is None:
+            raise ValidationError(self._format_error(value))
+        return value
+
+
+#: Code points a reader cannot see: controls, format characters (zero-width, bidi marks),
+#: the other default-ignorables (Hangul fillers, variation selectors), private-use and
+#: unassigned ones. In a name that must be unique they make a second name that reads the same.
+_INVISIBLE = regex.compile(r"[\p{Cc}\p{Cf}\p{Co}\p{Cn}\p{Default_Ignorable_Code_Point}]")
+
+
+def visible_text(value: str) -> None:
+    """A validator: the text has no code point a reader cannot see (``_INVISIBLE``)."""
+    found = _INVISIBLE.search(value)
+    if found is not None:
+        raise ValidationError(f"no invisible or control characters (U+{ord(found[0]):04X})")
+
+
+def comma_list_pattern(choices: Iterable[str], *, distinct: bool = False) -> str:
+    """The documented pattern of a query's comma-separated ``choices``, as the fields that
+    read one take it: blanks around an item and empty items are left out; with ``distinct``,
+    no item twice (a back-reference in a lookahead)."""
+    item = "|".join(re.escape(choice) for choice in choices)
+    segment = rf"\s*(?:(?:{item})\s*)?"
+    once = rf"(?![\s\S]*\b({item})\b[\s\S]*\b\1\b)" if distinct else ""
+    return rf"^{once}{segment}(?:,{segment})*$"
 
 
 class Money(fields.Field):
     """Yuan on the wire: a decimal string with at most two places, dumped as ``"1250.00"``
     (negative for a reversal). Loaded, it must be more than 0 and at most ``MAX_MONEY``;
-    integers are accepted and floats refused (they are inexact)."""
+    integers are accepted and floats refused (they are inexact). Documented with
+    ``POSITIVE_MONEY_PATTERN``, what it loads, or with ``MONEY_PATTERN`` where it is
+    ``dump_only`` (an answer's amount)."""
 
     default_error_messages = {
         "invalid": 'a decimal string such as "1250.00"',
@@ -132,7 +179,7 @@ class Money(fields.Field):
         metadata = {
             "type": "string",
             "format": "decimal",
-            "pattern": MONEY_PATTERN,
+            "pattern": MONEY_PATTERN if kwargs.get("dump_only") else POSITIVE_MONEY_PATTERN,
             "example": "1250.00",
         }
         kwargs["metadata"] = metadata | kwargs.get("metadata", {})
@@ -157,6 +204,9 @@ class Money(fields.Field):
 
 #: Rates (commission rates, discounts) carry at most this many decimal places.
 RATE_PLACES = 6
+#: What a request's rate may be (documented), as ``Rate`` loads it: 0 to 1 with at most
+#: ``RATE_PLACES`` places, trailing and leading zeros aside (``"0.08"``, ``"1"``, ``".5"``).
+RATE_PATTERN = rf"^(0*1(\.0*)?|0+(\.[0-9]{{0,{RATE_PLACES}}}0*)?|\.[0-9]{{1,{RATE_PLACES}}}0*)$"
 
 
 def format_rate(value: Decimal) -> str:
@@ -172,12 +222,16 @@ def format_rate(value: Decimal) -> str:
 class Rate(fields.Decimal):
     """A rate: a decimal fraction in [0, 1], at most ``RATE_PLACES`` places; a string on the
     wire, written by :func:`format_rate` (a computed rate, such as a discount above list
-    price, may lie outside the range: only what is read in is checked)."""
+    price, may lie outside the range: only what is read in is checked, and documented with
+    ``RATE_PATTERN`` unless the field is ``dump_only``)."""
 
     def __init__(self, **kwargs: Any) -> None:
         kwargs.setdefault(
             "validate", validate.Range(min=0, max=1, error="a rate is between 0 and 1")
         )
+        if not kwargs.get("dump_only"):
+            metadata = {"pattern": RATE_PATTERN, "example": "0.08"}
+            kwargs["metadata"] = metadata | kwargs.get("metadata", {})
         super().__init__(as_string=True, **kwargs)
 
     def _deserialize(self, value: Any, attr: Any, data: Any, **kwargs: Any) -> Decimal:
@@ -216,7 +270,7 @@ class Flag(fields.Boolean):
 
 #: A phone number as people write it (digits, spaces, brackets, dashes, an optional leading
 #: +), at most 20 characters: the narrowest column that stores one.
-phone_number = validate.Regexp(r"^\+?[0-9][0-9 ()-]{4,18}$", error="not a phone number")
+phone_number = FullMatch(r"^\+?[0-9][0-9 ()-]{4,18}$", error="not a phone number")
 
 
 def _region_code(value: str) -> None:
@@ -279,7 +333,7 @@ class FlowStepIn(WireSchema):
     name = fields.String(required=True, validate=validate.Length(min=1, max=60))
     permission = fields.String(
         required=True,
-        validate=validate.Regexp(r"^[a-z][a-z_]*(\.[a-z_]+)+$", error="a permission code"),
+        validate=FullMatch(r"^[a-z][a-z_]*(\.[a-z_]+)+$", error="a permission code"),
     )
     mode = fields.String(load_default="any", validate=validate.OneOf(("any", "all")))
     approvers = fields.List(

@@ -21,7 +21,7 @@ from services.common.db import contains_text, insert_unique
 from services.common.errors import Conflict, Forbidden, InvalidInput, InvalidState, NotFound
 from services.common.schemas import page_of
 from services.common.scoping import get_scoped, scoped
-from services.common.timeutil import as_utc, iso
+from services.common.timeutil import as_utc, iso, utcnow
 from services.filing.keys import address_form, customer_keys
 from services.filing.models import ApprovalFlow, Customer, CustomerKey, Filing, Transfer
 from services.filing.schemas import CustomerOut, FilingOut
@@ -144,7 +144,8 @@ def _release_keys(session: Session, customer: Customer) -> None:
 
 def near_matches(session: Session, partner_id: int, data: dict, name_key: str) -> list[dict]:
     """Active customers of other partners in the same city that are close to ``data``
-    without sharing a key: a similar name, the same phone or the same address.
+    without sharing a key: a similar name or the same address. (Not the same phone: a
+    mobile number is a key, so a filing with a held one is refused before this runs.)
 
     Bounded: only the city's most recent ``NEAR_MATCH_CANDIDATES`` customers are read
     (region codes of a city share their first four digits: a range of the index)."""
@@ -154,7 +155,6 @@ def near_matches(session: Session, partner_id: int, data: dict, name_key: str) -
             Customer.id,
             Customer.name,
             Customer.owner_partner_id,
-            Customer.phone,
             Customer.address,
             CustomerKey.value,
         )
@@ -183,25 +183,22 @@ def near_matches(session: Session, partner_id: int, data: dict, name_key: str) -
     address = address_form(data["address"]) if data.get("address") else ""
     matches = []
     for index, row in enumerate(rows):
-        same_phone = bool(data.get("phone")) and row.phone == data["phone"]
         same_address = bool(address) and bool(row.address) and address_form(row.address) == address
-        if index not in similar and not same_phone and not same_address:
+        if index not in similar and not same_address:
             continue
         similarity = similar.get(index, fuzz.WRatio(name_key, row.value) / 100)
-        reasons = [f"名称相似度 {similarity:.2f}"]
-        reasons += ["电话相同"] * same_phone + ["地址相同"] * same_address
+        reasons = [f"名称相似度 {similarity:.2f}"] + ["地址相同"] * same_address
         matches.append(
             {
                 "customer_id": row.id,
                 "customer_name": row.name,
                 "partner_id": row.owner_partner_id,
                 "similarity": round(similarity, 2),
-                "same_phone": same_phone,
                 "same_address": same_address,
                 "reason": "，".join(reasons),
             }
         )
-    matches.sort(key=lambda m: (m["same_phone"] + m["same_address"], m["similarity"]), reverse=True)
+    matches.sort(key=lambda m: (m["same_address"], m["similarity"]), reverse=True)
     return matches[:NEAR_MATCHES_KEPT]
 
 
@@ -262,7 +259,9 @@ def file_customer(
     session.add(customer)
     session.flush()
     _claim_keys(session, customer, keys)
-    flow = FlowInstance.start(parse_flow(current_flow(session)), {}, submitted_by=caller.user_id)
+    flow = FlowInstance.start(
+        parse_flow(current_flow(session)), {}, submitted_by=caller.user_id, started_at=utcnow()
+    )
     filing = Filing(
         customer=customer,
         partner_id=caller.partner_id,
@@ -296,7 +295,13 @@ def approve_filing(
     for the partner type's protection days."""
     filing = _hq_filing(session, caller, filing_id)
     flow = FlowInstance.from_dict(filing.flow)
-    outcome = flow.approve(caller.user_id, caller.permissions, comment, now)
+    outcome = flow.approve(
+        caller.user_id,
+        caller.permissions,
+        comment,
+        now,
+        credentials_set_at=caller.credentials_set_at,
+    )
     filing.flow = flow.to_dict()
     customer = filing.customer
     if outcome == "approved":
@@ -318,7 +323,13 @@ def reject_filing(
     """An approver rejects with a reason; the customer no longer blocks anybody."""
     filing = _hq_filing(session, caller, filing_id)
     flow = FlowInstance.from_dict(filing.flow)
-    flow.reject(caller.user_id, caller.permissions, comment or "", now)
+    flow.reject(
+        caller.user_id,
+        caller.permissions,
+        comment or "",
+        now,
+        credentials_set_at=caller.credentials_set_at,
+    )
     filing.flow = flow.to_dict()
     filing.status, filing.decided_at = "rejected", now
     customer = filing.customer

@@ -49,9 +49,28 @@ _HAN_OR_HANGUL = regex.compile(r"[\p{Script=Han}\p{Script=Hangul}]")
 
 _USCC_CHARS = "0123456789ABCDEFGHJKLMNPQRTUWXY"
 _USCC_WEIGHTS = (1, 3, 9, 27, 19, 26, 16, 17, 20, 29, 25, 13, 8, 24, 10, 30, 28)
-_USCC_SHAPE = re.compile(r"^[0-9A-HJ-NPQRTUWXY]{2}\d{6}[0-9A-HJ-NPQRTUWXY]{10}$")
-_MOBILE = re.compile(r"^1[3-9]\d{9}$")
+_USCC_SHAPE = re.compile(r"^[0-9A-HJ-NPQRTUWXY]{2}[0-9]{6}[0-9A-HJ-NPQRTUWXY]{10}$", re.ASCII)
+_MOBILE = re.compile(r"^1[3-9][0-9]{9}$", re.ASCII)
 _NOT_ALNUM = re.compile(r"[\W_]+")
+#: How long a name may become under NFKC: one code point can stand for 18 letters (U+FDFA),
+#: and the name rule's work grows with what NFKC gives.
+NAME_NFKC_MAX_LENGTH = 400
+_UNFIT_IN_A_NAME = regex.compile(r"[\p{Co}\p{Cn}]")
+# Symbols that are parts of a character rather than separators: CJK radicals and strokes
+# (U+2EC4 ⻄ is drawn as 西), Yi radicals. Kangxi radicals are Han characters after NFKC.
+_RADICAL_BLOCKS = ((0x2E80, 0x2EFF), (0x2F00, 0x2FDF), (0x31C0, 0x31EF), (0xA490, 0xA4CF))
+# Radicals of the supplement that neither the confusables data, NFKC nor a Kangxi radical
+# of the same name fold, each to the unified ideograph Unicode names as its equivalent
+# (EquivalentUnifiedIdeograph.txt).
+_RADICAL_EQUIVALENTS = {
+    "\u2e9f": "母",
+    "\u2eb0": "纟",
+    "\u2ec6": "角",
+    "\u2ee6": "鸟",
+    "\u2ee7": "卤",
+    "\u2eea": "黾",
+    "\u2ef3": "龟",
+}
 
 
 def _separates(ch: str) -> bool:
@@ -156,6 +175,7 @@ def _fold_table() -> dict[str, str]:
                 continue
             if member != target:
                 table[member] = target
+    table |= _radical_folds(table)
     # The replacement of a replacement (after case folding): one pass then folds fully.
     for _ in range(4):
         changed = False
@@ -168,15 +188,49 @@ def _fold_table() -> dict[str, str]:
     return table
 
 
+@cache
+def _radicals() -> frozenset[str]:
+    return frozenset(
+        chr(cp)
+        for start, end in _RADICAL_BLOCKS
+        for cp in range(start, end + 1)
+        if unicodedata.category(chr(cp)) == "So"
+    )
+
+
+def _radical_folds(table: dict[str, str]) -> dict[str, str]:
+    """Each radical or stroke the confusables data leaves out -> the character of the
+    same name among the Kangxi radicals (CJK RADICAL HORN is KANGXI RADICAL HORN, 角), or
+    its listed equivalent; a radical with neither stays itself."""
+    folds: dict[str, str] = {}
+    for radical in _radicals():
+        if radical in table or _prepare(radical) != radical:
+            continue
+        name = unicodedata.name(radical).removeprefix("CJK RADICAL ")
+        try:
+            kangxi = unicodedata.lookup(f"KANGXI RADICAL {name}")
+        except KeyError:
+            kangxi = None
+        equivalent = _RADICAL_EQUIVALENTS.get(radical) or kangxi
+        if equivalent:
+            folds[radical] = _prepare(equivalent)
+    return folds
+
+
 def _words(text: str) -> list[str]:
     """The prepared, folded words of ``text``; separators (space, punctuation,
     symbols) split words and are dropped, unless they are look-alikes of a Latin letter
-    or a digit."""
+    or a digit, or radicals and strokes of a character."""
     table = _fold_table()
+    radicals = _radicals()
     words: list[str] = []
     word: list[str] = []
     for ch in _prepare(text):
         folded = table.get(ch, ch)
+        if ch in radicals:
+            # Folded to the character it is drawn as, or itself: never a gap in the name.
+            word.append(folded)
+            continue
         if _separates(ch):
             # "|" for "l" is a look-alike; "/" folds to the Han stroke 丿 and "—" to 一,
             # which in a name are still a slash and a dash.
@@ -231,6 +285,26 @@ def address_form(address: str) -> str:
     return _NOT_ALNUM.sub("", unicodedata.normalize("NFKC", address).casefold())
 
 
+def unfit_name(name: str) -> str | None:
+    """Why ``name`` cannot be filed under the name rule, or None.
+
+    A private-use or unassigned code point has no agreed look nor any look-alike to fold
+    it to; a name far longer under NFKC than as written costs the rule per character."""
+    if _UNFIT_IN_A_NAME.search(name):
+        return "contains a private-use or unassigned code point"
+    if len(unicodedata.normalize("NFKC", name)) > NAME_NFKC_MAX_LENGTH:
+        return f"longer than {NAME_NFKC_MAX_LENGTH} characters once normalised (NFKC)"
+    return None
+
+
+def ascii_digits(text: str) -> str:
+    """``text`` with every decimal digit of any script (Arabic-Indic ٣, Devanagari ३, ...)
+    as its ASCII digit: NFKC folds full-width and mathematical digits only."""
+    return "".join(
+        str(unicodedata.decimal(ch)) if not ch.isascii() and ch.isdecimal() else ch for ch in text
+    )
+
+
 def uscc_check_char(first17: str) -> str:
     total = sum(_USCC_CHARS.index(ch) * w for ch, w in zip(first17, _USCC_WEIGHTS, strict=True))
     return _USCC_CHARS[(31 - total % 31) % 31]
@@ -239,15 +313,16 @@ def uscc_check_char(first17: str) -> str:
 def normalise_uscc(value: str) -> str | None:
     """The USCC in upper case if it is well formed and its check character is right
     (GB 32100-2015); None otherwise."""
-    code = unicodedata.normalize("NFKC", value).strip().upper()
+    code = ascii_digits(unicodedata.normalize("NFKC", value)).strip().upper()
     if not _USCC_SHAPE.match(code):
         return None
     return code if uscc_check_char(code[:17]) == code[17] else None
 
 
 def normalise_mobile(value: str) -> str | None:
-    """An 11-digit mainland mobile number without +86, spaces or dashes; None if not one."""
-    digits = re.sub(r"[\s()-]", "", unicodedata.normalize("NFKC", value))
+    """An 11-digit mainland mobile number in ASCII digits, without +86, spaces or dashes;
+    None if not one."""
+    digits = re.sub(r"[\s()-]", "", ascii_digits(unicodedata.normalize("NFKC", value)))
     if digits.startswith("+86"):
         digits = digits[3:]
     elif digits.startswith("0086"):

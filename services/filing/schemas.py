@@ -15,18 +15,53 @@ from services.common.schemas import (
     WireSchema,
     phone_number,
 )
-from services.filing.keys import normalise_mobile, normalise_uscc
+from services.filing.keys import (
+    NAME_NFKC_MAX_LENGTH,
+    normalise_mobile,
+    normalise_uscc,
+    unfit_name,
+)
 
 CUSTOMER_STATUSES = ("pending", "protected", "rejected", "released")
 FILING_STATUSES = ("pending", "approved", "rejected")
 LEAD_STATUSES = ("unassigned", "assigned", "claimed")
 
-_name = validate.Length(min=2, max=200)
+
+def _fit_name(name: str) -> None:
+    reason = unfit_name(name)
+    if reason is not None:
+        raise ValidationError(f"not a name that can be filed: {reason}")
+
+
+_name = [validate.Length(min=2, max=200), _fit_name]
+_NAME_DOC = {
+    "description": f"2 to 200 characters, at most {NAME_NFKC_MAX_LENGTH} once normalised "
+    "(NFKC); no private-use or unassigned code points"
+}
 _text = validate.Length(max=300)
+
+# What the document says of the fields below, as keys.py reads them. A USCC's shape: its
+# check character is beyond a pattern. Blank is no code, and case does not matter.
+_USCC_CHAR = "[0-9A-HJ-NPQRTUWXYa-hj-npqrtuwxy]"
+USCC_PATTERN = rf"^\s*({_USCC_CHAR}{{2}}[0-9]{{6}}{_USCC_CHAR}{{10}}\s*)?$"
+# A mainland mobile number: +86 or 0086 optional, spaces, brackets and dashes anywhere.
+_SEP = r"[\s()-]*"
+MOBILE_PATTERN = (
+    rf"^{_SEP}((\+|0{_SEP}0){_SEP}8{_SEP}6{_SEP})?1{_SEP}[3-9]({_SEP}[0-9]){{9}}{_SEP}$"
+)
 
 
 class _Uscc(fields.String):
     """A unified social credit code with a correct check character; upper-cased."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        metadata = {
+            "pattern": USCC_PATTERN,
+            "description": "GB 32100-2015, 18 characters with a correct check character",
+            "example": "91330106MA2B0GKQ04",
+        }
+        kwargs["metadata"] = metadata | kwargs.get("metadata", {})
+        super().__init__(**kwargs)
 
     def _deserialize(self, value: Any, attr: Any, data: Any, **kwargs: Any) -> str | None:
         raw = super()._deserialize(value, attr, data, **kwargs)
@@ -41,6 +76,11 @@ class _Uscc(fields.String):
 class _Mobile(fields.String):
     """A mainland mobile number, stored as 11 digits."""
 
+    def __init__(self, **kwargs: Any) -> None:
+        metadata = {"pattern": MOBILE_PATTERN, "example": "138 0013 8000"}
+        kwargs["metadata"] = metadata | kwargs.get("metadata", {})
+        super().__init__(**kwargs)
+
     def _deserialize(self, value: Any, attr: Any, data: Any, **kwargs: Any) -> str:
         raw = super()._deserialize(value, attr, data, **kwargs)
         number = normalise_mobile(raw)
@@ -50,7 +90,7 @@ class _Mobile(fields.String):
 
 
 class CustomerCheckIn(WireSchema):
-    name = fields.String(required=True, validate=_name)
+    name = fields.String(required=True, validate=_name, metadata=_NAME_DOC)
     uscc = _Uscc(load_default=None, allow_none=True)
     phone = _Mobile(load_default=None, allow_none=True)
 
@@ -60,7 +100,7 @@ class CheckOut(WireSchema):
 
 
 class CustomerFileIn(WireSchema):
-    name = fields.String(required=True, validate=_name)
+    name = fields.String(required=True, validate=_name, metadata=_NAME_DOC)
     uscc = _Uscc(load_default=None, allow_none=True)
     contact_name = fields.String(required=True, validate=validate.Length(min=1, max=100))
     phone = _Mobile(required=True)
@@ -91,7 +131,6 @@ class NearMatchOut(WireSchema):
     customer_name = fields.String()
     partner_id = fields.Integer()
     similarity = fields.Float(metadata={"description": "of the normalised names, 0 to 1"})
-    same_phone = fields.Boolean()
     same_address = fields.Boolean()
     reason = fields.String(metadata={"example": "名称相似度 0.93，地址相同"})
 
@@ -109,8 +148,8 @@ class FilingOut(WireSchema):
         fields.Nested(NearMatchOut),
         metadata={
             "description": "Shown to HQ users who approve filings, never to partners: "
-            "customers of other partners that were close to this one (name, phone or "
-            "address) when it was filed."
+            "customers of other partners that were close to this one (name or address) "
+            "when it was filed."
         },
     )
 
@@ -151,7 +190,7 @@ class FilingListArgs(PageArgs):
 
 
 class LeadIn(WireSchema):
-    name = fields.String(required=True, validate=_name)
+    name = fields.String(required=True, validate=_name, metadata=_NAME_DOC)
     contact_name = fields.String(required=True, validate=validate.Length(min=1, max=100))
     phone = fields.String(required=True, validate=phone_number)
     # Empty (a spreadsheet's empty cell) is no region, as null is.

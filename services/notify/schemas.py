@@ -84,10 +84,14 @@ def _check_target(kind: str, target: str) -> None:
 def _check_robot_secret(value: str) -> None:
     if len(value) > ROBOT_SECRET_MAX:
         raise ValidationError(f"at most {ROBOT_SECRET_MAX} characters")
-    if not _ROBOT_SECRET.match(value):
+    if not _ROBOT_SECRET.fullmatch(value):  # "$" alone would let a final newline through
         raise ValidationError(
             'a DingTalk robot secret: "SEC" then printable ASCII characters, no spaces'
         )
+
+
+#: How the document states ``_check_robot_secret``.
+_ROBOT_SECRET_DOC = {"pattern": _ROBOT_SECRET.pattern, "maxLength": ROBOT_SECRET_MAX}
 
 
 class ChannelIn(WireSchema):
@@ -106,7 +110,12 @@ class ChannelIn(WireSchema):
     )
     scope = fields.String(load_default="user", validate=validate.OneOf(CHANNEL_SCOPES))
     language = fields.String(load_default="zh", validate=validate.OneOf(LANGUAGES))
-    robot_secret = fields.String(load_default=None, allow_none=True, validate=_check_robot_secret)
+    robot_secret = fields.String(
+        load_default=None,
+        allow_none=True,
+        validate=_check_robot_secret,
+        metadata=_ROBOT_SECRET_DOC,
+    )
 
     @validates_schema
     def _target_fits_kind(self, data: dict[str, Any], **kwargs: Any) -> None:
@@ -134,7 +143,9 @@ class ChannelUpdate(WireSchema):
     )
     format = fields.String(validate=validate.OneOf(WEBHOOK_FORMATS))
     language = fields.String(validate=validate.OneOf(LANGUAGES))
-    robot_secret = fields.String(allow_none=True, validate=_check_robot_secret)
+    robot_secret = fields.String(
+        allow_none=True, validate=_check_robot_secret, metadata=_ROBOT_SECRET_DOC
+    )
 
     @validates_schema
     def _secret_fits_format(self, data: dict[str, Any], **kwargs: Any) -> None:

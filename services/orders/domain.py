@@ -205,12 +205,16 @@ def submit_order(
     rules.check_transition(order.status, "submit")
     catalogue.orderable_products(session, [line.product_id for line in order.lines])
     _apply_customer(order, _owned_customer(owned_customer, caller, order.customer_id))
+    submitted_at = utcnow()
     instance = FlowInstance.start(
-        flows.current_flow(session), _subject(order), submitted_by=_require_person(caller)
+        flows.current_flow(session),
+        _subject(order),
+        submitted_by=_require_person(caller),
+        started_at=submitted_at,
     )
     order.approval = instance.to_dict()
     order.status = SUBMITTED
-    order.submitted_at = utcnow()
+    order.submitted_at = submitted_at
     order.approved_at = None
     _record(session, order, caller, "submitted")
     session.flush()
@@ -232,7 +236,13 @@ def approve_order(
     rules.check_transition(order.status, "approve")
     instance = FlowInstance.from_dict(order.approval or {"steps": [], "status": "pending"})
     step = instance.current
-    outcome = instance.approve(user_id, caller.permissions, comment, utcnow())
+    outcome = instance.approve(
+        user_id,
+        caller.permissions,
+        comment,
+        utcnow(),
+        credentials_set_at=caller.credentials_set_at,
+    )
     order.approval = instance.to_dict()
     step_name = step.definition.name if step else None
     _record(session, order, caller, "approved", step=step_name, comment=comment)
@@ -257,7 +267,13 @@ def reject_order(session: Session, caller: Caller, order_id: int, comment: str, 
     rules.check_transition(order.status, "reject")
     instance = FlowInstance.from_dict(order.approval or {"steps": [], "status": "pending"})
     step = instance.current
-    instance.reject(user_id, caller.permissions, comment, utcnow())
+    instance.reject(
+        user_id,
+        caller.permissions,
+        comment,
+        utcnow(),
+        credentials_set_at=caller.credentials_set_at,
+    )
     order.approval = instance.to_dict()
     order.status = REJECTED
     step_name = step.definition.name if step else None

@@ -14,7 +14,9 @@ from services.common import schemas as common_schemas
 from services.common.money import MAX_MONEY, fits_money_column
 from services.common.report_files import EXPORT_FORMATS
 from services.common.schemas import (
+    NON_SPACE,
     Flag,
+    FullMatch,
     Id,
     Money,
     PageArgs,
@@ -22,6 +24,7 @@ from services.common.schemas import (
     RegionCode,
     UtcDateTime,
     WireSchema,
+    comma_list_pattern,
 )
 
 DRAFT, SUBMITTED, APPROVED, REJECTED, COMPLETED, CANCELLED = (
@@ -40,15 +43,24 @@ DIMENSIONS = ("province", "city", "partner", "product", "month", "quarter", "sou
 MAX_QUANTITY = 1_000_000
 MAX_LINES = 200
 
-_sku = validate.Regexp(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,39}$", error="letters, digits, _ . -")
-_contract_no = validate.Regexp(r"^\S(.{0,58}\S)?$", error="1-60 characters, no outer spaces")
+_sku = FullMatch(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,39}$", error="letters, digits, _ . -")
+# No whitespace at either end, no line break: as Python's \S and . read it, in any reader.
+_contract_no = FullMatch(
+    rf"^{NON_SPACE}([^\n]{{0,58}}{NON_SPACE})?$", error="1-60 characters, no outer spaces"
+)
 
 
 class CommaList(fields.Field):
     """``"province,month"`` in a query string <-> ``["province", "month"]``; each item one of
-    ``choices``, no repeats."""
+    ``choices``, no repeats (documented as a pattern)."""
 
     def __init__(self, choices: tuple[str, ...], **kwargs: Any) -> None:
+        metadata = {
+            "type": "string",
+            "pattern": comma_list_pattern(choices, distinct=True),
+            "description": f"comma-separated, each at most once: {', '.join(choices)}",
+        }
+        kwargs["metadata"] = metadata | kwargs.get("metadata", {})
         super().__init__(**kwargs)
         self.choices = choices
 
@@ -88,7 +100,7 @@ class ProductOut(WireSchema):
     sku = fields.String()
     name = fields.String()
     unit = fields.String()
-    list_price = Money()
+    list_price = Money(dump_only=True)
     active = fields.Boolean()
     created_at = UtcDateTime()
     updated_at = UtcDateTime()
@@ -143,7 +155,8 @@ def _total_fits(lines: list[dict]) -> None:
         raise ValidationError(f"the order's total is more than {MAX_MONEY}")
 
 
-_lines = validate.And(validate.Length(min=1, max=MAX_LINES), _distinct_products, _total_fits)
+# A list, not validate.And: the document shows the Length (minItems, maxItems).
+_lines = [validate.Length(min=1, max=MAX_LINES), _distinct_products, _total_fits]
 
 
 class OrderCreate(WireSchema):
@@ -183,10 +196,10 @@ class LineOut(WireSchema):
     name = fields.String(attribute="product_name")
     unit = fields.String()
     quantity = fields.Integer()
-    list_price = Money()
-    unit_price = Money()
+    list_price = Money(dump_only=True)
+    unit_price = Money(dump_only=True)
     discount = Rate(dump_only=True)
-    amount = Money()
+    amount = Money(dump_only=True)
 
 
 class ActionOut(WireSchema):
@@ -234,7 +247,7 @@ class OrderSummaryOut(WireSchema):
     city = fields.String(allow_none=True)
     customer_source = fields.String()
     status = fields.String()
-    total_amount = Money()
+    total_amount = Money(dump_only=True)
     total_quantity = fields.Integer()
     max_discount = Rate(dump_only=True)
     current_step = fields.Dict(allow_none=True)

@@ -13,12 +13,13 @@ from typing import Any
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import delete, func, select
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 from zxcvbn import zxcvbn
 
 from services.common.config import Settings, get_settings
 from services.common.context import Caller
-from services.common.db import contains_text, insert_unique
+from services.common.db import contains_text, insert_unique, is_postgres
 from services.common.errors import (
     Conflict,
     Forbidden,
@@ -28,7 +29,7 @@ from services.common.errors import (
     Unauthenticated,
 )
 from services.common.schemas import page_of
-from services.common.timeutil import as_utc, utcnow
+from services.common.timeutil import as_utc, iso, utcnow
 from services.partners.catalogue import (
     ADMIN_ROLE,
     HQ,
@@ -43,6 +44,7 @@ from services.partners.models import (
     PartnerType,
     RefreshToken,
     Role,
+    SignInAddress,
     User,
     UserRole,
 )
@@ -63,6 +65,11 @@ def _verify_password(password_hash: str, password: str) -> bool:
         return _hasher.verify(password_hash, password)
     except (VerificationError, InvalidHashError):
         return False
+
+
+def has_password(user: User, password: str) -> bool:
+    """Whether ``password`` is the user's password (no failure is counted)."""
+    return _verify_password(user.password_hash, password)
 
 
 PASSWORD_MIN_LENGTH = 10
@@ -160,13 +167,15 @@ def caller_profile(session: Session, user_id: int, token_version: int | None = N
         "permissions": permissions,
         "language": user.language,
         "token_version": user.token_version,
+        "credentials_set_at": iso(user.credentials_set_at),
     }
 
 
 # -- sign-in and tokens -----------------------------------------------------------------
 
 
-#: How long failures of one account from one address count towards its back-off.
+#: How long failures of one account from one address count towards its back-off; older
+#: ones are forgotten (``forget_old_sign_ins``).
 LOGIN_MEMORY = timedelta(days=1)
 #: The window of the guards on one account from every address and one address on every
 #: account.
@@ -183,14 +192,31 @@ def backoff(consecutive_failures: int, settings: Settings) -> timedelta:
     return timedelta(seconds=min(seconds, settings.login_backoff_max))
 
 
+def _is_known_address(
+    session: Session, username: str, address: str, now: datetime, settings: Settings
+) -> bool:
+    """Whether ``username`` signed in from ``address`` with its password within
+    ``PRM_LOGIN_KNOWN_ADDRESS_KEEP``."""
+    last = session.scalar(
+        select(SignInAddress.last_success_at).where(
+            SignInAddress.username == username, SignInAddress.address == address
+        )
+    )
+    return last is not None and as_utc(last) > now - timedelta(
+        seconds=settings.login_known_address_keep
+    )
+
+
 def sign_in_wait(session: Session, username: str, address: str, now: datetime) -> int:
     """Seconds before ``username`` may try to sign in from ``address`` again (0: now).
 
     Failures slow down the account from the address they came from, with a growing back-off
-    (``backoff``); the same account from elsewhere is not slowed by them, so an attacker
-    cannot lock the real user out. Two guards with high limits per ``LOGIN_WINDOW`` stop
-    what the back-off does not see: one account tried from many addresses, one address
-    trying many accounts.
+    (``backoff``); the same account from elsewhere is not slowed by them. Two guards with
+    high limits per ``LOGIN_WINDOW`` stop what the back-off does not see: one account tried
+    from many addresses, one address trying many accounts. The guards spare an address the
+    account has signed in from before (``SignInAddress``), so that an attacker's failures,
+    however spread, or a neighbour's behind one shared address, cannot lock the real user
+    out where it signs in; the back-off still applies there.
     """
     settings = get_settings()
     waits = [timedelta(0)]
@@ -203,20 +229,34 @@ def sign_in_wait(session: Session, username: str, address: str, now: datetime) -
     ).one()
     if failures:
         waits.append(as_utc(last) + backoff(failures, settings) - now)
-    guards = (
-        (LoginFailure.username == username, settings.login_failures_per_account),
-        (LoginFailure.address == address, settings.login_failures_per_address),
-    )
-    for where, limit in guards:
-        failures, first = session.execute(
-            select(func.count(), func.min(LoginFailure.at)).where(
-                where, LoginFailure.at > now - LOGIN_WINDOW
-            )
-        ).one()
-        if failures >= limit:
-            # The window slides: one more attempt once its oldest failure leaves it.
-            waits.append(as_utc(first) + LOGIN_WINDOW - now)
+    if not _is_known_address(session, username, address, now, settings):
+        guards = (
+            (LoginFailure.username == username, settings.login_failures_per_account),
+            (LoginFailure.address == address, settings.login_failures_per_address),
+        )
+        for where, limit in guards:
+            failures, first = session.execute(
+                select(func.count(), func.min(LoginFailure.at)).where(
+                    where, LoginFailure.at > now - LOGIN_WINDOW
+                )
+            ).one()
+            if failures >= limit:
+                # The window slides: one more attempt once its oldest failure leaves it.
+                waits.append(as_utc(first) + LOGIN_WINDOW - now)
     return math.ceil(max(waits).total_seconds())
+
+
+def _remember_address(session: Session, username: str, address: str, now: datetime) -> None:
+    """Record that ``username`` signed in from ``address`` at ``now``."""
+    # An upsert: two sign-ins of one account from one address may land at the same moment.
+    insert = postgresql.insert if is_postgres(session) else sqlite.insert
+    row = insert(SignInAddress).values(username=username, address=address, last_success_at=now)
+    session.execute(
+        row.on_conflict_do_update(
+            index_elements=[SignInAddress.username, SignInAddress.address],
+            set_={"last_success_at": row.excluded.last_success_at},
+        )
+    )
 
 
 def authenticate(
@@ -231,7 +271,8 @@ def authenticate(
 
     While the account must wait from this address (``sign_in_wait``) the attempt is refused
     with TooManyRequests and ``retry_after`` seconds, before the password is looked at, and
-    is not counted as a failure. A success forgets the failures from this address.
+    is not counted as a failure. A success forgets the failures from this address and makes
+    it one the account is known at.
     """
     now = now or utcnow()
     key = username.lower()
@@ -253,11 +294,6 @@ def authenticate(
                 ok = False
     if not ok:
         session.add(LoginFailure(username=key, address=address, at=now))
-        session.execute(
-            delete(LoginFailure).where(
-                LoginFailure.username == key, LoginFailure.at <= now - LOGIN_MEMORY
-            )
-        )
         raise Unauthenticated("invalid credentials").keeping_changes()
     if _hasher.check_needs_rehash(user.password_hash):
         user.password_hash = hash_password(password)
@@ -265,7 +301,24 @@ def authenticate(
     session.execute(
         delete(LoginFailure).where(LoginFailure.username == key, LoginFailure.address == address)
     )
+    _remember_address(session, key, address, now)
     return caller_profile(session, user.id)
+
+
+def forget_failures(session: Session, user: User) -> None:
+    """Forget every failed sign-in counted against ``user``, from every address: once HQ
+    sets a new password, failures with the old one say nothing about it, and the user must
+    not wait to sign in with the new one."""
+    session.execute(delete(LoginFailure).where(LoginFailure.username == user.username.lower()))
+
+
+def forget_old_sign_ins(session: Session, now: datetime) -> None:
+    """Forget failures that no longer count (older than ``LOGIN_MEMORY``), also those of
+    user names never tried again, and addresses an account has not signed in from for
+    ``PRM_LOGIN_KNOWN_ADDRESS_KEEP``."""
+    keep = timedelta(seconds=get_settings().login_known_address_keep)
+    session.execute(delete(LoginFailure).where(LoginFailure.at <= now - LOGIN_MEMORY))
+    session.execute(delete(SignInAddress).where(SignInAddress.last_success_at <= now - keep))
 
 
 def _token_hash(token: str) -> str:
@@ -507,7 +560,9 @@ def create_user(session: Session, caller: Caller, data: dict, emit: Emit) -> dic
     password = data.pop("password")
     check_password(data["username"], password, data.get("display_name"), data.get("email"))
     roles = _roles_for(session, caller, data.pop("roles"), partner)
-    user = User(**data, password_hash=hash_password(password), roles=roles)
+    user = User(
+        **data, password_hash=hash_password(password), roles=roles, credentials_set_at=utcnow()
+    )
     insert_unique(session, Conflict("the user name is taken", "username_taken"), user)
     result = dump_user(user)
     emit("user_changed", result)
@@ -533,11 +588,17 @@ def update_user(session: Session, caller: Caller, user_id: int, data: dict, emit
         user.roles = _roles_for(session, caller, codes, partner)
         if {role.code for role in user.roles} != before:
             end_sessions(session, user)
+            user.credentials_set_at = utcnow()
     if "password" in data:
         password = data.pop("password")
         check_password(user.username, password, user.display_name, user.email)
         user.password_hash = hash_password(password)
         end_sessions(session, user)
+        forget_failures(session, user)
+        if not own:
+            # A password someone else set is known to them: the account may be theirs to
+            # use. Users changing their own keep deciding the flows already running.
+            user.credentials_set_at = utcnow()
     if data.get("active") is False and user.active:
         end_sessions(session, user)
     for key, value in data.items():

@@ -97,6 +97,10 @@ class User(Base):
     #: Written into every access token at issue; raised when the user's password, roles or
     #: activity change, so that the tokens issued before stop working at once.
     token_version: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    #: When someone other than the user last set its password or roles (or created it): an
+    #: account set up by someone else after an approval flow started decides none of its
+    #: steps. Null only for rows the migration could not date.
+    credentials_set_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=utcnow)
 
     roles: Mapped[list[Role]] = relationship(
         secondary="user_roles", order_by="Role.code", lazy="selectin"
@@ -134,12 +138,25 @@ class LoginFailure(Base):
         Index("ix_login_failures_user_addr", "username", "address", "at"),
         Index("ix_login_failures_addr", "address", "at"),
         Index("ix_login_failures_user", "username", "at"),
+        Index("ix_login_failures_at", "at"),
     )
 
     id: Mapped[int] = mapped_column(BigIntPK, primary_key=True, autoincrement=True)
     username: Mapped[str] = mapped_column(String(60))
     address: Mapped[str] = mapped_column(String(64))
     at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class SignInAddress(Base):
+    """An address an account signed in from with its password, and when it last did: the
+    guards on many failures spare a sign-in from there (see ``access.sign_in_wait``)."""
+
+    __tablename__ = "sign_in_addresses"
+    __table_args__ = (Index("ix_sign_in_addresses_last", "last_success_at"),)
+
+    username: Mapped[str] = mapped_column(String(60), primary_key=True)
+    address: Mapped[str] = mapped_column(String(64), primary_key=True)
+    last_success_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
 
 # Codes and user names are unique whatever their letter case, also when two are created at

@@ -10,23 +10,33 @@ from marshmallow import fields, validate
 from services.common.regions import ADDRESS_RESOLVE_MAX
 from services.common.schemas import (
     Flag,
+    FullMatch,
     Id,
     PageArgs,
     RegionCode,
     UtcDateTime,
     WireSchema,
     phone_number,
+    visible_text,
 )
+from services.partners.catalogue import PERMISSIONS
 
 PARTNER_STATUSES = ("active", "suspended", "terminated")
 ROLE_SCOPES = ("hq", "partner")
 LANGUAGES = ("zh", "en")
 
-_code = validate.Regexp(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,39}$", error="letters, digits, _ . -")
-_name = validate.Length(min=1, max=200)
+_code = FullMatch(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,39}$", error="letters, digits, _ . -")
+_name = [validate.Length(min=1, max=200), visible_text]
 # As long as the columns they are stored in.
 _person = validate.Length(min=1, max=100)
 _email = validate.Length(max=200)
+# The catalogue's codes; which of them a role may hold depends on its scope (access.py).
+_permissions_doc = {"description": "codes of GET /permissions, of the role's scope"}
+
+
+def _permission() -> fields.String:
+    codes = [permission.code for permission in PERMISSIONS]
+    return fields.String(validate=validate.OneOf(codes, error="unknown permission {input}"))
 
 
 # -- auth -------------------------------------------------------------------------------
@@ -191,9 +201,7 @@ _password = validate.Length(min=10, max=200, error="10 to 200 characters")
 class UserCreate(WireSchema):
     username = fields.String(
         required=True,
-        validate=validate.Regexp(
-            r"^[A-Za-z0-9][A-Za-z0-9_.@-]{2,59}$", error="3-60 of a-z 0-9 _ . @ -"
-        ),
+        validate=FullMatch(r"^[A-Za-z0-9][A-Za-z0-9_.@-]{2,59}$", error="3-60 of a-z 0-9 _ . @ -"),
     )
     password = fields.String(required=True, load_only=True, validate=_password)
     display_name = fields.String(required=True, validate=validate.Length(min=1, max=100))
@@ -237,14 +245,14 @@ class RoleCreate(WireSchema):
     name = fields.String(required=True, validate=validate.Length(min=1, max=100))
     scope = fields.String(required=True, validate=validate.OneOf(ROLE_SCOPES))
     partner_types = fields.List(fields.String(), load_default=list)
-    permissions = fields.List(fields.String(), required=True)
+    permissions = fields.List(_permission(), required=True, metadata=_permissions_doc)
     include_sub_partners = Flag(load_default=False)
 
 
 class RoleUpdate(WireSchema):
     name = fields.String(validate=validate.Length(min=1, max=100))
     partner_types = fields.List(fields.String())
-    permissions = fields.List(fields.String())
+    permissions = fields.List(_permission(), metadata=_permissions_doc)
     include_sub_partners = Flag()
 
 

@@ -105,12 +105,27 @@ def restore_admin(session: Session, username: str, password: str) -> dict:
     return access.update_user(session, SYSTEM, user.id, change, _emitter(session))
 
 
+#: The admin password earlier releases published in the README for local runs: whoever read
+#: it could sign in to an installation that still has it.
+FORMER_PUBLISHED_ADMIN_PASSWORD = "prm-admin-2026"  # noqa: S105 - kept only to be replaced
+
+
 def ensure_admin(session: Session, password: str) -> bool:
-    """Create the HQ admin ``admin`` if there is none; True when created."""
-    if session.scalar(select(User.id).where(User.username == "admin")):
-        return False
-    create_admin(session, "admin", password)
-    return True
+    """Create the HQ admin ``admin`` if there is none; True when created.
+
+    An ``admin`` that still has the password earlier releases published gets ``password``
+    instead (its sessions end), so that an upgraded local installation is not left open."""
+    admin = session.scalar(select(User).where(User.username == "admin"))
+    if admin is None:
+        create_admin(session, "admin", password)
+        return True
+    if password != FORMER_PUBLISHED_ADMIN_PASSWORD and access.has_password(
+        admin, FORMER_PUBLISHED_ADMIN_PASSWORD
+    ):
+        change = load(UserUpdate, {"password": password})
+        access.update_user(session, SYSTEM, admin.id, change, _emitter(session))
+        log.warning("the admin had the formerly published password: it now has the one given")
+    return False
 
 
 # Published (README): it passes the password rule, and is for local demo data only.

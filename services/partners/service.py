@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
-from services.common.entrypoints import rpc
+from services.common.config import get_settings
+from services.common.db import try_advisory_lock
+from services.common.entrypoints import rpc, timer
 from services.common.errors import Forbidden
 from services.common.schemas import load, load_id, load_key
 from services.common.service import ServiceBase
+from services.common.timeutil import utcnow
 from services.partners import access, domain
 from services.partners.schemas import (
     LoginIn,
@@ -51,6 +54,13 @@ class PartnersService(ServiceBase):
             "user": profile,
             "refresh_token": access.issue_refresh_token(self.db, profile["id"]),
         }
+
+    @timer(interval=get_settings().timer_interval)
+    def forget_old_sign_ins(self) -> None:
+        """Forget failed sign-ins that no longer count and addresses past their keep; one
+        replica does each tick."""
+        if try_advisory_lock(self.db, "partners.sign_ins"):
+            access.forget_old_sign_ins(self.db, utcnow())
 
     @rpc
     def refresh(self, payload: dict) -> dict:

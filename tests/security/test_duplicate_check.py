@@ -6,6 +6,12 @@ the check said no conflict and the filing got 201, so two partners protected one
 Every invisible character of the issue, and a Latin name spelt with Cyrillic letters, must
 now be a conflict, in the check and in the filing, without B learning who holds it.
 
+The same for keyed fields written with code points the rules once did not fold: a CJK
+radical drawn like a Han character (U+2EC4 ⻄ for 西) was dropped from the name key; a held
+mobile number in Arabic-Indic digits was a phone key of its own; a USCC in such digits was
+a 500. Names with private-use or unassigned code points, or that grow past the limit under
+NFKC, are refused with 422.
+
 A name that is only close ("杭州西湖新科技") still goes to approval: HQ's approver sees the
 customer it is close to and why; B's every view of its own filing shows no trace of it.
 """
@@ -38,6 +44,9 @@ INVISIBLES = {
     "right-to-left mark": "\u200f",
 }
 CYRILLIC = str.maketrans("AaCcEeOoPpTx", "АаСсЕеОоРрТх")
+#: CJK Radicals Supplement code points and the Han character each is drawn like.
+RADICALS = {"\u2ec4": "西", "\u2ef0": "龙", "\u2ed4": "门", "\u2ee2": "马", "\u2ee9": "黄"}
+ARABIC_INDIC = str.maketrans("0123456789", "٠١٢٣٤٥٦٧٨٩")
 
 
 def mobile() -> str:
@@ -58,7 +67,7 @@ def rivals(admin: Client, anonymous: Client) -> dict[str, Any]:
     approver = world.login(world.user(None, ["channel_manager"]))
     latin_name = f"Acme Trading {unique()} Co., Ltd."
     held = []
-    for name in (HELD_NAME, latin_name):
+    for name in (HELD_NAME, latin_name, "杭州龙门马黄贸易有限公司"):
         filed = holder.post(CUSTOMERS, body(name))
         assert filed.status_code == 201, filed.text
         approved = approver.post(f"{FILINGS}/{filed.json()['filing']['id']}/approve", {})
@@ -164,3 +173,51 @@ def ids_in(found: Any) -> dict[str, set[int]]:
                 else:
                     stack.append(value)
     return ids
+
+
+@pytest.mark.parametrize("radical", sorted(RADICALS))
+def test_a_held_name_with_a_cjk_radical_for_its_han_character_is_a_conflict(
+    rivals: dict, radical: str
+) -> None:
+    held = next(c["name"] for c in rivals["held"] if RADICALS[radical] in c["name"])
+    assert_conflict_without_telling_who(rivals, held.replace(RADICALS[radical], radical, 1))
+
+
+def test_a_held_phone_in_arabic_indic_digits_is_a_conflict(rivals: dict) -> None:
+    phone = rivals["held"][0]["phone"]
+    disguised = phone[:3] + phone[3:].translate(ARABIC_INDIC)
+    filed = rivals["b"].post(CUSTOMERS, body("另一个名字贸易有限公司") | {"phone": disguised})
+    assert filed.status_code == 409, filed.text
+    assert filed.json()["code"] == "filing_conflict"
+    assert_tells_nothing(filed, rivals)
+
+
+def test_a_phone_in_other_digits_is_stored_in_ascii_digits(rivals: dict) -> None:
+    phone = mobile()
+    filed = rivals["b"].post(
+        CUSTOMERS, body(f"阿拉伯数字{unique()}贸易") | {"phone": phone.translate(ARABIC_INDIC)}
+    )
+    assert filed.status_code == 201, filed.text
+    assert filed.json()["phone"] == phone
+
+
+def test_a_uscc_in_arabic_indic_digits_is_invalid_input(rivals: dict) -> None:
+    uscc = "91" + "330106".translate(ARABIC_INDIC) + "MA27XXXX1X"
+    checked = rivals["b"].post(CHECK, {"name": "某某科技有限公司", "uscc": uscc})
+    assert checked.status_code == 422, checked.text
+    assert checked.json()["code"] == "invalid_input"
+    filed = rivals["b"].post(CUSTOMERS, body("某某科技有限公司") | {"uscc": uscc})
+    assert filed.status_code == 422, filed.text
+    assert filed.json()["code"] == "invalid_input"
+
+
+@pytest.mark.parametrize(
+    "name",
+    ["杭州西湖\ue000科技有限公司", "杭州西湖\u0378科技有限公司", "\ufdfa" * 200],
+    ids=["private use", "unassigned", "grows past 400 under NFKC"],
+)
+def test_a_name_the_rule_cannot_key_is_invalid_input(rivals: dict, name: str) -> None:
+    for path, payload in ((CHECK, {"name": name}), (CUSTOMERS, body(name))):
+        refused = rivals["b"].post(path, payload)
+        assert refused.status_code == 422, refused.text
+        assert refused.json()["code"] == "invalid_input"

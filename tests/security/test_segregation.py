@@ -7,6 +7,12 @@ where it was. Filings and orders share the engine, so the rule holds for both.
 
 The other half of the rule (nobody approves what they submitted) has no way in through the
 API: submitters are partner users and approvers HQ users. The engine's own tests cover it.
+
+The way around it: an HQ admin (``user.manage``) approves the sales step, then creates an
+account with the admin role, or sets a finance user's password, and decides the finance step
+with it. An account whose password or roles someone else set after the flow started (or that
+was made after it) decides none of its steps: 403 ``same_approver``. A user changing its own
+password stays the person it was.
 """
 
 from __future__ import annotations
@@ -177,3 +183,88 @@ def test_an_hq_admin_decides_one_step_of_a_filing_and_no_other(
 
     assert ok(hq.director.post(f"{path}/approve", {"comment": "同意"}))["status"] == "approved"
     assert ok(sales.get(f"/api/v1/customers/{customer['id']}"))["status"] == "protected"
+
+
+# -- accounts set up by someone else after the flow started -------------------------------
+
+STRONG = "Puppet-Lantern-58-Vx"
+
+
+def assert_set_up_too_late(response: requests.Response) -> None:
+    assert_same_approver(response)
+    assert "set up after the flow started" in response.json()["detail"], response.text
+
+
+def assert_held_at_finance(sales: Client, path: str) -> None:
+    held = ok(sales.get(path))
+    assert held["status"] == "submitted"
+    assert steps_of(held) == [
+        ("sales", "approved", 1),
+        ("finance", "pending", 0),
+        ("director", "waiting", 0),
+    ]
+
+
+def test_an_account_the_approver_creates_does_not_decide_the_next_step(
+    world: World, hq: Hq
+) -> None:
+    sales, order = deeply_discounted_order(world, hq)
+    path = f"{ORDERS}/{order['id']}"
+    ok(hq.admin.post(f"{path}/approve", {"comment": "同意"}))
+
+    puppet = {
+        "username": unique("alt"),
+        "password": STRONG,
+        "display_name": "备用",
+        "roles": ["hq_admin"],
+    }
+    ok(hq.admin.post("/api/v1/users", puppet), 201)
+    as_puppet = world.anonymous.login(puppet["username"], STRONG)
+    assert_set_up_too_late(as_puppet.post(f"{path}/approve", {"comment": "财务也同意"}))
+    assert_set_up_too_late(as_puppet.post(f"{path}/reject", {"comment": "财务不同意"}))
+    assert_held_at_finance(sales, path)
+
+
+def test_an_account_whose_password_the_approver_set_does_not_decide_the_next_step(
+    world: World, hq: Hq
+) -> None:
+    sales, order = deeply_discounted_order(world, hq)
+    path = f"{ORDERS}/{order['id']}"
+    ok(hq.admin.post(f"{path}/approve", {"comment": "同意"}))
+
+    # hq.finance's account existed before the order was submitted; its password is set now.
+    finance = ok(hq.finance.get("/api/v1/me"))
+    ok(hq.admin.patch(f"/api/v1/users/{finance['id']}", {"password": STRONG}))
+    as_finance = world.anonymous.login(finance["username"], STRONG)
+    assert_set_up_too_late(as_finance.post(f"{path}/approve", {"comment": "财务也同意"}))
+    assert_held_at_finance(sales, path)
+
+
+def test_an_account_whose_roles_the_approver_changed_does_not_decide_the_next_step(
+    world: World, hq: Hq
+) -> None:
+    """A colleague's account, older than the order, given an approval role after the order
+    was submitted: whoever gave it the role may be the one using it."""
+    colleague = world.user(None, ["channel_director"])
+    sales, order = deeply_discounted_order(world, hq)
+    path = f"{ORDERS}/{order['id']}"
+    ok(hq.admin.post(f"{path}/approve", {"comment": "同意"}))
+
+    ok(hq.admin.patch(f"/api/v1/users/{colleague['id']}", {"roles": ["finance"]}))
+    assert_set_up_too_late(world.login(colleague).post(f"{path}/approve", {"comment": "同意"}))
+    assert_held_at_finance(sales, path)
+
+
+def test_a_user_who_changes_its_own_password_still_decides_a_step(world: World, hq: Hq) -> None:
+    sales, order = deeply_discounted_order(world, hq)
+    path = f"{ORDERS}/{order['id']}"
+    me = ok(hq.admin.get("/api/v1/me"))
+    ok(hq.admin.patch(f"/api/v1/users/{me['id']}", {"password": STRONG}))
+    again = world.anonymous.login(me["username"], STRONG)
+
+    after_sales = ok(again.post(f"{path}/approve", {"comment": "同意"}))
+    assert after_sales["current_step"]["name"] == "finance"
+    ok(hq.finance.post(f"{path}/approve", {"comment": "同意"}))
+    done = ok(hq.director.post(f"{path}/approve", {"comment": "同意"}))
+    assert done["status"] == "approved"
+    assert ok(sales.get(path))["status"] == "approved"

@@ -6,9 +6,15 @@ gateway reads the client's address from X-Forwarded-For, trusting only as many h
 that grows with each consecutive failure), never the same account from elsewhere; an
 address that fails against many accounts is stopped on its own.
 
-These tests run a gateway and a partners service of their own, as behind one proxy, with
-a low per-address limit; the shared stack trusts no proxy (the default), which the last
-test checks.
+Two guards stop what the back-off does not see (one account tried from many addresses, one
+address trying many accounts), but they spare an address the account has signed in from
+before: a distributed attack, or a neighbour behind the same carrier-grade NAT, does not
+lock out the real user where it always signs in. A new password set by HQ ends the
+account's wait at once.
+
+Most tests run a gateway and a partners service of their own, as behind one proxy, with a
+low per-address limit; the shared stack trusts no proxy (the default), which the tests at
+the end check, the last one from many loopback addresses.
 """
 
 from __future__ import annotations
@@ -20,6 +26,7 @@ from pathlib import Path
 
 import pytest
 import requests
+from requests.adapters import HTTPAdapter
 
 from services.registry import NAMES as SERVICES
 from tests.security.conftest import PASSWORD, World
@@ -31,6 +38,7 @@ LOGIN = "/api/v1/auth/login"
 ATTACKER = "203.0.113.66"
 REAL_USER = "198.51.100.7"
 PER_ADDRESS = 12
+NEW_PASSWORD = "harbour-kite-5527"
 
 
 class SignInStack(Stack):
@@ -133,6 +141,39 @@ def test_failures_from_one_address_against_many_users_do_not_lock_other_users_ou
     assert sign_in(proxied, other["username"], PASSWORD, "198.51.100.23").status_code == 200
 
 
+def test_a_spraying_address_does_not_stop_the_users_who_signed_in_from_it_before(
+    proxied: Stack, proxied_world: World
+) -> None:
+    # Carrier-grade NAT: the real users and the attacker share one public address.
+    shared = "100.64.7.1"
+    neighbour = proxied_world.user(None, ["marketing"])
+    newcomer = proxied_world.user(None, ["marketing"])
+    assert sign_in(proxied, neighbour["username"], PASSWORD, shared).status_code == 200
+    for _ in range(PER_ADDRESS):
+        assert sign_in(proxied, unique("nobody"), "Summer2026!", shared).status_code == 401
+
+    again = sign_in(proxied, neighbour["username"], PASSWORD, shared)
+    assert again.status_code == 200, (again.status_code, again.headers.get("Retry-After"))
+    # A user signing in from there for the first time waits until the spray has aged out.
+    first_time = sign_in(proxied, newcomer["username"], PASSWORD, shared)
+    assert first_time.status_code == 429, first_time.text
+    assert int(first_time.headers["Retry-After"]) > 0
+
+
+def test_a_password_set_by_hq_ends_the_accounts_wait(proxied: Stack, proxied_world: World) -> None:
+    user = proxied_world.user(None, ["marketing"])
+    home = "198.51.100.41"
+    for n in range(8):
+        sign_in(proxied, user["username"], f"forgotten-{n}", home)
+    assert sign_in(proxied, user["username"], PASSWORD, home).status_code == 429
+
+    reset = proxied_world.admin.patch(f"/api/v1/users/{user['id']}", {"password": NEW_PASSWORD})
+    assert reset.status_code == 200, reset.text
+
+    signed_in = sign_in(proxied, user["username"], NEW_PASSWORD, home)
+    assert signed_in.status_code == 200, (signed_in.status_code, signed_in.text)
+
+
 def test_the_client_cannot_choose_its_address_past_the_trusted_proxy(
     proxied: Stack, proxied_world: World
 ) -> None:
@@ -164,3 +205,56 @@ def test_without_a_trusted_proxy_x_forwarded_for_is_ignored(world: World) -> Non
     )
 
     assert response.status_code == 429, response.text
+
+
+# -- the shared stack, from many loopback addresses --------------------------------------
+
+ATTACKER_ADDRESSES = [f"127.0.77.{n}" for n in range(1, 21)]
+REAL_USER_ADDRESS = "127.0.88.1"
+
+
+class FromAddress(HTTPAdapter):
+    """Connections from one loopback address (all of 127.0.0.0/8 is this machine's)."""
+
+    def __init__(self, address: str) -> None:
+        self.address = address
+        super().__init__()
+
+    def init_poolmanager(self, *args, **kwargs):  # type: ignore[no-untyped-def]
+        kwargs["source_address"] = (self.address, 0)
+        super().init_poolmanager(*args, **kwargs)
+
+
+def session_from(address: str) -> requests.Session:
+    session = requests.Session()
+    session.mount("http://", FromAddress(address))
+    return session
+
+
+def test_failures_from_many_addresses_do_not_lock_out_a_known_address(
+    stack: Stack, world: World
+) -> None:
+    # 20 addresses with 5 wrong passwords each: none is slowed down yet, and together they
+    # reach the per-account guard of 100.
+    user = world.user(None, ["channel_manager"])
+    real = session_from(REAL_USER_ADDRESS)
+    signed_in = real.post(
+        stack.url + LOGIN, json={"username": user["username"], "password": PASSWORD}
+    )
+    assert signed_in.status_code == 200, signed_in.text
+
+    answers = []
+    for address in ATTACKER_ADDRESSES:
+        attacker = session_from(address)
+        for attempt in range(5):
+            wrong = {"username": user["username"], "password": f"guess-{attempt}"}
+            answers.append(attacker.post(stack.url + LOGIN, json=wrong).status_code)
+    assert set(answers) == {401}, answers
+
+    again = real.post(stack.url + LOGIN, json={"username": user["username"], "password": PASSWORD})
+    assert again.status_code == 200, (again.status_code, again.headers.get("Retry-After"))
+    # A first sign-in from an address the account never used waits while the attack lasts.
+    newcomer = session_from("127.0.88.2").post(
+        stack.url + LOGIN, json={"username": user["username"], "password": PASSWORD}
+    )
+    assert newcomer.status_code == 429, newcomer.text

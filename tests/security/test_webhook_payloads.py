@@ -16,15 +16,10 @@ import pytest
 from services.notify.recipients import PARTNER_EVENTS
 from tests.e2e.test_notifications import Receiver, mobile, publish, wait_for
 from tests.security.conftest import World
+from tests.support.approvals import StepApprovers
 from tests.support.client import Client, unique
 
 CHANNELS = "/api/v1/notification-channels"
-APPROVER_ROLES = {
-    "filing.approve": "channel_manager",
-    "order.approve.sales": "sales_ops",
-    "order.approve.finance": "finance",
-    "order.approve.director": "channel_director",
-}
 REACHING_A_PARTNER = {*PARTNER_EVENTS, "customer_transferred", "order_commented"}
 
 
@@ -45,7 +40,8 @@ def _subscribe(client: Client, url: str, scope: str) -> None:
     _ok(client.post(CHANNELS, {"kind": "webhook", "target": url, "scope": scope}), 201)
 
 
-def _customer(world: World, sales: Client, approve: bool) -> dict:
+def _customer(sales: Client, approvers: StepApprovers | None) -> dict:
+    """A customer ``sales`` files; protected when ``approvers`` (made before) approve it."""
     body = {
         "name": f"转移测试{unique()}有限公司",
         "contact_name": "王先生",
@@ -53,20 +49,14 @@ def _customer(world: World, sales: Client, approve: bool) -> dict:
         "region_code": "330106",
     }
     customer = _ok(sales.post("/api/v1/customers", body), 201)
-    if approve:
-        approver = world.login(world.user(None, ["channel_manager"]))
-        for _ in range(5):
-            if customer["status"] == "protected":
-                return customer
-            filing = customer["filing"]["id"]
-            approver.post(f"/api/v1/filings/{filing}/approve", {"comment": "同意"})
-            approver = world.login(world.user(None, ["channel_manager"]))
-            customer = _ok(approver.get(f"/api/v1/customers/{customer['id']}"))
-        raise AssertionError(f"the filing was not approved: {customer}")
+    if approvers is not None:
+        approvers.approve_all(f"/api/v1/filings/{customer['filing']['id']}")
+        customer = _ok(sales.get(f"/api/v1/customers/{customer['id']}"))
+        assert customer["status"] == "protected", customer
     return customer
 
 
-def _order(world: World, sales: Client, customer: dict, product: dict) -> dict:
+def _order(sales: Client, customer: dict, product: dict) -> dict:
     body = {
         "customer_id": customer["id"],
         "contract_no": unique("HT-"),
@@ -74,18 +64,6 @@ def _order(world: World, sales: Client, customer: dict, product: dict) -> dict:
     }
     order = _ok(sales.post("/api/v1/orders", body), 201)
     return _ok(sales.post(f"/api/v1/orders/{order['id']}/submit"))
-
-
-def _approve_order(world: World, order: dict, read: Client) -> None:
-    path = f"/api/v1/orders/{order['id']}"
-    for _ in range(5):
-        steps = _ok(read.get(path))["steps"]
-        pending = [step for step in steps if step["status"] == "pending"]
-        if not pending:
-            return
-        approver = world.login(world.user(None, [APPROVER_ROLES[pending[0]["permission"]]]))
-        _ok(approver.post(f"{path}/approve", {"comment": "同意"}))
-    raise AssertionError(f"order {order['id']} was not approved")
 
 
 def _partner_values(document: object, key: str = "") -> Iterator[tuple[str, object]]:
@@ -111,9 +89,10 @@ def test_partner_bound_deliveries_name_no_other_partner(
     _subscribe(world.partner_user(b["id"], "partner_admin"), receivers["b"].url, "partner")
 
     # filing approved and rejected; an order approved (commission), one rejected, a comment
-    kept = _customer(world, a_sales, approve=True)
-    rejected = _customer(world, a_sales, approve=False)
-    rejecter = world.login(world.user(None, ["channel_manager"]))
+    approvers = StepApprovers(world)
+    kept = _customer(a_sales, approvers)
+    rejected = _customer(a_sales, None)
+    rejecter = approvers.nth(0)
     _ok(
         rejecter.post(f"/api/v1/filings/{rejected['filing']['id']}/reject", {"comment": "资料不全"})
     )
@@ -125,10 +104,9 @@ def test_partner_bound_deliveries_name_no_other_partner(
         ),
         201,
     )
-    _approve_order(world, _order(world, a_sales, kept, product), admin)
-    refused = _order(world, a_sales, kept, product)
-    step = _ok(admin.get(f"/api/v1/orders/{refused['id']}"))["steps"][0]["permission"]
-    rejecter = world.login(world.user(None, [APPROVER_ROLES[step]]))
+    approved = approvers.approve_all(f"/api/v1/orders/{_order(a_sales, kept, product)['id']}")
+    assert approved["status"] == "approved", approved
+    refused = _order(a_sales, kept, product)
     _ok(rejecter.post(f"/api/v1/orders/{refused['id']}/reject", {"comment": "价格不对"}))
     _ok(sales_ops.post(f"/api/v1/orders/{refused['id']}/comments", {"body": "请修改价格"}), 201)
     # a lead for the region both partners cover; then HQ gives A's customer to B

@@ -83,3 +83,62 @@ def test_stored_name_keys_follow_the_new_rule(backend, request, tmp_path, caplog
     assert names == {1: "杭州西湖科技", 3: "acrnetrading", 4: "宁波海曙贸易", 5: "cafenoir"}
     assert phones == len(STORED)  # only name keys are touched
     assert "customer 2 shares its name key with customer 1" in caplog.text
+
+
+# (id, name, phone as stored, its name key and phone key under the rule before 0007)
+STORED_BEFORE_0007 = [
+    (1, "杭州西湖科技有限公司", "13800138001", "杭州西湖科技", "13800138001"),
+    (2, "杭州\u2ec4湖科技有限公司", "13800138002", "杭州湖科技", "13800138002"),  # ⻄ for 西
+    (3, "宁波\u2ef0湖贸易有限公司", "١٣٨٠٠١٣٨٠٠٣", "宁波湖贸易", "١٣٨٠٠١٣٨٠٠٣"),  # ⻰ for 龙
+    (4, "温州瓯海贸易有限公司", "13800138003", "温州瓯海贸易", "13800138003"),
+    (5, "台州椒江贸易有限公司", "0571-8888\u0968\u0968\u0968\u0968", None, None),  # landline
+]
+
+
+@pytest.mark.parametrize("backend", ["postgresql", "sqlite"])
+def test_radicals_and_other_digits_are_rekeyed_by_0007(backend, request, tmp_path, caplog) -> None:
+    if backend == "postgresql":
+        url = request.getfixturevalue("postgres_url")
+    else:
+        url = f"sqlite:///{tmp_path / 'db.sqlite'}"
+    config = alembic_config("filing", ROOT / "services" / "filing" / "migrations", url)
+    command.upgrade(config, "0006")
+    engine = make_engine(url)
+    with engine.begin() as connection:
+        for id_, name, phone, name_key, phone_key in STORED_BEFORE_0007:
+            connection.execute(
+                text(
+                    "INSERT INTO customers (id, name, contact_name, phone, region_code, source,"
+                    " status, owner_partner_id, protection_days, created_at, updated_at)"
+                    " VALUES (:id, :name, '王', :phone, '330106', 'partner', 'protected', :id,"
+                    " 180, CURRENT_TIMESTAMP, CURRENT_TIMESTAMP)"
+                ),
+                {"id": id_, "name": name, "phone": phone},
+            )
+            for kind, key in (("name", name_key), ("phone", phone_key)):
+                if key is not None:
+                    connection.execute(
+                        text("INSERT INTO customer_keys VALUES (:kind, :key, :id)"),
+                        {"kind": kind, "key": key, "id": id_},
+                    )
+
+    with caplog.at_level(logging.WARNING):
+        command.upgrade(config, "head")
+
+    with engine.connect() as connection:
+        rows = connection.execute(text("SELECT kind, customer_id, value FROM customer_keys")).all()
+        stored_phones = dict(connection.execute(text("SELECT id, phone FROM customers")).all())
+    engine.dispose()
+    keys = {(kind, id_): value for kind, id_, value in rows}
+    assert keys == {
+        ("name", 1): "杭州西湖科技",
+        ("name", 3): "宁波龙湖贸易",
+        ("name", 4): "温州瓯海贸易",
+        ("phone", 1): "13800138001",
+        ("phone", 2): "13800138002",
+        ("phone", 3): "13800138003",  # the first filed keeps it
+    }
+    assert "customer 2 shares its name key with customer 1" in caplog.text
+    assert "customer 4 shares its phone key with customer 3" in caplog.text
+    assert stored_phones[3] == "13800138003"
+    assert stored_phones[5] == "0571-88882222"

@@ -1,5 +1,6 @@
 """Taking a filing or an order through every step of its approval flow, one person per step:
-segregation of duties lets nobody decide two steps of one approval."""
+segregation of duties lets nobody decide two steps of one approval, nor with an account set up
+after the approval started."""
 
 from __future__ import annotations
 
@@ -10,16 +11,21 @@ from tests.support.fixtures import World
 
 
 class StepApprovers:
-    """HQ users holding every approval permission (HQ admins), made when first needed: the
-    n-th decides the n-th step of any flow, so no two steps share an approver."""
+    """HQ users holding every approval permission (HQ admins), one per step: the n-th decides
+    the n-th step of any flow, so no two steps share an approver.
 
-    def __init__(self, world: World) -> None:
+    They are all made at once, when this is made: an account made after a flow started
+    decides none of its steps, so make this before submitting what it will approve."""
+
+    def __init__(self, world: World, steps: int = 3) -> None:
         self.world = world
-        self.clients: list[Client] = []
+        self.clients = [world.login(world.user(None, ["hq_admin"])) for _ in range(steps)]
 
     def nth(self, index: int) -> Client:
-        while len(self.clients) <= index:
-            self.clients.append(self.world.login(self.world.user(None, ["hq_admin"])))
+        assert index < len(self.clients), (
+            f"a flow with more than {len(self.clients)} steps: make StepApprovers with more"
+            " steps, before anything is submitted"
+        )
         return self.clients[index]
 
     def approve_all(self, path: str, comment: str = "同意") -> dict[str, Any]:

@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 
 from services.common.approval import FlowInstance, parse_flow
+from services.common.context import Caller
 from services.common.errors import Forbidden, InvalidInput, InvalidState
 
 NOW = datetime(2026, 11, 28, 12, 0, tzinfo=UTC)
+#: When the instances of these tests were submitted.
+STARTED = NOW - timedelta(hours=1)
 ORDER_FLOW = parse_flow(
     [
         {"name": "sales", "permission": "order.approve.sales", "mode": "any"},
@@ -31,7 +34,7 @@ SUBMITTER = 50
 
 def start(flow: list, subject: dict) -> FlowInstance:
     """An instance of ``flow`` submitted by ``SUBMITTER``."""
-    return FlowInstance.start(flow, subject, submitted_by=SUBMITTER)
+    return FlowInstance.start(flow, subject, submitted_by=SUBMITTER, started_at=STARTED)
 
 
 def test_order_of_120000_has_three_steps_and_of_5000_two() -> None:
@@ -207,7 +210,9 @@ EVERY_APPROVAL = SALES | FINANCE | DIRECTOR | {"p"}
 
 
 def big_order(submitted_by: int | None = SUBMITTER) -> FlowInstance:
-    return FlowInstance.start(ORDER_FLOW, {"total_amount": "120000"}, submitted_by=submitted_by)
+    return FlowInstance.start(
+        ORDER_FLOW, {"total_amount": "120000"}, submitted_by=submitted_by, started_at=STARTED
+    )
 
 
 def assert_same_approver(decide, *args) -> None:  # type: ignore[no-untyped-def]
@@ -279,6 +284,7 @@ def test_every_named_approver_of_an_all_step_signs_it_and_no_other_step() -> Non
         ),
         {},
         submitted_by=SUBMITTER,
+        started_at=STARTED,
     )
     assert flow.approve(7, EVERY_APPROVAL, None, NOW) == "waiting"
     assert flow.approve(8, EVERY_APPROVAL, None, NOW) == "step_approved"
@@ -289,7 +295,7 @@ def test_every_named_approver_of_an_all_step_signs_it_and_no_other_step() -> Non
 def test_a_submitter_named_in_an_all_step_cannot_start_a_flow_it_could_never_finish() -> None:
     board = parse_flow([{"name": "board", "permission": "p", "mode": "all", "approvers": [7, 8]}])
     with pytest.raises(Forbidden) as refused:
-        FlowInstance.start(board, {}, submitted_by=7)
+        FlowInstance.start(board, {}, submitted_by=7, started_at=STARTED)
     assert refused.value.error_code == "same_approver"
 
 
@@ -309,3 +315,89 @@ def test_nobody_decides_anonymously() -> None:
     with pytest.raises(Forbidden):
         flow.approve(None, EVERY_APPROVAL, None, NOW)  # type: ignore[arg-type]
     assert flow.steps[0].actions == []
+
+
+# -- accounts set up by someone else after the flow started -------------------------------
+#
+# A user manager who decided one step could create an account, or set another's password or
+# roles, and decide the next step with it. Such an account decides no step of a flow that
+# started before someone else set its credentials.
+
+SET_UP_LATER = STARTED + timedelta(minutes=5)
+SET_UP_BEFORE = STARTED - timedelta(days=30)
+
+
+def assert_set_up_too_late(decide, *args) -> None:  # type: ignore[no-untyped-def]
+    with pytest.raises(Forbidden) as refused:
+        decide(*args, credentials_set_at=SET_UP_LATER)
+    assert refused.value.error_code == "same_approver"
+    assert "set up after the flow started" in str(refused.value)
+
+
+def test_an_account_set_up_after_the_flow_started_decides_none_of_its_steps() -> None:
+    flow = big_order()
+    assert_set_up_too_late(flow.approve, 2, EVERY_APPROVAL, None, NOW)
+    assert_set_up_too_late(flow.reject, 2, EVERY_APPROVAL, "no", NOW)
+    assert flow.steps[0].actions == []
+    assert flow.approve(1, SALES, None, NOW, credentials_set_at=SET_UP_BEFORE) == "step_approved"
+    assert_set_up_too_late(flow.approve, 2, FINANCE, None, NOW)
+    assert (flow.status, flow.current.definition.name) == ("pending", "finance")
+    assert flow.current.actions == []
+
+
+def test_an_account_set_up_before_the_flow_started_decides_a_step() -> None:
+    flow = big_order()
+    assert flow.approve(1, SALES, None, NOW, credentials_set_at=SET_UP_BEFORE) == "step_approved"
+    assert flow.approve(2, FINANCE, None, NOW, credentials_set_at=STARTED) == "step_approved"
+    assert flow.reject(3, DIRECTOR, "no", NOW, credentials_set_at=SET_UP_BEFORE) == "rejected"
+
+
+def test_the_start_time_is_kept_with_the_instance_through_json() -> None:
+    stored = big_order().to_dict()
+    assert stored["started_at"] == "2026-11-28T11:00:00Z"
+    again = FlowInstance.from_dict(stored)
+    assert again.started_at == STARTED
+    assert again.to_dict() == stored
+    assert_set_up_too_late(again.approve, 2, SALES, None, NOW)
+
+
+def test_a_start_time_in_another_zone_is_compared_as_the_same_instant() -> None:
+    shanghai = timezone(timedelta(hours=8))
+    flow = FlowInstance.start(
+        ORDER_FLOW,
+        {"total_amount": "120000"},
+        submitted_by=SUBMITTER,
+        started_at=STARTED.astimezone(shanghai),
+    )
+    assert flow.to_dict()["started_at"] == "2026-11-28T11:00:00Z"
+    an_hour_before_in_shanghai_time = (STARTED - timedelta(hours=1)).astimezone(shanghai)
+    assert (
+        flow.approve(1, SALES, None, NOW, credentials_set_at=an_hour_before_in_shanghai_time)
+        == "step_approved"
+    )
+    assert_set_up_too_late(flow.approve, 2, FINANCE, None, NOW)
+
+
+def test_an_instance_stored_without_its_start_time_is_not_checked_for_late_accounts() -> None:
+    stored = big_order().to_dict()
+    del stored["started_at"]
+    flow = FlowInstance.from_dict(stored)
+    assert flow.started_at is None
+    assert flow.approve(1, SALES, None, NOW, credentials_set_at=SET_UP_LATER) == "step_approved"
+    assert_same_approver(flow.approve, 1, EVERY_APPROVAL, None, NOW)
+
+
+def test_a_decider_whose_credentials_time_is_unknown_is_not_checked_for_it() -> None:
+    flow = big_order()
+    assert flow.approve(1, SALES, None, NOW, credentials_set_at=None) == "step_approved"
+    assert flow.approve(2, FINANCE, None, NOW) == "step_approved"
+
+
+def test_the_credentials_time_travels_with_the_caller_and_old_contexts_lack_it() -> None:
+    caller = Caller(user_id=2, permissions=frozenset(SALES), credentials_set_at=SET_UP_LATER)
+    claims = caller.to_claims()
+    assert claims["cred"] == "2026-11-28T11:05:00Z"
+    assert Caller.from_claims(claims) == caller
+    signed_before = {key: value for key, value in claims.items() if key != "cred"}
+    assert Caller.from_claims(signed_before).credentials_set_at is None
+    assert Caller.from_claims(Caller(user_id=2).to_claims()).credentials_set_at is None

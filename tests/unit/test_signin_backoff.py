@@ -3,7 +3,10 @@
 Failures slow down one account from the address they came from, with a wait that doubles
 with each consecutive failure up to a cap; the same account from another address, and
 other accounts from the same address, are not slowed by them. Two guards with high limits
-stop one account tried from many addresses and one address trying many accounts.
+stop one account tried from many addresses and one address trying many accounts; they spare
+an address the account signed in from (for PRM_LOGIN_KNOWN_ADDRESS_KEEP), where the back-off
+alone applies. A password set by HQ forgets the account's failures; a timer forgets old
+failures and addresses.
 """
 
 from __future__ import annotations
@@ -14,13 +17,13 @@ from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from sqlalchemy import create_engine
+from sqlalchemy import create_engine, select
 from sqlalchemy.orm import Session
 
 from services.common.config import get_settings
 from services.common.errors import TooManyRequests, Unauthenticated
 from services.partners import access
-from services.partners.models import Base, User
+from services.partners.models import Base, LoginFailure, SignInAddress, User
 
 PASSWORD = "lantern-quay-9081"
 ATTACKER = "203.0.113.66"
@@ -53,6 +56,7 @@ def limits(monkeypatch: pytest.MonkeyPatch):  # type: ignore[no-untyped-def]
             "login_backoff_max": 900.0,
             "login_failures_per_account": 100,
             "login_failures_per_address": 100,
+            "login_known_address_keep": 90 * 86400.0,
         }
         settings = dataclasses.replace(get_settings(), **(defaults | overrides))
         monkeypatch.setattr(access, "get_settings", lambda: settings)
@@ -155,3 +159,111 @@ def test_an_address_trying_many_accounts_is_stopped_on_every_account(
 
     assert isinstance(attempt(session, PASSWORD, ATTACKER, START, user="lina"), int)
     assert attempt(session, PASSWORD, ELSEWHERE, START, user="lina") == "ok"
+
+
+# -- addresses an account signed in from ------------------------------------------------
+
+HOME = "192.0.2.200"
+NAT = "100.64.0.1"  # carrier-grade NAT: many users behind one address
+
+
+def _sign_in_at_home(session: Session, at: datetime, user: str = "wangmin") -> None:
+    assert attempt(session, PASSWORD, HOME, at, user=user) == "ok"
+
+
+def test_an_account_tried_from_many_addresses_still_signs_in_from_an_address_it_knows(
+    session: Session, limits
+) -> None:  # type: ignore[no-untyped-def]
+    limits(login_failures_per_account=20)
+    _sign_in_at_home(session, START - timedelta(days=30))
+    for n in range(20):
+        assert attempt(session, "guess", f"192.0.2.{n}", START + timedelta(seconds=n)) == "wrong"
+
+    at = START + timedelta(seconds=30)
+    assert attempt(session, PASSWORD, HOME, at) == "ok"
+    # A first sign-in from a new address waits while the account is under attack.
+    assert attempt(session, PASSWORD, ELSEWHERE, at) == 15 * 60 - 30
+
+
+def test_an_address_trying_many_accounts_does_not_stop_the_accounts_that_signed_in_there(
+    session: Session, limits
+) -> None:  # type: ignore[no-untyped-def]
+    limits(login_failures_per_address=20)
+    assert attempt(session, PASSWORD, NAT, START - timedelta(days=1), user="lina") == "ok"
+    for n in range(20):
+        assert attempt(session, "guess", NAT, START, user=f"nobody{n}") == "wrong"
+
+    assert attempt(session, PASSWORD, NAT, START, user="lina") == "ok"
+    # wangmin never signed in from behind that address: it waits there, not elsewhere.
+    assert isinstance(attempt(session, PASSWORD, NAT, START, user="wangmin"), int)
+    assert attempt(session, PASSWORD, ELSEWHERE, START, user="wangmin") == "ok"
+
+
+def test_an_address_the_account_knows_still_gets_the_back_off(session: Session, limits) -> None:  # type: ignore[no-untyped-def]
+    _sign_in_at_home(session, START - timedelta(days=1))
+    answers = [attempt(session, "guess", HOME, START + timedelta(seconds=n)) for n in range(6)]
+
+    assert answers == ["wrong"] * 5 + [30 - 1]
+
+
+def test_an_address_is_known_for_a_while_only(session: Session, limits) -> None:  # type: ignore[no-untyped-def]
+    limits(login_failures_per_account=20)
+    keep = access.get_settings().login_known_address_keep
+    _sign_in_at_home(session, START - timedelta(seconds=keep + 1))
+    for n in range(20):
+        attempt(session, "guess", f"192.0.2.{n}", START + timedelta(seconds=n))
+
+    assert isinstance(attempt(session, PASSWORD, HOME, START + timedelta(seconds=30)), int)
+
+
+def test_a_failure_from_a_known_address_does_not_make_it_unknown(session: Session, limits) -> None:  # type: ignore[no-untyped-def]
+    limits(login_failures_per_account=20)
+    _sign_in_at_home(session, START - timedelta(days=2))
+    assert attempt(session, "typo", HOME, START - timedelta(days=1)) == "wrong"
+    for n in range(20):
+        attempt(session, "guess", f"192.0.2.{n}", START + timedelta(seconds=n))
+
+    assert attempt(session, PASSWORD, HOME, START + timedelta(seconds=30)) == "ok"
+
+
+NEW_PASSWORD = "harbour-kite-5527"
+
+
+def _set_password(session: Session, user: str, password: str) -> None:
+    from services.common.context import Caller
+
+    target = session.scalar(select(User).where(User.username == user))
+    hq = Caller.system_caller("partners-test")
+    access.update_user(session, hq, target.id, {"password": password}, lambda *_: "")
+
+
+def test_a_new_password_set_by_hq_ends_the_accounts_wait(session: Session, limits) -> None:  # type: ignore[no-untyped-def]
+    limits(login_failures_per_account=20)
+    # The user forgot its password and tried at home; somebody else tried from elsewhere.
+    for n in range(8):
+        attempt(session, "forgotten", HOME, START + timedelta(seconds=n))
+    for n in range(20):
+        attempt(session, "guess", f"192.0.2.{n}", START + timedelta(seconds=n))
+    at = START + timedelta(seconds=30)
+    assert isinstance(attempt(session, "forgotten", HOME, at), int)
+
+    _set_password(session, "wangmin", NEW_PASSWORD)
+
+    assert attempt(session, NEW_PASSWORD, HOME, at) == "ok"
+    assert attempt(session, NEW_PASSWORD, ELSEWHERE, at) == "ok"
+
+
+def test_old_failures_and_old_known_addresses_are_forgotten(session: Session, limits) -> None:  # type: ignore[no-untyped-def]
+    keep = timedelta(seconds=access.get_settings().login_known_address_keep)
+    _sign_in_at_home(session, START - keep - timedelta(days=1), user="lina")
+    _sign_in_at_home(session, START - timedelta(days=1))
+    for n in range(3):
+        attempt(session, "guess", NAT, START - timedelta(days=2), user=f"gone{n}")
+    attempt(session, "guess", NAT, START - timedelta(hours=1), user="recent")
+
+    access.forget_old_sign_ins(session, START)
+
+    failures = session.execute(select(LoginFailure.username)).scalars().all()
+    assert failures == ["recent"]
+    known = session.execute(select(SignInAddress.username, SignInAddress.address)).all()
+    assert known == [("wangmin", HOME)]
