@@ -1,5 +1,6 @@
 # The stack on one machine, without Docker.
 #   make run    install, migrate, seed demo data, start every service and the gateway
+#               (DB=postgresql: on a local PostgreSQL instead of SQLite files)
 #   make test   the whole suite (needs RabbitMQ and PostgreSQL; makes its own databases)
 #   make lint   ruff + import contracts
 #   make bench  every benchmark, one table in var/bench/ (BENCH_ARGS=--quick or --full)
@@ -9,6 +10,8 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 PORT   ?= 8000
 export PORT
+# The store of `make run`: sqlite (files under var/) or postgresql (a local server, PRM_PG_DSN)
+DB     ?= sqlite
 
 .PHONY: install run test lint format bench clean
 
@@ -21,7 +24,7 @@ $(VENV)/.installed: pyproject.toml
 install: $(VENV)/.installed
 
 run: install
-	@VENV=$(VENV) PORT=$(PORT) bash scripts/run.sh
+	@VENV=$(VENV) PORT=$(PORT) DB=$(DB) bash scripts/run.sh
 
 test: install
 	$(BIN)/python -m pytest $(PYTEST_ARGS)

@@ -91,6 +91,12 @@ PLAN = [
         "default": ("--rows", "5000"),
         "full": ("--rows", "10000"),
     }),
+    # Starts its own stacks, one on SQLite files and one on PostgreSQL, whatever --db says.
+    Bench("mixed_load", False, {
+        "quick": ("--seconds", "10"),
+        "default": ("--seconds", "30"),
+        "full": ("--seconds", "60"),
+    }),
     Bench("filing_conflict_check", False, {
         "quick": ("--sizes", "10000", "--queries", "300"),
         "default": ("--sizes", "10000,100000", "--queries", "1000"),
@@ -266,6 +272,8 @@ def stop_bench(process: subprocess.Popen, reached: bool) -> None:
 def fmt_value(value: float | None) -> str:
     if value is None or (isinstance(value, float) and math.isnan(value)):
         return "-"
+    if isinstance(value, int):  # a count
+        return f"{value:,}"
     magnitude = abs(value)
     if magnitude >= 100:
         return f"{value:,.0f}"

@@ -22,6 +22,7 @@ from werkzeug.routing import IntegerConverter
 
 from gateway.api import ALL_BLUEPRINTS
 from gateway.context import check_view_access
+from gateway.docs import DOCS_CONFIG, install_docs_policy, static_files
 from gateway.errors import OptionalBodies, ProblemResponses, problem, register_error_handlers
 from gateway.metrics import LATENCY, REQUESTS, RPC_LATENCY
 from gateway.rpc import RpcClient
@@ -133,7 +134,7 @@ class DocumentedApi(Api):
 
 def create_app(settings: Settings | None = None, rpc: RpcClient | None = None) -> Flask:
     settings = settings or get_settings()
-    app = Flask("prm-gateway")
+    app = Flask("prm-gateway", **static_files())  # Swagger UI's files, for /docs
     if settings.trusted_proxies:
         # Behind an ingress every request comes from the ingress: the client's address
         # (sign-in throttling keys on it) is the one the trusted proxies appended to
@@ -147,8 +148,6 @@ def create_app(settings: Settings | None = None, rpc: RpcClient | None = None) -
         OPENAPI_VERSION="3.0.3",
         OPENAPI_URL_PREFIX="/",
         OPENAPI_JSON_PATH="openapi.json",
-        OPENAPI_SWAGGER_UI_PATH="docs",
-        OPENAPI_SWAGGER_UI_URL="https://cdn.jsdelivr.net/npm/swagger-ui-dist@5/",
         MAX_CONTENT_LENGTH=int(app.config.get("MAX_CONTENT_LENGTH") or 1024 * 1024),
         API_SPEC_OPTIONS={
             "components": {
@@ -158,6 +157,7 @@ def create_app(settings: Settings | None = None, rpc: RpcClient | None = None) -
             },
             "security": [{"bearerAuth": []}],
         },
+        **DOCS_CONFIG,
     )
     app.json.ensure_ascii = False  # type: ignore[attr-defined]
     app.json.sort_keys = False  # type: ignore[attr-defined]
@@ -174,6 +174,7 @@ def create_app(settings: Settings | None = None, rpc: RpcClient | None = None) -
     for blueprint in ALL_BLUEPRINTS:
         api.register_blueprint(blueprint)
     register_error_handlers(app)
+    install_docs_policy(app)
 
     @app.before_request
     def start_request() -> None:

@@ -1,5 +1,7 @@
 #!/usr/bin/env bash
 # Start the whole stack on this machine: SQLite files under var/, the local RabbitMQ.
+# DB=postgresql: a local PostgreSQL instead (PRM_PG_DSN, default
+# postgresql://postgres@127.0.0.1:5432), one database prm_<service> each, created if missing.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BIN="${VENV:-.venv}/bin"
@@ -42,12 +44,54 @@ MSG
   exit 1
 fi
 
+case "${DB:-sqlite}" in
+  sqlite) ;;
+  postgresql|postgres|pg)
+    export PRM_PG_DSN="${PRM_PG_DSN:-postgresql://postgres@127.0.0.1:5432}"
+    # Prints "export <SERVICE>_DATABASE_URL=..." for each service whose URL is not set.
+    eval "$("$BIN/python" - <<'PY'
+import os, shlex, sys
+import psycopg2
+from psycopg2 import sql
+from sqlalchemy.engine import make_url
+from services.registry import NAMES
+
+base = make_url(os.environ["PRM_PG_DSN"]).set(drivername="postgresql+psycopg2")
+try:
+    admin = psycopg2.connect(
+        host=base.host or "127.0.0.1", port=base.port or 5432, user=base.username or "postgres",
+        password=base.password, dbname="postgres", connect_timeout=5,
+    )
+except psycopg2.OperationalError as exc:
+    where = base.render_as_string(hide_password=True)
+    problem = (str(exc).strip().splitlines() or ["refused"])[0]
+    print(f"echo {shlex.quote(f'No PostgreSQL answers at {where}: {problem}')} >&2; exit 1")
+    sys.exit(0)
+admin.autocommit = True
+with admin.cursor() as cursor:
+    for name in NAMES:
+        variable = f"{name.upper()}_DATABASE_URL"
+        if os.environ.get(variable):
+            continue
+        database = f"prm_{name}"
+        cursor.execute("SELECT 1 FROM pg_database WHERE datname = %s", (database,))
+        if cursor.fetchone() is None:
+            cursor.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(database)))
+        url = base.set(database=database).render_as_string(hide_password=False)
+        print(f"export {variable}={shlex.quote(url)}")
+admin.close()
+PY
+)"
+    ;;
+  *) echo "DB must be sqlite or postgresql, not ${DB}" >&2; exit 2 ;;
+esac
+
 "$BIN/python" manage.py migrate
 "$BIN/python" manage.py seed
 
 cat <<MSG
 
-  Partner management is starting on http://127.0.0.1:${PORT}
+  Partner management is starting on http://127.0.0.1:${PORT}  (store: ${DB:-sqlite})
     API docs:   http://127.0.0.1:${PORT}/docs        (OpenAPI: /openapi.json)
     Health:     http://127.0.0.1:${PORT}/readyz
     Sign in:    admin (HQ admin), password in ${ADMIN_PASSWORD_FROM}

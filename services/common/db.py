@@ -3,13 +3,26 @@
 The session is committed when the worker's method returns and *before* the RPC reply or
 the event acknowledgement goes out (see ``entrypoints``), rolled back if it raised, and
 closed at teardown. A caller therefore never sees success for a change that was not kept.
+
+On SQLite (the local default) a file has one writer at a time, and SQLite waits for the
+write lock by sleeping inside C, where no other green thread of the process can run: had
+the holder yielded (an RPC, a publish) in the middle of its transaction, it could never
+resume to commit, and the whole service would freeze until the busy timeout. So within a
+process the writers of a file queue on a cooperative lock (``SqliteWriteLock``), taken at a
+transaction's first write (``BEGIN IMMEDIATE``) and let go when its connection goes back
+to the pool; reads take no lock (WAL lets them run beside the writer). SQLite's own busy
+timeout is left short: it only covers other processes (``manage.py`` commands), and what
+runs out becomes 503 ``service_unavailable``. PostgreSQL takes none of this.
 """
 
 from __future__ import annotations
 
 import logging
 import os
+import re
+import sqlite3
 import sys
+import threading
 from datetime import datetime
 from typing import Any
 
@@ -68,25 +81,143 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
     number or a channel's secret, and errors reach logs and parked events."""
     kwargs.setdefault("hide_parameters", True)
     if url.startswith("sqlite"):
-        engine = create_engine(
-            url, connect_args={"check_same_thread": False, "timeout": 30}, **kwargs
-        )
-
-        @event.listens_for(engine, "connect")
-        def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
-            cursor = dbapi_connection.cursor()
-            cursor.execute("PRAGMA journal_mode=WAL")
-            cursor.execute("PRAGMA foreign_keys=ON")
-            cursor.execute("PRAGMA busy_timeout=30000")
-            cursor.close()
-
-        return engine
+        return _sqlite_engine(url, **kwargs)
     kwargs.setdefault("pool_pre_ping", True)
     # A service runs at most PRM_MAX_WORKERS (10) workers at once, plus its relay: keep the
     # pool near that, so that five services and their replicas fit PostgreSQL's 100.
     kwargs.setdefault("pool_size", int(os.environ.get("PRM_DB_POOL_SIZE", "5")))
     kwargs.setdefault("max_overflow", int(os.environ.get("PRM_DB_MAX_OVERFLOW", "7")))
     return create_engine(url, **kwargs)
+
+
+# -- SQLite: one writer at a time, waiting cooperatively ------------------------------------
+
+#: Seconds SQLite itself waits for a write lock held by another process
+#: (``PRM_SQLITE_BUSY_TIMEOUT``): the whole service waits with it, so it is short.
+SQLITE_BUSY_TIMEOUT = 2.0
+#: Seconds a writer waits for its turn behind the writers of its own process
+#: (``PRM_SQLITE_WRITE_WAIT``), then 503: well within the callers' RPC timeout.
+SQLITE_WRITE_WAIT = 5.0
+
+#: Statements that write (and so need the file's write lock). A savepoint opens the
+#: transaction its writes will need; DDL is left to the driver (migrations run alone).
+_WRITES = re.compile(r"\s*(INSERT|UPDATE|DELETE|REPLACE|SAVEPOINT)\b", re.IGNORECASE)
+_CTE_WRITES = re.compile(r"\s*WITH\b.*\b(INSERT|UPDATE|DELETE)\b", re.IGNORECASE | re.DOTALL)
+#: Where a pooled connection keeps the write lock it holds.
+_HOLDS = "prm_sqlite_write_lock"
+
+
+class SqliteWriteLock:
+    """The write lock of one SQLite file within this process.
+
+    Under eventlet (the services) ``threading.Lock`` is the green lock, so a writer that
+    waits lets every other green thread run, the holder included."""
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+        self._lock = threading.Lock()
+        self.holder: int | None = None
+
+    def acquire(self, timeout: float) -> None:
+        me = threading.get_ident()
+        if self.holder == me:
+            # A second connection of the same worker: it would wait for itself.
+            raise sqlite3.OperationalError(
+                f"database is locked: this thread writes to {self.path} on another connection"
+            )
+        if not self._lock.acquire(timeout=timeout):
+            raise sqlite3.OperationalError(
+                f"database is locked: no turn to write to {self.path} within {timeout:g} s"
+            )
+        self.holder = me
+
+    def release(self) -> None:
+        self.holder = None
+        self._lock.release()
+
+
+_write_locks: dict[str, SqliteWriteLock] = {}
+_write_locks_guard = threading.Lock()
+
+
+def sqlite_write_lock(path: str) -> SqliteWriteLock:
+    """The process's one write lock for the SQLite file at ``path`` (shared by its engines)."""
+    key = path if path in ("", ":memory:") else os.path.realpath(path)
+    with _write_locks_guard:
+        lock = _write_locks.get(key)
+        if lock is None or key in ("", ":memory:"):
+            lock = _write_locks[key] = SqliteWriteLock(key)
+        return lock
+
+
+def holds_sqlite_write_lock() -> bool:
+    """Whether the running (green) thread is inside a write transaction on SQLite."""
+    me = threading.get_ident()
+    return any(lock.holder == me for lock in list(_write_locks.values()))
+
+
+def _sqlite_engine(url: str, **kwargs: Any) -> Engine:
+    busy_timeout = float(os.environ.get("PRM_SQLITE_BUSY_TIMEOUT") or SQLITE_BUSY_TIMEOUT)
+    write_wait = float(os.environ.get("PRM_SQLITE_WRITE_WAIT") or SQLITE_WRITE_WAIT)
+    engine = create_engine(
+        url, connect_args={"check_same_thread": False, "timeout": busy_timeout}, **kwargs
+    )
+    lock = sqlite_write_lock(engine.url.database or "")
+
+    @event.listens_for(engine, "connect")
+    def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute(f"PRAGMA busy_timeout={int(busy_timeout * 1000)}")
+        cursor.close()
+
+    @event.listens_for(engine, "before_cursor_execute")
+    def _take_turn_to_write(
+        conn: Any, _cursor: Any, statement: str, _params: Any, _context: Any, _many: bool
+    ) -> None:
+        dbapi_connection = conn.connection.dbapi_connection
+        info = conn.info
+        if info.get(_HOLDS) is not None and not dbapi_connection.in_transaction:
+            _let_go(info)  # committed without going back to the pool
+        if info.get(_HOLDS) is not None:
+            return
+        if not (_WRITES.match(statement) or _CTE_WRITES.match(statement) or _locks_rows(_context)):
+            return
+        lock.acquire(write_wait)
+        info[_HOLDS] = lock
+        if not dbapi_connection.in_transaction:
+            try:
+                # The write lock now, before any read of this transaction: a snapshot read
+                # first could not be turned into a write once another process wrote.
+                dbapi_connection.execute("BEGIN IMMEDIATE")
+            except BaseException:
+                _let_go(info)
+                raise
+
+    @event.listens_for(engine, "checkin")
+    def _released(_dbapi_connection: Any, record: Any) -> None:
+        _let_go(record.info)
+
+    @event.listens_for(engine, "invalidate")
+    def _invalidated(_dbapi_connection: Any, record: Any, _exc: Any) -> None:
+        _let_go(record.info)
+
+    return engine
+
+
+def _locks_rows(context: Any) -> bool:
+    """Whether the statement is a read ``FOR UPDATE``: SQLite has no row locks (the dialect
+    drops the clause), so such a read takes the file's write lock instead, as the rows it
+    reads are about to be written on what they say (a claim and a decline of one lead)."""
+    statement = getattr(getattr(context, "compiled", None), "statement", None)
+    return getattr(statement, "_for_update_arg", None) is not None
+
+
+def _let_go(info: dict) -> None:
+    lock = info.pop(_HOLDS, None)
+    if lock is not None:
+        lock.release()
 
 
 def is_postgres(session_or_engine: Session | Engine) -> bool:

@@ -6,13 +6,17 @@ caller (the user of the request, or the system for handlers and timers).
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 import eventlet
 from nameko.exceptions import UnknownService
 from nameko.rpc import RpcProxy
 
+from services.common.db import holds_sqlite_write_lock
 from services.common.errors import ServiceTimeout, ServiceUnavailable
+
+log = logging.getLogger(__name__)
 
 
 class _TimedMethod:
@@ -20,6 +24,12 @@ class _TimedMethod:
         self._proxy, self._service, self._method, self._timeout = proxy, service, method, timeout
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        if holds_sqlite_write_lock():
+            # Every other writer of the service waits until this call answers: fetch from
+            # peers first, then write.
+            log.warning(
+                "write transaction open across a call to %s.%s", self._service, self._method
+            )
         try:
             with eventlet.Timeout(self._timeout):
                 return getattr(self._proxy, self._method)(*args, **kwargs)

@@ -78,13 +78,19 @@ def lead_event(lead: Lead, **extra: Any) -> dict:
 
 
 class Assigner:
-    """Chooses partners for leads; keeps open-lead counts current within one batch."""
+    """Chooses partners for leads; keeps open-lead counts current within one batch.
+
+    What it asks of the partners service (who covers a region, a partner's terms) is asked
+    by ``consult`` before the caller writes anything and kept: a write transaction never
+    stays open across a call to another service (on SQLite every other writer of the
+    service would wait for it; on PostgreSQL its row locks would)."""
 
     def __init__(self, session: Session, covering: Covering, terms: Terms) -> None:
         self.session = session
         self.covering = covering
         self.terms = terms
         self._covering_cache: dict[str, list[dict]] = {}
+        self._terms_cache: dict[int, dict | None] = {}
         self._open: dict[int, int] | None = None
         self._last: dict[int, datetime] | None = None
 
@@ -92,6 +98,21 @@ class Assigner:
         if region not in self._covering_cache:
             self._covering_cache[region] = self.covering(region)
         return self._covering_cache[region]
+
+    def _terms_of(self, partner_id: int) -> dict | None:
+        if partner_id not in self._terms_cache:
+            self._terms_cache[partner_id] = self.terms(partner_id)
+        return self._terms_cache[partner_id]
+
+    def consult(self, lead: Lead) -> None:
+        """Ask the partners service now what routing ``lead`` may need: the partners
+        covering its region, and the terms of the partner protected on a customer it
+        matches. Reads only; call it before the first write of the transaction."""
+        owner = _protected_owner(self.session, lead)
+        if owner is not None and owner not in _partners_had(lead):
+            self._terms_of(owner)
+        if lead.region_code is not None:
+            self._covering_of(lead.region_code)
 
     def _load_stats(self) -> None:
         if self._open is None:
@@ -145,11 +166,11 @@ class Assigner:
 
     def route(self, lead: Lead, now: datetime, emit: Emit, user_id: int | None = None) -> bool:
         """Assign ``lead`` to the next partner, or leave it in the HQ queue; True if assigned."""
-        had = {e.partner_id for e in lead.history if e.partner_id is not None}
+        had = _partners_had(lead)
         owner = _protected_owner(self.session, lead)
         terms = None
         if owner is not None and owner not in had:
-            terms = self.terms(owner)
+            terms = self._terms_of(owner)
         if terms is None:
             terms = self.choose(lead.region_code, had)
         if terms is None:
@@ -160,6 +181,10 @@ class Assigner:
             return False
         self.assign(lead, terms, now, user_id)
         return True
+
+
+def _partners_had(lead: Lead) -> set[int]:
+    return {e.partner_id for e in lead.history if e.partner_id is not None}
 
 
 def _protected_owner(session: Session, lead: Lead) -> int | None:
@@ -193,22 +218,19 @@ def create_lead(
 ) -> dict:
     """HQ marketing enters a lead; it is routed at once."""
     caller.require_hq("lead.create")
-    lead = _new_lead(session, caller, data, resolve, now)
+    lead = _lead_of(caller, data, resolve_region(data, resolve), now)
+    assigner.consult(lead)
+    _add_lead(session, lead)
     if assigner.route(lead, now, emit, caller.user_id):
         emit("lead_assigned", lead_event(lead))
     session.flush()
     return dump_lead(lead, caller)
 
 
-def _new_lead(
-    session: Session,
-    caller: Caller,
-    data: dict,
-    resolve: Callable[[str], dict],
-    now: datetime,
-    import_key: str | None = None,
+def _lead_of(
+    caller: Caller, data: dict, region: str | None, now: datetime, import_key: str | None = None
 ) -> Lead:
-    region = resolve_region(data, resolve)
+    """A new lead, not yet added to the session."""
     lead = Lead(
         **(data | {"region_code": region}),
         status=UNASSIGNED,
@@ -217,9 +239,12 @@ def _new_lead(
         created_at=now,
     )
     lead.history = []
+    return lead
+
+
+def _add_lead(session: Session, lead: Lead) -> None:
     session.add(lead)
     session.flush()
-    return lead
 
 
 def import_leads(
@@ -236,7 +261,8 @@ def import_leads(
     same file again is refused whole (``_record_import``), and a row imported before (a
     corrected file uploaded again) or earlier in the file is reported, not created."""
     caller.require_hq("lead.create")
-    record = _record_import(session, caller, rows, now)
+    digest = import_digest(rows)  # the rows as sent, before their numbers are taken out
+    _refuse_imported(session, digest)
     schema = LeadIn()
     errors, valid = [], []
     for number, row in enumerate(rows, start=2):
@@ -246,7 +272,8 @@ def import_leads(
             errors.append({"row": row_number, "errors": problems})
         else:
             valid.append((row_number, schema.load(row)))
-    created = assigned = 0
+    # Every row's region and routing are asked of partners before the first write.
+    new: list[tuple[int, Lead]] = []
     first_of: dict[str, int] = {}
     for row_number, data in valid:
         key = row_key(data)
@@ -261,8 +288,18 @@ def import_leads(
             errors.append({"row": row_number, "errors": {"_schema": [IMPORTED_AS.format(earlier)]}})
             continue
         try:
+            lead = _lead_of(caller, data, resolve_region(data, resolve), now, import_key=key)
+            assigner.consult(lead)
+        except InvalidInput as exc:
+            errors.append({"row": row_number, "errors": exc.errors or {"_schema": [exc.message]}})
+            continue
+        new.append((row_number, lead))
+    record = _record_import(session, caller, digest, now)
+    created = assigned = 0
+    for row_number, lead in new:
+        try:
             with session.begin_nested():
-                lead = _new_lead(session, caller, data, resolve, now, import_key=key)
+                _add_lead(session, lead)
                 routed = assigner.route(lead, now, emit, caller.user_id)
         except InvalidInput as exc:
             errors.append({"row": row_number, "errors": exc.errors or {"_schema": [exc.message]}})
@@ -305,24 +342,33 @@ def import_digest(rows: list[Any]) -> str:
     return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
 
 
-def _record_import(session: Session, caller: Caller, rows: list[Any], now: datetime) -> LeadImport:
-    """Record this import of ``rows`` first of all. If the same rows were imported already
-    (a retry after a timeout while the first import still ran, or the same file uploaded
-    again), refuse: every lead would be created twice. A concurrent twin waits for the
-    first import's transaction and is then refused."""
-    record = LeadImport(digest=import_digest(rows), imported_by=caller.user_id, imported_at=now)
+def _record_import(session: Session, caller: Caller, digest: str, now: datetime) -> LeadImport:
+    """Record this import of the rows (by their ``digest``) before the first lead. If the
+    same rows were imported already (a retry after a timeout while the first import still
+    ran, or the same file uploaded again), refuse: every lead would be created twice. A
+    concurrent twin waits for the first import's transaction and is then refused."""
+    record = LeadImport(digest=digest, imported_by=caller.user_id, imported_at=now)
     try:
         insert_unique(session, Conflict("already imported"), record)
     except Conflict:
-        earlier = session.scalar(select(LeadImport).where(LeadImport.digest == record.digest))
-        when = (
-            f" on {iso(earlier.imported_at)} ({earlier.created} leads created)" if earlier else ""
-        )
-        raise Conflict(
-            f"these rows were imported already{when}; importing them again would create every"
-            " lead twice"
-        ) from None
+        _refuse_imported(session, record.digest)
+        raise _imported_already(None) from None
     return record
+
+
+def _refuse_imported(session: Session, digest: str) -> None:
+    """Refuse rows imported already, before anything is asked of other services."""
+    earlier = session.scalar(select(LeadImport).where(LeadImport.digest == digest))
+    if earlier is not None:
+        raise _imported_already(earlier)
+
+
+def _imported_already(earlier: LeadImport | None) -> Conflict:
+    when = f" on {iso(earlier.imported_at)} ({earlier.created} leads created)" if earlier else ""
+    return Conflict(
+        f"these rows were imported already{when}; importing them again would create every"
+        " lead twice"
+    )
 
 
 def list_leads(session: Session, caller: Caller, args: dict) -> dict:
@@ -417,6 +463,7 @@ def decline_lead(
     if not reason or not reason.strip():
         raise InvalidInput("a reason is required", errors={"reason": ["required"]})
     lead = _own_open_lead(session, caller, lead_id, now)
+    assigner.consult(lead)
     lead.history.append(
         LeadEvent(
             action="declined",
@@ -437,16 +484,34 @@ def decline_lead(
     return result
 
 
-def expire_claims(
-    session: Session, assigner: Assigner, now: datetime, emit: Emit, limit: int = 200
-) -> int:
-    """Leads whose claim deadline has passed move to the next partner or the HQ queue."""
+def claims_to_expire(
+    session: Session, assigner: Assigner, now: datetime, limit: int = 200
+) -> list[Lead]:
+    """Leads whose claim deadline has passed and whose next partner is known: what
+    ``expire_claims`` moves on. Reads only (the partners service is asked now), so that the
+    timer asks before its first write."""
     leads = session.scalars(
         select(Lead)
         .where(Lead.status == ASSIGNED, Lead.claim_deadline <= now)
         .order_by(Lead.claim_deadline)
         .limit(limit)
     ).all()
+    ready = []
+    for lead in leads:
+        try:
+            assigner.consult(lead)
+        except (ServiceUnavailable, ServiceTimeout) as exc:
+            # Partners cannot say who is next: leave the lead for the next tick.
+            log.warning("lead %s not moved on: %s", lead.id, exc)
+            continue
+        ready.append(lead)
+    return ready
+
+
+def expire_claims(
+    session: Session, assigner: Assigner, leads: list[Lead], now: datetime, emit: Emit
+) -> int:
+    """``leads`` (from ``claims_to_expire``) move to the next partner or the HQ queue."""
     done = 0
     for lead in leads:
         try:

@@ -162,7 +162,9 @@ class FilingService(ServiceBase):
         if not try_advisory_lock(self.db, "filing.housekeeping"):
             return
         now = utcnow()
+        assigner = self._assigner()
+        expiring = leads.claims_to_expire(self.db, assigner, now)  # asks partners: no write yet
         domain.remind_protection_ending(self.db, now, self.emit)
         domain.release_expired(self.db, now, self.emit)
         leads.remind_claim_deadlines(self.db, now, self.emit)
-        leads.expire_claims(self.db, self._assigner(), now, self.emit)
+        leads.expire_claims(self.db, assigner, expiring, now, self.emit)

@@ -74,10 +74,12 @@ def notify(
     """Tell everybody ``event`` (of type ``kind``) concerns; the number of channel
     deliveries queued. Applying the same event twice adds nothing."""
     data = _event_data(event)
+    # Everybody is asked of partners before the first row is written: no write transaction
+    # stays open across a call to another service.
+    resolved = [(audience, resolve(audience, directory)) for audience in audiences(kind, data)]
     seen: set[int] = set()
     queued = 0
-    for audience in audiences(kind, data):
-        people = resolve(audience, directory)
+    for audience, people in resolved:
         queued += _tell_people(session, kind, event, audience, people, seen, now)
         if audience.partner_directed and audience.partner_id is not None:
             queued += _tell_partner(session, kind, event, audience, now)
