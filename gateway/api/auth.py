@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 from flask import g, jsonify, request
-from flask_smorest import Blueprint
 
-from gateway.api.common import document_errors, wire
+from gateway.api.common import Blueprint, document_errors, wire
 from gateway.context import (
     authenticated,
     call,

@@ -1,15 +1,27 @@
-"""What every blueprint uses: page schemas for the docs, and query/body forwarding."""
+"""What every blueprint uses: the blueprint class, page schemas for the docs, and query/body
+forwarding."""
 
 from __future__ import annotations
 
 import base64
 from functools import cache
 
+import flask_smorest
 from flask import Response
 from marshmallow import Schema, fields
 
+from gateway.bodies import JsonBodyParser
 from services.common.idempotency import MAX_KEY_LENGTH
 from services.common.schemas import Problem
+
+
+class Blueprint(flask_smorest.Blueprint):
+    """flask-smorest's blueprint, reading arguments with the gateway's parser: JSON bodies
+    through ``gateway.bodies.parse_json_body``, and unknown query parameters refused like
+    unknown body fields (the schemas' RAISE)."""
+
+    ARGUMENTS_PARSER = JsonBodyParser(unknown=None)
+
 
 ERRORS = {
     401: Problem,

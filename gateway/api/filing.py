@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 from flask import jsonify, request
-from flask_smorest import Blueprint
 from flask_smorest.fields import Upload
 from marshmallow import Schema
 
-from gateway.api.common import document_errors, idempotent, page_of, wire
+from gateway.api.common import Blueprint, document_errors, idempotent, page_of, wire
 from gateway.context import authenticated, call, requires
 from gateway.sheets import read_rows
 from services.common.schemas import DecisionIn, RejectIn

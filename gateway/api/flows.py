@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 from flask import jsonify
-from flask_smorest import Blueprint
 
-from gateway.api.common import document_errors, wire
+from gateway.api.common import Blueprint, document_errors, wire
 from gateway.context import call, requires
 from services.common.errors import NotFound
 from services.common.schemas import FlowIn, FlowOut

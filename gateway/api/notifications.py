@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 from flask import jsonify
-from flask_smorest import Blueprint
 
-from gateway.api.common import document_errors, page_of, wire
+from gateway.api.common import Blueprint, document_errors, page_of, wire
 from gateway.context import authenticated, call, current_caller
 from services.common.errors import Forbidden
 from services.notify.schemas import (

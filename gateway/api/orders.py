@@ -6,9 +6,9 @@ from __future__ import annotations
 import contextlib
 
 from flask import jsonify
-from flask_smorest import Blueprint
 
 from gateway.api.common import (
+    Blueprint,
     document_errors,
     document_files,
     file_response,

@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 from flask import jsonify
-from flask_smorest import Blueprint
 
-from gateway.api.common import document_errors, idempotent, page_of, wire
+from gateway.api.common import Blueprint, document_errors, idempotent, page_of, wire
 from gateway.context import authenticated, call, requires
 from services.partners.schemas import (
     PermissionOut,

@@ -14,7 +14,7 @@ from marshmallow import ValidationError
 from openpyxl import Workbook
 from werkzeug.datastructures import FileStorage
 
-from gateway.app import MAX_JSON_DEPTH, parse_json_body
+from gateway.bodies import MAX_JSON_DEPTH, parse_json_body
 from gateway.sheets import MAX_SHARED_STRINGS, MAX_SHEET_ROWS, check_xlsx_size, read_rows
 from services.commission.schemas import OrderApprovedData, OrderCancelledData
 from services.common.errors import BadRequest, InvalidInput, PayloadTooLarge
