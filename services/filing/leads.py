@@ -384,7 +384,8 @@ def list_leads(session: Session, caller: Caller, args: dict) -> dict:
 
 
 def _visible_lead(session: Session, caller: Caller, lead_id: int, lock: bool = False) -> Lead:
-    lead = session.get(Lead, lead_id, with_for_update=lock)
+    # A locked read reads the row afresh, also when this session read it before.
+    lead = session.get(Lead, lead_id, with_for_update=lock, populate_existing=lock)
     if lead is None or not caller.sees_partner(lead.assigned_partner_id):
         raise NotFound(f"lead {lead_id} not found")
     return lead
@@ -394,9 +395,11 @@ def get_lead(session: Session, caller: Caller, lead_id: int) -> dict:
     return dump_lead(_visible_lead(session, caller, lead_id), caller)
 
 
-def _own_open_lead(session: Session, caller: Caller, lead_id: int, now: datetime) -> Lead:
+def _own_open_lead(
+    session: Session, caller: Caller, lead_id: int, now: datetime, lock: bool = True
+) -> Lead:
     caller.require("lead.claim")
-    lead = _visible_lead(session, caller, lead_id, lock=True)
+    lead = _visible_lead(session, caller, lead_id, lock=lock)
     if lead.assigned_partner_id != caller.partner_id:
         raise Forbidden("only the partner the lead is assigned to may act on it")
     if lead.status != ASSIGNED:
@@ -462,8 +465,10 @@ def decline_lead(
     """The assigned partner declines with a reason; the lead moves on."""
     if not reason or not reason.strip():
         raise InvalidInput("a reason is required", errors={"reason": ["required"]})
+    # Ask the partners service before locking the row: no lock (nor, on SQLite, the file's
+    # write lock) is held across a call. Then lock it and check it again.
+    assigner.consult(_own_open_lead(session, caller, lead_id, now, lock=False))
     lead = _own_open_lead(session, caller, lead_id, now)
-    assigner.consult(lead)
     lead.history.append(
         LeadEvent(
             action="declined",

@@ -27,6 +27,7 @@ LANGUAGES = ("zh", "en")
 
 _code = FullMatch(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,39}$", error="letters, digits, _ . -")
 _name = [validate.Length(min=1, max=200), visible_text]
+_NAME_RULE = {"description": "Unique; no invisible or control characters (zero-width, bidi marks)."}
 # As long as the columns they are stored in.
 _person = validate.Length(min=1, max=100)
 _email = validate.Length(max=200)
@@ -96,7 +97,7 @@ class PartnerOut(WireSchema):
 
 class PartnerCreate(WireSchema):
     code = fields.String(required=True, validate=_code)
-    name = fields.String(required=True, validate=_name)
+    name = fields.String(required=True, validate=_name, metadata=_NAME_RULE)
     type = fields.String(required=True, validate=validate.Length(min=1, max=40))
     parent_id = Id(load_default=None, allow_none=True)
     territory = fields.List(RegionCode(), load_default=list, validate=validate.Length(max=200))
@@ -106,7 +107,7 @@ class PartnerCreate(WireSchema):
 
 
 class PartnerUpdate(WireSchema):
-    name = fields.String(validate=_name)
+    name = fields.String(validate=_name, metadata=_NAME_RULE)
     type = fields.String(validate=validate.Length(min=1, max=40))
     parent_id = Id(allow_none=True)
     contact_name = fields.String(allow_none=True, validate=_person)

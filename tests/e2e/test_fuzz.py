@@ -128,6 +128,9 @@ RULES_BEYOND_SCHEMA: dict[str, dict[str, str]] = {
     "POST /api/v1/customers/check": {"name": "code points the name rule can key"},
     "POST /api/v1/customers": {"name": "code points the name rule can key"},
     "POST /api/v1/leads": {"name": "code points the name rule can key"},
+    # Described: no invisible or control code points (a unique name that reads the same).
+    "POST /api/v1/partners": {"name": "no invisible or control characters"},
+    "PATCH /api/v1/partners/{partner_id}": {"name": "no invisible or control characters"},
 }
 #: 422s for rules the document does not state yet, per operation and the field named:
 #: findings of this fuzzing, each to be left out of here once the document states it.
