@@ -200,11 +200,19 @@ def submit_order(
     """The owner submits a draft (or a revised rejected) order: the customer must still be
     protected for the partner (its snapshot is refreshed), the products still active; the
     approval flow configured now starts with the steps whose condition holds."""
+    # Ask filing before locking the order: no lock (nor, on SQLite, the file's write lock)
+    # is held across a call. Then lock it and check it again.
+    order = visible_order(session, caller, order_id)
+    _require_owner(caller, order, "submit")
+    checked = order.customer_id
+    customer = _owned_customer(owned_customer, caller, checked)
     order = visible_order(session, caller, order_id, lock=True)
     _require_owner(caller, order, "submit")
     rules.check_transition(order.status, "submit")
+    if order.customer_id != checked:
+        raise Conflict("the order's customer changed meanwhile; submit it again")
     catalogue.orderable_products(session, [line.product_id for line in order.lines])
-    _apply_customer(order, _owned_customer(owned_customer, caller, order.customer_id))
+    _apply_customer(order, customer)
     submitted_at = utcnow()
     instance = FlowInstance.start(
         flows.current_flow(session),

@@ -98,7 +98,8 @@ def dump_order(session: Session, order: Order) -> dict:
 def visible_order(session: Session, caller: Caller, order_id: int, lock: bool = False) -> Order:
     """The order if the caller may see it (locked for the change when ``lock``), else
     NotFound: an order of another partner is never revealed."""
-    order = session.get(Order, order_id, with_for_update=lock or None)
+    # A locked read reads the row afresh, also when this session read it before.
+    order = session.get(Order, order_id, with_for_update=lock or None, populate_existing=lock)
     if order is None or not caller.sees_partner(order.partner_id):
         raise NotFound(f"order {order_id} not found")
     return order
