@@ -12,6 +12,14 @@ python manage.py admin restore [--username admin] [--password-file F]
 python manage.py admin create --username NAME [--password-file F]
                                            a new HQ admin
 (the admin's password: from the file, else PRM_ADMIN_PASSWORD, else asked for)
+python manage.py testing age-customer --id N --until ISO [--clear-reminder]
+python manage.py testing age-lead --id N --until ISO
+python manage.py testing stored-channel --id N
+python manage.py testing lose-channel-key --id N
+python manage.py testing put-stored-channel-target --id N --stored VALUE
+                                           test runs only (refused unless PRM_ENV=test):
+                                           time moved on, and stored states no request
+                                           can make (see cmd_testing)
 """
 
 import warnings
@@ -27,8 +35,12 @@ import importlib  # noqa: E402
 import json  # noqa: E402
 import logging  # noqa: E402
 import os  # noqa: E402
+import secrets  # noqa: E402
 import signal  # noqa: E402
 import sys  # noqa: E402
+from collections.abc import Iterator  # noqa: E402
+from contextlib import contextmanager  # noqa: E402
+from datetime import datetime  # noqa: E402
 from pathlib import Path  # noqa: E402
 
 from kombu import Connection, Queue  # noqa: E402
@@ -46,7 +58,7 @@ RESTART_PAUSE = 2.0
 
 # Migrations live in services/<name>/migrations, and services/<name>/seed.py may define
 # bootstrap(session) (run by every migration) and seed_demo(session) (demo data).
-from services.registry import SERVICES  # noqa: E402
+from services.common.registry import SERVICES  # noqa: E402
 
 log = logging.getLogger("manage")
 
@@ -248,6 +260,141 @@ def cmd_admin(args: argparse.Namespace) -> None:
     print(f"{user['username']} (id {user['id']}) is an active HQ admin; roles: {user['roles']}")
 
 
+class TestingRefused(SystemExit):
+    """A ``testing`` command was asked for outside a test run."""
+
+
+def _testing_only() -> None:
+    if os.environ.get("PRM_ENV") != "test":
+        raise TestingRefused(
+            "manage.py testing is refused unless PRM_ENV=test: it changes times and stored"
+            " values as no user may"
+        )
+
+
+@contextmanager
+def _service_session(name: str) -> Iterator:
+    """A session on ``name``'s own database (through its own models), committed on success;
+    the engine is let go afterwards, as a test calls these commands many times."""
+    from sqlalchemy.orm import Session
+
+    engine = make_engine(get_settings().database_url(name))
+    try:
+        with Session(engine) as session:
+            yield session
+            session.commit()
+    finally:
+        engine.dispose()
+
+
+def _aware(moment: datetime) -> datetime:
+    if moment.tzinfo is None:
+        raise TestingRefused(f"{moment.isoformat()} has no time zone: give one (Z for UTC)")
+    return moment
+
+
+def age_customer(customer_id: int, until: datetime, clear_reminder: bool = False) -> None:
+    """Customer ``customer_id``'s protection ends at ``until`` (in the past: the filing
+    timer releases it; within a week: it reminds), and with ``clear_reminder`` no reminder
+    counts as sent. Test runs only: the clock of a 180-day protection cannot be waited for."""
+    _testing_only()
+    until = _aware(until)
+    from services.filing.models import Customer
+
+    with _service_session("filing") as session:
+        customer = session.get(Customer, customer_id, with_for_update=True)
+        if customer is None:
+            raise TestingRefused(f"no customer {customer_id}")
+        customer.protected_until = until
+        if clear_reminder:
+            customer.reminder_sent_at = None
+
+
+def age_lead(lead_id: int, until: datetime) -> None:
+    """Lead ``lead_id``'s claim deadline is ``until`` (in the past: the filing timer passes
+    it on). Test runs only: a 72-hour deadline cannot be waited for."""
+    _testing_only()
+    until = _aware(until)
+    from services.filing.models import Lead
+
+    with _service_session("filing") as session:
+        lead = session.get(Lead, lead_id, with_for_update=True)
+        if lead is None:
+            raise TestingRefused(f"no lead {lead_id}")
+        lead.claim_deadline = until
+
+
+def _channel_table():
+    from services.notify.models import Channel
+
+    return Channel.__table__
+
+
+def stored_channel(channel_id: int) -> dict[str, str | None]:
+    """The target and secret of channel ``channel_id`` as the database holds them (sealed),
+    not as the service reads them: what proves that no secret is stored in plain text."""
+    _testing_only()
+    from sqlalchemy import Text, select, type_coerce
+
+    table = _channel_table()
+    with _service_session("notify") as session:
+        row = session.execute(
+            select(
+                type_coerce(table.c.target, Text).label("target"),
+                type_coerce(table.c.secret, Text).label("secret"),
+            ).where(table.c.id == channel_id)
+        ).one_or_none()
+    if row is None:
+        raise TestingRefused(f"no channel {channel_id}")
+    return {"target": row.target, "secret": row.secret}
+
+
+def put_stored_channel_target(channel_id: int, stored: str) -> None:
+    """Store ``stored`` as channel ``channel_id``'s target exactly as given (not sealed
+    again): how a value taken with ``stored_channel`` is put back."""
+    _testing_only()
+    from sqlalchemy import Text, type_coerce, update
+
+    table = _channel_table()
+    with _service_session("notify") as session:
+        done = session.execute(
+            update(table).where(table.c.id == channel_id).values(target=type_coerce(stored, Text))
+        )
+        if done.rowcount != 1:
+            raise TestingRefused(f"no channel {channel_id}")
+
+
+def lose_channel_key(channel_id: int) -> str:
+    """Channel ``channel_id``'s target sealed again with a key no process holds, as if that
+    key had been dropped from PRM_SECRETS_KEY; returns the stored value it had, for
+    ``put_stored_channel_target``. The API always seals with the configured ring, so no
+    request can make this state, which the service must answer with 503."""
+    from services.common.sealing import seal, unseal
+
+    before = stored_channel(channel_id)["target"]
+    if before is None:
+        raise TestingRefused(f"channel {channel_id} has no target")
+    lost = seal(unseal(before), keys=(secrets.token_urlsafe(32),))
+    put_stored_channel_target(channel_id, lost)
+    return before
+
+
+def cmd_testing(args: argparse.Namespace) -> None:
+    """Test runs only (PRM_ENV=test): move a customer's or a lead's clock, or read and put
+    a channel's stored values. What a test cannot reach through the API in its time."""
+    _testing_only()
+    if args.action == "age-customer":
+        age_customer(args.id, datetime.fromisoformat(args.until), args.clear_reminder)
+    elif args.action == "age-lead":
+        age_lead(args.id, datetime.fromisoformat(args.until))
+    elif args.action == "stored-channel":
+        print(json.dumps(stored_channel(args.id)))
+    elif args.action == "lose-channel-key":
+        print(json.dumps({"previous": lose_channel_key(args.id)}))
+    else:
+        put_stored_channel_target(args.id, args.stored)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(prog="manage.py", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True)
@@ -272,6 +419,19 @@ def main() -> None:
     create.add_argument("--username", required=True)
     for action in (restore, create):
         action.add_argument("--password-file", help="a file holding the password")
+    testing = sub.add_parser("testing", help="test runs only (PRM_ENV=test)")
+    testing_actions = testing.add_subparsers(dest="action", required=True)
+    for name in ("age-customer", "age-lead"):
+        action = testing_actions.add_parser(name)
+        action.add_argument("--id", type=int, required=True)
+        action.add_argument("--until", required=True, help="ISO 8601 time with a zone")
+        if name == "age-customer":
+            action.add_argument("--clear-reminder", action="store_true")
+    for name in ("stored-channel", "lose-channel-key", "put-stored-channel-target"):
+        action = testing_actions.add_parser(name)
+        action.add_argument("--id", type=int, required=True)
+        if name == "put-stored-channel-target":
+            action.add_argument("--stored", required=True)
     args = parser.parse_args()
     if args.command != "run":
         logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
@@ -283,6 +443,7 @@ def main() -> None:
         "parked": cmd_parked,
         "reseal": cmd_reseal,
         "admin": cmd_admin,
+        "testing": cmd_testing,
     }[args.command](args)
 
 

@@ -5,35 +5,30 @@ Isolated from any other stack on the machine: its own RabbitMQ vhost
 Prometheus files), its own free port, and, with ``database="postgresql"``, its own
 PostgreSQL databases (``prm_bench_<run>_<service>``) instead of SQLite files.
 
-The same machinery as ``scripts/run.sh``: ``manage.py migrate``, ``manage.py seed``,
-``manage.py run SERVICE`` for every service of ``services.registry`` and gunicorn with
-``gateway/gunicorn.conf.py`` (access log on, as in ``make run``). ``stop()`` stops the
-processes and removes the vhost, the databases and the state directory; it is safe to
-call at any point of ``start()`` and more than once.
+The processes are started by the tests' launcher (``tests.support.stack.Stack``), as
+``scripts/run.sh`` starts them: ``manage.py migrate``, ``manage.py seed``, ``manage.py
+run SERVICE`` for every service of ``services.common.registry`` and gunicorn with
+``gateway/gunicorn.conf.py`` (its own worker count and access log, as in ``make run``; no
+metrics port). ``stop()`` stops the processes and removes the vhost, the databases and
+the state directory; it is safe to call at any point of ``start()`` and more than once.
 """
 
 from __future__ import annotations
 
-import contextlib
 import os
 import shutil
-import signal
-import socket
 import subprocess
-import sys
 import tempfile
-import time
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
 import psycopg2
-import requests
 from psycopg2 import sql
 
-from services.registry import NAMES
+from services.common.registry import NAMES
+from tests.support.stack import Stack, free_port
 
-ROOT = Path(__file__).resolve().parent.parent
 AMQP_BASE = os.environ.get("PRM_BENCH_AMQP_BASE", "amqp://guest:guest@localhost:5672")
 PG_ADMIN_DSN = os.environ.get(
     "PRM_BENCH_PG_DSN", "host=127.0.0.1 port=5432 user=postgres dbname=postgres"
@@ -41,12 +36,6 @@ PG_ADMIN_DSN = os.environ.get(
 ADMIN_PASSWORD = os.environ.get("PRM_ADMIN_PASSWORD", "hq-bench-pass-2026")
 # Settings of another stack that must not leak into this one.
 FOREIGN = ("PRM_VAR_DIR", "PROMETHEUS_MULTIPROC_DIR", "PRM_URL", "PORT", "PRM_HTTP_PORT")
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def rabbitmqctl(*args: str) -> subprocess.CompletedProcess:
@@ -102,7 +91,7 @@ class OwnStack:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.state_dir: Path | None = None
-        self.processes: dict[str, subprocess.Popen] = {}
+        self.stack: Stack | None = None
         self.env: dict[str, str] = {}
         self._vhost_made = False
         self._databases: list[str] = []
@@ -129,17 +118,16 @@ class OwnStack:
             for name in NAMES:
                 env[f"{name.upper()}_DATABASE_URL"] = self._make_database(name)
         self.env = env
-        self._manage("migrate")
-        self._manage("seed")
-        for name in NAMES:
-            self._spawn(name, [sys.executable, "manage.py", "run", name])
-        gunicorn = str(Path(sys.executable).parent / "gunicorn")
-        self._spawn(
-            "gateway",
-            [gunicorn, "-c", "gateway/gunicorn.conf.py", "--bind", f"127.0.0.1:{self.port}",
-             "gateway.wsgi:app"],
-        )  # fmt: skip
-        self._wait_ready()
+        self.stack = Stack(
+            NAMES,
+            self.log_dir,
+            base=env,
+            port=self.port,
+            metrics=False,
+            gateway_args=(),
+            ready_timeout=180.0,
+        )
+        self.stack.start(seed=True)
 
     def _make_vhost(self) -> str:
         if shutil.which("rabbitmqctl") is None:
@@ -165,51 +153,14 @@ class OwnStack:
         self._databases.append(name)
         return pg_url(name)
 
-    def _manage(self, command: str) -> None:
-        with open(self.log_dir / f"manage-{command}.log", "wb") as log:
-            result = subprocess.run(
-                [sys.executable, "manage.py", command],
-                cwd=ROOT, env=self.env, stdout=log, stderr=subprocess.STDOUT,
-                timeout=600, check=False,
-            )  # fmt: skip
-        if result.returncode != 0:
-            raise RuntimeError(f"manage.py {command} failed: {self.tail(f'manage-{command}')}")
-
-    def _spawn(self, name: str, args: list[str]) -> None:
-        log = open(self.log_dir / f"{name}.log", "ab")  # noqa: SIM115 - as long as the process
-        try:
-            self.processes[name] = subprocess.Popen(
-                args,
-                cwd=ROOT,
-                env=self.env,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,  # Ctrl-C reaches the bench, which stops the stack
-            )
-        finally:
-            log.close()
-
-    def _wait_ready(self, timeout: float = 180.0) -> None:
-        deadline = time.monotonic() + timeout
-        last: object = None
-        while time.monotonic() < deadline:
-            for name, process in self.processes.items():
-                if process.poll() is not None:
-                    raise RuntimeError(f"{name} exited ({process.returncode}): {self.tail(name)}")
-            try:
-                last = requests.get(f"{self.url}/readyz", timeout=5)
-                if last.status_code == 200:
-                    return
-            except requests.RequestException as exc:
-                last = exc
-            time.sleep(0.5)
-        raise RuntimeError(f"the stack is not ready after {timeout:.0f} s: {last}")
-
     def tail(self, name: str, lines: int = 30) -> str:
-        path = self.log_dir / f"{name}.log"
-        if not path.exists():
-            return ""
-        return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
+        """The last ``lines`` lines of process ``name``'s log."""
+        return self.stack.tail(name, lines) if self.stack is not None else ""
+
+    @property
+    def processes(self) -> dict[str, subprocess.Popen]:
+        """The stack's running processes, by name."""
+        return self.stack.processes if self.stack is not None else {}
 
     # -- what it is -------------------------------------------------------------------------
 
@@ -230,15 +181,8 @@ class OwnStack:
         """Stop the processes, remove the vhost, the databases and the state directory;
         what was removed (or could not be)."""
         done = []
-        for process in self.processes.values():
-            self._signal(process, signal.SIGTERM)
-        for name, process in list(self.processes.items()):
-            try:
-                process.wait(timeout=25)
-            except subprocess.TimeoutExpired:
-                self._signal(process, signal.SIGKILL)
-                process.wait(timeout=10)
-            self.processes.pop(name)
+        if self.stack is not None:
+            self.stack.stop()
         if self._vhost_made:
             deleted = rabbitmqctl("delete_vhost", self.vhost)
             ok = deleted.returncode == 0
@@ -255,10 +199,3 @@ class OwnStack:
             done.append(f"state directory {self.state_dir}")
             self.state_dir = None
         return done
-
-    @staticmethod
-    def _signal(process: subprocess.Popen, signum: int) -> None:
-        if process.poll() is not None:
-            return
-        with contextlib.suppress(ProcessLookupError):  # the group: gunicorn's workers too
-            os.killpg(process.pid, signum)

@@ -12,10 +12,10 @@ Two reads, as ``hz-sales`` (``--user``; a partner user):
 
 - ``order``: ``GET /api/v1/orders/{id}`` of one of the user's orders in draft or in
   approval (an approved one would add a third RPC, to commission), against
-  ``services.orders.views.get_order(session, caller, id)``, what the ``orders.get_order``
+  ``services.orders.ordering.get_order(uow, caller, id)``, what the ``orders.get_order``
   RPC method runs;
 - ``partner``: ``GET /api/v1/partners/{id}`` of the user's own partner, against
-  ``services.partners.domain.get_partner(session, caller, id)``.
+  ``services.partners.partners.get_partner(uow, caller, id)``.
 
 Each done three ways:
 
@@ -78,10 +78,11 @@ from services.common.config import get_settings
 from services.common.context import Caller, sign_caller
 from services.common.db import make_engine
 from services.common.schemas import load_id
-from services.orders import views
-from services.partners import domain as partners_domain
-from services.partners.access import caller_profile
+from services.common.unit_of_work import UnitOfWork
+from services.orders import ordering
+from services.partners import partners
 from services.partners.models import User
+from services.partners.signin import caller_profile
 
 DEFAULT_URL = os.environ.get("PRM_URL", "http://127.0.0.1:8000")
 HTTP = "HTTP (gateway + RPC + DB)"
@@ -162,8 +163,8 @@ def rpc_factory(client: RpcClient, service: str, method: str, arg: int, caller: 
 def inprocess_factory(engine: Any, function: Callable, arg: int, caller: Caller) -> Callable:
     def call() -> None:
         with Session(engine, expire_on_commit=False) as session:
-            function(session, caller, load_id(arg))  # the RPC method's body
-            session.commit()
+            # the RPC method's body: the use case on a unit of work of this session
+            function(UnitOfWork(lambda: session, "bench"), caller, load_id(arg))
 
     @contextmanager
     def factory() -> Iterator[Callable[[], Any]]:
@@ -283,9 +284,9 @@ def main() -> None:
     reads = [
         # (name, method, HTTP path, service, argument, in-process function, engine)
         ("GET /orders/{id}", "get_order", f"/api/v1/orders/{order_id}", "orders", order_id,
-         views.get_order, orders_engine),
+         ordering.get_order, orders_engine),
         ("GET /partners/{id}", "get_partner", f"/api/v1/partners/{partner_id}", "partners",
-         partner_id, partners_domain.get_partner, partners_engine),
+         partner_id, partners.get_partner, partners_engine),
     ]  # fmt: skip
     results: list[Stats] = []
 

@@ -7,7 +7,7 @@ replaces ``prm_bench_``) on the server of $PRM_BENCH_PG_DSN (default ``host=127.
 port=5432 user=postgres dbname=postgres``), runs the filing migrations there, and for
 each size (cumulative: the next size adds the missing customers) bulk-loads customers
 and their three keys (name, USCC, mobile) with COPY, runs ANALYZE, then times
-``services.filing.domain.check_conflict`` as the service calls it: a real ``Session``
+``services.filing.customers.check_conflict`` as the service calls it: a real ``Session``
 per check (one pooled connection, as one worker), a partner caller, a payload already
 validated by the schema. Half of the checks hit an existing customer (by name written
 differently, by USCC or by phone), half miss. The database is dropped at the end, also
@@ -47,7 +47,8 @@ from bench._common import (
 from services.common.context import Caller
 from services.common.db import make_engine
 from services.common.migrations import upgrade
-from services.filing.domain import check_conflict
+from services.common.unit_of_work import UnitOfWork
+from services.filing.customers import check_conflict
 from services.filing.keys import normalise_name, uscc_check_char
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -66,7 +67,7 @@ CALLER = Caller(
 # -- the scratch database ---------------------------------------------------------------
 
 
-def admin_connection():  # type: ignore[no-untyped-def]
+def admin_connection():
     connection = psycopg2.connect(ADMIN_DSN)
     connection.autocommit = True
     return connection
@@ -189,13 +190,12 @@ def payloads(existing: int, count: int, rng: random.Random) -> list[tuple[str, d
     return checks
 
 
-def time_checks(engine, checks: list[tuple[str, dict]]) -> dict[str, list[float]]:  # type: ignore[no-untyped-def]
+def time_checks(engine, checks: list[tuple[str, dict]]) -> dict[str, list[float]]:
     timings: dict[str, list[float]] = {"hit": [], "miss": [], "all": []}
     for kind, data in checks:
         started = time.perf_counter()
         with Session(engine) as session:
-            answer = check_conflict(session, CALLER, data)
-            session.rollback()
+            answer = check_conflict(UnitOfWork(lambda: session, "filing"), CALLER, data)
         elapsed = (time.perf_counter() - started) * 1000
         if answer["conflict"] != (kind == "hit"):
             raise AssertionError(f"wrong answer for a {kind}: {data}")

@@ -94,7 +94,7 @@ class Gateway:
         token = response.json()["access_token"]
         self.session.headers["Authorization"] = f"Bearer {token}"
 
-    def post(self, path: str, **kwargs) -> requests.Response:  # type: ignore[no-untyped-def]
+    def post(self, path: str, **kwargs) -> requests.Response:
         kwargs.setdefault("timeout", 600)
         return self.session.post(f"{self.url}{path}", **kwargs)
 

@@ -8,7 +8,7 @@ replacing ``prm_bench_``, next to the ones ``PRM_TEST_PG_DSN`` reaches; default
 the orders schema into it, bulk-loads orders with ``COPY`` (one line each, 500 partners,
 31 provinces with 10 cities each, 50 products, two years of creation dates, the six
 statuses), runs ``ANALYZE``, then times the report exactly as the service computes it
-(``services.orders.reports.sales_report`` on a SQLAlchemy session as HQ: one GROUP BY in
+(``services.orders.reports.sales_figures`` on a SQLAlchemy session as HQ: one GROUP BY in
 the database), ``--runs`` times after one warm-up run, and drops the database (unless
 ``--keep``). Figures only: nothing here asserts a timing.
 
@@ -111,7 +111,7 @@ QUERIES = [
 ]
 
 
-def admin_connection():  # type: ignore[no-untyped-def]
+def admin_connection():
     connection = psycopg2.connect(PG_ADMIN_DSN)
     connection.autocommit = True
     return connection
@@ -142,7 +142,7 @@ def drop_database(name: str) -> None:
     connection.close()
 
 
-def _copy(cursor, table: str, columns: list[str], rows: io.StringIO) -> None:  # type: ignore[no-untyped-def]
+def _copy(cursor, table: str, columns: list[str], rows: io.StringIO) -> None:
     rows.seek(0)
     cursor.copy_expert(
         f"COPY {table} ({', '.join(columns)}) FROM STDIN WITH (FORMAT csv)",
@@ -252,7 +252,7 @@ def time_queries(url: str, runs: int) -> tuple[list[list[str]], dict[str, float]
         for run in range(runs + 1):
             with Session(engine) as session:
                 started = time.perf_counter()
-                report = reports.sales_report(session, hq, args)
+                report = reports.sales_figures(session, hq, args)
                 elapsed = time.perf_counter() - started
             rows = len(report["rows"])
             if run:  # the first run warms the caches

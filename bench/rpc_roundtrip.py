@@ -15,7 +15,7 @@ authenticated request: a DB-backed read of the user, their partner, roles and sc
     ``eventlet.monkey_patch()`` first (``bench._eventlet_part``): one proxy per green
     thread. The same subprocess also runs ``RpcClient`` on green threads, so that the
     proxy is compared with our client under equal conditions;
-(c) in process, without any broker: ``services.partners.access.caller_profile(session,
+(c) in process, without any broker: ``services.partners.signin.caller_profile(session,
     user_id)`` (and ``SELECT 1``) on a SQLAlchemy session of the partners database, one
     session (one transaction) per call as in a service worker.
 
@@ -69,8 +69,8 @@ from gateway.rpc import RpcClient
 from services.common.config import get_settings
 from services.common.context import Caller, sign_caller
 from services.common.db import make_engine
-from services.partners.access import caller_profile
 from services.partners.models import User
+from services.partners.signin import caller_profile
 
 
 def _rpc_factory(client: RpcClient, method: str, args: tuple) -> Callable:

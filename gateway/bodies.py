@@ -11,6 +11,8 @@ import json
 import math
 from typing import Any
 
+from flask import Request
+from marshmallow import Schema
 from webargs import core as webargs_core
 from webargs.flaskparser import FlaskParser
 
@@ -67,7 +69,8 @@ class JsonBodyParser(FlaskParser):
     """webargs' parser, reading every JSON body (``application/json`` and
     ``application/*+json``, any parameters) with :func:`parse_json_body`."""
 
-    def load_json(self, req, schema):  # type: ignore[no-untyped-def]
+    def load_json(self, req: Request, schema: Schema) -> Any:
+        """The request's JSON body as data, or ``missing`` when it is not JSON or empty."""
         if not webargs_core.is_json(req.mimetype):
             return webargs_core.missing
         raw = req.get_data(cache=True)

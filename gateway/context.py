@@ -138,13 +138,15 @@ def requires(permission: str | None = None, *, hq: bool = False) -> Callable:
 
         # Read by ``check_view_access`` before the body is parsed, so that a caller who may
         # not call the route learns nothing from validation errors.
-        wrapper.prm_access = (permission, hq)  # type: ignore[attr-defined]
+        wrapper.prm_access = (permission, hq)
         return wrapper
 
     return decorator
 
 
 def check_access(permission: str | None, hq: bool) -> Caller:
+    """The request's caller, if it is HQ when ``hq`` and holds ``permission`` (when one is
+    named); Unauthenticated or Forbidden otherwise."""
     caller = current_caller()
     if hq and not caller.is_hq:
         raise Forbidden("only headquarters may do this")
@@ -176,4 +178,5 @@ def check_view_access() -> None:
 
 
 def authenticated(view: Callable) -> Callable:
+    """Decorator: the view needs a signed-in user, with no particular permission."""
     return requires()(view)

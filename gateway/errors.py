@@ -34,6 +34,8 @@ _HTTP_CODES = {
 
 
 def problem(status: int, code: str, detail: str, errors: dict | None = None) -> Response:
+    """An RFC 7807 answer with the stable ``code`` and the request's id; 401 names the
+    Bearer scheme, 413 closes the connection, 429 says when to try again."""
     body = {
         "type": f"https://prm.example.com/problems/{code}",
         "title": code.replace("_", " "),
@@ -137,6 +139,9 @@ def _validation_errors(exc: HTTPException) -> dict:
 
 
 def register_error_handlers(app: Flask) -> None:
+    """Every error ``app`` meets answers problem JSON: typed errors with their status and
+    code, HTTP errors with theirs, anything else 500 ``internal_error``, logged."""
+
     @app.errorhandler(AppError)
     def app_error(exc: AppError) -> Response:
         return problem(exc.status, exc.error_code, exc.message, exc.errors)

@@ -11,27 +11,48 @@ our correlation id arrives or the call's timeout passes.
   Requests carry a TTL equal to the timeout so that a service coming back does not work
   through calls nobody waits for any more.
 - A broken connection is dropped; the next call reconnects (and re-declares its queue).
+- An ``AttributeError`` counts as a broken connection only when py-amqp or kombu raised it
+  (py-amqp lets go of its socket when the connection drops, and the next use of it fails
+  so); raised by our own code it is a bug, and goes up as it is (a 500, logged).
 """
 
 from __future__ import annotations
 
 import contextlib
-import logging
 import threading
 import time
 import uuid
+from types import TracebackType
 from typing import Any
 
 from amqp.exceptions import AMQPError, ChannelError
 from kombu import Connection, Consumer, Exchange, Producer, Queue
 from kombu.exceptions import OperationalError
 
-from services.common.errors import AppError, ServiceTimeout, ServiceUnavailable, from_wire
+from services.common.errors import ServiceTimeout, ServiceUnavailable, from_wire
 from services.common.idempotency import HEADER as IDEMPOTENCY_HEADER
 
-log = logging.getLogger(__name__)
-
 _CONNECTION_ERRORS = (OperationalError, OSError, ConnectionError, AMQPError, AttributeError)
+#: Where an AttributeError means a dropped connection: the client libraries and the sockets
+#: under them. Anywhere else (this module, the caller's code) it is a bug.
+_BROKER_CLIENT_MODULES = frozenset({"amqp", "kombu", "vine", "socket", "ssl"})
+
+
+def _raised_in(traceback: TracebackType | None) -> str:
+    """The top-level package of the module whose code raised (the innermost frame)."""
+    if traceback is None:
+        return ""
+    while traceback.tb_next is not None:
+        traceback = traceback.tb_next
+    return str(traceback.tb_frame.f_globals.get("__name__", "")).partition(".")[0]
+
+
+def _is_connection_lost(exc: BaseException) -> bool:
+    """Does ``exc`` (one of ``_CONNECTION_ERRORS``) say that the broker connection is gone,
+    rather than that the gateway has a bug?"""
+    if not isinstance(exc, AttributeError):
+        return True
+    return _raised_in(exc.__traceback__) in _BROKER_CLIENT_MODULES
 
 
 class RemoteError(Exception):
@@ -124,6 +145,8 @@ class RpcClient:
             try:
                 link = _ThreadLink(self.amqp_uri, self.exchange, self.connect_timeout)
             except _CONNECTION_ERRORS as exc:
+                if not _is_connection_lost(exc):
+                    raise
                 raise ServiceUnavailable("the message broker is not reachable") from exc
             self._local.link = link
             with self._links_lock:
@@ -180,6 +203,10 @@ class RpcClient:
         idempotency_key: str | None = None,
         **kwargs: Any,
     ) -> Any:
+        """What ``service.method`` answers to ``caller`` (a signed caller context): the
+        service's typed error raised as itself, another error as ``RemoteError``;
+        ServiceUnavailable when nothing consumes the service's calls or the broker is
+        away, ServiceTimeout when no answer comes within ``timeout`` seconds."""
         timeout = timeout or self.timeout
         correlation_id = uuid.uuid4().hex
         headers = {
@@ -202,6 +229,8 @@ class RpcClient:
                 self._publish(link, routing_key, body, headers, correlation_id, timeout)
                 break
             except _CONNECTION_ERRORS as exc:
+                if not _is_connection_lost(exc):
+                    raise
                 # Nothing was sent: reconnect once and try again.
                 self._drop()
                 if attempt == 2:
@@ -220,6 +249,8 @@ class RpcClient:
                 except TimeoutError:
                     continue
         except _CONNECTION_ERRORS as exc:
+            if not _is_connection_lost(exc):
+                raise
             self._drop()
             raise ServiceTimeout(f"lost the connection waiting for {service}") from exc
         finally:
@@ -235,4 +266,4 @@ class RpcClient:
         return reply.get("result")
 
 
-__all__ = ["AppError", "RemoteError", "RpcClient"]
+__all__ = ["RemoteError", "RpcClient"]

@@ -1,7 +1,11 @@
-"""Test run set-up: a RabbitMQ vhost and PostgreSQL databases of this run's own.
+"""Test run set-up shared by every tier: the environment the services read, and the
+infrastructure of this run, made only for the tiers that ask for it.
 
-Each run gets a fresh vhost (so a stack started with ``make run`` on the same broker is
-never disturbed, nor disturbs us) and one database per service, dropped at the end.
+Secrets, intervals and limits are set for every run (``pytest_configure``). The RabbitMQ
+vhost and the PostgreSQL databases of the run (one per service, dropped at the end) are
+made by the session fixture ``run_infra``, which the tiers that cross a broker or a
+database use (their conftests, and the stack fixtures); ``tests/unit`` never does, so it
+runs with neither server about.
 """
 
 import warnings
@@ -15,10 +19,11 @@ eventlet.monkey_patch()  # Nameko's pytest plugin no longer does it (2.14)
 import os  # noqa: E402
 import secrets  # noqa: E402
 import tempfile  # noqa: E402
+from collections.abc import Iterator  # noqa: E402
 
 import pytest  # noqa: E402
 
-from services.registry import NAMES as SERVICES  # noqa: E402
+from services.common.registry import NAMES as SERVICES  # noqa: E402
 from tests.support import infra  # noqa: E402
 
 pytest_plugins = ["tests.support.fixtures"]
@@ -28,7 +33,7 @@ def pytest_configure(config: pytest.Config) -> None:
     if hasattr(config, "workerinput"):
         return
     run = secrets.token_hex(4)
-    config._prm_run = run  # type: ignore[attr-defined]
+    config._prm_run = run
     var = tempfile.mkdtemp(prefix=f"prm-test-{run}-")
     os.environ.update(
         PRM_VAR_DIR=var,
@@ -55,25 +60,24 @@ def pytest_configure(config: pytest.Config) -> None:
         # Tokens some modules sign at collection must outlive a whole run (default 300 s).
         PRM_CALLER_TOKEN_TTL="3600",
     )
-    os.environ["AMQP_URI"] = infra.create_vhost(f"prm-test-{run}")
-    for service in (*SERVICES, "kit"):
-        os.environ[f"{service.upper()}_DATABASE_URL"] = infra.create_database(
-            f"prm_test_{run}_{service}"
-        )
-
-
-def pytest_unconfigure(config: pytest.Config) -> None:
-    run = getattr(config, "_prm_run", None)
-    if run is None:
-        return
-    infra.delete_vhost(f"prm-test-{run}")
-    for service in (*SERVICES, "kit"):
-        infra.drop_database(f"prm_test_{run}_{service}")
 
 
 @pytest.fixture(scope="session")
-def amqp_uri() -> str:
-    return os.environ["AMQP_URI"]
+def run_infra(request: pytest.FixtureRequest) -> Iterator[infra.RunInfra]:
+    """This run's vhost and databases, made on first use and removed at the end; their
+    addresses are in the environment (``AMQP_URI``, ``<SERVICE>_DATABASE_URL``) before
+    any stack or container starts."""
+    run = getattr(request.config, "_prm_run", None) or secrets.token_hex(4)
+    made = infra.RunInfra.create(run, (*SERVICES, "kit"))
+    try:
+        yield made
+    finally:
+        made.remove()
+
+
+@pytest.fixture(scope="session")
+def amqp_uri(run_infra: infra.RunInfra) -> str:
+    return run_infra.amqp_uri
 
 
 @pytest.fixture

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from flask import g, jsonify, request
+from flask import Response, g, jsonify, request
+from flask.typing import ResponseReturnValue
 
 from gateway.api.common import Blueprint, document_errors, wire
 from gateway.context import (
@@ -17,7 +18,7 @@ from services.partners.schemas import LoginIn, MeOut, RefreshIn, TokensOut
 blp = Blueprint("auth", __name__, url_prefix="/api/v1", description="Sign-in and tokens")
 
 
-def _tokens(result: dict):  # type: ignore[no-untyped-def]
+def _tokens(result: dict) -> Response:
     user = result["user"]
     access_token, expires_in = issue_access_token(user["id"], user["token_version"])
     return jsonify(
@@ -36,7 +37,7 @@ def _tokens(result: dict):  # type: ignore[no-untyped-def]
 @blp.response(200, TokensOut)
 @document_errors(blp, 401, 422, 429)
 @blp.doc(security=[])
-def login(data: dict):  # type: ignore[no-untyped-def]
+def login(data: dict) -> ResponseReturnValue:
     """Sign in with user name and password. Repeated failures make the account wait
     (429 with Retry-After) from the address they came from, not from elsewhere."""
     # The client's address: the peer's, or read from X-Forwarded-For as far as the
@@ -50,7 +51,7 @@ def login(data: dict):  # type: ignore[no-untyped-def]
 @blp.response(200, TokensOut)
 @document_errors(blp, 401, 422)
 @blp.doc(security=[])
-def refresh(data: dict):  # type: ignore[no-untyped-def]
+def refresh(data: dict) -> ResponseReturnValue:
     """Trade a refresh token for new tokens (the old refresh token stops working)."""
     return _tokens(system_call("partners", "refresh", wire(RefreshIn, data)))
 
@@ -60,7 +61,7 @@ def refresh(data: dict):  # type: ignore[no-untyped-def]
 @blp.response(204)
 @document_errors(blp, 401, 422)
 @authenticated
-def logout(data: dict):  # type: ignore[no-untyped-def]
+def logout(data: dict) -> ResponseReturnValue:
     """Revoke the caller's own refresh token; another user's is left working (204 either
     way)."""
     call("partners", "logout", wire(RefreshIn, data))
@@ -71,7 +72,7 @@ def logout(data: dict):  # type: ignore[no-untyped-def]
 @blp.response(200, MeOut)
 @document_errors(blp, 401)
 @authenticated
-def me():  # type: ignore[no-untyped-def]
+def me() -> ResponseReturnValue:
     """The signed-in user: roles, permissions and the partners in scope."""
     current_caller()
     return jsonify(g.profile)

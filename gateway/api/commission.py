@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from flask import jsonify
+from flask.typing import ResponseReturnValue
 
 from gateway.api.common import (
     Blueprint,
@@ -10,7 +11,7 @@ from gateway.api.common import (
     document_files,
     file_response,
     idempotent,
-    page_of,
+    page_schema,
     wire,
 )
 from gateway.context import authenticated, call, requires
@@ -40,10 +41,10 @@ blp = Blueprint(
 
 @blp.get("/commission/rates")
 @blp.arguments(RateListArgs, location="query")
-@blp.response(200, page_of(RateOut))
+@blp.response(200, page_schema(RateOut))
 @document_errors(blp, 401, 403, 422)
 @requires("commission.manage", hq=True)
-def list_rates(args: dict):  # type: ignore[no-untyped-def]
+def list_rates(args: dict) -> ResponseReturnValue:
     """Rate rules: per partner type, and per-partner overrides, each from a date on."""
     return jsonify(call("commission", "list_rates", wire(RateListArgs, args)))
 
@@ -53,7 +54,7 @@ def list_rates(args: dict):  # type: ignore[no-untyped-def]
 @blp.response(200, RateOut)
 @document_errors(blp, 401, 403, 422)
 @requires("commission.manage", hq=True)
-def put_rate(data: dict):  # type: ignore[no-untyped-def]
+def put_rate(data: dict) -> ResponseReturnValue:
     """Set the rates of a partner type (``partner_type``) or of one partner
     (``partner_id``, an override) from ``effective_from`` (today by default): rates are
     decimal strings between 0 and 1. A rule of the same scope and date is replaced;
@@ -66,7 +67,7 @@ def put_rate(data: dict):  # type: ignore[no-untyped-def]
 @blp.response(200, RateInForceOut)
 @document_errors(blp, 401, 403, 404, 409, 422)
 @requires("commission.manage", hq=True)
-def rate_in_force(args: dict):  # type: ignore[no-untyped-def]
+def rate_in_force(args: dict) -> ResponseReturnValue:
     """The rates that apply to a partner on a day (``on``, today by default), and whether
     they come from its override or its partner type."""
     return jsonify(call("commission", "rate_in_force", wire(RateInForceArgs, args)))
@@ -77,10 +78,10 @@ def rate_in_force(args: dict):  # type: ignore[no-untyped-def]
 
 @blp.get("/commissions")
 @blp.arguments(EntryListArgs, location="query")
-@blp.response(200, page_of(EntryOut))
+@blp.response(200, page_schema(EntryOut))
 @document_errors(blp, 401, 422)
 @authenticated
-def list_entries(args: dict):  # type: ignore[no-untyped-def]
+def list_entries(args: dict) -> ResponseReturnValue:
     """Commission entries in the caller's scope: one ``commission`` per approved order and a
     ``reversal`` (negative) per cancelled one; ``statement_id`` once settled."""
     return jsonify(call("commission", "list_entries", wire(EntryListArgs, args)))
@@ -90,7 +91,7 @@ def list_entries(args: dict):  # type: ignore[no-untyped-def]
 @blp.response(200, EntryOut)
 @document_errors(blp, 401, 404)
 @authenticated
-def get_entry(entry_id: int):  # type: ignore[no-untyped-def]
+def get_entry(entry_id: int) -> ResponseReturnValue:
     return jsonify(call("commission", "get_entry", entry_id))
 
 
@@ -103,7 +104,7 @@ def get_entry(entry_id: int):  # type: ignore[no-untyped-def]
 @document_files(blp)
 @document_errors(blp, 401, 403, 422)
 @requires("report.read")
-def commission_report(args: dict):  # type: ignore[no-untyped-def]
+def commission_report(args: dict) -> ResponseReturnValue:
     """Contract and commission amounts and entry counts by ``group_by`` (any of partner,
     period, source; default partner,period) over the periods ``from``..``to``, with totals.
     ``format=csv`` or ``xlsx`` answers a file with Chinese headers. Partners see their own
@@ -121,10 +122,10 @@ def commission_report(args: dict):  # type: ignore[no-untyped-def]
 
 @blp.get("/commission/statements")
 @blp.arguments(StatementListArgs, location="query")
-@blp.response(200, page_of(StatementOut))
+@blp.response(200, page_schema(StatementOut))
 @document_errors(blp, 401, 422)
 @authenticated
-def list_statements(args: dict):  # type: ignore[no-untyped-def]
+def list_statements(args: dict) -> ResponseReturnValue:
     """Statements in the caller's scope (HQ: all; a partner: its own)."""
     return jsonify(call("commission", "list_statements", wire(StatementListArgs, args)))
 
@@ -133,9 +134,9 @@ def list_statements(args: dict):  # type: ignore[no-untyped-def]
 @blp.arguments(StatementIn)
 @blp.response(201, StatementOut)
 @document_errors(blp, 401, 403, 409, 422)
-@idempotent(blp)
+@idempotent(blp, "commission.issue_statement")
 @requires("commission.manage", hq=True)
-def issue_statement(data: dict):  # type: ignore[no-untyped-def]
+def issue_statement(data: dict) -> ResponseReturnValue:
     """Issue a statement of a partner's entries of an ended period (``YYYY-MM``) that are
     on no statement yet; they are locked onto it. 409 ``nothing_to_settle`` when there are
     none; 422 ``period_not_ended`` for the current or a later month."""
@@ -146,16 +147,16 @@ def issue_statement(data: dict):  # type: ignore[no-untyped-def]
 @blp.response(200, StatementOut)
 @document_errors(blp, 401, 404)
 @authenticated
-def get_statement(statement_id: int):  # type: ignore[no-untyped-def]
+def get_statement(statement_id: int) -> ResponseReturnValue:
     return jsonify(call("commission", "get_statement", statement_id))
 
 
 @blp.post("/commission/statements/<int:statement_id>/confirm")
 @blp.response(200, StatementOut)
 @document_errors(blp, 401, 403, 404, 409)
-@idempotent(blp)
+@idempotent(blp, "commission.confirm_statement")
 @requires("commission.confirm")
-def confirm_statement(statement_id: int):  # type: ignore[no-untyped-def]
+def confirm_statement(statement_id: int) -> ResponseReturnValue:
     """The partner confirms its issued statement (409 ``invalid_state`` otherwise)."""
     return jsonify(call("commission", "confirm_statement", statement_id))
 
@@ -164,9 +165,9 @@ def confirm_statement(statement_id: int):  # type: ignore[no-untyped-def]
 @blp.arguments(PayIn)
 @blp.response(200, StatementOut)
 @document_errors(blp, 401, 403, 404, 409, 422)
-@idempotent(blp)
+@idempotent(blp, "commission.pay_statement")
 @requires("commission.pay", hq=True)
-def pay_statement(data: dict, statement_id: int):  # type: ignore[no-untyped-def]
+def pay_statement(data: dict, statement_id: int) -> ResponseReturnValue:
     """HQ marks a confirmed statement paid, with the payment's reference (409
     ``invalid_state`` unless confirmed)."""
     return jsonify(call("commission", "pay_statement", statement_id, wire(PayIn, data)))

@@ -4,7 +4,9 @@ forwarding."""
 from __future__ import annotations
 
 import base64
+from collections.abc import Callable
 from functools import cache
+from typing import Any, TypeVar
 
 import flask_smorest
 from flask import Response
@@ -12,7 +14,10 @@ from marshmallow import Schema, fields
 
 from gateway.bodies import JsonBodyParser
 from services.common.idempotency import MAX_KEY_LENGTH
+from services.common.report_files import CSV_TYPE, XLSX_TYPE
 from services.common.schemas import Problem
+
+View = TypeVar("View", bound=Callable[..., Any])
 
 
 class Blueprint(flask_smorest.Blueprint):
@@ -23,19 +28,10 @@ class Blueprint(flask_smorest.Blueprint):
     ARGUMENTS_PARSER = JsonBodyParser(unknown=None)
 
 
-ERRORS = {
-    401: Problem,
-    403: Problem,
-    404: Problem,
-    409: Problem,
-    422: Problem,
-    503: Problem,
-}
-
-
 @cache
-def page_of(item: type[Schema]) -> type[Schema]:
-    """The documented shape of a page of ``item``."""
+def page_schema(item: type[Schema]) -> type[Schema]:
+    """The schema documenting a page of ``item`` (``{items, total, page, per_page}``), as
+    the services' ``services.common.schemas.page_of`` answers it; one class per ``item``."""
     return type(
         f"{item.__name__}Page",
         (Schema,),
@@ -53,19 +49,20 @@ def wire(schema: type[Schema], loaded: dict) -> dict:
     return schema().dump(loaded)
 
 
-def document_errors(blueprint, *statuses: int):  # type: ignore[no-untyped-def]
+def document_errors(blueprint: flask_smorest.Blueprint, *statuses: int) -> Callable[[View], View]:
     """Decorator documenting the problem responses of a view (those any view may give are
     added by ``gateway.errors.ProblemResponses``)."""
 
-    def decorator(view):  # type: ignore[no-untyped-def]
+    def decorator(view: View) -> View:
         for status in statuses:
-            view = blueprint.alt_response(status, schema=ERRORS.get(status, Problem))(view)
+            view = blueprint.alt_response(status, schema=Problem)(view)
         return view
 
     return decorator
 
 
-FILE_TYPES = ("text/csv", "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
+#: The media types of ``services.common.report_files``, as the document names them.
+FILE_TYPES = (CSV_TYPE.partition(";")[0], XLSX_TYPE)
 
 
 def file_response(exported: dict) -> Response:
@@ -77,10 +74,10 @@ def file_response(exported: dict) -> Response:
     )
 
 
-def document_files(blueprint):  # type: ignore[no-untyped-def]
+def document_files(blueprint: flask_smorest.Blueprint) -> Callable[[View], View]:
     """Decorator documenting a report's 200 answer as a CSV or XLSX file too (``format``)."""
 
-    def decorator(view):  # type: ignore[no-untyped-def]
+    def decorator(view: View) -> View:
         for content_type in FILE_TYPES:
             view = blueprint.alt_response(
                 200,
@@ -112,12 +109,15 @@ IDEMPOTENCY_KEY = {
 }
 
 
-def idempotent(blueprint):  # type: ignore[no-untyped-def]
-    """Decorator: the view's service call honours the ``Idempotency-Key`` header (its
-    service method is ``@rpc(idempotent=True)``); documents the header."""
+def idempotent(
+    blueprint: flask_smorest.Blueprint, call: str, *more_calls: str
+) -> Callable[[View], View]:
+    """Decorator: the view's service calls (``"service.method"``, each ``@rpc(idempotent=True)``)
+    are sent the request's ``Idempotency-Key``; documents the header."""
 
-    def decorator(view):  # type: ignore[no-untyped-def]
-        view.prm_idempotent = True
+    def decorator(view: View) -> View:
+        view.prm_idempotent = True  # read by ``gateway.context.check_view_access``
+        view.prm_idempotent_calls = (call, *more_calls)
         return blueprint.doc(parameters=[IDEMPOTENCY_KEY])(view)
 
     return decorator

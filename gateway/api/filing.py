@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from flask import jsonify, request
+from flask.typing import ResponseReturnValue
 from flask_smorest.fields import Upload
 from marshmallow import Schema
 
-from gateway.api.common import Blueprint, document_errors, idempotent, page_of, wire
+from gateway.api.common import Blueprint, document_errors, idempotent, page_schema, wire
 from gateway.context import authenticated, call, requires
 from gateway.sheets import read_rows
 from services.common.schemas import DecisionIn, RejectIn
@@ -46,7 +47,7 @@ def _larger_uploads_for_imports() -> None:
 @blp.response(200, CheckOut)
 @document_errors(blp, 401, 403, 422)
 @requires("customer.create")
-def check_customer(data: dict):  # type: ignore[no-untyped-def]
+def check_customer(data: dict) -> ResponseReturnValue:
     """Would filing this customer conflict? Answers yes or no, never who holds it."""
     return jsonify(call("filing", "check_customer", wire(CustomerCheckIn, data)))
 
@@ -55,9 +56,9 @@ def check_customer(data: dict):  # type: ignore[no-untyped-def]
 @blp.arguments(CustomerFileIn)
 @blp.response(201, CustomerOut)
 @document_errors(blp, 401, 403, 409, 422)
-@idempotent(blp)
+@idempotent(blp, "filing.file_customer")
 @requires("customer.create")
-def file_customer(data: dict):  # type: ignore[no-untyped-def]
+def file_customer(data: dict) -> ResponseReturnValue:
     """File a customer in your territory: pending until approved, and already protected
     from others' filings (409 filing_conflict; 422 region_not_in_territory)."""
     return jsonify(call("filing", "file_customer", wire(CustomerFileIn, data))), 201
@@ -65,10 +66,10 @@ def file_customer(data: dict):  # type: ignore[no-untyped-def]
 
 @blp.get("/customers")
 @blp.arguments(CustomerListArgs, location="query")
-@blp.response(200, page_of(CustomerOut))
+@blp.response(200, page_schema(CustomerOut))
 @document_errors(blp, 401, 422)
 @authenticated
-def list_customers(args: dict):  # type: ignore[no-untyped-def]
+def list_customers(args: dict) -> ResponseReturnValue:
     return jsonify(call("filing", "list_customers", wire(CustomerListArgs, args)))
 
 
@@ -76,7 +77,7 @@ def list_customers(args: dict):  # type: ignore[no-untyped-def]
 @blp.response(200, CustomerOut)
 @document_errors(blp, 401, 404)
 @authenticated
-def get_customer(customer_id: int):  # type: ignore[no-untyped-def]
+def get_customer(customer_id: int) -> ResponseReturnValue:
     return jsonify(call("filing", "get_customer", customer_id))
 
 
@@ -84,19 +85,19 @@ def get_customer(customer_id: int):  # type: ignore[no-untyped-def]
 @blp.arguments(TransferIn)
 @blp.response(200, CustomerOut)
 @document_errors(blp, 401, 403, 404, 409, 422)
-@idempotent(blp)
+@idempotent(blp, "filing.transfer_customer")
 @requires("customer.transfer", hq=True)
-def transfer_customer(data: dict, customer_id: int):  # type: ignore[no-untyped-def]
+def transfer_customer(data: dict, customer_id: int) -> ResponseReturnValue:
     """Move a protected customer to another partner covering its region (audited)."""
     return jsonify(call("filing", "transfer_customer", customer_id, wire(TransferIn, data)))
 
 
 @blp.get("/filings")
 @blp.arguments(FilingListArgs, location="query")
-@blp.response(200, page_of(FilingOut))
+@blp.response(200, page_schema(FilingOut))
 @document_errors(blp, 401, 422)
 @authenticated
-def list_filings(args: dict):  # type: ignore[no-untyped-def]
+def list_filings(args: dict) -> ResponseReturnValue:
     return jsonify(call("filing", "list_filings", wire(FilingListArgs, args)))
 
 
@@ -104,7 +105,7 @@ def list_filings(args: dict):  # type: ignore[no-untyped-def]
 @blp.response(200, FilingOut)
 @document_errors(blp, 401, 404)
 @authenticated
-def get_filing(filing_id: int):  # type: ignore[no-untyped-def]
+def get_filing(filing_id: int) -> ResponseReturnValue:
     return jsonify(call("filing", "get_filing", filing_id))
 
 
@@ -112,9 +113,9 @@ def get_filing(filing_id: int):  # type: ignore[no-untyped-def]
 @blp.arguments(DecisionIn)
 @blp.response(200, FilingOut)
 @document_errors(blp, 401, 403, 404, 409, 422)
-@idempotent(blp)
+@idempotent(blp, "filing.approve_filing")
 @requires(hq=True)
-def approve_filing(data: dict, filing_id: int):  # type: ignore[no-untyped-def]
+def approve_filing(data: dict, filing_id: int) -> ResponseReturnValue:
     """Approve the current step (needs the step's permission; 403 ``same_approver`` to
     whoever submitted the filing or decided another of its steps)."""
     return jsonify(call("filing", "approve_filing", filing_id, wire(DecisionIn, data)))
@@ -124,9 +125,9 @@ def approve_filing(data: dict, filing_id: int):  # type: ignore[no-untyped-def]
 @blp.arguments(RejectIn)
 @blp.response(200, FilingOut)
 @document_errors(blp, 401, 403, 404, 409, 422)
-@idempotent(blp)
+@idempotent(blp, "filing.reject_filing")
 @requires(hq=True)
-def reject_filing(data: dict, filing_id: int):  # type: ignore[no-untyped-def]
+def reject_filing(data: dict, filing_id: int) -> ResponseReturnValue:
     """Reject with a comment (required; 403 ``same_approver`` to whoever submitted the
     filing or decided another of its steps)."""
     return jsonify(call("filing", "reject_filing", filing_id, wire(RejectIn, data)))
@@ -136,9 +137,9 @@ def reject_filing(data: dict, filing_id: int):  # type: ignore[no-untyped-def]
 @blp.arguments(LeadIn)
 @blp.response(201, LeadOut)
 @document_errors(blp, 401, 403, 422)
-@idempotent(blp)
+@idempotent(blp, "filing.create_lead")
 @requires("lead.create", hq=True)
-def create_lead(data: dict):  # type: ignore[no-untyped-def]
+def create_lead(data: dict) -> ResponseReturnValue:
     """Enter a lead; it goes at once to the partner of its region (or stays unassigned)."""
     return jsonify(call("filing", "create_lead", wire(LeadIn, data))), 201
 
@@ -147,9 +148,9 @@ def create_lead(data: dict):  # type: ignore[no-untyped-def]
 @blp.arguments(ImportFile, location="files")
 @blp.response(200, LeadImportOut)
 @document_errors(blp, 401, 403, 409, 413, 422)
-@idempotent(blp)
+@idempotent(blp, "filing.import_leads")
 @requires("lead.create", hq=True)
-def import_leads(files: dict):  # type: ignore[no-untyped-def]
+def import_leads(files: dict) -> ResponseReturnValue:
     """Import leads from a CSV or XLSX file (columns name, contact_name, phone, region_code,
     address, notes, or their Chinese headers); invalid rows are listed by row number.
     The same rows are imported once: sending them again (a retry after a timeout, the
@@ -160,10 +161,10 @@ def import_leads(files: dict):  # type: ignore[no-untyped-def]
 
 @blp.get("/leads")
 @blp.arguments(LeadListArgs, location="query")
-@blp.response(200, page_of(LeadOut))
+@blp.response(200, page_schema(LeadOut))
 @document_errors(blp, 401, 422)
 @authenticated
-def list_leads(args: dict):  # type: ignore[no-untyped-def]
+def list_leads(args: dict) -> ResponseReturnValue:
     """HQ: every lead; partners: the leads assigned to them."""
     return jsonify(call("filing", "list_leads", wire(LeadListArgs, args)))
 
@@ -172,16 +173,16 @@ def list_leads(args: dict):  # type: ignore[no-untyped-def]
 @blp.response(200, LeadOut)
 @document_errors(blp, 401, 404)
 @authenticated
-def get_lead(lead_id: int):  # type: ignore[no-untyped-def]
+def get_lead(lead_id: int) -> ResponseReturnValue:
     return jsonify(call("filing", "get_lead", lead_id))
 
 
 @blp.post("/leads/<int:lead_id>/claim")
 @blp.response(200, CustomerOut)
 @document_errors(blp, 401, 403, 404, 409)
-@idempotent(blp)
+@idempotent(blp, "filing.claim_lead")
 @requires("lead.claim")
-def claim_lead(lead_id: int):  # type: ignore[no-untyped-def]
+def claim_lead(lead_id: int) -> ResponseReturnValue:
     """Claim the lead: its customer becomes yours, protected, with source hq."""
     return jsonify(call("filing", "claim_lead", lead_id))
 
@@ -190,8 +191,8 @@ def claim_lead(lead_id: int):  # type: ignore[no-untyped-def]
 @blp.arguments(DeclineIn)
 @blp.response(200, LeadOut)
 @document_errors(blp, 401, 403, 404, 409, 422)
-@idempotent(blp)
+@idempotent(blp, "filing.decline_lead")
 @requires("lead.claim")
-def decline_lead(data: dict, lead_id: int):  # type: ignore[no-untyped-def]
+def decline_lead(data: dict, lead_id: int) -> ResponseReturnValue:
     """Decline with a reason: the lead goes to the next partner or back to HQ."""
     return jsonify(call("filing", "decline_lead", lead_id, wire(DeclineIn, data)))

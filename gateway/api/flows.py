@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from flask import jsonify
+from flask.typing import ResponseReturnValue
 
 from gateway.api.common import Blueprint, document_errors, wire
 from gateway.context import call, requires
@@ -24,7 +25,7 @@ def _service(kind: str) -> str:
 @blp.response(200, FlowOut)
 @document_errors(blp, 401, 403, 404)
 @requires("flow.manage", hq=True)
-def get_flow(kind: str):  # type: ignore[no-untyped-def]
+def get_flow(kind: str) -> ResponseReturnValue:
     """The steps of the ``filing`` or ``order`` flow."""
     return jsonify(call(_service(kind), "get_approval_flow"))
 
@@ -34,6 +35,6 @@ def get_flow(kind: str):  # type: ignore[no-untyped-def]
 @blp.response(200, FlowOut)
 @document_errors(blp, 401, 403, 404, 422)
 @requires("flow.manage", hq=True)
-def set_flow(data: dict, kind: str):  # type: ignore[no-untyped-def]
+def set_flow(data: dict, kind: str) -> ResponseReturnValue:
     """Replace the steps; flows already running keep the steps they started with."""
     return jsonify(call(_service(kind), "set_approval_flow", wire(FlowIn, data)))

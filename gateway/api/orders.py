@@ -6,6 +6,7 @@ from __future__ import annotations
 import contextlib
 
 from flask import jsonify
+from flask.typing import ResponseReturnValue
 
 from gateway.api.common import (
     Blueprint,
@@ -13,7 +14,7 @@ from gateway.api.common import (
     document_files,
     file_response,
     idempotent,
-    page_of,
+    page_schema,
     wire,
 )
 from gateway.context import authenticated, call, requires
@@ -55,10 +56,10 @@ reports_blp = Blueprint(
 
 @products_blp.get("/products")
 @products_blp.arguments(ProductListArgs, location="query")
-@products_blp.response(200, page_of(ProductOut))
+@products_blp.response(200, page_schema(ProductOut))
 @document_errors(products_blp, 401, 422)
 @authenticated
-def list_products(args: dict):  # type: ignore[no-untyped-def]
+def list_products(args: dict) -> ResponseReturnValue:
     """The catalogue; ``active`` and ``q`` (SKU or name) filter it."""
     return jsonify(call("orders", "list_products", wire(ProductListArgs, args)))
 
@@ -67,9 +68,9 @@ def list_products(args: dict):  # type: ignore[no-untyped-def]
 @products_blp.arguments(ProductCreate)
 @products_blp.response(201, ProductOut)
 @document_errors(products_blp, 401, 403, 409, 422)
-@idempotent(products_blp)
+@idempotent(products_blp, "orders.create_product")
 @requires("product.manage", hq=True)
-def create_product(data: dict):  # type: ignore[no-untyped-def]
+def create_product(data: dict) -> ResponseReturnValue:
     """Add a product (SKU unique: 409 ``sku_taken``)."""
     return jsonify(call("orders", "create_product", wire(ProductCreate, data))), 201
 
@@ -78,7 +79,7 @@ def create_product(data: dict):  # type: ignore[no-untyped-def]
 @products_blp.response(200, ProductOut)
 @document_errors(products_blp, 401, 404)
 @authenticated
-def get_product(product_id: int):  # type: ignore[no-untyped-def]
+def get_product(product_id: int) -> ResponseReturnValue:
     return jsonify(call("orders", "get_product", product_id))
 
 
@@ -87,7 +88,7 @@ def get_product(product_id: int):  # type: ignore[no-untyped-def]
 @products_blp.response(200, ProductOut)
 @document_errors(products_blp, 401, 403, 404, 422)
 @requires("product.manage", hq=True)
-def update_product(data: dict, product_id: int):  # type: ignore[no-untyped-def]
+def update_product(data: dict, product_id: int) -> ResponseReturnValue:
     """Change a product's name, unit, list price or activity; orders keep their copy."""
     return jsonify(call("orders", "update_product", product_id, wire(ProductUpdate, data)))
 
@@ -97,10 +98,10 @@ def update_product(data: dict, product_id: int):  # type: ignore[no-untyped-def]
 
 @blp.get("/orders")
 @blp.arguments(OrderListArgs, location="query")
-@blp.response(200, page_of(OrderSummaryOut))
+@blp.response(200, page_schema(OrderSummaryOut))
 @document_errors(blp, 401, 422)
 @authenticated
-def list_orders(args: dict):  # type: ignore[no-untyped-def]
+def list_orders(args: dict) -> ResponseReturnValue:
     """Orders in the caller's scope, newest first (HQ: all)."""
     return jsonify(call("orders", "list_orders", wire(OrderListArgs, args)))
 
@@ -109,9 +110,9 @@ def list_orders(args: dict):  # type: ignore[no-untyped-def]
 @blp.arguments(OrderCreate)
 @blp.response(201, OrderOut)
 @document_errors(blp, 401, 403, 409, 422, 503)
-@idempotent(blp)
+@idempotent(blp, "orders.create_order")
 @requires("order.create")
-def create_order(data: dict):  # type: ignore[no-untyped-def]
+def create_order(data: dict) -> ResponseReturnValue:
     """Draft an order for a customer protected for your partner (422 ``customer_not_owned``
     otherwise)."""
     return jsonify(call("orders", "create_order", wire(OrderCreate, data))), 201
@@ -121,7 +122,7 @@ def create_order(data: dict):  # type: ignore[no-untyped-def]
 @blp.response(200, OrderOut)
 @document_errors(blp, 401, 404)
 @authenticated
-def get_order(order_id: int):  # type: ignore[no-untyped-def]
+def get_order(order_id: int) -> ResponseReturnValue:
     """The order with its lines, approval steps, history and comments; once approved, its
     ``commission`` (rate and amount) from the commission service."""
     order = call("orders", "get_order", order_id)
@@ -137,7 +138,7 @@ def get_order(order_id: int):  # type: ignore[no-untyped-def]
 @blp.response(200, OrderOut)
 @document_errors(blp, 401, 403, 404, 409, 422)
 @requires("order.create")
-def update_order(data: dict, order_id: int):  # type: ignore[no-untyped-def]
+def update_order(data: dict, order_id: int) -> ResponseReturnValue:
     """Revise a draft or rejected order (the ordering partner)."""
     return jsonify(call("orders", "update_order", order_id, wire(OrderUpdate, data)))
 
@@ -145,9 +146,9 @@ def update_order(data: dict, order_id: int):  # type: ignore[no-untyped-def]
 @blp.post("/orders/<int:order_id>/submit")
 @blp.response(200, OrderOut)
 @document_errors(blp, 401, 403, 404, 409, 422, 503)
-@idempotent(blp)
+@idempotent(blp, "orders.submit_order")
 @requires("order.create")
-def submit_order(order_id: int):  # type: ignore[no-untyped-def]
+def submit_order(order_id: int) -> ResponseReturnValue:
     """Start the approval flow (the customer must still be protected for you)."""
     return jsonify(call("orders", "submit_order", order_id))
 
@@ -156,9 +157,9 @@ def submit_order(order_id: int):  # type: ignore[no-untyped-def]
 @blp.arguments(DecisionIn)
 @blp.response(200, OrderOut)
 @document_errors(blp, 401, 403, 404, 409, 422)
-@idempotent(blp)
+@idempotent(blp, "orders.approve_order")
 @requires(hq=True)
-def approve_order(data: dict, order_id: int):  # type: ignore[no-untyped-def]
+def approve_order(data: dict, order_id: int) -> ResponseReturnValue:
     """Approve the current step (HQ with that step's permission; 403 out of turn; 403
     ``same_approver`` to whoever submitted the order or decided another of its steps)."""
     return jsonify(call("orders", "approve_order", order_id, wire(DecisionIn, data)))
@@ -168,9 +169,9 @@ def approve_order(data: dict, order_id: int):  # type: ignore[no-untyped-def]
 @blp.arguments(RejectIn)
 @blp.response(200, OrderOut)
 @document_errors(blp, 401, 403, 404, 409, 422)
-@idempotent(blp)
+@idempotent(blp, "orders.reject_order")
 @requires(hq=True)
-def reject_order(data: dict, order_id: int):  # type: ignore[no-untyped-def]
+def reject_order(data: dict, order_id: int) -> ResponseReturnValue:
     """Reject at the current step, with a comment; the partner may revise and resubmit
     (403 ``same_approver`` to whoever submitted the order or decided another of its steps)."""
     return jsonify(call("orders", "reject_order", order_id, wire(RejectIn, data)))
@@ -179,9 +180,9 @@ def reject_order(data: dict, order_id: int):  # type: ignore[no-untyped-def]
 @blp.post("/orders/<int:order_id>/complete")
 @blp.response(200, OrderOut)
 @document_errors(blp, 401, 403, 404, 409)
-@idempotent(blp)
+@idempotent(blp, "orders.complete_order")
 @requires("order.fulfil", hq=True)
-def complete_order(order_id: int):  # type: ignore[no-untyped-def]
+def complete_order(order_id: int) -> ResponseReturnValue:
     """Mark an approved order delivered."""
     return jsonify(call("orders", "complete_order", order_id))
 
@@ -190,9 +191,9 @@ def complete_order(order_id: int):  # type: ignore[no-untyped-def]
 @blp.arguments(CancelIn)
 @blp.response(200, OrderOut)
 @document_errors(blp, 401, 403, 404, 409, 422)
-@idempotent(blp)
+@idempotent(blp, "orders.cancel_order")
 @authenticated
-def cancel_order(data: dict, order_id: int):  # type: ignore[no-untyped-def]
+def cancel_order(data: dict, order_id: int) -> ResponseReturnValue:
     """Cancel: the ordering partner before approval; HQ ``order.cancel`` after, with a
     reason."""
     return jsonify(call("orders", "cancel_order", order_id, wire(CancelIn, data)))
@@ -202,7 +203,7 @@ def cancel_order(data: dict, order_id: int):  # type: ignore[no-untyped-def]
 @blp.response(200, CommentOut(many=True))
 @document_errors(blp, 401, 404)
 @authenticated
-def list_comments(order_id: int):  # type: ignore[no-untyped-def]
+def list_comments(order_id: int) -> ResponseReturnValue:
     return jsonify(call("orders", "list_comments", order_id))
 
 
@@ -210,9 +211,9 @@ def list_comments(order_id: int):  # type: ignore[no-untyped-def]
 @blp.arguments(CommentIn)
 @blp.response(201, CommentOut)
 @document_errors(blp, 401, 404, 422)
-@idempotent(blp)
+@idempotent(blp, "orders.add_comment")
 @authenticated
-def add_comment(data: dict, order_id: int):  # type: ignore[no-untyped-def]
+def add_comment(data: dict, order_id: int) -> ResponseReturnValue:
     """Comment on the order; everyone who took part in it is told."""
     return jsonify(call("orders", "add_comment", order_id, wire(CommentIn, data))), 201
 
@@ -226,7 +227,7 @@ def add_comment(data: dict, order_id: int):  # type: ignore[no-untyped-def]
 @document_files(reports_blp)
 @document_errors(reports_blp, 401, 403, 422)
 @requires("report.read")
-def sales_report(args: dict):  # type: ignore[no-untyped-def]
+def sales_report(args: dict) -> ResponseReturnValue:
     """Orders grouped by any of province, city, partner, product, month, quarter, source,
     status, with count, quantity and amount; ``format=csv`` or ``xlsx`` for a file."""
     file_format = args.pop("format")
@@ -241,6 +242,6 @@ def sales_report(args: dict):  # type: ignore[no-untyped-def]
 @reports_blp.response(200, SummaryOut)
 @document_errors(reports_blp, 401, 403, 422)
 @requires("report.read")
-def order_summary(args: dict):  # type: ignore[no-untyped-def]
+def order_summary(args: dict) -> ResponseReturnValue:
     """Orders by province, city and partner: counted, in approval, approved, amounts."""
     return jsonify(call("orders", "order_summary", wire(SummaryArgs, args)))

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
-from flask import jsonify
+from collections.abc import Callable
 
-from gateway.api.common import Blueprint, document_errors, idempotent, page_of, wire
+from flask import jsonify
+from flask.typing import ResponseReturnValue
+
+from gateway.api.common import Blueprint, document_errors, idempotent, page_schema, wire
 from gateway.context import authenticated, call, requires
 from services.partners.schemas import (
     PartnerCreate,
@@ -25,10 +28,10 @@ blp = Blueprint("partners", __name__, url_prefix="/api/v1", description="Partner
 
 @blp.get("/partners")
 @blp.arguments(PartnerListArgs, location="query")
-@blp.response(200, page_of(PartnerOut))
+@blp.response(200, page_schema(PartnerOut))
 @document_errors(blp, 401, 422)
 @authenticated
-def list_partners(args: dict):  # type: ignore[no-untyped-def]
+def list_partners(args: dict) -> ResponseReturnValue:
     """Partners in the caller's scope (HQ: all)."""
     return jsonify(call("partners", "list_partners", wire(PartnerListArgs, args)))
 
@@ -37,9 +40,9 @@ def list_partners(args: dict):  # type: ignore[no-untyped-def]
 @blp.arguments(PartnerCreate)
 @blp.response(201, PartnerOut)
 @document_errors(blp, 401, 403, 409, 422)
-@idempotent(blp)
+@idempotent(blp, "partners.create_partner")
 @requires("partner.manage", hq=True)
-def create_partner(data: dict):  # type: ignore[no-untyped-def]
+def create_partner(data: dict) -> ResponseReturnValue:
     """Create a partner with its territory."""
     return jsonify(call("partners", "create_partner", wire(PartnerCreate, data))), 201
 
@@ -48,7 +51,7 @@ def create_partner(data: dict):  # type: ignore[no-untyped-def]
 @blp.response(200, PartnerOut)
 @document_errors(blp, 401, 404)
 @authenticated
-def get_partner(partner_id: int):  # type: ignore[no-untyped-def]
+def get_partner(partner_id: int) -> ResponseReturnValue:
     return jsonify(call("partners", "get_partner", partner_id))
 
 
@@ -57,17 +60,17 @@ def get_partner(partner_id: int):  # type: ignore[no-untyped-def]
 @blp.response(200, PartnerOut)
 @document_errors(blp, 401, 403, 404, 409, 422)
 @requires("partner.manage", hq=True)
-def update_partner(data: dict, partner_id: int):  # type: ignore[no-untyped-def]
+def update_partner(data: dict, partner_id: int) -> ResponseReturnValue:
     return jsonify(call("partners", "update_partner", partner_id, wire(PartnerUpdate, data)))
 
 
-def _status_action(action: str, doc: str):  # type: ignore[no-untyped-def]
+def _status_action(action: str, doc: str) -> Callable[[int], ResponseReturnValue]:
     @blp.post(f"/partners/<int:partner_id>/{action}", endpoint=f"{action}_partner")
     @blp.response(200, PartnerOut)
     @document_errors(blp, 401, 403, 404, 409)
-    @idempotent(blp)
+    @idempotent(blp, f"partners.{action}_partner")
     @requires("partner.manage", hq=True)
-    def view(partner_id: int):  # type: ignore[no-untyped-def]
+    def view(partner_id: int) -> ResponseReturnValue:
         return jsonify(call("partners", f"{action}_partner", partner_id))
 
     view.__doc__ = doc
@@ -84,7 +87,7 @@ _status_action("terminate", "End the partnership for good: its users are locked 
 @blp.response(200, PartnerOut)
 @document_errors(blp, 401, 403, 404, 409, 422)
 @requires("partner.manage", hq=True)
-def set_territory(data: dict, partner_id: int):  # type: ignore[no-untyped-def]
+def set_territory(data: dict, partner_id: int) -> ResponseReturnValue:
     """Replace the partner's territory (region codes)."""
     return jsonify(call("partners", "set_territory", partner_id, wire(TerritoryIn, data)))
 
@@ -93,7 +96,7 @@ def set_territory(data: dict, partner_id: int):  # type: ignore[no-untyped-def]
 @blp.response(200, PartnerTypeOut(many=True))
 @document_errors(blp, 401)
 @authenticated
-def list_partner_types():  # type: ignore[no-untyped-def]
+def list_partner_types() -> ResponseReturnValue:
     return jsonify(call("partners", "list_partner_types"))
 
 
@@ -102,7 +105,7 @@ def list_partner_types():  # type: ignore[no-untyped-def]
 @blp.response(200, PartnerTypeOut)
 @document_errors(blp, 401, 403, 404, 422)
 @requires("partner.manage", hq=True)
-def update_partner_type(data: dict, code: str):  # type: ignore[no-untyped-def]
+def update_partner_type(data: dict, code: str) -> ResponseReturnValue:
     """Change a type's name, protection days or claim hours."""
     return jsonify(call("partners", "update_partner_type", code, wire(PartnerTypeUpdate, data)))
 
@@ -112,7 +115,7 @@ def update_partner_type(data: dict, code: str):  # type: ignore[no-untyped-def]
 @blp.response(200, RegionOut(many=True))
 @document_errors(blp, 401, 404, 422)
 @authenticated
-def list_regions(args: dict):  # type: ignore[no-untyped-def]
+def list_regions(args: dict) -> ResponseReturnValue:
     """Provinces, or the children of ``parent``."""
     return jsonify(call("partners", "list_regions", wire(RegionListArgs, args)))
 
@@ -122,6 +125,6 @@ def list_regions(args: dict):  # type: ignore[no-untyped-def]
 @blp.response(200, ResolvedOut)
 @document_errors(blp, 401, 422)
 @authenticated
-def resolve_region(args: dict):  # type: ignore[no-untyped-def]
+def resolve_region(args: dict) -> ResponseReturnValue:
     """The province, city and district named in a free-text address."""
     return jsonify(call("partners", "resolve_address", wire(ResolveArgs, args)))

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from flask import jsonify
+from flask.typing import ResponseReturnValue
 
-from gateway.api.common import Blueprint, document_errors, idempotent, page_of, wire
+from gateway.api.common import Blueprint, document_errors, idempotent, page_schema, wire
 from gateway.context import authenticated, call, requires
 from services.partners.schemas import (
     PermissionOut,
@@ -23,10 +24,10 @@ blp = Blueprint("people", __name__, url_prefix="/api/v1", description="Users, ro
 
 @blp.get("/users")
 @blp.arguments(UserListArgs, location="query")
-@blp.response(200, page_of(UserOut))
+@blp.response(200, page_schema(UserOut))
 @document_errors(blp, 401, 403, 422)
 @requires("user.manage")
-def list_users(args: dict):  # type: ignore[no-untyped-def]
+def list_users(args: dict) -> ResponseReturnValue:
     """HQ: every user; a partner admin: its own partner's users."""
     return jsonify(call("partners", "list_users", wire(UserListArgs, args)))
 
@@ -35,9 +36,9 @@ def list_users(args: dict):  # type: ignore[no-untyped-def]
 @blp.arguments(UserCreate)
 @blp.response(201, UserOut)
 @document_errors(blp, 401, 403, 409, 422)
-@idempotent(blp)
+@idempotent(blp, "partners.create_user")
 @requires("user.manage")
-def create_user(data: dict):  # type: ignore[no-untyped-def]
+def create_user(data: dict) -> ResponseReturnValue:
     """Create a user; a partner admin creates users of its own partner only."""
     payload = wire(UserCreate, data) | {"password": data["password"]}
     return jsonify(call("partners", "create_user", payload)), 201
@@ -47,7 +48,7 @@ def create_user(data: dict):  # type: ignore[no-untyped-def]
 @blp.response(200, UserOut)
 @document_errors(blp, 401, 403, 404)
 @authenticated
-def get_user(user_id: int):  # type: ignore[no-untyped-def]
+def get_user(user_id: int) -> ResponseReturnValue:
     return jsonify(call("partners", "get_user", user_id))
 
 
@@ -56,7 +57,7 @@ def get_user(user_id: int):  # type: ignore[no-untyped-def]
 @blp.response(200, UserOut)
 @document_errors(blp, 401, 403, 404, 409, 422)
 @requires("user.manage")
-def update_user(data: dict, user_id: int):  # type: ignore[no-untyped-def]
+def update_user(data: dict, user_id: int) -> ResponseReturnValue:
     """Change a user holding nothing the caller does not; never the caller's own roles,
     and never so that no active HQ admin is left (409 last_admin)."""
     payload = wire(UserUpdate, data)
@@ -69,17 +70,17 @@ def update_user(data: dict, user_id: int):  # type: ignore[no-untyped-def]
 @blp.response(200, PermissionOut(many=True))
 @document_errors(blp, 401)
 @authenticated
-def list_permissions():  # type: ignore[no-untyped-def]
+def list_permissions() -> ResponseReturnValue:
     """The permission catalogue."""
     return jsonify(call("partners", "list_permissions"))
 
 
 @blp.get("/roles")
 @blp.arguments(RoleListArgs, location="query")
-@blp.response(200, page_of(RoleOut))
+@blp.response(200, page_schema(RoleOut))
 @document_errors(blp, 401, 403, 422)
 @authenticated
-def list_roles(args: dict):  # type: ignore[no-untyped-def]
+def list_roles(args: dict) -> ResponseReturnValue:
     """HQ with role.manage: every role; a partner admin: the roles it may give."""
     return jsonify(call("partners", "list_roles", wire(RoleListArgs, args)))
 
@@ -88,9 +89,9 @@ def list_roles(args: dict):  # type: ignore[no-untyped-def]
 @blp.arguments(RoleCreate)
 @blp.response(201, RoleOut)
 @document_errors(blp, 401, 403, 409, 422)
-@idempotent(blp)
+@idempotent(blp, "partners.create_role")
 @requires("role.manage", hq=True)
-def create_role(data: dict):  # type: ignore[no-untyped-def]
+def create_role(data: dict) -> ResponseReturnValue:
     return jsonify(call("partners", "create_role", wire(RoleCreate, data))), 201
 
 
@@ -98,7 +99,7 @@ def create_role(data: dict):  # type: ignore[no-untyped-def]
 @blp.response(200, RoleOut)
 @document_errors(blp, 401, 403, 404)
 @authenticated
-def get_role(role_id: int):  # type: ignore[no-untyped-def]
+def get_role(role_id: int) -> ResponseReturnValue:
     return jsonify(call("partners", "get_role", role_id))
 
 
@@ -107,7 +108,7 @@ def get_role(role_id: int):  # type: ignore[no-untyped-def]
 @blp.response(200, RoleOut)
 @document_errors(blp, 401, 403, 404, 422)
 @requires("role.manage", hq=True)
-def update_role(data: dict, role_id: int):  # type: ignore[no-untyped-def]
+def update_role(data: dict, role_id: int) -> ResponseReturnValue:
     """Change a role: not the HQ admin role, not one the caller holds, and only to
     permissions the caller holds."""
     return jsonify(call("partners", "update_role", role_id, wire(RoleUpdate, data)))

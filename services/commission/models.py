@@ -1,10 +1,12 @@
 """Tables of the commission service: rate rules, entries, statements, and a read copy of
-the partners it pays (fed by the partners service's events)."""
+the partners it pays (fed by the partners service's events); and the values their
+state columns take (one definition each: the schemas and the rules import them)."""
 
 from __future__ import annotations
 
 from datetime import date, datetime
 from decimal import Decimal
+from typing import Any
 
 from sqlalchemy import (
     Date,
@@ -21,6 +23,16 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from services.common.db import BigIntPK, UTCDateTime
 from services.common.timeutil import utcnow
 
+#: The customer's source (an entry's ``source``): the partner's own, or assigned by HQ.
+PARTNER_SOURCED, HQ_SOURCED = "partner", "hq"
+SOURCES = (PARTNER_SOURCED, HQ_SOURCED)
+#: An entry's ``kind``: the commission of an approved order, or its undoing.
+COMMISSION, REVERSAL = "commission", "reversal"
+KINDS = (COMMISSION, REVERSAL)
+#: A statement's ``status``, in the order it moves through them.
+ISSUED, CONFIRMED, PAID = "issued", "confirmed", "paid"
+STATEMENT_STATUSES = (ISSUED, CONFIRMED, PAID)
+
 #: Money: yuan with two places. Rates: fractions with up to six places (0.035 = 3.5 %).
 Money = Numeric(14, 2)
 Rate = Numeric(7, 6)
@@ -31,7 +43,8 @@ class Base(DeclarativeBase):
 
 
 class PartnerCopy(Base):
-    """What commission needs to know of a partner (its type), kept from partners events."""
+    """What commission needs to know of a partner (its type for rates, its code and name
+    for reports, its status), kept from the partners events that carry its state."""
 
     __tablename__ = "partner_copies"
 
@@ -134,7 +147,9 @@ _FROZEN = (
 
 
 @event.listens_for(CommissionEntry, "before_update")
-def _refuse_changes_to_settled_entries(mapper, connection, entry: CommissionEntry) -> None:  # type: ignore[no-untyped-def]
+def _refuse_changes_to_settled_entries(
+    mapper: Any, connection: Any, entry: CommissionEntry
+) -> None:
     """An entry's money never changes once written, and an entry on a statement never moves:
     whatever code path tries, the flush fails."""
     state = inspect(entry)

@@ -1,6 +1,7 @@
-"""The commission report (提成报表): contract and commission amounts and entry counts by any
-of partner, period and customer source, over a range of periods; computed by the database
-(GROUP BY), limited to the caller's partners."""
+"""The commission report (提成报表), the use cases: contract and commission amounts and
+entry counts by any of partner, period and customer source, over a range of periods;
+computed by the database (GROUP BY), limited to the caller's partners; as JSON, or as a
+CSV or XLSX file (``exports``)."""
 
 from __future__ import annotations
 
@@ -11,10 +12,13 @@ from sqlalchemy import Row, Select, func, select
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.elements import Label
 
+from services.commission import exports
 from services.commission.models import CommissionEntry, PartnerCopy
 from services.common.context import Caller
 from services.common.money import money_str
+from services.common.report_files import file_answer
 from services.common.scoping import scoped
+from services.common.unit_of_work import UnitOfWork
 
 _ZERO = Decimal("0")
 
@@ -62,11 +66,21 @@ def _measures(row: Row[Any]) -> dict:
     }
 
 
-def commission_report(session: Session, caller: Caller, args: dict) -> dict:
+def commission_report(uow: UnitOfWork, caller: Caller, args: dict) -> dict:
     """Rows per combination of ``group_by`` (partner, period, source), ordered by them,
     with the totals; reversals count with their negative amounts. Partners see their own
     rows only (``report.read``)."""
     caller.require("report.read")
+    with uow:
+        return _report(uow.session, caller, args)
+
+
+def export_commission_report(uow: UnitOfWork, caller: Caller, args: dict) -> dict:
+    """The commission report as a CSV or XLSX file (``args["format"]``), base64-encoded."""
+    return file_answer(exports.render(commission_report(uow, caller, args), args["format"]))
+
+
+def _report(session: Session, caller: Caller, args: dict) -> dict:
     dims: list[str] = args["group_by"]
     columns = _dimension_columns(dims)
     stmt = select(*columns, *_MEASURES).select_from(CommissionEntry)

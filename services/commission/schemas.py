@@ -1,5 +1,5 @@
-"""Payloads of the commission service (rates, entries, reports, statements), reused by the
-gateway; and the schemas of the events it consumes from orders and partners."""
+"""The wire schemas of the commission service's RPC payloads (rates, entries, reports,
+statements), reused by the gateway."""
 
 from __future__ import annotations
 
@@ -7,15 +7,13 @@ import re
 from typing import Any
 
 from marshmallow import (
-    EXCLUDE,
-    Schema,
     ValidationError,
     fields,
     validate,
     validates_schema,
 )
 
-from services.common.money import MAX_MONEY
+from services.commission.models import KINDS, SOURCES, STATEMENT_STATUSES
 from services.common.report_files import EXPORT_FORMATS
 from services.common.schemas import (
     Id,
@@ -27,9 +25,6 @@ from services.common.schemas import (
     comma_list_pattern,
 )
 
-SOURCES = ("partner", "hq")
-KINDS = ("commission", "reversal")
-STATEMENT_STATUSES = ("issued", "confirmed", "paid")
 REPORT_DIMENSIONS = ("partner", "period", "source")
 REPORT_FORMATS = ("json", *EXPORT_FORMATS)
 
@@ -257,46 +252,3 @@ class PayIn(WireSchema):
             validate.Regexp(r"\s*\S", error="must not be blank"),
         ],
     )
-
-
-# -- consumed events (tolerant readers: producers may add fields) -------------------------
-
-
-class _EventData(Schema):
-    class Meta:
-        unknown = EXCLUDE
-
-
-class OrderApprovedData(_EventData):
-    order_id = Id(required=True, strict=True)
-    partner_id = Id(required=True, strict=True)
-    customer_id = Id(load_default=None, allow_none=True)
-    contract_no = fields.String(required=True)
-    customer_source = fields.String(required=True, validate=validate.OneOf(SOURCES))
-    total_amount = fields.Decimal(required=True, validate=validate.Range(min=0, max=MAX_MONEY))
-    approved_at = fields.AwareDateTime(required=True)
-
-
-class OrderCancelledData(_EventData):
-    order_id = Id(required=True, strict=True)
-    partner_id = Id(required=True, strict=True)
-    customer_id = Id(load_default=None, allow_none=True)
-    contract_no = fields.String(required=True)
-    was_approved = fields.Boolean(required=True)
-    approved_at = fields.AwareDateTime(load_default=None, allow_none=True)
-    total_amount = fields.Decimal(
-        load_default=None, allow_none=True, validate=validate.Range(min=0, max=MAX_MONEY)
-    )
-    customer_source = fields.String(
-        load_default=None, allow_none=True, validate=validate.OneOf(SOURCES)
-    )
-    cancelled_at = fields.AwareDateTime(load_default=None, allow_none=True)
-
-
-class PartnerData(_EventData):
-    id = Id(required=True, strict=True)
-    code = fields.String(required=True)
-    name = fields.String(required=True)
-    type = fields.String(required=True)
-    parent_id = Id(load_default=None, allow_none=True)
-    status = fields.String(required=True)

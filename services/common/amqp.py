@@ -15,7 +15,7 @@ from kombu import Connection, Exchange, Producer
 from kombu.exceptions import OperationalError
 
 PERSISTENT = 2
-_BROKER_ERRORS = (OperationalError, OSError, ConnectionError, AMQPError, AttributeError)
+_BROKER_ERRORS = (OperationalError, OSError, ConnectionError, AMQPError)
 
 
 class Unroutable(Exception):
@@ -60,6 +60,17 @@ class ConfirmingPublisher:
         self._connection = None
         self._producer = None
 
+    def _lost_or_bug(self, exc: AttributeError, what: str) -> None:
+        """py-amqp raises ``AttributeError`` when its socket went away under it (its
+        transport is ``None``): that is a lost broker. With the connection still up it is a
+        bug in the caller's code, and must surface as one, not as "try again"."""
+        connection = self._connection
+        lost = connection is None or not connection.connected
+        self._close()
+        if lost:
+            raise ConnectionError(f"{what} failed, the connection is gone: {exc}") from exc
+        raise exc
+
     def declare(self, *entities: Exchange) -> None:
         with self._lock:
             try:
@@ -69,6 +80,8 @@ class ConfirmingPublisher:
             except _BROKER_ERRORS as exc:
                 self._close()
                 raise ConnectionError(f"declare failed: {exc}") from exc
+            except AttributeError as exc:
+                self._lost_or_bug(exc, "declare")
 
     def publish(
         self,
@@ -99,6 +112,8 @@ class ConfirmingPublisher:
             except _BROKER_ERRORS as exc:
                 self._close()
                 raise ConnectionError(f"publish failed: {exc}") from exc
+            except AttributeError as exc:
+                self._lost_or_bug(exc, "publish")
             except Exception:
                 self._close()
                 raise

@@ -1,8 +1,5 @@
-"""Database: one engine per service container, one session (one transaction) per worker.
-
-The session is committed when the worker's method returns and *before* the RPC reply or
-the event acknowledgement goes out (see ``entrypoints``), rolled back if it raised, and
-closed at teardown. A caller therefore never sees success for a change that was not kept.
+"""The database engine of a service, with what each backend needs; column types and query
+helpers shared by the services. Transactions are the unit of work's (``unit_of_work``).
 
 On SQLite (the local default) a file has one writer at a time, and SQLite waits for the
 write lock by sleeping inside C, where no other green thread of the process can run: had
@@ -21,12 +18,10 @@ import logging
 import os
 import re
 import sqlite3
-import sys
 import threading
 from datetime import datetime
 from typing import Any
 
-from nameko.extensions import DependencyProvider
 from sqlalchemy import (
     BigInteger,
     ColumnElement,
@@ -38,11 +33,9 @@ from sqlalchemy import (
     or_,
 )
 from sqlalchemy.engine import Engine
-from sqlalchemy.exc import InterfaceError, OperationalError, SQLAlchemyError
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.exc import InterfaceError, OperationalError
+from sqlalchemy.orm import Session
 
-from services.common.config import get_settings
-from services.common.errors import ServiceTimeout
 from services.common.timeutil import as_utc
 
 log = logging.getLogger(__name__)
@@ -229,123 +222,12 @@ def is_postgres(session_or_engine: Session | Engine) -> bool:
     return bind.dialect.name == "postgresql"
 
 
-class Database(DependencyProvider):
-    """Injects a SQLAlchemy ``Session`` bound to the service's own database."""
-
-    def __init__(self, service: str | None = None) -> None:
-        self.service = service
-        self.engine: Engine | None = None
-        self.sessions: dict[Any, Session] = {}
-        self.finished: set[Any] = set()
-        self.after_commit: dict[Any, list] = {}
-
-    def setup(self) -> None:
-        service = self.service or self.container.service_name
-        url = self.container.config.get("DATABASE_URL") or get_settings().database_url(service)
-        self.engine = make_engine(url)
-        self.session_factory = sessionmaker(bind=self.engine, expire_on_commit=False)
-
-    def stop(self) -> None:
-        if self.engine is not None:
-            self.engine.dispose()
-
-    def kill(self) -> None:
-        self.stop()
-
-    def session(self) -> Session:
-        """A fresh session outside any worker (relays, timers' own transactions)."""
-        return self.session_factory()
-
-    def session_for(self, worker_ctx: Any) -> Session:
-        session = self.sessions.get(worker_ctx)
-        if session is None:
-            session = self.sessions[worker_ctx] = self.session_factory()
-        return session
-
-    def get_dependency(self, worker_ctx: Any) -> Session:
-        return self.session_for(worker_ctx)
-
-    def finish(self, worker_ctx: Any, exc_info: Any) -> Any:
-        """Commit the worker's transaction (or roll it back); return the resulting exc_info.
-
-        Called by our entrypoints before they reply or acknowledge. Idempotent.
-        """
-        session = self.sessions.get(worker_ctx)
-        if session is None or worker_ctx in self.finished:
-            return exc_info
-        self.finished.add(worker_ctx)
-        hooks = self.after_commit.pop(worker_ctx, [])
-        if exc_info is not None and not getattr(exc_info[1], "keep_changes", False):
-            _roll_back(session)
-            return exc_info
-        try:
-            session.flush()
-        except Exception:
-            failed = sys.exc_info()
-            _roll_back(session)
-            return failed
-        try:
-            session.commit()
-        except DATABASE_AWAY as exc:
-            # The COMMIT went out, or not: the change may be saved. "Try again" (503) would
-            # invite a second copy of whatever is not idempotent; say that nobody knows.
-            log.warning("%s: database lost at commit: %s", worker_ctx.call_id, exc)
-            _roll_back(session)
-            lost = ServiceTimeout(
-                f"the {self.container.service_name} service lost its database while saving:"
-                " the change may or may not have been saved; look before trying again (a request"
-                " sent with an Idempotency-Key may simply be sent again)"
-            )
-            return (ServiceTimeout, lost, sys.exc_info()[2])
-        except Exception:
-            failed = sys.exc_info()
-            _roll_back(session)
-            return failed
-        for hook in hooks:
-            hook()
-        return exc_info
-
-    def on_commit(self, worker_ctx: Any, hook: Any) -> None:
-        """Run ``hook()`` once the worker's transaction is committed (not on rollback)."""
-        self.after_commit.setdefault(worker_ctx, []).append(hook)
-
-    def worker_result(self, worker_ctx: Any, result: Any = None, exc_info: Any = None) -> None:
-        self.finish(worker_ctx, exc_info)
-
-    def worker_teardown(self, worker_ctx: Any) -> None:
-        self.finished.discard(worker_ctx)
-        self.after_commit.pop(worker_ctx, None)
-        session = self.sessions.pop(worker_ctx, None)
-        if session is not None:
-            try:
-                session.close()
-            except SQLAlchemyError as exc:  # a lost connection; raising would kill the container
-                log.warning("closing a session failed, its connection is lost: %s", exc)
-
-
-def _roll_back(session: Session) -> None:
-    """Roll back. When the connection is lost (the database went away), its transaction
-    went with it: there is nothing left to undo, and the worker's own error is what counts.
-    Raising here would kill the container and every worker it runs."""
-    try:
-        session.rollback()
-    except SQLAlchemyError as exc:
-        log.warning("rollback failed, the connection is lost with its transaction: %s", exc)
-
-
-def find_database(container: Any) -> Database | None:
+def dependency_named(container: Any, name: str) -> Any:
+    """The container's dependency provider declared on the service as ``name``."""
     for dependency in container.dependencies:
-        if isinstance(dependency, Database):
+        if dependency.attr_name == name:
             return dependency
-    return None
-
-
-def finish_unit_of_work(worker_ctx: Any, exc_info: Any) -> Any:
-    """Commit or roll back the worker's database transaction; the new exc_info."""
-    database = find_database(worker_ctx.container)
-    if database is None:
-        return exc_info
-    return database.finish(worker_ctx, exc_info)
+    raise LookupError(f"{container.service_name} declares no dependency named {name!r}")
 
 
 def try_advisory_lock(session: Session, name: str) -> bool:

@@ -1,15 +1,19 @@
 """Entrypoints that keep our promises on top of Nameko's.
 
+Each worker's transaction is its unit of work's (``unit_of_work``): the use case commits
+it, so it is committed before the reply is sent or the event acknowledged. At that commit
+the unit of work asks the entry point what to save with the effect (``save_with_effect``).
+
 - ``rpc``: refuses a call whose caller context is missing or forged before any worker
-  runs, and commits the worker's transaction before the reply is sent; a database that
-  cannot be reached answers ``service_unavailable`` (503: try again), not an internal error.
-  ``@rpc(idempotent=True)`` honours the caller's idempotency key (``idempotency``).
+  runs; a database that cannot be reached answers ``service_unavailable`` (503: try
+  again), not an internal error. ``@rpc(idempotent=True)`` honours the caller's
+  idempotency key (``idempotency``): the answer is saved with the effect.
 - ``event_handler``: acts as the system; skips an event it has already applied; records
-  the event id in the transaction of the effect; commits before acknowledging; and when
+  the event id in the transaction of the effect; acknowledges after the commit; and when
   the handler fails, retries with back-off and after N tries parks the message in
   ``prm.parked`` where an operator sees it and can replay it (``manage.py parked``);
   a failure of another service, the database or the broker is retried until it passes.
-- ``timer``: acts as the system; its transaction is committed when it returns.
+- ``timer``: acts as the system.
 """
 
 from __future__ import annotations
@@ -17,6 +21,7 @@ from __future__ import annotations
 import logging
 import sys
 import time
+from functools import partial
 from typing import Any
 
 import eventlet
@@ -25,19 +30,21 @@ from kombu import Queue
 from kombu.exceptions import OperationalError
 from nameko.events import SERVICE_POOL
 from nameko.events import EventHandler as NamekoEventHandler
-from nameko.messaging import QueueConsumer
+from nameko.exceptions import MalformedRequest
 from nameko.rpc import Rpc as NamekoRpc
 from nameko.standalone.events import get_event_exchange
 from nameko.timer import Timer as NamekoTimer
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
 
 from services.common.amqp import ConfirmingPublisher
 from services.common.context import CALLER_KEY, verify_caller
-from services.common.db import DATABASE_AWAY, find_database, finish_unit_of_work
+from services.common.db import DATABASE_AWAY, dependency_named
 from services.common.errors import AppError, ServiceTimeout, ServiceUnavailable
 from services.common.idempotency import key_of, remember, replay
 from services.common.models import ProcessedEvent
+from services.common.nameko_patch import BROKER_LOST
 from services.common.sealing import SealedValueUnreadable
 from services.common.timeutil import iso, utcnow
 
@@ -47,10 +54,6 @@ PARKED_QUEUE = "prm.parked"
 ATTEMPTS_HEADER = "x-prm-attempts"
 #: When the event first failed (Unix seconds): bounds how long transient failures are retried.
 FAILING_SINCE_HEADER = "x-prm-failing-since"
-
-#: What a lost broker connection raises, depending on where it is noticed: amqp's own
-#: error, kombu's wrapper of it, or the socket's (reset, broken pipe, refused).
-BROKER_LOST = (AmqpConnectionError, OperationalError, OSError)
 
 #: Failures that say nothing about the event: another service, the database or the broker
 #: is away for a moment, or a stored secret waits for its key to be put back. They are
@@ -67,23 +70,6 @@ TRANSIENT = (
     OperationalError,
     ConnectionError,
 )
-
-
-def _settle(message: Any, settle: Any) -> None:
-    """Ack or requeue ``message`` if its connection still stands. When the broker went away
-    meanwhile, it has taken the message back and will deliver it again: nothing to do."""
-    if message.channel.connection:
-        try:
-            settle()
-        except BROKER_LOST:
-            log.info("broker connection lost before a message was settled; it is redelivered")
-
-
-# Nameko 2.14 catches only amqp's ConnectionError here; a reset socket raises OSError, which
-# kills the whole container on the first broker restart. Every consumer in a service (RPC,
-# events, the replies of calls to other services) settles its messages through these.
-QueueConsumer.ack_message = lambda self, message: _settle(message, message.ack)  # type: ignore[method-assign]
-QueueConsumer.requeue_message = lambda self, message: _settle(message, message.requeue)  # type: ignore[method-assign]
 
 
 def _unavailable(service: str, exc: BaseException) -> ServiceUnavailable | None:
@@ -109,24 +95,37 @@ class Rpc(NamekoRpc):
 
     def handle_message(self, body: Any, message: Any) -> None:
         # Raising here makes Nameko's consumer answer with the error; no worker runs.
-        verify_caller(self.unpack_message_headers(message).get(CALLER_KEY))
-        super().handle_message(body, message)
+        context_data = self.unpack_message_headers(message)
+        verify_caller(context_data.get(CALLER_KEY))
+        try:
+            args, kwargs = body["args"], body["kwargs"]
+        except (KeyError, TypeError):
+            raise MalformedRequest("Message missing `args` or `kwargs`") from None
+        self.check_signature(args, kwargs)
+        worker_ctx = self.container.spawn_worker(
+            self,
+            args,
+            kwargs,
+            context_data=context_data,
+            handle_result=partial(self.handle_result, message),
+        )
+        # Read by ``save_with_effect`` at the worker's commit (the worker has not run yet:
+        # a green thread starts when this one yields).
+        worker_ctx.idempotency_key = key_of(message) if self.idempotent else None
+
+    def save_with_effect(self, worker_ctx: Any, session: Session, answer: Any) -> None:
+        """Called by the unit of work at its commit: the answer to the call's key is saved
+        in the transaction of its effect."""
+        key = getattr(worker_ctx, "idempotency_key", None)
+        if key is not None:
+            remember(session, worker_ctx, key, answer)
 
     def handle_result(self, message: Any, worker_ctx: Any, result: Any, exc_info: Any) -> Any:
-        database = find_database(self.container)
-        key = key_of(message) if self.idempotent and database is not None else None
-        if key is not None and exc_info is None:
-            try:
-                remember(database, worker_ctx, key, result)
-            except Exception:
-                # Never commit an effect whose answer is not saved with it: a retry with
-                # the key would make it twice. (Raising here would kill the container.)
-                log.exception("%s: could not save the answer to its key", worker_ctx.call_id)
-                exc_info = sys.exc_info()
-        exc_info = finish_unit_of_work(worker_ctx, exc_info)
+        key = getattr(worker_ctx, "idempotency_key", None)
         if key is not None and exc_info is not None:
             # Failed, or a call with the same key committed first: answer as that one did.
-            result, exc_info = replay(database, worker_ctx, key) or (result, exc_info)
+            database = dependency_named(self.container, "uow")
+            result, exc_info = replay(database.session, worker_ctx, key) or (result, exc_info)
         if exc_info is not None:
             result = None
             away = _unavailable(self.container.service_name, exc_info[1])
@@ -178,10 +177,7 @@ class EventHandler(NamekoEventHandler):
         super().stop()
 
     def _already_processed(self, event_id: str) -> bool:
-        database = find_database(self.container)
-        if database is None:
-            return False
-        with database.session() as session:
+        with dependency_named(self.container, "uow").session() as session:
             found = session.scalar(
                 select(ProcessedEvent.event_id).where(
                     ProcessedEvent.event_id == event_id,
@@ -207,15 +203,16 @@ class EventHandler(NamekoEventHandler):
             return
         super().handle_message(body, message)
 
+    def save_with_effect(self, worker_ctx: Any, session: Session, answer: Any) -> None:
+        """Called by the unit of work at its commit: the event is marked applied in the
+        transaction of its effect, so that a redelivery never applies it twice."""
+        session.add(ProcessedEvent(event_id=worker_ctx.args[0]["id"], handler=self.handler_key))
+
     def handle_result(
         self, message: Any, worker_ctx: Any, result: Any = None, exc_info: Any = None
     ) -> Any:
-        database = find_database(self.container)
-        if exc_info is None and database is not None:
-            database.session_for(worker_ctx).add(
-                ProcessedEvent(event_id=worker_ctx.args[0]["id"], handler=self.handler_key)
-            )
-        exc_info = finish_unit_of_work(worker_ctx, exc_info)
+        if exc_info is None:
+            exc_info = self._mark_if_nothing_committed(worker_ctx)
         if (
             exc_info is not None
             and isinstance(exc_info[1], IntegrityError)
@@ -228,6 +225,22 @@ class EventHandler(NamekoEventHandler):
         else:
             self._retry_or_park(message, exc_info[1])
         return result, exc_info
+
+    def _mark_if_nothing_committed(self, worker_ctx: Any) -> Any:
+        """A handler that had nothing to change committed nothing: mark the event applied on
+        its own, so that a redelivery is skipped like any other. (Had it changed anything,
+        its commit would have marked it with the change.)"""
+        works = dependency_named(self.container, "uow")
+        work = works.work_of(worker_ctx)
+        if work is not None and work.saved_with_effect:
+            return None
+        try:
+            with works.session() as session:
+                self.save_with_effect(worker_ctx, session, None)
+                session.commit()
+        except Exception:
+            return sys.exc_info()
+        return None
 
     def _retry_or_park(self, message: Any, exc: BaseException) -> None:
         headers = dict(message.headers or {})

@@ -16,19 +16,11 @@ class AppError(Exception):
 
     status = 400
     code = "bad_request"
-    #: When True the worker's transaction is committed although the call fails: for
-    #: bookkeeping that must survive the refusal (a revoked token family, say).
-    keep_changes = False
 
     def __init__(
         self, message: str, code: str | None = None, errors: dict[str, Any] | None = None
     ) -> None:
         super().__init__(message, code or self.code, errors or {})
-
-    def keeping_changes(self) -> AppError:
-        """This error, with the transaction's changes kept (see ``keep_changes``)."""
-        self.keep_changes = True
-        return self
 
     @property
     def message(self) -> str:

@@ -22,6 +22,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import logging
+from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -31,7 +32,6 @@ from sqlalchemy.orm import Session
 
 from services.common.config import get_settings
 from services.common.context import CALLER_KEY, caller_of_accepted_call
-from services.common.db import Database
 from services.common.errors import InvalidInput, ServiceUnavailable
 from services.common.models import IdempotentCall
 
@@ -65,10 +65,10 @@ def _scope(worker_ctx: Any) -> tuple[str, str]:
     return who, f"{worker_ctx.container.service_name}.{worker_ctx.entrypoint.method_name}"
 
 
-def remember(database: Database, worker_ctx: Any, key: str, result: Any) -> None:
+def remember(session: Session, worker_ctx: Any, key: str, result: Any) -> None:
     """Save ``result`` as the answer to ``key``, in the worker's transaction."""
     caller, method = _scope(worker_ctx)
-    database.session_for(worker_ctx).add(
+    session.add(
         IdempotentCall(
             caller=caller,
             method=method,
@@ -79,12 +79,12 @@ def remember(database: Database, worker_ctx: Any, key: str, result: Any) -> None
     )
 
 
-def replay(database: Database, worker_ctx: Any, key: str) -> tuple[Any, Any] | None:
+def replay(new_session: Callable[[], Session], worker_ctx: Any, key: str) -> tuple[Any, Any] | None:
     """(result, exc_info) to answer instead of the worker's failure: the answer of the call
     with the same key that succeeded; ``None`` when none has."""
     try:
         caller, method = _scope(worker_ctx)
-        with database.session() as session:
+        with new_session() as session:
             earlier = session.scalar(
                 select(IdempotentCall).where(
                     IdempotentCall.caller == caller,

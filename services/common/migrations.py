@@ -50,7 +50,7 @@ def upgrade(service: str, migrations_dir: Path, url: str | None = None) -> None:
 
 def run_env(context: object, service: str, metadata: MetaData) -> None:
     """The body of every service's ``migrations/env.py``."""
-    config = context.config  # type: ignore[attr-defined]
+    config = context.config
     target = [metadata, CommonBase.metadata]
     version_table = f"alembic_version_{service}"
     connection = config.attributes.get("connection")
@@ -63,7 +63,7 @@ def run_env(context: object, service: str, metadata: MetaData) -> None:
     _configure_and_run(context, connection, target, version_table)
 
 
-def _configure_and_run(context, connection, target, version_table) -> None:  # type: ignore[no-untyped-def]
+def _configure_and_run(context, connection, target, version_table) -> None:
     context.configure(
         connection=connection,
         target_metadata=target,

@@ -1,7 +1,7 @@
 """The transactional outbox: events are rows first, messages second.
 
-``EventOutbox`` injects an emitter that adds the event to the worker's own transaction.
-A relay thread publishes committed rows with publisher confirms and marks them sent. It
+A unit of work adds its events to its own transaction (``add_event``). ``EventOutbox``'s
+relay thread publishes committed rows with publisher confirms and marks them sent. It
 is woken after each commit and also sweeps on an interval, so rows left behind by a crash
 or a broker outage go out as soon as the broker is back. On PostgreSQL, rows are claimed
 with ``FOR UPDATE SKIP LOCKED`` so several replicas never publish the same row at once.
@@ -23,13 +23,11 @@ from sqlalchemy.orm import Session
 
 from services.common.amqp import ConfirmingPublisher, Unroutable
 from services.common.context import REQUEST_ID_KEY
-from services.common.db import find_database, is_postgres
+from services.common.db import dependency_named, is_postgres
 from services.common.models import OutboxEvent
 from services.common.timeutil import iso, utcnow
 
 log = logging.getLogger(__name__)
-
-Emit = Callable[[str, dict[str, Any]], str]
 
 
 def make_envelope(source: str, event_type: str, data: dict[str, Any], **meta: Any) -> dict:
@@ -137,10 +135,7 @@ class EventOutbox(DependencyProvider):
         self.relay: OutboxRelay | None = None
 
     def start(self) -> None:
-        database = find_database(self.container)
-        if database is None:
-            raise RuntimeError("EventOutbox needs a Database dependency on the service")
-        self.database = database
+        database = dependency_named(self.container, "uow")
         self.relay = OutboxRelay(
             self.container.service_name, database.session, self.container.config
         )
@@ -174,18 +169,6 @@ class EventOutbox(DependencyProvider):
                 backoff = min(max(backoff * 2, self.interval), 30.0)
             eventlet.sleep(0)
 
-    def get_dependency(self, worker_ctx: Any) -> Emit:
-        database = self.database
-        source = self.container.service_name
-
-        def emit(event_type: str, data: dict[str, Any]) -> str:
-            session = database.session_for(worker_ctx)
-            meta = {}
-            request_id = worker_ctx.data.get(REQUEST_ID_KEY)
-            if request_id:
-                meta[REQUEST_ID_KEY] = request_id
-            event_id = add_event(session, source, event_type, data, **meta)
-            database.on_commit(worker_ctx, self.wake)
-            return event_id
-
-        return emit
+    def get_dependency(self, worker_ctx: Any) -> Callable[[], None]:
+        """``wake()``: publish now what was committed (the units of work call it)."""
+        return self.wake

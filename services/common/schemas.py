@@ -175,11 +175,16 @@ class Money(fields.Field):
         "range": "must be more than 0 and at most 999999999999.99",
     }
 
-    def __init__(self, **kwargs: Any) -> None:
+    def __init__(self, *, signed: bool = False, **kwargs: Any) -> None:
+        #: ``signed``: any amount within ``MAX_MONEY`` either way loads, 0 too (an event's
+        #: amount, which may be a reversal).
+        self.signed = signed
         metadata = {
             "type": "string",
             "format": "decimal",
-            "pattern": MONEY_PATTERN if kwargs.get("dump_only") else POSITIVE_MONEY_PATTERN,
+            "pattern": (
+                MONEY_PATTERN if kwargs.get("dump_only") or signed else POSITIVE_MONEY_PATTERN
+            ),
             "example": "1250.00",
         }
         kwargs["metadata"] = metadata | kwargs.get("metadata", {})
@@ -195,9 +200,12 @@ class Money(fields.Field):
             amount = to_decimal(value.strip() if isinstance(value, str) else value)
         except ValueError as exc:
             raise self.make_error("invalid") from exc
-        if amount.as_tuple().exponent < -2:  # type: ignore[operator]
+        if amount.as_tuple().exponent < -2:
             raise self.make_error("places")
-        if not Decimal(0) < amount <= MAX_MONEY:
+        if self.signed:
+            if abs(amount) > MAX_MONEY:
+                raise self.make_error("range")
+        elif not Decimal(0) < amount <= MAX_MONEY:
             raise self.make_error("range")
         return money(amount)
 

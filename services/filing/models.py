@@ -1,4 +1,5 @@
-"""Tables of the filing service: customers and their keys, filings, leads, transfers."""
+"""Tables of the filing service (customers and their keys, filings, leads, transfers) and
+the values of their status columns."""
 
 from __future__ import annotations
 
@@ -10,6 +11,22 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 from services.common.db import BigIntPK, UTCDateTime
 from services.common.timeutil import utcnow
+
+#: ``Customer.status``: pending and protected customers block others (their keys).
+PENDING, PROTECTED, REJECTED, RELEASED = "pending", "protected", "rejected", "released"
+CUSTOMER_STATUSES = (PENDING, PROTECTED, REJECTED, RELEASED)
+ACTIVE_STATUSES = (PENDING, PROTECTED)
+#: ``Customer.source``: filed by a partner, or claimed from an HQ lead.
+FROM_PARTNER, FROM_HQ = "partner", "hq"
+CUSTOMER_SOURCES = (FROM_PARTNER, FROM_HQ)
+
+#: ``Filing.status``.
+FILING_PENDING, FILING_APPROVED, FILING_REJECTED = "pending", "approved", "rejected"
+FILING_STATUSES = (FILING_PENDING, FILING_APPROVED, FILING_REJECTED)
+
+#: ``Lead.status``.
+UNASSIGNED, ASSIGNED, CLAIMED = "unassigned", "assigned", "claimed"
+LEAD_STATUSES = (UNASSIGNED, ASSIGNED, CLAIMED)
 
 
 class Base(DeclarativeBase):
@@ -33,8 +50,8 @@ class Customer(Base):
     address: Mapped[str | None] = mapped_column(String(300))
     region_code: Mapped[str] = mapped_column(String(6), index=True)
     industry: Mapped[str | None] = mapped_column(String(100))
-    source: Mapped[str] = mapped_column(String(10))  # "partner" or "hq"
-    status: Mapped[str] = mapped_column(String(12))  # pending protected rejected released
+    source: Mapped[str] = mapped_column(String(10))  # CUSTOMER_SOURCES
+    status: Mapped[str] = mapped_column(String(12))  # CUSTOMER_STATUSES
     owner_partner_id: Mapped[int] = mapped_column()
     protection_days: Mapped[int] = mapped_column(Integer)
     protected_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
@@ -70,13 +87,13 @@ class Filing(Base):
     id: Mapped[int] = mapped_column(BigIntPK, primary_key=True, autoincrement=True)
     customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id"), index=True)
     partner_id: Mapped[int] = mapped_column(index=True)
-    status: Mapped[str] = mapped_column(String(10), index=True)  # pending approved rejected
+    status: Mapped[str] = mapped_column(String(10), index=True)  # FILING_STATUSES
     flow: Mapped[dict[str, Any]] = mapped_column(JSON)
     created_by: Mapped[int | None] = mapped_column()
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     decided_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     #: Customers of other partners close to this one when it was filed (``near_matches``
-    #: in domain.py), for HQ approvers only; None for filings from before the check.
+    #: in rules.py), for HQ approvers only; None for filings from before the check.
     near_matches: Mapped[list[dict[str, Any]] | None] = mapped_column(JSON)
 
     customer: Mapped[Customer] = relationship(back_populates="filings")
@@ -99,7 +116,7 @@ class Lead(Base):
     region_code: Mapped[str | None] = mapped_column(String(6))
     address: Mapped[str | None] = mapped_column(String(300))
     notes: Mapped[str | None] = mapped_column(Text)
-    status: Mapped[str] = mapped_column(String(12))  # unassigned assigned claimed
+    status: Mapped[str] = mapped_column(String(12))  # LEAD_STATUSES
     assigned_partner_id: Mapped[int | None] = mapped_column()
     assigned_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     claim_deadline: Mapped[datetime | None] = mapped_column(UTCDateTime)
@@ -107,7 +124,7 @@ class Lead(Base):
     protection_days: Mapped[int | None] = mapped_column(Integer)
     customer_id: Mapped[int | None] = mapped_column()
     created_by: Mapped[int | None] = mapped_column()
-    #: An imported lead's row fingerprint (``leads.row_key``): no row is imported twice.
+    #: An imported lead's row fingerprint (``rules.row_key``): no row is imported twice.
     import_key: Mapped[str | None] = mapped_column(String(64))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 

@@ -1,4 +1,5 @@
-"""Payloads of the filing service (customers, filings, leads), reused by the gateway."""
+"""Wire schemas of the filing service's RPC payloads (customers, filings, leads), reused by
+the gateway."""
 
 from __future__ import annotations
 
@@ -21,10 +22,12 @@ from services.filing.keys import (
     normalise_uscc,
     unfit_name,
 )
-
-CUSTOMER_STATUSES = ("pending", "protected", "rejected", "released")
-FILING_STATUSES = ("pending", "approved", "rejected")
-LEAD_STATUSES = ("unassigned", "assigned", "claimed")
+from services.filing.models import (
+    CUSTOMER_SOURCES,
+    CUSTOMER_STATUSES,
+    FILING_STATUSES,
+    LEAD_STATUSES,
+)
 
 
 def _fit_name(name: str) -> None:
@@ -176,7 +179,7 @@ class CustomerListArgs(PageArgs):
     region_code = RegionCode()
     q = fields.String(validate=validate.Length(max=100))
     partner_id = Id()
-    source = fields.String(validate=validate.OneOf(("partner", "hq")))
+    source = fields.String(validate=validate.OneOf(CUSTOMER_SOURCES))
 
 
 class TransferIn(WireSchema):

@@ -1,17 +1,17 @@
-"""The filing service: customers filed by partners, their protection, and HQ leads."""
+"""The filing service's entry points: customers filed by partners, their protection, and
+HQ leads. Each loads its input and hands it to one use case (``customers``, ``leads``,
+``housekeeping``) with the unit of work and the partners calls it needs."""
 
 from __future__ import annotations
 
-import logging
-
 from services.common.config import get_settings
-from services.common.db import try_advisory_lock
 from services.common.entrypoints import event_handler, rpc, timer
+from services.common.events import load_event
 from services.common.rpc import ServiceRpc
 from services.common.schemas import DecisionIn, FlowIn, RejectIn, load, load_id
 from services.common.service import ServiceBase
 from services.common.timeutil import utcnow
-from services.filing import domain, leads
+from services.filing import customers, housekeeping, leads
 from services.filing.schemas import (
     CustomerCheckIn,
     CustomerFileIn,
@@ -23,8 +23,7 @@ from services.filing.schemas import (
     LeadListArgs,
     TransferIn,
 )
-
-log = logging.getLogger(__name__)
+from services.orders import events as orders_events
 
 
 class FilingService(ServiceBase):
@@ -32,121 +31,134 @@ class FilingService(ServiceBase):
 
     partners = ServiceRpc("partners")
 
-    def _assigner(self) -> leads.Assigner:
-        return leads.Assigner(self.db, self.partners.partners_covering, self.partners.partner_terms)
-
     # -- customers and filings ----------------------------------------------------------
 
     @rpc
     def check_customer(self, payload: dict) -> dict:
         """Would this customer conflict with one filed by another partner? (yes/no only)"""
-        return domain.check_conflict(self.db, self.caller, load(CustomerCheckIn, payload))
+        data = load(CustomerCheckIn, payload)
+        return customers.check_conflict(self.uow, self.caller, data)
 
     @rpc(idempotent=True)
     def file_customer(self, payload: dict) -> dict:
+        """A partner files a customer in its territory; it is pending approval."""
         data = load(CustomerFileIn, payload)
-        self.caller.require("customer.create")
-        covering = self.partners.partners_covering(data["region_code"])
-        return domain.file_customer(self.db, self.caller, data, covering, self.emit)
+        return customers.file_customer(self.uow, self.caller, data, self.partners.partners_covering)
 
     @rpc
     def list_customers(self, query: dict) -> dict:
-        return domain.list_customers(self.db, self.caller, load(CustomerListArgs, query))
+        """A page of the customers the caller sees."""
+        args = load(CustomerListArgs, query)
+        return customers.list_customers(self.uow, self.caller, args)
 
     @rpc
     def get_customer(self, customer_id: int) -> dict:
-        return domain.get_customer(self.db, self.caller, load_id(customer_id))
+        """A customer the caller sees."""
+        return customers.get_customer(self.uow, self.caller, load_id(customer_id))
 
     @rpc
     def owned_customer(self, customer_id: int) -> dict:
         """The customer if it is protected for the caller's partner; else customer_not_owned."""
-        return domain.owned_customer(self.db, self.caller, load_id(customer_id, "customer_id"))
+        customer_id = load_id(customer_id, "customer_id")
+        return customers.owned_customer(self.uow, self.caller, customer_id)
 
     @rpc(idempotent=True)
     def transfer_customer(self, customer_id: int, payload: dict) -> dict:
+        """HQ moves a protected customer to another partner covering its region."""
         data = load(TransferIn, payload)
-        self.caller.require_hq("customer.transfer")
-        customer = domain.get_customer(self.db, self.caller, load_id(customer_id))
-        covering = self.partners.partners_covering(customer["region_code"])
-        return domain.transfer_customer(
-            self.db, self.caller, customer["id"], data, covering, utcnow(), self.emit
+        return customers.transfer_customer(
+            self.uow, self.caller, load_id(customer_id), data, self.partners.partners_covering
         )
 
     @rpc
     def list_filings(self, query: dict) -> dict:
-        return domain.list_filings(self.db, self.caller, load(FilingListArgs, query))
+        """A page of the filings the caller sees."""
+        args = load(FilingListArgs, query)
+        return customers.list_filings(self.uow, self.caller, args)
 
     @rpc
     def get_filing(self, filing_id: int) -> dict:
-        return domain.get_filing(self.db, self.caller, load_id(filing_id))
+        """A filing the caller sees."""
+        return customers.get_filing(self.uow, self.caller, load_id(filing_id))
 
     @rpc(idempotent=True)
     def approve_filing(self, filing_id: int, payload: dict) -> dict:
-        data = load(DecisionIn, payload)
-        return domain.approve_filing(
-            self.db, self.caller, load_id(filing_id), data["comment"], utcnow(), self.emit
-        )
+        """An approver of the current step approves the filing."""
+        comment = load(DecisionIn, payload)["comment"]
+        return customers.approve_filing(self.uow, self.caller, load_id(filing_id), comment)
 
     @rpc(idempotent=True)
     def reject_filing(self, filing_id: int, payload: dict) -> dict:
-        data = load(RejectIn, payload)
-        return domain.reject_filing(
-            self.db, self.caller, load_id(filing_id), data["comment"], utcnow(), self.emit
-        )
+        """An approver rejects the filing with a reason."""
+        comment = load(RejectIn, payload)["comment"]
+        return customers.reject_filing(self.uow, self.caller, load_id(filing_id), comment)
 
     @rpc
     def get_approval_flow(self) -> dict:
-        return domain.get_flow(self.db, self.caller)
+        """The filing approval flow."""
+        return customers.get_flow(self.uow, self.caller)
 
     @rpc
     def set_approval_flow(self, payload: dict) -> dict:
-        return domain.set_flow(self.db, self.caller, load(FlowIn, payload)["steps"])
+        """HQ replaces the filing approval flow."""
+        steps = load(FlowIn, payload)["steps"]
+        return customers.set_flow(self.uow, self.caller, steps)
 
     # -- leads --------------------------------------------------------------------------
 
     @rpc(idempotent=True)
     def create_lead(self, payload: dict) -> dict:
+        """HQ enters a lead; it is routed to a partner at once."""
         data = load(LeadIn, payload)
-        self.caller.require_hq("lead.create")
         return leads.create_lead(
-            self.db, self.caller, data, self._assigner(), self._resolve, utcnow(), self.emit
+            self.uow,
+            self.caller,
+            data,
+            self.partners.partners_covering,
+            self.partners.partner_terms,
+            self.partners.resolve_address,
         )
 
     @rpc(idempotent=True)
     def import_leads(self, payload: dict) -> dict:
         """Create and route every valid row; report the others by row number."""
         rows = load(LeadImportIn, payload)["rows"]
-        self.caller.require_hq("lead.create")
         return leads.import_leads(
-            self.db, self.caller, rows, self._assigner(), self._resolve, utcnow(), self.emit
+            self.uow,
+            self.caller,
+            rows,
+            self.partners.partners_covering,
+            self.partners.partner_terms,
+            self.partners.resolve_address,
         )
-
-    def _resolve(self, address: str) -> dict:
-        return self.partners.resolve_address({"address": address})
 
     @rpc
     def list_leads(self, query: dict) -> dict:
-        return leads.list_leads(self.db, self.caller, load(LeadListArgs, query))
+        """A page of the leads the caller sees."""
+        args = load(LeadListArgs, query)
+        return leads.list_leads(self.uow, self.caller, args)
 
     @rpc
     def get_lead(self, lead_id: int) -> dict:
-        return leads.get_lead(self.db, self.caller, load_id(lead_id))
+        """A lead the caller sees."""
+        return leads.get_lead(self.uow, self.caller, load_id(lead_id))
 
     @rpc(idempotent=True)
     def claim_lead(self, lead_id: int) -> dict:
-        return leads.claim_lead(self.db, self.caller, load_id(lead_id), utcnow(), self.emit)
+        """The assigned partner claims the lead: its customer, protected."""
+        return leads.claim_lead(self.uow, self.caller, load_id(lead_id))
 
     @rpc(idempotent=True)
     def decline_lead(self, lead_id: int, payload: dict) -> dict:
-        data = load(DeclineIn, payload)
+        """The assigned partner declines the lead; it moves on."""
+        reason = load(DeclineIn, payload)["reason"]
         return leads.decline_lead(
-            self.db,
+            self.uow,
             self.caller,
             load_id(lead_id),
-            data["reason"],
-            self._assigner(),
-            utcnow(),
-            self.emit,
+            reason,
+            self.partners.partners_covering,
+            self.partners.partner_terms,
         )
 
     # -- events and timers --------------------------------------------------------------
@@ -154,17 +166,14 @@ class FilingService(ServiceBase):
     @event_handler("orders", "order_approved")
     def on_order_approved(self, event: dict) -> None:
         """An approved order extends its customer's protection."""
-        domain.extend_protection(self.db, event["data"])
+        order = load_event(orders_events.OrderApproved, event)
+        customers.extend_protection(
+            self.uow, order["customer_id"], order["partner_id"], order["approved_at"]
+        )
 
     @timer(interval=get_settings().timer_interval)
     def housekeeping(self) -> None:
         """Reminders and expiries; one replica does each tick."""
-        if not try_advisory_lock(self.db, "filing.housekeeping"):
-            return
-        now = utcnow()
-        assigner = self._assigner()
-        expiring = leads.claims_to_expire(self.db, assigner, now)  # asks partners: no write yet
-        domain.remind_protection_ending(self.db, now, self.emit)
-        domain.release_expired(self.db, now, self.emit)
-        leads.remind_claim_deadlines(self.db, now, self.emit)
-        leads.expire_claims(self.db, assigner, expiring, now, self.emit)
+        housekeeping.run(
+            self.uow, self.partners.partners_covering, self.partners.partner_terms, utcnow()
+        )

@@ -1,4 +1,5 @@
-"""Channels: where a user's messages, or a partner's events, go besides the inbox.
+"""Channels: where a user's messages, or a partner's events, go besides the inbox. The use
+cases of registering, reading, changing and removing them, and reading their delivery log.
 
 A user registers channels for themselves. A partner admin (``channel.manage``) registers
 channels of its own partner, which receive the events directed at that partner. A channel
@@ -12,34 +13,38 @@ from __future__ import annotations
 import secrets
 from datetime import datetime
 
-from sqlalchemy import and_, delete, func, or_, select, update
+from sqlalchemy import ColumnElement, and_, delete, func, or_, select, update
 from sqlalchemy.orm import Session, undefer_group
 
+from services.common.config import NotifySettings
 from services.common.context import Caller
-from services.common.errors import Conflict, Forbidden, InvalidInput, InvalidState, NotFound
+from services.common.errors import InvalidState, NotFound
 from services.common.schemas import page_of
-from services.notify.models import SEALED, Channel, Delivery
-from services.notify.schemas import (
-    NOT_A_DINGTALK_ROBOT,
-    SIGNED_ROBOT_FORMAT,
-    ChannelCreatedOut,
-    ChannelOut,
-    DeliveryOut,
+from services.common.unit_of_work import UnitOfWork
+from services.notify import rules
+from services.notify.models import (
+    CANCELLED,
+    EMAIL,
+    JSON_FORMAT,
+    PARTNER,
+    PENDING,
+    SEALED,
+    USER,
+    ZH,
+    Channel,
+    Delivery,
 )
-from services.notify.settings import NotifySettings
-from services.notify.targets import Resolver, resolve_host, webhook_target_problem
-
-USER, PARTNER = "user", "partner"
-EMAIL, WEBHOOK = "email", "webhook"
-MANAGE = "channel.manage"
-MAX_CHANNELS = 20  # per user, and per partner
+from services.notify.schemas import ChannelCreatedOut, ChannelOut, DeliveryOut
+from services.notify.targets import Resolver, resolve_host
 
 
 def dump_channel(channel: Channel) -> dict:
+    """A channel as its owner sees it (never a secret)."""
     return ChannelOut().dump(channel)
 
 
 def dump_delivery(delivery: Delivery) -> dict:
+    """A line of a channel's delivery log."""
     return DeliveryOut().dump(
         {
             "id": delivery.id,
@@ -50,22 +55,19 @@ def dump_delivery(delivery: Delivery) -> dict:
             "last_error": delivery.last_error,
             "at": delivery.last_attempt_at or delivery.created_at,
             "created_at": delivery.created_at,
-            "next_attempt_at": delivery.next_attempt_at if delivery.status == "pending" else None,
+            "next_attempt_at": delivery.next_attempt_at if delivery.status == PENDING else None,
             "sent_at": delivery.sent_at,
         }
     )
 
 
-def _user_id(caller: Caller) -> int:
-    if caller.user_id is None:
-        raise Forbidden("channels belong to a user")
-    return caller.user_id
+# -- queries shared by the use cases ------------------------------------------------------
 
 
-def _visible(caller: Caller):  # type: ignore[no-untyped-def]
+def _visible(caller: Caller) -> ColumnElement[bool]:
     """The condition on channels the caller may see."""
-    conditions = [and_(Channel.scope == USER, Channel.owner_user_id == _user_id(caller))]
-    if caller.partner_id is not None and caller.has(MANAGE):
+    conditions = [and_(Channel.scope == USER, Channel.owner_user_id == rules.channel_user(caller))]
+    if rules.administers_partner_channels(caller):
         conditions.append(and_(Channel.scope == PARTNER, Channel.partner_id == caller.partner_id))
     return or_(*conditions)
 
@@ -78,38 +80,28 @@ def visible_channel(session: Session, caller: Caller, channel_id: int) -> Channe
     return channel
 
 
-def _owner_of_new(caller: Caller, scope: str) -> tuple[int, int | None]:
-    """(owner user id, partner id) of a channel the caller registers in ``scope``."""
-    user_id = _user_id(caller)
-    if scope == USER:
-        return user_id, None
-    if caller.partner_id is None:
-        raise Forbidden("partner channels are registered by a partner's admin")
-    caller.require(MANAGE)
-    return user_id, caller.partner_id
-
-
-def _check_room(session: Session, scope: str, user_id: int, partner_id: int | None) -> None:
+def _channels_owned(session: Session, scope: str, user_id: int, partner_id: int | None) -> int:
     owned = Channel.owner_user_id == user_id if scope == USER else Channel.partner_id == partner_id
     count = session.scalar(
         select(func.count()).select_from(Channel).where(Channel.scope == scope, owned)
     )
-    if (count or 0) >= MAX_CHANNELS:
-        raise Conflict(f"at most {MAX_CHANNELS} channels", "too_many_channels")
+    return count or 0
 
 
-def check_webhook_target(
-    url: str, settings: NotifySettings, resolve: Resolver = resolve_host
-) -> None:
-    problem = webhook_target_problem(url, settings.webhook_allow_private, resolve)
-    if problem:
-        raise InvalidInput(
-            "the webhook URL is not allowed", "webhook_target_not_allowed", {"target": [problem]}
-        )
+def cancel_pending(session: Session, channel_id: int, reason: str) -> None:
+    """Drop what is queued for the channel; an attempted delivery keeps its last error."""
+    session.execute(
+        update(Delivery)
+        .where(Delivery.channel_id == channel_id, Delivery.status == PENDING)
+        .values(status=CANCELLED, last_error=func.coalesce(Delivery.last_error, reason))
+    )
+
+
+# -- use cases ----------------------------------------------------------------------------
 
 
 def create_channel(
-    session: Session,
+    uow: UnitOfWork,
     caller: Caller,
     data: dict,
     settings: NotifySettings,
@@ -118,7 +110,7 @@ def create_channel(
 ) -> dict:
     """Register a channel. A webhook gets a signing secret, returned here only."""
     scope = data["scope"]
-    user_id, partner_id = _owner_of_new(caller, scope)
+    user_id, partner_id = rules.owner_of_new_channel(caller, scope)
     target = data["target"].strip()
     secret = None
     fmt = None
@@ -126,111 +118,94 @@ def create_channel(
         if not settings.smtp_configured:
             raise InvalidState("e-mail is not configured on this platform", "email_not_configured")
     else:
-        check_webhook_target(target, settings, resolve)
-        fmt = data.get("format") or "json"
+        # Resolving the name takes a moment: done before the transaction starts.
+        rules.check_webhook_target(target, settings, resolve)
+        fmt = data.get("format") or JSON_FORMAT
         secret = secrets.token_hex(32)
-    _check_room(session, scope, user_id, partner_id)
-    channel = Channel(
-        scope=scope,
-        owner_user_id=user_id,
-        partner_id=partner_id,
-        kind=data["kind"],
-        target=target,
-        format=fmt,
-        events=sorted(set(data.get("events") or [])),
-        language=data.get("language") or "zh",
-        secret=secret,
-        robot_secret=data.get("robot_secret"),  # ChannelIn allows it on dingtalk only
-        active=True,
-        consecutive_failures=0,
-        created_at=now,
-        updated_at=now,
-    )
-    session.add(channel)
-    session.flush()
-    return ChannelCreatedOut().dump(channel) | {"secret": secret}
-
-
-def list_channels(session: Session, caller: Caller, args: dict) -> dict:
-    """The caller's own channels, and its partner's if it administers them."""
-    stmt = select(Channel).options(undefer_group(SEALED)).where(_visible(caller))
-    if args.get("scope"):
-        stmt = stmt.where(Channel.scope == args["scope"])
-    stmt = stmt.order_by(Channel.id)
-    return page_of(session, stmt, args["page"], args["per_page"], dump_channel)
-
-
-def get_channel(session: Session, caller: Caller, channel_id: int) -> dict:
-    return dump_channel(visible_channel(session, caller, channel_id))
-
-
-def cancel_pending(session: Session, channel_id: int, reason: str) -> None:
-    """Drop what is queued for the channel; an attempted delivery keeps its last error."""
-    session.execute(
-        update(Delivery)
-        .where(Delivery.channel_id == channel_id, Delivery.status == "pending")
-        .values(status="cancelled", last_error=func.coalesce(Delivery.last_error, reason))
-    )
-
-
-def _check_robot_secret_change(channel: Channel, data: dict) -> None:
-    """Refuse a change that would leave a robot secret on a channel that is not a
-    ``dingtalk`` webhook (the secret would sign nothing, or sign the wrong robot)."""
-    fmt = data.get("format", channel.format)
-    if fmt == SIGNED_ROBOT_FORMAT and channel.kind == WEBHOOK:
-        return
-    if data.get("robot_secret") is not None:
-        raise InvalidInput(
-            "the request is not valid", errors={"robot_secret": [NOT_A_DINGTALK_ROBOT]}
+    with uow:
+        rules.check_room(_channels_owned(uow.session, scope, user_id, partner_id))
+        channel = Channel(
+            scope=scope,
+            owner_user_id=user_id,
+            partner_id=partner_id,
+            kind=data["kind"],
+            target=target,
+            format=fmt,
+            events=sorted(set(data.get("events") or [])),
+            language=data.get("language") or ZH,
+            secret=secret,
+            robot_secret=data.get("robot_secret"),  # ChannelIn allows it on dingtalk only
+            active=True,
+            consecutive_failures=0,
+            created_at=now,
+            updated_at=now,
         )
-    if "robot_secret" not in data and channel.robot_secret is not None:
-        kept = "the channel keeps a robot secret, which only dingtalk takes: send null to remove it"
-        raise InvalidInput("the request is not valid", errors={"robot_secret": [kept]})
+        uow.session.add(channel)
+        uow.session.flush()
+        return uow.commit(ChannelCreatedOut().dump(channel) | {"secret": secret})
+
+
+def list_channels(uow: UnitOfWork, caller: Caller, args: dict) -> dict:
+    """The caller's own channels, and its partner's if it administers them."""
+    with uow:
+        stmt = select(Channel).options(undefer_group(SEALED)).where(_visible(caller))
+        if args.get("scope"):
+            stmt = stmt.where(Channel.scope == args["scope"])
+        stmt = stmt.order_by(Channel.id)
+        return page_of(uow.session, stmt, args["page"], args["per_page"], dump_channel)
+
+
+def get_channel(uow: UnitOfWork, caller: Caller, channel_id: int) -> dict:
+    """One of the caller's channels (NotFound for anybody else's)."""
+    with uow:
+        return dump_channel(visible_channel(uow.session, caller, channel_id))
 
 
 def update_channel(
-    session: Session, caller: Caller, channel_id: int, data: dict, now: datetime
+    uow: UnitOfWork, caller: Caller, channel_id: int, data: dict, now: datetime
 ) -> dict:
     """Change what a channel receives, or switch it off and on. Switching a disabled
     channel on starts its failure count afresh; switching it off drops what was queued.
     A robot secret is judged against the format the channel has after the change."""
-    channel = visible_channel(session, caller, channel_id)
-    if "format" in data and channel.kind != WEBHOOK:
-        raise InvalidInput("e-mail channels have no format", errors={"format": ["not for e-mail"]})
-    _check_robot_secret_change(channel, data)
-    if "robot_secret" in data:
-        channel.robot_secret = data["robot_secret"]
-    if "events" in data:
-        channel.events = sorted(set(data["events"]))
-    if "format" in data:
-        channel.format = data["format"]
-    if "language" in data:
-        channel.language = data["language"]
-    if data.get("active") is True and not channel.active:
-        channel.active = True
-        channel.consecutive_failures = 0
-        channel.disabled_at = None
-        channel.disabled_reason = None
-    elif data.get("active") is False and channel.active:
-        channel.active = False
-        cancel_pending(session, channel.id, "channel switched off")
-    channel.updated_at = now
-    session.flush()
-    return dump_channel(channel)
+    with uow:
+        channel = visible_channel(uow.session, caller, channel_id)
+        rules.check_channel_change(channel, data)
+        if "robot_secret" in data:
+            channel.robot_secret = data["robot_secret"]
+        if "events" in data:
+            channel.events = sorted(set(data["events"]))
+        if "format" in data:
+            channel.format = data["format"]
+        if "language" in data:
+            channel.language = data["language"]
+        if data.get("active") is True and not channel.active:
+            channel.active = True
+            channel.consecutive_failures = 0
+            channel.disabled_at = None
+            channel.disabled_reason = None
+        elif data.get("active") is False and channel.active:
+            channel.active = False
+            cancel_pending(uow.session, channel.id, "channel switched off")
+        channel.updated_at = now
+        uow.session.flush()
+        return uow.commit(dump_channel(channel))
 
 
-def delete_channel(session: Session, caller: Caller, channel_id: int) -> None:
+def delete_channel(uow: UnitOfWork, caller: Caller, channel_id: int) -> None:
     """Remove a channel with its delivery log."""
-    channel = visible_channel(session, caller, channel_id)
-    session.execute(delete(Delivery).where(Delivery.channel_id == channel.id))
-    session.delete(channel)
+    with uow:
+        channel = visible_channel(uow.session, caller, channel_id)
+        uow.session.execute(delete(Delivery).where(Delivery.channel_id == channel.id))
+        uow.session.delete(channel)
+        uow.commit()
 
 
-def list_deliveries(session: Session, caller: Caller, channel_id: int, args: dict) -> dict:
+def list_deliveries(uow: UnitOfWork, caller: Caller, channel_id: int, args: dict) -> dict:
     """A channel's delivery log, newest first (its owner only)."""
-    channel = visible_channel(session, caller, channel_id)
-    stmt = select(Delivery).where(Delivery.channel_id == channel.id)
-    if args.get("status"):
-        stmt = stmt.where(Delivery.status == args["status"])
-    stmt = stmt.order_by(Delivery.id.desc())
-    return page_of(session, stmt, args["page"], args["per_page"], dump_delivery)
+    with uow:
+        channel = visible_channel(uow.session, caller, channel_id)
+        stmt = select(Delivery).where(Delivery.channel_id == channel.id)
+        if args.get("status"):
+            stmt = stmt.where(Delivery.status == args["status"])
+        stmt = stmt.order_by(Delivery.id.desc())
+        return page_of(uow.session, stmt, args["page"], args["per_page"], dump_delivery)

@@ -5,6 +5,9 @@ and after each send, and claims what is due up to its free green threads. Each d
 is sent in a green thread of its own with a hard time limit and recorded in a transaction
 of its own, so a slow or failing target holds one thread and nothing else. Several
 replicas share the work through the claim (see ``delivery.claim_due``).
+
+The loop is no worker: each of its transactions is a ``UnitOfWork`` of its own, on a fresh
+session of the service's database.
 """
 
 from __future__ import annotations
@@ -12,7 +15,8 @@ from __future__ import annotations
 import logging
 import threading
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import eventlet
@@ -20,11 +24,11 @@ from eventlet.greenpool import GreenPool
 from nameko.extensions import DependencyProvider
 from sqlalchemy.orm import Session
 
-from services.common.config import get_secrets_keys
-from services.common.db import find_database
+from services.common.config import NotifySettings, get_secrets_keys, load_notify_settings
+from services.common.db import dependency_named
 from services.common.timeutil import utcnow
+from services.common.unit_of_work import UnitOfWork
 from services.notify import delivery
-from services.notify.settings import NotifySettings, load_settings
 from services.notify.transport import DeliveryError, Job, send
 
 log = logging.getLogger(__name__)
@@ -55,8 +59,8 @@ class Dispatcher:
         slots = self.pool.free()
         if slots <= 0:
             return 0
-        with self.session_factory() as session:
-            jobs = delivery.claim_due(session, utcnow(), slots, self.settings, self.busy)
+        with self._unit() as uow:
+            jobs = delivery.claim_due(uow, utcnow(), slots, self.settings, self.busy)
         for job in jobs:
             self.busy[job.channel_id] += 1
             self.pool.spawn_n(self._attempt, job)
@@ -104,31 +108,36 @@ class Dispatcher:
         return None
 
     def _record(self, job: Job, error: str | None) -> None:
-        with self.session_factory() as session:
+        with self._unit() as uow:
             now = utcnow()
             if error is None:
-                delivery.record_success(session, job, now)
-            elif delivery.record_failure(session, job, error, now, self.settings):
+                delivery.record_success(uow, job, now)
+            elif delivery.record_failure(uow, job, error, now, self.settings):
                 log.warning("notification channel %s disabled: %s", job.channel_id, error)
-            session.commit()
+
+    @contextmanager
+    def _unit(self) -> Iterator[UnitOfWork]:
+        """A unit of work on a session of its own, closed when done."""
+        uow = UnitOfWork(self.session_factory, "notify")
+        try:
+            yield uow
+        finally:
+            uow.close()
 
 
 class DeliveryLoop(DependencyProvider):
-    """Runs the ``Dispatcher``; injects ``wake()``, which wakes it after the worker's
-    transaction commits."""
+    """Runs the ``Dispatcher``; injects ``wake()``, which a use case calls once it has
+    committed what it queued (the loop reads committed rows only)."""
 
     def setup(self) -> None:
-        self.settings = load_settings()
+        self.settings = load_notify_settings()
         get_secrets_keys()  # without the key that opens channel secrets, do not start at all
         self._wake = threading.Event()
         self._running = False
         self.dispatcher: Dispatcher | None = None
 
     def start(self) -> None:
-        database = find_database(self.container)
-        if database is None:
-            raise RuntimeError("DeliveryLoop needs a Database dependency on the service")
-        self.database = database
+        database = dependency_named(self.container, "uow")
         self.dispatcher = Dispatcher(database.session, self.settings, on_done=self._wake.set)
         self._running = True
         self.container.spawn_managed_thread(self._run, identifier="notify-deliveries")
@@ -158,9 +167,4 @@ class DeliveryLoop(DependencyProvider):
             eventlet.sleep(0)
 
     def get_dependency(self, worker_ctx: Any) -> Callable[[], None]:
-        database, wake = self.database, self._wake.set
-
-        def wake_after_commit() -> None:
-            database.on_commit(worker_ctx, wake)
-
-        return wake_after_commit
+        return self._wake.set

@@ -1,4 +1,5 @@
-"""The in-app inbox: every user reads and marks only their own messages."""
+"""The in-app inbox: the use cases of reading and marking messages (every user reads and
+marks only their own), and the writing of a message into an inbox."""
 
 from __future__ import annotations
 
@@ -8,28 +9,26 @@ from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from services.common.context import Caller
-from services.common.errors import Forbidden, NotFound
+from services.common.errors import NotFound
 from services.common.schemas import page_of
+from services.common.unit_of_work import UnitOfWork
+from services.notify import rules
 from services.notify.messages import Rendered
 from services.notify.models import Message
 from services.notify.schemas import NotificationOut
 
 
 def dump_message(message: Message) -> dict:
+    """A message as its reader sees it."""
     return NotificationOut().dump(message)
-
-
-def _user_id(caller: Caller) -> int:
-    """The inbox is a person's: the platform itself has none."""
-    if caller.user_id is None:
-        raise Forbidden("notifications belong to a user")
-    return caller.user_id
 
 
 def _own(session: Session, caller: Caller, message_id: int) -> Message:
     """The caller's message ``message_id``; another user's is not found."""
     message = session.scalar(
-        select(Message).where(Message.id == message_id, Message.user_id == _user_id(caller))
+        select(Message).where(
+            Message.id == message_id, Message.user_id == rules.inbox_owner(caller)
+        )
     )
     if message is None:
         raise NotFound(f"notification {message_id} not found")
@@ -68,41 +67,46 @@ def write_message(
     return message
 
 
-def list_messages(session: Session, caller: Caller, args: dict) -> dict:
+def list_messages(uow: UnitOfWork, caller: Caller, args: dict) -> dict:
     """The caller's messages, newest first; ``unread`` keeps the unread ones."""
-    stmt = select(Message).where(Message.user_id == _user_id(caller))
-    if args.get("unread") is True:
-        stmt = stmt.where(Message.read_at.is_(None))
-    elif args.get("unread") is False:
-        stmt = stmt.where(Message.read_at.is_not(None))
-    if args.get("kind"):
-        stmt = stmt.where(Message.kind == args["kind"])
-    stmt = stmt.order_by(Message.id.desc())
-    return page_of(session, stmt, args["page"], args["per_page"], dump_message)
+    with uow:
+        stmt = select(Message).where(Message.user_id == rules.inbox_owner(caller))
+        if args.get("unread") is True:
+            stmt = stmt.where(Message.read_at.is_(None))
+        elif args.get("unread") is False:
+            stmt = stmt.where(Message.read_at.is_not(None))
+        if args.get("kind"):
+            stmt = stmt.where(Message.kind == args["kind"])
+        stmt = stmt.order_by(Message.id.desc())
+        return page_of(uow.session, stmt, args["page"], args["per_page"], dump_message)
 
 
-def unread_count(session: Session, caller: Caller) -> dict:
-    count = session.scalar(
-        select(func.count())
-        .select_from(Message)
-        .where(Message.user_id == _user_id(caller), Message.read_at.is_(None))
-    )
-    return {"count": count or 0}
+def unread_count(uow: UnitOfWork, caller: Caller) -> dict:
+    """How many of the caller's messages are unread."""
+    with uow:
+        count = uow.session.scalar(
+            select(func.count())
+            .select_from(Message)
+            .where(Message.user_id == rules.inbox_owner(caller), Message.read_at.is_(None))
+        )
+        return {"count": count or 0}
 
 
-def mark_read(session: Session, caller: Caller, message_id: int, now: datetime) -> dict:
+def mark_read(uow: UnitOfWork, caller: Caller, message_id: int, now: datetime) -> dict:
     """Mark one of the caller's messages read (again is harmless: the first time stays)."""
-    message = _own(session, caller, message_id)
-    if message.read_at is None:
-        message.read_at = now
-    return dump_message(message)
+    with uow:
+        message = _own(uow.session, caller, message_id)
+        if message.read_at is None:
+            message.read_at = now
+        return uow.commit(dump_message(message))
 
 
-def mark_all_read(session: Session, caller: Caller, now: datetime) -> dict:
+def mark_all_read(uow: UnitOfWork, caller: Caller, now: datetime) -> dict:
     """Mark every unread message of the caller read; how many were."""
-    result = session.execute(
-        update(Message)
-        .where(Message.user_id == _user_id(caller), Message.read_at.is_(None))
-        .values(read_at=now)
-    )
-    return {"count": result.rowcount or 0}
+    with uow:
+        result = uow.session.execute(
+            update(Message)
+            .where(Message.user_id == rules.inbox_owner(caller), Message.read_at.is_(None))
+            .values(read_at=now)
+        )
+        return uow.commit({"count": result.rowcount or 0})

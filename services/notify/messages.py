@@ -4,6 +4,8 @@ A title names its subject (the customer, the lead, the contract number, the peri
 that the reader knows what to open. Money is shown with two places and thousands
 separators, rates as percentages, times in UTC. A field an event lacks shows as "-"
 rather than failing: a message with a gap is better than no message.
+
+Pure: text from an event's data, no database, no RPC.
 """
 
 from __future__ import annotations
@@ -16,10 +18,9 @@ from urllib.parse import urlsplit
 
 from services.common.money import money, to_decimal
 from services.common.timeutil import as_utc
+from services.notify.models import EN, WEBHOOK, ZH
 from services.notify.recipients import MalformedEvent
-from services.notify.schemas import LANGUAGES
 
-ZH, EN = LANGUAGES
 MISSING = "-"
 TITLE_MAX = 300
 QUOTE_MAX = 500
@@ -326,7 +327,7 @@ def format_time(value: Any) -> str:
 def describe_target(kind: str, target: str) -> str:
     """A channel's target as shown in messages: a webhook without its query (robot keys
     travel there)."""
-    if kind != "webhook":
+    if kind != WEBHOOK:
         return target
     parts = urlsplit(target)
     return f"{parts.scheme}://{parts.netloc}{parts.path}"
@@ -359,10 +360,6 @@ def facts(data: dict[str, Any]) -> _Facts:
         elif isinstance(value, (str, int)) and not isinstance(value, bool):
             shown[key] = _quote(value)
     return shown
-
-
-def has_template(kind: str, variant: str = "") -> bool:
-    return (kind, variant) in TEMPLATES
 
 
 def render(kind: str, data: dict[str, Any], language: str, variant: str = "") -> Rendered:

@@ -1,4 +1,6 @@
-"""Tables of the notify service: inbox messages, channels, and deliveries to channels."""
+"""Tables of the notify service (inbox messages, channels, deliveries to channels) and the
+values of their state columns: a channel's scope, kind and format, a delivery's status,
+the languages messages are written in."""
 
 from __future__ import annotations
 
@@ -19,6 +21,25 @@ class Base(DeclarativeBase):
 
 #: The deferred group of a channel's sealed columns.
 SEALED = "sealed"
+
+#: Languages of messages and channels (Chinese is the default).
+ZH, EN = "zh", "en"
+LANGUAGES = (ZH, EN)
+
+#: ``Channel.scope``: a user's own channel, or a partner's (registered by its admin).
+USER, PARTNER = "user", "partner"
+CHANNEL_SCOPES = (USER, PARTNER)
+#: ``Channel.kind``.
+EMAIL, WEBHOOK = "email", "webhook"
+CHANNEL_KINDS = (EMAIL, WEBHOOK)
+#: ``Channel.format`` of a webhook: ours, 企业微信 robot markdown, 钉钉 robot markdown. Only
+#: a DingTalk robot takes a signing secret (加签).
+JSON_FORMAT, WECOM, DINGTALK = "json", "wecom", "dingtalk"
+WEBHOOK_FORMATS = (JSON_FORMAT, WECOM, DINGTALK)
+
+#: ``Delivery.status``.
+PENDING, SENT, FAILED, CANCELLED = "pending", "sent", "failed", "cancelled"
+DELIVERY_STATUSES = (PENDING, SENT, FAILED, CANCELLED)
 
 
 class Message(Base):
@@ -42,7 +63,7 @@ class Message(Base):
     body: Mapped[str] = mapped_column(Text)
     subject_type: Mapped[str | None] = mapped_column(String(30))
     subject_id: Mapped[int | None] = mapped_column()
-    language: Mapped[str] = mapped_column(String(5), default="zh")
+    language: Mapped[str] = mapped_column(String(5), default=ZH)
     event_id: Mapped[str | None] = mapped_column(String(36))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     read_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
@@ -74,7 +95,7 @@ class Channel(Base):
     target: Mapped[str] = mapped_column(Sealed, deferred=True, deferred_group=SEALED)
     format: Mapped[str | None] = mapped_column(String(10))
     events: Mapped[list[str]] = mapped_column(JSON, default=list)
-    language: Mapped[str] = mapped_column(String(5), default="zh")
+    language: Mapped[str] = mapped_column(String(5), default=ZH)
     secret: Mapped[str | None] = mapped_column(Sealed, deferred=True, deferred_group=SEALED)
     robot_secret: Mapped[str | None] = mapped_column(Sealed, deferred=True, deferred_group=SEALED)
     active: Mapped[bool] = mapped_column(default=True)
@@ -111,7 +132,7 @@ class Delivery(Base):
     event_id: Mapped[str] = mapped_column(String(36))
     event: Mapped[str] = mapped_column(String(50))
     payload: Mapped[dict[str, Any]] = mapped_column(JSON)
-    status: Mapped[str] = mapped_column(String(10), default="pending")
+    status: Mapped[str] = mapped_column(String(10), default=PENDING)
     attempts: Mapped[int] = mapped_column(default=0)
     next_attempt_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     last_attempt_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

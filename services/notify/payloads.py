@@ -8,6 +8,8 @@ was transferred away from is not told who has it now (nor anything of it as it s
 the new owner who had it. A field
 no list names goes nowhere, so what a producer adds to an event stays inside until it is
 listed here.
+
+Pure: data in, data out; no database, no RPC.
 """
 
 from __future__ import annotations

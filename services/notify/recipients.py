@@ -6,6 +6,8 @@ users holding the step's permission, or only to its named approvers when every o
 them must approve (mode ``all``); a comment goes to the order's participants but not to
 its author. People are looked up through a ``Directory`` (the partners service), so these
 rules stay free of RPC.
+
+Pure: the ``Directory`` is given (``people`` asks the partners service).
 """
 
 from __future__ import annotations

@@ -1,4 +1,5 @@
-"""Payloads of the notify service (inbox, channels, deliveries), reused by the gateway."""
+"""The wire schemas of the notify service's RPC payloads (inbox, channels, deliveries),
+reused by the gateway; the values of state columns come from ``models``."""
 
 from __future__ import annotations
 
@@ -9,8 +10,19 @@ from urllib.parse import urlsplit
 from marshmallow import ValidationError, fields, validate, validates_schema
 
 from services.common.schemas import Flag, PageArgs, UtcDateTime, WireSchema
+from services.notify.models import (
+    CHANNEL_KINDS,
+    CHANNEL_SCOPES,
+    DELIVERY_STATUSES,
+    DINGTALK,
+    EMAIL,
+    LANGUAGES,
+    USER,
+    WEBHOOK,
+    WEBHOOK_FORMATS,
+    ZH,
+)
 
-LANGUAGES = ("zh", "en")
 #: The events that tell somebody something; a channel subscribes to some (none: all).
 EVENT_KINDS = (
     "commission_entry_created",
@@ -29,14 +41,10 @@ EVENT_KINDS = (
     "protection_ending",
     "statement_issued",
 )
-CHANNEL_KINDS = ("email", "webhook")
-CHANNEL_SCOPES = ("user", "partner")
-WEBHOOK_FORMATS = ("json", "wecom", "dingtalk")
-DELIVERY_STATUSES = ("pending", "sent", "failed", "cancelled")
 TARGET_MAX = 2000
 ROBOT_SECRET_MAX = 200
 #: The format whose robot takes a signing secret (钉钉 加签).
-SIGNED_ROBOT_FORMAT = "dingtalk"
+SIGNED_ROBOT_FORMAT = DINGTALK
 NOT_A_DINGTALK_ROBOT = "only a DingTalk robot webhook (format dingtalk) takes a robot secret"
 
 # Deliberately plain: one @, no spaces, a dot in the domain. The SMTP server is the judge.
@@ -66,7 +74,7 @@ class CountOut(WireSchema):
 
 
 def _check_target(kind: str, target: str) -> None:
-    if kind == "email":
+    if kind == EMAIL:
         if not _EMAIL.match(target) or len(target) > 254:
             raise ValidationError("not an e-mail address", "target")
         return
@@ -108,8 +116,8 @@ class ChannelIn(WireSchema):
         load_default=list,
         validate=validate.Length(max=len(EVENT_KINDS)),
     )
-    scope = fields.String(load_default="user", validate=validate.OneOf(CHANNEL_SCOPES))
-    language = fields.String(load_default="zh", validate=validate.OneOf(LANGUAGES))
+    scope = fields.String(load_default=USER, validate=validate.OneOf(CHANNEL_SCOPES))
+    language = fields.String(load_default=ZH, validate=validate.OneOf(LANGUAGES))
     robot_secret = fields.String(
         load_default=None,
         allow_none=True,
@@ -122,10 +130,10 @@ class ChannelIn(WireSchema):
         if "kind" not in data or "target" not in data:
             return
         _check_target(data["kind"], data["target"].strip())
-        if data["kind"] == "email" and data.get("format") is not None:
+        if data["kind"] == EMAIL and data.get("format") is not None:
             raise ValidationError("e-mail channels have no format", "format")
         if data.get("robot_secret") is not None and (
-            data["kind"] != "webhook" or data.get("format") != SIGNED_ROBOT_FORMAT
+            data["kind"] != WEBHOOK or data.get("format") != SIGNED_ROBOT_FORMAT
         ):
             raise ValidationError(NOT_A_DINGTALK_ROBOT, "robot_secret")
 

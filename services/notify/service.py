@@ -1,15 +1,21 @@
-"""The notify service: in-app inbox, channels, and the events that tell people things."""
+"""The notify service's entry points: the in-app inbox and channels (RPC), and the events
+of filing, orders and commission that tell people things. Each loads its input and calls
+one use case of ``inbox``, ``channels`` or ``notifications``."""
 
 from __future__ import annotations
 
+from services.commission import events as commission_events
+from services.common.config import load_notify_settings
 from services.common.entrypoints import event_handler, rpc
+from services.common.events import EventData, event_data, load_event
 from services.common.rpc import ServiceRpc
 from services.common.schemas import load, load_id
 from services.common.service import ServiceBase
 from services.common.timeutil import utcnow
-from services.notify import channels, domain, inbox
-from services.notify.directory import PartnersDirectory
+from services.filing import events as filing_events
+from services.notify import channels, inbox, notifications
 from services.notify.dispatcher import DeliveryLoop
+from services.notify.people import PartnersPeople
 from services.notify.schemas import (
     ChannelIn,
     ChannelListArgs,
@@ -17,7 +23,7 @@ from services.notify.schemas import (
     DeliveryListArgs,
     NotificationListArgs,
 )
-from services.notify.settings import load_settings
+from services.orders import events as orders_events
 
 
 class NotifyService(ServiceBase):
@@ -26,122 +32,142 @@ class NotifyService(ServiceBase):
     partners = ServiceRpc("partners")
     wake_deliveries = DeliveryLoop()
 
-    def _notify(self, kind: str, event: dict) -> None:
-        """Inbox messages and queued deliveries for everybody the event concerns."""
-        queued = domain.notify(self.db, kind, event, PartnersDirectory(self.partners), utcnow())
-        if queued:
-            self.wake_deliveries()
+    def _notify(self, kind: str, event: dict, data: EventData) -> None:
+        """Inbox messages and queued deliveries for everybody the event concerns. ``data``
+        is the event's data read through its producer's schema (a mismatch is parked); it
+        is passed on as that schema writes it, so that what channels are sent keeps the
+        producer's wire format and the allow-lists of ``payloads`` still decide."""
+        event = event | {"data": event_data(data.schema, data)}
+        people = PartnersPeople(self.partners)
+        notifications.notify(self.uow, people, kind, event, utcnow(), self.wake_deliveries)
 
     # -- inbox ----------------------------------------------------------------------------
 
     @rpc
     def list_notifications(self, query: dict) -> dict:
-        return inbox.list_messages(self.db, self.caller, load(NotificationListArgs, query))
+        """The caller's messages, newest first (a page)."""
+        return inbox.list_messages(self.uow, self.caller, load(NotificationListArgs, query))
 
     @rpc
     def count_unread(self) -> dict:
-        return inbox.unread_count(self.db, self.caller)
+        """How many of the caller's messages are unread."""
+        return inbox.unread_count(self.uow, self.caller)
 
     @rpc
     def mark_read(self, message_id: int) -> dict:
-        return inbox.mark_read(self.db, self.caller, load_id(message_id), utcnow())
+        """Mark one of the caller's messages read."""
+        return inbox.mark_read(self.uow, self.caller, load_id(message_id), utcnow())
 
     @rpc
     def mark_all_read(self) -> dict:
-        return inbox.mark_all_read(self.db, self.caller, utcnow())
+        """Mark every message of the caller read; how many were unread."""
+        return inbox.mark_all_read(self.uow, self.caller, utcnow())
 
     # -- channels -------------------------------------------------------------------------
 
     @rpc
     def list_channels(self, query: dict) -> dict:
-        return channels.list_channels(self.db, self.caller, load(ChannelListArgs, query))
+        """The caller's channels, and its partner's if it administers them (a page)."""
+        return channels.list_channels(self.uow, self.caller, load(ChannelListArgs, query))
 
     @rpc
     def create_channel(self, payload: dict) -> dict:
+        """Register a channel; a webhook's signing secret is answered here only."""
         data = load(ChannelIn, payload)
-        return channels.create_channel(self.db, self.caller, data, load_settings(), utcnow())
+        settings = load_notify_settings()
+        return channels.create_channel(self.uow, self.caller, data, settings, utcnow())
 
     @rpc
     def get_channel(self, channel_id: int) -> dict:
-        return channels.get_channel(self.db, self.caller, load_id(channel_id))
+        """One of the caller's channels."""
+        return channels.get_channel(self.uow, self.caller, load_id(channel_id))
 
     @rpc
     def update_channel(self, channel_id: int, payload: dict) -> dict:
+        """Change one of the caller's channels, or switch it off and on."""
         data = load(ChannelUpdate, payload)
-        return channels.update_channel(self.db, self.caller, load_id(channel_id), data, utcnow())
+        return channels.update_channel(self.uow, self.caller, load_id(channel_id), data, utcnow())
 
     @rpc
     def delete_channel(self, channel_id: int) -> None:
-        channels.delete_channel(self.db, self.caller, load_id(channel_id))
+        """Remove one of the caller's channels with its delivery log."""
+        channels.delete_channel(self.uow, self.caller, load_id(channel_id))
 
     @rpc
     def list_deliveries(self, channel_id: int, query: dict) -> dict:
+        """A channel's delivery log, newest first (a page)."""
         args = load(DeliveryListArgs, query)
-        return channels.list_deliveries(self.db, self.caller, load_id(channel_id), args)
+        return channels.list_deliveries(self.uow, self.caller, load_id(channel_id), args)
 
     # -- events from the filing service ---------------------------------------------------
 
     @event_handler("filing", "filing_submitted")
     def on_filing_submitted(self, event: dict) -> None:
-        self._notify("filing_submitted", event)
+        self._notify("filing_submitted", event, load_event(filing_events.FilingWaiting, event))
 
     @event_handler("filing", "filing_step_waiting")
     def on_filing_step_waiting(self, event: dict) -> None:
-        self._notify("filing_step_waiting", event)
+        self._notify("filing_step_waiting", event, load_event(filing_events.FilingWaiting, event))
 
     @event_handler("filing", "filing_approved")
     def on_filing_approved(self, event: dict) -> None:
-        self._notify("filing_approved", event)
+        self._notify("filing_approved", event, load_event(filing_events.FilingDecided, event))
 
     @event_handler("filing", "filing_rejected")
     def on_filing_rejected(self, event: dict) -> None:
-        self._notify("filing_rejected", event)
+        self._notify("filing_rejected", event, load_event(filing_events.FilingRejected, event))
 
     @event_handler("filing", "lead_assigned")
     def on_lead_assigned(self, event: dict) -> None:
-        self._notify("lead_assigned", event)
+        self._notify("lead_assigned", event, load_event(filing_events.LeadEvent, event))
 
     @event_handler("filing", "lead_claim_deadline_near")
     def on_lead_claim_deadline_near(self, event: dict) -> None:
-        self._notify("lead_claim_deadline_near", event)
+        self._notify("lead_claim_deadline_near", event, load_event(filing_events.LeadEvent, event))
 
     @event_handler("filing", "protection_ending")
     def on_protection_ending(self, event: dict) -> None:
-        self._notify("protection_ending", event)
+        self._notify("protection_ending", event, load_event(filing_events.CustomerEvent, event))
 
     @event_handler("filing", "customer_released")
     def on_customer_released(self, event: dict) -> None:
-        self._notify("customer_released", event)
+        self._notify("customer_released", event, load_event(filing_events.CustomerEvent, event))
 
     @event_handler("filing", "customer_transferred")
     def on_customer_transferred(self, event: dict) -> None:
-        self._notify("customer_transferred", event)
+        self._notify(
+            "customer_transferred", event, load_event(filing_events.CustomerTransferred, event)
+        )
 
     # -- events from the orders service (order_submitted is followed by order_step_waiting,
     # which tells the approvers; it tells nobody more) -----------------------------------
 
     @event_handler("orders", "order_step_waiting")
     def on_order_step_waiting(self, event: dict) -> None:
-        self._notify("order_step_waiting", event)
+        self._notify("order_step_waiting", event, load_event(orders_events.OrderStepWaiting, event))
 
     @event_handler("orders", "order_approved")
     def on_order_approved(self, event: dict) -> None:
-        self._notify("order_approved", event)
+        self._notify("order_approved", event, load_event(orders_events.OrderApproved, event))
 
     @event_handler("orders", "order_rejected")
     def on_order_rejected(self, event: dict) -> None:
-        self._notify("order_rejected", event)
+        self._notify("order_rejected", event, load_event(orders_events.OrderRejected, event))
 
     @event_handler("orders", "order_commented")
     def on_order_commented(self, event: dict) -> None:
-        self._notify("order_commented", event)
+        self._notify("order_commented", event, load_event(orders_events.OrderCommented, event))
 
     # -- events from the commission service -----------------------------------------------
 
     @event_handler("commission", "commission_entry_created")
     def on_commission_entry_created(self, event: dict) -> None:
-        self._notify("commission_entry_created", event)
+        self._notify(
+            "commission_entry_created", event, load_event(commission_events.EntryCreated, event)
+        )
 
     @event_handler("commission", "statement_issued")
     def on_statement_issued(self, event: dict) -> None:
-        self._notify("statement_issued", event)
+        self._notify(
+            "statement_issued", event, load_event(commission_events.StatementIssued, event)
+        )

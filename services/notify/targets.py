@@ -10,6 +10,8 @@ later (DNS rebinding), so ``webhook_session`` refuses a connection whose peer is
 Webhooks therefore go out directly, never through a proxy from the environment.
 Configuration may allow private targets (``PRM_WEBHOOK_ALLOW_PRIVATE``) for tests and
 on-premise receivers.
+
+An IO adapter: it resolves names and opens connections; it never touches the database.
 """
 
 from __future__ import annotations
@@ -136,7 +138,7 @@ class _PublicHTTPSPool(HTTPSConnectionPool):
 
 
 class _PublicOnlyAdapter(HTTPAdapter):
-    def init_poolmanager(self, *args, **kwargs) -> None:  # type: ignore[no-untyped-def]
+    def init_poolmanager(self, *args, **kwargs) -> None:
         super().init_poolmanager(*args, **kwargs)
         self.poolmanager.pool_classes_by_scheme = {
             "http": _PublicHTTPPool,

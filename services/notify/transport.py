@@ -11,6 +11,8 @@ The sign is masked in every error the delivery log or the inbox may show.
 Redirects are not followed (a redirect could lead to an address the target check refused).
 Every exchange has a short timeout. A failure is a ``DeliveryError`` with a short reason,
 which the delivery log shows.
+
+An IO adapter: it talks to webhook receivers and SMTP servers, never to the database.
 """
 
 from __future__ import annotations
@@ -30,12 +32,12 @@ from urllib.parse import quote_plus, unquote_plus, urlsplit, urlunsplit
 
 import requests
 
-from services.notify.settings import NotifySettings
+from services.common.config import NotifySettings
+from services.notify.models import DINGTALK, EMAIL, WEBHOOK, WECOM
 from services.notify.targets import webhook_session, webhook_target_problem
 
 SIGNATURE_HEADER = "X-PRM-Signature"
 USER_AGENT = "prm-notify/1"
-DINGTALK = "dingtalk"
 MASK = "***"
 WECOM_MAX_CHARS = 4000  # the robot takes at most 4096 bytes of markdown
 ERROR_MAX = 500
@@ -129,10 +131,10 @@ def _masked(text: str, url: str) -> str:
 def webhook_document(fmt: str | None, delivery_id: int, payload: dict[str, Any]) -> dict:
     """The JSON document a webhook of format ``fmt`` receives."""
     title, text = payload.get("title", ""), payload.get("body", "")
-    if fmt == "wecom":
+    if fmt == WECOM:
         content = f"**{title}**\n{text}"
         return {"msgtype": "markdown", "markdown": {"content": content[:WECOM_MAX_CHARS]}}
-    if fmt == "dingtalk":
+    if fmt == DINGTALK:
         return {
             "msgtype": "markdown",
             "markdown": {"title": title, "text": f"#### {title}\n{text}"},
@@ -199,7 +201,7 @@ def send_webhook(job: Job, settings: NotifySettings, now: float | None = None) -
     with response:
         if not 200 <= response.status_code < 300:
             raise DeliveryError(f"HTTP {response.status_code}")
-        if job.format in ("wecom", DINGTALK):
+        if job.format in (WECOM, DINGTALK):
             refused = _robot_error(response)
             if refused:
                 raise DeliveryError(_short(_masked(refused, url)))
@@ -245,9 +247,9 @@ def send_email(job: Job, settings: NotifySettings) -> None:
 
 def send(job: Job, settings: NotifySettings) -> None:
     """Send ``job`` to its channel; DeliveryError if the target did not take it."""
-    if job.kind == "webhook":
+    if job.kind == WEBHOOK:
         send_webhook(job, settings)
-    elif job.kind == "email":
+    elif job.kind == EMAIL:
         send_email(job, settings)
     else:
         raise DeliveryError(f"unknown channel kind {job.kind}")

@@ -1,4 +1,6 @@
-"""HQ's product catalogue: SKU, name, unit, list price, active.
+"""HQ's product catalogue, one use case each: listing, reading, adding and changing
+products (SKU, name, unit, list price, active); and ``orderable_products``, the check the
+order use cases make on their lines.
 
 Everyone signed in reads it; HQ with ``product.manage`` writes it. Orders keep a copy of
 what they need of a product (SKU, name, unit, list price), so a later change never
@@ -14,53 +16,64 @@ from services.common.context import Caller
 from services.common.db import contains_text
 from services.common.errors import Conflict, InvalidInput, NotFound
 from services.common.schemas import page_of
+from services.common.unit_of_work import UnitOfWork
 from services.orders.models import Product
 from services.orders.schemas import ProductOut
 
 
 def dump_product(product: Product) -> dict:
+    """A product as the wire shows it."""
     return ProductOut().dump(product)
 
 
-def list_products(session: Session, args: dict) -> dict:
+def list_products(uow: UnitOfWork, args: dict) -> dict:
+    """A page of products by SKU; filters by activity and text in SKU or name."""
     stmt = select(Product).order_by(Product.sku)
     if args.get("active") is not None:
         stmt = stmt.where(Product.active == args["active"])
     if args.get("q"):
         stmt = stmt.where(contains_text(args["q"], Product.sku, Product.name))
-    return page_of(session, stmt, args["page"], args["per_page"], dump_product)
+    with uow:
+        return page_of(uow.session, stmt, args["page"], args["per_page"], dump_product)
 
 
-def get_product(session: Session, product_id: int) -> dict:
-    product = session.get(Product, product_id)
-    if product is None:
-        raise NotFound(f"product {product_id} not found")
-    return dump_product(product)
+def get_product(uow: UnitOfWork, product_id: int) -> dict:
+    """The product, or NotFound."""
+    with uow:
+        return dump_product(_product(uow.session, product_id))
 
 
-def create_product(session: Session, caller: Caller, data: dict) -> dict:
+def create_product(uow: UnitOfWork, caller: Caller, data: dict) -> dict:
     """HQ adds a product; its SKU is unique (case-insensitive)."""
     caller.require_hq("product.manage")
-    taken = session.scalar(select(Product.id).where(func.lower(Product.sku) == data["sku"].lower()))
-    if taken:
-        raise Conflict("a product with this SKU exists", "sku_taken")
-    product = Product(**data)
-    session.add(product)
-    session.flush()
-    return dump_product(product)
+    with uow:
+        session = uow.session
+        sku = func.lower(Product.sku) == data["sku"].lower()
+        if session.scalar(select(Product.id).where(sku)):
+            raise Conflict("a product with this SKU exists", "sku_taken")
+        product = Product(**data)
+        session.add(product)
+        session.flush()
+        return uow.commit(dump_product(product))
 
 
-def update_product(session: Session, caller: Caller, product_id: int, data: dict) -> dict:
+def update_product(uow: UnitOfWork, caller: Caller, product_id: int, data: dict) -> dict:
     """HQ changes a product's name, unit, list price or activity; existing orders keep the
     values they were made with. An inactive product cannot be ordered."""
     caller.require_hq("product.manage")
+    with uow:
+        product = _product(uow.session, product_id)
+        for key, value in data.items():
+            setattr(product, key, value)
+        uow.session.flush()
+        return uow.commit(dump_product(product))
+
+
+def _product(session: Session, product_id: int) -> Product:
     product = session.get(Product, product_id)
     if product is None:
         raise NotFound(f"product {product_id} not found")
-    for key, value in data.items():
-        setattr(product, key, value)
-    session.flush()
-    return dump_product(product)
+    return product
 
 
 def orderable_products(session: Session, product_ids: list[int]) -> dict[int, Product]:

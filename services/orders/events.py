@@ -1,6 +1,7 @@
-"""The events the orders service emits (through the outbox), and the one place their
-payloads are built. Decimals travel as strings with two places (``"1234.50"``), times as
-ISO 8601 UTC (``"2026-11-28T12:00:00Z"``), region codes as 6-digit strings.
+"""The events the orders service produces: one schema per kind (``EVENTS``), through which
+the producer builds each event's data and every consumer reads it
+(``services.common.events``). Decimals travel as strings with two places (``"1234.50"``),
+times as ISO 8601 UTC (``"2026-11-28T12:00:00Z"``), region codes as 6-digit strings.
 
 ``order_submitted``
     ``{order_id, partner_id, customer_id, customer_name, contract_no, total_amount}``:
@@ -29,117 +30,116 @@ ISO 8601 UTC (``"2026-11-28T12:00:00Z"``), region codes as 6-digit strings.
     ``{order_id, partner_id, contract_no, comment_id, author_user_id, body,
     participant_user_ids}``: someone commented; ``participant_user_ids`` are the users who
     created, acted on or commented on the order, without the author.
+
+This module imports only marshmallow and ``services.common``: consumers import it to read
+these events without depending on the rest of the orders service.
 """
 
 from __future__ import annotations
 
-from services.common.money import money_str
-from services.common.timeutil import iso
-from services.orders.models import Order, OrderComment
+from marshmallow import Schema, fields
 
-SUBMITTED = "order_submitted"
-STEP_WAITING = "order_step_waiting"
-APPROVED = "order_approved"
-REJECTED = "order_rejected"
-CANCELLED = "order_cancelled"
-COMPLETED = "order_completed"
-COMMENTED = "order_commented"
+from services.common.events import EventSchema
+from services.common.schemas import Id, Money, RegionCode, UtcDateTime
 
-
-def submitted(order: Order) -> dict:
-    return {
-        "order_id": order.id,
-        "partner_id": order.partner_id,
-        "customer_id": order.customer_id,
-        "customer_name": order.customer_name,
-        "contract_no": order.contract_no,
-        "total_amount": money_str(order.total_amount),
-    }
+ORDER_SUBMITTED = "order_submitted"
+ORDER_STEP_WAITING = "order_step_waiting"
+ORDER_APPROVED = "order_approved"
+ORDER_REJECTED = "order_rejected"
+ORDER_CANCELLED = "order_cancelled"
+ORDER_COMPLETED = "order_completed"
+ORDER_COMMENTED = "order_commented"
 
 
-def step_waiting(order: Order, step: dict) -> dict:
-    """``step`` is a step of the approval instance (``StepState.to_dict()``)."""
-    return {
-        "order_id": order.id,
-        "partner_id": order.partner_id,
-        "contract_no": order.contract_no,
-        "customer_name": order.customer_name,
-        "total_amount": money_str(order.total_amount),
-        "step": {
-            "name": step["name"],
-            "permission": step["permission"],
-            "mode": step["mode"],
-            "approvers": list(step.get("approvers") or []),
-        },
-    }
+def _id() -> Id:
+    return Id(required=True, strict=True)
 
 
-def approved(order: Order) -> dict:
-    return {
-        "order_id": order.id,
-        "partner_id": order.partner_id,
-        "customer_id": order.customer_id,
-        "customer_name": order.customer_name,
-        "contract_no": order.contract_no,
-        "region_code": order.region_code,
-        "province": order.province,
-        "city": order.city,
-        "customer_source": order.customer_source,
-        "total_amount": money_str(order.total_amount),
-        "lines": [
-            {
-                "product_id": line.product_id,
-                "sku": line.sku,
-                "quantity": line.quantity,
-                "unit_price": money_str(line.unit_price),
-                "amount": money_str(line.amount),
-            }
-            for line in order.lines
-        ],
-        "approved_at": iso(order.approved_at),
-    }
+def _amount() -> Money:
+    return Money(signed=True, required=True)
 
 
-def rejected(order: Order, comment: str) -> dict:
-    return {
-        "order_id": order.id,
-        "partner_id": order.partner_id,
-        "contract_no": order.contract_no,
-        "customer_name": order.customer_name,
-        "comment": comment,
-    }
+class _OrderEvent(EventSchema):
+    """What every order event names: the order, its partner and its contract number."""
+
+    order_id = _id()
+    partner_id = _id()
+    contract_no = fields.String(required=True)
 
 
-def cancelled(order: Order, was_approved: bool) -> dict:
-    return {
-        "order_id": order.id,
-        "partner_id": order.partner_id,
-        "customer_id": order.customer_id,
-        "contract_no": order.contract_no,
-        "was_approved": was_approved,
-        "approved_at": iso(order.approved_at) if was_approved else None,
-        "total_amount": money_str(order.total_amount),
-        "customer_source": order.customer_source,
-        "reason": order.cancel_reason,
-        "cancelled_at": iso(order.cancelled_at),
-    }
+class OrderSubmitted(_OrderEvent):
+    customer_id = _id()
+    customer_name = fields.String(required=True)
+    total_amount = _amount()
 
 
-def completed(order: Order) -> dict:
-    return {
-        "order_id": order.id,
-        "partner_id": order.partner_id,
-        "contract_no": order.contract_no,
-    }
+class WaitingStep(EventSchema):
+    """The step that waits: who approves it (``approvers`` only for mode ``all``)."""
+
+    name = fields.String(required=True)
+    permission = fields.String(required=True)
+    mode = fields.String(required=True)
+    approvers = fields.List(fields.Integer(strict=True), required=True)
 
 
-def commented(order: Order, comment: OrderComment, participant_user_ids: list[int]) -> dict:
-    return {
-        "order_id": order.id,
-        "partner_id": order.partner_id,
-        "contract_no": order.contract_no,
-        "comment_id": comment.id,
-        "author_user_id": comment.author_user_id,
-        "body": comment.body,
-        "participant_user_ids": participant_user_ids,
-    }
+class OrderStepWaiting(_OrderEvent):
+    customer_name = fields.String(required=True)
+    total_amount = _amount()
+    step = fields.Nested(WaitingStep, required=True)
+
+
+class ApprovedLine(EventSchema):
+    product_id = _id()
+    sku = fields.String(required=True)
+    quantity = fields.Integer(required=True, strict=True)
+    unit_price = _amount()
+    amount = _amount()
+
+
+class OrderApproved(_OrderEvent):
+    customer_id = _id()
+    customer_name = fields.String(required=True)
+    region_code = RegionCode(required=True)
+    province = RegionCode(required=True)
+    city = RegionCode(required=True, allow_none=True)
+    customer_source = fields.String(required=True)
+    total_amount = _amount()
+    lines = fields.List(fields.Nested(ApprovedLine), required=True)
+    approved_at = UtcDateTime(required=True)
+
+
+class OrderRejected(_OrderEvent):
+    customer_name = fields.String(required=True)
+    comment = fields.String(required=True)
+
+
+class OrderCancelled(_OrderEvent):
+    customer_id = _id()
+    was_approved = fields.Boolean(required=True)
+    approved_at = UtcDateTime(required=True, allow_none=True)
+    total_amount = _amount()
+    customer_source = fields.String(required=True)
+    reason = fields.String(required=True, allow_none=True)
+    cancelled_at = UtcDateTime(required=True)
+
+
+class OrderCompleted(_OrderEvent):
+    pass
+
+
+class OrderCommented(_OrderEvent):
+    comment_id = _id()
+    author_user_id = _id()
+    body = fields.String(required=True)
+    participant_user_ids = fields.List(fields.Integer(strict=True), required=True)
+
+
+EVENTS: dict[str, type[Schema]] = {
+    ORDER_SUBMITTED: OrderSubmitted,
+    ORDER_STEP_WAITING: OrderStepWaiting,
+    ORDER_APPROVED: OrderApproved,
+    ORDER_REJECTED: OrderRejected,
+    ORDER_CANCELLED: OrderCancelled,
+    ORDER_COMPLETED: OrderCompleted,
+    ORDER_COMMENTED: OrderCommented,
+}

@@ -1,17 +1,21 @@
-"""The sales report as CSV and XLSX files (``services.common.report_files``): Chinese
-headers and labels, ending with a 合计 (totals) row.
+"""The sales report as a CSV or XLSX file (``services.common.report_files``): the use case
+``export_sales_report``, and the rendering: Chinese headers and labels, ending with a 合计
+(totals) row.
 """
 
 from __future__ import annotations
 
+from services.common.context import Caller
 from services.common.report_files import (
     AMOUNT_FORMAT,
     COUNT_FORMAT,
     Table,
+    file_answer,
     grouped_table,
 )
 from services.common.report_files import render as render_table
-from services.orders.reports import row_columns
+from services.common.unit_of_work import UnitOfWork
+from services.orders.reports import RegionNames, row_columns, sales_report
 
 HEADERS = {
     "province": "省份代码",
@@ -41,6 +45,15 @@ STATUS_LABELS = {
     "cancelled": "已取消",
 }
 NUMBER_FORMATS = {"order_count": COUNT_FORMAT, "quantity": COUNT_FORMAT, "amount": AMOUNT_FORMAT}
+
+
+def export_sales_report(
+    uow: UnitOfWork, caller: Caller, args: dict, region_names: RegionNames
+) -> dict:
+    """The sales report (``reports.sales_report``) as a file in ``args["format"]`` (csv or
+    xlsx), base64-encoded (``file_answer``)."""
+    report = sales_report(uow, caller, args, region_names)
+    return file_answer(render(report, args["format"]))
 
 
 def table(report: dict) -> Table:

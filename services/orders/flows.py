@@ -1,5 +1,6 @@
-"""The order approval flow: HQ's configuration, kept in this service's database, with a
-sensible default until HQ changes it.
+"""The order approval flow, one use case each: reading and replacing HQ's configuration,
+kept in this service's database with a sensible default until HQ changes it; and
+``current_flow``, the steps an order submitted now goes through.
 
 Default: sales ops (``order.approve.sales``), then finance (``order.approve.finance``), then
 the channel director (``order.approve.director``) when the total is 100,000 yuan or more or a
@@ -16,6 +17,7 @@ from services.common.context import Caller
 from services.common.errors import InvalidInput
 from services.common.schemas import FlowOut
 from services.common.timeutil import utcnow
+from services.common.unit_of_work import UnitOfWork
 from services.orders.models import ApprovalFlow
 
 KIND = "order"
@@ -56,13 +58,14 @@ def _dump(steps: list[StepDef], row: ApprovalFlow | None) -> dict:
     )
 
 
-def get_flow(session: Session, caller: Caller) -> dict:
+def get_flow(uow: UnitOfWork, caller: Caller) -> dict:
     """The order flow as HQ configured it (or the default), for ``flow.manage`` holders."""
     caller.require_hq("flow.manage")
-    return _dump(current_flow(session), session.get(ApprovalFlow, KIND))
+    with uow:
+        return _dump(current_flow(uow.session), uow.session.get(ApprovalFlow, KIND))
 
 
-def set_flow(session: Session, caller: Caller, data: dict) -> dict:
+def set_flow(uow: UnitOfWork, caller: Caller, data: dict) -> dict:
     """Replace the order flow; InvalidInput naming each malformed step (``steps.<i>``).
     One step at least has no condition, so that every order is approved by someone."""
     caller.require_hq("flow.manage")
@@ -72,12 +75,13 @@ def set_flow(session: Session, caller: Caller, data: dict) -> dict:
             "every order needs an approver: give one step no condition",
             errors={"steps": ["at least one step without a condition"]},
         )
-    row = session.get(ApprovalFlow, KIND)
-    if row is None:
-        row = ApprovalFlow(kind=KIND)
-        session.add(row)
-    row.steps = [step.to_dict() for step in steps]
-    row.updated_by = caller.user_id
-    row.updated_at = utcnow()
-    session.flush()
-    return _dump(steps, row)
+    with uow:
+        row = uow.session.get(ApprovalFlow, KIND)
+        if row is None:
+            row = ApprovalFlow(kind=KIND)
+            uow.session.add(row)
+        row.steps = [step.to_dict() for step in steps]
+        row.updated_by = caller.user_id
+        row.updated_at = utcnow()
+        uow.session.flush()
+        return uow.commit(_dump(steps, row))

@@ -1,5 +1,6 @@
 """Tables of the orders service: products, orders with their lines, actions and comments,
-the approval-flow configuration, and a read copy of partners (names for reports)."""
+the approval-flow configuration, and a read copy of partners (names for reports); and the
+statuses an order goes through (``Order.status``), defined here once."""
 
 from __future__ import annotations
 
@@ -25,6 +26,18 @@ from services.common.db import BigIntPK, UTCDateTime
 from services.common.timeutil import utcnow
 
 Money = Numeric(14, 2)
+
+#: An order's statuses (``Order.status``): drafted, in approval, approved, rejected (the
+#: owner may revise and submit again), delivered, cancelled.
+DRAFT, SUBMITTED, APPROVED, REJECTED, COMPLETED, CANCELLED = (
+    "draft",
+    "submitted",
+    "approved",
+    "rejected",
+    "completed",
+    "cancelled",
+)
+ORDER_STATUSES = (DRAFT, SUBMITTED, APPROVED, REJECTED, COMPLETED, CANCELLED)
 
 
 class Base(DeclarativeBase):

@@ -9,6 +9,10 @@
   approved (or completed), and their amounts.
 
 Partner users get their own scope's rows only, and totals of those rows only; HQ sees all.
+
+The use cases (``sales_report``, ``order_summary``) read the figures (``sales_figures``,
+``summary_figures``) in a read-only ``with uow:`` and name the regions (the partners
+service's dictionary) once the block is left: no transaction stays open across the call.
 """
 
 from __future__ import annotations
@@ -25,7 +29,17 @@ from services.common.context import Caller
 from services.common.errors import InvalidInput
 from services.common.money import money, money_str
 from services.common.scoping import scoped
-from services.orders.models import Order, OrderLine, PartnerCopy, Product
+from services.common.unit_of_work import UnitOfWork
+from services.orders.models import (
+    APPROVED,
+    COMPLETED,
+    REJECTED,
+    SUBMITTED,
+    Order,
+    OrderLine,
+    PartnerCopy,
+    Product,
+)
 from services.orders.periods import (
     created_between,
     month_label,
@@ -33,7 +47,6 @@ from services.orders.periods import (
     quarter_label,
     quarter_start,
 )
-from services.orders.schemas import APPROVED, COMPLETED, REJECTED, SUBMITTED
 
 #: Statuses the sales report counts when none are asked for: whatever went into approval.
 DEFAULT_STATUSES = (SUBMITTED, APPROVED, REJECTED, COMPLETED)
@@ -41,10 +54,26 @@ BOOKED = (APPROVED, COMPLETED)
 MAX_ROWS = 50_000
 #: PostgreSQL memory for a report's sort or hash (the default 4MB spills to disk).
 REPORT_WORK_MEM = "64MB"
+#: ``partners.region_names``: the names of a list of region codes (code -> name).
+RegionNames = Callable[[list[str]], dict[str, str]]
 
 
-def _same(grouped: Any, dialect: str) -> Any:
-    return grouped
+def sales_report(uow: UnitOfWork, caller: Caller, args: dict, region_names: RegionNames) -> dict:
+    """The sales report (``sales_figures``) for holders of ``report.read``, each region
+    named next to its code."""
+    caller.require("report.read")
+    with uow:
+        report = sales_figures(uow.session, caller, args)
+    return name_regions(report, region_names)
+
+
+def order_summary(uow: UnitOfWork, caller: Caller, args: dict, region_names: RegionNames) -> dict:
+    """The order summary (``summary_figures``) for holders of ``report.read``, each region
+    named next to its code."""
+    caller.require("report.read")
+    with uow:
+        report = summary_figures(uow.session, caller, args)
+    return name_regions(report, region_names)
 
 
 @dataclass(frozen=True)
@@ -101,7 +130,7 @@ def row_columns(group_by: list[str]) -> list[str]:
     return named + list(METRICS)
 
 
-def name_regions(report: dict, names_of: Callable[[list[str]], dict[str, str]]) -> dict:
+def name_regions(report: dict, names_of: RegionNames) -> dict:
     """Put each region's name next to its code in the report's rows; ``names_of`` gives
     the names of a list of codes (one call per report). A row without a city has no
     city name."""
@@ -202,7 +231,7 @@ def _grouped(caller: Caller, args: dict, group_by: list[str], dialect: str) -> S
     return stmt.group_by(*_ordinals(len(labelled))) if labelled else stmt
 
 
-def sales_report(session: Session, caller: Caller, args: dict) -> dict:
+def sales_figures(session: Session, caller: Caller, args: dict) -> dict:
     """Rows grouped by ``args["group_by"]`` (in that order, sorted by them) with
     ``order_count``, ``quantity`` and ``amount``, and the ``totals`` of every counted order.
 
@@ -210,7 +239,6 @@ def sales_report(session: Session, caller: Caller, args: dict) -> dict:
     lines and ``order_count`` the orders having such a line (an order of two products counts
     in two rows; the totals count it once).
     """
-    caller.require("report.read")
     dialect = _dialect(session)
     group_by: list[str] = args.get("group_by") or []
     statuses = tuple(args.get("status") or DEFAULT_STATUSES)
@@ -248,11 +276,10 @@ def sales_report(session: Session, caller: Caller, args: dict) -> dict:
     }
 
 
-def summary(session: Session, caller: Caller, args: dict) -> dict:
+def summary_figures(session: Session, caller: Caller, args: dict) -> dict:
     """Orders by province, city and partner: how many went into approval (``order_count``),
     are in approval now, are approved (or completed), and the amounts of all and of the
     approved ones."""
-    caller.require("report.read")
     booked = Order.status.in_(BOOKED)
     metrics = [
         func.count(Order.id),

@@ -1,5 +1,15 @@
 """Pure rules of dealer orders: amounts, discounts, the customer's region, the state machine,
-who takes part. No database, no Nameko: what they promise is tested without I/O.
+who may act on which order (given the caller and the order's values), who takes part.
+No database, no Nameko, no peer: what they promise is tested without I/O.
+
+Who may do what:
+
+- a partner user with ``order.create`` orders for its own partner; that partner's users
+  with ``order.create`` (the owner) revise, submit and, before approval, cancel;
+- HQ users holding the current step's permission approve or reject (the approval engine,
+  ``services.common.approval``, checks the step; an ``all`` step needs each named approver);
+- HQ ``order.fulfil`` completes an approved order; HQ ``order.cancel`` cancels it;
+- whoever sees the order (its partner's scope, and HQ) reads it and comments on it.
 """
 
 from __future__ import annotations
@@ -7,19 +17,16 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 from decimal import ROUND_CEILING, Decimal
+from typing import TYPE_CHECKING, Any
 
 from services.common import regions
-from services.common.errors import InvalidInput, InvalidState
-from services.common.money import money, to_decimal
+from services.common.errors import Forbidden, InvalidInput, InvalidState
+from services.common.money import MAX_MONEY, fits_money_column, money, to_decimal
 from services.common.schemas import RATE_PLACES
-from services.orders.schemas import (
-    APPROVED,
-    CANCELLED,
-    COMPLETED,
-    DRAFT,
-    REJECTED,
-    SUBMITTED,
-)
+from services.orders.models import APPROVED, DRAFT, REJECTED, SUBMITTED
+
+if TYPE_CHECKING:
+    from services.common.context import Caller
 
 ZERO = Decimal(0)
 #: Discounts are kept to six places, rounded up: a threshold of up to six places (such as
@@ -107,15 +114,110 @@ ALLOWED_FROM: dict[str, frozenset[str]] = {
     "complete": frozenset({APPROVED}),
     "cancel": frozenset({DRAFT, SUBMITTED, REJECTED, APPROVED}),
 }
-#: statuses in which the ordering partner may cancel; after them only HQ (``order.cancel``)
-CANCELLED_BY_OWNER = frozenset({DRAFT, SUBMITTED, REJECTED})
-FINAL = frozenset({COMPLETED, CANCELLED})
 
 
 def check_transition(status: str, action: str) -> None:
     """InvalidState unless ``action`` may be done on an order that is ``status``."""
     if status not in ALLOWED_FROM[action]:
         raise InvalidState(f"cannot {action} an order that is {status}")
+
+
+def check_total_fits(lines: Iterable[dict]) -> None:
+    """InvalidInput unless the lines' total (``quantity`` x ``unit_price``) fits an amount
+    column; the payload schemas refuse such lines already, the column must never see one."""
+    total = sum(line_amount(line["quantity"], line["unit_price"]) for line in lines)
+    if not fits_money_column(total):
+        raise InvalidInput(
+            "the order's total is more than an amount can be",
+            errors={"lines": [f"the order's total is more than {MAX_MONEY}"]},
+        )
+
+
+# -- who may act ------------------------------------------------------------------------
+
+
+def person(caller: Caller) -> int:
+    """The acting user's id; Forbidden when the platform (no user) acts."""
+    if caller.user_id is None:
+        raise Forbidden("a person does this, not the platform")
+    return caller.user_id
+
+
+def check_can_order(caller: Caller) -> int:
+    """A partner's user with ``order.create`` orders (for its own partner); the partner's id."""
+    caller.require("order.create")
+    if caller.partner_id is None:
+        raise Forbidden("orders are placed by partners")
+    person(caller)
+    return caller.partner_id
+
+
+def check_owner(caller: Caller, partner_id: int, action: str) -> None:
+    """The ordering partner's users with ``order.create`` act on their orders; a parent
+    partner that merely sees the order does not (Forbidden)."""
+    if caller.partner_id is None or caller.partner_id != partner_id:
+        raise Forbidden(f"only the ordering partner may {action} this order")
+    caller.require("order.create")
+
+
+def check_can_decide(caller: Caller, status: str, action: str) -> int:
+    """HQ approves (``action`` ``approve``) or rejects (``reject``) an order in approval;
+    the deciding user's id. Whether the user holds the current step is the approval
+    engine's to say."""
+    if not caller.is_hq:
+        raise Forbidden(f"orders are {action}d by headquarters")
+    user_id = person(caller)
+    check_transition(status, action)
+    return user_id
+
+
+def check_can_complete(caller: Caller, status: str) -> None:
+    """HQ with ``order.fulfil`` marks an approved order delivered."""
+    caller.require_hq("order.fulfil")
+    person(caller)
+    check_transition(status, "complete")
+
+
+def check_can_cancel(caller: Caller, status: str, partner_id: int, reason: str | None) -> bool:
+    """Before approval the owner cancels (draft, submitted, rejected); after approval HQ
+    with ``order.cancel`` does, with a reason. A completed or cancelled order stays.
+    Whether the cancelled order was approved."""
+    person(caller)
+    check_transition(status, "cancel")
+    was_approved = status == APPROVED
+    if was_approved:
+        if not caller.is_hq:
+            raise Forbidden("an approved order is cancelled by headquarters")
+        caller.require("order.cancel")
+        if not (reason and reason.strip()):
+            raise InvalidInput(
+                "cancelling an approved order needs a reason", errors={"reason": ["required"]}
+            )
+    else:
+        check_owner(caller, partner_id, "cancel")
+    return was_approved
+
+
+def check_owned_customer(customer: Any, partner_id: int | None) -> dict:
+    """The filing service's answer for a customer, if it is protected for ``partner_id``
+    (filing refuses others itself; its answer is checked again here): 422
+    ``customer_not_owned`` otherwise."""
+    if (
+        not isinstance(customer, dict)
+        or customer.get("owner_partner_id") != partner_id
+        or customer.get("status") != "protected"
+    ):
+        raise InvalidInput(
+            "the customer is not protected for your partner",
+            "customer_not_owned",
+            {"customer_id": ["not a protected customer of yours"]},
+        )
+    return customer
+
+
+def flow_subject(total_amount: Decimal, max_discount: Decimal) -> dict[str, Decimal]:
+    """What the approval flow's conditions look at (``flows.SUBJECT_FIELDS``)."""
+    return {"total_amount": total_amount, "max_discount": max_discount}
 
 
 def participants(

@@ -1,4 +1,5 @@
-"""Payloads of the orders service: what its RPC methods take and return.
+"""Wire schemas of the orders service: what its RPC methods take and return (the events
+it produces are in ``events``; order statuses in ``models``).
 
 The gateway validates HTTP bodies and queries with the same schemas; the service validates
 again. Money travels as decimal strings with two places (``"1250.00"``), never floats.
@@ -26,17 +27,8 @@ from services.common.schemas import (
     WireSchema,
     comma_list_pattern,
 )
+from services.orders.models import ORDER_STATUSES
 
-DRAFT, SUBMITTED, APPROVED, REJECTED, COMPLETED, CANCELLED = (
-    "draft",
-    "submitted",
-    "approved",
-    "rejected",
-    "completed",
-    "cancelled",
-)
-ORDER_STATUSES = (DRAFT, SUBMITTED, APPROVED, REJECTED, COMPLETED, CANCELLED)
-CUSTOMER_SOURCES = ("partner", "hq")
 #: Dimensions of the sales report, in the order their columns appear.
 DIMENSIONS = ("province", "city", "partner", "product", "month", "quarter", "source", "status")
 
@@ -331,12 +323,6 @@ class SalesReportOut(WireSchema):
     status = fields.List(fields.String())
     rows = fields.List(fields.Nested(SalesRowOut))
     totals = fields.Nested(SalesTotalsOut)
-
-
-class ExportOut(WireSchema):
-    filename = fields.String()
-    content_type = fields.String()
-    content_base64 = fields.String()
 
 
 class SummaryArgs(DateRange):

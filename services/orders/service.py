@@ -1,14 +1,18 @@
-"""The orders service: the product catalogue, dealer orders and their approval, comments,
-the order approval flow, and sales reports."""
+"""The orders service's entry points: the product catalogue, dealer orders and their
+approval, comments, the order approval flow, sales reports, and the read copy of partners.
+
+Each method loads its input with the service's schemas and calls one use case with the
+unit of work, the caller and the peer calls it needs.
+"""
 
 from __future__ import annotations
 
 from services.common.entrypoints import event_handler, rpc
-from services.common.report_files import file_answer
+from services.common.events import load_event, occurred_at
 from services.common.rpc import ServiceRpc
 from services.common.schemas import DecisionIn, RejectIn, load, load_id
 from services.common.service import ServiceBase
-from services.orders import catalogue, comments, directory, domain, exports, flows, reports, views
+from services.orders import catalogue, comments, exports, flows, ordering, partner_copy, reports
 from services.orders.schemas import (
     CancelIn,
     CommentIn,
@@ -23,6 +27,7 @@ from services.orders.schemas import (
     SalesReportArgs,
     SummaryArgs,
 )
+from services.partners import events as partners_events
 
 
 class OrdersService(ServiceBase):
@@ -30,133 +35,131 @@ class OrdersService(ServiceBase):
 
     #: ``filing.owned_customer(customer_id)``, called as the worker's caller, with a timeout.
     filing = ServiceRpc("filing")
+    #: ``partners.region_names({"codes": [...]})``, for the reports.
     partners = ServiceRpc("partners")
 
     # -- products -----------------------------------------------------------------------
 
     @rpc
     def list_products(self, query: dict) -> dict:
-        return catalogue.list_products(self.db, load(ProductListArgs, query))
+        """A page of the catalogue."""
+        return catalogue.list_products(self.uow, load(ProductListArgs, query))
 
     @rpc
     def get_product(self, product_id: int) -> dict:
-        return catalogue.get_product(self.db, load_id(product_id))
+        """One product."""
+        return catalogue.get_product(self.uow, load_id(product_id))
 
     @rpc(idempotent=True)
     def create_product(self, payload: dict) -> dict:
-        return catalogue.create_product(self.db, self.caller, load(ProductCreate, payload))
+        """HQ adds a product."""
+        data = load(ProductCreate, payload)
+        return catalogue.create_product(self.uow, self.caller, data)
 
     @rpc
     def update_product(self, product_id: int, payload: dict) -> dict:
-        return catalogue.update_product(
-            self.db, self.caller, load_id(product_id), load(ProductUpdate, payload)
-        )
+        """HQ changes a product."""
+        data = load(ProductUpdate, payload)
+        return catalogue.update_product(self.uow, self.caller, load_id(product_id), data)
 
     # -- orders -------------------------------------------------------------------------
 
     @rpc
     def list_orders(self, query: dict) -> dict:
-        return views.list_orders(self.db, self.caller, load(OrderListArgs, query))
+        """A page of the orders the caller sees."""
+        return ordering.list_orders(self.uow, self.caller, load(OrderListArgs, query))
 
     @rpc
     def get_order(self, order_id: int) -> dict:
-        return views.get_order(self.db, self.caller, load_id(order_id))
+        """One order the caller sees, whole."""
+        return ordering.get_order(self.uow, self.caller, load_id(order_id))
 
     @rpc(idempotent=True)
     def create_order(self, payload: dict) -> dict:
         """A draft order for a customer protected for the caller's partner."""
-        return domain.create_order(
-            self.db, self.caller, load(OrderCreate, payload), self.filing.owned_customer
-        )
+        data = load(OrderCreate, payload)
+        return ordering.create_order(self.uow, self.caller, data, self.filing.owned_customer)
 
     @rpc
     def update_order(self, order_id: int, payload: dict) -> dict:
-        return domain.update_order(
-            self.db, self.caller, load_id(order_id), load(OrderUpdate, payload)
-        )
+        """The owner revises a draft or rejected order."""
+        data = load(OrderUpdate, payload)
+        return ordering.update_order(self.uow, self.caller, load_id(order_id), data)
 
     @rpc(idempotent=True)
     def submit_order(self, order_id: int) -> dict:
         """Start the approval flow (the customer is checked with filing again)."""
-        return domain.submit_order(
-            self.db, self.caller, load_id(order_id), self.filing.owned_customer, self.emit
+        return ordering.submit_order(
+            self.uow, self.caller, load_id(order_id), self.filing.owned_customer
         )
 
     @rpc(idempotent=True)
     def approve_order(self, order_id: int, payload: dict) -> dict:
-        return domain.approve_order(
-            self.db,
-            self.caller,
-            load_id(order_id),
-            load(DecisionIn, payload)["comment"],
-            self.emit,
-        )
+        """HQ approves the current step."""
+        comment = load(DecisionIn, payload)["comment"]
+        return ordering.approve_order(self.uow, self.caller, load_id(order_id), comment)
 
     @rpc(idempotent=True)
     def reject_order(self, order_id: int, payload: dict) -> dict:
-        return domain.reject_order(
-            self.db,
-            self.caller,
-            load_id(order_id),
-            load(RejectIn, payload)["comment"],
-            self.emit,
-        )
+        """HQ rejects the order, with a comment."""
+        comment = load(RejectIn, payload)["comment"]
+        return ordering.reject_order(self.uow, self.caller, load_id(order_id), comment)
 
     @rpc(idempotent=True)
     def complete_order(self, order_id: int) -> dict:
-        return domain.complete_order(self.db, self.caller, load_id(order_id), self.emit)
+        """HQ marks an approved order delivered."""
+        return ordering.complete_order(self.uow, self.caller, load_id(order_id))
 
     @rpc(idempotent=True)
     def cancel_order(self, order_id: int, payload: dict) -> dict:
-        return domain.cancel_order(
-            self.db,
-            self.caller,
-            load_id(order_id),
-            load(CancelIn, payload)["reason"],
-            self.emit,
-        )
+        """The owner (before approval) or HQ (after it) cancels the order."""
+        reason = load(CancelIn, payload)["reason"]
+        return ordering.cancel_order(self.uow, self.caller, load_id(order_id), reason)
 
     # -- comments -----------------------------------------------------------------------
 
     @rpc
     def list_comments(self, order_id: int) -> list[dict]:
-        return comments.list_comments(self.db, self.caller, load_id(order_id))
+        """The comments on an order."""
+        return comments.list_comments(self.uow, self.caller, load_id(order_id))
 
     @rpc(idempotent=True)
     def add_comment(self, order_id: int, payload: dict) -> dict:
-        return comments.add_comment(
-            self.db, self.caller, load_id(order_id), load(CommentIn, payload)["body"], self.emit
-        )
+        """Comment on an order; everyone who took part is told."""
+        body = load(CommentIn, payload)["body"]
+        return comments.add_comment(self.uow, self.caller, load_id(order_id), body)
 
     # -- the approval flow (served at /api/v1/approval-flows/order) ---------------------
 
     @rpc
     def get_approval_flow(self) -> dict:
-        return flows.get_flow(self.db, self.caller)
+        """The order approval flow."""
+        return flows.get_flow(self.uow, self.caller)
 
     @rpc
     def set_approval_flow(self, payload: dict) -> dict:
-        return flows.set_flow(self.db, self.caller, load(FlowIn, payload))
+        """Replace the order approval flow."""
+        return flows.set_flow(self.uow, self.caller, load(FlowIn, payload))
 
     # -- reports ------------------------------------------------------------------------
 
     @rpc
     def sales_report(self, query: dict) -> dict:
-        report = reports.sales_report(self.db, self.caller, load(SalesReportArgs, query))
-        return reports.name_regions(report, self._region_names)
+        """Sales grouped by the dimensions asked for."""
+        args = load(SalesReportArgs, query)
+        return reports.sales_report(self.uow, self.caller, args, self._region_names)
 
     @rpc
     def export_sales_report(self, query: dict) -> dict:
         """The sales report as a CSV or XLSX file, base64-encoded."""
         args = load(SalesExportArgs, query)
-        report = reports.sales_report(self.db, self.caller, args)
-        named = reports.name_regions(report, self._region_names)
-        return file_answer(exports.render(named, args["format"]))
+        return exports.export_sales_report(self.uow, self.caller, args, self._region_names)
 
     @rpc
     def order_summary(self, query: dict) -> dict:
-        report = reports.summary(self.db, self.caller, load(SummaryArgs, query))
-        return reports.name_regions(report, self._region_names)
+        """Orders by province, city and partner."""
+        args = load(SummaryArgs, query)
+        return reports.order_summary(self.uow, self.caller, args, self._region_names)
 
     def _region_names(self, codes: list[str]) -> dict[str, str]:
         return self.partners.region_names({"codes": codes})
@@ -165,20 +168,30 @@ class OrdersService(ServiceBase):
 
     @event_handler("partners", "partner_created")
     def on_partner_created(self, event: dict) -> None:
-        directory.apply_partner_event(self.db, event)
+        """Keep the new partner."""
+        partner = load_event(partners_events.PartnerChanged, event)
+        partner_copy.apply_partner(self.uow, partner, occurred_at(event))
 
     @event_handler("partners", "partner_updated")
     def on_partner_updated(self, event: dict) -> None:
-        directory.apply_partner_event(self.db, event)
+        """Keep the partner's new state."""
+        partner = load_event(partners_events.PartnerChanged, event)
+        partner_copy.apply_partner(self.uow, partner, occurred_at(event))
 
     @event_handler("partners", "partner_suspended")
     def on_partner_suspended(self, event: dict) -> None:
-        directory.apply_partner_event(self.db, event)
+        """Keep the partner's new state."""
+        partner = load_event(partners_events.PartnerChanged, event)
+        partner_copy.apply_partner(self.uow, partner, occurred_at(event))
 
     @event_handler("partners", "partner_activated")
     def on_partner_activated(self, event: dict) -> None:
-        directory.apply_partner_event(self.db, event)
+        """Keep the partner's new state."""
+        partner = load_event(partners_events.PartnerChanged, event)
+        partner_copy.apply_partner(self.uow, partner, occurred_at(event))
 
     @event_handler("partners", "partner_terminated")
     def on_partner_terminated(self, event: dict) -> None:
-        directory.apply_partner_event(self.db, event)
+        """Keep the partner's new state."""
+        partner = load_event(partners_events.PartnerChanged, event)
+        partner_copy.apply_partner(self.uow, partner, occurred_at(event))

@@ -1,4 +1,5 @@
-"""Tables of the partners service: partners, territories, partner types, people, roles."""
+"""Tables of the partners service (partners, territories, partner types, people, roles,
+sign-in bookkeeping) and the states of their state columns."""
 
 from __future__ import annotations
 
@@ -18,6 +19,11 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 from services.common.db import BigIntPK, UTCDateTime
 from services.common.timeutil import utcnow
+
+#: ``Partner.status``: an active partner's users act; a suspended partner's are refused
+#: until it is activated again; a terminated partner is final.
+ACTIVE, SUSPENDED, TERMINATED = "active", "suspended", "terminated"
+PARTNER_STATUSES = (ACTIVE, SUSPENDED, TERMINATED)
 
 
 class Base(DeclarativeBase):
@@ -41,7 +47,7 @@ class Partner(Base):
     name: Mapped[str] = mapped_column(String(200))
     type: Mapped[str] = mapped_column(ForeignKey("partner_types.code"))
     parent_id: Mapped[int | None] = mapped_column(ForeignKey("partners.id"), index=True)
-    status: Mapped[str] = mapped_column(String(20), default="active")
+    status: Mapped[str] = mapped_column(String(20), default=ACTIVE)
     contact_name: Mapped[str | None] = mapped_column(String(100))
     contact_phone: Mapped[str | None] = mapped_column(String(30))
     contact_email: Mapped[str | None] = mapped_column(String(200))
@@ -131,7 +137,7 @@ class RefreshToken(Base):
 
 class LoginFailure(Base):
     """A failed sign-in, kept for a while to slow down password guessing (see
-    ``access.sign_in_wait``)."""
+    ``signin.sign_in_wait``)."""
 
     __tablename__ = "login_failures"
     __table_args__ = (
@@ -149,7 +155,7 @@ class LoginFailure(Base):
 
 class SignInAddress(Base):
     """An address an account signed in from with its password, and when it last did: the
-    guards on many failures spare a sign-in from there (see ``access.sign_in_wait``)."""
+    guards on many failures spare a sign-in from there (see ``signin.sign_in_wait``)."""
 
     __tablename__ = "sign_in_addresses"
     __table_args__ = (Index("ix_sign_in_addresses_last", "last_success_at"),)

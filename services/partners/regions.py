@@ -1,4 +1,6 @@
-"""The GB/T 2260 region dictionary (行政区划): names, hierarchy and address resolution.
+"""The GB/T 2260 region dictionary (行政区划): names, hierarchy and address resolution,
+and the region look-ups the service answers (``list_regions``, ``region_names``,
+``resolve_address``; no database).
 
 The data is ``data/regions.csv`` (built by ``data/build_regions.py``; see ``data/README.md``),
 loaded once per process by :func:`load_regions`. Code-shape rules that need no data (levels,
@@ -17,6 +19,7 @@ from dataclasses import dataclass
 from importlib import resources
 from typing import NamedTuple, TypedDict, cast
 
+from services.common.errors import NotFound
 from services.common.regions import (
     ADDRESS_RESOLVE_MAX,
     CITY,
@@ -362,3 +365,29 @@ def load_regions() -> RegionDictionary:
     """Return the dictionary built from the packaged ``data/regions.csv`` (loaded once)."""
     source = resources.files(__package__ or "services.partners").joinpath("data/regions.csv")
     return RegionDictionary.from_csv(source.read_text(encoding="utf-8"))
+
+
+# -- look-ups ---------------------------------------------------------------------------
+
+
+def list_regions(parent: str | None) -> list[dict]:
+    """The regions directly below ``parent`` (the provinces for None); NotFound for a code
+    not in the dictionary."""
+    dictionary = load_regions()
+    if parent is not None and not dictionary.exists(parent):
+        raise NotFound(f"region {parent} not found")
+    return [
+        {"code": r.code, "name": r.name, "level": r.level, "parent": r.parent or None}
+        for r in dictionary.children(parent)
+    ]
+
+
+def region_names(codes: list[str]) -> dict[str, str]:
+    """The names of the regions among ``codes`` (codes not in the dictionary are left out)."""
+    dictionary = load_regions()
+    return {code: region.name for code in codes if (region := dictionary.get(code)) is not None}
+
+
+def resolve_address(address: str) -> ResolvedRegions:
+    """The province, city and district named in ``address`` (``RegionDictionary.resolve``)."""
+    return load_regions().resolve(address)

@@ -19,10 +19,10 @@ from services.common.schemas import (
     phone_number,
     visible_text,
 )
-from services.partners.catalogue import PERMISSIONS
+from services.partners.catalogue import HQ, PARTNER, PERMISSIONS
+from services.partners.models import PARTNER_STATUSES
 
-PARTNER_STATUSES = ("active", "suspended", "terminated")
-ROLE_SCOPES = ("hq", "partner")
+ROLE_SCOPES = (HQ, PARTNER)
 LANGUAGES = ("zh", "en")
 
 _code = FullMatch(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,39}$", error="letters, digits, _ . -")
@@ -31,7 +31,8 @@ _NAME_RULE = {"description": "Unique; no invisible or control characters (zero-w
 # As long as the columns they are stored in.
 _person = validate.Length(min=1, max=100)
 _email = validate.Length(max=200)
-# The catalogue's codes; which of them a role may hold depends on its scope (access.py).
+# The catalogue's codes; which of them a role may hold depends on its scope
+# (rules.check_role_content).
 _permissions_doc = {"description": "codes of GET /permissions, of the role's scope"}
 
 
@@ -195,7 +196,7 @@ class UserOut(WireSchema):
     last_login_at = UtcDateTime(allow_none=True)
 
 
-# The length only; the rest of the password rule is access.check_password.
+# The length only; the rest of the password rule is rules.check_password.
 _password = validate.Length(min=10, max=200, error="10 to 200 characters")
 
 
@@ -270,12 +271,3 @@ class PermissionOut(WireSchema):
 class RecipientsArgs(WireSchema):
     permission = fields.String(required=True)
     partner_id = Id(load_default=None, allow_none=True)
-
-
-class RecipientOut(WireSchema):
-    id = fields.Integer()
-    username = fields.String()
-    display_name = fields.String()
-    email = fields.String(allow_none=True)
-    partner_id = fields.Integer(allow_none=True)
-    language = fields.String()

@@ -1,4 +1,8 @@
-"""Reference data every installation has, the bootstrap admin, and the demo data set."""
+"""Reference data every installation has, the bootstrap admin, and the demo data set.
+
+Run on a session of the caller's (``manage.py``, tests) through a ``UnitOfWork`` on it, so
+that seeding goes through the use cases and emits as they do; each step commits.
+"""
 
 from __future__ import annotations
 
@@ -10,9 +14,9 @@ from sqlalchemy.orm import Session
 from services.common.config import ConfigError
 from services.common.context import Caller
 from services.common.errors import InvalidInput
-from services.common.outbox import add_event
 from services.common.schemas import load
-from services.partners import access, domain
+from services.common.unit_of_work import UnitOfWork
+from services.partners import events, partners, roles, signin, users
 from services.partners.catalogue import ADMIN_ROLE, SEED_PARTNER_TYPES, SEED_ROLES
 from services.partners.models import Partner, PartnerType, Role, User
 from services.partners.schemas import UserCreate, UserUpdate
@@ -22,40 +26,48 @@ log = logging.getLogger(__name__)
 SYSTEM = Caller.system_caller("partners-seed")
 
 
-def _emitter(session: Session):
-    return lambda event_type, data: add_event(session, "partners", event_type, data)
+def _unit_of_work(session: Session) -> UnitOfWork:
+    return UnitOfWork(lambda: session, "partners")
 
 
 def ensure_reference_data(session: Session) -> None:
-    """Partner types and the seeded roles; existing rows (maybe edited by HQ) are kept."""
-    for code, name, protection_days, claim_hours in SEED_PARTNER_TYPES:
-        if session.get(PartnerType, code) is None:
-            session.add(
-                PartnerType(
-                    code=code, name=name, protection_days=protection_days, claim_hours=claim_hours
+    """Partner types and the seeded roles, committed; existing rows (maybe edited by HQ)
+    are kept, except the HQ admin role, which is put back whole."""
+    uow = _unit_of_work(session)
+    with uow:
+        for code, name, protection_days, claim_hours in SEED_PARTNER_TYPES:
+            if session.get(PartnerType, code) is None:
+                session.add(
+                    PartnerType(
+                        code=code,
+                        name=name,
+                        protection_days=protection_days,
+                        claim_hours=claim_hours,
+                    )
                 )
-            )
-    existing = set(session.scalars(select(Role.code)).all())
-    for seed in SEED_ROLES:
-        if seed.code not in existing:
-            session.add(
-                Role(
-                    code=seed.code,
-                    name=seed.name,
-                    scope=seed.scope,
-                    permissions=sorted(seed.permissions),
-                    partner_types=[],
-                    include_sub_partners=seed.include_sub_partners,
-                    builtin=True,
+        existing = set(session.scalars(select(Role.code)).all())
+        for seed in SEED_ROLES:
+            if seed.code not in existing:
+                session.add(
+                    Role(
+                        code=seed.code,
+                        name=seed.name,
+                        scope=seed.scope,
+                        permissions=sorted(seed.permissions),
+                        partner_types=[],
+                        include_sub_partners=seed.include_sub_partners,
+                        builtin=True,
+                    )
                 )
-            )
-    session.flush()
-    _make_admin_role_whole(session)
+        session.flush()
+        _make_admin_role_whole(uow)
+        uow.commit()
 
 
-def _make_admin_role_whole(session: Session) -> Role:
+def _make_admin_role_whole(uow: UnitOfWork) -> Role:
     """The HQ admin role as seeded, with every HQ permission of the catalogue. Nobody may
     edit it, so this is also how a permission new in the catalogue reaches it."""
+    session = uow.session
     seed = next(seed for seed in SEED_ROLES if seed.code == ADMIN_ROLE)
     role = session.scalar(select(Role).where(Role.code == ADMIN_ROLE))
     whole = {
@@ -70,7 +82,7 @@ def _make_admin_role_whole(session: Session) -> Role:
         for key, value in whole.items():
             setattr(role, key, value)
         session.flush()
-        add_event(session, "partners", "role_changed", access.dump_role(role))
+        uow.emit(events.ROLE_CHANGED, roles.role_changed(role))
     return role
 
 
@@ -85,7 +97,7 @@ def create_admin(session: Session, username: str, password: str) -> dict:
             "roles": [ADMIN_ROLE],
         },
     )
-    return access.create_user(session, SYSTEM, data, _emitter(session))
+    return users.create_user(_unit_of_work(session), SYSTEM, data)
 
 
 def restore_admin(session: Session, username: str, password: str) -> dict:
@@ -102,7 +114,7 @@ def restore_admin(session: Session, username: str, password: str) -> dict:
         )
     codes = sorted({role.code for role in user.roles} | {ADMIN_ROLE})
     change = load(UserUpdate, {"password": password, "active": True, "roles": codes})
-    return access.update_user(session, SYSTEM, user.id, change, _emitter(session))
+    return users.update_user(_unit_of_work(session), SYSTEM, user.id, change)
 
 
 #: The admin password earlier releases published in the README for local runs: whoever read
@@ -119,11 +131,11 @@ def ensure_admin(session: Session, password: str) -> bool:
     if admin is None:
         create_admin(session, "admin", password)
         return True
-    if password != FORMER_PUBLISHED_ADMIN_PASSWORD and access.has_password(
+    if password != FORMER_PUBLISHED_ADMIN_PASSWORD and signin.has_password(
         admin, FORMER_PUBLISHED_ADMIN_PASSWORD
     ):
         change = load(UserUpdate, {"password": password})
-        access.update_user(session, SYSTEM, admin.id, change, _emitter(session))
+        users.update_user(_unit_of_work(session), SYSTEM, admin.id, change)
         log.warning("the admin had the formerly published password: it now has the one given")
     return False
 
@@ -160,11 +172,11 @@ def seed_demo(session: Session) -> bool:
     """A few partners in Zhejiang and Jiangsu with their users; False if already there."""
     if session.scalar(select(Partner.id).where(Partner.code == DEMO_PARTNERS[0][0])):
         return False
-    emit = _emitter(session)
+    uow = _unit_of_work(session)
     ids: dict[str, int] = {}
     for code, name, type_, parent, territory in DEMO_PARTNERS:
-        partner = domain.create_partner(
-            session,
+        partner = partners.create_partner(
+            uow,
             SYSTEM,
             {
                 "code": code,
@@ -176,32 +188,30 @@ def seed_demo(session: Session) -> bool:
                 "contact_phone": None,
                 "contact_email": None,
             },
-            emit,
         )
         ids[code] = partner["id"]
-    for username, display_name, partner_code, roles in DEMO_USERS:
-        access.create_user(
-            session,
+    for username, display_name, partner_code, role_codes in DEMO_USERS:
+        users.create_user(
+            uow,
             SYSTEM,
             {
                 "username": username,
                 "password": DEMO_PASSWORD,
                 "display_name": display_name,
                 "partner_id": ids[partner_code] if partner_code else None,
-                "roles": roles,
+                "roles": role_codes,
                 "active": True,
                 "language": "zh",
                 "email": f"{username}@example.com",
                 "phone": None,
             },
-            emit,
         )
     return True
 
 
 def bootstrap(session: Session) -> None:
     """Run by every migration: reference data, and the admin when a password is given (it
-    must pass the password rule, ``access.check_password``)."""
+    must pass the password rule, ``rules.check_password``)."""
     import os
 
     ensure_reference_data(session)

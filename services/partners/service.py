@@ -1,15 +1,16 @@
-"""The partners service: partners, territories, regions, people, roles and sign-in."""
+"""The partners service's entry points: partners, territories, regions, people, roles and
+sign-in. Each loads its input and calls one use case (``partners``, ``regions``,
+``signin``, ``users``, ``roles``) with the unit of work and the caller."""
 
 from __future__ import annotations
 
 from services.common.config import get_settings
-from services.common.db import try_advisory_lock
 from services.common.entrypoints import rpc, timer
 from services.common.errors import Forbidden
 from services.common.schemas import load, load_id, load_key
 from services.common.service import ServiceBase
 from services.common.timeutil import utcnow
-from services.partners import access, domain
+from services.partners import partners, regions, roles, signin, users
 from services.partners.schemas import (
     LoginIn,
     PartnerCreate,
@@ -47,28 +48,19 @@ class PartnersService(ServiceBase):
         the account must wait after failures from ``address``."""
         self._system_only()
         data = load(LoginIn, payload)
-        profile = access.authenticate(
-            self.db, data["username"], data["password"], str(address)[:64]
-        )
-        return {
-            "user": profile,
-            "refresh_token": access.issue_refresh_token(self.db, profile["id"]),
-        }
+        return signin.authenticate(self.uow, data["username"], data["password"], str(address)[:64])
 
     @timer(interval=get_settings().timer_interval)
     def forget_old_sign_ins(self) -> None:
         """Forget failed sign-ins that no longer count and addresses past their keep; one
         replica does each tick."""
-        if try_advisory_lock(self.db, "partners.sign_ins"):
-            access.forget_old_sign_ins(self.db, utcnow())
+        signin.forget_old_sign_ins(self.uow, utcnow())
 
     @rpc
     def refresh(self, payload: dict) -> dict:
         """Rotate a refresh token: the profile and the new token."""
         self._system_only()
-        data = load(RefreshIn, payload)
-        profile, token = access.rotate_refresh_token(self.db, data["refresh_token"])
-        return {"user": profile, "refresh_token": token}
+        return signin.refresh(self.uow, load(RefreshIn, payload)["refresh_token"])
 
     @rpc
     def logout(self, payload: dict) -> None:
@@ -76,7 +68,7 @@ class PartnersService(ServiceBase):
         if self.caller.user_id is None:
             raise Forbidden("only a signed-in user may log out")
         token = load(RefreshIn, payload)["refresh_token"]
-        access.revoke_refresh_token(self.db, token, self.caller.user_id)
+        signin.logout(self.uow, token, self.caller.user_id)
 
     @rpc
     def get_caller(self, user_id: int, token_version: int | None = None) -> dict:
@@ -84,132 +76,148 @@ class PartnersService(ServiceBase):
         or their partner may not act, or if ``token_version`` (the access token's) is not
         the user's current one."""
         self._system_only()
-        return access.caller_profile(self.db, load_id(user_id, "user_id"), token_version)
+        return signin.get_caller(self.uow, load_id(user_id, "user_id"), token_version)
 
     # -- partners -----------------------------------------------------------------------
 
     @rpc
     def list_partners(self, query: dict) -> dict:
-        return domain.list_partners(self.db, self.caller, load(PartnerListArgs, query))
+        """A page of the partners in the caller's scope."""
+        return partners.list_partners(self.uow, self.caller, load(PartnerListArgs, query))
 
     @rpc
     def get_partner(self, partner_id: int) -> dict:
-        return domain.get_partner(self.db, self.caller, load_id(partner_id))
+        """A partner in the caller's scope."""
+        return partners.get_partner(self.uow, self.caller, load_id(partner_id))
 
     @rpc(idempotent=True)
     def create_partner(self, payload: dict) -> dict:
-        return domain.create_partner(self.db, self.caller, load(PartnerCreate, payload), self.emit)
+        """HQ creates a partner with its territory."""
+        data = load(PartnerCreate, payload)
+        return partners.create_partner(self.uow, self.caller, data)
 
     @rpc
     def update_partner(self, partner_id: int, payload: dict) -> dict:
-        return domain.update_partner(
-            self.db, self.caller, load_id(partner_id), load(PartnerUpdate, payload), self.emit
-        )
+        """HQ changes a partner."""
+        partner_id = load_id(partner_id)
+        data = load(PartnerUpdate, payload)
+        return partners.update_partner(self.uow, self.caller, partner_id, data)
 
     @rpc
     def set_territory(self, partner_id: int, payload: dict) -> dict:
-        data = load(TerritoryIn, payload)
-        return domain.set_territory(
-            self.db, self.caller, load_id(partner_id), data["territory"], self.emit
-        )
+        """HQ replaces a partner's territory."""
+        codes = load(TerritoryIn, payload)["territory"]
+        return partners.set_territory(self.uow, self.caller, load_id(partner_id), codes)
 
     @rpc(idempotent=True)
     def suspend_partner(self, partner_id: int) -> dict:
-        return domain.change_status(self.db, self.caller, load_id(partner_id), "suspend", self.emit)
+        """HQ suspends an active partner: its users are refused at once."""
+        return partners.change_status(self.uow, self.caller, load_id(partner_id), "suspend")
 
     @rpc(idempotent=True)
     def activate_partner(self, partner_id: int) -> dict:
-        return domain.change_status(
-            self.db, self.caller, load_id(partner_id), "activate", self.emit
-        )
+        """HQ activates a suspended partner again."""
+        return partners.change_status(self.uow, self.caller, load_id(partner_id), "activate")
 
     @rpc(idempotent=True)
     def terminate_partner(self, partner_id: int) -> dict:
-        return domain.change_status(
-            self.db, self.caller, load_id(partner_id), "terminate", self.emit
-        )
+        """HQ terminates a partner, for good."""
+        return partners.change_status(self.uow, self.caller, load_id(partner_id), "terminate")
 
     @rpc
     def partners_covering(self, region_code: str) -> list[dict]:
         """Active partners whose territory covers the region, most specific first."""
         data = load(RegionListArgs, {"parent": region_code})
-        return domain.partners_covering(self.db, data["parent"])
+        return partners.partners_covering(self.uow, data["parent"])
 
     @rpc
     def partner_terms(self, partner_id: int) -> dict | None:
         """An active partner's protection days and claim hours; None if it is not active."""
-        return domain.partner_terms(self.db, load_id(partner_id, "partner_id"))
+        return partners.partner_terms(self.uow, load_id(partner_id, "partner_id"))
 
     @rpc
     def list_partner_types(self) -> list[dict]:
-        return domain.list_partner_types(self.db)
+        """Every partner type."""
+        return partners.list_partner_types(self.uow)
 
     @rpc
     def update_partner_type(self, code: str, payload: dict) -> dict:
-        return domain.update_partner_type(
-            self.db, self.caller, load_key(code), load(PartnerTypeUpdate, payload), self.emit
-        )
+        """HQ changes a partner type."""
+        code = load_key(code)
+        data = load(PartnerTypeUpdate, payload)
+        return partners.update_partner_type(self.uow, self.caller, code, data)
 
     # -- regions ------------------------------------------------------------------------
 
     @rpc
     def list_regions(self, query: dict) -> list[dict]:
-        return domain.list_regions(load(RegionListArgs, query)["parent"])
+        """The regions below a parent (the provinces without one)."""
+        return regions.list_regions(load(RegionListArgs, query)["parent"])
 
     @rpc
     def region_names(self, query: dict) -> dict:
         """``{code: name}`` of the given region codes, for reports that show names."""
-        return domain.region_names(load(RegionNamesArgs, query)["codes"])
+        return regions.region_names(load(RegionNamesArgs, query)["codes"])
 
     @rpc
     def resolve_address(self, query: dict) -> dict:
-        return domain.resolve_address(load(ResolveArgs, query)["address"])
+        """The province, city and district an address names."""
+        return regions.resolve_address(load(ResolveArgs, query)["address"])
 
     # -- users, roles, permissions ------------------------------------------------------
 
     @rpc
     def list_users(self, query: dict) -> dict:
-        return access.list_users(self.db, self.caller, load(UserListArgs, query))
+        """A page of the users the caller manages."""
+        return users.list_users(self.uow, self.caller, load(UserListArgs, query))
 
     @rpc
     def get_user(self, user_id: int) -> dict:
-        return access.get_user(self.db, self.caller, load_id(user_id))
+        """The caller itself, or a user it manages."""
+        return users.get_user(self.uow, self.caller, load_id(user_id))
 
     @rpc(idempotent=True)
     def create_user(self, payload: dict) -> dict:
-        return access.create_user(self.db, self.caller, load(UserCreate, payload), self.emit)
+        """A new user, with roles the caller may give."""
+        return users.create_user(self.uow, self.caller, load(UserCreate, payload))
 
     @rpc
     def update_user(self, user_id: int, payload: dict) -> dict:
-        return access.update_user(
-            self.db, self.caller, load_id(user_id), load(UserUpdate, payload), self.emit
-        )
+        """Change a user the caller manages."""
+        user_id = load_id(user_id)
+        data = load(UserUpdate, payload)
+        return users.update_user(self.uow, self.caller, user_id, data)
 
     @rpc
     def recipients(self, query: dict) -> list[dict]:
         """Active users holding a permission, of one partner or of HQ (for notifications)."""
         self._system_only()
         data = load(RecipientsArgs, query)
-        return access.recipients(self.db, data["permission"], data["partner_id"])
+        return users.recipients(self.uow, data["permission"], data["partner_id"])
 
     @rpc
     def list_roles(self, query: dict) -> dict:
-        return access.list_roles(self.db, self.caller, load(RoleListArgs, query))
+        """A page of the roles the caller may see."""
+        return roles.list_roles(self.uow, self.caller, load(RoleListArgs, query))
 
     @rpc
     def get_role(self, role_id: int) -> dict:
-        return access.get_role(self.db, self.caller, load_id(role_id))
+        """One role the caller may see."""
+        return roles.get_role(self.uow, self.caller, load_id(role_id))
 
     @rpc(idempotent=True)
     def create_role(self, payload: dict) -> dict:
-        return access.create_role(self.db, self.caller, load(RoleCreate, payload), self.emit)
+        """A new role, holding only permissions the caller may hand out."""
+        return roles.create_role(self.uow, self.caller, load(RoleCreate, payload))
 
     @rpc
     def update_role(self, role_id: int, payload: dict) -> dict:
-        return access.update_role(
-            self.db, self.caller, load_id(role_id), load(RoleUpdate, payload), self.emit
-        )
+        """Change a role the caller may edit."""
+        role_id = load_id(role_id)
+        data = load(RoleUpdate, payload)
+        return roles.update_role(self.uow, self.caller, role_id, data)
 
     @rpc
     def list_permissions(self) -> list[dict]:
-        return access.permission_catalogue()
+        """The permission catalogue."""
+        return roles.list_permissions()

@@ -1,5 +1,9 @@
-"""The e2e tier's fixtures are the shared stack fixtures (``tests/support/fixtures.py``)."""
+"""The e2e tier drives the running stack over HTTP: it needs this run's vhost and
+databases (the stack fixtures themselves are in ``tests/support/fixtures.py``)."""
 
-from tests.support.fixtures import ADMIN_PASSWORD, PASSWORD, World
+import pytest
 
-__all__ = ["ADMIN_PASSWORD", "PASSWORD", "World"]
+
+@pytest.fixture(scope="session", autouse=True)
+def _infra(run_infra: object) -> None:
+    """Every e2e test runs against this run's broker vhost and databases."""

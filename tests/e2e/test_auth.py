@@ -7,31 +7,15 @@ import time
 
 import jwt
 import pytest
-import requests
 
-from tests.e2e.conftest import PASSWORD, World
+from tests.support.answers import assert_problem
 from tests.support.client import Client, unique
+from tests.support.world import PASSWORD, World, sign_in
 
 LOGIN = "/api/v1/auth/login"
 REFRESH = "/api/v1/auth/refresh"
 LOGOUT = "/api/v1/auth/logout"
 ME = "/api/v1/me"
-
-
-def assert_problem(response: requests.Response, status: int, code: str) -> dict:
-    assert response.status_code == status, response.text
-    assert response.headers["Content-Type"].startswith("application/problem+json")
-    body = response.json()
-    assert body["code"] == code, body
-    assert body["status"] == status
-    assert body["request_id"]
-    return body
-
-
-def sign_in(anonymous: Client, username: str, password: str = PASSWORD) -> dict:
-    response = anonymous.post(LOGIN, {"username": username, "password": password})
-    assert response.status_code == 200, response.text
-    return response.json()
 
 
 def bearer(anonymous: Client, token: str) -> Client:

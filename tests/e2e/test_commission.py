@@ -11,27 +11,24 @@ from __future__ import annotations
 
 import csv
 import io
-import os
 import random
-import secrets
 import time
-from collections.abc import Callable
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
-import requests
-from nameko.standalone.events import get_event_exchange
 from openpyxl import load_workbook
 
 import manage
-from services.common.amqp import ConfirmingPublisher
 from services.common.outbox import make_envelope
-from tests.e2e.conftest import World
+from tests.support.answers import assert_problem, ok
 from tests.support.client import Client, unique
+from tests.support.events import approved_event, publish
 from tests.support.stack import Stack
+from tests.support.waiting import wait_for
+from tests.support.world import World
 
 RATES = "/api/v1/commission/rates"
 ENTRIES = "/api/v1/commissions"
@@ -43,85 +40,8 @@ SHANGHAI = ZoneInfo("Asia/Shanghai")
 # -- helpers ----------------------------------------------------------------------------
 
 
-def ok(response: requests.Response, status: int = 200) -> Any:
-    assert response.status_code == status, response.text
-    return response.json()
-
-
-def assert_problem(response: requests.Response, status: int, code: str) -> dict:
-    assert response.status_code == status, response.text
-    assert response.headers["Content-Type"].startswith("application/problem+json")
-    body = response.json()
-    assert body["code"] == code, body
-    return body
-
-
-def wait_for(check: Callable[[], Any], timeout: float = 30.0, what: str = "condition") -> Any:
-    deadline = time.monotonic() + timeout
-    while True:
-        result = check()
-        if result:
-            return result
-        if time.monotonic() > deadline:
-            raise AssertionError(f"{what} not reached in {timeout} s")
-        time.sleep(0.2)
-
-
 def current_period() -> str:
     return datetime.now(SHANGHAI).strftime("%Y-%m")
-
-
-def new_order_id() -> int:
-    return 100_000_000 + secrets.randbelow(2_000_000_000)
-
-
-def publish(envelope: dict) -> dict:
-    """Publish an orders event as the orders service's outbox relay does."""
-    publisher = ConfirmingPublisher(os.environ["AMQP_URI"])
-    try:
-        publisher.publish(
-            envelope,
-            exchange=get_event_exchange("orders", {}),
-            routing_key=envelope["type"],
-        )
-    finally:
-        publisher.close()
-    return envelope
-
-
-def approved_event(
-    partner_id: int,
-    total: str = "100000.00",
-    source: str = "partner",
-    at: str | None = None,
-) -> dict:
-    order_id = new_order_id()
-    return make_envelope(
-        "orders",
-        "order_approved",
-        {
-            "order_id": order_id,
-            "partner_id": partner_id,
-            "customer_id": new_order_id(),
-            "customer_name": f"测试客户{unique()}有限公司",
-            "contract_no": f"HT-{order_id}",
-            "region_code": "330106",
-            "province": "330000",
-            "city": "330100",
-            "customer_source": source,
-            "total_amount": total,
-            "lines": [
-                {
-                    "product_id": 1,
-                    "sku": "SKU-1",
-                    "quantity": 1,
-                    "unit_price": total,
-                    "amount": total,
-                }
-            ],
-            "approved_at": at or datetime.now(UTC).isoformat().replace("+00:00", "Z"),
-        },
-    )
 
 
 def cancelled_event(approved: dict) -> dict:

@@ -4,137 +4,38 @@ The walkthrough of the issue: partner A (杭州 330100) files a customer in 西�
 partner B (浙江 330000) and C (南京 320100) try the same customer; HQ approves, rejects,
 transfers; the housekeeping timer releases and reminds; an approved order extends.
 
-The helpers at the top are shared by the other filing e2e modules.
+Time moves through ``manage.py testing age-customer``; the shared helpers are in
+``tests/support/filing_api.py``.
 """
 
 from __future__ import annotations
 
 import json
-import os
-import random
 import re
-import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
-from functools import cache
 from typing import Any
 
 import pytest
 import requests
-from nameko.standalone.events import get_event_exchange
-from sqlalchemy import text
-from sqlalchemy.engine import Engine
 
-from services.common.amqp import ConfirmingPublisher
-from services.common.db import make_engine
-from services.common.outbox import make_envelope
-from services.filing.keys import uscc_check_char
-from tests.e2e.conftest import World
-from tests.support.client import Client, unique
+from tests.support.answers import assert_problem, parse_time
+from tests.support.client import Client
+from tests.support.fake_data import USCC_ALPHABET, company, uscc
+from tests.support.filing_api import (
+    CUSTOMERS,
+    FILINGS,
+    FLOW,
+    age_customer,
+    customer_body,
+    event_applied,
+    file_customer,
+    filing_rows,
+    publish_order_approved,
+)
+from tests.support.waiting import wait_for
+from tests.support.world import World
 
-CUSTOMERS = "/api/v1/customers"
-FILINGS = "/api/v1/filings"
-LEADS = "/api/v1/leads"
-FLOW = "/api/v1/approval-flows/filing"
-USCC_ALPHABET = "0123456789ABCDEFGHJKLMNPQRTUWXY"
 PROBLEM_KEYS = {"type", "title", "status", "code", "detail", "request_id"}
-
-
-# -- shared helpers ---------------------------------------------------------------------
-
-
-def mobile() -> str:
-    return f"1{random.choice('3456789')}{random.randint(0, 999_999_999):09d}"
-
-
-def uscc(region: str = "330106") -> str:
-    body = "91" + region + "".join(random.choices(USCC_ALPHABET, k=9))
-    return body + uscc_check_char(body)
-
-
-def company() -> str:
-    """A unique company name stem; callers add brackets and suffixes."""
-    return f"杭州{unique('c')}"
-
-
-def customer_body(region_code: str = "330106", **extra: Any) -> dict:
-    return {
-        "name": f"{company()}科技有限公司",
-        "uscc": uscc(),
-        "contact_name": "王经理",
-        "phone": mobile(),
-        "address": "文三路 90 号",
-        "region_code": region_code,
-        "industry": "软件",
-        **extra,
-    }
-
-
-def file_customer(client: Client, body: dict) -> dict:
-    response = client.post(CUSTOMERS, body)
-    assert response.status_code == 201, response.text
-    return response.json()
-
-
-def assert_problem(response: requests.Response, status: int, code: str) -> dict:
-    assert response.status_code == status, response.text
-    assert response.headers["Content-Type"].startswith("application/problem+json")
-    body = response.json()
-    assert body["code"] == code, body
-    return body
-
-
-def parse_time(value: str) -> datetime:
-    return datetime.fromisoformat(value.replace("Z", "+00:00"))
-
-
-def wait_for(check: Callable[[], Any], timeout: float = 20.0, what: str = "condition") -> Any:
-    """Poll ``check`` until it returns something truthy (the housekeeping timer ticks
-    every 0.5 s in tests); fail after ``timeout`` seconds."""
-    deadline = time.monotonic() + timeout
-    while True:
-        result = check()
-        if result:
-            return result
-        if time.monotonic() > deadline:
-            raise AssertionError(f"{what} not reached in {timeout} s")
-        time.sleep(0.2)
-
-
-@cache
-def filing_db() -> Engine:
-    return make_engine(os.environ["FILING_DATABASE_URL"], pool_size=2, max_overflow=2)
-
-
-def db_execute(sql: str, **params: Any) -> None:
-    """Write to the filing database directly: how tests travel in time."""
-    with filing_db().begin() as connection:
-        connection.execute(text(sql), params)
-
-
-def db_rows(sql: str, **params: Any) -> list:
-    with filing_db().connect() as connection:
-        return list(connection.execute(text(sql), params))
-
-
-def publish_order_approved(data: dict) -> str:
-    """Publish the orders service's event as it would; returns the event id."""
-    envelope = make_envelope("orders", "order_approved", data)
-    publisher = ConfirmingPublisher(os.environ["AMQP_URI"])
-    try:
-        publisher.publish(
-            envelope,
-            exchange=get_event_exchange("orders", {}),
-            routing_key="order_approved",
-        )
-    finally:
-        publisher.close()
-    return envelope["id"]
-
-
-def event_applied(event_id: str) -> bool:
-    return bool(db_rows("SELECT 1 FROM processed_events WHERE event_id = :id", id=event_id))
 
 
 def leaks(response: requests.Response, *, texts: list[str], ids: list[int]) -> list[str]:
@@ -146,39 +47,6 @@ def leaks(response: requests.Response, *, texts: list[str], ids: list[int]) -> l
     found = [t for t in texts if t and t in dumped]
     found += [str(i) for i in ids if re.search(rf"(?<![0-9]){i}(?![0-9])", dumped)]
     return found
-
-
-@contextmanager
-def sole_coverage(admin: Client, regions: list[str], keep: list[dict]) -> Iterator[None]:
-    """While inside, the partners in ``keep`` are the only active ones covering ``regions``.
-
-    ``regions`` are the exact codes the test's leads name (a district partner of 330106
-    covers a lead in 330106 but not one in 330100, so 330100 alone would not do).
-
-    Every test of the session shares one stack, and earlier tests leave partners covering
-    杭州 and 浙江; lead assignment looks at all of them. The others are suspended for the
-    test and activated again afterwards.
-    """
-    keep_ids = {p["id"] for p in keep}
-    suspended: list[int] = []
-    try:
-        for region in regions:
-            while True:
-                response = admin.get(
-                    f"/api/v1/partners?region_code={region}&status=active&per_page=100"
-                )
-                assert response.status_code == 200, response.text
-                others = [p["id"] for p in response.json()["items"] if p["id"] not in keep_ids]
-                if not others:
-                    break
-                for partner_id in others:
-                    answer = admin.post(f"/api/v1/partners/{partner_id}/suspend")
-                    assert answer.status_code == 200, answer.text
-                    suspended.append(partner_id)
-        yield
-    finally:
-        for partner_id in suspended:
-            admin.post(f"/api/v1/partners/{partner_id}/activate")
 
 
 # -- fixtures ---------------------------------------------------------------------------
@@ -452,10 +320,7 @@ def test_expired_protection_releases_the_customer_and_another_partner_may_file_i
     approve(hq["channel_manager"], customer)
     assert_problem(abc["user_b"].post(CUSTOMERS, body), 409, "filing_conflict")
 
-    db_execute(
-        "UPDATE customers SET protected_until = now() - interval '1 minute' WHERE id = :id",
-        id=customer["id"],
-    )
+    age_customer(customer["id"], datetime.now(UTC) - timedelta(minutes=1))
 
     def released() -> bool:
         seen = abc["user_a"].get(f"{CUSTOMERS}/{customer['id']}").json()
@@ -470,18 +335,16 @@ def test_expired_protection_releases_the_customer_and_another_partner_may_file_i
 
 def test_reminder_is_recorded_when_protection_ends_within_a_week(abc, hq) -> None:
     customer = protected_customer(abc["user_a"], hq["channel_manager"])
-    db_execute(
-        "UPDATE customers SET protected_until = now() + interval '3 days',"
-        " reminder_sent_at = NULL WHERE id = :id",
-        id=customer["id"],
-    )
+    age_customer(customer["id"], datetime.now(UTC) + timedelta(days=3), clear_reminder=True)
 
     def reminded() -> Any:
-        rows = db_rows("SELECT reminder_sent_at FROM customers WHERE id = :id", id=customer["id"])
+        rows = filing_rows(
+            "SELECT reminder_sent_at FROM customers WHERE id = :id", id=customer["id"]
+        )
         return rows[0][0]
 
     wait_for(reminded, what="protection-ending reminder")
-    events = db_rows(
+    events = filing_rows(
         "SELECT payload FROM outbox WHERE event_type = 'protection_ending'"
         " AND (payload -> 'data' ->> 'customer_id')::bigint = :id",
         id=customer["id"],
@@ -494,17 +357,12 @@ def test_reminder_is_recorded_when_protection_ends_within_a_week(abc, hq) -> Non
 
 def test_approved_order_event_extends_protection(abc, hq) -> None:
     customer = protected_customer(abc["user_a"], hq["channel_manager"])
-    db_execute(
-        "UPDATE customers SET protected_until = now() + interval '10 days' WHERE id = :id",
-        id=customer["id"],
-    )
+    age_customer(customer["id"], datetime.now(UTC) + timedelta(days=10))
     approved_at = datetime.now(UTC).replace(microsecond=0)
     publish_order_approved(
-        {
-            "customer_id": customer["id"],
-            "partner_id": abc["a"]["id"],
-            "approved_at": approved_at.isoformat().replace("+00:00", "Z"),
-        }
+        customer_id=customer["id"],
+        partner_id=abc["a"]["id"],
+        approved_at=approved_at.isoformat().replace("+00:00", "Z"),
     )
 
     def extended() -> bool:
@@ -517,15 +375,11 @@ def test_approved_order_event_extends_protection(abc, hq) -> None:
 def test_approved_order_of_another_partner_does_not_extend_protection(abc, hq) -> None:
     customer = protected_customer(abc["user_a"], hq["channel_manager"])
     soon = datetime.now(UTC).replace(microsecond=0) + timedelta(days=10)
-    db_execute(
-        "UPDATE customers SET protected_until = :t WHERE id = :id", t=soon, id=customer["id"]
-    )
+    age_customer(customer["id"], soon)
     event_id = publish_order_approved(
-        {
-            "customer_id": customer["id"],
-            "partner_id": abc["b"]["id"],
-            "approved_at": datetime.now(UTC).isoformat(),
-        }
+        customer_id=customer["id"],
+        partner_id=abc["b"]["id"],
+        approved_at=datetime.now(UTC).isoformat(),
     )
     wait_for(lambda: event_applied(event_id), what="the event handled")
     seen = abc["user_a"].get(f"{CUSTOMERS}/{customer['id']}").json()
@@ -556,7 +410,7 @@ def test_hq_transfer_with_reason_moves_the_customer_and_the_old_owner_loses_it(a
     mine = abc["user_b"].get(f"{CUSTOMERS}/{customer['id']}")
     assert mine.status_code == 200, mine.text
     assert mine.json()["owner_partner_id"] == abc["b"]["id"]
-    audit = db_rows(
+    audit = filing_rows(
         "SELECT from_partner_id, to_partner_id, reason FROM transfers WHERE customer_id = :id",
         id=customer["id"],
     )

@@ -11,18 +11,18 @@ from dataclasses import dataclass, field
 
 import pytest
 
-from tests.e2e.conftest import World
-from tests.e2e.test_filing import (
+from tests.support.answers import assert_problem
+from tests.support.client import Client
+from tests.support.fake_data import mobile
+from tests.support.filing_api import (
     CUSTOMERS,
     FILINGS,
     LEADS,
-    assert_problem,
     customer_body,
     file_customer,
-    mobile,
     sole_coverage,
 )
-from tests.support.client import Client
+from tests.support.world import World
 
 
 @dataclass

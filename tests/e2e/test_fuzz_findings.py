@@ -5,7 +5,6 @@ from __future__ import annotations
 import re
 
 import pytest
-import requests
 
 from services.commission.schemas import RateIn
 from services.common.errors import InvalidInput
@@ -13,19 +12,12 @@ from services.common.schemas import load
 from services.filing.schemas import CustomerCheckIn
 from services.notify.schemas import ChannelUpdate
 from services.orders.schemas import OrderUpdate, ProductUpdate
-from tests.e2e.conftest import World
+from tests.support.answers import assert_problem
 from tests.support.client import Client
+from tests.support.world import World
 
 API = "/api/v1"
 PROBLEM_JSON = "application/problem+json"
-
-
-def assert_problem(response: requests.Response, status: int, code: str) -> dict:
-    assert response.status_code == status, response.text
-    assert response.headers["Content-Type"].startswith(PROBLEM_JSON)
-    body = response.json()
-    assert body["code"] == code, body
-    return body
 
 
 @pytest.fixture(scope="module")
@@ -35,7 +27,7 @@ def document(anonymous: Client) -> dict:
     return response.json()
 
 
-def operations(document: dict):  # type: ignore[no-untyped-def]
+def operations(document: dict):
     for path, item in document["paths"].items():
         for method, operation in item.items():
             if method in ("get", "post", "put", "patch", "delete"):

@@ -1,7 +1,7 @@
 """Gateway rules every route keeps: who may call is decided before what was sent."""
 
-from tests.e2e.conftest import World
 from tests.support.client import Client
+from tests.support.world import World
 
 
 def test_partner_user_posting_an_invalid_body_to_an_hq_route_gets_403_not_422(

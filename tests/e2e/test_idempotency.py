@@ -11,17 +11,11 @@ from typing import Any
 
 import pytest
 
-from tests.e2e.conftest import World
-from tests.e2e.test_filing import (
-    CUSTOMERS,
-    FILINGS,
-    LEADS,
-    assert_problem,
-    company,
-    customer_body,
-    mobile,
-)
+from tests.support.answers import assert_problem
 from tests.support.client import Client
+from tests.support.fake_data import company, mobile
+from tests.support.filing_api import CUSTOMERS, FILINGS, LEADS, customer_body
+from tests.support.world import World
 
 
 @pytest.fixture(scope="module")

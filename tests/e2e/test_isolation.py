@@ -9,22 +9,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import pytest
-import requests
 
-from tests.e2e.conftest import World
+from tests.support.answers import assert_problem
 from tests.support.client import Client
+from tests.support.world import World
 
 PARTNERS = "/api/v1/partners"
-
-
-def assert_problem(response: requests.Response, status: int, code: str) -> dict:
-    assert response.status_code == status, response.text
-    assert response.headers["Content-Type"].startswith("application/problem+json")
-    body = response.json()
-    assert body["code"] == code, body
-    assert body["status"] == status
-    assert body["request_id"]
-    return body
 
 
 def listed_ids(client: Client, query: str = "per_page=100") -> list[int]:

@@ -19,7 +19,7 @@ The tables at the top say, for the routes of the real app (``gateway.app.create_
   whatever it sends.
 
 A route added to the gateway without its row fails one of the ``test_every_*_has_a_row`` tests.
-The world (tests/e2e/isolation_world.py) is made once for the module.
+The world (tests/support/isolation_world.py) is made once for the module.
 """
 
 from __future__ import annotations
@@ -37,8 +37,9 @@ from openpyxl import load_workbook
 
 from gateway.app import create_app
 from services.common.config import get_settings
-from tests.e2e.conftest import PASSWORD
-from tests.e2e.isolation_world import (
+from tests.support.client import Client
+from tests.support.fake_data import mobile, uscc
+from tests.support.isolation_world import (
     A_CITY,
     A_DISTRICT,
     B_CITY,
@@ -55,8 +56,8 @@ from tests.e2e.isolation_world import (
     items,
     ok,
 )
-from tests.e2e.test_filing import mobile, uscc, wait_for
-from tests.support.client import Client
+from tests.support.waiting import wait_for
+from tests.support.world import PASSWORD
 
 W = IsolationWorld
 MISSING_ID = 999_999_999
@@ -498,7 +499,7 @@ class _NoRpc:
         raise AssertionError("the route table needs no service")
 
 
-APP = create_app(get_settings(), rpc=_NoRpc())  # type: ignore[arg-type]
+APP = create_app(get_settings(), rpc=_NoRpc())
 ENDPOINTS: dict[tuple[str, str], str] = {
     (method, rule.rule): rule.endpoint
     for rule in APP.url_map.iter_rules()

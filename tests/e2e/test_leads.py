@@ -20,22 +20,20 @@ from typing import Any
 import pytest
 from openpyxl import Workbook
 
-from tests.e2e.conftest import World
-from tests.e2e.test_filing import (
+from tests.support.answers import assert_problem, parse_time
+from tests.support.client import Client
+from tests.support.fake_data import company, mobile
+from tests.support.filing_api import (
     CUSTOMERS,
     LEADS,
-    assert_problem,
-    company,
+    age_lead,
     customer_body,
-    db_execute,
-    db_rows,
     file_customer,
-    mobile,
-    parse_time,
+    filing_rows,
     sole_coverage,
-    wait_for,
 )
-from tests.support.client import Client
+from tests.support.waiting import wait_for
+from tests.support.world import World
 
 IMPORT_HEADER = ["name", "contact_name", "phone", "region_code", "address", "notes"]
 
@@ -249,10 +247,7 @@ def test_passed_claim_deadline_moves_the_lead_on_and_finally_to_hq(ab, hq, admin
     with sole_coverage(admin, ["330100"], [ab["a"], ab["b"]]):
         lead = create_lead(hq["marketing"], region_code="330100")
         assert lead["assigned_partner_id"] == a
-        db_execute(
-            "UPDATE leads SET claim_deadline = now() - interval '1 minute' WHERE id = :id",
-            id=lead["id"],
-        )
+        age_lead(lead["id"], datetime.now(UTC) - timedelta(minutes=1))
         moved = wait_for(
             lambda: (seen := hq_view(admin, lead))["assigned_partner_id"] == b and seen,
             what="the lead passed to B",
@@ -262,10 +257,7 @@ def test_passed_claim_deadline_moves_the_lead_on_and_finally_to_hq(ab, hq, admin
         assert deadline > datetime.now(UTC) + timedelta(hours=71)
         assert_problem(ab["user_a"].post(f"{LEADS}/{lead['id']}/claim"), 404, "not_found")
 
-        db_execute(
-            "UPDATE leads SET claim_deadline = now() - interval '1 minute' WHERE id = :id",
-            id=lead["id"],
-        )
+        age_lead(lead["id"], datetime.now(UTC) - timedelta(minutes=1))
         final = wait_for(
             lambda: (seen := hq_view(admin, lead))["status"] == "unassigned" and seen,
             what="the lead back in the HQ queue",
@@ -313,12 +305,12 @@ def xlsx_file(rows: list[list[Any]], header: list[str] = IMPORT_HEADER) -> bytes
     return out.getvalue()
 
 
-def upload(client: Client, filename: str, content: bytes):  # type: ignore[no-untyped-def]
+def upload(client: Client, filename: str, content: bytes):
     return client.post(f"{LEADS}/import", files={"file": (filename, content)})
 
 
 def leads_named(names: list[str]) -> list:
-    return db_rows(
+    return filing_rows(
         "SELECT name, status, assigned_partner_id, region_code FROM leads WHERE name = ANY(:names)",
         names=names,
     )

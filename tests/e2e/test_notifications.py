@@ -9,108 +9,33 @@ would publish them, so the notify side is proven on its own.
 from __future__ import annotations
 
 import json
-import os
 import random
-import threading
-import time
-from collections.abc import Callable, Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from types import SimpleNamespace
+from collections.abc import Iterator
 
 import pytest
-import requests
-from nameko.standalone.events import get_event_exchange
-from sqlalchemy import text
 
 import manage
-from services.common import sealing
-from services.common.amqp import ConfirmingPublisher
-from services.common.db import make_engine
-from services.common.outbox import make_envelope
 from services.notify.transport import SIGNATURE_HEADER, verify_signature
-from tests.e2e.conftest import World
+from tests.support.answers import assert_problem, ok
 from tests.support.client import Client, unique
+from tests.support.events import publish_new
+from tests.support.fake_data import mobile
+from tests.support.receivers import Receiver
+from tests.support.waiting import wait_for
+from tests.support.world import World
 
 NOTIFICATIONS = "/api/v1/notifications"
 CHANNELS = "/api/v1/notification-channels"
-
-
-def ok(response: requests.Response, status: int = 200) -> dict:
-    assert response.status_code == status, response.text
-    return response.json()
-
-
-def assert_problem(response: requests.Response, status: int, code: str) -> dict:
-    assert response.status_code == status, response.text
-    assert response.headers["Content-Type"].startswith("application/problem+json")
-    body = response.json()
-    assert body["code"] == code, body
-    return body
 
 
 def inbox(client: Client, query: str = "per_page=100") -> list[dict]:
     return ok(client.get(f"{NOTIFICATIONS}?{query}"))["items"]
 
 
-def wait_for(predicate: Callable[[], object], timeout: float = 30.0) -> object:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.2)
-    raise AssertionError("condition not met in time")
-
-
 def wait_for_message(client: Client, title: str, query: str = "per_page=100") -> dict:
     found = wait_for(lambda: [m for m in inbox(client, query) if m["title"] == title])
     assert len(found) == 1, found
     return found[0]
-
-
-def mobile() -> str:
-    return f"139{random.randint(0, 99_999_999):08d}"
-
-
-def publish(source: str, event_type: str, data: dict) -> dict:
-    """Publish an event as the ``source`` service's outbox relay would."""
-    envelope = make_envelope(source, event_type, data)
-    config = {"AMQP_URI": os.environ["AMQP_URI"]}
-    publisher = ConfirmingPublisher(config["AMQP_URI"])
-    try:
-        publisher.publish(
-            envelope, exchange=get_event_exchange(source, config), routing_key=event_type
-        )
-    finally:
-        publisher.close()
-    return envelope
-
-
-class Receiver:
-    """A webhook receiver on 127.0.0.1 that records what it gets and answers 200."""
-
-    def __init__(self) -> None:
-        self.received: list[SimpleNamespace] = []
-        received = self.received
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:
-                body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
-                received.append(SimpleNamespace(headers=dict(self.headers), body=body))
-                self.send_response(200)
-                self.send_header("Content-Length", "0")
-                self.end_headers()
-
-            def log_message(self, *args: object) -> None:
-                pass
-
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}/prm"
-        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
-
-    def close(self) -> None:
-        self.httpd.shutdown()
-        self.httpd.server_close()
 
 
 @pytest.fixture
@@ -187,7 +112,7 @@ def test_an_order_step_waiting_notifies_that_steps_approvers(world: World) -> No
     finance = world.login(world.user(None, ["finance"]))
     contract = unique("HT-")
     step = {"name": "sales", "permission": "order.approve.sales", "mode": "any", "approvers": []}
-    publish("orders", "order_step_waiting", order_step(step, contract))
+    publish_new("orders", "order_step_waiting", order_step(step, contract))
 
     message = wait_for_message(sales_ops, f"订单待审批：合同 {contract}（滇池贸易有限公司）")
     assert "¥128,000.00" in message["body"]
@@ -207,7 +132,7 @@ def test_an_order_step_every_named_approver_must_sign_goes_to_those_approvers_on
         "mode": "all",
         "approvers": [named_user["id"]],
     }
-    publish("orders", "order_step_waiting", order_step(step, contract))
+    publish_new("orders", "order_step_waiting", order_step(step, contract))
 
     wait_for_message(named, f"订单待审批：合同 {contract}（滇池贸易有限公司）")
     assert [m for m in inbox(unnamed) if contract in m["title"]] == []
@@ -378,31 +303,16 @@ def test_channel_secrets_are_stored_sealed_and_a_lost_key_answers_503(world: Wor
     token = f"robot{unique()}"
     target = f"http://127.0.0.1:9/robot/send?access_token={token}"
     created = ok(sales.post(CHANNELS, {"kind": "webhook", "target": target}), 201)
-    engine = make_engine(os.environ["NOTIFY_DATABASE_URL"])
-
-    def store_target(value: str) -> None:
-        with engine.begin() as connection:
-            connection.execute(
-                text("UPDATE channels SET target = :t WHERE id = :id"),
-                {"t": value, "id": created["id"]},
-            )
-
+    stored = manage.stored_channel(created["id"])
+    assert token not in stored["target"] and created["secret"] not in stored["secret"]
+    assert stored["target"].startswith("sealed:")
+    # as if PRM_SECRETS_KEY had lost the key this value was sealed with
+    before = manage.lose_channel_key(created["id"])
     try:
-        with engine.connect() as connection:
-            stored = connection.execute(
-                text("SELECT target, secret FROM channels WHERE id = :id"), {"id": created["id"]}
-            ).one()
-        assert token not in stored.target and created["secret"] not in stored.secret
-        assert stored.target.startswith("sealed:")
-        # as if PRM_SECRETS_KEY had lost the key this value was sealed with
-        store_target(sealing.seal(target, keys=("a-key-the-stack-never-had-" + "x" * 20,)))
-        try:
-            lost = assert_problem(sales.get(CHANNELS), 503, "service_unavailable")
-            assert "PRM_SECRETS_KEY" in lost["detail"] and token not in json.dumps(lost)
-        finally:
-            store_target(stored.target)
+        lost = assert_problem(sales.get(CHANNELS), 503, "service_unavailable")
+        assert "PRM_SECRETS_KEY" in lost["detail"] and token not in json.dumps(lost)
     finally:
-        engine.dispose()
+        manage.put_stored_channel_target(created["id"], before)
     assert [c["target"] for c in ok(sales.get(CHANNELS))["items"]] == [target]
 
 

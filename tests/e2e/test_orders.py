@@ -15,15 +15,15 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 import pytest
-import requests
 from openpyxl import load_workbook
 
 import manage
 from gateway.rpc import RpcClient
 from services.common.context import Caller, sign_caller
 from services.orders.flows import DEFAULT_STEPS
-from tests.e2e.conftest import World
+from tests.support.answers import assert_problem, ok
 from tests.support.client import Client, unique
+from tests.support.world import World
 
 pytestmark = pytest.mark.skipif(
     "filing" not in manage.SERVICES,
@@ -32,19 +32,6 @@ pytestmark = pytest.mark.skipif(
 
 ORDERS = "/api/v1/orders"
 FLOW = "/api/v1/approval-flows/order"
-
-
-def assert_problem(response: requests.Response, status: int, code: str) -> dict:
-    assert response.status_code == status, response.text
-    assert response.headers["Content-Type"].startswith("application/problem+json")
-    body = response.json()
-    assert body["code"] == code, body
-    return body
-
-
-def ok(response: requests.Response, status: int = 200) -> dict:
-    assert response.status_code == status, response.text
-    return response.json()
 
 
 @dataclass

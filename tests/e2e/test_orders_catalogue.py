@@ -7,23 +7,14 @@ import csv
 import io
 
 import pytest
-import requests
 from openpyxl import load_workbook
 
-from tests.e2e.conftest import World
+from tests.support.answers import assert_problem
 from tests.support.client import Client, unique
+from tests.support.world import World
 
 PRODUCTS = "/api/v1/products"
 SALES = "/api/v1/reports/sales"
-
-
-def assert_problem(response: requests.Response, status: int, code: str) -> dict:
-    assert response.status_code == status, response.text
-    assert response.headers["Content-Type"].startswith("application/problem+json")
-    body = response.json()
-    assert body["code"] == code, body
-    assert body["request_id"]
-    return body
 
 
 def product_body(**fields: object) -> dict:

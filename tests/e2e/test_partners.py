@@ -7,22 +7,12 @@ from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
-import requests
 
-from tests.e2e.conftest import PASSWORD, World
+from tests.support.answers import assert_problem
 from tests.support.client import Client, unique
+from tests.support.world import PASSWORD, World
 
 PARTNERS = "/api/v1/partners"
-
-
-def assert_problem(response: requests.Response, status: int, code: str) -> dict:
-    assert response.status_code == status, response.text
-    assert response.headers["Content-Type"].startswith("application/problem+json")
-    body = response.json()
-    assert body["code"] == code, body
-    assert body["status"] == status
-    assert body["request_id"]
-    return body
 
 
 def new_partner(**fields: object) -> dict:

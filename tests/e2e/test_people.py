@@ -7,34 +7,18 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import pytest
-import requests
 
-from tests.e2e.conftest import PASSWORD, World
+from tests.support.answers import assert_problem
 from tests.support.client import Client, unique
+from tests.support.world import PASSWORD, World, permissions_of
 
 USERS = "/api/v1/users"
 ROLES = "/api/v1/roles"
 LOGIN = "/api/v1/auth/login"
 
 
-def assert_problem(response: requests.Response, status: int, code: str) -> dict:
-    assert response.status_code == status, response.text
-    assert response.headers["Content-Type"].startswith("application/problem+json")
-    body = response.json()
-    assert body["code"] == code, body
-    assert body["status"] == status
-    assert body["request_id"]
-    return body
-
-
 def new_user(**fields: object) -> dict:
     return {"username": unique("u"), "password": PASSWORD, "display_name": "新用户"} | fields
-
-
-def permissions_of(client: Client) -> set[str]:
-    response = client.get("/api/v1/me")
-    assert response.status_code == 200, response.text
-    return set(response.json()["permissions"])
 
 
 @dataclass

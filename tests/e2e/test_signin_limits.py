@@ -1,7 +1,7 @@
 """Sign-in is slowed down after repeated failures, without locking the user out for good
 (the back-off rule: tests/unit/test_signin_backoff.py; attacks: tests/security/test_signin.py)."""
 
-from tests.e2e.conftest import PASSWORD, World
+from tests.support.world import PASSWORD, World
 
 
 def test_after_five_failures_in_a_row_the_account_waits_there_with_retry_after(

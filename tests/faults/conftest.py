@@ -1,40 +1,31 @@
 """A stack of the fault suites' own: its own RabbitMQ node and PostgreSQL server (to
 restart at will), its own state directory; and the world the workload runs in.
 
-Sizes come from the environment, so the same tests are the CI's quick run and the long
-run of the README ("Reliability"):
-
-    PRM_FAULT_ORDERS   orders per scenario (CI: 120; long run: 2000)
-    PRM_FAULT_THREADS  client threads (default 6)
+Sizes come from the environment (``tests/support/workload.py``: PRM_FAULT_ORDERS,
+PRM_FAULT_THREADS), so the same tests are the CI's quick run and the long run of the
+README ("Reliability").
 """
 
 from __future__ import annotations
 
-import os
-import random
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from services.registry import NAMES as SERVICES
-from tests.faults.ledger import Ledger, Report
-from tests.faults.workload import OrderWorld
+from services.common.registry import NAMES as SERVICES
 from tests.support import broker as private_broker
 from tests.support import postgres as private_postgres
+from tests.support.answers import created
 from tests.support.client import Client, unique
+from tests.support.fake_data import mobile
+from tests.support.ledger import REPORTS, Ledger
 from tests.support.stack import Stack
-
-ORDERS = int(os.environ.get("PRM_FAULT_ORDERS", "120"))
-THREADS = int(os.environ.get("PRM_FAULT_THREADS", "6"))
-ADMIN_PASSWORD = "hq-test-pass-2026"
-PASSWORD = "secret-pass-1"
-REGION = "650102"  # 乌鲁木齐 天山区
-
-REPORTS: list[Report] = []
+from tests.support.workload import REGION, OrderWorld
+from tests.support.world import ADMIN_PASSWORD, PASSWORD
 
 
-def pytest_terminal_summary(terminalreporter) -> None:  # type: ignore[no-untyped-def]
+def pytest_terminal_summary(terminalreporter) -> None:
     if not REPORTS:
         return
     terminalreporter.section("fault suites: lost / duplicated / unexpected")
@@ -98,18 +89,13 @@ def admin(fault_stack: Stack) -> Client:
     return Client(fault_stack.url).login("admin", ADMIN_PASSWORD)
 
 
-def _created(response) -> dict:  # type: ignore[no-untyped-def]
-    assert response.status_code in (200, 201), response.text
-    return response.json()
-
-
 @pytest.fixture(scope="package")
 def order_world(admin: Client, fault_stack: Stack) -> OrderWorld:
     """A partner with one protected customer, a product, the partner's sales user, one HQ
     approver per step of an order (the default flow: sales, then finance; nobody decides
     two steps) and an HQ channel manager (approves filings, enters leads)."""
     anonymous = Client(fault_stack.url)
-    partner = _created(
+    partner = created(
         admin.post(
             "/api/v1/partners",
             {
@@ -129,25 +115,25 @@ def order_world(admin: Client, fault_stack: Stack) -> OrderWorld:
             "partner_id": partner_id,
             "roles": roles,
         }
-        created = _created(admin.post("/api/v1/users", body))
-        return anonymous.login(created["username"], PASSWORD)
+        made = created(admin.post("/api/v1/users", body))
+        return anonymous.login(made["username"], PASSWORD)
 
     seller = user(partner["id"], ["partner_sales"])
     approvers = [user(None, ["sales_ops"]), user(None, ["finance"])]
     channel = user(None, ["channel_manager"])
-    customer = _created(
+    customer = created(
         seller.post(
             "/api/v1/customers",
             {
                 "name": f"乌鲁木齐{unique()}商贸有限公司",
                 "contact_name": "阿依古丽",
-                "phone": f"139{random.randint(0, 99_999_999):08d}",
+                "phone": mobile(),
                 "region_code": REGION,
             },
         )
     )
-    _created(admin.post(f"/api/v1/filings/{customer['filing']['id']}/approve", {"comment": "同意"}))
-    product = _created(
+    created(admin.post(f"/api/v1/filings/{customer['filing']['id']}/approve", {"comment": "同意"}))
+    product = created(
         admin.post(
             "/api/v1/products",
             {"sku": unique("SKU-"), "name": "故障测试产品", "unit": "套", "list_price": "1234.50"},

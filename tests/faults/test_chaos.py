@@ -7,7 +7,7 @@ import time
 
 import pytest
 
-from tests.faults.chaos import Chaos
+from tests.support.chaos import Chaos
 
 
 def test_a_slow_fault_holds_the_workload_back_until_the_next_fault_has_begun() -> None:

@@ -22,10 +22,15 @@ import pytest
 
 from services.common.amqp import ConfirmingPublisher
 from services.common.outbox import make_envelope
-from tests.faults.chaos import Chaos
-from tests.faults.conftest import ORDERS, REPORTS, THREADS
-from tests.faults.ledger import Known, Ledger, Reference, Report
-from tests.faults.workload import (
+from tests.support.broker import PrivateBroker
+from tests.support.chaos import Chaos
+from tests.support.client import Client, unique
+from tests.support.ledger import REPORTS, Known, Ledger, Reference, Report
+from tests.support.postgres import PrivatePostgres
+from tests.support.stack import ROOT, Stack
+from tests.support.workload import (
+    ORDERS,
+    THREADS,
     OrderWorld,
     Outcome,
     PatientClient,
@@ -33,10 +38,6 @@ from tests.faults.workload import (
     file_one,
     run_orders,
 )
-from tests.support.broker import PrivateBroker
-from tests.support.client import Client, unique
-from tests.support.postgres import PrivatePostgres
-from tests.support.stack import ROOT, Stack
 
 pytestmark = pytest.mark.slow
 
@@ -245,7 +246,7 @@ def test_a_poison_message_is_parked_and_shown_while_the_queue_keeps_flowing(
     assert all(p["attempts"] >= 2 and p["error"] for p in parked), parked
 
 
-def _orders_exchange():  # type: ignore[no-untyped-def]
+def _orders_exchange():
     from nameko.events import get_event_exchange
 
     return get_event_exchange("orders", {})

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import secrets
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from decimal import Decimal
 from pathlib import Path
 
@@ -24,7 +24,6 @@ from gateway.rpc import RpcClient
 from services.commission import seed as commission_seed
 from services.commission.models import CommissionEntry, PartnerCopy
 from services.commission.service import CommissionService
-from services.common.amqp import ConfirmingPublisher
 from services.common.context import Caller, sign_caller
 from services.common.db import make_engine
 from services.common.entrypoints import PARKED_QUEUE, event_queues, handler_queue_name
@@ -35,6 +34,8 @@ from services.partners import seed as partners_seed
 from services.partners.service import PartnersService
 from tests.support import infra
 from tests.support.client import unique
+from tests.support.events import publish
+from tests.support.waiting import wait_for
 
 ROOT = Path(__file__).resolve().parents[2]
 HQ = Caller(user_id=1, permissions=frozenset({"partner.manage", "commission.manage"}))
@@ -126,15 +127,6 @@ def partners_service(engines, config, queues, container_factory):
     return container
 
 
-def wait_for(predicate: Callable[[], bool], timeout: float = 30.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return
-        time.sleep(0.1)
-    raise AssertionError("condition not met in time")
-
-
 def create_partner(client: RpcClient, type_: str = "city_partner") -> dict:
     return client.call(
         "partners",
@@ -142,18 +134,6 @@ def create_partner(client: RpcClient, type_: str = "city_partner") -> dict:
         {"code": unique("CM"), "name": "提成测试伙伴", "type": type_, "territory": ["330100"]},
         caller=hq(),
     )
-
-
-def publish(config: dict, envelope: dict) -> None:
-    publisher = ConfirmingPublisher(config["AMQP_URI"])
-    try:
-        publisher.publish(
-            envelope,
-            exchange=get_event_exchange(envelope["source"], config),
-            routing_key=envelope["type"],
-        )
-    finally:
-        publisher.close()
 
 
 def approved(partner_id: int, total: str = "1000.00", at: str = "2026-11-20T02:00:00Z") -> dict:
@@ -207,9 +187,9 @@ def test_fifty_orders_approved_while_commission_is_down_give_fifty_entries_once_
     partner = create_partner(client)
     events = [approved(partner["id"], total=f"{1000 + i}.00") for i in range(50)]
     for event in events:  # commission is not running: the events wait in its queue
-        publish(config, event)
+        publish(amqp_uri=config["AMQP_URI"], envelope=event)
     for event in events[:10]:  # and some are delivered twice
-        publish(config, event)
+        publish(amqp_uri=config["AMQP_URI"], envelope=event)
     assert queue_depth(config, "on_order_approved") == 60
     assert entries_of_partner(engines["commission"], partner["id"]) == []
 
@@ -234,10 +214,10 @@ def test_commission_stopped_mid_stream_loses_and_doubles_nothing(
     first.start()
     events = [approved(partner["id"]) for _ in range(30)]
     for event in events[:15]:
-        publish(config, event)
+        publish(amqp_uri=config["AMQP_URI"], envelope=event)
     first.stop()  # graceful: in-flight workers finish, unacknowledged messages go back
     for event in events[15:]:
-        publish(config, event)
+        publish(amqp_uri=config["AMQP_URI"], envelope=event)
     container_factory(CommissionService, config).start()
     wait_for(lambda: len(entries_of_partner(engines["commission"], partner["id"])) >= 30)
     wait_for(lambda: queue_depth(config, "on_order_approved") == 0)
@@ -257,7 +237,7 @@ def test_partner_unknown_to_commission_is_fetched_from_the_partners_service(
             channel.queue_purge(name)
 
     container_factory(CommissionService, config).start()
-    publish(config, approved(partner["id"], total="20000.00"))
+    publish(amqp_uri=config["AMQP_URI"], envelope=approved(partner["id"], total="20000.00"))
     wait_for(lambda: len(entries_of_partner(engines["commission"], partner["id"])) == 1)
     [entry] = entries_of_partner(engines["commission"], partner["id"])
     assert (entry.partner_type, entry.amount) == ("provincial_agent", Decimal("2000.00"))
@@ -282,7 +262,7 @@ def test_partner_type_change_reaches_commission_through_partners_events(
         "partners", "update_partner", partner["id"], {"type": "provincial_agent"}, caller=hq()
     )
     wait_for(lambda: copy_type() == "provincial_agent")
-    publish(config, approved(partner["id"]))
+    publish(amqp_uri=config["AMQP_URI"], envelope=approved(partner["id"]))
     wait_for(lambda: len(entries_of_partner(engines["commission"], partner["id"])) == 1)
     assert entries_of_partner(engines["commission"], partner["id"])[0].partner_type == (
         "provincial_agent"
@@ -306,7 +286,10 @@ def test_entry_and_statement_events_reach_commission_listeners(
     commission = container_factory(CommissionService, config)
     commission.start()
     partner = create_partner(client)
-    publish(config, approved(partner["id"], total="4321.00", at="2025-01-10T02:00:00Z"))
+    publish(
+        amqp_uri=config["AMQP_URI"],
+        envelope=approved(partner["id"], total="4321.00", at="2025-01-10T02:00:00Z"),
+    )
     wait_for(lambda: len(entries_of_partner(engines["commission"], partner["id"])) == 1)
     statement = client.call(
         "commission",

@@ -26,7 +26,8 @@ from services.common.context import Caller, sign_caller
 from services.common.db import make_engine
 from services.common.errors import Conflict
 from services.common.migrations import upgrade
-from services.filing import domain
+from services.common.unit_of_work import UnitOfWork
+from services.filing import customers
 from services.filing.keys import normalise_name, uscc_check_char
 from services.filing.models import Customer, CustomerKey, Filing
 from services.filing.service import FilingService
@@ -172,36 +173,26 @@ def test_when_all_pass_the_duplicate_check_together_the_key_constraint_lets_one_
 ) -> None:
     data = same_customer()
     checked = threading.Barrier(FILERS)
-    original = domain._refuse_duplicates
+    original = customers.refuse_duplicates
 
     def check_then_wait(*args: Any) -> None:
         original(*args)
         checked.wait(timeout=30)  # nobody inserts before everybody has checked
 
-    monkeypatch.setattr(domain, "_refuse_duplicates", check_then_wait)
+    monkeypatch.setattr(customers, "refuse_duplicates", check_then_wait)
     partner_ids = [80_000_000 + i for i in range(FILERS)]
 
     def file_as(partner_id: int) -> str:
         covering = [{"partner_id": partner_id, "territory_code": CITY, "protection_days": 180}]
         with Session(engine) as session:
-            try:
-                result = outcome(
-                    lambda: domain.file_customer(
-                        session,
-                        filer(partner_id, partner_id),
-                        dict(data),
-                        covering,
-                        lambda *event: "id",
-                    )
+            return outcome(
+                lambda: customers.file_customer(
+                    UnitOfWork(lambda: session, "filing"),
+                    filer(partner_id, partner_id),
+                    dict(data),
+                    lambda region: covering,
                 )
-            except BaseException:
-                session.rollback()
-                raise
-            if result == "filed":
-                session.commit()
-            else:
-                session.rollback()
-            return result
+            )
 
     with ThreadPoolExecutor(max_workers=FILERS) as pool:
         results = list(pool.map(file_as, partner_ids))

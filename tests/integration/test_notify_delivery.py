@@ -40,6 +40,7 @@ from services.notify.models import Message
 from services.notify.service import NotifyService
 from services.notify.transport import SIGNATURE_HEADER, verify_signature
 from tests.support import infra
+from tests.support.waiting import wait_for
 
 ROOT = Path(__file__).resolve().parents[2]
 #: (permission, partner id or None) -> the users the stand-in partners service answers with.
@@ -175,7 +176,7 @@ def isolated() -> Iterator[SimpleNamespace]:
 def start_notify(isolated, container_factory) -> Callable[[], object]:
     """Starts the partners stand-in and a notify container (settings read at start)."""
 
-    def start():  # type: ignore[no-untyped-def]
+    def start():
         container_factory(StandInPartners, isolated.config).start()
         container = container_factory(NotifyService, isolated.config)
         container.start()
@@ -236,16 +237,6 @@ def publish(isolated, *envelopes: dict) -> None:
             publisher.publish(envelope, exchange=exchange, routing_key=envelope["type"])
     finally:
         publisher.close()
-
-
-def wait_for(predicate: Callable[[], object], timeout: float = 20.0) -> object:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.05)
-    raise AssertionError("condition not met in time")
 
 
 def delivery_log(isolated, person: dict, channel_id: int) -> list[dict]:

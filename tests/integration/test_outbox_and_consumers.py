@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from unittest import mock
 
 import pytest
@@ -18,12 +18,15 @@ from gateway.rpc import RemoteError, RpcClient
 from services.common.amqp import ConfirmingPublisher
 from services.common.config import get_settings
 from services.common.context import Caller, sign_caller
-from services.common.db import Database, make_engine
+from services.common.db import make_engine
 from services.common.entrypoints import ATTEMPTS_HEADER, PARKED_QUEUE, event_queues
 from services.common.errors import InvalidInput, InvalidState, ServiceTimeout, ServiceUnavailable
 from services.common.models import CommonBase, OutboxEvent, ProcessedEvent
 from services.common.outbox import OutboxRelay, make_envelope
-from tests.integration.kit import (
+from services.common.unit_of_work import UnitsOfWork
+from tests.support import infra
+from tests.support.client import unique
+from tests.support.kit_services import (
     AWAY_FOR,
     AWAY_TRIES,
     LOSE_COMMIT,
@@ -33,8 +36,7 @@ from tests.integration.kit import (
     Received,
     Thing,
 )
-from tests.support import infra
-from tests.support.client import unique
+from tests.support.waiting import wait_for
 
 
 @pytest.fixture(scope="module")
@@ -74,15 +76,6 @@ def client(amqp_uri: str) -> Iterator[RpcClient]:
 
 def hq_token() -> str:
     return sign_caller(Caller(user_id=1, permissions=frozenset({"partner.manage"})))
-
-
-def wait_for(predicate: Callable[[], bool], timeout: float = 15.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return
-        time.sleep(0.05)
-    raise AssertionError("condition not met in time")
 
 
 def received(engine, name: str) -> int:
@@ -339,7 +332,7 @@ def test_nameko_standalone_proxy_with_forged_context_is_refused(config, containe
 # -- idempotent calls ------------------------------------------------------------------
 
 
-def _things(engine, name: str) -> int:  # type: ignore[no-untyped-def]
+def _things(engine, name: str) -> int:
     with Session(engine) as session:
         return session.scalar(select(func.count()).select_from(Thing).where(Thing.name == name))
 
@@ -415,7 +408,7 @@ def test_when_nobody_can_tell_whether_the_first_went_through_the_answer_is_503(
     # The copy is refused, and the database cannot be asked for the first answer.
     away = OperationalError("SELECT", {}, ConnectionError("server closed"))
     with (
-        mock.patch.object(Database, "session", side_effect=away),
+        mock.patch.object(UnitsOfWork, "session", side_effect=away),
         pytest.raises(ServiceUnavailable, match="same Idempotency-Key"),
     ):
         client.call("kit", "refuse_once", name, caller=hq_token(), idempotency_key="k7")

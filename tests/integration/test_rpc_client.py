@@ -10,7 +10,7 @@ import pytest
 from gateway.rpc import RpcClient
 from services.common.context import Caller, sign_caller
 from services.common.errors import ServiceTimeout, ServiceUnavailable
-from tests.integration.kit import KitService
+from tests.support.kit_services import KitService
 
 
 @pytest.fixture

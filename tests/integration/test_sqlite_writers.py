@@ -9,7 +9,6 @@ on SQLite files, as ``make run`` does, and drive several writers at once.
 
 from __future__ import annotations
 
-import random
 import sqlite3
 import subprocess
 import sys
@@ -33,8 +32,9 @@ from services.common.rpc import ServiceRpc
 from services.common.service import ServiceBase
 from tests.support import infra
 from tests.support.client import Client, unique
-from tests.support.fixtures import ADMIN_PASSWORD, PASSWORD, World
+from tests.support.fake_data import mobile
 from tests.support.stack import Stack
+from tests.support.world import ADMIN_PASSWORD, PASSWORD, World
 
 WRITERS = 8
 
@@ -69,17 +69,19 @@ class NoteWriter(ServiceBase):
     @rpc
     def write_then_consult(self, name: str) -> str:
         """Writes, then calls a peer inside the same transaction: the pattern that froze."""
-        self.db.add(Note(name=name))
-        self.db.flush()
-        self.emit("note_written", {"name": name})
-        return self.peer.consult()
+        with self.uow:
+            self.uow.session.add(Note(name=name))
+            self.uow.session.flush()
+            self.uow.emit("note_written", {"name": name})
+            return self.uow.commit(self.peer.consult())
 
     @rpc
     def write(self, name: str) -> int:
         note = Note(name=name)
-        self.db.add(note)
-        self.db.flush()
-        return note.id
+        with self.uow:
+            self.uow.session.add(note)
+            self.uow.session.flush()
+            return self.uow.commit(note.id)
 
 
 def system_token() -> str:
@@ -212,13 +214,9 @@ CITIES = ("330100", "330200", "320100", "320500")
 ROUNDS = 5
 
 
-def mobile() -> str:
-    return f"1{random.choice('3456789')}{random.randint(0, 999_999_999):09d}"
-
-
 @pytest.fixture(scope="module")
 def sqlite_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
-    from tests.conftest import SERVICES
+    from services.common.registry import NAMES as SERVICES
 
     state = Path(tmp_path_factory.mktemp("sqlite-stack"))
     vhost = f"prm-sqlite-{unique()}"

@@ -12,24 +12,19 @@ belong to ``bench.mixed_load``; the tests assert none).
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
 
 import pytest
 
-from services.registry import NAMES as SERVICES
+from services.common.registry import NAMES as SERVICES
 from tests.support import infra
+from tests.support.mixed_load import REPORTS
 from tests.support.stack import Stack
 
-SECONDS = float(os.environ.get("PRM_LOAD_SECONDS", "30"))
-THREADS = int(os.environ.get("PRM_LOAD_THREADS", "8"))
 
-REPORTS: list[tuple[str, str]] = []  # (title, text)
-
-
-def pytest_terminal_summary(terminalreporter) -> None:  # type: ignore[no-untyped-def]
+def pytest_terminal_summary(terminalreporter) -> None:
     for title, text in REPORTS:
         terminalreporter.section(title)
         for line in text.splitlines():

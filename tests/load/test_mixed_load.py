@@ -15,10 +15,11 @@ from __future__ import annotations
 
 import pytest
 
-from tests.load.conftest import REPORTS, SECONDS, THREADS
 from tests.support.client import Client
-from tests.support.fixtures import ADMIN_PASSWORD
 from tests.support.mixed_load import (
+    REPORTS,
+    SECONDS,
+    THREADS,
     Recorder,
     Workload,
     check_consistency,
@@ -29,6 +30,7 @@ from tests.support.mixed_load import (
     table,
     unexpected,
 )
+from tests.support.world import ADMIN_PASSWORD
 
 pytestmark = pytest.mark.slow
 

@@ -14,11 +14,11 @@ import random
 import zipfile
 
 import pytest
-import requests
 from openpyxl import Workbook
 
-from tests.security.conftest import World
+from tests.support.answers import assert_problem
 from tests.support.client import Client, unique
+from tests.support.world import World
 
 API = "/api/v1"
 MAX_MONEY = "999999999999.99"
@@ -36,15 +36,7 @@ BODIES = {
 }
 
 
-def assert_problem(response: requests.Response, status: int, code: str) -> dict:
-    assert response.status_code == status, response.text[:500]
-    assert response.headers["Content-Type"].startswith("application/problem+json")
-    body = response.json()
-    assert body["code"] == code, body
-    return body
-
-
-def send(client: Client, method: str, path: str, body: str, content_type: str):  # type: ignore[no-untyped-def]
+def send(client: Client, method: str, path: str, body: str, content_type: str):
     return client.request(method, path, data=body.encode(), headers={"Content-Type": content_type})
 
 

@@ -12,7 +12,7 @@ import zipfile
 
 from openpyxl import Workbook
 
-from tests.security.conftest import World
+from tests.support.world import World
 
 LEADS_IMPORT = "/api/v1/leads/import"
 

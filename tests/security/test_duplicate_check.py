@@ -18,14 +18,14 @@ customer it is close to and why; B's every view of its own filing shows no trace
 
 from __future__ import annotations
 
-import random
 from typing import Any
 
 import pytest
 import requests
 
-from tests.security.conftest import World
 from tests.support.client import Client, unique
+from tests.support.fake_data import mobile
+from tests.support.world import World
 
 CUSTOMERS = "/api/v1/customers"
 CHECK = "/api/v1/customers/check"
@@ -47,10 +47,6 @@ CYRILLIC = str.maketrans("AaCcEeOoPpTx", "АаСсЕеОоРрТх")
 #: CJK Radicals Supplement code points and the Han character each is drawn like.
 RADICALS = {"\u2ec4": "西", "\u2ef0": "龙", "\u2ed4": "门", "\u2ee2": "马", "\u2ee9": "黄"}
 ARABIC_INDIC = str.maketrans("0123456789", "٠١٢٣٤٥٦٧٨٩")
-
-
-def mobile() -> str:
-    return f"1{random.choice('3456789')}{random.randint(0, 999_999_999):09d}"
 
 
 def body(name: str) -> dict:

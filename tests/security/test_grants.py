@@ -16,8 +16,8 @@ import pytest
 import requests
 
 from services.partners.catalogue import HQ, PARTNER, PERMISSIONS, PERMISSIONS_BY_CODE, SEED_ROLES
-from tests.security.conftest import PASSWORD, World
 from tests.support.client import Client, unique
+from tests.support.world import PASSWORD, World, permissions_of
 
 USERS = "/api/v1/users"
 ROLES = "/api/v1/roles"
@@ -32,12 +32,6 @@ def problem_code(response: requests.Response) -> str | None:
 
 def role_scope_for(permission: str) -> str:
     return HQ if HQ in PERMISSIONS_BY_CODE[permission].scopes else PARTNER
-
-
-def permissions_of(client: Client) -> set[str]:
-    response = client.get("/api/v1/me")
-    assert response.status_code == 200, response.text
-    return set(response.json()["permissions"])
 
 
 def role_by_code(admin: Client, code: str) -> dict:

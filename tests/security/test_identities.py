@@ -9,8 +9,8 @@ unique, and an invisible character made it another one: names refuse such charac
 
 from __future__ import annotations
 
-from tests.security.conftest import World
 from tests.support.client import Client, unique
+from tests.support.world import World
 
 USERS = "/api/v1/users"
 PARTNERS = "/api/v1/partners"

@@ -25,8 +25,8 @@ from services.common.errors import InvalidInput
 from services.common.models import CommonBase
 from services.partners import seed
 from services.partners.models import Base, User
-from tests.security.conftest import PASSWORD, World
 from tests.support.client import Client, unique
+from tests.support.world import PASSWORD, World
 
 ROOT = Path(__file__).resolve().parents[2]
 USERS = "/api/v1/users"
@@ -42,7 +42,7 @@ WEAK = {
 }
 
 
-def assert_password_refused(response) -> None:  # type: ignore[no-untyped-def]
+def assert_password_refused(response) -> None:
     assert response.status_code == 422, response.text
     body = response.json()
     assert body["code"] == "invalid_input", body
@@ -102,7 +102,7 @@ def test_a_strong_password_is_accepted(admin: Client, anonymous: Client) -> None
 
 
 def test_the_rule_names_every_reason_a_password_is_refused() -> None:
-    from services.partners.access import check_password
+    from services.partners.rules import check_password
 
     with pytest.raises(InvalidInput) as refused:
         check_password("wangmin", "wangmin1")
@@ -112,7 +112,7 @@ def test_the_rule_names_every_reason_a_password_is_refused() -> None:
 
 
 def test_a_password_longer_than_the_scorer_reads_is_still_checked() -> None:
-    from services.partners.access import check_password
+    from services.partners.rules import check_password
 
     with pytest.raises(InvalidInput):
         check_password("wangmin", "a" * 200)
@@ -146,7 +146,7 @@ def test_an_admin_left_with_the_formerly_published_password_gets_the_given_one(
 ) -> None:
     """A local installation made by an earlier release kept ``prm-admin-2026``, which its
     README printed: the next start replaces it with the password it is given."""
-    from services.partners import access
+    from services.partners import signin as access
 
     seed.create_admin(partners_session, "admin", "Quartz-lantern-8264")
     admin = partners_session.scalar(select(User).where(User.username == "admin"))
@@ -159,7 +159,7 @@ def test_an_admin_left_with_the_formerly_published_password_gets_the_given_one(
 
 
 def test_an_admin_with_its_own_password_keeps_it(partners_session: Session) -> None:
-    from services.partners import access
+    from services.partners import signin as access
 
     seed.create_admin(partners_session, "admin", "Quartz-lantern-8264")
     seed.ensure_admin(partners_session, "Ember-harbour-5107")
@@ -269,7 +269,7 @@ def test_the_generated_admin_password_is_private_and_passes_the_rule(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
     from services.common.config import local_secret
-    from services.partners.access import check_password
+    from services.partners.rules import check_password
 
     monkeypatch.setenv("PRM_VAR_DIR", str(tmp_path))
 

@@ -15,8 +15,8 @@ from typing import Any
 
 import pytest
 
-from tests.security.conftest import World
 from tests.support.client import Client
+from tests.support.world import World
 
 CHECK = "/api/v1/customers/check"
 # The shapes that backtracked worst: each "co ltd" matched as one legal form or as two,

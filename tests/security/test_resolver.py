@@ -9,8 +9,8 @@ from __future__ import annotations
 from concurrent.futures import ThreadPoolExecutor
 
 from services.common.regions import ADDRESS_RESOLVE_MAX
-from tests.security.conftest import World
 from tests.support.client import Client, unique
+from tests.support.world import World
 
 RESOLVE = "/api/v1/regions/resolve"
 # A name that is both a province and its city (吉林省 / 吉林市), then one of its districts:

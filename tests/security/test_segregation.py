@@ -23,19 +23,15 @@ from collections.abc import Iterator
 import pytest
 import requests
 
-from tests.security.conftest import World
+from tests.support.answers import ok
 from tests.support.client import Client, unique
+from tests.support.world import World
 
 ORDERS = "/api/v1/orders"
 FILINGS = "/api/v1/filings"
 FILING_FLOW = "/api/v1/approval-flows/filing"
 LIST_PRICE = "10000.00"
 SEVENTY_TWO_PERCENT_OFF = "2800.00"
-
-
-def ok(response: requests.Response, status: int = 200) -> dict:
-    assert response.status_code == status, response.text
-    return response.json()
 
 
 def assert_same_approver(response: requests.Response) -> None:

@@ -28,11 +28,11 @@ import pytest
 import requests
 from requests.adapters import HTTPAdapter
 
-from services.registry import NAMES as SERVICES
-from tests.security.conftest import PASSWORD, World
+from services.common.registry import NAMES as SERVICES
 from tests.support import infra
 from tests.support.client import Client, unique
 from tests.support.stack import Stack
+from tests.support.world import PASSWORD, World
 
 LOGIN = "/api/v1/auth/login"
 ATTACKER = "203.0.113.66"
@@ -92,7 +92,7 @@ def proxied(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
 
 @pytest.fixture(scope="module")
 def proxied_world(proxied: Stack) -> World:
-    from tests.security.conftest import ADMIN_PASSWORD
+    from tests.support.world import ADMIN_PASSWORD
 
     anonymous = Client(proxied.url)
     return World(anonymous.login("admin", ADMIN_PASSWORD), anonymous)
@@ -220,7 +220,7 @@ class FromAddress(HTTPAdapter):
         self.address = address
         super().__init__()
 
-    def init_poolmanager(self, *args, **kwargs):  # type: ignore[no-untyped-def]
+    def init_poolmanager(self, *args, **kwargs):
         kwargs["source_address"] = (self.address, 0)
         super().init_poolmanager(*args, **kwargs)
 

@@ -11,8 +11,8 @@ from __future__ import annotations
 import pytest
 import requests
 
-from tests.security.conftest import PASSWORD, World
 from tests.support.client import Client
+from tests.support.world import PASSWORD, World, sign_in
 
 LOGIN = "/api/v1/auth/login"
 REFRESH = "/api/v1/auth/refresh"
@@ -20,12 +20,6 @@ LOGOUT = "/api/v1/auth/logout"
 ME = "/api/v1/me"
 USERS = "/api/v1/users"
 NEW_PASSWORD = "walnut-quay-4417"
-
-
-def sign_in(anonymous: Client, username: str, password: str = PASSWORD) -> dict:
-    response = anonymous.post(LOGIN, {"username": username, "password": password})
-    assert response.status_code == 200, response.text
-    return response.json()
 
 
 def assert_unauthenticated(response: requests.Response) -> None:

@@ -14,10 +14,13 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from services.notify.recipients import PARTNER_EVENTS
-from tests.e2e.test_notifications import Receiver, mobile, publish, wait_for
-from tests.security.conftest import World
 from tests.support.approvals import StepApprovers
 from tests.support.client import Client, unique
+from tests.support.events import publish_new
+from tests.support.fake_data import mobile
+from tests.support.receivers import Receiver
+from tests.support.waiting import wait_for
+from tests.support.world import World
 
 CHANNELS = "/api/v1/notification-channels"
 REACHING_A_PARTNER = {*PARTNER_EVENTS, "customer_transferred", "order_commented"}
@@ -31,7 +34,7 @@ def receivers() -> Iterator[dict[str, Receiver]]:
         server.close()
 
 
-def _ok(response, status: int = 200) -> dict:  # type: ignore[no-untyped-def]
+def _ok(response, status: int = 200) -> dict:
     assert response.status_code == status, response.text
     return response.json()
 
@@ -127,9 +130,9 @@ def test_partner_bound_deliveries_name_no_other_partner(
         "status": "protected",
         "protected_until": later,
     }
-    publish("filing", "protection_ending", customer)
-    publish("filing", "customer_released", customer | {"status": "released"})
-    publish(
+    publish_new("filing", "protection_ending", customer)
+    publish_new("filing", "customer_released", customer | {"status": "released"})
+    publish_new(
         "filing",
         "lead_claim_deadline_near",
         {
@@ -141,7 +144,7 @@ def test_partner_bound_deliveries_name_no_other_partner(
             "claim_deadline": later,
         },
     )
-    publish(
+    publish_new(
         "commission",
         "statement_issued",
         {

@@ -12,7 +12,7 @@ from __future__ import annotations
 import pytest
 
 from services.common.errors import InvalidInput
-from tests.services.test_notify_service import (  # noqa: F401 - fixtures
+from tests.support.notify_service import (  # noqa: F401 - fixtures
     caller_of,
     isolated,
     new_id,

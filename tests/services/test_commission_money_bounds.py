@@ -1,6 +1,9 @@
 """Commission amounts stay within the NUMERIC(14, 2) columns they are stored in: a statement
 whose total cannot be stored is refused, and nothing of it is written."""
 
+# The fixtures come from tests.support.commission_service; pytest passes them by name.
+# ruff: noqa: F811
+
 from __future__ import annotations
 
 import pytest
@@ -10,9 +13,10 @@ from sqlalchemy.orm import Session
 from services.commission.models import CommissionEntry, Statement
 from services.common.errors import InvalidInput
 from services.common.money import MAX_MONEY
-from tests.services.test_commission_service import (  # noqa: F401 - fixtures
+from tests.support.commission_service import (  # noqa: F401 - fixtures
     call,
     config,
+    database_url,
     engine,
     orders,
     partners,
@@ -23,10 +27,10 @@ from tests.services.test_commission_service import (  # noqa: F401 - fixtures
 
 
 def test_a_statement_whose_total_cannot_be_stored_is_refused_and_nothing_is_settled(
-    service,  # noqa: F811 - the fixtures imported above
-    partners,  # noqa: F811
-    orders,  # noqa: F811
-    engine,  # noqa: F811
+    service,
+    partners,
+    orders,
+    engine,
 ) -> None:
     # Each order's commission is a tenth of the largest amount; eleven of them overflow.
     partner_id = settled_month(service, partners, orders, [str(MAX_MONEY)] * 11)

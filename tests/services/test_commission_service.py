@@ -6,31 +6,21 @@ The service runs in a vhost of this module's own, so that no other commission pr
 the test run (the e2e stack) takes its events.
 """
 
+# The fixtures come from tests.support.commission_service; pytest passes them by name.
+# ruff: noqa: F811
+
 from __future__ import annotations
 
-import secrets
-import time
-from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from decimal import Decimal
-from pathlib import Path
 
 import pytest
-from kombu import Connection, Queue
-from nameko.standalone.events import get_event_exchange
-from nameko.testing.services import entrypoint_hook, replace_dependencies
+from nameko.testing.services import entrypoint_hook
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from services.commission import seed
 from services.commission.models import CommissionEntry, LockedEntry, PartnerCopy
-from services.commission.periods import period_of
-from services.commission.service import CommissionService
-from services.common.amqp import ConfirmingPublisher
-from services.common.config import get_settings
-from services.common.context import Caller, sign_caller
-from services.common.db import make_engine
-from services.common.entrypoints import PARKED_QUEUE, event_queues
+from services.commission.rules import period_of
 from services.common.errors import (
     Conflict,
     Forbidden,
@@ -38,217 +28,26 @@ from services.common.errors import (
     InvalidState,
     NotFound,
 )
-from services.common.migrations import upgrade
-from services.common.models import OutboxEvent, ProcessedEvent
+from services.common.models import OutboxEvent
 from services.common.outbox import make_envelope
 from services.common.timeutil import utcnow
 from tests.support import infra
-
-ROOT = Path(__file__).resolve().parents[2]
-HQ = Caller(
-    user_id=1, permissions=frozenset({"commission.manage", "commission.pay", "report.read"})
+from tests.support.commission_service import (  # noqa: F401 - fixtures
+    HQ,
+    FakePartners,
+    call,
+    config,
+    database_url,
+    engine,
+    new_id,
+    orders,
+    partner_caller,
+    partners,
+    service,
+    settled_month,
+    vhost_uri,
+    wait_for,
 )
-
-
-def new_id() -> int:
-    """An id no other test of the run uses (they share the commission database)."""
-    return 100_000_000 + secrets.randbelow(2_000_000_000)
-
-
-def partner_caller(partner_id: int, *permissions: str, also_sees: int | None = None) -> Caller:
-    """A partner user; ``also_sees`` a sub-partner, as a partner admin of a parent does."""
-    scope = {partner_id} if also_sees is None else {partner_id, also_sees}
-    return Caller(
-        user_id=new_id(),
-        partner_id=partner_id,
-        partner_ids=frozenset(scope),
-        permissions=frozenset(permissions or ("report.read", "commission.confirm")),
-    )
-
-
-class FakePartners:
-    """Stands in for the partners service: the partners it knows, and the calls it got."""
-
-    def __init__(self) -> None:
-        self.partners: dict[int, dict] = {}
-        self.fetched: list[int] = []
-
-    def add(self, type_: str = "city_partner") -> int:
-        partner_id = new_id()
-        self.partners[partner_id] = {
-            "id": partner_id,
-            "code": f"P{partner_id}",
-            "name": f"伙伴 {partner_id}",
-            "type": type_,
-            "parent_id": None,
-            "status": "active",
-            "territory": ["330100"],
-            "contact_name": None,
-            "contact_phone": None,
-            "contact_email": None,
-            "created_at": "2026-01-01T00:00:00Z",
-        }
-        return partner_id
-
-    def get_partner(self, partner_id: int) -> dict:
-        self.fetched.append(partner_id)
-        if partner_id not in self.partners:
-            raise NotFound(f"partner {partner_id} not found")
-        return self.partners[partner_id]
-
-    def list_partner_types(self) -> list[dict]:
-        return [{"code": "city_partner"}, {"code": "provincial_agent"}]
-
-
-# -- fixtures ---------------------------------------------------------------------------
-
-
-@pytest.fixture(scope="module")
-def engine():
-    upgrade("commission", ROOT / "services" / "commission" / "migrations")
-    engine = make_engine(get_settings().database_url("commission"))
-    with Session(engine) as session:
-        seed.bootstrap(session)
-        session.commit()
-    yield engine
-    engine.dispose()
-
-
-@pytest.fixture(scope="module")
-def vhost_uri() -> Iterator[str]:
-    name = f"prm-test-commission-{secrets.token_hex(4)}"
-    uri = infra.create_vhost(name)
-    yield uri
-    infra.delete_vhost(name)
-
-
-@pytest.fixture
-def config(vhost_uri: str) -> dict:
-    return {
-        "AMQP_URI": vhost_uri,
-        "max_workers": 10,
-        "serializer": "json",
-        "EVENT_MAX_ATTEMPTS": 2,
-        "EVENT_RETRY_DELAY": 0.05,
-        "OUTBOX_INTERVAL": 0.1,
-    }
-
-
-@pytest.fixture
-def partners() -> FakePartners:
-    return FakePartners()
-
-
-@pytest.fixture
-def service(engine, config, container_factory, partners):
-    with Connection(config["AMQP_URI"]) as connection:
-        channel = connection.channel()
-        for queue in event_queues(CommissionService, config):
-            queue(channel).declare()
-        Queue(PARKED_QUEUE, durable=True)(channel).declare()
-    container = container_factory(CommissionService, config)
-    fake = replace_dependencies(container, "partners")
-    fake.get_partner.side_effect = partners.get_partner
-    fake.list_partner_types.side_effect = partners.list_partner_types
-    container.start()
-    return container
-
-
-def call(container, method: str, *args, caller: Caller = HQ):
-    with entrypoint_hook(container, method, context_data={"caller": sign_caller(caller)}) as hook:
-        return hook(*args)
-
-
-def wait_for(predicate: Callable[[], bool], timeout: float = 15.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return
-        time.sleep(0.05)
-    raise AssertionError("condition not met in time")
-
-
-class Orders:
-    """Publishes the orders service's events, as its outbox relay does."""
-
-    def __init__(self, engine, config: dict) -> None:
-        self.engine, self.config = engine, config
-
-    def publish(self, envelope: dict, wait: bool = True) -> dict:
-        publisher = ConfirmingPublisher(self.config["AMQP_URI"])
-        try:
-            publisher.publish(
-                envelope,
-                exchange=get_event_exchange("orders", self.config),
-                routing_key=envelope["type"],
-            )
-        finally:
-            publisher.close()
-        if wait:
-            self.wait_applied(envelope)
-        return envelope
-
-    def wait_applied(self, envelope: dict) -> None:
-        handler = {
-            "order_approved": "commission.on_order_approved",
-            "order_cancelled": "commission.on_order_cancelled",
-        }[envelope["type"]]
-
-        def applied() -> bool:
-            with Session(self.engine) as session:
-                return (
-                    session.get(ProcessedEvent, {"event_id": envelope["id"], "handler": handler})
-                    is not None
-                )
-
-        wait_for(applied)
-
-    def approved(self, partner_id: int, order_id: int | None = None, **data) -> dict:
-        order_id = order_id or new_id()
-        body = {
-            "order_id": order_id,
-            "partner_id": partner_id,
-            "customer_id": new_id(),
-            "customer_name": "杭州某某科技有限公司",
-            "contract_no": f"HT-{order_id}",
-            "region_code": "330106",
-            "province": "330000",
-            "city": "330100",
-            "customer_source": "partner",
-            "total_amount": "100000.00",
-            "lines": [
-                {
-                    "product_id": 1,
-                    "sku": "SKU-1",
-                    "quantity": 1,
-                    "unit_price": data.get("total_amount", "100000.00"),
-                    "amount": data.get("total_amount", "100000.00"),
-                }
-            ],
-            "approved_at": "2026-11-20T02:00:00Z",
-        } | data
-        return make_envelope("orders", "order_approved", body)
-
-    def cancelled(self, approved: dict, was_approved: bool = True, **data) -> dict:
-        order = approved["data"]
-        body = {
-            "order_id": order["order_id"],
-            "partner_id": order["partner_id"],
-            "customer_id": order["customer_id"],
-            "contract_no": order["contract_no"],
-            "was_approved": was_approved,
-            "approved_at": order["approved_at"] if was_approved else None,
-            "total_amount": order["total_amount"],
-            "customer_source": order["customer_source"],
-            "reason": "客户取消",
-            "cancelled_at": "2026-11-25T02:00:00Z",
-        } | data
-        return make_envelope("orders", "order_cancelled", body)
-
-
-@pytest.fixture
-def orders(engine, config) -> Orders:
-    return Orders(engine, config)
 
 
 def entries_of(engine, order_id: int) -> list[CommissionEntry]:
@@ -520,15 +319,6 @@ def test_partner_users_cannot_read_or_set_rates(service, partners) -> None:
 # -- statements -------------------------------------------------------------------------
 
 
-def settled_month(service, partners, orders, amounts: list[str], period: str = "2025-06") -> int:
-    partner_id = partners.add()
-    for amount in amounts:
-        orders.publish(
-            orders.approved(partner_id, total_amount=amount, approved_at=f"{period}-15T02:00:00Z")
-        )
-    return partner_id
-
-
 def test_statement_lifecycle_issued_confirmed_paid(service, partners, orders, engine) -> None:
     partner_id = settled_month(service, partners, orders, ["100000.00", "33333.33"])
     issued = call(service, "issue_statement", {"partner_id": partner_id, "period": "2025-06"})
@@ -750,6 +540,43 @@ def test_older_partner_event_never_overwrites_a_newer_state(service, partners, e
         copy = session.get(PartnerCopy, partner_id)
         assert (copy.type, copy.name) == ("provincial_agent", "改名后")
         assert copy.as_of == datetime(2026, 1, 1, 0, 0, 1, tzinfo=UTC)
+
+
+def test_partner_copy_follows_suspension_activation_and_termination_newest_first(
+    service, partners, engine
+) -> None:
+    partner_id = partners.add()
+    state = partners.partners[partner_id]
+
+    def deliver(kind: str, status: str, at: str) -> None:
+        event = make_envelope("partners", kind, state | {"status": status})
+        event["occurred_at"] = at
+        with entrypoint_hook(service, f"on_{kind}") as hook:
+            hook(event)
+
+    def kept() -> str:
+        with Session(engine) as session:
+            return session.get(PartnerCopy, partner_id).status
+
+    deliver("partner_created", "active", "2026-01-01T00:00:00Z")
+    deliver("partner_suspended", "suspended", "2026-01-01T00:00:02Z")
+    assert kept() == "suspended"
+    deliver("partner_updated", "active", "2026-01-01T00:00:01Z")  # older, arrives late
+    assert kept() == "suspended"
+    deliver("partner_activated", "active", "2026-01-01T00:00:03Z")
+    assert kept() == "active"
+    deliver("partner_terminated", "terminated", "2026-01-01T00:00:04Z")
+    assert kept() == "terminated"
+
+
+def test_partner_event_without_its_time_is_refused_not_dated_now(service, partners, engine) -> None:
+    partner_id = partners.add()
+    event = make_envelope("partners", "partner_created", partners.partners[partner_id])
+    del event["occurred_at"]
+    with pytest.raises(InvalidInput), entrypoint_hook(service, "on_partner_created") as hook:
+        hook(event)
+    with Session(engine) as session:
+        assert session.get(PartnerCopy, partner_id) is None
 
 
 def test_approval_of_a_partner_nobody_knows_is_parked_not_lost(

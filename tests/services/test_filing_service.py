@@ -3,7 +3,6 @@ partners service faked and a real PostgreSQL session that is rolled back after e
 
 from __future__ import annotations
 
-import random
 import secrets
 from collections.abc import Iterator
 from datetime import timedelta
@@ -21,11 +20,15 @@ from services.common.errors import Conflict, Forbidden, InvalidInput, InvalidSta
 from services.common.migrations import upgrade
 from services.common.regions import covers, specificity
 from services.common.timeutil import iso, utcnow
-from services.filing.keys import normalise_name, uscc_check_char
+from services.common.unit_of_work import UnitOfWork
+from services.filing.events import EVENTS
+from services.filing.keys import normalise_name
 from services.filing.models import Customer, CustomerKey, Lead, Transfer
 from services.filing.service import FilingService
 from tests.support import infra
 from tests.support.client import unique
+from tests.support.events import approved_event
+from tests.support.fake_data import mobile, uscc
 
 ROOT = Path(__file__).resolve().parents[2]
 # Partner ids far above any the partners service hands out in this run.
@@ -78,14 +81,24 @@ def reload(session: Session, row) -> None:
 
 
 class Events(list):
-    """The outbox, as a list of (event type, data)."""
-
-    def __call__(self, event_type: str, data: dict) -> str:
-        self.append((event_type, data))
-        return f"evt-{len(self)}"
+    """What the workers added to the outbox, as a list of (event type, data)."""
 
     def types(self) -> list[str]:
         return [event_type for event_type, _ in self]
+
+
+class RecordingUnitOfWork(UnitOfWork):
+    """The worker's unit of work on the test's session, noting each event it emits."""
+
+    def __init__(self, session: Session, events: Events) -> None:
+        super().__init__(lambda: session, "filing")
+        self.events = events
+
+    def emit(self, event_type: str, data: dict) -> str:
+        # Every event kind emitted has its schema in events.py, and its data loads through it.
+        assert EVENTS[event_type]().validate(data) == {}, (event_type, data)
+        self.events.append((event_type, data))
+        return super().emit(event_type, data)
 
 
 @pytest.fixture(scope="module")
@@ -135,19 +148,13 @@ def as_(session, events, partners):
 
     def make(caller: Caller) -> FilingService:
         return worker_factory(
-            FilingService, db=session, caller=caller, emit=events, partners=partners
+            FilingService,
+            uow=RecordingUnitOfWork(session, events),
+            caller=caller,
+            partners=partners,
         )
 
     return make
-
-
-def mobile() -> str:
-    return f"13{random.randint(0, 999_999_999):09d}"
-
-
-def uscc() -> str:
-    body = "91330106" + "".join(random.choices("0123456789ABCDEFGHJKLMNPQRTUWXY", k=9))
-    return body + uscc_check_char(body)
 
 
 def customer_payload(**extra) -> dict:
@@ -332,11 +339,16 @@ def test_approved_order_extends_protection_only_for_the_owner(as_, session) -> N
     session.flush()
     system = as_(Caller.system_caller("filing"))
     approved_at = utcnow()
-    event = {"customer_id": customer.id, "partner_id": B, "approved_at": iso(approved_at)}
-    system.on_order_approved({"id": "e1", "data": event})
+
+    def order_approved(partner_id: int) -> dict:
+        event = approved_event(partner_id, at=iso(approved_at))
+        event["data"]["customer_id"] = customer.id
+        return event
+
+    system.on_order_approved(order_approved(B))
     reload(session, customer)
     assert customer.protected_until == soon
-    system.on_order_approved({"id": "e2", "data": event | {"partner_id": A}})
+    system.on_order_approved(order_approved(A))
     reload(session, customer)
     assert abs(customer.protected_until - (approved_at + timedelta(days=180))) < timedelta(
         seconds=1

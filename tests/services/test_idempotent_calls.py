@@ -18,6 +18,7 @@ from services.common.db import make_engine
 from services.common.migrations import upgrade
 from services.common.models import IdempotentCall
 from services.common.timeutil import utcnow
+from services.common.unit_of_work import UnitOfWork
 from services.orders.service import OrdersService
 from tests.support import infra
 
@@ -54,6 +55,10 @@ def test_answers_older_than_a_day_are_forgotten_and_younger_ones_kept(session) -
     _saved(session, "a-day-and-a-minute", timedelta(days=1, minutes=1))
     _saved(session, "an-hour", timedelta(hours=1))
     session.flush()
-    worker = worker_factory(OrdersService, db=session, caller=Caller.system_caller("orders"))
+    worker = worker_factory(
+        OrdersService,
+        uow=UnitOfWork(lambda: session, "orders"),
+        caller=Caller.system_caller("orders"),
+    )
     worker.forget_idempotent_calls()
     assert session.scalars(select(IdempotentCall.key)).all() == ["an-hour"]

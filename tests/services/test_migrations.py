@@ -19,7 +19,7 @@ from sqlalchemy import String, inspect
 from services.common.db import make_engine
 from services.common.migrations import alembic_config
 from services.common.models import CommonBase
-from services.registry import SERVICES
+from services.common.registry import SERVICES
 from tests.support import infra
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -33,15 +33,15 @@ def postgres_url() -> Iterator[str]:
     infra.drop_database(name)
 
 
-def _models(service: str):  # type: ignore[no-untyped-def]
+def _models(service: str):
     return importlib.import_module(f"services.{service}.models").Base.metadata
 
 
-def _alembic_own(difference, service: str) -> bool:  # type: ignore[no-untyped-def]
+def _alembic_own(difference, service: str) -> bool:
     return difference[0] == "remove_table" and difference[1].name == f"alembic_version_{service}"
 
 
-def _string_length_only(difference) -> bool:  # type: ignore[no-untyped-def]
+def _string_length_only(difference) -> bool:
     """A VARCHAR's length changed: SQLite keeps no lengths (notify's 0003 widens on
     PostgreSQL only, so as not to rebuild its tables)."""
     return isinstance(difference, list) and all(

@@ -2,15 +2,21 @@
 independence of channels, and claims that replicas never share.
 
 The loop's ``Dispatcher`` runs here with a fake sender that succeeds, fails or stalls as
-each test needs; the real senders are tested against real servers in integration/.
+each test needs; the real senders are tested against real servers in integration/. At the
+end, the webhook sender against receivers on this machine: the connection's own peer is
+judged, and a refused connection's error keeps no token.
 """
 
 from __future__ import annotations
 
 import secrets
+import socket
+import threading
 import time
 from collections.abc import Iterator
+from dataclasses import replace
 from datetime import timedelta
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import eventlet
@@ -19,14 +25,16 @@ from sqlalchemy import select, text
 from sqlalchemy.orm import Session, sessionmaker
 
 from services.common import sealing
+from services.common.config import NotifySettings
+from services.common.config import load_notify_settings as load_settings
 from services.common.db import make_engine
 from services.common.migrations import upgrade
 from services.common.timeutil import utcnow
+from services.common.unit_of_work import UnitOfWork
 from services.notify.delivery import claim_due
 from services.notify.dispatcher import Dispatcher
 from services.notify.models import Channel, Delivery, Message
-from services.notify.settings import NotifySettings
-from services.notify.transport import DeliveryError, Job
+from services.notify.transport import DeliveryError, Job, send_webhook
 from tests.support import infra
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -98,6 +106,11 @@ def queue(sessions, channel: Channel, count: int = 1) -> list[int]:
             ids.append(row.id)
         session.commit()
     return ids
+
+
+def work(session: Session) -> UnitOfWork:
+    """A unit of work on ``session``, as the loop's own transactions are."""
+    return UnitOfWork(lambda: session, "notify")
 
 
 def delivery(sessions, delivery_id: int) -> Delivery:
@@ -223,15 +236,17 @@ def test_a_delivery_another_replica_is_claiming_is_skipped_not_sent_twice(sessio
             text("SELECT id FROM deliveries WHERE id = :id FOR UPDATE"), {"id": first}
         )
         with Session(bind=other_replica.get_bind().engine) as session:
-            claimed = claim_due(session, utcnow(), 10, settings)
+            claimed = claim_due(work(session), utcnow(), 10, settings)
         other_replica.rollback()
     assert [job.delivery_id for job in claimed] == [second]
     # The claim is leased: asked again at once, nobody gets the second row a second time.
     with sessions() as session:
-        again = claim_due(session, utcnow(), 10, settings)
+        again = claim_due(work(session), utcnow(), 10, settings)
     assert [job.delivery_id for job in again] == [first]
     with sessions() as session:
-        later = claim_due(session, utcnow() + timedelta(seconds=settings.lease + 1), 10, settings)
+        later = claim_due(
+            work(session), utcnow() + timedelta(seconds=settings.lease + 1), 10, settings
+        )
     assert sorted(job.delivery_id for job in later) == [first, second]
 
 
@@ -240,12 +255,12 @@ def test_a_channel_gets_at_most_its_share_of_one_claim(sessions) -> None:
     queue(sessions, busy_channel, 5)
     [quiet] = queue(sessions, quiet_channel)
     with sessions() as session:
-        claimed = claim_due(session, utcnow(), 10, FAST)
+        claimed = claim_due(work(session), utcnow(), 10, FAST)
     by_channel = [job.channel_id for job in claimed]
     assert by_channel.count(busy_channel.id) == FAST.per_channel
     assert quiet in [job.delivery_id for job in claimed]
     with sessions() as session:
-        busy_now = claim_due(session, utcnow(), 10, FAST, {quiet_channel.id: 1})
+        busy_now = claim_due(work(session), utcnow(), 10, FAST, {quiet_channel.id: 1})
     assert quiet_channel.id not in [job.channel_id for job in busy_now]
 
 
@@ -275,10 +290,82 @@ def test_a_channel_whose_secrets_cannot_be_opened_waits_and_holds_no_other_back(
         session.commit()
 
     with sessions() as session:
-        jobs = claim_due(session, utcnow(), 10, FAST)
+        jobs = claim_due(work(session), utcnow(), 10, FAST)
     assert [job.delivery_id for job in jobs] == [going]
     waiting = delivery(sessions, stuck)
     # not an attempt of the channel's: it is neither given up nor held against the channel
     assert (waiting.status, waiting.attempts) == ("pending", 0)
     assert "PRM_SECRETS_KEY" in waiting.last_error and waiting.next_attempt_at > utcnow()
     assert channel_now(sessions, broken.id).active
+
+
+# -- sending to receivers on this machine (real sockets, which the unit tier never opens) ----
+
+
+class _Receiver(BaseHTTPRequestHandler):
+    hits: list[str] = []
+
+    def do_POST(self) -> None:
+        _Receiver.hits.append(self.path)
+        self.send_response(200)
+        self.end_headers()
+
+    def log_message(self, *args) -> None:
+        pass
+
+
+@pytest.fixture
+def local_receiver() -> Iterator[int]:
+    _Receiver.hits = []
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _Receiver)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield server.server_address[1]
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def _job(url: str) -> Job:
+    payload = {"title": "t", "body": "b", "event": "order_approved"}
+    return Job(1, 1, "order_approved", "webhook", url, "json", "s" * 64, payload)
+
+
+@pytest.mark.parametrize("scheme", ["http", "https"])
+def test_a_name_rebound_to_a_private_address_after_the_check_is_not_called(
+    scheme: str, monkeypatch: pytest.MonkeyPatch, local_receiver: int
+) -> None:
+    """DNS rebinding: the name is public when checked, then points at the platform's own
+    network when the connection is made. The connection's own peer is judged: refused."""
+    real_getaddrinfo = socket.getaddrinfo
+    answers = iter(["93.184.216.34"])  # the first lookup, the target check's: public
+
+    def rebinding(host, port, *args, **kwargs):
+        if host == "hooks.example.com":
+            return real_getaddrinfo(next(answers, "127.0.0.1"), port, *args, **kwargs)
+        return real_getaddrinfo(host, port, *args, **kwargs)
+
+    monkeypatch.setattr(socket, "getaddrinfo", rebinding)
+    settings = replace(load_settings(), webhook_allow_private=False)
+    with pytest.raises(DeliveryError, match="loopback, private"):
+        send_webhook(_job(f"{scheme}://hooks.example.com:{local_receiver}/hook"), settings)
+    assert _Receiver.hits == []
+
+
+def test_private_receivers_are_called_when_configuration_allows_them(local_receiver: int) -> None:
+    settings = replace(load_settings(), webhook_allow_private=True)
+    send_webhook(_job(f"http://127.0.0.1:{local_receiver}/hook"), settings)
+    assert _Receiver.hits == ["/hook"]
+
+
+def test_what_requests_says_of_a_refused_connection_keeps_no_token() -> None:
+    # Some robots carry their token in the path (飞书, Slack), others in the query.
+    target = "http://127.0.0.1:9/open-apis/bot/v2/hook/t0ken-in-path?key=k3y-in-query&v=1"
+    payload = {"title": "新线索", "body": "请申领"}
+    job = Job(1, 2, "lead_assigned", "webhook", target, "json", "prm-secret", payload)
+    with pytest.raises(DeliveryError) as raised:
+        send_webhook(job, NotifySettings(webhook_allow_private=True))
+    text = str(raised.value)
+    assert "ConnectionError" in text and "***" in text
+    assert "t0ken-in-path" not in text and "k3y-in-query" not in text

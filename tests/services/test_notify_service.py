@@ -6,131 +6,44 @@ can be looked at. The service gets a database and a vhost of its own, so that th
 the e2e tests run never sees these rows or events.
 """
 
+# The fixtures come from tests.support.notify_service; pytest passes them by name.
+# ruff: noqa: F811
+
 from __future__ import annotations
 
-import itertools
-import secrets
-from collections.abc import Iterator
-from pathlib import Path
-from types import SimpleNamespace
-
 import pytest
-from nameko.testing.services import entrypoint_hook, replace_dependencies
-from sqlalchemy import select, text
+from sqlalchemy import text
 from sqlalchemy.orm import Session
 
 from services.common import sealing
-from services.common.context import Caller, sign_caller
-from services.common.db import make_engine
+from services.common.context import Caller
 from services.common.errors import Forbidden, InvalidInput, InvalidState, NotFound
-from services.common.migrations import upgrade
 from services.common.outbox import make_envelope
-from services.notify.models import Delivery
-from services.notify.service import NotifyService
-from tests.support import infra
-
-ROOT = Path(__file__).resolve().parents[2]
-_ids = itertools.count(10_000 + secrets.randbelow(10_000) * 100)
-
-
-@pytest.fixture(scope="module")
-def isolated() -> Iterator[SimpleNamespace]:
-    name = f"prm_test_notify_svc_{secrets.token_hex(4)}"
-    url = infra.create_database(name)
-    upgrade("notify", ROOT / "services" / "notify" / "migrations", url)
-    amqp_uri = infra.create_vhost(name)
-    engine = make_engine(url)
-    yield SimpleNamespace(url=url, amqp_uri=amqp_uri, engine=engine)
-    engine.dispose()
-    infra.delete_vhost(name)
-    infra.drop_database(name)
+from tests.support.notify_service import (  # noqa: F401 - fixtures
+    call,
+    caller_of,
+    deliver_event,
+    deliveries,
+    inbox,
+    isolated,
+    lead_assigned,
+    new_id,
+    people,
+    redeliver_event,
+    service,
+    user,
+    webhook,
+)
 
 
-@pytest.fixture
-def people() -> dict:
-    """(permission, partner id or None) -> users the directory answers with."""
-    return {}
-
-
-@pytest.fixture
-def service(isolated, people, container_factory) -> SimpleNamespace:
-    config = {"AMQP_URI": isolated.amqp_uri, "DATABASE_URL": isolated.url, "serializer": "json"}
-    container = container_factory(NotifyService, config)
-    partners, wake = replace_dependencies(container, "partners", "wake_deliveries")
-    partners.recipients.side_effect = lambda query: people.get(
-        (query["permission"], query["partner_id"]), []
-    )
-    container.start()
-    return SimpleNamespace(container=container, partners=partners, wake=wake)
-
-
-def new_id() -> int:
-    return next(_ids)
-
-
-def user(partner_id: int | None = None, language: str = "zh") -> dict:
-    uid = new_id()
+def customer(**fields) -> dict:
+    """The data of one of filing's customer events (``CustomerEvent`` and its kin)."""
     return {
-        "id": uid,
-        "username": f"u{uid}",
-        "display_name": "测试",
-        "email": None,
-        "partner_id": partner_id,
-        "language": language,
-    }
-
-
-def caller_of(person: dict, *permissions: str) -> Caller:
-    partner_id = person["partner_id"]
-    return Caller(
-        user_id=person["id"],
-        partner_id=partner_id,
-        partner_ids=None if partner_id is None else frozenset({partner_id}),
-        permissions=frozenset(permissions),
-    )
-
-
-def call(service, method: str, *args, caller: Caller):
-    context = {"caller": sign_caller(caller)}
-    with entrypoint_hook(service.container, method, context_data=context) as hook:
-        return hook(*args)
-
-
-def deliver_event(service, handler: str, event: dict) -> None:
-    with entrypoint_hook(service.container, handler) as hook:
-        hook(event)
-
-
-def lead_assigned(partner_id: int, name: str = "杭州云栖科技") -> dict:
-    return make_envelope(
-        "filing",
-        "lead_assigned",
-        {
-            "lead_id": new_id(),
-            "lead_name": name,
-            "partner_id": partner_id,
-            "region_code": "330106",
-            "status": "assigned",
-            "claim_deadline": "2026-05-04T08:30:00Z",
-        },
-    )
-
-
-def inbox(service, person: dict, **query) -> list[dict]:
-    page = call(service, "list_notifications", query, caller=caller_of(person))
-    return page["items"]
-
-
-def deliveries(isolated, channel_id: int) -> list[Delivery]:
-    with Session(isolated.engine) as session:
-        return list(
-            session.scalars(select(Delivery).where(Delivery.channel_id == channel_id)).all()
-        )
-
-
-def webhook(service, owner: Caller, **extra) -> dict:
-    body = {"kind": "webhook", "target": "http://127.0.0.1:9/hook"} | extra
-    return call(service, "create_channel", body, caller=owner)
+        "region_code": "330106",
+        "source": "filed",
+        "status": "protected",
+        "protected_until": "2026-11-01T00:00:00Z",
+    } | fields
 
 
 # -- the inbox ------------------------------------------------------------------------------
@@ -161,8 +74,11 @@ def test_the_same_event_twice_leaves_one_message_per_person(service, people) -> 
     people[("lead.claim", partner)] = [sales]
     event = lead_assigned(partner)
     deliver_event(service, "on_lead_assigned", event)
-    deliver_event(service, "on_lead_assigned", event)
-    assert len(inbox(service, sales)) == 1
+    redeliver_event(service, "on_lead_assigned", event, then=lead_assigned(partner, "乙公司"))
+    assert [m["title"] for m in inbox(service, sales)] == [
+        "新线索待申领：乙公司",
+        "新线索待申领：杭州云栖科技",
+    ]
 
 
 def test_a_user_sees_only_their_own_messages_and_another_users_is_not_found(
@@ -210,8 +126,9 @@ def test_an_event_without_a_partner_fails_and_writes_nothing(service, people) ->
     sales = user(partner)
     people[("customer.create", partner)] = [sales]
     event = make_envelope("filing", "filing_approved", {"customer_name": "无伙伴"})
-    with pytest.raises(ValueError, match="partner_id"):
+    with pytest.raises(InvalidInput) as raised:
         deliver_event(service, "on_filing_approved", event)
+    assert "partner_id" in raised.value.errors
     assert inbox(service, sales) == []
 
 
@@ -328,7 +245,8 @@ def test_partner_event_queues_one_delivery_for_the_partner_channel_and_each_own_
     shared = webhook(service, caller_of(admin, "channel.manage"), scope="partner", language="en")
     event = lead_assigned(partner, "乙公司")
     deliver_event(service, "on_lead_assigned", event)
-    deliver_event(service, "on_lead_assigned", event)  # redelivered: nothing more
+    # redelivered: nothing more (the event after it concerns nobody here)
+    redeliver_event(service, "on_lead_assigned", event, then=lead_assigned(new_id()))
 
     [to_own] = deliveries(isolated, own["id"])
     [to_partner] = deliveries(isolated, shared["id"])
@@ -351,7 +269,7 @@ def test_a_channel_subscribed_to_some_events_gets_only_those(service, people, is
     approved = make_envelope(
         "filing",
         "filing_approved",
-        {"customer_id": 1, "customer_name": "丙公司", "partner_id": partner},
+        customer(customer_id=1, customer_name="丙公司", partner_id=partner, filing_id=1),
     )
     deliver_event(service, "on_filing_approved", approved)
     assert [d.event for d in deliveries(isolated, channel["id"])] == ["filing_approved"]
@@ -368,13 +286,21 @@ def test_an_approval_step_goes_to_hq_approvers_and_not_to_partner_channels(
     event = make_envelope(
         "filing",
         "filing_submitted",
-        {
-            "customer_id": 5,
-            "customer_name": "丁公司",
-            "partner_id": partner,
-            "filing_id": 77,
-            "step": {"name": "渠道经理审批", "permission": "filing.approve", "mode": "any"},
-        },
+        customer(
+            customer_id=5,
+            customer_name="丁公司",
+            partner_id=partner,
+            status="pending",
+            protected_until=None,
+            filing_id=77,
+            step={
+                "name": "渠道经理审批",
+                "permission": "filing.approve",
+                "mode": "any",
+                "approvers": [],
+                "condition": None,
+            },
+        ),
     )
     deliver_event(service, "on_filing_submitted", event)
     [message] = inbox(service, approver)

@@ -26,6 +26,7 @@ import random
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from decimal import Decimal
+from pathlib import Path
 
 import pytest
 from nameko.testing.services import entrypoint_hook, replace_dependencies
@@ -33,7 +34,6 @@ from openpyxl import load_workbook
 from sqlalchemy import update
 from sqlalchemy.orm import Session
 
-from services.common.config import get_settings
 from services.common.context import Caller
 from services.common.db import make_engine
 from services.common.errors import Forbidden, InvalidInput
@@ -43,10 +43,10 @@ from services.orders import reports
 from services.orders.models import Order, OrderLine, PartnerCopy, Product
 from services.orders.schemas import SalesReportArgs
 from services.orders.service import OrdersService
-from services.partners import domain as partners_domain
-from tests.services.test_orders_service import (
+from services.partners import regions as partners_regions
+from tests.support import infra
+from tests.support.orders_service import (
     FINANCE,
-    ROOT,
     SALES_OPS,
     FakeFiling,
     call,
@@ -57,6 +57,7 @@ from tests.services.test_orders_service import (
     partner_user,
 )
 
+ROOT = Path(__file__).resolve().parents[2]
 YEAR = random.randint(2040, 2090)
 RANGE = {"from": f"{YEAR}-01-01", "to": f"{YEAR}-12-31"}
 HQ = Caller(user_id=201, permissions=frozenset({"report.read"}))
@@ -70,9 +71,14 @@ _DATASET: dict = {}
 
 
 @pytest.fixture(scope="module")
-def engine():
-    upgrade("orders", ROOT / "services" / "orders" / "migrations")
-    engine = make_engine(get_settings().database_url("orders"))
+def database_url() -> Iterator[str]:
+    with infra.migrated_database("orders") as url:
+        yield url
+
+
+@pytest.fixture(scope="module")
+def engine(database_url: str):
+    engine = make_engine(database_url)
     yield engine
     engine.dispose()
 
@@ -90,7 +96,7 @@ class FakePartners:
 
     def region_names(self, query: dict) -> dict:
         self.asked.append(query["codes"])
-        return partners_domain.region_names(query["codes"])
+        return partners_regions.region_names(query["codes"])
 
 
 @pytest.fixture
@@ -99,8 +105,9 @@ def partners() -> FakePartners:
 
 
 @pytest.fixture
-def service(engine, container_factory, rabbit_config, filing, partners) -> Iterator:
-    container = container_factory(OrdersService, rabbit_config | {"OUTBOX_INTERVAL": 60})
+def service(database_url, container_factory, rabbit_config, filing, partners) -> Iterator:
+    config = rabbit_config | {"OUTBOX_INTERVAL": 60, "DATABASE_URL": database_url}
+    container = container_factory(OrdersService, config)
     replace_dependencies(container, filing=filing, partners=partners)
     container.start()
     yield container
@@ -112,6 +119,20 @@ def dataset(service, filing, engine) -> dict:
     if not _DATASET:
         _DATASET.update(_make_dataset(service, filing, engine))
     return _DATASET
+
+
+def partner_data(partner_id: int, code: str, name: str) -> dict:
+    """A partner as the partners service's events carry it (``PartnerChanged``)."""
+    return {
+        "id": partner_id,
+        "code": code,
+        "name": name,
+        "type": "city_partner",
+        "parent_id": None,
+        "status": "active",
+        "territory": ["330100"],
+        "created_at": "2026-01-01T00:00:00Z",
+    }
 
 
 def _make_dataset(container, fake: FakeFiling, engine) -> dict:
@@ -154,7 +175,7 @@ def _make_dataset(container, fake: FakeFiling, engine) -> dict:
             "id": f"evt-{partner_id}",
             "type": "partner_created",
             "occurred_at": "2026-01-01T00:00:00Z",
-            "data": {"id": partner_id, "code": code, "name": name, "status": "active"},
+            "data": partner_data(partner_id, code, name),
         }
         with entrypoint(container, "on_partner_created") as hook:
             hook(event)
@@ -374,7 +395,7 @@ def test_an_older_partner_event_arriving_late_changes_nothing(svc, dataset, engi
         "id": f"evt-new-{dataset['p1']}",
         "type": "partner_updated",
         "occurred_at": "2026-06-01T00:00:00Z",
-        "data": {"id": dataset["p1"], "code": "HZ-T", "name": "杭州新名", "status": "active"},
+        "data": partner_data(dataset["p1"], "HZ-T", "杭州新名"),
     }
     older = newer | {
         "id": f"evt-old-{dataset['p1']}",
@@ -453,7 +474,7 @@ def test_sales_report_on_sqlite_gives_the_same_figures(tmp_path) -> None:
         session.flush()
 
         def run(query: dict) -> dict:
-            return reports.sales_report(session, HQ, load(SalesReportArgs, RANGE | query))
+            return reports.sales_figures(session, HQ, load(SalesReportArgs, RANGE | query))
 
         by_month = run({"group_by": "province,month"})
         assert figures(by_month["rows"], "province", "month") == [

@@ -7,94 +7,48 @@ and the service must refuse customers protected for another partner or still pen
 
 from __future__ import annotations
 
-import itertools
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
-from nameko.testing.services import entrypoint_hook, replace_dependencies
+from nameko.testing.services import replace_dependencies
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from services.common.config import get_settings
-from services.common.context import Caller, sign_caller
+from services.common.context import Caller
 from services.common.db import make_engine
 from services.common.errors import Conflict, Forbidden, InvalidInput, InvalidState, NotFound
-from services.common.migrations import upgrade
 from services.common.models import OutboxEvent
 from services.common.schemas import load
+from services.common.unit_of_work import UnitOfWork
 from services.orders import flows
 from services.orders.schemas import OrderCreate
 from services.orders.service import OrdersService
+from tests.support import infra
 from tests.support.client import unique
-
-ROOT = Path(__file__).resolve().parents[2]
-_ids = itertools.count(10_000_000 + (hash(unique()) % 1_000_000) * 100)
-
-SALES_OPS = Caller(
-    user_id=101,
-    permissions=frozenset({"order.approve.sales", "order.fulfil", "product.manage", "report.read"}),
+from tests.support.orders_service import (
+    DIRECTOR,
+    FINANCE,
+    SALES_OPS,
+    SALES_OPS_2,
+    FakeFiling,
+    call,
+    draft,
+    line,
+    new_id,
+    new_product,
+    partner_user,
 )
-FINANCE = Caller(
-    user_id=102, permissions=frozenset({"order.approve.finance", "order.cancel", "report.read"})
-)
-DIRECTOR = Caller(
-    user_id=103, permissions=frozenset({"order.approve.director", "flow.manage", "report.read"})
-)
-SALES_OPS_2 = Caller(user_id=104, permissions=frozenset({"order.approve.sales"}))
-
-
-def new_id() -> int:
-    return next(_ids)
-
-
-def partner_user(partner_id: int, *extra: str, user_id: int | None = None) -> Caller:
-    return Caller(
-        user_id=user_id or new_id(),
-        partner_id=partner_id,
-        partner_ids=frozenset({partner_id}),
-        permissions=frozenset({"order.create", *extra}),
-    )
-
-
-class FakeFiling:
-    """``filing.owned_customer`` as the contract says, over customers the test declares."""
-
-    def __init__(self) -> None:
-        self.customers: dict[int, dict] = {}
-        self.calls: list[int] = []
-
-    def add(
-        self,
-        partner_id: int,
-        region_code: str = "330106",
-        source: str = "partner",
-        status: str = "protected",
-        name: str | None = None,
-    ) -> int:
-        customer_id = new_id()
-        self.customers[customer_id] = {
-            "id": customer_id,
-            "name": name or f"客户 {customer_id}",
-            "region_code": region_code,
-            "source": source,
-            "owner_partner_id": partner_id,
-            "status": status,
-            "protected_until": "2027-06-01T00:00:00Z",
-        }
-        return customer_id
-
-    def owned_customer(self, customer_id: int) -> dict:
-        self.calls.append(customer_id)
-        if customer_id not in self.customers:
-            raise InvalidInput("not your customer", "customer_not_owned")
-        return dict(self.customers[customer_id])
 
 
 @pytest.fixture(scope="module")
-def engine():
-    upgrade("orders", ROOT / "services" / "orders" / "migrations")
-    engine = make_engine(get_settings().database_url("orders"))
+def database_url() -> Iterator[str]:
+    with infra.migrated_database("orders") as url:
+        yield url
+
+
+@pytest.fixture(scope="module")
+def engine(database_url: str):
+    engine = make_engine(database_url)
     yield engine
     engine.dispose()
 
@@ -105,30 +59,12 @@ def filing() -> FakeFiling:
 
 
 @pytest.fixture
-def service(engine, container_factory, rabbit_config, filing) -> Iterator:
-    container = container_factory(OrdersService, rabbit_config | {"OUTBOX_INTERVAL": 60})
+def service(database_url, container_factory, rabbit_config, filing) -> Iterator:
+    config = rabbit_config | {"OUTBOX_INTERVAL": 60, "DATABASE_URL": database_url}
+    container = container_factory(OrdersService, config)
     replace_dependencies(container, filing=filing)
     container.start()
     yield container
-
-
-def call(container, method: str, *args, caller: Caller = SALES_OPS):
-    with entrypoint_hook(container, method, context_data={"caller": sign_caller(caller)}) as hook:
-        return hook(*args)
-
-
-def new_product(container, list_price: str = "1000.00", **fields) -> dict:
-    body = {"sku": unique("SKU"), "name": "测试产品", "unit": "台", "list_price": list_price}
-    return call(container, "create_product", body | fields)
-
-
-def draft(container, partner: Caller, customer_id: int, lines: list[dict], **fields) -> dict:
-    body = {"customer_id": customer_id, "contract_no": unique("HT-"), "lines": lines} | fields
-    return call(container, "create_order", body, caller=partner)
-
-
-def line(product: dict, quantity: int, unit_price: str) -> dict:
-    return {"product_id": product["id"], "quantity": quantity, "unit_price": unit_price}
 
 
 def events_of(engine, order_id: int) -> list[tuple[str, dict]]:
@@ -831,19 +767,23 @@ def test_ids_beyond_bigint_are_not_found_and_filters_beyond_it_invalid(service) 
 def test_a_contract_number_taken_by_a_concurrent_request_is_a_conflict_not_an_error(
     service, filing, engine, monkeypatch
 ) -> None:
-    from services.orders import domain
+    from services.orders import ordering
 
     partner_id = new_id()
     partner = partner_user(partner_id)
     product = new_product(service)
     first = draft(service, partner, filing.add(partner_id), [line(product, 1, "5.00")])
     # The request that lost the race did its check before the winner committed.
-    monkeypatch.setattr(domain, "_check_contract_no", lambda *args: None)
+    monkeypatch.setattr(ordering, "_check_contract_no", lambda *args: None)
     body = {
         "customer_id": filing.add(partner_id),
         "contract_no": first["contract_no"],
         "lines": [line(product, 1, "5.00")],
     }
-    with Session(engine) as session, pytest.raises(Conflict) as error:
-        domain.create_order(session, partner, load(OrderCreate, body), filing.owned_customer)
+    uow = UnitOfWork(lambda: Session(engine), "orders")
+    try:
+        with pytest.raises(Conflict) as error:
+            ordering.create_order(uow, partner, load(OrderCreate, body), filing.owned_customer)
+    finally:
+        uow.close()
     assert error.value.error_code == "contract_no_taken"

@@ -21,7 +21,8 @@ from services.common.context import Caller
 from services.common.db import make_engine
 from services.common.errors import Conflict, Forbidden
 from services.common.migrations import upgrade
-from services.partners import access, seed
+from services.common.unit_of_work import UnitOfWork
+from services.partners import seed, signin, users
 from services.partners.catalogue import ADMIN_PERMISSIONS, ADMIN_ROLE, HQ
 from services.partners.models import Role, User
 from tests.support import infra
@@ -30,8 +31,9 @@ ROOT = Path(__file__).resolve().parents[2]
 RESTORED_PASSWORD = "mended-after-lockout-7319"
 
 
-def no_events(event_type: str, data: dict) -> str:
-    return ""
+def uow(session: Session) -> UnitOfWork:
+    """A unit of work on the test's session, as the service's worker has on its own."""
+    return UnitOfWork(lambda: session, "partners")
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
@@ -78,7 +80,7 @@ def new_user(session: Session, roles: list[str], username: str | None = None) ->
         "email": None,
         "phone": None,
     }
-    return access.create_user(session, seed.SYSTEM, data, no_events)
+    return users.create_user(uow(session), seed.SYSTEM, data)
 
 
 def by_name(session: Session, username: str) -> User:
@@ -99,13 +101,11 @@ def test_the_last_active_admin_cannot_be_deactivated_nor_demoted(session: Sessio
 
     session.commit()
 
-    # A refused call's transaction is rolled back, as the service's worker does.
+    # A refused call's transaction is rolled back by its unit of work.
     with pytest.raises(Conflict) as deactivated:
-        access.update_user(session, caller, admin.id, {"active": False}, no_events)
-    session.rollback()
+        users.update_user(uow(session), caller, admin.id, {"active": False})
     with pytest.raises(Conflict) as demoted:
-        access.update_user(session, caller, admin.id, {"roles": ["all-hq"]}, no_events)
-    session.rollback()
+        users.update_user(uow(session), caller, admin.id, {"roles": ["all-hq"]})
 
     assert deactivated.value.error_code == demoted.value.error_code == "last_admin"
     admin = by_name(session, "admin")
@@ -116,9 +116,9 @@ def test_an_admin_may_be_deactivated_while_another_stays(session: Session) -> No
     second = new_user(session, [ADMIN_ROLE])
     admin = by_name(session, "admin")
 
-    access.update_user(session, admin_caller(second), admin.id, {"active": False}, no_events)
+    users.update_user(uow(session), admin_caller(second), admin.id, {"active": False})
     with pytest.raises(Forbidden) as own:
-        access.update_user(session, admin_caller(second), second["id"], {"roles": []}, no_events)
+        users.update_user(uow(session), admin_caller(second), second["id"], {"roles": []})
 
     assert own.value.error_code == "own_roles"
     assert by_name(session, "admin").active is False
@@ -127,25 +127,26 @@ def test_an_admin_may_be_deactivated_while_another_stays(session: Session) -> No
 def test_two_admins_deactivating_each_other_at_once_leave_one(url: str, session: Session) -> None:
     if url.startswith("sqlite"):
         pytest.skip("SQLite runs one writing transaction at a time")
-    first = access.dump_user(by_name(session, "admin"))
+    first = users.dump_user(by_name(session, "admin"))
     second = new_user(session, [ADMIN_ROLE])
     session.commit()
     engine = make_engine(url)
-    with Session(engine) as other:
-        access.update_user(session, admin_caller(first), second["id"], {"active": False}, no_events)
+    with engine.connect() as held, Session(engine) as other:
+        # The first change's commit releases a savepoint only: its transaction, and the
+        # locks it took, stay open until ``finished.commit()``.
+        finished = held.begin()
+        first_session = Session(bind=held, join_transaction_mode="create_savepoint")
+        users.update_user(uow(first_session), admin_caller(first), second["id"], {"active": False})
         other.execute(text("SET lock_timeout = '300ms'"))
         # The second change waits for the first (here: gives up waiting) ...
         with pytest.raises(OperationalError):
-            access.update_user(
-                other, admin_caller(second), first["id"], {"active": False}, no_events
-            )
+            users.update_user(uow(other), admin_caller(second), first["id"], {"active": False})
         other.rollback()
-        session.commit()
+        finished.commit()
+        first_session.close()
         # ... and, tried again once the first is done, sees that no other admin is left.
         with pytest.raises(Conflict) as refused:
-            access.update_user(
-                other, admin_caller(second), first["id"], {"active": False}, no_events
-            )
+            users.update_user(uow(other), admin_caller(second), first["id"], {"active": False})
         other.rollback()
     engine.dispose()
 
@@ -158,7 +159,7 @@ def test_the_system_too_keeps_the_last_admin(session: Session) -> None:
     admin = by_name(session, "admin")
 
     with pytest.raises(Conflict):
-        access.update_user(session, seed.SYSTEM, admin.id, {"active": False}, no_events)
+        users.update_user(uow(session), seed.SYSTEM, admin.id, {"active": False})
 
 
 # -- manage.py admin restore | create ---------------------------------------------------
@@ -191,7 +192,7 @@ def lock_everyone_out(session: Session) -> None:
 def signs_in_as_admin(session: Session, username: str, password: str) -> bool:
     session.expire_all()
     user = by_name(session, username)
-    profile = access.caller_profile(session, user.id)
+    profile = signin.caller_profile(session, user.id)
     return (
         PasswordHasher().verify(user.password_hash, password)
         and set(profile["permissions"]) == set(ADMIN_PERMISSIONS)

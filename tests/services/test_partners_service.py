@@ -3,14 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 from nameko.testing.services import entrypoint_hook
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from services.common.config import get_settings
 from services.common.context import Caller, sign_caller
 from services.common.db import make_engine
 from services.common.errors import (
@@ -20,23 +18,27 @@ from services.common.errors import (
     TooManyRequests,
     Unauthenticated,
 )
-from services.common.migrations import upgrade
 from services.common.models import OutboxEvent
 from services.partners import seed
 from services.partners.catalogue import ADMIN_PERMISSIONS
 from services.partners.service import PartnersService
+from tests.support import infra
 from tests.support.client import unique
 
-ROOT = Path(__file__).resolve().parents[2]
 # An HQ admin: a user manager gives only roles whose permissions it holds.
 HQ = Caller(user_id=1, permissions=frozenset(ADMIN_PERMISSIONS))
 SYSTEM = Caller.system_caller("gateway")
 
 
 @pytest.fixture(scope="module")
-def engine():
-    upgrade("partners", ROOT / "services" / "partners" / "migrations")
-    engine = make_engine(get_settings().database_url("partners"))
+def database_url() -> Iterator[str]:
+    with infra.migrated_database("partners") as url:
+        yield url
+
+
+@pytest.fixture(scope="module")
+def engine(database_url: str):
+    engine = make_engine(database_url)
     with Session(engine) as session:
         seed.ensure_reference_data(session)
         session.commit()
@@ -45,8 +47,8 @@ def engine():
 
 
 @pytest.fixture
-def service(engine, container_factory, rabbit_config) -> Iterator:
-    container = container_factory(PartnersService, rabbit_config)
+def service(engine, database_url, container_factory, rabbit_config) -> Iterator:
+    container = container_factory(PartnersService, rabbit_config | {"DATABASE_URL": database_url})
     container.start()
     yield container
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 from typing import Any
 
 from tests.support.client import Client
-from tests.support.fixtures import World
+from tests.support.world import World
 
 
 class StepApprovers:

@@ -13,7 +13,7 @@ two), marketing enters leads, sales ops approves the first step of every order a
 the second. Each person is one client thread, as busy as it can be.
 
 Every POST carries an ``Idempotency-Key`` and is sent again with the same key after a
-502/503/504 or a dropped connection (``tests.faults.workload.PatientClient``). Every try
+502/503/504 or a dropped connection (``tests.support.workload.PatientClient``). Every try
 is recorded (operation, status, problem code, latency), and the ledger keeps what the
 clients saw done, for ``check_consistency`` to compare with what the stack holds.
 """
@@ -21,6 +21,7 @@ clients saw done, for ``check_consistency`` to compare with what the stack holds
 from __future__ import annotations
 
 import math
+import os
 import queue
 import random
 import re
@@ -34,9 +35,15 @@ from typing import Any
 
 import requests
 
-from tests.faults.workload import GaveUp, Outcome, PatientClient, _phone
 from tests.support.client import Client, unique
+from tests.support.workload import GaveUp, Outcome, PatientClient, _phone
 
+#: How long the team works on each stack of the load tier (seconds), and how many client
+#: threads it has (``PRM_LOAD_SECONDS``, ``PRM_LOAD_THREADS``).
+SECONDS = float(os.environ.get("PRM_LOAD_SECONDS", "30"))
+THREADS = int(os.environ.get("PRM_LOAD_THREADS", "8"))
+#: The load tier's latency tables (title, text), printed at the end of the session.
+REPORTS: list[tuple[str, str]] = []
 #: 乌鲁木齐市 and its 天山区: no demo partner covers them, so the team's two partners
 #: are the only ones leads of this district are routed to.
 CITY = "650100"

@@ -1,100 +1,132 @@
-"""The whole stack as real processes: migrations, every service, the gateway."""
+"""The one launcher of the whole stack as real processes, for the tests and the benchmarks
+(``bench/_stack.py`` provisions its environment and starts it with this): ``manage.py
+migrate`` (and ``seed`` when asked), ``manage.py run SERVICE`` for each service, gunicorn
+with ``gateway/gunicorn.conf.py`` for the gateway; readiness, logs, stopping."""
 
 from __future__ import annotations
 
+import contextlib
 import os
+import signal
 import socket
 import subprocess
 import sys
 import time
+from collections.abc import Mapping
 from pathlib import Path
 
 import requests
 
 ROOT = Path(__file__).resolve().parents[2]
+#: What the tests give gunicorn besides its config: two workers, no access log.
+TEST_GATEWAY_ARGS = ("--workers", "2", "--access-logfile", "/dev/null")
 
 
 def free_port() -> int:
+    """A TCP port free on 127.0.0.1 at the time of asking."""
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
 
 
 class Stack:
-    """Starts ``manage.py run`` for each service and gunicorn for the gateway."""
+    """Starts ``manage.py run`` for each service and gunicorn for the gateway.
 
-    def __init__(self, services: tuple[str, ...], log_dir: Path, env: dict | None = None) -> None:
+    The processes get ``base`` (the current environment unless given) updated with
+    ``env``; with ``metrics`` the gateway's metrics listen on a port of their own, never
+    the public one. Each process has a log file in ``log_dir`` and a process group of its
+    own, so that a signal reaches gunicorn's workers too.
+    """
+
+    def __init__(
+        self,
+        services: tuple[str, ...],
+        log_dir: Path,
+        env: Mapping[str, str] | None = None,
+        *,
+        base: Mapping[str, str] | None = None,
+        port: int | None = None,
+        metrics: bool = True,
+        gateway_args: tuple[str, ...] = TEST_GATEWAY_ARGS,
+        ready_timeout: float = 90.0,
+    ) -> None:
         self.services = services
         self.log_dir = log_dir
-        self.port = free_port()
+        self.port = port or free_port()
         self.url = f"http://127.0.0.1:{self.port}"
-        # The gateway's metrics listen on a port of their own, never the public one.
-        self.metrics_port = free_port()
-        self.metrics_url = f"http://127.0.0.1:{self.metrics_port}/metrics"
-        metrics = {"PRM_METRICS_PORT": str(self.metrics_port), "PRM_METRICS_HOST": "127.0.0.1"}
-        self.env = os.environ | metrics | (env or {})
+        self.gateway_args = gateway_args
+        self.ready_timeout = ready_timeout
+        extra: dict[str, str] = {}
+        self.metrics_port: int | None = None
+        self.metrics_url: str | None = None
+        if metrics:
+            self.metrics_port = free_port()
+            self.metrics_url = f"http://127.0.0.1:{self.metrics_port}/metrics"
+            extra = {"PRM_METRICS_PORT": str(self.metrics_port), "PRM_METRICS_HOST": "127.0.0.1"}
+        self.env = dict(os.environ if base is None else base) | extra | dict(env or {})
         self.processes: dict[str, subprocess.Popen] = {}
 
     def _spawn(self, name: str, args: list[str]) -> None:
-        log = open(self.log_dir / f"{name}.log", "ab")  # noqa: SIM115 - lives as long as the process
-        self.processes[name] = subprocess.Popen(
-            args,
-            cwd=ROOT,
-            env=self.env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
+        self.log_dir.mkdir(parents=True, exist_ok=True)
+        with open(self.log_dir / f"{name}.log", "ab") as log:  # the child keeps its own copy
+            self.processes[name] = subprocess.Popen(
+                args,
+                cwd=ROOT,
+                env=self.env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+
+    def manage(self, command: str, timeout: float = 600) -> None:
+        """Run ``manage.py COMMAND`` to its end (log: ``manage-COMMAND.log``); raises
+        RuntimeError with the log's tail if it fails."""
+        self.log_dir.mkdir(parents=True, exist_ok=True)
+        with open(self.log_dir / f"manage-{command}.log", "wb") as log:
+            done = subprocess.run(
+                [sys.executable, "manage.py", command],
+                cwd=ROOT, env=self.env, stdout=log, stderr=subprocess.STDOUT,
+                timeout=timeout, check=False,
+            )  # fmt: skip
+        if done.returncode != 0:
+            raise RuntimeError(f"manage.py {command} failed: {self.tail(f'manage-{command}')}")
 
     def migrate(self) -> None:
-        subprocess.run(
-            [sys.executable, "manage.py", "migrate"],
-            cwd=ROOT,
-            env=self.env,
-            check=True,
-            capture_output=True,
-            timeout=300,
-        )
+        """Migrations, reference data and event queues (``manage.py migrate``)."""
+        self.manage("migrate", timeout=300)
 
     def start_service(self, name: str) -> None:
+        """Start service ``name`` (``manage.py run``), whether or not it ran before."""
         self._spawn(name, [sys.executable, "manage.py", "run", name])
 
-    def stop_service(self, name: str, sig: int = 15) -> None:
+    def stop_service(self, name: str, sig: int = signal.SIGTERM) -> None:
+        """Send ``sig`` to the process (group) of ``name`` and wait for it; killed after
+        20 s. Nothing happens if it is not running."""
         process = self.processes.pop(name, None)
         if process is None:
             return
-        process.send_signal(sig)
+        self._signal(process, sig)
         try:
             process.wait(timeout=20)
         except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+            self._signal(process, signal.SIGKILL)
+            process.wait(timeout=10)
 
     def start_gateway(self) -> None:
+        """Start gunicorn with the gateway's config on ``self.port``."""
         gunicorn = str(Path(sys.executable).parent / "gunicorn")
-        self._spawn(
-            "gateway",
-            [
-                gunicorn,
-                "-c",
-                "gateway/gunicorn.conf.py",
-                "--bind",
-                f"127.0.0.1:{self.port}",
-                "--workers",
-                "2",
-                "--access-logfile",
-                "/dev/null",
-                "gateway.wsgi:app",
-            ],
-        )
+        args = [gunicorn, "-c", "gateway/gunicorn.conf.py", "--bind", f"127.0.0.1:{self.port}"]
+        self._spawn("gateway", [*args, *self.gateway_args, "gateway.wsgi:app"])
 
-    def wait_ready(self, timeout: float = 90.0) -> None:
+    def wait_ready(self, timeout: float | None = None) -> None:
+        """Return once /readyz answers 200; raise if a process exits or time runs out."""
+        timeout = timeout or self.ready_timeout
         deadline = time.monotonic() + timeout
-        last = None
+        last: object = None
         while time.monotonic() < deadline:
             for name, process in self.processes.items():
                 if process.poll() is not None:
-                    raise RuntimeError(f"{name} exited: {self.tail(name)}")
+                    raise RuntimeError(f"{name} exited ({process.returncode}): {self.tail(name)}")
             try:
                 last = requests.get(f"{self.url}/readyz", timeout=5)
                 if last.status_code == 200:
@@ -102,22 +134,39 @@ class Stack:
             except requests.RequestException as exc:
                 last = exc
             time.sleep(0.3)
-        raise RuntimeError(f"stack not ready: {last}; gateway log: {self.tail('gateway')}")
+        raise RuntimeError(f"stack not ready after {timeout:.0f} s: {last}; gateway log: "
+                           f"{self.tail('gateway')}")  # fmt: skip
 
     def log(self, name: str) -> str:
+        """Everything process ``name`` wrote so far."""
         path = self.log_dir / f"{name}.log"
         return path.read_text(errors="replace") if path.exists() else ""
 
     def tail(self, name: str, lines: int = 40) -> str:
+        """The last ``lines`` lines of process ``name``'s log."""
         return "\n".join(self.log(name).splitlines()[-lines:])
 
-    def start(self) -> None:
+    def start(self, seed: bool = False) -> None:
+        """Migrate (and seed the demo data), start every service and the gateway, and wait
+        until the gateway is ready."""
         self.migrate()
+        if seed:
+            self.manage("seed")
         for name in self.services:
             self.start_service(name)
         self.start_gateway()
         self.wait_ready()
 
     def stop(self) -> None:
+        """Stop every process: SIGTERM to all first, so that they wind down together."""
+        for process in self.processes.values():
+            self._signal(process, signal.SIGTERM)
         for name in list(self.processes):
             self.stop_service(name)
+
+    @staticmethod
+    def _signal(process: subprocess.Popen, signum: int) -> None:
+        if process.poll() is not None:
+            return
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, signum)

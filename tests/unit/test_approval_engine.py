@@ -215,7 +215,7 @@ def big_order(submitted_by: int | None = SUBMITTER) -> FlowInstance:
     )
 
 
-def assert_same_approver(decide, *args) -> None:  # type: ignore[no-untyped-def]
+def assert_same_approver(decide, *args) -> None:
     with pytest.raises(Forbidden) as refused:
         decide(*args)
     assert refused.value.error_code == "same_approver"
@@ -313,7 +313,7 @@ def test_a_flow_naming_one_approver_in_two_all_steps_is_refused() -> None:
 def test_nobody_decides_anonymously() -> None:
     flow = big_order()
     with pytest.raises(Forbidden):
-        flow.approve(None, EVERY_APPROVAL, None, NOW)  # type: ignore[arg-type]
+        flow.approve(None, EVERY_APPROVAL, None, NOW)
     assert flow.steps[0].actions == []
 
 
@@ -327,7 +327,7 @@ SET_UP_LATER = STARTED + timedelta(minutes=5)
 SET_UP_BEFORE = STARTED - timedelta(days=30)
 
 
-def assert_set_up_too_late(decide, *args) -> None:  # type: ignore[no-untyped-def]
+def assert_set_up_too_late(decide, *args) -> None:
     with pytest.raises(Forbidden) as refused:
         decide(*args, credentials_set_at=SET_UP_LATER)
     assert refused.value.error_code == "same_approver"

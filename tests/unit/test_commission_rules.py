@@ -9,19 +9,28 @@ from decimal import Decimal
 import pytest
 
 from services.commission.models import RateRule
-from services.commission.periods import business_date, has_ended, period_of
-from services.commission.rates import BASIS_PARTNER, BASIS_TYPE, choose, latest_effective
+from services.commission.rules import (
+    BASIS_PARTNER,
+    BASIS_TYPE,
+    business_date,
+    check_order_event,
+    choose,
+    has_ended,
+    latest_effective,
+    period_of,
+)
 from services.commission.schemas import (
     EntryListArgs,
-    OrderApprovedData,
     PayIn,
     RateIn,
     ReportArgs,
     StatementIn,
 )
 from services.common.errors import InvalidInput, InvalidState
+from services.common.events import load_event
 from services.common.money import apply_rate
 from services.common.schemas import format_rate, load
+from services.orders import events as orders_events
 
 
 def rule(since: str, self_sourced: str = "0.10", hq: str = "0.05") -> RateRule:
@@ -193,11 +202,18 @@ APPROVED = {
 }
 
 
+def approved(data: dict) -> dict:
+    """The approved order as commission reads it: through orders' schema, then its checks."""
+    order = load_event(orders_events.OrderApproved, {"type": "order_approved", "data": data})
+    check_order_event(order, "approved_at")
+    return order
+
+
 def test_approved_event_is_read_tolerantly_with_exact_amount_and_aware_time() -> None:
-    data = load(OrderApprovedData, APPROVED | {"a_field_added_later": True})
+    data = approved(APPROVED | {"a_field_added_later": True})
     assert data["total_amount"] == Decimal("33333.33")
     assert data["approved_at"] == datetime(2026, 11, 30, 16, 30, tzinfo=UTC)
-    assert "lines" not in data  # commission needs the total, not the lines
+    assert "a_field_added_later" not in data  # producers may add fields; they are ignored
 
 
 @pytest.mark.parametrize(
@@ -211,4 +227,37 @@ def test_approved_event_is_read_tolerantly_with_exact_amount_and_aware_time() ->
 )
 def test_approved_event_that_cannot_be_trusted_is_refused(change) -> None:
     with pytest.raises(InvalidInput):
-        load(OrderApprovedData, APPROVED | change)
+        approved(APPROVED | change)
+
+
+CANCELLED = {
+    "order_id": 12,
+    "partner_id": 3,
+    "customer_id": 40,
+    "contract_no": "HT-12",
+    "was_approved": True,
+    "approved_at": "2026-11-30T16:30:00Z",
+    "total_amount": "33333.33",
+    "customer_source": "hq",
+    "reason": "客户取消",
+    "cancelled_at": "2026-12-01T02:00:00Z",
+}
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        {"total_amount": "-1.00"},
+        {"customer_source": "web"},
+        {"cancelled_at": "2026-12-01T02:00:00"},
+        {"approved_at": "2026-11-30T16:30:00"},
+    ],
+)
+def test_cancelled_event_that_cannot_be_trusted_is_refused(change) -> None:
+    order = load_event(orders_events.OrderCancelled, {"type": "order_cancelled", "data": CANCELLED})
+    check_order_event(order, "approved_at", "cancelled_at")
+    with pytest.raises(InvalidInput):
+        changed = load_event(
+            orders_events.OrderCancelled, {"type": "order_cancelled", "data": CANCELLED | change}
+        )
+        check_order_event(changed, "approved_at", "cancelled_at")

@@ -4,7 +4,7 @@ docker-compose.yml, deploy/Dockerfile, deploy/postgres/init-databases.sh and
 deploy/k8s are parsed (and the kustomization rendered with `kubectl kustomize`,
 offline), never run: nothing here needs Docker or a cluster.
 
-The services are those of services/registry.py (``NAMES``): compose and k8s must run
+The services are those of services/common/registry.py (``NAMES``): compose and k8s must run
 exactly those, plus the migration step and the gateway.
 """
 
@@ -24,7 +24,15 @@ from urllib.parse import urlsplit
 import pytest
 import yaml
 
-from services.registry import NAMES
+from services.common.registry import NAMES
+from tests.support.deploy_files import (
+    environment,
+    load_compose,
+    named,
+    of_kind,
+    pod_spec,
+    render_k8s,
+)
 
 ROOT = Path(__file__).resolve().parents[2]
 COMPOSE_FILE = ROOT / "docker-compose.yml"
@@ -52,7 +60,8 @@ GATEWAY = ["gunicorn", "-c", "gateway/gunicorn.conf.py", "gateway.wsgi:app"]
 SECRET_VARIABLE = re.compile(r"PASSWORD|SECRET|KEY|_PASS$")
 #: Secrets of optional features: off unless given, so their compose default is empty.
 OPTIONAL_SECRETS = {"PRM_SMTP_PASSWORD"}
-#: notify's SMTP settings (services/notify/settings.py); the password is a secret.
+#: notify's SMTP settings (``NotifySettings``, services/common/config.py); the password
+#: is a secret.
 SMTP_SETTINGS = {
     "PRM_SMTP_HOST",
     "PRM_SMTP_PORT",
@@ -125,7 +134,7 @@ def database_of(url: str) -> tuple[str | None, str]:
 
 @pytest.fixture(scope="module")
 def compose() -> dict:
-    return yaml.safe_load(COMPOSE_FILE.read_text())
+    return load_compose()
 
 
 @pytest.fixture(scope="module")
@@ -145,13 +154,6 @@ def nameko_services(app_services: dict[str, dict]) -> dict[str, dict]:
             assert name not in found, f"{name} is run by more than one compose service"
             found[name] = service
     return found
-
-
-def environment(service: dict) -> dict[str, str]:
-    env = service.get("environment") or {}
-    if isinstance(env, list):
-        env = dict(item.split("=", 1) for item in env)
-    return {key: str(value) for key, value in env.items()}
 
 
 def depends_on(service: dict) -> dict[str, str]:
@@ -206,7 +208,7 @@ def test_compose_migrate_runs_manage_py_migrate_once(compose):
 def test_compose_runs_exactly_the_registered_services_and_the_gateway(
     app_services, nameko_services
 ):
-    assert NAMES, "services/registry.py lists no service"
+    assert NAMES, "services/common/registry.py lists no service"
     assert set(nameko_services) == set(NAMES)
     assert set(app_services) == {*NAMES, "migrate", "gateway"}
     for name in NAMES:
@@ -380,7 +382,7 @@ def test_compose_settings_are_accepted_by_the_services(compose, app_services, mo
     """The defaults in docker-compose.yml, with random values for the required secrets,
     parse as the services read them."""
     from services.common.config import get_settings
-    from services.notify.settings import load_settings
+    from services.common.config import load_notify_settings as load_settings
 
     given = {name: secrets.token_hex(32) for name in required_variables()}
     for name, service in app_services.items():
@@ -517,29 +519,7 @@ def test_dockerignore_keeps_local_state_out_of_the_image():
 
 @pytest.fixture(scope="module")
 def rendered() -> list[dict]:
-    kubectl = shutil.which("kubectl")
-    if kubectl is None:
-        pytest.skip("kubectl is not installed: cannot render deploy/k8s with `kubectl kustomize`")
-    result = subprocess.run(
-        [kubectl, "kustomize", str(K8S_DIR)], capture_output=True, text=True, timeout=120
-    )
-    if result.returncode != 0:
-        pytest.fail(f"kubectl kustomize deploy/k8s failed:\n{result.stderr}")
-    return [doc for doc in yaml.safe_load_all(result.stdout) if doc]
-
-
-def of_kind(objects: list[dict], kind: str) -> list[dict]:
-    return [o for o in objects if o["kind"] == kind]
-
-
-def named(objects: list[dict], kind: str, name: str) -> dict:
-    matches = [o for o in of_kind(objects, kind) if o["metadata"]["name"] == name]
-    assert len(matches) == 1, f"expected one {kind} {name}, found {len(matches)}"
-    return matches[0]
-
-
-def pod_spec(workload: dict) -> dict:
-    return workload["spec"]["template"]["spec"]
+    return render_k8s()
 
 
 def containers(workload: dict) -> list[dict]:
@@ -884,7 +864,7 @@ def test_k8s_gives_smtp_settings_to_notify_and_its_password_from_the_secret(rend
 def test_k8s_config_is_accepted_by_the_services(rendered, monkeypatch):
     """The ConfigMap's values parse as the services read them (keys from the secret)."""
     from services.common.config import get_settings
-    from services.notify.settings import load_settings
+    from services.common.config import load_notify_settings as load_settings
 
     (config,) = of_kind(rendered, "ConfigMap")
     for key, value in config["data"].items():

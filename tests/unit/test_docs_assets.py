@@ -18,7 +18,7 @@ class StubRpc:
 
 
 def app() -> Flask:
-    return create_app(rpc=StubRpc())  # type: ignore[arg-type]
+    return create_app(rpc=StubRpc())
 
 
 class References(HTMLParser):

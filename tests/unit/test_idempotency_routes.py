@@ -9,7 +9,6 @@ The gateway passes the key on only for those routes, to service methods that are
 from __future__ import annotations
 
 import importlib
-import inspect
 import re
 from typing import Any
 
@@ -20,8 +19,8 @@ from gateway.app import create_app
 from gateway.context import issue_access_token
 from services.common.config import get_settings
 from services.common.entrypoints import Rpc
-from services.registry import SERVICES
-from tests.unit.test_access_matrix import routes_of
+from services.common.registry import SERVICES
+from tests.support.routes import routes_of, views_of
 
 #: POST routes that do not honour a key, and why.
 NOT_IDEMPOTENT = {
@@ -79,26 +78,27 @@ def _idempotent_methods() -> set[str]:
     return found
 
 
-def _marked_views(app: Flask) -> dict[str, set[str]]:
-    """Rule -> the service methods its view calls, for views marked idempotent."""
-    marked = {}
-    for rule in app.url_map.iter_rules():
-        view = app.view_functions[rule.endpoint]
-        if not getattr(view, "prm_idempotent", False):
-            continue
-        source = inspect.getsource(inspect.unwrap(view))
-        calls = re.findall(r'call\("(\w+)", f?"([^"]+)"', source)
-        marked[rule.rule] = {
-            f"{service}.{method.replace('{action}', rule.endpoint.split('.')[-1].split('_')[0])}"
-            for service, method in calls
-        }
-    return marked
+def _marked_rules(app: Flask) -> set[str]:
+    """The rules whose views the gateway's ``@idempotent`` marked (``prm_idempotent``)."""
+    return {rule for rule, view in views_of(app) if getattr(view, "prm_idempotent", False)}
+
+
+def _idempotent_calls(app: Flask) -> dict[str, set[str]]:
+    """Rule -> the service methods (``service.method``) that ``@idempotent`` says its view
+    passes the key to (``prm_idempotent_calls``), for the marked views."""
+    calls = {}
+    for rule, view in views_of(app):
+        if getattr(view, "prm_idempotent", False):
+            named = getattr(view, "prm_idempotent_calls", None)
+            assert named is not None, f"{rule}: @idempotent names no service method"
+            calls[rule] = set(named)
+    return calls
 
 
 def test_every_post_route_honours_a_key_or_says_why_not() -> None:
     app, _ = _app()
     posts = {rule for method, rule in routes_of(app) if method == "POST"}
-    marked = set(_marked_views(app))
+    marked = _marked_rules(app)
     assert posts - marked - set(NOT_IDEMPOTENT) == set(), "POST routes without a decision"
     assert marked & set(NOT_IDEMPOTENT) == set()
     assert marked <= posts, "only POST routes take a key"
@@ -106,7 +106,7 @@ def test_every_post_route_honours_a_key_or_says_why_not() -> None:
 
 def test_marked_routes_call_idempotent_methods_and_only_they_do() -> None:
     app, _ = _app()
-    called = _marked_views(app)
+    called = _idempotent_calls(app)
     assert all(called.values()), called
     reached = set().union(*called.values())
     assert reached == _idempotent_methods()
@@ -115,7 +115,7 @@ def test_marked_routes_call_idempotent_methods_and_only_they_do() -> None:
 def test_the_document_shows_the_header_on_those_operations_alone() -> None:
     app, _ = _app()
     document = app.test_client().get("/openapi.json").get_json()
-    marked = set(_marked_views(app))
+    marked = _marked_rules(app)
     for path, operations in document["paths"].items():
         rule = re.sub(r"\{(\w+)\}", lambda m: f"<int:{m.group(1)}>", path)
         for method, operation in operations.items():

@@ -3,17 +3,23 @@ port or public route carries."""
 
 from __future__ import annotations
 
-from tests.unit.test_deploy import (  # noqa: F401 - fixtures
-    compose,
-    environment,
-    named,
-    pod_spec,
-    rendered,
-)
+import pytest
+
+from tests.support.deploy_files import environment, load_compose, named, pod_spec, render_k8s
+
+
+@pytest.fixture(scope="module")
+def compose() -> dict:
+    return load_compose()
+
+
+@pytest.fixture(scope="module")
+def rendered() -> list[dict]:
+    return render_k8s()
 
 
 def test_k8s_scrapes_the_gateways_metrics_port_and_its_service_leaves_it_out(
-    rendered: list[dict],  # noqa: F811 - the fixture imported above
+    rendered: list[dict],
 ) -> None:
     gateway = named(rendered, "Deployment", "gateway")
     (container,) = pod_spec(gateway)["containers"]
@@ -34,7 +40,7 @@ def test_k8s_scrapes_the_gateways_metrics_port_and_its_service_leaves_it_out(
 
 
 def test_compose_does_not_publish_the_metrics_port(
-    compose: dict,  # noqa: F811 - the fixture imported above
+    compose: dict,
 ) -> None:
     gateway = compose["services"]["gateway"]
     port = environment(gateway)["PRM_METRICS_PORT"]

@@ -6,9 +6,9 @@ import json
 
 import pytest
 
-from services.common.config import ConfigError
-from services.notify.delivery import backoff
-from services.notify.settings import NotifySettings, load_settings
+from services.common.config import ConfigError, NotifySettings
+from services.common.config import load_notify_settings as load_settings
+from services.notify.rules import backoff
 from services.notify.transport import signature, verify_signature, webhook_body
 
 PAYLOAD = {

@@ -2,17 +2,9 @@
 
 from __future__ import annotations
 
-import socket
-import threading
-from collections.abc import Iterator
-from dataclasses import replace
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-
 import pytest
 
-from services.notify.settings import load_settings
 from services.notify.targets import is_public, webhook_target_problem
-from services.notify.transport import DeliveryError, Job, send_webhook
 
 
 def resolving_to(*addresses: str):
@@ -82,60 +74,3 @@ def test_configuration_may_allow_private_targets() -> None:
 def test_literal_loopback_is_refused_with_the_real_resolver() -> None:
     assert webhook_target_problem("http://127.0.0.1:9/hook", False) is not None
     assert webhook_target_problem("http://[::1]:9/hook", False) is not None
-
-
-class _Receiver(BaseHTTPRequestHandler):
-    hits: list[str] = []
-
-    def do_POST(self) -> None:
-        _Receiver.hits.append(self.path)
-        self.send_response(200)
-        self.end_headers()
-
-    def log_message(self, *args) -> None:  # type: ignore[no-untyped-def]
-        pass
-
-
-@pytest.fixture
-def local_receiver() -> Iterator[int]:
-    _Receiver.hits = []
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _Receiver)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield server.server_address[1]
-    finally:
-        server.shutdown()
-        server.server_close()
-
-
-def _job(url: str) -> Job:
-    payload = {"title": "t", "body": "b", "event": "order_approved"}
-    return Job(1, 1, "order_approved", "webhook", url, "json", "s" * 64, payload)
-
-
-@pytest.mark.parametrize("scheme", ["http", "https"])
-def test_a_name_rebound_to_a_private_address_after_the_check_is_not_called(
-    scheme: str, monkeypatch: pytest.MonkeyPatch, local_receiver: int
-) -> None:
-    """DNS rebinding: the name is public when checked, then points at the platform's own
-    network when the connection is made. The connection's own peer is judged: refused."""
-    real_getaddrinfo = socket.getaddrinfo
-    answers = iter(["93.184.216.34"])  # the first lookup, the target check's: public
-
-    def rebinding(host, port, *args, **kwargs):  # type: ignore[no-untyped-def]
-        if host == "hooks.example.com":
-            return real_getaddrinfo(next(answers, "127.0.0.1"), port, *args, **kwargs)
-        return real_getaddrinfo(host, port, *args, **kwargs)
-
-    monkeypatch.setattr(socket, "getaddrinfo", rebinding)
-    settings = replace(load_settings(), webhook_allow_private=False)
-    with pytest.raises(DeliveryError, match="loopback, private"):
-        send_webhook(_job(f"{scheme}://hooks.example.com:{local_receiver}/hook"), settings)
-    assert _Receiver.hits == []
-
-
-def test_private_receivers_are_called_when_configuration_allows_them(local_receiver: int) -> None:
-    settings = replace(load_settings(), webhook_allow_private=True)
-    send_webhook(_job(f"http://127.0.0.1:{local_receiver}/hook"), settings)
-    assert _Receiver.hits == ["/hook"]

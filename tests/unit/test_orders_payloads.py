@@ -12,9 +12,10 @@ import pytest
 from openpyxl import load_workbook
 
 from services.common.errors import InvalidInput
+from services.common.events import load_event
 from services.common.report_files import XLSX_TYPE
 from services.common.schemas import load
-from services.orders import events, exports
+from services.orders import comments, events, exports, ordering
 from services.orders.models import Order, OrderComment, OrderLine
 from services.orders.schemas import (
     FlowIn,
@@ -129,7 +130,7 @@ def an_order() -> Order:
 
 def test_event_payloads_carry_decimals_as_strings_and_times_in_utc() -> None:
     order = an_order()
-    assert events.approved(order) == {
+    assert ordering.approved_event(order) == {
         "order_id": 42,
         "partner_id": 7,
         "customer_id": 9,
@@ -151,13 +152,16 @@ def test_event_payloads_carry_decimals_as_strings_and_times_in_utc() -> None:
         ],
         "approved_at": "2026-11-28T04:05:06Z",
     }
-    assert events.cancelled(order, was_approved=True)["approved_at"] == "2026-11-28T04:05:06Z"
-    assert events.cancelled(order, was_approved=False)["approved_at"] is None
-    assert events.cancelled(order, was_approved=False)["cancelled_at"] == "2026-12-01T00:00:00Z"
+    approved = ordering.cancelled_event(order, was_approved=True)
+    not_approved = ordering.cancelled_event(order, was_approved=False)
+    assert approved["approved_at"] == "2026-11-28T04:05:06Z"
+    assert not_approved["approved_at"] is None
+    assert not_approved["cancelled_at"] == "2026-12-01T00:00:00Z"
     step = {"name": "sales", "permission": "order.approve.sales", "mode": "any", "approvers": []}
-    assert events.step_waiting(order, step | {"status": "pending", "actions": []})["step"] == step
+    waiting = ordering.step_waiting_event(order, step | {"status": "pending", "actions": []})
+    assert waiting["step"] == step
     comment = OrderComment(id=5, author_user_id=11, body="请审批")
-    assert events.commented(order, comment, [3, 4])["participant_user_ids"] == [3, 4]
+    assert comments.commented_event(order, comment, [3, 4])["participant_user_ids"] == [3, 4]
 
 
 def test_every_event_payload_has_exactly_its_documented_keys() -> None:
@@ -186,10 +190,32 @@ def test_every_event_payload_has_exactly_its_documented_keys() -> None:
         },
         "completed": {"order_id", "partner_id", "contract_no"},
     }
-    assert set(events.submitted(order)) == documented["submitted"]
-    assert set(events.rejected(order, "no")) == documented["rejected"]
-    assert set(events.cancelled(order, True)) == documented["cancelled"]
-    assert set(events.completed(order)) == documented["completed"]
+    assert set(ordering.submitted_event(order)) == documented["submitted"]
+    assert set(ordering.rejected_event(order, "no")) == documented["rejected"]
+    assert set(ordering.cancelled_event(order, True)) == documented["cancelled"]
+    assert set(ordering.completed_event(order)) == documented["completed"]
+
+
+def test_every_event_kind_has_a_schema_and_what_is_built_loads_back_through_it() -> None:
+    order = an_order()
+    step = {"name": "sales", "permission": "order.approve.sales", "mode": "any", "approvers": []}
+    built = {
+        events.ORDER_SUBMITTED: ordering.submitted_event(order),
+        events.ORDER_STEP_WAITING: ordering.step_waiting_event(order, step),
+        events.ORDER_APPROVED: ordering.approved_event(order),
+        events.ORDER_REJECTED: ordering.rejected_event(order, "no"),
+        events.ORDER_CANCELLED: ordering.cancelled_event(order, True),
+        events.ORDER_COMPLETED: ordering.completed_event(order),
+        events.ORDER_COMMENTED: comments.commented_event(
+            order, OrderComment(id=5, author_user_id=11, body="请审批"), [3]
+        ),
+    }
+    assert set(built) == set(events.EVENTS)
+    for kind, data in built.items():
+        loaded = load_event(events.EVENTS[kind], {"type": kind, "data": data})
+        assert set(loaded) == set(data)
+    with pytest.raises(InvalidInput):
+        load_event(events.OrderApproved, {"type": "order_approved", "data": {"order_id": 42}})
 
 
 # -- report files -----------------------------------------------------------------------

@@ -8,7 +8,8 @@ from decimal import Decimal
 import pytest
 
 from services.common.approval import FlowInstance, parse_flow
-from services.common.errors import InvalidInput, InvalidState
+from services.common.context import Caller
+from services.common.errors import Forbidden, InvalidInput, InvalidState
 from services.common.schemas import format_rate
 from services.orders import flows, rules
 from services.orders.periods import utc_bounds
@@ -143,3 +144,73 @@ def test_date_range_is_whole_days_in_shanghai() -> None:
     assert start.isoformat() == "2026-02-28T16:00:00+00:00"
     assert end.isoformat() == "2026-03-31T16:00:00+00:00"
     assert utc_bounds(None, None) == (None, None)
+
+
+# -- who may act ------------------------------------------------------------------------
+
+OWNER = Caller(
+    user_id=5, partner_id=7, partner_ids=frozenset({7}), permissions=frozenset({"order.create"})
+)
+PARENT = Caller(
+    user_id=6, partner_id=1, partner_ids=frozenset({1, 7}), permissions=frozenset({"order.create"})
+)
+HQ_FINANCE = Caller(user_id=9, permissions=frozenset({"order.cancel"}))
+
+
+def test_only_the_ordering_partner_acts_on_its_order_not_a_parent_that_sees_it() -> None:
+    rules.check_owner(OWNER, 7, "submit")
+    for caller in (PARENT, HQ_FINANCE):
+        with pytest.raises(Forbidden):
+            rules.check_owner(caller, 7, "submit")
+
+
+def test_orders_are_placed_by_a_partner_user_with_order_create() -> None:
+    assert rules.check_can_order(OWNER) == 7
+    for caller in (HQ_FINANCE, Caller(user_id=5, partner_id=7, partner_ids=frozenset({7}))):
+        with pytest.raises(Forbidden):
+            rules.check_can_order(caller)
+
+
+def test_orders_are_approved_and_rejected_by_hq_people_while_in_approval() -> None:
+    assert rules.check_can_decide(HQ_FINANCE, "submitted", "approve") == 9
+    with pytest.raises(Forbidden, match="approved by headquarters"):
+        rules.check_can_decide(OWNER, "submitted", "approve")
+    with pytest.raises(Forbidden):
+        rules.check_can_decide(Caller.system_caller("test"), "submitted", "reject")
+    with pytest.raises(InvalidState):
+        rules.check_can_decide(HQ_FINANCE, "approved", "reject")
+
+
+def test_the_owner_cancels_before_approval_and_hq_after_it_with_a_reason() -> None:
+    assert rules.check_can_cancel(OWNER, "submitted", 7, None) is False
+    with pytest.raises(Forbidden):
+        rules.check_can_cancel(HQ_FINANCE, "draft", 7, "no")
+    assert rules.check_can_cancel(HQ_FINANCE, "approved", 7, "客户放弃") is True
+    with pytest.raises(InvalidInput) as error:
+        rules.check_can_cancel(HQ_FINANCE, "approved", 7, "  ")
+    assert "reason" in error.value.errors
+    with pytest.raises(Forbidden):
+        rules.check_can_cancel(OWNER, "approved", 7, "no")
+    with pytest.raises(InvalidState):
+        rules.check_can_cancel(HQ_FINANCE, "completed", 7, "no")
+
+
+@pytest.mark.parametrize(
+    "answer",
+    [
+        None,
+        {"owner_partner_id": 8, "status": "protected"},
+        {"owner_partner_id": 7, "status": "pending"},
+    ],
+)
+def test_a_customer_not_protected_for_the_partner_is_not_owned(answer) -> None:
+    with pytest.raises(InvalidInput) as error:
+        rules.check_owned_customer(answer, 7)
+    assert error.value.error_code == "customer_not_owned"
+
+
+def test_an_order_total_beyond_an_amount_column_is_refused() -> None:
+    rules.check_total_fits([{"quantity": 1, "unit_price": Decimal("999999999999.99")}])
+    with pytest.raises(InvalidInput) as error:
+        rules.check_total_fits([{"quantity": 2, "unit_price": Decimal("999999999999.99")}])
+    assert "lines" in error.value.errors

@@ -6,20 +6,22 @@ import pytest
 
 from services.common.errors import InvalidInput
 from services.partners.catalogue import PERMISSIONS_BY_CODE, SEED_ROLES
-from services.partners.domain import normalise_territory
+from services.partners.regions import load_regions
+from services.partners.rules import normalise_territory
 
 
 def test_territory_drops_codes_already_covered_by_a_wider_one() -> None:
-    assert normalise_territory(["330100", "330000", "330106"]) == ["330000"]
+    assert normalise_territory(["330100", "330000", "330106"], load_regions()) == ["330000"]
 
 
 def test_territory_keeps_separate_regions_and_removes_duplicates() -> None:
-    assert normalise_territory(["320100", "330100", "330100"]) == ["320100", "330100"]
+    codes = normalise_territory(["320100", "330100", "330100"], load_regions())
+    assert codes == ["320100", "330100"]
 
 
 def test_territory_refuses_unknown_codes() -> None:
     with pytest.raises(InvalidInput) as error:
-        normalise_territory(["330100", "999999"])
+        normalise_territory(["330100", "999999"], load_regions())
     assert error.value.error_code == "unknown_region"
     assert "999999" in str(error.value.errors["territory"])
 

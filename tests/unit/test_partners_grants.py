@@ -1,4 +1,4 @@
-"""What a caller may hand out (``access.permissions_beyond``): only what it holds, and
+"""What a caller may hand out (``rules.permissions_beyond``): only what it holds, and
 for HQ users who manage partners also a partner's own permissions."""
 
 from __future__ import annotations
@@ -7,8 +7,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from services.common.context import Caller
-from services.partners.access import permissions_beyond
 from services.partners.catalogue import ADMIN_PERMISSIONS, HQ, PARTNER, PERMISSIONS, SEED_ROLES
+from services.partners.rules import permissions_beyond
 
 CODES = [p.code for p in PERMISSIONS]
 PARTNER_ONLY = {p.code for p in PERMISSIONS if p.scopes == (PARTNER,)}

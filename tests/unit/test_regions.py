@@ -256,7 +256,7 @@ def test_dictionary_rejects_unknown_parent() -> None:
 def test_short_name_drops_level_and_ethnic_suffixes(
     name: str, level: str, short: str | None
 ) -> None:
-    assert short_name(name, level) == short  # type: ignore[arg-type]
+    assert short_name(name, level) == short
 
 
 # -- address resolution ----------------------------------------------------------------------

@@ -1,4 +1,5 @@
-"""The sign-in back-off rule (services/partners/access.py), at chosen moments, on SQLite.
+"""The sign-in back-off rule (services/partners/signin.py, rules.backoff), at chosen
+moments, on SQLite.
 
 Failures slow down one account from the address they came from, with a wait that doubles
 with each consecutive failure up to a cap; the same account from another address, and
@@ -22,7 +23,9 @@ from sqlalchemy.orm import Session
 
 from services.common.config import get_settings
 from services.common.errors import TooManyRequests, Unauthenticated
-from services.partners import access
+from services.common.models import CommonBase
+from services.common.unit_of_work import UnitOfWork
+from services.partners import rules, signin, users
 from services.partners.models import Base, LoginFailure, SignInAddress, User
 
 PASSWORD = "lantern-quay-9081"
@@ -35,18 +38,25 @@ START = datetime(2026, 12, 2, 8, 0, tzinfo=UTC)
 def session() -> Iterator[Session]:
     engine = create_engine("sqlite://")
     Base.metadata.create_all(engine)
+    CommonBase.metadata.create_all(engine)  # the outbox a user's change writes its event to
     with Session(engine) as session:
         for name in ("wangmin", "lina"):
             session.add(
-                User(username=name, display_name=name, password_hash=access.hash_password(PASSWORD))
+                User(username=name, display_name=name, password_hash=signin.hash_password(PASSWORD))
             )
-        session.flush()
+        # Committed: a refused sign-in's unit of work rolls back what it did not commit.
+        session.commit()
         yield session
     engine.dispose()
 
 
+def uow(session: Session) -> UnitOfWork:
+    """A unit of work on the test's session, as the service's worker has on its own."""
+    return UnitOfWork(lambda: session, "partners")
+
+
 @pytest.fixture
-def limits(monkeypatch: pytest.MonkeyPatch):  # type: ignore[no-untyped-def]
+def limits(monkeypatch: pytest.MonkeyPatch):
     """The defaults of the settings, whatever the test run sets."""
 
     def apply(**overrides: int) -> None:
@@ -59,16 +69,16 @@ def limits(monkeypatch: pytest.MonkeyPatch):  # type: ignore[no-untyped-def]
             "login_known_address_keep": 90 * 86400.0,
         }
         settings = dataclasses.replace(get_settings(), **(defaults | overrides))
-        monkeypatch.setattr(access, "get_settings", lambda: settings)
+        monkeypatch.setattr(signin, "get_settings", lambda: settings)
 
     apply()
     return apply
 
 
-def attempt(session: Session, password: str, address: str, at: datetime, user: str = "wangmin"):  # type: ignore[no-untyped-def]
+def attempt(session: Session, password: str, address: str, at: datetime, user: str = "wangmin"):
     """``"ok"``, ``"wrong"`` or the seconds to wait, as the sign-in answered."""
     try:
-        access.authenticate(session, user, password, address, now=at)
+        signin.authenticate(uow(session), user, password, address, now=at)
     except Unauthenticated:
         return "wrong"
     except TooManyRequests as refused:
@@ -76,17 +86,17 @@ def attempt(session: Session, password: str, address: str, at: datetime, user: s
     return "ok"
 
 
-def test_the_wait_doubles_after_the_free_failures_and_stops_at_the_cap(limits) -> None:  # type: ignore[no-untyped-def]
-    settings = access.get_settings()
-    waits = [access.backoff(n, settings).total_seconds() for n in range(12)]
+def test_the_wait_doubles_after_the_free_failures_and_stops_at_the_cap(limits) -> None:
+    settings = signin.get_settings()
+    waits = [rules.backoff(n, settings).total_seconds() for n in range(12)]
 
     assert waits == [0, 0, 0, 0, 0, 30, 60, 120, 240, 480, 900, 900]
-    assert access.backoff(10_000, settings).total_seconds() == 900
+    assert rules.backoff(10_000, settings).total_seconds() == 900
 
 
 def test_retry_after_grows_with_each_consecutive_failure_up_to_the_cap(
     session: Session, limits
-) -> None:  # type: ignore[no-untyped-def]
+) -> None:
     now = START
     answers = []
     for _ in range(24):
@@ -104,7 +114,7 @@ def test_retry_after_grows_with_each_consecutive_failure_up_to_the_cap(
 
 def test_the_real_user_signs_in_from_another_address_while_the_attacker_waits(
     session: Session, limits
-) -> None:  # type: ignore[no-untyped-def]
+) -> None:
     for n in range(8):
         attempt(session, "guess", ATTACKER, START + timedelta(seconds=n))
     at = START + timedelta(seconds=10)
@@ -117,7 +127,7 @@ def test_the_real_user_signs_in_from_another_address_while_the_attacker_waits(
 
 def test_failures_from_one_address_do_not_slow_other_accounts_there(
     session: Session, limits
-) -> None:  # type: ignore[no-untyped-def]
+) -> None:
     for n in range(8):
         attempt(session, "guess", ATTACKER, START + timedelta(seconds=n))
 
@@ -127,7 +137,7 @@ def test_failures_from_one_address_do_not_slow_other_accounts_there(
 
 def test_a_wait_once_over_lets_the_right_password_in_and_forgets_the_failures(
     session: Session, limits
-) -> None:  # type: ignore[no-untyped-def]
+) -> None:
     for n in range(5):
         attempt(session, "guess", ATTACKER, START + timedelta(seconds=n))
     later = START + timedelta(seconds=4 + 30)
@@ -137,7 +147,7 @@ def test_a_wait_once_over_lets_the_right_password_in_and_forgets_the_failures(
     assert attempt(session, PASSWORD, ATTACKER, later) == "ok"
 
 
-def test_an_account_tried_from_many_addresses_waits_everywhere(session: Session, limits) -> None:  # type: ignore[no-untyped-def]
+def test_an_account_tried_from_many_addresses_waits_everywhere(session: Session, limits) -> None:
     limits(login_failures_per_account=20)
     for n in range(20):
         assert attempt(session, "guess", f"192.0.2.{n}", START + timedelta(seconds=n)) == "wrong"
@@ -151,7 +161,7 @@ def test_an_account_tried_from_many_addresses_waits_everywhere(session: Session,
 
 def test_an_address_trying_many_accounts_is_stopped_on_every_account(
     session: Session, limits
-) -> None:  # type: ignore[no-untyped-def]
+) -> None:
     limits(login_failures_per_address=20)
     for n in range(20):
         name = f"nobody{n}"
@@ -173,7 +183,7 @@ def _sign_in_at_home(session: Session, at: datetime, user: str = "wangmin") -> N
 
 def test_an_account_tried_from_many_addresses_still_signs_in_from_an_address_it_knows(
     session: Session, limits
-) -> None:  # type: ignore[no-untyped-def]
+) -> None:
     limits(login_failures_per_account=20)
     _sign_in_at_home(session, START - timedelta(days=30))
     for n in range(20):
@@ -187,7 +197,7 @@ def test_an_account_tried_from_many_addresses_still_signs_in_from_an_address_it_
 
 def test_an_address_trying_many_accounts_does_not_stop_the_accounts_that_signed_in_there(
     session: Session, limits
-) -> None:  # type: ignore[no-untyped-def]
+) -> None:
     limits(login_failures_per_address=20)
     assert attempt(session, PASSWORD, NAT, START - timedelta(days=1), user="lina") == "ok"
     for n in range(20):
@@ -199,16 +209,16 @@ def test_an_address_trying_many_accounts_does_not_stop_the_accounts_that_signed_
     assert attempt(session, PASSWORD, ELSEWHERE, START, user="wangmin") == "ok"
 
 
-def test_an_address_the_account_knows_still_gets_the_back_off(session: Session, limits) -> None:  # type: ignore[no-untyped-def]
+def test_an_address_the_account_knows_still_gets_the_back_off(session: Session, limits) -> None:
     _sign_in_at_home(session, START - timedelta(days=1))
     answers = [attempt(session, "guess", HOME, START + timedelta(seconds=n)) for n in range(6)]
 
     assert answers == ["wrong"] * 5 + [30 - 1]
 
 
-def test_an_address_is_known_for_a_while_only(session: Session, limits) -> None:  # type: ignore[no-untyped-def]
+def test_an_address_is_known_for_a_while_only(session: Session, limits) -> None:
     limits(login_failures_per_account=20)
-    keep = access.get_settings().login_known_address_keep
+    keep = signin.get_settings().login_known_address_keep
     _sign_in_at_home(session, START - timedelta(seconds=keep + 1))
     for n in range(20):
         attempt(session, "guess", f"192.0.2.{n}", START + timedelta(seconds=n))
@@ -216,7 +226,7 @@ def test_an_address_is_known_for_a_while_only(session: Session, limits) -> None:
     assert isinstance(attempt(session, PASSWORD, HOME, START + timedelta(seconds=30)), int)
 
 
-def test_a_failure_from_a_known_address_does_not_make_it_unknown(session: Session, limits) -> None:  # type: ignore[no-untyped-def]
+def test_a_failure_from_a_known_address_does_not_make_it_unknown(session: Session, limits) -> None:
     limits(login_failures_per_account=20)
     _sign_in_at_home(session, START - timedelta(days=2))
     assert attempt(session, "typo", HOME, START - timedelta(days=1)) == "wrong"
@@ -234,10 +244,10 @@ def _set_password(session: Session, user: str, password: str) -> None:
 
     target = session.scalar(select(User).where(User.username == user))
     hq = Caller.system_caller("partners-test")
-    access.update_user(session, hq, target.id, {"password": password}, lambda *_: "")
+    users.update_user(uow(session), hq, target.id, {"password": password})
 
 
-def test_a_new_password_set_by_hq_ends_the_accounts_wait(session: Session, limits) -> None:  # type: ignore[no-untyped-def]
+def test_a_new_password_set_by_hq_ends_the_accounts_wait(session: Session, limits) -> None:
     limits(login_failures_per_account=20)
     # The user forgot its password and tried at home; somebody else tried from elsewhere.
     for n in range(8):
@@ -253,15 +263,15 @@ def test_a_new_password_set_by_hq_ends_the_accounts_wait(session: Session, limit
     assert attempt(session, NEW_PASSWORD, ELSEWHERE, at) == "ok"
 
 
-def test_old_failures_and_old_known_addresses_are_forgotten(session: Session, limits) -> None:  # type: ignore[no-untyped-def]
-    keep = timedelta(seconds=access.get_settings().login_known_address_keep)
+def test_old_failures_and_old_known_addresses_are_forgotten(session: Session, limits) -> None:
+    keep = timedelta(seconds=signin.get_settings().login_known_address_keep)
     _sign_in_at_home(session, START - keep - timedelta(days=1), user="lina")
     _sign_in_at_home(session, START - timedelta(days=1))
     for n in range(3):
         attempt(session, "guess", NAT, START - timedelta(days=2), user=f"gone{n}")
     attempt(session, "guess", NAT, START - timedelta(hours=1), user="recent")
 
-    access.forget_old_sign_ins(session, START)
+    signin.forget_old_sign_ins(uow(session), START)
 
     failures = session.execute(select(LoginFailure.username)).scalars().all()
     assert failures == ["recent"]

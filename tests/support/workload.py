@@ -11,6 +11,7 @@ inside, the ledger afterwards says what should exist.
 from __future__ import annotations
 
 import itertools
+import os
 import random
 import threading
 import time
@@ -23,6 +24,11 @@ from typing import Any
 import requests
 
 from tests.support.client import Client, unique
+
+#: Orders per fault scenario (CI: 120; the README's long run: 2000) and client threads.
+ORDERS = int(os.environ.get("PRM_FAULT_ORDERS", "120"))
+THREADS = int(os.environ.get("PRM_FAULT_THREADS", "6"))
+REGION = "650102"  # 乌鲁木齐 天山区
 
 RETRYABLE = {502, 503, 504}
 #: Mobile numbers no two customers or leads of a run share (the duplicate check keys on them).

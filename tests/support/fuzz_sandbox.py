@@ -65,7 +65,7 @@ class CountingSession(requests.Session):
         self.sent = 0
         self.by_class: Counter[str] = Counter()
 
-    def send(self, request: requests.PreparedRequest, **kwargs: Any) -> requests.Response:  # type: ignore[override]
+    def send(self, request: requests.PreparedRequest, **kwargs: Any) -> requests.Response:
         self.sent += 1
         try:
             response = super().send(request, **kwargs)

@@ -1,4 +1,4 @@
-"""Telling people of an event: the rule that ties recipients, messages and channels.
+"""Telling people of an event: the use case that ties recipients, messages and channels.
 
 For each person an event concerns (``recipients``): one inbox message in their language
 (``messages``, ``inbox``) and one queued delivery per active channel of theirs that takes
@@ -9,11 +9,13 @@ for a channel.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
 from sqlalchemy.orm import Session
 
+from services.common.unit_of_work import UnitOfWork
 from services.notify import delivery, inbox
 from services.notify.messages import render
 from services.notify.recipients import Audience, Directory, MalformedEvent, audiences, resolve
@@ -69,18 +71,28 @@ def _tell_partner(
 
 
 def notify(
-    session: Session, kind: str, event: dict[str, Any], directory: Directory, now: datetime
+    uow: UnitOfWork,
+    directory: Directory,
+    kind: str,
+    event: dict[str, Any],
+    now: datetime,
+    wake: Callable[[], None],
 ) -> int:
-    """Tell everybody ``event`` (of type ``kind``) concerns; the number of channel
-    deliveries queued. Applying the same event twice adds nothing."""
+    """Tell everybody ``event`` (of type ``kind``) concerns, and wake the delivery loop
+    when channel deliveries were queued; how many were. Applying the same event twice
+    adds nothing."""
     data = _event_data(event)
-    # Everybody is asked of partners before the first row is written: no write transaction
+    # Everybody is asked of partners before the transaction starts: no write transaction
     # stays open across a call to another service.
     resolved = [(audience, resolve(audience, directory)) for audience in audiences(kind, data)]
-    seen: set[int] = set()
-    queued = 0
-    for audience, people in resolved:
-        queued += _tell_people(session, kind, event, audience, people, seen, now)
-        if audience.partner_directed and audience.partner_id is not None:
-            queued += _tell_partner(session, kind, event, audience, now)
+    with uow:
+        seen: set[int] = set()
+        queued = 0
+        for audience, people in resolved:
+            queued += _tell_people(uow.session, kind, event, audience, people, seen, now)
+            if audience.partner_directed and audience.partner_id is not None:
+                queued += _tell_partner(uow.session, kind, event, audience, now)
+        uow.commit()
+    if queued:
+        wake()
     return queued

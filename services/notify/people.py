@@ -1,4 +1,5 @@
-"""People, as the partners service knows them (the ``Directory`` of ``recipients``)."""
+"""People, as the partners service knows them: the ``Directory`` of ``recipients``, looked
+up by RPC, as the system. An RPC adapter: no database, no rules."""
 
 from __future__ import annotations
 
@@ -7,16 +8,18 @@ from typing import Any
 from services.common.errors import NotFound
 
 
-class PartnersDirectory:
-    """Looks people up through the partners service, as the system."""
+class PartnersPeople:
+    """Looks people up through the partners service (its RPC proxy), as the system."""
 
     def __init__(self, partners: Any) -> None:
         self._partners = partners
 
     def recipients(self, permission: str, partner_id: int | None) -> list[dict]:
+        """Active users holding ``permission``, of ``partner_id`` or of HQ (None)."""
         return self._partners.recipients({"permission": permission, "partner_id": partner_id})
 
     def user(self, user_id: int) -> dict | None:
+        """An active user by id, or None (unknown or inactive)."""
         try:
             user = self._partners.get_user(user_id)
         except NotFound:

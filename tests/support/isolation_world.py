@@ -19,13 +19,14 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-import requests
-
-from tests.e2e.conftest import World
-from tests.e2e.test_commission import approved_event, publish
-from tests.e2e.test_filing import mobile, sole_coverage, uscc, wait_for
+from tests.support.answers import ok
 from tests.support.approvals import StepApprovers
 from tests.support.client import Client, unique
+from tests.support.events import approved_event, publish
+from tests.support.fake_data import mobile, uscc
+from tests.support.filing_api import sole_coverage
+from tests.support.waiting import wait_for
+from tests.support.world import World
 
 PARTNER_ROLES = ("partner_admin", "partner_sales")
 A_CITY, A_DISTRICT = "450100", "450102"  # 南宁市, 兴宁区: no other test's partner covers it
@@ -44,12 +45,8 @@ NOTIFICATIONS = "/api/v1/notifications"
 CHANNELS = "/api/v1/notification-channels"
 
 
-def ok(response: requests.Response, status: int = 200) -> Any:
-    assert response.status_code == status, response.text
-    return response.json()
-
-
 def items(client: Client, path: str, **query: Any) -> list[dict]:
+    """The first 100 rows of the list at ``path``."""
     return ok(client.get(path, params={"per_page": 100, **query}))["items"]
 
 

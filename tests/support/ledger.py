@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 
 from sqlalchemy import bindparam, create_engine, text
 
-from tests.faults.workload import Outcome
+from tests.support.workload import Outcome
 
 Shape = Counter  # (kind, user id) -> messages
 
@@ -291,6 +291,10 @@ class Ledger:
         }
 
 
-def _twins(names) -> int:  # type: ignore[no-untyped-def]
+def _twins(names) -> int:
     """How many of ``names`` repeat one before them."""
     return sum(n - 1 for n in Counter(names).values() if n > 1)
+
+
+#: What each fault suite's ledger found, printed at the end of the session.
+REPORTS: list[Report] = []

@@ -3,6 +3,8 @@
 Adding a service: add it here (name -> "module:Class"); ``manage.py migrate`` then migrates
 it and declares its event queues, ``/readyz`` expects it to answer, and the test stack
 starts it. Its process goes into the Procfile, docker-compose.yml and deploy/k8s.
+
+The classes are named, not imported: the kit imports no service.
 """
 
 SERVICES: dict[str, str] = {

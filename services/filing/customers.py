@@ -1,0 +1,419 @@
+"""Customers and their filings (报备): the use cases (check, file, approve, reject, read,
+transfer, the approval flow, protection extended by orders), the queries they share
+(the duplicate check's key holders, near matches) and what they answer and emit.
+
+Each use case opens ``with uow:`` itself; the partners service is asked before that.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime
+from typing import Any
+
+from marshmallow import Schema
+from sqlalchemy import and_, delete, select, tuple_
+from sqlalchemy.orm import Session
+
+from services.common.approval import FlowInstance, parse_flow
+from services.common.context import Caller
+from services.common.db import contains_text, insert_unique
+from services.common.errors import NotFound
+from services.common.events import event_data
+from services.common.schemas import page_of
+from services.common.scoping import get_scoped, scoped
+from services.common.timeutil import as_utc, iso, utcnow
+from services.common.unit_of_work import UnitOfWork
+from services.filing import events, rules
+from services.filing.keys import customer_keys
+from services.filing.models import (
+    ACTIVE_STATUSES,
+    FILING_PENDING,
+    FROM_PARTNER,
+    PENDING,
+    ApprovalFlow,
+    Customer,
+    CustomerKey,
+    Filing,
+    Transfer,
+)
+from services.filing.schemas import CustomerOut, FilingOut
+
+#: ``partners.partners_covering``: the active partners (with their terms) covering a region.
+Covering = Callable[[str], list[dict]]
+
+
+# -- what is answered and emitted -------------------------------------------------------
+
+
+def dump_filing(filing: Filing, caller: Caller | None = None) -> dict:
+    """The filing; with its near matches only for an HQ caller who approves filings (they
+    name other partners' customers)."""
+    data = {
+        "id": filing.id,
+        "customer_id": filing.customer_id,
+        "customer_name": filing.customer.name,
+        "partner_id": filing.partner_id,
+        "status": filing.status,
+        "steps": filing.flow["steps"],
+        "created_at": filing.created_at,
+        "decided_at": filing.decided_at,
+    }
+    if caller is not None and caller.is_hq and caller.has("filing.approve"):
+        data["near_matches"] = filing.near_matches or []
+    return FilingOut().dump(data)
+
+
+def dump_customer(customer: Customer, caller: Caller) -> dict:
+    """The customer as ``caller`` may see it: a partner sees only its own filings of it
+    (after a transfer, not the previous owner's)."""
+    own = [f for f in customer.filings if caller.sees_partner(f.partner_id)]
+    latest = own[-1] if own else None
+    data = {c: getattr(customer, c) for c in CustomerOut().fields if c != "filing"}
+    data["filing"] = None
+    result = CustomerOut().dump(data)
+    result["filing"] = dump_filing(latest, caller) if latest else None
+    return result
+
+
+def customer_event(schema: type[Schema], customer: Customer, **extra: Any) -> dict:
+    """The data of a customer event of ``schema`` (``services.filing.events``)."""
+    return event_data(
+        schema,
+        {
+            "customer_id": customer.id,
+            "customer_name": customer.name,
+            "partner_id": customer.owner_partner_id,
+            "region_code": customer.region_code,
+            "source": customer.source,
+            "status": customer.status,
+            "protected_until": customer.protected_until,
+            **extra,
+        },
+    )
+
+
+# -- queries the use cases share --------------------------------------------------------
+
+
+def holders(session: Session, keys: list[tuple[str, str]]) -> list[Customer]:
+    """Active customers holding any of ``keys``."""
+    if not keys:
+        return []
+    ids = session.scalars(
+        select(CustomerKey.customer_id).where(tuple_(CustomerKey.kind, CustomerKey.value).in_(keys))
+    ).all()
+    if not ids:
+        return []
+    return list(session.scalars(select(Customer).where(Customer.id.in_(set(ids)))))
+
+
+def refuse_duplicates(session: Session, caller: Caller, keys: list[tuple[str, str]]) -> None:
+    """Refuses keys an active customer holds (``rules.refuse_duplicates``)."""
+    rules.refuse_duplicates(caller, holders(session, keys))
+
+
+def claim_keys(session: Session, customer: Customer, keys: list[tuple[str, str]]) -> None:
+    """Insert the customer's keys; the primary key refuses a concurrent twin."""
+    insert_unique(
+        session,
+        rules.filing_conflict(),
+        *(CustomerKey(kind=kind, value=value, customer_id=customer.id) for kind, value in keys),
+    )
+
+
+def release_keys(session: Session, customer: Customer) -> None:
+    """The customer no longer blocks anybody."""
+    session.execute(delete(CustomerKey).where(CustomerKey.customer_id == customer.id))
+
+
+def near_matches(session: Session, partner_id: int, data: dict, name_key: str) -> list[dict]:
+    """Active customers of other partners in the same city that are close to ``data``
+    without sharing a key: a similar name or the same address (``rules.near_matches``).
+    (Not the same phone: a mobile number is a key, so a filing with a held one is refused
+    before this runs.)
+
+    Bounded: only the city's most recent ``NEAR_MATCH_CANDIDATES`` customers are read
+    (region codes of a city share their first four digits: a range of the index)."""
+    city = data["region_code"][:4]
+    rows = session.execute(
+        select(
+            Customer.id,
+            Customer.name,
+            Customer.owner_partner_id,
+            Customer.address,
+            CustomerKey.value,
+        )
+        .join(CustomerKey, and_(CustomerKey.customer_id == Customer.id, CustomerKey.kind == "name"))
+        .where(
+            Customer.region_code >= city,
+            Customer.region_code < city[:-1] + chr(ord(city[-1]) + 1),
+            Customer.status.in_(ACTIVE_STATUSES),
+            Customer.owner_partner_id != partner_id,
+        )
+        .order_by(Customer.id.desc())
+        .limit(rules.NEAR_MATCH_CANDIDATES)
+    ).all()
+    return rules.near_matches(rows, name_key, data.get("address"))
+
+
+def current_flow(session: Session) -> list[dict]:
+    """The steps new filings start with."""
+    row = session.get(ApprovalFlow, "filing")
+    return row.steps if row else rules.DEFAULT_FILING_FLOW
+
+
+# -- filing and approval ----------------------------------------------------------------
+
+
+def check_conflict(uow: UnitOfWork, caller: Caller, data: dict) -> dict:
+    """Would filing this customer conflict? Never says who holds it."""
+    caller.require("customer.create")
+    with uow:
+        found = holders(
+            uow.session, customer_keys(data["name"], data.get("uscc"), data.get("phone"))
+        )
+        return {"conflict": bool(found)}
+
+
+def file_customer(uow: UnitOfWork, caller: Caller, data: dict, covering: Covering) -> dict:
+    """A partner files a customer inside its territory: the customer is ``pending`` and
+    already blocks others; the filing's approval flow starts (``filing_submitted``)."""
+    caller.require("customer.create")
+    terms = rules.filing_terms(caller, covering(data["region_code"]))
+    keys = customer_keys(data["name"], data.get("uscc"), data.get("phone"))
+    with uow:
+        session = uow.session
+        refuse_duplicates(session, caller, keys)
+        near = near_matches(session, caller.partner_id, data, dict(keys).get("name", ""))
+        customer = Customer(
+            **data,
+            source=FROM_PARTNER,
+            status=PENDING,
+            owner_partner_id=caller.partner_id,
+            protection_days=terms["protection_days"],
+        )
+        session.add(customer)
+        session.flush()
+        claim_keys(session, customer, keys)
+        flow = FlowInstance.start(
+            parse_flow(current_flow(session)), {}, submitted_by=caller.user_id, started_at=utcnow()
+        )
+        filing = Filing(
+            customer=customer,
+            partner_id=caller.partner_id,
+            status=FILING_PENDING,
+            flow=flow.to_dict(),
+            created_by=caller.user_id,
+            near_matches=near,
+        )
+        session.add(filing)
+        session.flush()
+        uow.emit(
+            events.FILING_SUBMITTED,
+            customer_event(
+                events.FilingWaiting,
+                customer,
+                filing_id=filing.id,
+                step=flow.current.definition.to_dict(),
+            ),
+        )
+        return uow.commit(dump_customer(customer, caller))
+
+
+def _hq_filing(session: Session, caller: Caller, filing_id: int) -> Filing:
+    rules.check_hq_decides(caller)
+    filing = session.get(Filing, filing_id, with_for_update=True)
+    if filing is None:
+        raise NotFound(f"filing {filing_id} not found")
+    return filing
+
+
+def approve_filing(uow: UnitOfWork, caller: Caller, filing_id: int, comment: str | None) -> dict:
+    """An approver of the current step approves; the last approval protects the customer
+    for the partner type's protection days (``filing_approved``), an earlier one hands the
+    filing to the next step (``filing_step_waiting``)."""
+    now = utcnow()
+    with uow:
+        filing = _hq_filing(uow.session, caller, filing_id)
+        outcome, flow = rules.approve(filing, caller, comment, now)
+        customer = filing.customer
+        if outcome == "approved":
+            uow.emit(
+                events.FILING_APPROVED,
+                customer_event(events.FilingDecided, customer, filing_id=filing.id),
+            )
+        elif outcome == "step_approved":
+            uow.emit(
+                events.FILING_STEP_WAITING,
+                customer_event(
+                    events.FilingWaiting,
+                    customer,
+                    filing_id=filing.id,
+                    step=flow.current.definition.to_dict(),
+                ),
+            )
+        return uow.commit(dump_filing(filing))
+
+
+def reject_filing(uow: UnitOfWork, caller: Caller, filing_id: int, comment: str | None) -> dict:
+    """An approver rejects with a reason; the customer no longer blocks anybody
+    (``filing_rejected``)."""
+    now = utcnow()
+    with uow:
+        filing = _hq_filing(uow.session, caller, filing_id)
+        rules.reject(filing, caller, comment, now)
+        customer = filing.customer
+        release_keys(uow.session, customer)
+        uow.emit(
+            events.FILING_REJECTED,
+            customer_event(events.FilingRejected, customer, filing_id=filing.id, reason=comment),
+        )
+        return uow.commit(dump_filing(filing))
+
+
+def list_filings(uow: UnitOfWork, caller: Caller, args: dict) -> dict:
+    """A page of the filings the caller sees, newest first."""
+    with uow:
+        stmt = scoped(select(Filing), Filing.partner_id, caller).order_by(Filing.id.desc())
+        if args.get("status"):
+            stmt = stmt.where(Filing.status == args["status"])
+        if args.get("partner_id") is not None:
+            stmt = stmt.where(Filing.partner_id == args["partner_id"])
+        return page_of(
+            uow.session, stmt, args["page"], args["per_page"], lambda f: dump_filing(f, caller)
+        )
+
+
+def get_filing(uow: UnitOfWork, caller: Caller, filing_id: int) -> dict:
+    """A filing the caller sees; else not found."""
+    with uow:
+        return dump_filing(get_scoped(uow.session, Filing, filing_id, caller), caller)
+
+
+def get_flow(uow: UnitOfWork, caller: Caller) -> dict:
+    """The filing approval flow (HQ flow managers only)."""
+    caller.require_hq("flow.manage")
+    with uow:
+        return {"kind": "filing", "steps": current_flow(uow.session)}
+
+
+def set_flow(uow: UnitOfWork, caller: Caller, steps: list[dict]) -> dict:
+    """HQ replaces the filing flow; filings already running keep the flow they started."""
+    caller.require_hq("flow.manage")
+    parsed = [step.to_dict() for step in parse_flow(steps, fields=set())]
+    with uow:
+        row = uow.session.get(ApprovalFlow, "filing")
+        if row is None:
+            uow.session.add(ApprovalFlow(kind="filing", steps=parsed, updated_by=caller.user_id))
+        else:
+            row.steps, row.updated_by = parsed, caller.user_id
+        return uow.commit({"kind": "filing", "steps": parsed})
+
+
+# -- customers --------------------------------------------------------------------------
+
+
+def list_customers(uow: UnitOfWork, caller: Caller, args: dict) -> dict:
+    """A page of the customers the caller sees, newest first, filtered by ``args``."""
+    stmt = scoped(select(Customer), Customer.owner_partner_id, caller).order_by(Customer.id.desc())
+    if args.get("status"):
+        stmt = stmt.where(Customer.status == args["status"])
+    if args.get("source"):
+        stmt = stmt.where(Customer.source == args["source"])
+    if args.get("partner_id") is not None:
+        stmt = stmt.where(Customer.owner_partner_id == args["partner_id"])
+    if args.get("region_code"):
+        code = args["region_code"]
+        prefix = code[:2] if code.endswith("0000") else code[:4] if code.endswith("00") else code
+        stmt = stmt.where(Customer.region_code.startswith(prefix))
+    if args.get("q"):
+        stmt = stmt.where(
+            contains_text(args["q"], Customer.name, Customer.contact_name, Customer.phone)
+        )
+    with uow:
+        return page_of(
+            uow.session, stmt, args["page"], args["per_page"], lambda c: dump_customer(c, caller)
+        )
+
+
+def get_customer(uow: UnitOfWork, caller: Caller, customer_id: int) -> dict:
+    """A customer the caller sees; else not found."""
+    with uow:
+        return dump_customer(_visible_customer(uow.session, caller, customer_id), caller)
+
+
+def _visible_customer(session: Session, caller: Caller, customer_id: int) -> Customer:
+    return get_scoped(session, Customer, customer_id, caller, "owner_partner_id")
+
+
+def owned_customer(uow: UnitOfWork, caller: Caller, customer_id: int) -> dict:
+    """The customer, if it is protected for the caller's partner (orders need that);
+    else ``customer_not_owned``."""
+    with uow:
+        customer = rules.check_owned(uow.session.get(Customer, customer_id), caller)
+        return {
+            "id": customer.id,
+            "name": customer.name,
+            "region_code": customer.region_code,
+            "source": customer.source,
+            "owner_partner_id": customer.owner_partner_id,
+            "status": customer.status,
+            "protected_until": iso(customer.protected_until),
+        }
+
+
+def transfer_customer(
+    uow: UnitOfWork, caller: Caller, customer_id: int, data: dict, covering: Covering
+) -> dict:
+    """HQ moves a protected customer to another partner covering its region; audited
+    (``customer_transferred``)."""
+    caller.require_hq("customer.transfer")
+    with uow:
+        region = _visible_customer(uow.session, caller, customer_id).region_code
+    # Asked before the row is locked: no lock is held across a call to partners.
+    partners = covering(region)
+    with uow:
+        session = uow.session
+        customer = session.get(Customer, customer_id, with_for_update=True)
+        if customer is None:
+            raise NotFound(f"customer {customer_id} not found")
+        target = data["partner_id"]
+        rules.check_transfer(customer, target, partners)
+        session.add(
+            Transfer(
+                customer_id=customer.id,
+                from_partner_id=customer.owner_partner_id,
+                to_partner_id=target,
+                reason=data["reason"],
+                user_id=caller.user_id,
+                at=utcnow(),
+            )
+        )
+        previous = customer.owner_partner_id
+        customer.owner_partner_id = target
+        session.flush()
+        uow.emit(
+            events.CUSTOMER_TRANSFERRED,
+            customer_event(
+                events.CustomerTransferred,
+                customer,
+                from_partner_id=previous,
+                reason=data["reason"],
+            ),
+        )
+        return uow.commit(dump_customer(customer, caller))
+
+
+# -- protection lifecycle ---------------------------------------------------------------
+
+
+def extend_protection(
+    uow: UnitOfWork, customer_id: int, partner_id: int, approved_at: datetime
+) -> bool:
+    """An order of ``partner_id`` for ``customer_id`` approved at ``approved_at``
+    (``orders.order_approved``) extends the customer's protection from that date if the
+    partner owns it; True if it did."""
+    with uow:
+        customer = uow.session.get(Customer, customer_id, with_for_update=True)
+        return uow.commit(rules.extend_protection(customer, partner_id, as_utc(approved_at)))

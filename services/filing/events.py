@@ -1,0 +1,122 @@
+"""The events the filing service produces (through its outbox): one schema per kind, and
+``EVENTS`` (kind -> schema). Times travel as ISO 8601 UTC with a ``Z``, region codes as
+6-digit strings.
+
+Customer events carry ``CustomerEvent``'s fields: the customer, its owner
+(``partner_id``), its region, source and status, and the end of its protection.
+Lead events carry ``LeadEvent``'s fields: the lead, the partner it is assigned to (for
+``lead_expired``: the partner whose deadline passed), its region, status and claim deadline.
+"""
+
+from __future__ import annotations
+
+from marshmallow import Schema, fields
+
+from services.common.events import EventSchema
+from services.common.schemas import UtcDateTime
+
+FILING_SUBMITTED = "filing_submitted"
+FILING_STEP_WAITING = "filing_step_waiting"
+FILING_APPROVED = "filing_approved"
+FILING_REJECTED = "filing_rejected"
+CUSTOMER_TRANSFERRED = "customer_transferred"
+PROTECTION_ENDING = "protection_ending"
+CUSTOMER_RELEASED = "customer_released"
+LEAD_ASSIGNED = "lead_assigned"
+LEAD_UNASSIGNED = "lead_unassigned"
+LEAD_CLAIMED = "lead_claimed"
+LEAD_DECLINED = "lead_declined"
+LEAD_EXPIRED = "lead_expired"
+LEAD_CLAIM_DEADLINE_NEAR = "lead_claim_deadline_near"
+
+
+class Step(Schema):
+    """An approval step waiting for its approvers: holders of ``permission`` (mode
+    ``any``), or the named user ids ``approvers`` (mode ``all``)."""
+
+    name = fields.String(required=True)
+    permission = fields.String(required=True)
+    mode = fields.String(required=True)
+    approvers = fields.List(fields.Integer(), required=True)
+    condition = fields.Dict(required=True, allow_none=True)
+
+
+class CustomerEvent(EventSchema):
+    """Something happened to a customer: ``protection_ending`` (its protection ends within
+    days) and ``customer_released`` (it went to the public pool) carry only this."""
+
+    customer_id = fields.Integer(required=True)
+    customer_name = fields.String(required=True)
+    partner_id = fields.Integer(required=True)
+    region_code = fields.String(required=True)
+    source = fields.String(required=True)
+    status = fields.String(required=True)
+    protected_until = UtcDateTime(required=True, allow_none=True)
+
+
+class FilingDecided(CustomerEvent):
+    """``filing_approved``: the last step approved; the customer is protected."""
+
+    filing_id = fields.Integer(required=True)
+
+
+class FilingWaiting(FilingDecided):
+    """``filing_submitted`` (a partner filed the customer) and ``filing_step_waiting`` (a
+    step was approved, the next one waits): ``step`` is the step now waiting."""
+
+    step = fields.Nested(Step, required=True)
+
+
+class FilingRejected(FilingDecided):
+    """``filing_rejected``: an approver rejected the filing with ``reason``."""
+
+    reason = fields.String(required=True, allow_none=True)
+
+
+class CustomerTransferred(CustomerEvent):
+    """``customer_transferred``: HQ moved the customer from ``from_partner_id`` to
+    ``partner_id``."""
+
+    from_partner_id = fields.Integer(required=True)
+    reason = fields.String(required=True)
+
+
+class LeadEvent(EventSchema):
+    """``lead_assigned``, ``lead_unassigned`` (back in the HQ queue),
+    ``lead_claim_deadline_near`` and ``lead_expired`` carry only this."""
+
+    lead_id = fields.Integer(required=True)
+    lead_name = fields.String(required=True)
+    partner_id = fields.Integer(required=True, allow_none=True)
+    region_code = fields.String(required=True, allow_none=True)
+    status = fields.String(required=True)
+    claim_deadline = UtcDateTime(required=True, allow_none=True)
+
+
+class LeadClaimed(LeadEvent):
+    """``lead_claimed``: the partner claimed the lead; ``customer_id`` is its customer."""
+
+    customer_id = fields.Integer(required=True)
+
+
+class LeadDeclined(LeadEvent):
+    """``lead_declined``: the partner declined the lead with ``reason``."""
+
+    reason = fields.String(required=True)
+
+
+EVENTS: dict[str, type[Schema]] = {
+    FILING_SUBMITTED: FilingWaiting,
+    FILING_STEP_WAITING: FilingWaiting,
+    FILING_APPROVED: FilingDecided,
+    FILING_REJECTED: FilingRejected,
+    CUSTOMER_TRANSFERRED: CustomerTransferred,
+    PROTECTION_ENDING: CustomerEvent,
+    CUSTOMER_RELEASED: CustomerEvent,
+    LEAD_ASSIGNED: LeadEvent,
+    LEAD_UNASSIGNED: LeadEvent,
+    LEAD_CLAIMED: LeadClaimed,
+    LEAD_DECLINED: LeadDeclined,
+    LEAD_EXPIRED: LeadEvent,
+    LEAD_CLAIM_DEADLINE_NEAR: LeadEvent,
+}

@@ -1,0 +1,161 @@
+"""Where a lead goes (经销商区域管理): the ``Assigner`` that routes leads with what it asked
+of the partners service, and the events that say where a lead went.
+
+A lead goes to the partner whose territory covers its region, the most specific territory
+first; ties go to the partner with the fewest open leads, then to the one assigned longest
+ago (``rules.choose_partner``). A lead matching a customer protected for a partner goes to
+that partner. Declined and expired leads pass to the next covering partner who has not had
+them, or back to the HQ queue.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime
+from typing import Any
+
+from marshmallow import Schema
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from services.common.events import event_data
+from services.common.regions import ADDRESS_RESOLVE_MAX
+from services.common.unit_of_work import UnitOfWork
+from services.filing import customers, events, rules
+from services.filing.customers import Covering
+from services.filing.keys import customer_keys, normalise_mobile
+from services.filing.models import ASSIGNED, PROTECTED, Lead, LeadEvent
+
+#: ``partners.partner_terms``: a partner's terms (protection days, claim hours), or None.
+Terms = Callable[[int], dict | None]
+#: ``partners.resolve_address``: the regions an address names.
+Resolve = Callable[[dict], dict]
+
+
+def lead_event(lead: Lead, schema: type[Schema] = events.LeadEvent, **extra: Any) -> dict:
+    """The data of a lead event of ``schema`` (``services.filing.events``)."""
+    return event_data(
+        schema,
+        {
+            "lead_id": lead.id,
+            "lead_name": lead.name,
+            "partner_id": lead.assigned_partner_id,
+            "region_code": lead.region_code,
+            "status": lead.status,
+            "claim_deadline": lead.claim_deadline,
+            **extra,
+        },
+    )
+
+
+def emit_routed(uow: UnitOfWork, lead: Lead, assigned: bool) -> None:
+    """Tell where ``Assigner.route`` sent the lead: to a partner, or back to HQ."""
+    uow.emit(events.LEAD_ASSIGNED if assigned else events.LEAD_UNASSIGNED, lead_event(lead))
+
+
+class Assigner:
+    """Chooses partners for leads; keeps open-lead counts current within one batch.
+
+    What it asks of the partners service (who covers a region, a partner's terms) is asked
+    by ``consult`` before the caller writes anything and kept: a write transaction never
+    stays open across a call to another service (on SQLite every other writer of the
+    service would wait for it; on PostgreSQL its row locks would)."""
+
+    def __init__(self, session: Session, covering: Covering, terms: Terms) -> None:
+        self.session = session
+        self.covering = covering
+        self.terms = terms
+        self._covering_cache: dict[str, list[dict]] = {}
+        self._terms_cache: dict[int, dict | None] = {}
+        self._open: dict[int, int] | None = None
+        self._last: dict[int, datetime] | None = None
+
+    def _covering_of(self, region: str) -> list[dict]:
+        if region not in self._covering_cache:
+            self._covering_cache[region] = self.covering(region)
+        return self._covering_cache[region]
+
+    def _terms_of(self, partner_id: int) -> dict | None:
+        if partner_id not in self._terms_cache:
+            self._terms_cache[partner_id] = self.terms(partner_id)
+        return self._terms_cache[partner_id]
+
+    def consult(self, lead: Lead) -> None:
+        """Ask the partners service now what routing ``lead`` may need: the partners
+        covering its region, and the terms of the partner protected on a customer it
+        matches. Reads only; call it before the first write of the transaction."""
+        owner = protected_owner(self.session, lead)
+        if owner is not None and owner not in rules.partners_had(lead):
+            self._terms_of(owner)
+        if lead.region_code is not None:
+            self._covering_of(lead.region_code)
+
+    def _load_stats(self) -> None:
+        if self._open is None:
+            self._open = dict(
+                self.session.execute(
+                    select(Lead.assigned_partner_id, func.count())
+                    .where(Lead.status == ASSIGNED)
+                    .group_by(Lead.assigned_partner_id)
+                ).all()
+            )
+            self._last = dict(
+                self.session.execute(
+                    select(LeadEvent.partner_id, func.max(LeadEvent.at))
+                    .where(LeadEvent.action == "assigned")
+                    .group_by(LeadEvent.partner_id)
+                ).all()
+            )
+
+    def choose(self, region: str | None, excluded: set[int]) -> dict | None:
+        """The covering partner for ``region`` (terms included), or None."""
+        if region is None:
+            return None
+        candidates = self._covering_of(region)
+        if not any(c["partner_id"] not in excluded for c in candidates):
+            return None
+        self._load_stats()
+        return rules.choose_partner(candidates, excluded, self._open, self._last)
+
+    def assign(self, lead: Lead, terms: dict, now: datetime, user_id: int | None) -> None:
+        """Assign the lead to the partner of ``terms``, counted in this batch."""
+        rules.assign(lead, terms, now, user_id)
+        self._load_stats()
+        self._open[terms["partner_id"]] = self._open.get(terms["partner_id"], 0) + 1
+        self._last[terms["partner_id"]] = now
+
+    def route(self, lead: Lead, now: datetime, user_id: int | None = None) -> bool:
+        """Assign ``lead`` to the next partner, or leave it in the HQ queue; True if assigned
+        (``emit_routed`` tells which)."""
+        had = rules.partners_had(lead)
+        owner = protected_owner(self.session, lead)
+        terms = None
+        if owner is not None and owner not in had:
+            terms = self._terms_of(owner)
+        if terms is None:
+            terms = self.choose(lead.region_code, had)
+        if terms is None:
+            rules.unassign(lead, now, user_id)
+            return False
+        self.assign(lead, terms, now, user_id)
+        return True
+
+
+def protected_owner(session: Session, lead: Lead) -> int | None:
+    """The partner protected on a customer this lead matches, if any."""
+    keys = customer_keys(lead.name, None, normalise_mobile(lead.phone))
+    for holder in customers.holders(session, keys):
+        if holder.status == PROTECTED:
+            return holder.owner_partner_id
+    return None
+
+
+def resolve_region(data: dict, resolve: Resolve) -> str | None:
+    """The lead's region: its code, or the most specific region named in its address."""
+    if data.get("region_code"):
+        return data["region_code"]
+    if data.get("address"):
+        # Region names open an address; the resolver reads no further than its cap.
+        found = resolve({"address": data["address"][:ADDRESS_RESOLVE_MAX]})
+        return found.get("district") or found.get("city") or found.get("province")
+    return None

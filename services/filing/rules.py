@@ -1,0 +1,354 @@
+"""The rules of filing and lead assignment: pure functions that decide, compute and refuse
+with typed errors. They read and change the models they are given, never a session, and
+ask no other service.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Iterable, Sequence
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from rapidfuzz import fuzz, process
+
+from services.common.approval import FlowInstance
+from services.common.context import Caller
+from services.common.errors import Conflict, Forbidden, InvalidInput, InvalidState
+from services.common.regions import specificity
+from services.filing.keys import address_form
+from services.filing.models import (
+    ASSIGNED,
+    CLAIMED,
+    FILING_APPROVED,
+    FILING_REJECTED,
+    FROM_HQ,
+    PROTECTED,
+    REJECTED,
+    RELEASED,
+    UNASSIGNED,
+    Customer,
+    Filing,
+    Lead,
+    LeadEvent,
+)
+
+DEFAULT_FILING_FLOW = [
+    {
+        "name": "渠道经理审批",
+        "permission": "filing.approve",
+        "mode": "any",
+        "approvers": [],
+        "condition": None,
+    }
+]
+#: Days before its protection ends that the owner of a customer is told, once.
+REMINDER_DAYS = 7
+#: Hours before a claim deadline that the assigned partner is told, once.
+DEADLINE_REMINDER_HOURS = 12
+#: The protection of a customer claimed from a lead routed before partner types had terms.
+DEFAULT_PROTECTION_DAYS = 180
+#: A name this close (rapidfuzz WRatio of the normalised names, 0 to 1) to a customer of
+#: another partner is shown to the approvers. WRatio compares code points, so one Chinese
+#: character weighs as one letter, and it scores a name inside a longer one (西湖科技 in
+#: 杭州西湖科技) at 0.9.
+NEAR_MATCH_SIMILARITY = 0.85
+#: Customers of the same city compared at most (the most recent), and matches kept.
+NEAR_MATCH_CANDIDATES = 2000
+NEAR_MATCHES_KEPT = 3
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+# -- filing -----------------------------------------------------------------------------
+
+
+def filing_terms(caller: Caller, covering: Iterable[dict]) -> dict:
+    """The caller's partner's terms for a region covered by ``covering`` (the active
+    partners whose territory covers it); refuses an HQ caller and a region outside the
+    caller's territory."""
+    if caller.partner_id is None:
+        raise Forbidden("customers are filed by partners")
+    terms = next((row for row in covering if row["partner_id"] == caller.partner_id), None)
+    if terms is None:
+        raise InvalidInput(
+            "the region is outside your territory",
+            "region_not_in_territory",
+            {"region_code": ["outside your territory"]},
+        )
+    return terms
+
+
+def refuse_duplicates(caller: Caller, holders: Iterable[Customer]) -> None:
+    """Refuses a filing whose keys active customers hold: the caller's own
+    (``already_filed``, naming it) or another partner's (``filing_conflict``, naming
+    nobody)."""
+    for holder in holders:
+        if holder.owner_partner_id == caller.partner_id:
+            raise Conflict(
+                "you have already filed this customer",
+                "already_filed",
+                {"customer_id": [str(holder.id)]},
+            )
+        raise filing_conflict()
+
+
+def filing_conflict() -> Conflict:
+    """The refusal of a customer another partner holds; it never says who."""
+    return Conflict("this customer is already filed by another partner", "filing_conflict")
+
+
+def near_matches(rows: Sequence[Any], name_key: str, address: str | None) -> list[dict]:
+    """Of ``rows`` (customers of other partners in the same city: ``id``, ``name``,
+    ``owner_partner_id``, ``address`` and name key ``value``), those with a similar name key
+    or the same address, closest first, at most ``NEAR_MATCHES_KEPT``, with why."""
+    if not rows:
+        return []
+    similar = {
+        index: score / 100
+        for _, score, index in process.extract(
+            name_key,
+            [row.value for row in rows],
+            scorer=fuzz.WRatio,
+            score_cutoff=NEAR_MATCH_SIMILARITY * 100,
+            limit=None,
+        )
+    }
+    form = address_form(address) if address else ""
+    matches = []
+    for index, row in enumerate(rows):
+        same_address = bool(form) and bool(row.address) and address_form(row.address) == form
+        if index not in similar and not same_address:
+            continue
+        similarity = similar.get(index, fuzz.WRatio(name_key, row.value) / 100)
+        reasons = [f"名称相似度 {similarity:.2f}"] + ["地址相同"] * same_address
+        matches.append(
+            {
+                "customer_id": row.id,
+                "customer_name": row.name,
+                "partner_id": row.owner_partner_id,
+                "similarity": round(similarity, 2),
+                "same_address": same_address,
+                "reason": "，".join(reasons),
+            }
+        )
+    matches.sort(key=lambda m: (m["same_address"], m["similarity"]), reverse=True)
+    return matches[:NEAR_MATCHES_KEPT]
+
+
+def check_hq_decides(caller: Caller) -> None:
+    """Filings are decided by headquarters only."""
+    if not caller.is_hq:
+        raise Forbidden("filings are decided by headquarters")
+
+
+def approve(
+    filing: Filing, caller: Caller, comment: str | None, now: datetime
+) -> tuple[str, FlowInstance]:
+    """The caller approves the filing's current step (the flow refuses whoever may not);
+    the last approval protects the customer for its protection days. The flow's outcome
+    (``approved``, ``step_approved``, ...) and the flow after it."""
+    flow = FlowInstance.from_dict(filing.flow)
+    outcome = flow.approve(
+        caller.user_id,
+        caller.permissions,
+        comment,
+        now,
+        credentials_set_at=caller.credentials_set_at,
+    )
+    filing.flow = flow.to_dict()
+    if outcome == "approved":
+        filing.status, filing.decided_at = FILING_APPROVED, now
+        customer = filing.customer
+        customer.status = PROTECTED
+        customer.protected_until = protected_until(now, customer.protection_days)
+    return outcome, flow
+
+
+def reject(filing: Filing, caller: Caller, comment: str | None, now: datetime) -> None:
+    """The caller rejects the filing with a reason (the flow refuses a blank one); the
+    customer is rejected (its keys are to be released)."""
+    flow = FlowInstance.from_dict(filing.flow)
+    flow.reject(
+        caller.user_id,
+        caller.permissions,
+        comment or "",
+        now,
+        credentials_set_at=caller.credentials_set_at,
+    )
+    filing.flow = flow.to_dict()
+    filing.status, filing.decided_at = FILING_REJECTED, now
+    filing.customer.status = REJECTED
+
+
+def protected_until(start: datetime, days: int) -> datetime:
+    """The end of a protection of ``days`` days from ``start``."""
+    return start + timedelta(days=days)
+
+
+# -- customers --------------------------------------------------------------------------
+
+
+def check_owned(customer: Customer | None, caller: Caller) -> Customer:
+    """The customer, if it is protected for the caller's partner (orders need that);
+    else ``customer_not_owned``."""
+    if (
+        customer is None
+        or caller.partner_id is None
+        or customer.owner_partner_id != caller.partner_id
+        or customer.status != PROTECTED
+    ):
+        raise InvalidInput(
+            "the customer is not protected for your partner",
+            "customer_not_owned",
+            {"customer_id": ["not a protected customer of yours"]},
+        )
+    return customer
+
+
+def check_transfer(customer: Customer, target: int, covering: Iterable[dict]) -> None:
+    """A protected customer goes only to another partner covering its region."""
+    if customer.status != PROTECTED:
+        raise InvalidState(
+            f"only protected customers are transferred; this one is {customer.status}"
+        )
+    if target == customer.owner_partner_id:
+        raise InvalidInput(
+            "the customer is already this partner's", errors={"partner_id": ["same partner"]}
+        )
+    if target not in {row["partner_id"] for row in covering}:
+        raise InvalidInput(
+            "the partner does not cover the customer's region",
+            "region_not_in_territory",
+            {"partner_id": ["does not cover the region"]},
+        )
+
+
+def extend_protection(customer: Customer | None, partner_id: int, approved_at: datetime) -> bool:
+    """An order of the owner approved at ``approved_at`` extends the protection of its
+    protected customer from that date (never shortens it; the reminder is due again).
+    True if extended."""
+    if customer is None or customer.status != PROTECTED or customer.owner_partner_id != partner_id:
+        return False
+    until = protected_until(approved_at, customer.protection_days)
+    if customer.protected_until is None or until > customer.protected_until:
+        customer.protected_until = until
+        customer.reminder_sent_at = None
+        return True
+    return False
+
+
+def release(customer: Customer) -> None:
+    """The customer's protection has ended: it goes to the public pool (公海)."""
+    customer.status = RELEASED
+
+
+# -- leads ------------------------------------------------------------------------------
+
+
+def choose_partner(
+    candidates: Iterable[dict],
+    excluded: set[int],
+    open_leads: dict[int, int],
+    last_assigned: dict[int, datetime],
+) -> dict | None:
+    """Of the covering partners' terms (``partner_id``, ``territory_code``, ...) not
+    ``excluded``, the one with the most specific territory; ties go to the fewest open
+    leads, then to the one assigned longest ago (never assigned: first), then the lowest
+    id. None when nobody is left."""
+    left = [c for c in candidates if c["partner_id"] not in excluded]
+    if not left:
+        return None
+    best = max(specificity(c["territory_code"]) for c in left)
+    tied = [c for c in left if specificity(c["territory_code"]) == best]
+    return min(
+        tied,
+        key=lambda c: (
+            open_leads.get(c["partner_id"], 0),
+            last_assigned.get(c["partner_id"]) or _EPOCH,
+            c["partner_id"],
+        ),
+    )
+
+
+def assign(lead: Lead, terms: dict, now: datetime, user_id: int | None) -> None:
+    """The lead goes to the partner of ``terms``, to be claimed within its claim hours."""
+    lead.status = ASSIGNED
+    lead.assigned_partner_id = terms["partner_id"]
+    lead.assigned_at = now
+    lead.claim_deadline = now + timedelta(hours=terms["claim_hours"])
+    lead.deadline_reminded_at = None
+    lead.protection_days = terms["protection_days"]
+    lead.history.append(
+        LeadEvent(action="assigned", partner_id=terms["partner_id"], user_id=user_id, at=now)
+    )
+
+
+def unassign(lead: Lead, now: datetime, user_id: int | None) -> None:
+    """Nobody is left to take the lead: it goes back to the HQ queue."""
+    lead.status, lead.assigned_partner_id = UNASSIGNED, None
+    lead.claim_deadline = None
+    lead.history.append(LeadEvent(action="unassigned", user_id=user_id, at=now))
+
+
+def partners_had(lead: Lead) -> set[int]:
+    """The partners the lead was assigned to before (they do not get it again)."""
+    return {e.partner_id for e in lead.history if e.partner_id is not None}
+
+
+def check_can_act_on(lead: Lead, caller: Caller, now: datetime) -> None:
+    """Only the partner a lead is assigned to claims or declines it, before its deadline."""
+    if lead.assigned_partner_id != caller.partner_id:
+        raise Forbidden("only the partner the lead is assigned to may act on it")
+    if lead.status != ASSIGNED:
+        raise InvalidState(f"the lead is {lead.status}")
+    if lead.claim_deadline is not None and lead.claim_deadline <= now:
+        raise InvalidState("the claim deadline has passed")
+
+
+def check_decline_reason(reason: str | None) -> None:
+    """A lead is declined with a reason."""
+    if not reason or not reason.strip():
+        raise InvalidInput("a reason is required", errors={"reason": ["required"]})
+
+
+def claimed_customer(lead: Lead, partner_id: int, phone: str | None, now: datetime) -> Customer:
+    """The customer a claimed lead becomes: the partner's, protected from now, source
+    ``hq``. A lead without a region is not claimed."""
+    days = lead.protection_days or DEFAULT_PROTECTION_DAYS
+    customer = Customer(
+        name=lead.name,
+        contact_name=lead.contact_name,
+        phone=phone or lead.phone,
+        address=lead.address,
+        region_code=lead.region_code or "",
+        source=FROM_HQ,
+        status=PROTECTED,
+        owner_partner_id=partner_id,
+        protection_days=days,
+        protected_until=protected_until(now, days),
+        lead_id=lead.id,
+    )
+    if not customer.region_code:
+        raise InvalidState("the lead has no region; HQ must set one before it is claimed")
+    return customer
+
+
+def claim(lead: Lead, customer_id: int, caller: Caller, now: datetime) -> None:
+    """The lead is claimed for ``customer_id`` by the caller's partner."""
+    lead.status, lead.customer_id = CLAIMED, customer_id
+    lead.history.append(
+        LeadEvent(action="claimed", partner_id=caller.partner_id, user_id=caller.user_id, at=now)
+    )
+
+
+def row_key(data: dict) -> str:
+    """A valid row's fingerprint: its fields as read, whatever its place in the file."""
+    canonical = json.dumps(data, sort_keys=True, ensure_ascii=False, default=str)
+    return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
+
+
+def import_digest(rows: list[Any]) -> str:
+    """The rows' fingerprint: the same rows in the same places, whatever the file's format."""
+    canonical = json.dumps(rows, sort_keys=True, ensure_ascii=False, default=str)
+    return hashlib.sha256(canonical.encode("utf-8")).hexdigest()

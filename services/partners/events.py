@@ -1,0 +1,116 @@
+"""The events the partners service produces, one schema per kind (``EVENTS``).
+
+The data of each kind is built through its schema (``event_data``) and read by consumers
+through it (``load_event``). Times are ISO 8601 UTC (``"2026-12-02T08:00:00Z"``), region
+codes 6-digit strings.
+
+``partner_created``, ``partner_updated``, ``partner_suspended``, ``partner_activated``,
+``partner_terminated`` (``PartnerChanged``)
+    The partner as it is after the change, as ``GET /partners/{id}`` shows it.
+``territory_changed`` (``TerritoryChanged``)
+    What decides who covers a region: the partner's type, status, parent and territory.
+    Follows every partner event, and a change of the type or parent.
+``partner_type_changed`` (``PartnerTypeChanged``)
+    HQ changed a partner type's name, protection days or claim hours.
+``user_changed`` (``UserChanged``)
+    A user was created or changed (roles, activity, profile, password).
+``role_changed`` (``RoleChanged``)
+    A role was created or changed (also when migrations put the HQ admin role back whole).
+
+This module imports only marshmallow and ``services.common``: any service may import it.
+"""
+
+from __future__ import annotations
+
+from marshmallow import Schema, fields
+
+from services.common.events import EventSchema
+from services.common.schemas import UtcDateTime
+
+PARTNER_CREATED = "partner_created"
+PARTNER_UPDATED = "partner_updated"
+PARTNER_SUSPENDED = "partner_suspended"
+PARTNER_ACTIVATED = "partner_activated"
+PARTNER_TERMINATED = "partner_terminated"
+TERRITORY_CHANGED = "territory_changed"
+PARTNER_TYPE_CHANGED = "partner_type_changed"
+USER_CHANGED = "user_changed"
+ROLE_CHANGED = "role_changed"
+
+
+class PartnerChanged(EventSchema):
+    """A partner after its creation, a change or a change of status."""
+
+    id = fields.Integer(required=True)
+    code = fields.String(required=True)
+    name = fields.String(required=True)
+    type = fields.String(required=True)
+    parent_id = fields.Integer(required=True, allow_none=True)
+    status = fields.String(required=True)
+    territory = fields.List(fields.String(), required=True)
+    contact_name = fields.String(allow_none=True)
+    contact_phone = fields.String(allow_none=True)
+    contact_email = fields.String(allow_none=True)
+    created_at = UtcDateTime(required=True)
+
+
+class TerritoryChanged(EventSchema):
+    """What a copy of territories needs to say who covers a region."""
+
+    partner_id = fields.Integer(required=True)
+    code = fields.String(required=True)
+    type = fields.String(required=True)
+    status = fields.String(required=True)
+    parent_id = fields.Integer(required=True, allow_none=True)
+    territory = fields.List(fields.String(), required=True)
+
+
+class PartnerTypeChanged(EventSchema):
+    """A partner type after HQ changed it."""
+
+    code = fields.String(required=True)
+    name = fields.String(required=True)
+    protection_days = fields.Integer(required=True)
+    claim_hours = fields.Integer(required=True)
+
+
+class UserChanged(EventSchema):
+    """A user after its creation or a change; ``roles`` are role codes."""
+
+    id = fields.Integer(required=True)
+    username = fields.String(required=True)
+    display_name = fields.String(required=True)
+    email = fields.String(allow_none=True)
+    phone = fields.String(allow_none=True)
+    partner_id = fields.Integer(required=True, allow_none=True)
+    roles = fields.List(fields.String(), required=True)
+    active = fields.Boolean(required=True)
+    language = fields.String(required=True)
+    created_at = UtcDateTime(required=True)
+    last_login_at = UtcDateTime(allow_none=True)
+
+
+class RoleChanged(EventSchema):
+    """A role after its creation or a change."""
+
+    id = fields.Integer(required=True)
+    code = fields.String(required=True)
+    name = fields.String(required=True)
+    scope = fields.String(required=True)
+    partner_types = fields.List(fields.String(), required=True)
+    permissions = fields.List(fields.String(), required=True)
+    include_sub_partners = fields.Boolean(required=True)
+    builtin = fields.Boolean(required=True)
+
+
+EVENTS: dict[str, type[Schema]] = {
+    PARTNER_CREATED: PartnerChanged,
+    PARTNER_UPDATED: PartnerChanged,
+    PARTNER_SUSPENDED: PartnerChanged,
+    PARTNER_ACTIVATED: PartnerChanged,
+    PARTNER_TERMINATED: PartnerChanged,
+    TERRITORY_CHANGED: TerritoryChanged,
+    PARTNER_TYPE_CHANGED: PartnerTypeChanged,
+    USER_CHANGED: UserChanged,
+    ROLE_CHANGED: RoleChanged,
+}

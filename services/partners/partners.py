@@ -1,0 +1,273 @@
+"""Partners, their territories and their types: listing and reading them, creating and
+changing them, their status, and who covers a region (for filing).
+
+Each use case opens ``with uow:``; the ones that write end with ``uow.commit(answer)`` and
+tell what happened with ``uow.emit`` (``events``).
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from services.common import regions as region_rules
+from services.common.context import Caller
+from services.common.db import contains_text, insert_unique
+from services.common.errors import Conflict, InvalidInput, NotFound
+from services.common.events import event_data
+from services.common.schemas import page_of
+from services.common.scoping import get_scoped, scoped
+from services.common.unit_of_work import UnitOfWork
+from services.partners import events, rules
+from services.partners.models import (
+    ACTIVE,
+    SUSPENDED,
+    TERMINATED,
+    Partner,
+    PartnerType,
+    TerritoryRegion,
+)
+from services.partners.regions import load_regions
+from services.partners.schemas import PartnerOut, PartnerTypeOut
+
+#: The event told when a partner enters each status.
+_STATUS_EVENTS = {
+    SUSPENDED: events.PARTNER_SUSPENDED,
+    ACTIVE: events.PARTNER_ACTIVATED,
+    TERMINATED: events.PARTNER_TERMINATED,
+}
+
+
+def dump_partner(partner: Partner) -> dict:
+    """The partner as the API shows it."""
+    return PartnerOut().dump(partner)
+
+
+def _tell(uow: UnitOfWork, kind: str, partner: Partner) -> None:
+    """Emit a partner event of ``kind`` about ``partner``."""
+    uow.emit(kind, event_data(events.PartnerChanged, partner))
+
+
+def _tell_territory(uow: UnitOfWork, partner: Partner) -> None:
+    """Emit ``territory_changed``: what a copy of territories needs of ``partner``."""
+    values = {
+        "partner_id": partner.id,
+        "code": partner.code,
+        "type": partner.type,
+        "status": partner.status,
+        "parent_id": partner.parent_id,
+        "territory": partner.territory,
+    }
+    uow.emit(events.TERRITORY_CHANGED, event_data(events.TerritoryChanged, values))
+
+
+def _set_territory(partner: Partner, codes: list[str]) -> None:
+    partner.territory_rows = [TerritoryRegion(region_code=code) for code in codes]
+
+
+def _partner_type(session: Session, code: str) -> PartnerType:
+    partner_type = session.get(PartnerType, code)
+    if partner_type is None:
+        raise InvalidInput(
+            "unknown partner type",
+            "unknown_partner_type",
+            {"type": [f"unknown partner type {code}"]},
+        )
+    return partner_type
+
+
+def _check_parent(session: Session, partner: Partner | None, parent_id: int | None) -> None:
+    """InvalidInput unless ``parent_id`` names a partner that is not terminated and is not
+    ``partner`` itself or below it."""
+    if parent_id is None:
+        return
+    parent = session.get(Partner, parent_id)
+    if parent is None:
+        raise InvalidInput("unknown parent partner", errors={"parent_id": ["unknown partner"]})
+    if parent.status == TERMINATED:
+        raise InvalidInput("the parent is terminated", errors={"parent_id": ["terminated"]})
+    if partner is not None:
+        # Walk up from the new parent: meeting the partner itself would make a cycle.
+        node: Partner | None = parent
+        while node is not None:
+            if node.id == partner.id:
+                raise InvalidInput(
+                    "a partner cannot be below itself",
+                    errors={"parent_id": ["would create a cycle"]},
+                )
+            node = session.get(Partner, node.parent_id) if node.parent_id else None
+
+
+# -- reading ----------------------------------------------------------------------------
+
+
+def list_partners(uow: UnitOfWork, caller: Caller, args: dict) -> dict:
+    """A page of the partners the caller may see: HQ all, a partner user its own scope."""
+    stmt = scoped(select(Partner), Partner.id, caller).order_by(Partner.id)
+    if args.get("status"):
+        stmt = stmt.where(Partner.status == args["status"])
+    if args.get("type"):
+        stmt = stmt.where(Partner.type == args["type"])
+    if args.get("parent_id") is not None:
+        stmt = stmt.where(Partner.parent_id == args["parent_id"])
+    if args.get("q"):
+        stmt = stmt.where(contains_text(args["q"], Partner.name, Partner.code))
+    if args.get("region_code"):
+        covering = [*region_rules.ancestors(args["region_code"]), args["region_code"]]
+        stmt = stmt.where(
+            Partner.id.in_(
+                select(TerritoryRegion.partner_id).where(TerritoryRegion.region_code.in_(covering))
+            )
+        )
+    with uow:
+        return page_of(uow.session, stmt, args["page"], args["per_page"], dump_partner)
+
+
+def get_partner(uow: UnitOfWork, caller: Caller, partner_id: int) -> dict:
+    """A partner in the caller's scope; NotFound otherwise."""
+    with uow:
+        return dump_partner(get_scoped(uow.session, Partner, partner_id, caller, "id"))
+
+
+def _terms(partner: Partner, partner_type: PartnerType, territory_code: str | None) -> dict:
+    return {
+        "partner_id": partner.id,
+        "code": partner.code,
+        "type": partner.type,
+        "territory_code": territory_code,
+        "specificity": region_rules.specificity(territory_code) if territory_code else 0,
+        "protection_days": partner_type.protection_days,
+        "claim_hours": partner_type.claim_hours,
+    }
+
+
+def partner_terms(uow: UnitOfWork, partner_id: int) -> dict | None:
+    """An active partner's protection days and claim hours; None if not active."""
+    with uow:
+        session = uow.session
+        partner = session.get(Partner, partner_id)
+        if partner is None or partner.status != ACTIVE:
+            return None
+        return _terms(partner, session.get(PartnerType, partner.type), None)
+
+
+def partners_covering(uow: UnitOfWork, region_code: str) -> list[dict]:
+    """Active partners whose territory covers ``region_code``, most specific first;
+    InvalidInput (``unknown_region``) for a code not in the dictionary."""
+    if not load_regions().exists(region_code):
+        raise InvalidInput(
+            "unknown region code",
+            "unknown_region",
+            {"region_code": [f"unknown region code {region_code}"]},
+        )
+    candidates = [*region_rules.ancestors(region_code), region_code]
+    with uow:
+        rows = uow.session.execute(
+            select(Partner, TerritoryRegion.region_code, PartnerType)
+            .join(TerritoryRegion, TerritoryRegion.partner_id == Partner.id)
+            .join(PartnerType, PartnerType.code == Partner.type)
+            .where(TerritoryRegion.region_code.in_(candidates), Partner.status == ACTIVE)
+        ).all()
+        found = [
+            _terms(partner, partner_type, territory_code)
+            for partner, territory_code, partner_type in rows
+            if region_rules.covers(territory_code, region_code)
+        ]
+    return sorted(found, key=lambda row: (-row["specificity"], row["partner_id"]))
+
+
+# -- changing ---------------------------------------------------------------------------
+
+
+def create_partner(uow: UnitOfWork, caller: Caller, data: dict) -> dict:
+    """HQ creates a partner with its territory; its code is unique (whatever its case)."""
+    caller.require_hq("partner.manage")
+    with uow:
+        session = uow.session
+        _partner_type(session, data["type"])
+        _check_parent(session, None, data.get("parent_id"))
+        taken = select(Partner.id).where(func.lower(Partner.code) == data["code"].lower())
+        if session.scalar(taken):
+            raise Conflict("a partner with this code exists", "partner_code_taken")
+        territory = rules.normalise_territory(data.pop("territory", []), load_regions())
+        partner = Partner(**data, status=ACTIVE)
+        _set_territory(partner, territory)
+        insert_unique(
+            session, Conflict("a partner with this code exists", "partner_code_taken"), partner
+        )
+        _tell(uow, events.PARTNER_CREATED, partner)
+        _tell_territory(uow, partner)
+        return uow.commit(dump_partner(partner))
+
+
+def update_partner(uow: UnitOfWork, caller: Caller, partner_id: int, data: dict) -> dict:
+    """HQ changes a partner that is not terminated; a new type or parent is checked."""
+    caller.require_hq("partner.manage")
+    with uow:
+        session = uow.session
+        partner = get_scoped(session, Partner, partner_id, caller, "id")
+        rules.check_changeable(partner)
+        if "type" in data:
+            _partner_type(session, data["type"])
+        if "parent_id" in data:
+            _check_parent(session, partner, data["parent_id"])
+        for key, value in data.items():
+            setattr(partner, key, value)
+        session.flush()
+        _tell(uow, events.PARTNER_UPDATED, partner)
+        if "type" in data or "parent_id" in data:
+            _tell_territory(uow, partner)
+        return uow.commit(dump_partner(partner))
+
+
+def set_territory(uow: UnitOfWork, caller: Caller, partner_id: int, codes: list[str]) -> dict:
+    """HQ replaces the territory of a partner that is not terminated."""
+    caller.require_hq("partner.manage")
+    with uow:
+        session = uow.session
+        partner = get_scoped(session, Partner, partner_id, caller, "id")
+        rules.check_changeable(partner)
+        _set_territory(partner, rules.normalise_territory(codes, load_regions()))
+        session.flush()
+        _tell_territory(uow, partner)
+        return uow.commit(dump_partner(partner))
+
+
+def change_status(uow: UnitOfWork, caller: Caller, partner_id: int, action: str) -> dict:
+    """Suspend, activate or terminate (``rules.status_after``). A suspended or terminated
+    partner's users are refused from their next request on (the caller is resolved on
+    every request)."""
+    caller.require_hq("partner.manage")
+    with uow:
+        session = uow.session
+        partner = get_scoped(session, Partner, partner_id, caller, "id")
+        partner.status = rules.status_after(partner, action)
+        session.flush()
+        _tell(uow, _STATUS_EVENTS[partner.status], partner)
+        _tell_territory(uow, partner)
+        return uow.commit(dump_partner(partner))
+
+
+# -- partner types ----------------------------------------------------------------------
+
+
+def list_partner_types(uow: UnitOfWork) -> list[dict]:
+    """Every partner type, by code."""
+    with uow:
+        types = uow.session.scalars(select(PartnerType).order_by(PartnerType.code)).all()
+        return [PartnerTypeOut().dump(t) for t in types]
+
+
+def update_partner_type(uow: UnitOfWork, caller: Caller, code: str, data: dict) -> dict:
+    """HQ changes a partner type's name, protection days or claim hours."""
+    caller.require_hq("partner.manage")
+    with uow:
+        session = uow.session
+        partner_type = session.get(PartnerType, code)
+        if partner_type is None:
+            raise NotFound(f"partner type {code} not found")
+        for key, value in data.items():
+            setattr(partner_type, key, value)
+        session.flush()
+        uow.emit(events.PARTNER_TYPE_CHANGED, event_data(events.PartnerTypeChanged, partner_type))
+        return uow.commit(PartnerTypeOut().dump(partner_type))
