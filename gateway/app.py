@@ -39,7 +39,7 @@ class TimedRpcClient(RpcClient):
         try:
             return super().call(service, method, *args, **kwargs)
         except AppError as exc:
-            outcome = exc.error_code
+            outcome = exc.code
             raise
         except Exception:
             outcome = "error"
@@ -143,7 +143,7 @@ def create_app(settings: Settings | None = None, rpc: RpcClient | None = None) -
                 client.call(service, "ping", caller=token, timeout=min(settings.rpc_timeout, 3))
                 checks[service] = "ok"
             except AppError as exc:
-                checks[service] = exc.error_code
+                checks[service] = exc.code
             except Exception as exc:
                 checks[service] = f"error: {type(exc).__name__}"
         ready = all(value == "ok" for value in checks.values())

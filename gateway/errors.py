@@ -144,7 +144,7 @@ def register_error_handlers(app: Flask) -> None:
 
     @app.errorhandler(AppError)
     def app_error(exc: AppError) -> Response:
-        return problem(exc.status, exc.error_code, exc.message, exc.errors)
+        return problem(exc.status, exc.code, exc.message, exc.errors)
 
     @app.errorhandler(HTTPException)
     def http_error(exc: HTTPException) -> Response:

@@ -20,9 +20,9 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from services.commission import events, partner_copy, rates, rules
-from services.commission.models import COMMISSION, REVERSAL, CommissionEntry, PartnerCopy
+from services.commission.models import CommissionEntry, PartnerCopy
 from services.commission.partner_copy import FetchPartner
-from services.commission.schemas import EntryOut, OrderCommissionOut
+from services.commission.schemas import COMMISSION, REVERSAL, EntryOut, OrderCommissionOut
 from services.common.context import Caller
 from services.common.events import event_data
 from services.common.schemas import page_of

@@ -20,21 +20,10 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
-from services.common.db import BigIntPK, UTCDateTime
+from services.common.db import BigIntPK, MoneyNumeric, UTCDateTime
 from services.common.timeutil import utcnow
 
-#: The customer's source (an entry's ``source``): the partner's own, or assigned by HQ.
-PARTNER_SOURCED, HQ_SOURCED = "partner", "hq"
-SOURCES = (PARTNER_SOURCED, HQ_SOURCED)
-#: An entry's ``kind``: the commission of an approved order, or its undoing.
-COMMISSION, REVERSAL = "commission", "reversal"
-KINDS = (COMMISSION, REVERSAL)
-#: A statement's ``status``, in the order it moves through them.
-ISSUED, CONFIRMED, PAID = "issued", "confirmed", "paid"
-STATEMENT_STATUSES = (ISSUED, CONFIRMED, PAID)
-
-#: Money: yuan with two places. Rates: fractions with up to six places (0.035 = 3.5 %).
-Money = Numeric(14, 2)
+#: Rates: fractions with up to six places (0.035 = 3.5 %).
 Rate = Numeric(7, 6)
 
 
@@ -91,7 +80,7 @@ class Statement(Base):
     partner_id: Mapped[int] = mapped_column()
     period: Mapped[str] = mapped_column(String(7))
     status: Mapped[str] = mapped_column(String(10), index=True)  # issued confirmed paid
-    total_amount: Mapped[Decimal] = mapped_column(Money)
+    total_amount: Mapped[Decimal] = mapped_column(MoneyNumeric)
     entry_count: Mapped[int] = mapped_column()
     payment_ref: Mapped[str | None] = mapped_column(String(100))
     issued_by: Mapped[int | None] = mapped_column()
@@ -120,9 +109,9 @@ class CommissionEntry(Base):
     customer_id: Mapped[int | None] = mapped_column()
     contract_no: Mapped[str] = mapped_column(String(100))
     source: Mapped[str] = mapped_column(String(10))  # partner hq
-    contract_amount: Mapped[Decimal] = mapped_column(Money)
+    contract_amount: Mapped[Decimal] = mapped_column(MoneyNumeric)
     rate: Mapped[Decimal] = mapped_column(Rate)
-    amount: Mapped[Decimal] = mapped_column(Money)
+    amount: Mapped[Decimal] = mapped_column(MoneyNumeric)
     period: Mapped[str] = mapped_column(String(7), index=True)
     rate_rule_id: Mapped[int | None] = mapped_column()
     approved_at: Mapped[datetime] = mapped_column(UTCDateTime)

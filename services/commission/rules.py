@@ -21,15 +21,14 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
-from services.commission.models import (
+from services.commission.models import RateRule, Statement
+from services.commission.schemas import (
     CONFIRMED,
     HQ_SOURCED,
     ISSUED,
     PAID,
     PARTNER_SOURCED,
     SOURCES,
-    RateRule,
-    Statement,
 )
 from services.common.context import Caller
 from services.common.errors import Conflict, Forbidden, InvalidInput, InvalidState

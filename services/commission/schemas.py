@@ -13,17 +13,28 @@ from marshmallow import (
     validates_schema,
 )
 
-from services.commission.models import KINDS, SOURCES, STATEMENT_STATUSES
 from services.common.report_files import EXPORT_FORMATS
 from services.common.schemas import (
     Id,
+    IsoDateTime,
     Money,
     PageArgs,
     Rate,
-    UtcDateTime,
     WireSchema,
     comma_list_pattern,
 )
+
+# -- the vocabulary of the wire, which the models' state columns take ------------------
+
+#: The customer's source (an entry's ``source``): the partner's own, or assigned by HQ.
+PARTNER_SOURCED, HQ_SOURCED = "partner", "hq"
+SOURCES = (PARTNER_SOURCED, HQ_SOURCED)
+#: An entry's ``kind``: the commission of an approved order, or its undoing.
+COMMISSION, REVERSAL = "commission", "reversal"
+KINDS = (COMMISSION, REVERSAL)
+#: A statement's ``status``, in the order it moves through them.
+ISSUED, CONFIRMED, PAID = "issued", "confirmed", "paid"
+STATEMENT_STATUSES = (ISSUED, CONFIRMED, PAID)
 
 REPORT_DIMENSIONS = ("partner", "period", "source")
 REPORT_FORMATS = ("json", *EXPORT_FORMATS)
@@ -118,8 +129,8 @@ class RateOut(WireSchema):
     hq_assigned_rate = Rate()
     effective_from = fields.Date()
     updated_by = fields.Integer(allow_none=True)
-    created_at = UtcDateTime()
-    updated_at = UtcDateTime()
+    created_at = IsoDateTime()
+    updated_at = IsoDateTime()
 
 
 class RateListArgs(PageArgs):
@@ -158,8 +169,8 @@ class EntryOut(WireSchema):
     period = fields.String()
     kind = fields.String()
     statement_id = fields.Integer(allow_none=True)
-    approved_at = UtcDateTime()
-    created_at = UtcDateTime()
+    approved_at = IsoDateTime()
+    created_at = IsoDateTime()
 
 
 class EntryListArgs(PageArgs):
@@ -233,9 +244,9 @@ class StatementOut(WireSchema):
     total_amount = Money(dump_only=True)
     entry_count = fields.Integer()
     payment_ref = fields.String(allow_none=True)
-    issued_at = UtcDateTime()
-    confirmed_at = UtcDateTime(allow_none=True)
-    paid_at = UtcDateTime(allow_none=True)
+    issued_at = IsoDateTime()
+    confirmed_at = IsoDateTime(allow_none=True)
+    paid_at = IsoDateTime(allow_none=True)
 
 
 class StatementListArgs(PageArgs):

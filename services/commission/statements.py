@@ -15,8 +15,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from services.commission import events, rules
-from services.commission.models import ISSUED, CommissionEntry, Statement
-from services.commission.schemas import StatementOut
+from services.commission.models import CommissionEntry, Statement
+from services.commission.schemas import ISSUED, StatementOut
 from services.common.context import Caller
 from services.common.errors import NotFound
 from services.common.events import event_data

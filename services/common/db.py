@@ -27,6 +27,7 @@ from sqlalchemy import (
     ColumnElement,
     DateTime,
     Integer,
+    Numeric,
     TypeDecorator,
     create_engine,
     event,
@@ -42,6 +43,8 @@ log = logging.getLogger(__name__)
 
 # Integer primary keys: BIGINT on PostgreSQL, INTEGER (rowid alias) on SQLite.
 BigIntPK = BigInteger().with_variant(Integer(), "sqlite")
+#: The column type of an amount of money: yuan with two places (``money.MAX_MONEY`` fits).
+MoneyNumeric = Numeric(14, 2)
 
 
 class UTCDateTime(TypeDecorator):

@@ -30,7 +30,7 @@ from kombu import Queue
 from kombu.exceptions import OperationalError
 from nameko.events import SERVICE_POOL
 from nameko.events import EventHandler as NamekoEventHandler
-from nameko.exceptions import MalformedRequest
+from nameko.exceptions import ContainerBeingKilled, MalformedRequest
 from nameko.rpc import Rpc as NamekoRpc
 from nameko.standalone.events import get_event_exchange
 from nameko.timer import Timer as NamekoTimer
@@ -102,13 +102,19 @@ class Rpc(NamekoRpc):
         except (KeyError, TypeError):
             raise MalformedRequest("Message missing `args` or `kwargs`") from None
         self.check_signature(args, kwargs)
-        worker_ctx = self.container.spawn_worker(
-            self,
-            args,
-            kwargs,
-            context_data=context_data,
-            handle_result=partial(self.handle_result, message),
-        )
+        try:
+            worker_ctx = self.container.spawn_worker(
+                self,
+                args,
+                kwargs,
+                context_data=context_data,
+                handle_result=partial(self.handle_result, message),
+            )
+        except ContainerBeingKilled:
+            # As Nameko does: the call goes back to the queue for another replica (or this
+            # one, restarted) rather than being answered with an error.
+            self.rpc_consumer.requeue_message(message)
+            return
         # Read by ``save_with_effect`` at the worker's commit (the worker has not run yet:
         # a green thread starts when this one yields).
         worker_ctx.idempotency_key = key_of(message) if self.idempotent else None

@@ -15,19 +15,19 @@ class AppError(Exception):
     """An expected failure with a stable machine ``code``."""
 
     status = 400
-    code = "bad_request"
+    default_code = "bad_request"
 
     def __init__(
         self, message: str, code: str | None = None, errors: dict[str, Any] | None = None
     ) -> None:
-        super().__init__(message, code or self.code, errors or {})
+        super().__init__(message, code or self.default_code, errors or {})
 
     @property
     def message(self) -> str:
         return self.args[0]
 
     @property
-    def error_code(self) -> str:
+    def code(self) -> str:
         return self.args[1]
 
     @property
@@ -37,57 +37,57 @@ class AppError(Exception):
 
 class BadRequest(AppError):
     status = 400
-    code = "bad_request"
+    default_code = "bad_request"
 
 
 class Unauthenticated(AppError):
     status = 401
-    code = "unauthenticated"
+    default_code = "unauthenticated"
 
 
 class Forbidden(AppError):
     status = 403
-    code = "forbidden"
+    default_code = "forbidden"
 
 
 class NotFound(AppError):
     status = 404
-    code = "not_found"
+    default_code = "not_found"
 
 
 class Conflict(AppError):
     status = 409
-    code = "conflict"
+    default_code = "conflict"
 
 
 class InvalidState(AppError):
     status = 409
-    code = "invalid_state"
+    default_code = "invalid_state"
 
 
 class PayloadTooLarge(AppError):
     status = 413
-    code = "payload_too_large"
+    default_code = "payload_too_large"
 
 
 class InvalidInput(AppError):
     status = 422
-    code = "invalid_input"
+    default_code = "invalid_input"
 
 
 class TooManyRequests(AppError):
     status = 429
-    code = "too_many_requests"
+    default_code = "too_many_requests"
 
 
 class ServiceUnavailable(AppError):
     status = 503
-    code = "service_unavailable"
+    default_code = "service_unavailable"
 
 
 class ServiceTimeout(AppError):
     status = 504
-    code = "service_timeout"
+    default_code = "service_timeout"
 
 
 ERRORS: dict[str, type[AppError]] = {

@@ -126,7 +126,8 @@ class OutboxRelay:
 
 
 class EventOutbox(DependencyProvider):
-    """Injects ``emit(event_type, data) -> event_id`` and runs the relay thread."""
+    """Runs the relay thread; injects ``wake()``, which units of work call after a commit
+    that added events."""
 
     def setup(self) -> None:
         self.interval = float(self.container.config.get("OUTBOX_INTERVAL", 1.0))

@@ -103,7 +103,7 @@ class Problem(Schema):
     request_id = fields.String()
 
 
-class UtcDateTime(fields.DateTime):
+class IsoDateTime(fields.DateTime):
     """ISO 8601 in UTC with a ``Z`` on the wire."""
 
     def _serialize(self, value: Any, attr: Any, obj: Any, **kwargs: Any) -> str | None:
@@ -365,4 +365,4 @@ class FlowOut(WireSchema):
     kind = fields.String()
     steps = fields.List(fields.Dict())
     updated_by = fields.Integer(allow_none=True)
-    updated_at = UtcDateTime(allow_none=True)
+    updated_at = IsoDateTime(allow_none=True)

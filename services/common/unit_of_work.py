@@ -6,7 +6,7 @@ A use case reads and writes inside ``with uow:`` and ends with ``uow.commit(answ
         with uow:
             order = visible_order(uow.session, caller, order_id, lock=True)
             ...  # the rules decide, the models change
-            uow.emit(events.APPROVED, events.approved(order))
+            uow.emit(events.ORDER_APPROVED, approved_event(order))
             return uow.commit(dump_order(uow.session, order))
 
 - ``uow.session`` is the worker's SQLAlchemy session; it exists only inside the block.
@@ -26,6 +26,7 @@ SQLite's write lock, is held across a call to another service.
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Callable
 from typing import Any
 
@@ -34,6 +35,7 @@ from sqlalchemy import event
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.sql.elements import TextClause
 
 from services.common.config import get_settings
 from services.common.context import REQUEST_ID_KEY
@@ -43,8 +45,7 @@ from services.common.outbox import add_event
 
 log = logging.getLogger(__name__)
 
-#: ``emit(kind, data) -> event id``: what a use case is given to tell what happened.
-Emit = Callable[[str, dict[str, Any]], str]
+_WRITES = re.compile(r"\s*(INSERT|UPDATE|DELETE|WITH)\b", re.IGNORECASE)
 
 
 class UnitOfWork:
@@ -79,6 +80,7 @@ class UnitOfWork:
         if self._session is None:
             self._session = self._session_factory()
             event.listen(self._session, "after_flush", self._flushed)
+            event.listen(self._session, "do_orm_execute", self._executed)
         return self
 
     def __exit__(self, exc_type: Any, exc: Any, tb: Any) -> None:
@@ -109,12 +111,16 @@ class UnitOfWork:
         return add_event(self.session, self._source, event_type, data, **meta)
 
     def commit(self, answer: Any = None) -> Any:
-        """Save the entry point's records with the effect, commit, and return ``answer``."""
+        """Save the entry point's records with the effect, commit, and return ``answer``.
+
+        ``answer`` is what an idempotent call answers to a retry with its key: a use case
+        that commits and then refuses (bookkeeping kept through a refusal, as a failed
+        sign-in) must not be an idempotent call, or its retry would be told "done"."""
         session = self.session
         save = getattr(getattr(self._worker_ctx, "entrypoint", None), "save_with_effect", None)
-        if save is not None and not self._saved_with_effect:
+        saving = save is not None and not self._saved_with_effect
+        if saving:
             save(self._worker_ctx, session, answer)
-            self._saved_with_effect = True
         try:
             session.commit()
         except DATABASE_AWAY as exc:
@@ -128,6 +134,7 @@ class UnitOfWork:
                 " an Idempotency-Key may simply be sent again)"
             ) from exc
         self._committed = True
+        self._saved_with_effect = self._saved_with_effect or saving
         if self._emitted and self._after_commit is not None:
             self._emitted = False
             self._after_commit()
@@ -142,6 +149,18 @@ class UnitOfWork:
 
     def _flushed(self, _session: Session, _context: Any) -> None:
         self._wrote = True
+
+    def _executed(self, state: Any) -> None:
+        """A bulk ``insert``/``update``/``delete`` (or such a statement as text) writes
+        without a flush."""
+        statement = state.statement
+        if (
+            state.is_insert
+            or state.is_update
+            or state.is_delete
+            or (isinstance(statement, TextClause) and _WRITES.match(statement.text))
+        ):
+            self._wrote = True
 
     def _pending_changes(self) -> bool:
         session = self._session

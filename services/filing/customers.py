@@ -26,18 +26,15 @@ from services.common.timeutil import as_utc, iso, utcnow
 from services.common.unit_of_work import UnitOfWork
 from services.filing import events, rules
 from services.filing.keys import customer_keys
-from services.filing.models import (
+from services.filing.models import ApprovalFlow, Customer, CustomerKey, Filing, Transfer
+from services.filing.schemas import (
     ACTIVE_STATUSES,
     FILING_PENDING,
     FROM_PARTNER,
     PENDING,
-    ApprovalFlow,
-    Customer,
-    CustomerKey,
-    Filing,
-    Transfer,
+    CustomerOut,
+    FilingOut,
 )
-from services.filing.schemas import CustomerOut, FilingOut
 
 #: ``partners.partners_covering``: the active partners (with their terms) covering a region.
 Covering = Callable[[str], list[dict]]

@@ -13,7 +13,7 @@ from __future__ import annotations
 from marshmallow import Schema, fields
 
 from services.common.events import EventSchema
-from services.common.schemas import UtcDateTime
+from services.common.schemas import IsoDateTime
 
 FILING_SUBMITTED = "filing_submitted"
 FILING_STEP_WAITING = "filing_step_waiting"
@@ -30,7 +30,7 @@ LEAD_EXPIRED = "lead_expired"
 LEAD_CLAIM_DEADLINE_NEAR = "lead_claim_deadline_near"
 
 
-class Step(Schema):
+class Step(EventSchema):
     """An approval step waiting for its approvers: holders of ``permission`` (mode
     ``any``), or the named user ids ``approvers`` (mode ``all``)."""
 
@@ -51,7 +51,7 @@ class CustomerEvent(EventSchema):
     region_code = fields.String(required=True)
     source = fields.String(required=True)
     status = fields.String(required=True)
-    protected_until = UtcDateTime(required=True, allow_none=True)
+    protected_until = IsoDateTime(required=True, allow_none=True)
 
 
 class FilingDecided(CustomerEvent):
@@ -90,7 +90,7 @@ class LeadEvent(EventSchema):
     partner_id = fields.Integer(required=True, allow_none=True)
     region_code = fields.String(required=True, allow_none=True)
     status = fields.String(required=True)
-    claim_deadline = UtcDateTime(required=True, allow_none=True)
+    claim_deadline = IsoDateTime(required=True, allow_none=True)
 
 
 class LeadClaimed(LeadEvent):

@@ -13,8 +13,9 @@ from services.common.errors import ServiceTimeout, ServiceUnavailable
 from services.common.unit_of_work import UnitOfWork
 from services.filing import customers, events, rules
 from services.filing.customers import Covering
-from services.filing.models import ASSIGNED, PROTECTED, Customer, Lead, LeadEvent
+from services.filing.models import Customer, Lead, LeadEvent
 from services.filing.routing import Assigner, Terms, emit_routed, lead_event
+from services.filing.schemas import ASSIGNED, PROTECTED
 
 log = logging.getLogger(__name__)
 

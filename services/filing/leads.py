@@ -23,13 +23,7 @@ from services.common.unit_of_work import UnitOfWork
 from services.filing import customers, events, rules
 from services.filing.customers import Covering
 from services.filing.keys import customer_keys, normalise_mobile
-from services.filing.models import (
-    PROTECTED,
-    UNASSIGNED,
-    Lead,
-    LeadEvent,
-    LeadImport,
-)
+from services.filing.models import Lead, LeadEvent, LeadImport
 from services.filing.routing import (
     Assigner,
     Resolve,
@@ -38,7 +32,7 @@ from services.filing.routing import (
     lead_event,
     resolve_region,
 )
-from services.filing.schemas import LeadIn, LeadOut
+from services.filing.schemas import PROTECTED, UNASSIGNED, LeadIn, LeadOut
 
 IMPORTED = "this lead was imported already"
 IMPORTED_AS = IMPORTED + " (lead {})"

@@ -12,22 +12,6 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 from services.common.db import BigIntPK, UTCDateTime
 from services.common.timeutil import utcnow
 
-#: ``Customer.status``: pending and protected customers block others (their keys).
-PENDING, PROTECTED, REJECTED, RELEASED = "pending", "protected", "rejected", "released"
-CUSTOMER_STATUSES = (PENDING, PROTECTED, REJECTED, RELEASED)
-ACTIVE_STATUSES = (PENDING, PROTECTED)
-#: ``Customer.source``: filed by a partner, or claimed from an HQ lead.
-FROM_PARTNER, FROM_HQ = "partner", "hq"
-CUSTOMER_SOURCES = (FROM_PARTNER, FROM_HQ)
-
-#: ``Filing.status``.
-FILING_PENDING, FILING_APPROVED, FILING_REJECTED = "pending", "approved", "rejected"
-FILING_STATUSES = (FILING_PENDING, FILING_APPROVED, FILING_REJECTED)
-
-#: ``Lead.status``.
-UNASSIGNED, ASSIGNED, CLAIMED = "unassigned", "assigned", "claimed"
-LEAD_STATUSES = (UNASSIGNED, ASSIGNED, CLAIMED)
-
 
 class Base(DeclarativeBase):
     pass

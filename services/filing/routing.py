@@ -24,7 +24,8 @@ from services.common.unit_of_work import UnitOfWork
 from services.filing import customers, events, rules
 from services.filing.customers import Covering
 from services.filing.keys import customer_keys, normalise_mobile
-from services.filing.models import ASSIGNED, PROTECTED, Lead, LeadEvent
+from services.filing.models import Lead, LeadEvent
+from services.filing.schemas import ASSIGNED, PROTECTED
 
 #: ``partners.partner_terms``: a partner's terms (protection days, claim hours), or None.
 Terms = Callable[[int], dict | None]

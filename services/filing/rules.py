@@ -18,7 +18,8 @@ from services.common.context import Caller
 from services.common.errors import Conflict, Forbidden, InvalidInput, InvalidState
 from services.common.regions import specificity
 from services.filing.keys import address_form
-from services.filing.models import (
+from services.filing.models import Customer, Filing, Lead, LeadEvent
+from services.filing.schemas import (
     ASSIGNED,
     CLAIMED,
     FILING_APPROVED,
@@ -28,10 +29,6 @@ from services.filing.models import (
     REJECTED,
     RELEASED,
     UNASSIGNED,
-    Customer,
-    Filing,
-    Lead,
-    LeadEvent,
 )
 
 DEFAULT_FILING_FLOW = [

@@ -10,9 +10,9 @@ from marshmallow import ValidationError, fields, pre_load, validate
 from services.common.schemas import (
     REGION_CODE_PATTERN,
     Id,
+    IsoDateTime,
     PageArgs,
     RegionCode,
-    UtcDateTime,
     WireSchema,
     phone_number,
 )
@@ -22,12 +22,24 @@ from services.filing.keys import (
     normalise_uscc,
     unfit_name,
 )
-from services.filing.models import (
-    CUSTOMER_SOURCES,
-    CUSTOMER_STATUSES,
-    FILING_STATUSES,
-    LEAD_STATUSES,
-)
+
+# -- the vocabulary of the wire, which the models' state columns take ------------------
+
+#: ``Customer.status``: pending and protected customers block others (their keys).
+PENDING, PROTECTED, REJECTED, RELEASED = "pending", "protected", "rejected", "released"
+CUSTOMER_STATUSES = (PENDING, PROTECTED, REJECTED, RELEASED)
+ACTIVE_STATUSES = (PENDING, PROTECTED)
+#: ``Customer.source``: filed by a partner, or claimed from an HQ lead.
+FROM_PARTNER, FROM_HQ = "partner", "hq"
+CUSTOMER_SOURCES = (FROM_PARTNER, FROM_HQ)
+
+#: ``Filing.status``.
+FILING_PENDING, FILING_APPROVED, FILING_REJECTED = "pending", "approved", "rejected"
+FILING_STATUSES = (FILING_PENDING, FILING_APPROVED, FILING_REJECTED)
+
+#: ``Lead.status``.
+UNASSIGNED, ASSIGNED, CLAIMED = "unassigned", "assigned", "claimed"
+LEAD_STATUSES = (UNASSIGNED, ASSIGNED, CLAIMED)
 
 
 def _fit_name(name: str) -> None:
@@ -145,8 +157,8 @@ class FilingOut(WireSchema):
     partner_id = fields.Integer()
     status = fields.String()
     steps = fields.List(fields.Nested(StepOut))
-    created_at = UtcDateTime()
-    decided_at = UtcDateTime(allow_none=True)
+    created_at = IsoDateTime()
+    decided_at = IsoDateTime(allow_none=True)
     near_matches = fields.List(
         fields.Nested(NearMatchOut),
         metadata={
@@ -169,8 +181,8 @@ class CustomerOut(WireSchema):
     source = fields.String()
     status = fields.String()
     owner_partner_id = fields.Integer()
-    protected_until = UtcDateTime(allow_none=True)
-    created_at = UtcDateTime()
+    protected_until = IsoDateTime(allow_none=True)
+    created_at = IsoDateTime()
     filing = fields.Nested(FilingOut, allow_none=True)
 
 
@@ -221,7 +233,7 @@ class LeadEventOut(WireSchema):
     partner_id = fields.Integer(allow_none=True)
     user_id = fields.Integer(allow_none=True)
     reason = fields.String(allow_none=True)
-    at = UtcDateTime()
+    at = IsoDateTime()
 
 
 class LeadOut(WireSchema):
@@ -234,10 +246,10 @@ class LeadOut(WireSchema):
     notes = fields.String(allow_none=True)
     status = fields.String()
     assigned_partner_id = fields.Integer(allow_none=True)
-    assigned_at = UtcDateTime(allow_none=True)
-    claim_deadline = UtcDateTime(allow_none=True)
+    assigned_at = IsoDateTime(allow_none=True)
+    claim_deadline = IsoDateTime(allow_none=True)
     customer_id = fields.Integer(allow_none=True)
-    created_at = UtcDateTime()
+    created_at = IsoDateTime()
     history = fields.List(fields.Nested(LeadEventOut))
 
 

@@ -22,19 +22,19 @@ from services.common.errors import InvalidState, NotFound
 from services.common.schemas import page_of
 from services.common.unit_of_work import UnitOfWork
 from services.notify import rules
-from services.notify.models import (
+from services.notify.models import SEALED, Channel, Delivery
+from services.notify.schemas import (
     CANCELLED,
     EMAIL,
     JSON_FORMAT,
     PARTNER,
     PENDING,
-    SEALED,
     USER,
     ZH,
-    Channel,
-    Delivery,
+    ChannelCreatedOut,
+    ChannelOut,
+    DeliveryOut,
 )
-from services.notify.schemas import ChannelCreatedOut, ChannelOut, DeliveryOut
 from services.notify.targets import Resolver, resolve_host
 
 

@@ -30,18 +30,9 @@ from services.common.unit_of_work import UnitOfWork
 from services.notify import inbox, rules
 from services.notify.channels import cancel_pending
 from services.notify.messages import CHANNEL_DISABLED, Rendered, describe_target, render
-from services.notify.models import (
-    CANCELLED,
-    DINGTALK,
-    FAILED,
-    PARTNER,
-    PENDING,
-    SENT,
-    USER,
-    Channel,
-    Delivery,
-)
+from services.notify.models import Channel, Delivery
 from services.notify.payloads import payload_of
+from services.notify.schemas import CANCELLED, DINGTALK, FAILED, PARTNER, PENDING, SENT, USER
 from services.notify.transport import Job
 
 log = logging.getLogger(__name__)

@@ -18,8 +18,8 @@ from urllib.parse import urlsplit
 
 from services.common.money import money, to_decimal
 from services.common.timeutil import as_utc
-from services.notify.models import EN, WEBHOOK, ZH
 from services.notify.recipients import MalformedEvent
+from services.notify.schemas import EN, WEBHOOK, ZH
 
 MISSING = "-"
 TITLE_MAX = 300

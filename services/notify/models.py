@@ -13,6 +13,7 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from services.common.db import BigIntPK, UTCDateTime
 from services.common.sealing import Sealed
 from services.common.timeutil import utcnow
+from services.notify.schemas import PENDING, ZH
 
 
 class Base(DeclarativeBase):
@@ -21,25 +22,6 @@ class Base(DeclarativeBase):
 
 #: The deferred group of a channel's sealed columns.
 SEALED = "sealed"
-
-#: Languages of messages and channels (Chinese is the default).
-ZH, EN = "zh", "en"
-LANGUAGES = (ZH, EN)
-
-#: ``Channel.scope``: a user's own channel, or a partner's (registered by its admin).
-USER, PARTNER = "user", "partner"
-CHANNEL_SCOPES = (USER, PARTNER)
-#: ``Channel.kind``.
-EMAIL, WEBHOOK = "email", "webhook"
-CHANNEL_KINDS = (EMAIL, WEBHOOK)
-#: ``Channel.format`` of a webhook: ours, 企业微信 robot markdown, 钉钉 robot markdown. Only
-#: a DingTalk robot takes a signing secret (加签).
-JSON_FORMAT, WECOM, DINGTALK = "json", "wecom", "dingtalk"
-WEBHOOK_FORMATS = (JSON_FORMAT, WECOM, DINGTALK)
-
-#: ``Delivery.status``.
-PENDING, SENT, FAILED, CANCELLED = "pending", "sent", "failed", "cancelled"
-DELIVERY_STATUSES = (PENDING, SENT, FAILED, CANCELLED)
 
 
 class Message(Base):

@@ -13,8 +13,8 @@ from datetime import timedelta
 from services.common.config import NotifySettings
 from services.common.context import Caller
 from services.common.errors import Conflict, Forbidden, InvalidInput
-from services.notify.models import DINGTALK, USER, WEBHOOK, Channel
-from services.notify.schemas import NOT_A_DINGTALK_ROBOT
+from services.notify.models import Channel
+from services.notify.schemas import DINGTALK, NOT_A_DINGTALK_ROBOT, USER, WEBHOOK
 from services.notify.targets import Resolver, webhook_target_problem
 
 #: The permission of a partner's admin over its partner's channels.

@@ -9,19 +9,28 @@ from urllib.parse import urlsplit
 
 from marshmallow import ValidationError, fields, validate, validates_schema
 
-from services.common.schemas import Flag, PageArgs, UtcDateTime, WireSchema
-from services.notify.models import (
-    CHANNEL_KINDS,
-    CHANNEL_SCOPES,
-    DELIVERY_STATUSES,
-    DINGTALK,
-    EMAIL,
-    LANGUAGES,
-    USER,
-    WEBHOOK,
-    WEBHOOK_FORMATS,
-    ZH,
-)
+from services.common.schemas import Flag, IsoDateTime, PageArgs, WireSchema
+
+# -- the vocabulary of the wire, which the models' state columns take ------------------
+
+#: Languages of messages and channels (Chinese is the default).
+ZH, EN = "zh", "en"
+LANGUAGES = (ZH, EN)
+
+#: ``Channel.scope``: a user's own channel, or a partner's (registered by its admin).
+USER, PARTNER = "user", "partner"
+CHANNEL_SCOPES = (USER, PARTNER)
+#: ``Channel.kind``.
+EMAIL, WEBHOOK = "email", "webhook"
+CHANNEL_KINDS = (EMAIL, WEBHOOK)
+#: ``Channel.format`` of a webhook: ours, 企业微信 robot markdown, 钉钉 robot markdown. Only
+#: a DingTalk robot takes a signing secret (加签).
+JSON_FORMAT, WECOM, DINGTALK = "json", "wecom", "dingtalk"
+WEBHOOK_FORMATS = (JSON_FORMAT, WECOM, DINGTALK)
+
+#: ``Delivery.status``.
+PENDING, SENT, FAILED, CANCELLED = "pending", "sent", "failed", "cancelled"
+DELIVERY_STATUSES = (PENDING, SENT, FAILED, CANCELLED)
 
 #: The events that tell somebody something; a channel subscribes to some (none: all).
 EVENT_KINDS = (
@@ -65,8 +74,8 @@ class NotificationOut(WireSchema):
     body = fields.String()
     subject_type = fields.String(allow_none=True)
     subject_id = fields.Integer(allow_none=True)
-    created_at = UtcDateTime()
-    read_at = UtcDateTime(allow_none=True)
+    created_at = IsoDateTime()
+    read_at = IsoDateTime(allow_none=True)
 
 
 class CountOut(WireSchema):
@@ -183,10 +192,10 @@ class ChannelOut(WireSchema):
     language = fields.String()
     active = fields.Boolean()
     consecutive_failures = fields.Integer()
-    disabled_at = UtcDateTime(allow_none=True)
+    disabled_at = IsoDateTime(allow_none=True)
     disabled_reason = fields.String(allow_none=True)
     robot_signed = fields.Boolean()
-    created_at = UtcDateTime()
+    created_at = IsoDateTime()
 
 
 class ChannelCreatedOut(ChannelOut):
@@ -206,7 +215,7 @@ class DeliveryOut(WireSchema):
     status = fields.String()
     attempts = fields.Integer()
     last_error = fields.String(allow_none=True)
-    at = UtcDateTime()
-    created_at = UtcDateTime()
-    next_attempt_at = UtcDateTime(allow_none=True)
-    sent_at = UtcDateTime(allow_none=True)
+    at = IsoDateTime()
+    created_at = IsoDateTime()
+    next_attempt_at = IsoDateTime(allow_none=True)
+    sent_at = IsoDateTime(allow_none=True)

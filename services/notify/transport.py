@@ -33,7 +33,7 @@ from urllib.parse import quote_plus, unquote_plus, urlsplit, urlunsplit
 import requests
 
 from services.common.config import NotifySettings
-from services.notify.models import DINGTALK, EMAIL, WEBHOOK, WECOM
+from services.notify.schemas import DINGTALK, EMAIL, WEBHOOK, WECOM
 from services.notify.targets import webhook_session, webhook_target_problem
 
 SIGNATURE_HEADER = "X-PRM-Signature"

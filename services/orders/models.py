@@ -22,22 +22,8 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
-from services.common.db import BigIntPK, UTCDateTime
+from services.common.db import BigIntPK, MoneyNumeric, UTCDateTime
 from services.common.timeutil import utcnow
-
-Money = Numeric(14, 2)
-
-#: An order's statuses (``Order.status``): drafted, in approval, approved, rejected (the
-#: owner may revise and submit again), delivered, cancelled.
-DRAFT, SUBMITTED, APPROVED, REJECTED, COMPLETED, CANCELLED = (
-    "draft",
-    "submitted",
-    "approved",
-    "rejected",
-    "completed",
-    "cancelled",
-)
-ORDER_STATUSES = (DRAFT, SUBMITTED, APPROVED, REJECTED, COMPLETED, CANCELLED)
 
 
 class Base(DeclarativeBase):
@@ -53,7 +39,7 @@ class Product(Base):
     sku: Mapped[str] = mapped_column(String(40), unique=True)
     name: Mapped[str] = mapped_column(String(200))
     unit: Mapped[str] = mapped_column(String(20))
-    list_price: Mapped[Decimal] = mapped_column(Money)
+    list_price: Mapped[Decimal] = mapped_column(MoneyNumeric)
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
@@ -85,7 +71,7 @@ class Order(Base):
     city: Mapped[str | None] = mapped_column(String(6))
     customer_source: Mapped[str] = mapped_column(String(20))
     status: Mapped[str] = mapped_column(String(20), index=True)
-    total_amount: Mapped[Decimal] = mapped_column(Money)
+    total_amount: Mapped[Decimal] = mapped_column(MoneyNumeric)
     total_quantity: Mapped[int] = mapped_column(BigInteger)
     max_discount: Mapped[Decimal] = mapped_column(Numeric(9, 6))
     notes: Mapped[str | None] = mapped_column(Text)
@@ -121,9 +107,9 @@ class OrderLine(Base):
     product_name: Mapped[str] = mapped_column(String(200))
     unit: Mapped[str] = mapped_column(String(20))
     quantity: Mapped[int] = mapped_column(Integer)
-    list_price: Mapped[Decimal] = mapped_column(Money)
-    unit_price: Mapped[Decimal] = mapped_column(Money)
-    amount: Mapped[Decimal] = mapped_column(Money)
+    list_price: Mapped[Decimal] = mapped_column(MoneyNumeric)
+    unit_price: Mapped[Decimal] = mapped_column(MoneyNumeric)
+    amount: Mapped[Decimal] = mapped_column(MoneyNumeric)
 
 
 class OrderAction(Base):

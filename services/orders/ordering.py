@@ -33,20 +33,18 @@ from services.common.scoping import scoped
 from services.common.timeutil import utcnow
 from services.common.unit_of_work import UnitOfWork
 from services.orders import catalogue, events, flows, rules
-from services.orders.models import (
+from services.orders.models import Order, OrderAction, OrderComment, OrderLine
+from services.orders.periods import created_between
+from services.orders.schemas import (
     APPROVED,
     CANCELLED,
     COMPLETED,
     DRAFT,
     REJECTED,
     SUBMITTED,
-    Order,
-    OrderAction,
-    OrderComment,
-    OrderLine,
+    OrderOut,
+    OrderSummaryOut,
 )
-from services.orders.periods import created_between
-from services.orders.schemas import OrderOut, OrderSummaryOut
 
 #: ``filing.owned_customer(customer_id)``: the customer, if protected for the caller's partner.
 OwnedCustomer = Callable[[int], dict]

@@ -30,16 +30,7 @@ from services.common.errors import InvalidInput
 from services.common.money import money, money_str
 from services.common.scoping import scoped
 from services.common.unit_of_work import UnitOfWork
-from services.orders.models import (
-    APPROVED,
-    COMPLETED,
-    REJECTED,
-    SUBMITTED,
-    Order,
-    OrderLine,
-    PartnerCopy,
-    Product,
-)
+from services.orders.models import Order, OrderLine, PartnerCopy, Product
 from services.orders.periods import (
     created_between,
     month_label,
@@ -47,6 +38,7 @@ from services.orders.periods import (
     quarter_label,
     quarter_start,
 )
+from services.orders.schemas import APPROVED, COMPLETED, REJECTED, SUBMITTED
 
 #: Statuses the sales report counts when none are asked for: whatever went into approval.
 DEFAULT_STATUSES = (SUBMITTED, APPROVED, REJECTED, COMPLETED)

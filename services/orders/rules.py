@@ -23,7 +23,7 @@ from services.common import regions
 from services.common.errors import Forbidden, InvalidInput, InvalidState
 from services.common.money import MAX_MONEY, fits_money_column, money, to_decimal
 from services.common.schemas import RATE_PLACES
-from services.orders.models import APPROVED, DRAFT, REJECTED, SUBMITTED
+from services.orders.schemas import APPROVED, DRAFT, REJECTED, SUBMITTED
 
 if TYPE_CHECKING:
     from services.common.context import Caller

@@ -19,15 +19,28 @@ from services.common.schemas import (
     Flag,
     FullMatch,
     Id,
+    IsoDateTime,
     Money,
     PageArgs,
     Rate,
     RegionCode,
-    UtcDateTime,
     WireSchema,
     comma_list_pattern,
 )
-from services.orders.models import ORDER_STATUSES
+
+# -- the vocabulary of the wire, which the models' state columns take ------------------
+
+#: An order's statuses (``Order.status``): drafted, in approval, approved, rejected (the
+#: owner may revise and submit again), delivered, cancelled.
+DRAFT, SUBMITTED, APPROVED, REJECTED, COMPLETED, CANCELLED = (
+    "draft",
+    "submitted",
+    "approved",
+    "rejected",
+    "completed",
+    "cancelled",
+)
+ORDER_STATUSES = (DRAFT, SUBMITTED, APPROVED, REJECTED, COMPLETED, CANCELLED)
 
 #: Dimensions of the sales report, in the order their columns appear.
 DIMENSIONS = ("province", "city", "partner", "product", "month", "quarter", "source", "status")
@@ -94,8 +107,8 @@ class ProductOut(WireSchema):
     unit = fields.String()
     list_price = Money(dump_only=True)
     active = fields.Boolean()
-    created_at = UtcDateTime()
-    updated_at = UtcDateTime()
+    created_at = IsoDateTime()
+    updated_at = IsoDateTime()
 
 
 class ProductCreate(WireSchema):
@@ -199,7 +212,7 @@ class ActionOut(WireSchema):
     action = fields.String()
     step = fields.String(allow_none=True)
     comment = fields.String(allow_none=True)
-    at = UtcDateTime()
+    at = IsoDateTime()
 
 
 class CommentOut(WireSchema):
@@ -208,7 +221,7 @@ class CommentOut(WireSchema):
     author_user_id = fields.Integer()
     author_partner_id = fields.Integer(allow_none=True)
     body = fields.String()
-    created_at = UtcDateTime()
+    created_at = IsoDateTime()
 
 
 class StepOut(WireSchema):
@@ -243,9 +256,9 @@ class OrderSummaryOut(WireSchema):
     total_quantity = fields.Integer()
     max_discount = Rate(dump_only=True)
     current_step = fields.Dict(allow_none=True)
-    created_at = UtcDateTime()
-    submitted_at = UtcDateTime(allow_none=True)
-    approved_at = UtcDateTime(allow_none=True)
+    created_at = IsoDateTime()
+    submitted_at = IsoDateTime(allow_none=True)
+    approved_at = IsoDateTime(allow_none=True)
 
 
 class OrderOut(OrderSummaryOut):
@@ -255,9 +268,9 @@ class OrderOut(OrderSummaryOut):
     history = fields.List(fields.Nested(ActionOut))
     comments = fields.List(fields.Nested(CommentOut))
     created_by = fields.Integer(allow_none=True)
-    updated_at = UtcDateTime()
-    completed_at = UtcDateTime(allow_none=True)
-    cancelled_at = UtcDateTime(allow_none=True)
+    updated_at = IsoDateTime()
+    completed_at = IsoDateTime(allow_none=True)
+    cancelled_at = IsoDateTime(allow_none=True)
     cancel_reason = fields.String(allow_none=True)
     #: Filled by the gateway from the commission service once approved; null here.
     commission = fields.Nested(CommissionOut, allow_none=True)
@@ -266,7 +279,9 @@ class OrderOut(OrderSummaryOut):
 # -- approval flow ----------------------------------------------------------------------
 
 
-class FlowIn(common_schemas.FlowIn):
+class OrderFlowIn(common_schemas.FlowIn):
+    """The kit's flow payload, which may also name its kind (only ``order`` here)."""
+
     #: Optional, for callers that send the kind along; this service keeps the order flow.
     kind = fields.String(validate=validate.OneOf(("order",)))
 

@@ -16,8 +16,8 @@ from services.orders import catalogue, comments, exports, flows, ordering, partn
 from services.orders.schemas import (
     CancelIn,
     CommentIn,
-    FlowIn,
     OrderCreate,
+    OrderFlowIn,
     OrderListArgs,
     OrderUpdate,
     ProductCreate,
@@ -139,7 +139,7 @@ class OrdersService(ServiceBase):
     @rpc
     def set_approval_flow(self, payload: dict) -> dict:
         """Replace the order approval flow."""
-        return flows.set_flow(self.uow, self.caller, load(FlowIn, payload))
+        return flows.set_flow(self.uow, self.caller, load(OrderFlowIn, payload))
 
     # -- reports ------------------------------------------------------------------------
 

@@ -25,7 +25,7 @@ from __future__ import annotations
 from marshmallow import Schema, fields
 
 from services.common.events import EventSchema
-from services.common.schemas import UtcDateTime
+from services.common.schemas import IsoDateTime
 
 PARTNER_CREATED = "partner_created"
 PARTNER_UPDATED = "partner_updated"
@@ -51,7 +51,7 @@ class PartnerChanged(EventSchema):
     contact_name = fields.String(allow_none=True)
     contact_phone = fields.String(allow_none=True)
     contact_email = fields.String(allow_none=True)
-    created_at = UtcDateTime(required=True)
+    created_at = IsoDateTime(required=True)
 
 
 class TerritoryChanged(EventSchema):
@@ -86,8 +86,8 @@ class UserChanged(EventSchema):
     roles = fields.List(fields.String(), required=True)
     active = fields.Boolean(required=True)
     language = fields.String(required=True)
-    created_at = UtcDateTime(required=True)
-    last_login_at = UtcDateTime(allow_none=True)
+    created_at = IsoDateTime(required=True)
+    last_login_at = IsoDateTime(allow_none=True)
 
 
 class RoleChanged(EventSchema):

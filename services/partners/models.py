@@ -19,11 +19,7 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 from services.common.db import BigIntPK, UTCDateTime
 from services.common.timeutil import utcnow
-
-#: ``Partner.status``: an active partner's users act; a suspended partner's are refused
-#: until it is activated again; a terminated partner is final.
-ACTIVE, SUSPENDED, TERMINATED = "active", "suspended", "terminated"
-PARTNER_STATUSES = (ACTIVE, SUSPENDED, TERMINATED)
+from services.partners.schemas import ACTIVE
 
 
 class Base(DeclarativeBase):

@@ -19,16 +19,9 @@ from services.common.schemas import page_of
 from services.common.scoping import get_scoped, scoped
 from services.common.unit_of_work import UnitOfWork
 from services.partners import events, rules
-from services.partners.models import (
-    ACTIVE,
-    SUSPENDED,
-    TERMINATED,
-    Partner,
-    PartnerType,
-    TerritoryRegion,
-)
+from services.partners.models import Partner, PartnerType, TerritoryRegion
 from services.partners.regions import load_regions
-from services.partners.schemas import PartnerOut, PartnerTypeOut
+from services.partners.schemas import ACTIVE, SUSPENDED, TERMINATED, PartnerOut, PartnerTypeOut
 
 #: The event told when a partner enters each status.
 _STATUS_EVENTS = {

@@ -17,8 +17,9 @@ from services.common.config import Settings
 from services.common.context import Caller
 from services.common.errors import Forbidden, InvalidInput, InvalidState
 from services.partners.catalogue import ADMIN_ROLE, HQ, PARTNER, PERMISSIONS_BY_CODE
-from services.partners.models import ACTIVE, SUSPENDED, TERMINATED, Partner, Role, User
+from services.partners.models import Partner, Role, User
 from services.partners.regions import RegionDictionary
+from services.partners.schemas import ACTIVE, SUSPENDED, TERMINATED
 
 # -- partners ---------------------------------------------------------------------------
 

@@ -12,15 +12,21 @@ from services.common.schemas import (
     Flag,
     FullMatch,
     Id,
+    IsoDateTime,
     PageArgs,
     RegionCode,
-    UtcDateTime,
     WireSchema,
     phone_number,
     visible_text,
 )
 from services.partners.catalogue import HQ, PARTNER, PERMISSIONS
-from services.partners.models import PARTNER_STATUSES
+
+# -- the vocabulary of the wire, which the models' state columns take ------------------
+
+#: ``Partner.status``: an active partner's users act; a suspended partner's are refused
+#: until it is activated again; a terminated partner is final.
+ACTIVE, SUSPENDED, TERMINATED = "active", "suspended", "terminated"
+PARTNER_STATUSES = (ACTIVE, SUSPENDED, TERMINATED)
 
 ROLE_SCOPES = (HQ, PARTNER)
 LANGUAGES = ("zh", "en")
@@ -93,7 +99,7 @@ class PartnerOut(WireSchema):
     contact_name = fields.String(allow_none=True)
     contact_phone = fields.String(allow_none=True)
     contact_email = fields.String(allow_none=True)
-    created_at = UtcDateTime()
+    created_at = IsoDateTime()
 
 
 class PartnerCreate(WireSchema):
@@ -141,19 +147,6 @@ class PartnerTypeUpdate(WireSchema):
     claim_hours = fields.Integer(validate=validate.Range(min=1, max=720))
 
 
-class CoveringPartnerOut(WireSchema):
-    partner_id = fields.Integer()
-    code = fields.String()
-    type = fields.String()
-    territory_code = fields.String()
-    specificity = fields.Integer()
-    protection_days = fields.Integer()
-    claim_hours = fields.Integer()
-
-
-# -- regions ----------------------------------------------------------------------------
-
-
 class RegionOut(WireSchema):
     code = fields.String()
     name = fields.String()
@@ -192,8 +185,8 @@ class UserOut(WireSchema):
     roles = fields.List(fields.String())
     active = fields.Boolean()
     language = fields.String()
-    created_at = UtcDateTime()
-    last_login_at = UtcDateTime(allow_none=True)
+    created_at = IsoDateTime()
+    last_login_at = IsoDateTime(allow_none=True)
 
 
 # The length only; the rest of the password rule is rules.check_password.

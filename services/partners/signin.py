@@ -25,14 +25,8 @@ from services.common.errors import TooManyRequests, Unauthenticated
 from services.common.timeutil import as_utc, iso, utcnow
 from services.common.unit_of_work import UnitOfWork
 from services.partners import rules
-from services.partners.models import (
-    ACTIVE,
-    LoginFailure,
-    Partner,
-    RefreshToken,
-    SignInAddress,
-    User,
-)
+from services.partners.models import LoginFailure, Partner, RefreshToken, SignInAddress, User
+from services.partners.schemas import ACTIVE
 
 _hasher = PasswordHasher()  # argon2id, RFC 9106 low-memory profile
 _DUMMY_HASH = _hasher.hash(secrets.token_urlsafe(16))

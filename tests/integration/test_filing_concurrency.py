@@ -130,7 +130,7 @@ def outcome(call: Any) -> str:
     try:
         call()
     except Conflict as exc:
-        return exc.error_code
+        return exc.code
     return "filed"
 
 

@@ -371,7 +371,7 @@ def test_a_key_used_for_other_arguments_is_refused(engine, config, container_fac
     client.call("kit", "make_once", name, caller=hq_token(), idempotency_key="k4")
     with pytest.raises(InvalidInput) as refused:
         client.call("kit", "make_once", other, caller=hq_token(), idempotency_key="k4")
-    assert refused.value.error_code == "idempotency_key_reused"
+    assert refused.value.code == "idempotency_key_reused"
     assert _things(engine, other) == 0
 
 

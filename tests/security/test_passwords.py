@@ -108,7 +108,7 @@ def test_the_rule_names_every_reason_a_password_is_refused() -> None:
         check_password("wangmin", "wangmin1")
     reasons = refused.value.errors["password"]
     assert len(reasons) >= 2  # too short, and it contains the user name
-    assert refused.value.error_code == "invalid_input"
+    assert refused.value.code == "invalid_input"
 
 
 def test_a_password_longer_than_the_scorer_reads_is_still_checked() -> None:

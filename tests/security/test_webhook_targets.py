@@ -46,7 +46,7 @@ def test_a_webhook_into_the_platforms_network_through_ipv6_is_refused(
     monkeypatch.setenv("PRM_WEBHOOK_ALLOW_PRIVATE", "false")
     with pytest.raises(InvalidInput) as refused:
         webhook(service, admin, scope="partner", target=target)
-    assert refused.value.error_code == "webhook_target_not_allowed"
+    assert refused.value.code == "webhook_target_not_allowed"
     assert "target" in refused.value.errors
 
 

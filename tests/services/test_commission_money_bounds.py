@@ -36,7 +36,7 @@ def test_a_statement_whose_total_cannot_be_stored_is_refused_and_nothing_is_sett
     partner_id = settled_month(service, partners, orders, [str(MAX_MONEY)] * 11)
     with pytest.raises(InvalidInput) as refused:
         call(service, "issue_statement", {"partner_id": partner_id, "period": "2025-06"})
-    assert refused.value.error_code == "statement_too_large"
+    assert refused.value.code == "statement_too_large"
     with Session(engine) as session:
         statements = session.scalar(
             select(func.count()).select_from(Statement).where(Statement.partner_id == partner_id)

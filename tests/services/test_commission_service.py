@@ -286,14 +286,14 @@ def test_same_scope_and_date_replaces_the_rule(service, partners) -> None:
 def test_rate_for_unknown_partner_or_type_is_refused(service, partners) -> None:
     with pytest.raises(InvalidInput) as unknown_partner:
         override(service, new_id(), "0.08", "0.03", "2026-06-01")
-    assert unknown_partner.value.error_code == "unknown_partner"
+    assert unknown_partner.value.code == "unknown_partner"
     with pytest.raises(InvalidInput) as unknown_type:
         call(
             service,
             "put_rate",
             {"partner_type": "county_partner", "self_sourced_rate": "0.1", "hq_assigned_rate": "0"},
         )
-    assert unknown_type.value.error_code == "unknown_partner_type"
+    assert unknown_type.value.code == "unknown_partner_type"
 
 
 def test_rate_above_one_is_invalid_input(service, partners) -> None:
@@ -378,7 +378,7 @@ def test_entries_on_a_statement_are_settled_once(service, partners, orders, engi
     first = call(service, "issue_statement", {"partner_id": partner_id, "period": "2025-06"})
     with pytest.raises(Conflict) as again:
         call(service, "issue_statement", {"partner_id": partner_id, "period": "2025-06"})
-    assert again.value.error_code == "nothing_to_settle"
+    assert again.value.code == "nothing_to_settle"
     # An approval of that month arriving late goes on a further statement, alone.
     orders.publish(
         orders.approved(partner_id, total_amount="500.00", approved_at="2025-06-30T02:00:00Z")
@@ -413,7 +413,7 @@ def test_statement_of_a_month_not_yet_ended_is_refused(service, partners) -> Non
             "issue_statement",
             {"partner_id": partners.add(), "period": period_of(utcnow())},
         )
-    assert refused.value.error_code == "period_not_ended"
+    assert refused.value.code == "period_not_ended"
 
 
 def test_only_the_partner_itself_confirms_and_others_do_not_see_it(

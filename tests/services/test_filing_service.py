@@ -193,7 +193,7 @@ def test_pending_customer_blocks_another_partner_without_saying_who_holds_it(as_
     )
     with pytest.raises(Conflict) as refused:
         as_(partner_caller(B)).file_customer(rival)
-    assert refused.value.error_code == "filing_conflict"
+    assert refused.value.code == "filing_conflict"
     said = repr(refused.value.args)
     for secret in (str(A), str(held["id"]), payload["name"]):
         assert secret not in said
@@ -204,14 +204,14 @@ def test_same_partner_filing_again_is_told_it_already_has_the_customer(as_) -> N
     as_(partner_caller(A)).file_customer(payload)
     with pytest.raises(Conflict) as refused:
         as_(partner_caller(A)).file_customer(payload | {"uscc": None})
-    assert refused.value.error_code == "already_filed"
+    assert refused.value.code == "already_filed"
 
 
 def test_filing_outside_the_territory_is_refused(as_, session) -> None:
     payload = customer_payload()
     with pytest.raises(InvalidInput) as refused:
         as_(partner_caller(C)).file_customer(payload)
-    assert refused.value.error_code == "region_not_in_territory"
+    assert refused.value.code == "region_not_in_territory"
     assert session.scalar(select(Customer).where(Customer.name == payload["name"])) is None
 
 
@@ -269,7 +269,7 @@ def test_whoever_filed_a_customer_approves_no_step_of_its_filing(as_) -> None:
     same_person = Caller(user_id=501, permissions=HQ.permissions)
     with pytest.raises(Forbidden) as refused:
         as_(same_person).approve_filing(customer["filing"]["id"], {})
-    assert refused.value.error_code == "same_approver"
+    assert refused.value.code == "same_approver"
     assert as_(HQ).approve_filing(customer["filing"]["id"], {})["status"] == "approved"
 
 
@@ -373,7 +373,7 @@ def test_transfer_to_a_partner_outside_the_region_is_refused(as_, session) -> No
     customer = _protected(as_, session)
     with pytest.raises(InvalidInput) as refused:
         as_(HQ).transfer_customer(customer.id, {"partner_id": C, "reason": "x"})
-    assert refused.value.error_code == "region_not_in_territory"
+    assert refused.value.code == "region_not_in_territory"
 
 
 # -- leads ------------------------------------------------------------------------------

@@ -195,7 +195,7 @@ def test_a_webhook_to_a_private_address_is_refused_unless_configured(service, mo
     for target in ("http://127.0.0.1:8080/x", "http://169.254.169.254/latest", "http://[::1]/"):
         with pytest.raises(InvalidInput) as refused:
             webhook(service, me, target=target)
-        assert refused.value.error_code == "webhook_target_not_allowed"
+        assert refused.value.code == "webhook_target_not_allowed"
         assert "target" in refused.value.errors
     monkeypatch.setenv("PRM_WEBHOOK_ALLOW_PRIVATE", "true")
     assert webhook(service, me, target="http://127.0.0.1:8080/x")["active"] is True
@@ -207,7 +207,7 @@ def test_an_email_channel_needs_smtp_to_be_configured(service, monkeypatch) -> N
     monkeypatch.delenv("PRM_SMTP_HOST", raising=False)
     with pytest.raises(InvalidState) as refused:
         call(service, "create_channel", body, caller=me)
-    assert refused.value.error_code == "email_not_configured"
+    assert refused.value.code == "email_not_configured"
     monkeypatch.setenv("PRM_SMTP_HOST", "smtp.example.com")
     created = call(service, "create_channel", body, caller=me)
     assert (created["kind"], created["format"], created["secret"]) == ("email", None, None)

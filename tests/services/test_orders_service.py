@@ -98,7 +98,7 @@ def test_product_sku_is_unique_whatever_its_case(service) -> None:
     product = new_product(service)
     with pytest.raises(Conflict) as error:
         new_product(service, sku=product["sku"].lower())
-    assert error.value.error_code == "sku_taken"
+    assert error.value.code == "sku_taken"
 
 
 def test_partner_cannot_add_products(service) -> None:
@@ -173,7 +173,7 @@ def test_ordering_for_a_customer_not_protected_for_the_partner_is_customer_not_o
             contract_no=contract_no,
         )
 
-    assert error.value.error_code == "customer_not_owned"
+    assert error.value.code == "customer_not_owned"
     listed = call(service, "list_orders", {"q": contract_no}, caller=SALES_OPS)
     assert listed["total"] == 0
 
@@ -191,7 +191,7 @@ def test_inactive_or_unknown_products_cannot_be_ordered(service, filing) -> None
     call(service, "update_product", retired["id"], {"active": False})
     with pytest.raises(InvalidInput) as error:
         draft(service, partner_user(partner_id), customer_id, [line(retired, 1, "1.00")])
-    assert error.value.error_code == "product_inactive"
+    assert error.value.code == "product_inactive"
     assert "lines.0.product_id" in error.value.errors
     with pytest.raises(InvalidInput) as error:
         draft(
@@ -200,7 +200,7 @@ def test_inactive_or_unknown_products_cannot_be_ordered(service, filing) -> None
             customer_id,
             [{"product_id": new_id(), "quantity": 1, "unit_price": "1.00"}],
         )
-    assert error.value.error_code == "unknown_product"
+    assert error.value.code == "unknown_product"
 
 
 def test_contract_number_is_unique_per_partner(service, filing) -> None:
@@ -216,7 +216,7 @@ def test_contract_number_is_unique_per_partner(service, filing) -> None:
             [line(product, 1, "5.00")],
             contract_no=first["contract_no"],
         )
-    assert error.value.error_code == "contract_no_taken"
+    assert error.value.code == "contract_no_taken"
     other_id = new_id()
     again = draft(
         service,
@@ -338,7 +338,7 @@ def test_whoever_submitted_an_order_approves_no_step_of_it(service, filing) -> N
     submitter = Caller(user_id=order["_owner"].user_id, permissions=SALES_OPS.permissions)
     with pytest.raises(Forbidden) as refused:
         call(service, "approve_order", order["id"], {}, caller=submitter)
-    assert refused.value.error_code == "same_approver"
+    assert refused.value.code == "same_approver"
     assert call(service, "get_order", order["id"])["steps"][0]["actions"] == []
 
 
@@ -352,7 +352,7 @@ def test_one_approver_decides_one_step_of_an_order(service, filing) -> None:
     for decide, body in (("approve_order", {}), ("reject_order", {"comment": "不行"})):
         with pytest.raises(Forbidden) as refused:
             call(service, decide, order["id"], body, caller=every_step)
-        assert refused.value.error_code == "same_approver"
+        assert refused.value.code == "same_approver"
     still = call(service, "get_order", order["id"])
     assert (still["status"], still["current_step"]["name"]) == ("submitted", "finance")
 
@@ -451,7 +451,7 @@ def test_submission_checks_the_customer_again(service, filing) -> None:
     with pytest.raises(InvalidInput) as error:
         call(service, "submit_order", order["id"], caller=partner)
 
-    assert error.value.error_code == "customer_not_owned"
+    assert error.value.code == "customer_not_owned"
     assert call(service, "get_order", order["id"], caller=partner)["status"] == "draft"
     assert filing.calls == [customer_id, customer_id]
 
@@ -786,4 +786,4 @@ def test_a_contract_number_taken_by_a_concurrent_request_is_a_conflict_not_an_er
             ordering.create_order(uow, partner, load(OrderCreate, body), filing.owned_customer)
     finally:
         uow.close()
-    assert error.value.error_code == "contract_no_taken"
+    assert error.value.code == "contract_no_taken"

@@ -107,7 +107,7 @@ def test_the_last_active_admin_cannot_be_deactivated_nor_demoted(session: Sessio
     with pytest.raises(Conflict) as demoted:
         users.update_user(uow(session), caller, admin.id, {"roles": ["all-hq"]})
 
-    assert deactivated.value.error_code == demoted.value.error_code == "last_admin"
+    assert deactivated.value.code == demoted.value.code == "last_admin"
     admin = by_name(session, "admin")
     assert admin.active and [role.code for role in admin.roles] == [ADMIN_ROLE]
 
@@ -120,7 +120,7 @@ def test_an_admin_may_be_deactivated_while_another_stays(session: Session) -> No
     with pytest.raises(Forbidden) as own:
         users.update_user(uow(session), admin_caller(second), second["id"], {"roles": []})
 
-    assert own.value.error_code == "own_roles"
+    assert own.value.code == "own_roles"
     assert by_name(session, "admin").active is False
 
 
@@ -150,7 +150,7 @@ def test_two_admins_deactivating_each_other_at_once_leave_one(url: str, session:
         other.rollback()
     engine.dispose()
 
-    assert refused.value.error_code == "last_admin"
+    assert refused.value.code == "last_admin"
     session.expire_all()
     assert by_name(session, "admin").active is True
 

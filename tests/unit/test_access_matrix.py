@@ -16,6 +16,7 @@ from flask import Flask
 from gateway.app import create_app
 from services.common.config import get_settings
 from services.common.errors import ServiceUnavailable
+from tests.support.routes import routes_of
 
 HQ, USER = "hq", "user"
 
@@ -146,15 +147,6 @@ def partner_profile(permissions: list[str]) -> dict:
 def app_with(profile: dict) -> tuple[Flask, FakeRpc]:
     rpc = FakeRpc(profile)
     return create_app(get_settings(), rpc=rpc), rpc
-
-
-def routes_of(app: Flask) -> set[tuple[str, str]]:
-    return {
-        (method, rule.rule)
-        for rule in app.url_map.iter_rules()
-        if rule.endpoint != "static"
-        for method in rule.methods - {"HEAD", "OPTIONS"}
-    }
 
 
 def concrete(rule: str) -> str:

@@ -218,7 +218,7 @@ def big_order(submitted_by: int | None = SUBMITTER) -> FlowInstance:
 def assert_same_approver(decide, *args) -> None:
     with pytest.raises(Forbidden) as refused:
         decide(*args)
-    assert refused.value.error_code == "same_approver"
+    assert refused.value.code == "same_approver"
 
 
 def test_one_person_holding_every_permission_decides_one_step_only() -> None:
@@ -296,7 +296,7 @@ def test_a_submitter_named_in_an_all_step_cannot_start_a_flow_it_could_never_fin
     board = parse_flow([{"name": "board", "permission": "p", "mode": "all", "approvers": [7, 8]}])
     with pytest.raises(Forbidden) as refused:
         FlowInstance.start(board, {}, submitted_by=7, started_at=STARTED)
-    assert refused.value.error_code == "same_approver"
+    assert refused.value.code == "same_approver"
 
 
 def test_a_flow_naming_one_approver_in_two_all_steps_is_refused() -> None:
@@ -330,7 +330,7 @@ SET_UP_BEFORE = STARTED - timedelta(days=30)
 def assert_set_up_too_late(decide, *args) -> None:
     with pytest.raises(Forbidden) as refused:
         decide(*args, credentials_set_at=SET_UP_LATER)
-    assert refused.value.error_code == "same_approver"
+    assert refused.value.code == "same_approver"
     assert "set up after the flow started" in str(refused.value)
 
 

@@ -67,7 +67,7 @@ def test_override_not_yet_in_force_falls_back_to_partner_type() -> None:
 def test_no_rule_in_force_is_an_invalid_state_not_a_zero_rate() -> None:
     with pytest.raises(InvalidState) as refused:
         choose([], [rule("2027-01-01")], date(2026, 6, 30))
-    assert refused.value.error_code == "no_rate_in_force"
+    assert refused.value.code == "no_rate_in_force"
 
 
 def test_unknown_customer_source_has_no_rate() -> None:

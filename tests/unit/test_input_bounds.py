@@ -44,7 +44,7 @@ from tests.support.events import approved_event
 def test_json_the_parser_cannot_read_exactly_is_malformed(raw: bytes) -> None:
     with pytest.raises(BadRequest) as refused:
         parse_json_body(raw)
-    assert (refused.value.status, refused.value.error_code) == (400, "malformed")
+    assert (refused.value.status, refused.value.code) == (400, "malformed")
 
 
 def test_ordinary_json_is_read_as_it_is() -> None:

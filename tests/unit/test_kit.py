@@ -49,7 +49,7 @@ def test_typed_error_survives_nameko_serialisation() -> None:
     rebuilt = from_wire(serialize(error))
     assert isinstance(rebuilt, InvalidInput)
     assert rebuilt.status == 422
-    assert rebuilt.error_code == "region_not_in_territory"
+    assert rebuilt.code == "region_not_in_territory"
     assert rebuilt.errors == {"region_code": ["outside"]}
 
 

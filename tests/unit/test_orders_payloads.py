@@ -18,8 +18,8 @@ from services.common.schemas import load
 from services.orders import comments, events, exports, ordering
 from services.orders.models import Order, OrderComment, OrderLine
 from services.orders.schemas import (
-    FlowIn,
     OrderCreate,
+    OrderFlowIn,
     OrderListArgs,
     ProductCreate,
     SalesReportArgs,
@@ -89,11 +89,11 @@ def test_a_date_range_ending_before_it_starts_is_refused() -> None:
 
 def test_flow_steps_have_unique_names_and_permission_codes() -> None:
     with pytest.raises(InvalidInput):
-        load(FlowIn, {"steps": [{"name": "a", "permission": "order.approve.sales"}] * 2})
+        load(OrderFlowIn, {"steps": [{"name": "a", "permission": "order.approve.sales"}] * 2})
     with pytest.raises(InvalidInput):
-        load(FlowIn, {"steps": [{"name": "a", "permission": "Approve Sales"}]})
+        load(OrderFlowIn, {"steps": [{"name": "a", "permission": "Approve Sales"}]})
     with pytest.raises(InvalidInput):
-        load(FlowIn, {"kind": "filing", "steps": [{"name": "a", "permission": "x.y"}]})
+        load(OrderFlowIn, {"kind": "filing", "steps": [{"name": "a", "permission": "x.y"}]})
 
 
 # -- events -----------------------------------------------------------------------------

@@ -95,7 +95,7 @@ def test_region_snapshot_keeps_the_province_and_city_of_the_customer(code, provi
 def test_a_customer_without_a_valid_region_cannot_be_ordered_for(code) -> None:
     with pytest.raises(InvalidInput) as error:
         rules.region_snapshot(code)
-    assert error.value.error_code == "customer_region_invalid"
+    assert error.value.code == "customer_region_invalid"
 
 
 @pytest.mark.parametrize(
@@ -206,7 +206,7 @@ def test_the_owner_cancels_before_approval_and_hq_after_it_with_a_reason() -> No
 def test_a_customer_not_protected_for_the_partner_is_not_owned(answer) -> None:
     with pytest.raises(InvalidInput) as error:
         rules.check_owned_customer(answer, 7)
-    assert error.value.error_code == "customer_not_owned"
+    assert error.value.code == "customer_not_owned"
 
 
 def test_an_order_total_beyond_an_amount_column_is_refused() -> None:

@@ -22,7 +22,7 @@ def test_territory_keeps_separate_regions_and_removes_duplicates() -> None:
 def test_territory_refuses_unknown_codes() -> None:
     with pytest.raises(InvalidInput) as error:
         normalise_territory(["330100", "999999"], load_regions())
-    assert error.value.error_code == "unknown_region"
+    assert error.value.code == "unknown_region"
     assert "999999" in str(error.value.errors["territory"])
 
 
