@@ -21,12 +21,19 @@ import secrets  # noqa: E402
 import tempfile  # noqa: E402
 from collections.abc import Iterator  # noqa: E402
 
+import hypothesis  # noqa: E402
 import pytest  # noqa: E402
 
 from services.common.registry import NAMES as SERVICES  # noqa: E402
 from tests.support import infra  # noqa: E402
 
 pytest_plugins = ["tests.support.fixtures"]
+
+# In CI (``CI`` set) property tests draw the same examples every run, so that a red build
+# names a change, not a lucky draw; elsewhere they draw afresh and may find something new.
+hypothesis.settings.register_profile("ci", derandomize=True, database=None)
+if os.environ.get("CI"):
+    hypothesis.settings.load_profile("ci")
 
 
 def pytest_configure(config: pytest.Config) -> None:

@@ -127,12 +127,18 @@ class Assigner:
 
     def route(self, lead: Lead, now: datetime, user_id: int | None = None) -> bool:
         """Assign ``lead`` to the next partner, or leave it in the HQ queue; True if assigned
-        (``emit_routed`` tells which)."""
+        (``emit_routed`` tells which).
+
+        It runs inside the caller's write transaction, so it never asks the partners service:
+        a customer that became protected after ``consult`` (whose owner's terms were not
+        asked) is routed by region, as if the protection had come a moment later."""
+        if lead.region_code is not None and lead.region_code not in self._covering_cache:
+            raise RuntimeError("route() needs consult() first: it asks no service itself")
         had = rules.partners_had(lead)
         owner = protected_owner(self.session, lead)
         terms = None
-        if owner is not None and owner not in had:
-            terms = self._terms_of(owner)
+        if owner is not None and owner not in had and owner in self._terms_cache:
+            terms = self._terms_cache[owner]
         if terms is None:
             terms = self.choose(lead.region_code, had)
         if terms is None:

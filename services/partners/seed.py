@@ -169,12 +169,25 @@ DEMO_USERS = (
 
 
 def seed_demo(session: Session) -> bool:
-    """A few partners in Zhejiang and Jiangsu with their users; False if already there."""
-    if session.scalar(select(Partner.id).where(Partner.code == DEMO_PARTNERS[0][0])):
-        return False
+    """A few partners in Zhejiang and Jiangsu with their users; False if all are there.
+
+    Each partner and user is committed on its own (by its use case), so a seeding that
+    stopped halfway is completed by the next one: what exists is kept, the rest made."""
     uow = _unit_of_work(session)
-    ids: dict[str, int] = {}
+    ids: dict[str, int] = dict(
+        session.execute(
+            select(Partner.code, Partner.id).where(Partner.code.in_([p[0] for p in DEMO_PARTNERS]))
+        ).all()
+    )
+    existing_users = set(
+        session.scalars(select(User.username).where(User.username.in_([u[0] for u in DEMO_USERS])))
+    )
+    session.rollback()  # the reads above leave no transaction open for the use cases
+    made = False
     for code, name, type_, parent, territory in DEMO_PARTNERS:
+        if code in ids:
+            continue
+        made = True
         partner = partners.create_partner(
             uow,
             SYSTEM,
@@ -191,6 +204,9 @@ def seed_demo(session: Session) -> bool:
         )
         ids[code] = partner["id"]
     for username, display_name, partner_code, role_codes in DEMO_USERS:
+        if username in existing_users:
+            continue
+        made = True
         users.create_user(
             uow,
             SYSTEM,
@@ -206,7 +222,7 @@ def seed_demo(session: Session) -> bool:
                 "phone": None,
             },
         )
-    return True
+    return made
 
 
 def bootstrap(session: Session) -> None:

@@ -9,6 +9,7 @@ import sys
 import unicodedata
 
 import pytest
+import regex
 from confusable_homoglyphs.confusables import confusables_data
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -69,9 +70,14 @@ OTHER_INVISIBLES = [
     "\x01",  # a control character
 ]
 
+#: Python's Unicode tables (14.0 on 3.11) are older than the ``regex`` module's, which the
+#: keys use; a few marks changed category since (U+1171E AHOM CONSONANT SIGN MEDIAL RA is Mn
+#: in 14.0, a visible spacing mark, Mc, since 15.0). Only what both call invisible is drawn.
+_INVISIBLE_NOW = regex.compile(r"[\p{Cf}\p{Mn}\p{Me}]")
+
 invisible = st.one_of(
     st.sampled_from(ISSUE_INVISIBLES + OTHER_INVISIBLES),
-    st.characters(categories=["Cf", "Mn", "Me"]),
+    st.characters(categories=["Cf", "Mn", "Me"]).filter(lambda ch: _INVISIBLE_NOW.match(ch)),
 )
 
 

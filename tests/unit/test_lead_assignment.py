@@ -145,3 +145,26 @@ def test_assigned_lead_gets_the_partner_types_claim_deadline_and_a_history_row()
     assert lead.assigned_partner_id == 7
     assert lead.claim_deadline == NOW + timedelta(hours=48)
     assert [(e.action, e.partner_id, e.user_id) for e in lead.history] == [("assigned", 7, 5)]
+
+
+def test_routing_asks_no_service_even_when_a_customer_became_protected_after_consulting(
+    monkeypatch,
+) -> None:
+    """Routing runs inside the write transaction (a locked lead): the partners service is
+    asked before it, never during it. A protection that appears in between is not seen."""
+    import services.filing.routing as routing
+
+    asked: list[int] = []
+    a = Assigner(
+        session=None,
+        covering=lambda region: [cover(1, "330100")],
+        terms=lambda pid: asked.append(pid) or {"partner_id": pid, "claim_hours": 72},
+    )
+    lead = Lead(name="杭州某某公司", region_code="330106", history=[])
+    monkeypatch.setattr(routing, "protected_owner", lambda session, lead: None)
+    a.consult(lead)
+    monkeypatch.setattr(routing, "protected_owner", lambda session, lead: 9)
+    a._open, a._last = {}, {}
+    assert a.route(lead, NOW) is True
+    assert asked == []
+    assert lead.assigned_partner_id == 1
