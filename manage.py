@@ -75,10 +75,20 @@ def _seed_module(name: str):
         return None
 
 
-def _session(name: str):
+@contextmanager
+def _session(name: str) -> Iterator:
+    """A session on ``name``'s own database (through its own models), committed when the
+    block ends without an error; the engine is let go afterwards (tests call the ``testing``
+    commands many times)."""
     from sqlalchemy.orm import Session
 
-    return Session(make_engine(get_settings().database_url(name)))
+    engine = make_engine(get_settings().database_url(name))
+    try:
+        with Session(engine) as session:
+            yield session
+            session.commit()
+    finally:
+        engine.dispose()
 
 
 def declare_queues(names: list[str]) -> None:
@@ -103,7 +113,6 @@ def cmd_migrate(args: argparse.Namespace) -> None:
         if seed is not None and hasattr(seed, "bootstrap"):
             with _session(name) as session:
                 seed.bootstrap(session)
-                session.commit()
     declare_queues(list(SERVICES))
     print(f"migrated: {', '.join(names)}")
 
@@ -114,7 +123,6 @@ def cmd_seed(args: argparse.Namespace) -> None:
         if seed is not None and hasattr(seed, "seed_demo"):
             with _session(name) as session:
                 created = seed.seed_demo(session)
-                session.commit()
             print(f"demo data for {name}: {'created' if created else 'already there'}")
 
 
@@ -221,7 +229,6 @@ def cmd_reseal(args: argparse.Namespace) -> None:
         metadata = importlib.import_module(f"services.{name}.models").Base.metadata
         with _session(name) as session:
             rows = reseal_all(session, metadata)
-            session.commit()
         print(f"{name}: {rows} row(s) sealed with the newest key")
 
 
@@ -256,7 +263,6 @@ def cmd_admin(args: argparse.Namespace) -> None:
         except AppError as exc:
             details = json.dumps(exc.errors, ensure_ascii=False) if exc.errors else ""
             sys.exit(f"admin {args.action} refused: {exc.message} {details}".rstrip())
-        session.commit()
     print(f"{user['username']} (id {user['id']}) is an active HQ admin; roles: {user['roles']}")
 
 
@@ -270,21 +276,6 @@ def _testing_only() -> None:
             "manage.py testing is refused unless PRM_ENV=test: it changes times and stored"
             " values as no user may"
         )
-
-
-@contextmanager
-def _service_session(name: str) -> Iterator:
-    """A session on ``name``'s own database (through its own models), committed on success;
-    the engine is let go afterwards, as a test calls these commands many times."""
-    from sqlalchemy.orm import Session
-
-    engine = make_engine(get_settings().database_url(name))
-    try:
-        with Session(engine) as session:
-            yield session
-            session.commit()
-    finally:
-        engine.dispose()
 
 
 def _aware(moment: datetime) -> datetime:
@@ -301,7 +292,7 @@ def age_customer(customer_id: int, until: datetime, clear_reminder: bool = False
     until = _aware(until)
     from services.filing.models import Customer
 
-    with _service_session("filing") as session:
+    with _session("filing") as session:
         customer = session.get(Customer, customer_id, with_for_update=True)
         if customer is None:
             raise TestingRefused(f"no customer {customer_id}")
@@ -317,7 +308,7 @@ def age_lead(lead_id: int, until: datetime) -> None:
     until = _aware(until)
     from services.filing.models import Lead
 
-    with _service_session("filing") as session:
+    with _session("filing") as session:
         lead = session.get(Lead, lead_id, with_for_update=True)
         if lead is None:
             raise TestingRefused(f"no lead {lead_id}")
@@ -337,7 +328,7 @@ def stored_channel(channel_id: int) -> dict[str, str | None]:
     from sqlalchemy import Text, select, type_coerce
 
     table = _channel_table()
-    with _service_session("notify") as session:
+    with _session("notify") as session:
         row = session.execute(
             select(
                 type_coerce(table.c.target, Text).label("target"),
@@ -356,7 +347,7 @@ def put_stored_channel_target(channel_id: int, stored: str) -> None:
     from sqlalchemy import Text, type_coerce, update
 
     table = _channel_table()
-    with _service_session("notify") as session:
+    with _session("notify") as session:
         done = session.execute(
             update(table).where(table.c.id == channel_id).values(target=type_coerce(stored, Text))
         )

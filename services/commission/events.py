@@ -26,9 +26,9 @@ STATEMENT_PAID = "statement_paid"
 
 
 class EntryCreated(EventSchema):
-    entry_id = Id(required=True)
-    order_id = Id(required=True)
-    partner_id = Id(required=True)
+    entry_id = Id(strict=True, required=True)
+    order_id = Id(strict=True, required=True)
+    partner_id = Id(strict=True, required=True)
     contract_no = fields.String(required=True)
     source = fields.String(required=True)
     contract_amount = Money(signed=True, required=True)
@@ -39,8 +39,8 @@ class EntryCreated(EventSchema):
 
 
 class StatementIssued(EventSchema):
-    statement_id = Id(required=True)
-    partner_id = Id(required=True)
+    statement_id = Id(strict=True, required=True)
+    partner_id = Id(strict=True, required=True)
     period = fields.String(required=True)
     total_amount = Money(signed=True, required=True)
     entry_count = fields.Integer(required=True)

@@ -8,13 +8,13 @@ service may import it to read its events without depending on the rest of the pr
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from marshmallow import EXCLUDE, Schema, ValidationError
 
 from services.common.errors import InvalidInput
-from services.common.timeutil import as_utc
+from services.common.timeutil import as_utc, utcnow
 
 
 class EventSchema(Schema):
@@ -64,11 +64,14 @@ def load_event(schema: type[Schema], event: dict[str, Any]) -> EventData:
     """The validated ``data`` of a received event (``InvalidInput`` when it does not match
     the producer's schema: the event is parked with the reason)."""
     data = event.get("data") if isinstance(event, dict) else None
+    if not isinstance(data, dict):
+        raise InvalidInput(f"not an event with data: {type(event).__name__}")
     try:
-        return EventData(schema, schema().load(data if isinstance(data, dict) else {}))
+        return EventData(schema, schema().load(data))
     except ValidationError as exc:
         raise InvalidInput(
-            f"{event.get('type')} event does not match {schema.__name__}",
+            f"{event.get('type') if isinstance(event, dict) else None} event does not match"
+            f" {schema.__name__}",
             errors=exc.normalized_messages(),
         ) from exc
 
@@ -76,8 +79,30 @@ def load_event(schema: type[Schema], event: dict[str, Any]) -> EventData:
 def occurred_at(event: dict[str, Any]) -> datetime:
     """When the event happened (the envelope's ``occurred_at``, UTC); ``InvalidInput`` when
     it is missing or malformed, never a guess."""
+    kind = event.get("type") if isinstance(event, dict) else None
     raw = event.get("occurred_at") if isinstance(event, dict) else None
     try:
-        return as_utc(datetime.fromisoformat(raw))
-    except (TypeError, ValueError) as exc:
-        raise InvalidInput(f"{event.get('type')} event without a valid occurred_at") from exc
+        moment = datetime.fromisoformat(raw)
+        check_not_future(moment, f"{kind} event's occurred_at")
+        return as_utc(moment)
+    except (TypeError, ValueError, OverflowError) as exc:
+        raise InvalidInput(f"{kind} event without a valid occurred_at") from exc
+
+
+#: How far ahead of this machine's clock another's may run (an event's time is its
+#: producer's clock).
+CLOCK_SKEW = timedelta(minutes=5)
+
+
+def happened(moment: datetime) -> None:
+    """A field validator: the time has a zone and is not in the future (``CLOCK_SKEW``
+    aside), as a time an event reports must."""
+    if moment.tzinfo is None or moment > utcnow() + CLOCK_SKEW:
+        raise ValidationError("a time with a zone, not in the future")
+
+
+def check_not_future(moment: datetime, what: str) -> None:
+    """``InvalidInput`` for a time after now (beyond ``CLOCK_SKEW``): an event tells what
+    has happened. A time from the future would outrank every real event after it."""
+    if moment.tzinfo is None or moment > utcnow() + CLOCK_SKEW:
+        raise InvalidInput(f"{what} is in the future or has no time zone: {moment.isoformat()}")

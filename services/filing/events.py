@@ -13,7 +13,7 @@ from __future__ import annotations
 from marshmallow import Schema, fields
 
 from services.common.events import EventSchema
-from services.common.schemas import IsoDateTime
+from services.common.schemas import Id, IsoDateTime, RegionCode
 
 FILING_SUBMITTED = "filing_submitted"
 FILING_STEP_WAITING = "filing_step_waiting"
@@ -37,7 +37,7 @@ class Step(EventSchema):
     name = fields.String(required=True)
     permission = fields.String(required=True)
     mode = fields.String(required=True)
-    approvers = fields.List(fields.Integer(), required=True)
+    approvers = fields.List(Id(strict=True), required=True)
     condition = fields.Dict(required=True, allow_none=True)
 
 
@@ -45,10 +45,10 @@ class CustomerEvent(EventSchema):
     """Something happened to a customer: ``protection_ending`` (its protection ends within
     days) and ``customer_released`` (it went to the public pool) carry only this."""
 
-    customer_id = fields.Integer(required=True)
+    customer_id = Id(strict=True, required=True)
     customer_name = fields.String(required=True)
-    partner_id = fields.Integer(required=True)
-    region_code = fields.String(required=True)
+    partner_id = Id(strict=True, required=True)
+    region_code = RegionCode(required=True)
     source = fields.String(required=True)
     status = fields.String(required=True)
     protected_until = IsoDateTime(required=True, allow_none=True)
@@ -57,7 +57,7 @@ class CustomerEvent(EventSchema):
 class FilingDecided(CustomerEvent):
     """``filing_approved``: the last step approved; the customer is protected."""
 
-    filing_id = fields.Integer(required=True)
+    filing_id = Id(strict=True, required=True)
 
 
 class FilingWaiting(FilingDecided):
@@ -77,7 +77,7 @@ class CustomerTransferred(CustomerEvent):
     """``customer_transferred``: HQ moved the customer from ``from_partner_id`` to
     ``partner_id``."""
 
-    from_partner_id = fields.Integer(required=True)
+    from_partner_id = Id(strict=True, required=True)
     reason = fields.String(required=True)
 
 
@@ -85,10 +85,10 @@ class LeadEvent(EventSchema):
     """``lead_assigned``, ``lead_unassigned`` (back in the HQ queue),
     ``lead_claim_deadline_near`` and ``lead_expired`` carry only this."""
 
-    lead_id = fields.Integer(required=True)
+    lead_id = Id(strict=True, required=True)
     lead_name = fields.String(required=True)
-    partner_id = fields.Integer(required=True, allow_none=True)
-    region_code = fields.String(required=True, allow_none=True)
+    partner_id = Id(strict=True, required=True, allow_none=True)
+    region_code = RegionCode(required=True, allow_none=True)
     status = fields.String(required=True)
     claim_deadline = IsoDateTime(required=True, allow_none=True)
 
@@ -96,7 +96,7 @@ class LeadEvent(EventSchema):
 class LeadClaimed(LeadEvent):
     """``lead_claimed``: the partner claimed the lead; ``customer_id`` is its customer."""
 
-    customer_id = fields.Integer(required=True)
+    customer_id = Id(strict=True, required=True)
 
 
 class LeadDeclined(LeadEvent):

@@ -7,6 +7,7 @@ from __future__ import annotations
 from services.commission import events as commission_events
 from services.common.config import load_notify_settings
 from services.common.entrypoints import event_handler, rpc
+from services.common.errors import InvalidInput
 from services.common.events import EventData, event_data, load_event
 from services.common.rpc import ServiceRpc
 from services.common.schemas import load, load_id
@@ -37,7 +38,10 @@ class NotifyService(ServiceBase):
         is the event's data read through its producer's schema (a mismatch is parked); it
         is passed on as that schema writes it, so that what channels are sent keeps the
         producer's wire format and the allow-lists of ``payloads`` still decide."""
-        event = event | {"data": event_data(data.schema, data)}
+        try:
+            event = event | {"data": event_data(data.schema, dict(data))}
+        except ValueError as exc:  # loaded, but not writable again: a malformed event
+            raise InvalidInput(f"{kind} event cannot be passed on: {exc}") from exc
         people = PartnersPeople(self.partners)
         notifications.notify(self.uow, people, kind, event, utcnow(), self.wake_deliveries)
 

@@ -39,7 +39,7 @@ from __future__ import annotations
 
 from marshmallow import Schema, fields
 
-from services.common.events import EventSchema
+from services.common.events import EventSchema, happened
 from services.common.schemas import Id, IsoDateTime, Money, RegionCode
 
 ORDER_SUBMITTED = "order_submitted"
@@ -105,7 +105,7 @@ class OrderApproved(_OrderEvent):
     customer_source = fields.String(required=True)
     total_amount = _amount()
     lines = fields.List(fields.Nested(ApprovedLine), required=True)
-    approved_at = IsoDateTime(required=True)
+    approved_at = IsoDateTime(required=True, validate=happened)
 
 
 class OrderRejected(_OrderEvent):
@@ -116,11 +116,11 @@ class OrderRejected(_OrderEvent):
 class OrderCancelled(_OrderEvent):
     customer_id = _id()
     was_approved = fields.Boolean(required=True)
-    approved_at = IsoDateTime(required=True, allow_none=True)
+    approved_at = IsoDateTime(required=True, allow_none=True, validate=happened)
     total_amount = _amount()
     customer_source = fields.String(required=True)
     reason = fields.String(required=True, allow_none=True)
-    cancelled_at = IsoDateTime(required=True)
+    cancelled_at = IsoDateTime(required=True, validate=happened)
 
 
 class OrderCompleted(_OrderEvent):

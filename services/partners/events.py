@@ -25,7 +25,7 @@ from __future__ import annotations
 from marshmallow import Schema, fields
 
 from services.common.events import EventSchema
-from services.common.schemas import IsoDateTime
+from services.common.schemas import Id, IsoDateTime, RegionCode
 
 PARTNER_CREATED = "partner_created"
 PARTNER_UPDATED = "partner_updated"
@@ -41,13 +41,13 @@ ROLE_CHANGED = "role_changed"
 class PartnerChanged(EventSchema):
     """A partner after its creation, a change or a change of status."""
 
-    id = fields.Integer(required=True)
+    id = Id(strict=True, required=True)
     code = fields.String(required=True)
     name = fields.String(required=True)
     type = fields.String(required=True)
-    parent_id = fields.Integer(required=True, allow_none=True)
+    parent_id = Id(strict=True, required=True, allow_none=True)
     status = fields.String(required=True)
-    territory = fields.List(fields.String(), required=True)
+    territory = fields.List(RegionCode(), required=True)
     contact_name = fields.String(allow_none=True)
     contact_phone = fields.String(allow_none=True)
     contact_email = fields.String(allow_none=True)
@@ -57,12 +57,12 @@ class PartnerChanged(EventSchema):
 class TerritoryChanged(EventSchema):
     """What a copy of territories needs to say who covers a region."""
 
-    partner_id = fields.Integer(required=True)
+    partner_id = Id(strict=True, required=True)
     code = fields.String(required=True)
     type = fields.String(required=True)
     status = fields.String(required=True)
-    parent_id = fields.Integer(required=True, allow_none=True)
-    territory = fields.List(fields.String(), required=True)
+    parent_id = Id(strict=True, required=True, allow_none=True)
+    territory = fields.List(RegionCode(), required=True)
 
 
 class PartnerTypeChanged(EventSchema):
@@ -77,12 +77,12 @@ class PartnerTypeChanged(EventSchema):
 class UserChanged(EventSchema):
     """A user after its creation or a change; ``roles`` are role codes."""
 
-    id = fields.Integer(required=True)
+    id = Id(strict=True, required=True)
     username = fields.String(required=True)
     display_name = fields.String(required=True)
     email = fields.String(allow_none=True)
     phone = fields.String(allow_none=True)
-    partner_id = fields.Integer(required=True, allow_none=True)
+    partner_id = Id(strict=True, required=True, allow_none=True)
     roles = fields.List(fields.String(), required=True)
     active = fields.Boolean(required=True)
     language = fields.String(required=True)
@@ -93,7 +93,7 @@ class UserChanged(EventSchema):
 class RoleChanged(EventSchema):
     """A role after its creation or a change."""
 
-    id = fields.Integer(required=True)
+    id = Id(strict=True, required=True)
     code = fields.String(required=True)
     name = fields.String(required=True)
     scope = fields.String(required=True)

@@ -8,6 +8,7 @@ import socket
 from collections.abc import Iterator
 
 import eventlet.patcher
+import psycopg2
 import pytest
 
 
@@ -41,4 +42,6 @@ def no_network() -> Iterator[None]:
             patch.setattr(cls, "connect_ex", _refuse)
         patch.setattr(socket, "create_connection", _refuse)
         patch.setattr(original, "create_connection", _refuse)
+        # The PostgreSQL driver connects in C, past Python's sockets.
+        patch.setattr(psycopg2, "connect", _refuse)
         yield

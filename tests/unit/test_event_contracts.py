@@ -18,7 +18,8 @@ import pytest
 from marshmallow import Schema
 
 from services.common.entrypoints import EventHandler
-from services.common.events import EventSchema, event_data, load_event
+from services.common.errors import InvalidInput
+from services.common.events import EventSchema, event_data, load_event, occurred_at
 from services.common.schemas import Money
 
 SERVICES = ("partners", "filing", "orders", "commission", "notify")
@@ -167,8 +168,35 @@ def test_each_consumer_reads_its_event_through_the_producers_schema(
     names, calls = _loaded_names(handler)
     assert calls, f"{consumer}.{method} does not read {kind} through load_event"
     schema_fields = set(contract.schema().fields)
-    missing = _fields_read(handler, names) - schema_fields
+    read = _fields_read(handler, names)
+    service_module = importlib.import_module(f"services.{consumer}.service")
+    for function, parameter in _passed_to(handler, names, vars(service_module)):
+        tree = ast.parse(textwrap.dedent(inspect.getsource(function)))
+        read |= _fields_read(tree.body[0], {parameter})
+    missing = read - schema_fields
     assert not missing, f"{consumer}.{method} reads {sorted(missing)}, not in {kind}'s schema"
+
+
+def _passed_to(handler: ast.FunctionDef, names: set[str], scope: dict) -> list[tuple]:
+    """(function, its parameter) for each ``module.function(...)`` call of the handler that
+    is handed the loaded data: where the use case reads it."""
+    found = []
+    for node in ast.walk(handler):
+        if not (
+            isinstance(node, ast.Call)
+            and isinstance(node.func, ast.Attribute)
+            and isinstance(node.func.value, ast.Name)
+            and inspect.ismodule(scope.get(node.func.value.id))
+        ):
+            continue
+        function = getattr(scope[node.func.value.id], node.func.attr, None)
+        if not inspect.isfunction(function):
+            continue
+        parameters = list(inspect.signature(function).parameters)
+        for position, argument in enumerate(node.args):
+            if isinstance(argument, ast.Name) and argument.id in names:
+                found.append((function, parameters[position]))
+    return found
 
 
 class _Example(EventSchema):
@@ -187,3 +215,40 @@ def test_reading_a_field_the_schema_does_not_declare_fails_loudly() -> None:
 def test_a_producer_cannot_emit_what_its_schema_would_refuse() -> None:
     with pytest.raises(ValueError, match="_Example refuses"):
         event_data(_Example, {"amount": "99999999999999.00"})
+
+
+def _id_fields() -> list[tuple[str, str]]:
+    from services.common.schemas import Id
+
+    found = []
+    for kind, contract in sorted(catalogue().items()):
+        for name, schema_field in contract.schema().fields.items():
+            if isinstance(schema_field, Id):
+                found.append((kind, name))
+    return found
+
+
+@pytest.mark.parametrize(("kind", "name"), _id_fields())
+@pytest.mark.parametrize("hostile", [1.5, "5", 0, -1, 10**30, True])
+def test_an_event_naming_a_row_by_anything_but_a_real_id_is_refused(kind, name, hostile) -> None:
+    """A forged or broken event cannot point at row 1 with ``1.5``, nor write id 0."""
+    schema = catalogue()[kind].schema
+    errors = schema().validate({name: hostile})
+    assert name in errors, f"{kind}.{name} took {hostile!r}"
+
+
+@pytest.mark.parametrize(
+    "moment", ["9000-01-01T00:00:00+00:00", "9999-12-31T23:59:59-14:00", "2026-01-01T00:00:00"]
+)
+def test_an_event_from_the_future_or_without_a_zone_is_refused_not_believed(moment) -> None:
+    """A partner event dated in the future would outrank every real one after it."""
+    with pytest.raises(InvalidInput):
+        occurred_at({"type": "partner_updated", "occurred_at": moment})
+    from services.orders.events import OrderApproved
+
+    assert "approved_at" in OrderApproved().validate({"approved_at": moment})
+
+
+def test_a_body_that_is_not_an_event_is_refused_as_input() -> None:
+    with pytest.raises(InvalidInput):
+        load_event(_Example, ["not", "an", "event"])
