@@ -101,6 +101,7 @@ def current_caller() -> Caller:
         partner_ids=None if ids is None else frozenset(ids),
         permissions=frozenset(profile.get("permissions") or ()),
         request_id=g.get("request_id"),
+        address=request.remote_addr,
         credentials_set_at=(
             as_utc(datetime.fromisoformat(credentials_set_at)) if credentials_set_at else None
         ),

@@ -45,6 +45,9 @@ class Caller:
     request_id: str | None = None
     system: str | None = None
     credentials_set_at: datetime | None = None
+    #: Where the request came from (the client's address as the gateway saw it), for the
+    #: audit trail; ``None`` for the system and for calls made before it travelled.
+    address: str | None = None
 
     @classmethod
     def system_caller(cls, component: str, request_id: str | None = None) -> Caller:
@@ -89,6 +92,7 @@ class Caller:
             "rid": self.request_id,
             "sys": self.system,
             "cred": iso(self.credentials_set_at),
+            "addr": self.address,
         }
 
     @classmethod
@@ -103,6 +107,7 @@ class Caller:
             request_id=claims.get("rid"),
             system=claims.get("sys"),
             credentials_set_at=as_utc(datetime.fromisoformat(credentials)) if credentials else None,
+            address=claims.get("addr"),
         )
 
 
