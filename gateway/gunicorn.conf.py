@@ -10,6 +10,9 @@ timeout = int(os.environ.get("GATEWAY_TIMEOUT", "30"))
 graceful_timeout = 10
 keepalive = 75  # longer than clients and load balancers keep idle connections
 accesslog = os.environ.get("GATEWAY_ACCESS_LOG", "-")
+# Query values that name a person (a phone searched with q=) and credentials stay out of
+# the access log: gateway/access_log.py.
+logger_class = "gateway.access_log.PrivateAccessLogger"
 errorlog = "-"
 loglevel = os.environ.get("LOG_LEVEL", "info").lower()
 # gunicorn's control socket defaults to one file in $HOME shared by every gunicorn of the

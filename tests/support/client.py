@@ -2,10 +2,24 @@
 
 from __future__ import annotations
 
+import contextlib
 import uuid
 from typing import Any
 
 import requests
+
+#: Every credential this run's clients sent or received (passwords, access and refresh
+#: tokens): none may appear in any log of the stack (``fixtures.stack`` checks at its end).
+SECRETS_SEEN: set[str] = set()
+_SECRET_FIELDS = ("password", "current_password", "new_password", "access_token", "refresh_token")
+
+
+def _remember_secrets(data: Any) -> None:
+    if isinstance(data, dict):
+        for name in _SECRET_FIELDS:
+            value = data.get(name)
+            if isinstance(value, str) and len(value) >= 8:
+                SECRETS_SEEN.add(value)
 
 
 def unique(prefix: str = "t") -> str:
@@ -26,9 +40,10 @@ class Client:
         if self.token:
             headers.setdefault("Authorization", f"Bearer {self.token}")
         kwargs.setdefault("timeout", 30)
+        _remember_secrets(kwargs.get("json"))
         url = f"{self.base_url}{path}"
         try:
-            return self.session.request(method, url, headers=headers, **kwargs)
+            response = self.session.request(method, url, headers=headers, **kwargs)
         except requests.ConnectionError as exc:
             # A kept-alive connection the server closed while idle (the tests' process is
             # monkey-patched, so urllib3 does not always see the close before reusing it):
@@ -36,7 +51,11 @@ class Client:
             if "RemoteDisconnected" not in str(exc):
                 raise
             self.session.close()
-            return self.session.request(method, url, headers=headers, **kwargs)
+            response = self.session.request(method, url, headers=headers, **kwargs)
+        if path.startswith("/api/v1/auth"):
+            with contextlib.suppress(ValueError):
+                _remember_secrets(response.json())
+        return response
 
     def get(self, path: str, **kwargs: Any) -> requests.Response:
         return self.request("GET", path, **kwargs)

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.support.client import Client
+from tests.support.client import SECRETS_SEEN, Client
 from tests.support.infra import RunInfra
 from tests.support.stack import Stack
 from tests.support.world import ADMIN_PASSWORD, World
@@ -29,6 +29,32 @@ def stack(tmp_path_factory: pytest.TempPathFactory, run_infra: RunInfra) -> Iter
         yield stack
     finally:
         stack.stop()
+    leaks = secrets_in_logs(stack, SECRETS_SEEN | stack_keys(stack))
+    assert not leaks, f"credentials written to the stack's logs: {leaks}"
+
+
+def stack_keys(stack: Stack) -> set[str]:
+    """The keys and passwords the stack's processes were given: signing and sealing keys
+    (each of a comma-separated ring), passwords, and those inside broker URIs."""
+    from urllib.parse import urlsplit
+
+    keys: set[str] = set()
+    for name, value in stack.env.items():
+        if name.endswith(("_KEY", "_PASSWORD", "_SECRET")):
+            keys |= {part.strip() for part in value.split(",")}
+        elif name.endswith("_URI") and "@" in value:
+            keys.add(urlsplit(value).password or "")
+    return {key for key in keys if len(key) >= 12}
+
+
+def secrets_in_logs(stack: Stack, secrets: set[str]) -> dict[str, list[str]]:
+    """Which log files hold which secrets (each shown by its first characters only)."""
+    found: dict[str, list[str]] = {}
+    for name, text in stack.logs().items():
+        hits = [f"{secret[:6]}..." for secret in secrets if secret in text]
+        if hits:
+            found[name] = hits
+    return found
 
 
 @pytest.fixture(scope="session")

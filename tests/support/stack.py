@@ -18,8 +18,9 @@ from pathlib import Path
 import requests
 
 ROOT = Path(__file__).resolve().parents[2]
-#: What the tests give gunicorn besides its config: two workers, no access log.
-TEST_GATEWAY_ARGS = ("--workers", "2", "--access-logfile", "/dev/null")
+#: What the tests give gunicorn besides its config: two workers, the access log in the
+#: gateway's log file (where a run looks for secrets and personal data that leaked).
+TEST_GATEWAY_ARGS = ("--workers", "2", "--access-logfile", "-")
 
 
 def free_port() -> int:
@@ -136,6 +137,13 @@ class Stack:
             time.sleep(0.3)
         raise RuntimeError(f"stack not ready after {timeout:.0f} s: {last}; gateway log: "
                            f"{self.tail('gateway')}")  # fmt: skip
+
+    def logs(self) -> dict[str, str]:
+        """Every log file of the stack (processes and manage.py commands) by file name."""
+        if not self.log_dir.exists():
+            return {}
+        paths = sorted(self.log_dir.glob("*.log"))
+        return {path.name: path.read_text(errors="replace") for path in paths}
 
     def log(self, name: str) -> str:
         """Everything process ``name`` wrote so far."""
