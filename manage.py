@@ -5,13 +5,22 @@ python manage.py run SERVICE               run one service (Nameko)
 python manage.py seed                      demo data for a local run
 python manage.py ping SERVICE              exit 0 if the service answers
 python manage.py parked list|replay        events parked after failing N times
-python manage.py reseal [SERVICE ...]      stored secrets sealed again with the newest key
+python manage.py reseal [SERVICE ...]      stored secrets and personal data sealed again with
+                                           the newest key, blind indexes recomputed with it
 python manage.py admin restore [--username admin] [--password-file F]
                                            a locked-out installation mended: the HQ admin
                                            role whole again, the user an active HQ admin
 python manage.py admin create --username NAME [--password-file F]
                                            a new HQ admin
 (the admin's password: from the file, else PRM_ADMIN_PASSWORD, else asked for)
+python manage.py audit verify              the audit log's chain walked and checked:
+                                           exit 0 and the count when whole, else 1 and
+                                           the first record that breaks it
+python manage.py broker definitions [--vhost V] [--operator-user U]
+                                           RabbitMQ definitions: one user per process, its
+                                           permissions (services/common/broker.py)
+python manage.py broker apply [--vhost V]  those users created on the broker of AMQP_URI
+python manage.py broker k8s                deploy/k8s/broker-users.yaml, rendered
 python manage.py testing age-customer --id N --until ISO [--clear-reminder]
 python manage.py testing age-lead --id N --until ISO
 python manage.py testing stored-channel --id N
@@ -45,10 +54,14 @@ from pathlib import Path  # noqa: E402
 
 from kombu import Connection, Queue  # noqa: E402
 
-from services.common.config import get_settings  # noqa: E402
-from services.common.context import Caller, sign_caller  # noqa: E402
+from services.common.config import amqp_ssl, get_settings  # noqa: E402
+from services.common.context import Caller  # noqa: E402
 from services.common.db import make_engine  # noqa: E402
-from services.common.entrypoints import ATTEMPTS_HEADER, PARKED_QUEUE, event_queues  # noqa: E402
+from services.common.entrypoints import (  # noqa: E402
+    ATTEMPTS_HEADER,
+    PARKED_QUEUE,
+    event_queues,
+)
 from services.common.logs import configure_logging  # noqa: E402
 from services.common.migrations import upgrade  # noqa: E402
 
@@ -92,11 +105,15 @@ def _session(name: str) -> Iterator:
 
 
 def declare_queues(names: list[str]) -> None:
-    """Durable queues of every event handler, so that no event finds no queue."""
+    """Every exchange (the processes only refer to them: their logins may not declare or
+    delete one, services/common/broker.py) and the durable queues of every event handler,
+    so that no event finds no queue."""
+    from services.common.broker import declare_shared
+
     config = get_settings().nameko_config()
-    with Connection(config["AMQP_URI"], connect_timeout=5) as connection:
+    with Connection(config["AMQP_URI"], connect_timeout=5, ssl=config["AMQP_SSL"]) as connection:
         channel = connection.channel()
-        Queue(PARKED_QUEUE, durable=True)(channel).declare()
+        declare_shared(channel)  # and prm.parked, bound to prm.retry, where handlers park
         for name in names:
             for queue in event_queues(service_class(name), config):
                 queue(channel).declare()
@@ -161,12 +178,17 @@ def cmd_run(args: argparse.Namespace) -> None:
 
 def cmd_ping(args: argparse.Namespace) -> None:
     from gateway.rpc import RpcClient
+    from services.common.config import broker_settings
 
     settings = get_settings()
-    client = RpcClient(settings.amqp_uri, timeout=args.timeout)
-    token = sign_caller(Caller.system_caller("manage"))
+    broker = broker_settings()
+    # Its reply queue bears the name of this login's process (a service pinging itself in
+    # its own container), which the broker requires of a per-process user.
+    own = broker.user_prefix and broker.user.startswith(broker.user_prefix)
+    client_name = broker.user.removeprefix(broker.user_prefix or "") if own else "manage"
+    client = RpcClient(settings.amqp_uri, timeout=args.timeout, client=client_name)
     try:
-        result = client.call(args.service, "ping", caller=token)
+        result = client.call(args.service, "ping", caller=Caller.system_caller("manage"))
     except Exception as exc:
         print(f"{args.service}: {exc}", file=sys.stderr)
         sys.exit(1)
@@ -176,9 +198,17 @@ def cmd_ping(args: argparse.Namespace) -> None:
 
 
 def cmd_parked(args: argparse.Namespace) -> None:
-    """List parked events, or send them back to the queue they came from."""
+    """List parked events, or send them back to the queue they came from (see
+    ``PARKED_HELP``)."""
+    from services.common.broker import parked_by_its_consumer
+    from services.common.config import broker_settings
+    from services.common.entrypoints import SENDER_HEADER
+
     settings = get_settings()
-    with Connection(settings.amqp_uri, connect_timeout=5) as connection:
+    broker = broker_settings()
+    with Connection(
+        settings.amqp_uri, connect_timeout=5, ssl=amqp_ssl(settings.amqp_uri)
+    ) as connection:
         channel = connection.channel()
         queue = Queue(PARKED_QUEUE, durable=True)(channel)
         queue.declare()
@@ -188,6 +218,9 @@ def cmd_parked(args: argparse.Namespace) -> None:
         for message in held:
             headers = message.headers or {}
             origin = headers.get("x-prm-queue")
+            # Who put it into prm.parked: the broker checked this user_id, no header is.
+            parked_by = (message.properties or {}).get("user_id")
+            vouched = bool(origin) and parked_by_its_consumer(origin, parked_by, broker.user_prefix)
             print(
                 json.dumps(
                     {
@@ -195,6 +228,10 @@ def cmd_parked(args: argparse.Namespace) -> None:
                         "attempts": headers.get(ATTEMPTS_HEADER),
                         "error": headers.get("x-prm-last-error"),
                         "parked_at": headers.get("x-prm-parked-at"),
+                        # The user the event came with, as its consumer recorded it
+                        # when it parked it; else whoever put it there.
+                        "sent_by": headers.get("x-prm-user-id") if vouched else parked_by,
+                        "parked_by": parked_by,
                         "event": message.payload,
                     },
                     ensure_ascii=False,
@@ -202,13 +239,19 @@ def cmd_parked(args: argparse.Namespace) -> None:
             )
             if args.action == "replay" and origin and (not args.queue or args.queue == origin):
                 producer = connection.Producer(channel)
+                sender = headers.get(SENDER_HEADER)
                 headers = {k: v for k, v in headers.items() if not k.startswith("x-prm-")}
+                # The sender its consumer verified comes back with it, vouched for by this
+                # login (PRM_BROKER_OPERATOR_USER), only if that consumer itself parked it.
+                if sender and vouched:
+                    headers[SENDER_HEADER] = sender
                 producer.publish(
                     message.payload,
                     routing_key=origin,
                     headers=headers,
                     serializer="json",
                     delivery_mode=2,
+                    user_id=broker.user,
                 )
                 message.ack()
             else:
@@ -216,9 +259,23 @@ def cmd_parked(args: argparse.Namespace) -> None:
         print(f"{len(held)} parked message(s)", file=sys.stderr)
 
 
+PARKED_HELP = (
+    "sent_by is the user an event came with, as its consumer recorded it when it parked it;"
+    " for a message that anyone else put into prm.parked, that one's user (parked_by)."
+    " replay sends each event back to its queue as this login (AMQP_URI's user), and"
+    " restores the sender its consumer verified only when the message was parked by that"
+    " consumer's own broker user (the AMQP user_id, which the broker checks; never a"
+    " header): <PRM_BROKER_USER_PREFIX><service>, the prefix being prm- when unset here."
+)
+
+
 def cmd_reseal(args: argparse.Namespace) -> None:
-    """After a new key was put first in PRM_SECRETS_KEY: seal every stored secret with it,
-    so that the old key can be dropped. Safe to run again, and while the services run."""
+    """After a new key was put first in PRM_SECRETS_KEY (or after an upgrade that sealed
+    more columns): seal every stored secret and personal value with it, and recompute the
+    blind indexes with it (a service's ``rekeying.reindex``, where it has one), so that the
+    old key can be dropped. Safe to run again, and while the services run."""
+    from importlib.util import find_spec
+
     from services.common.sealing import reseal_all
 
     names = args.services or list(SERVICES)
@@ -229,7 +286,12 @@ def cmd_reseal(args: argparse.Namespace) -> None:
         metadata = importlib.import_module(f"services.{name}.models").Base.metadata
         with _session(name) as session:
             rows = reseal_all(session, metadata)
-        print(f"{name}: {rows} row(s) sealed with the newest key")
+            indexed = 0
+            if find_spec(f"services.{name}.rekeying") is not None:
+                rekeying = importlib.import_module(f"services.{name}.rekeying")
+                if hasattr(rekeying, "reindex"):
+                    indexed = rekeying.reindex(session.connection())
+        print(f"{name}: {rows} row(s) sealed with the newest key, {indexed} reindexed")
 
 
 def _admin_password(args: argparse.Namespace) -> str:
@@ -264,6 +326,78 @@ def cmd_admin(args: argparse.Namespace) -> None:
             details = json.dumps(exc.errors, ensure_ascii=False) if exc.errors else ""
             sys.exit(f"admin {args.action} refused: {exc.message} {details}".rstrip())
     print(f"{user['username']} (id {user['id']}) is an active HQ admin; roles: {user['roles']}")
+
+
+def cmd_audit(args: argparse.Namespace) -> None:
+    """Walk the audit log's chain on the partners database (read only): every record's
+    hash recomputed, every link checked. Prints the count and the head's hash (keep it
+    where the database's owner cannot write, to compare with a later run); exit 1 with the
+    first record that breaks the chain."""
+    from services.partners import audit
+
+    with _session("partners") as session:
+        verdict = audit.verify(session)
+    if not verdict.whole:
+        print(
+            f"audit log broken at record {verdict.broken_id}: {verdict.reason}"
+            f" ({verdict.count - 1} record(s) before it are whole)",
+            file=sys.stderr,
+        )
+        sys.exit(1)
+    if verdict.count == 0:
+        print("audit log whole: 0 records")
+        return
+    print(
+        f"audit log whole: {verdict.count} record(s);"
+        f" head {verdict.head_id} hash {verdict.head_hash}"
+    )
+
+
+def cmd_broker(args: argparse.Namespace) -> None:
+    """One broker user per process (services/common/broker.py). Passwords: the
+    PRM_BROKER_PASSWORD_<NAME> set, else made once into var/keys/broker-<name>; the
+    operator's (``--operator-user``) from PRM_BROKER_OPERATOR_PASSWORD."""
+    from services.common import broker
+    from services.common.config import DEFAULT_AMQP_URI, with_login
+
+    base = os.environ.get("AMQP_URI") or DEFAULT_AMQP_URI
+    prefix = os.environ.get("PRM_BROKER_USER_PREFIX") or broker.DEFAULT_PREFIX
+    if args.action == "k8s":
+        print(broker.topology_yaml(), end="")
+        return
+    vhost = args.vhost or broker.uri_vhost(base)
+    extra = []
+    if args.operator_user:
+        password = os.environ.get("PRM_BROKER_OPERATOR_PASSWORD") or ""
+        if len(password) < 16:
+            sys.exit("PRM_BROKER_OPERATOR_PASSWORD must hold 16 characters or more")
+        extra.append({
+            "name": args.operator_user, "password_hash": broker.password_hash(password),
+            "hashing_algorithm": "rabbit_password_hashing_sha256",
+            "tags": ["administrator"], "limits": {},
+        })  # fmt: skip
+    document = broker.definitions(
+        broker.passwords(broker.process_names()), vhost, prefix, extra_users=extra
+    )
+    if extra:
+        document["permissions"].append(
+            {"user": args.operator_user, "vhost": vhost,
+             "configure": ".*", "write": ".*", "read": ".*"}
+        )  # fmt: skip
+    if args.action == "definitions":
+        print(json.dumps(document, indent=2))
+        return
+    try:
+        how = broker.apply(document, base)
+        # The broker that took them must be AMQP_URI's (rabbitmqctl may manage another).
+        probe = broker.process_names()[-1]
+        login = with_login(base, broker.user_name(probe, prefix), broker.passwords([probe])[probe])
+        with Connection(login, connect_timeout=5, ssl=amqp_ssl(login)) as connection:
+            connection.ensure_connection(max_retries=1)
+    except Exception as exc:
+        sys.exit(f"broker users not created: {exc}")
+    users = ", ".join(user["name"] for user in document["users"])
+    print(f"broker users on vhost {vhost} ({how}): {users}")
 
 
 class TestingRefused(SystemExit):
@@ -397,7 +531,7 @@ def main() -> None:
     ping = sub.add_parser("ping")
     ping.add_argument("service", choices=list(SERVICES))
     ping.add_argument("--timeout", type=float, default=float(os.environ.get("RPC_TIMEOUT", 5)))
-    parked = sub.add_parser("parked")
+    parked = sub.add_parser("parked", help="list or replay parked events", epilog=PARKED_HELP)
     parked.add_argument("action", choices=["list", "replay"])
     parked.add_argument("--queue", help="replay only the messages of this queue")
     reseal = sub.add_parser("reseal")
@@ -410,6 +544,14 @@ def main() -> None:
     create.add_argument("--username", required=True)
     for action in (restore, create):
         action.add_argument("--password-file", help="a file holding the password")
+    audit = sub.add_parser("audit", help="check the audit log")
+    audit.add_argument("action", choices=["verify"])
+    broker_cmd = sub.add_parser("broker", help="one broker user per process")
+    broker_cmd.add_argument("action", choices=["definitions", "apply", "k8s"])
+    broker_cmd.add_argument("--vhost", help="default: the virtual host of AMQP_URI")
+    broker_cmd.add_argument(
+        "--operator-user", help="also an administrator (PRM_BROKER_OPERATOR_PASSWORD)"
+    )
     testing = sub.add_parser("testing", help="test runs only (PRM_ENV=test)")
     testing_actions = testing.add_subparsers(dest="action", required=True)
     for name in ("age-customer", "age-lead"):
@@ -434,6 +576,8 @@ def main() -> None:
         "parked": cmd_parked,
         "reseal": cmd_reseal,
         "admin": cmd_admin,
+        "audit": cmd_audit,
+        "broker": cmd_broker,
         "testing": cmd_testing,
     }[args.command](args)
 

@@ -30,11 +30,10 @@ from nameko.standalone.rpc import ClusterRpcProxy  # noqa: E402
 from bench._common import GREEN_CLIENT, NAMEKO, cpu_seconds, drive, find_stack  # noqa: E402
 from gateway.rpc import RpcClient  # noqa: E402
 from services.common.config import get_settings  # noqa: E402
-from services.common.context import Caller, sign_caller  # noqa: E402
+from services.common.context import Caller  # noqa: E402
+from services.common.rpc import binding_calls  # noqa: E402
 
-
-def _token() -> str:
-    return sign_caller(Caller.system_caller("bench"))
+BENCH = Caller.system_caller("bench")
 
 
 def nameko_factory(method: str, args: tuple, timeout: float) -> Callable:
@@ -42,21 +41,19 @@ def nameko_factory(method: str, args: tuple, timeout: float) -> Callable:
 
     @contextmanager
     def factory() -> Iterator[Callable[[], Any]]:
-        # One proxy per (green) thread, with the signed caller as Nameko context data:
-        # it travels as the ``nameko.caller`` header that our Rpc entrypoint verifies.
-        with ClusterRpcProxy(config, context_data={"caller": _token()}, timeout=timeout) as rpc:
-            service = rpc.partners
+        # One proxy per (green) thread; each call carries the caller signed for that call
+        # (the ``nameko.caller`` header that our Rpc entrypoint verifies).
+        with ClusterRpcProxy(config, timeout=timeout) as rpc:
+            service = binding_calls(rpc.partners, BENCH, timeout)
             yield lambda: getattr(service, method)(*args)
 
     return factory
 
 
 def client_factory(client: RpcClient, method: str, args: tuple) -> Callable:
-    token = _token()
-
     @contextmanager
     def factory() -> Iterator[Callable[[], Any]]:
-        yield lambda: client.call("partners", method, *args, caller=token)
+        yield lambda: client.call("partners", method, *args, caller=BENCH)
 
     return factory
 

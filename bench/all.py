@@ -178,7 +178,9 @@ def rabbitmq_version(amqp_uri: str) -> str:
     try:
         from kombu import Connection
 
-        with Connection(amqp_uri, connect_timeout=5) as connection:
+        from services.common.config import amqp_ssl
+
+        with Connection(amqp_uri, connect_timeout=5, ssl=amqp_ssl(amqp_uri)) as connection:
             connection.ensure_connection(max_retries=1)
             properties = connection.connection.server_properties
             return f"{properties.get('product', 'broker')} {properties.get('version', '?')}"

@@ -75,7 +75,7 @@ from bench._common import (
 from bench.orders_gateway import Api, check_loopback, protected_customers
 from gateway.rpc import RpcClient
 from services.common.config import get_settings
-from services.common.context import Caller, sign_caller
+from services.common.context import Caller
 from services.common.db import make_engine
 from services.common.schemas import load_id
 from services.common.unit_of_work import UnitOfWork
@@ -154,8 +154,8 @@ def http_factory(url: str, token: str, timeout: float) -> Callable:
 def rpc_factory(client: RpcClient, service: str, method: str, arg: int, caller: Caller) -> Callable:
     @contextmanager
     def factory() -> Iterator[Callable[[], Any]]:
-        token = sign_caller(caller)  # per run: a caller token lives a few minutes
-        yield lambda: client.call(service, method, arg, caller=token)
+        # The client signs the caller for each call, as the gateway does.
+        yield lambda: client.call(service, method, arg, caller=caller)
 
     return factory
 

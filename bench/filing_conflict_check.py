@@ -15,6 +15,14 @@ on failure or Ctrl-C.
 
 90 % of the customers are protected, 10 % pending; every one blocks others, so every one
 has its keys (released and rejected customers have none and do not count here).
+
+Personal data is stored as the service stores it: the contact's name and the phone sealed
+(``services.common.sealing``), the phone's blind index beside it and as the phone key
+(``services.common.pii``). Before the checks, the cost of that per customer row is timed
+in this process (sealing the contact's name, phone and address, computing the phone's and
+the address's blind index, and opening a sealed value), and printed with the checks'
+latency, which now includes computing the looked-up phone's blind index under every key
+of the ring (``PRM_SECRETS_KEY``; two keys with ``--keys 2``, as during a rotation).
 """
 
 from __future__ import annotations
@@ -44,12 +52,14 @@ from bench._common import (
     si_count,
     write_figures,
 )
+from services.common import pii
 from services.common.context import Caller
 from services.common.db import make_engine
 from services.common.migrations import upgrade
+from services.common.sealing import seal, unseal
 from services.common.unit_of_work import UnitOfWork
 from services.filing.customers import check_conflict
-from services.filing.keys import normalise_name, uscc_check_char
+from services.filing.keys import address_form, normalise_name, uscc_check_char
 
 ROOT = Path(__file__).resolve().parent.parent
 ADMIN_DSN = os.environ.get(
@@ -118,6 +128,33 @@ def phone_of(i: int) -> str:
     return f"13{i:09d}"
 
 
+CONTACT = "王经理"
+ADDRESS = "浙江省杭州市西湖区文三路90号"
+
+
+def time_personal_data(rows: int) -> list[tuple[str, float]]:
+    """Microseconds per customer row of what storing and reading its personal data costs,
+    measured over ``rows`` rows in this process."""
+
+    def per_row(work) -> float:
+        started = time.perf_counter()
+        for i in range(rows):
+            work(i)
+        return (time.perf_counter() - started) / rows * 1e6
+
+    sealed = seal(phone_of(1))
+    return [
+        ("seal contact name, phone, address", per_row(
+            lambda i: (seal(CONTACT), seal(phone_of(i)), seal(ADDRESS)))),
+        ("blind index of phone and address", per_row(
+            lambda i: (pii.blind_index(pii.PHONE, phone_of(i)),
+                       pii.blind_index(pii.ADDRESS, address_form(ADDRESS))))),
+        ("open one sealed value", per_row(lambda i: unseal(sealed))),
+        ("phone look-up indexes (every key of the ring)", per_row(
+            lambda i: pii.blind_indexes(pii.PHONE, phone_of(i)))),
+    ]  # fmt: skip
+
+
 def load_customers(dsn: str, first: int, last: int) -> float:
     """COPY customers ``first``..``last - 1`` and their keys; seconds taken."""
     started = time.perf_counter()
@@ -134,20 +171,22 @@ def load_customers(dsn: str, first: int, last: int) -> float:
                 status = "pending" if pending else "protected"
                 protected = r"\N" if pending else until
                 uscc, phone = uscc_of(i), phone_of(i)
+                index = pii.blind_index(pii.PHONE, phone)
                 customers.write(
-                    f"{i}\t{name_of(i)}\t{uscc}\t联系人\t{phone}\t330106\tpartner\t{status}\t"
-                    f"{1 + i % 500}\t180\t{protected}\t{stamp}\t{stamp}\n"
+                    f"{i}\t{name_of(i)}\t{uscc}\t{seal(CONTACT)}\t{seal(phone)}\t{index}\t"
+                    f"330106\tpartner\t{status}\t{1 + i % 500}\t180\t{protected}\t{stamp}\t"
+                    f"{stamp}\n"
                 )
                 keys.write(f"name\t{normalise_name(name_of(i))}\t{i}\n")
                 keys.write(f"uscc\t{uscc}\t{i}\n")
-                keys.write(f"phone\t{phone}\t{i}\n")
+                keys.write(f"phone\t{index}\t{i}\n")
             customers.seek(0)
             keys.seek(0)
             with connection.cursor() as cursor:
                 cursor.copy_expert(
-                    "COPY customers (id, name, uscc, contact_name, phone, region_code, source,"
-                    " status, owner_partner_id, protection_days, protected_until, created_at,"
-                    " updated_at) FROM STDIN",
+                    "COPY customers (id, name, uscc, contact_name, phone, phone_index,"
+                    " region_code, source, status, owner_partner_id, protection_days,"
+                    " protected_until, created_at, updated_at) FROM STDIN",
                     customers,
                 )
                 cursor.copy_expert("COPY customer_keys (kind, value, customer_id) FROM STDIN", keys)
@@ -215,14 +254,24 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--sizes", default="10000,1000000")
     parser.add_argument("--queries", type=int, default=2000)
     parser.add_argument("--seed", type=int, default=2026)
+    parser.add_argument(
+        "--keys", type=int, default=1, help="keys in the ring (2: as during a key rotation)"
+    )
     add_figures_argument(parser)
     args = parser.parse_args(argv)
+    if args.keys > 1 and "," not in os.environ.get("PRM_SECRETS_KEY", ""):
+        ring = [secrets.token_urlsafe(48) for _ in range(args.keys)]
+        os.environ["PRM_SECRETS_KEY"] = ",".join(ring)
     sizes = sorted(int(s) for s in args.sizes.split(","))
     rng = random.Random(args.seed)
 
     name = f"{DB_PREFIX}filing_{secrets.token_hex(4)}"
     print_machine()
     print(f"scratch database {name}; {args.queries} checks per size (half hits, half misses)")
+    costs = time_personal_data(20_000)
+    print(f"personal data, per customer row ({len(pii.blind_indexes(pii.PHONE, '1'))} key(s)):")
+    print_table(["what", "µs"], [[what, fmt(value, 1)] for what, value in costs])
+    print()
     url = create_database(name)
     engine = None
     try:
@@ -230,7 +279,7 @@ def main(argv: list[str] | None = None) -> int:
         dsn = url.replace("postgresql+psycopg2://", "postgresql://")
         engine = make_engine(url, pool_size=1, max_overflow=0)
         rows = []
-        figures = []
+        figures = [figure(f"personal data: {what}", value, "µs") for what, value in costs]
         loaded = 0
         for size in sizes:
             seconds = load_customers(dsn, loaded, size)

@@ -67,18 +67,18 @@ from bench._common import (
 )
 from gateway.rpc import RpcClient
 from services.common.config import get_settings
-from services.common.context import Caller, sign_caller
+from services.common.context import Caller
 from services.common.db import make_engine
 from services.partners.models import User
 from services.partners.signin import caller_profile
 
 
 def _rpc_factory(client: RpcClient, method: str, args: tuple) -> Callable:
-    token = sign_caller(Caller.system_caller("bench"))
+    bench = Caller.system_caller("bench")
 
     @contextmanager
     def factory() -> Iterator[Callable[[], Any]]:
-        yield lambda: client.call("partners", method, *args, caller=token)
+        yield lambda: client.call("partners", method, *args, caller=bench)
 
     return factory
 
@@ -166,7 +166,7 @@ def main() -> None:
 
     client = RpcClient(settings.amqp_uri, timeout=args.timeout)
     try:
-        client.call("partners", "ping", caller=sign_caller(Caller.system_caller("bench")))
+        client.call("partners", "ping", caller=Caller.system_caller("bench"))
     except Exception as exc:
         client.close()
         sys.exit(f"partners does not answer ({exc}): start the stack with `make run` first")

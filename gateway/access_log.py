@@ -49,19 +49,27 @@ PLAIN_PARAMETERS = frozenset(
         "subject_id",
     }
 )
+#: Query parameters of the API whose values name a person: their names are kept.
+PERSONAL_PARAMETERS = frozenset({"q", "address"})
 MASK = "***"
 _SECRET_HEADERS = ("authorization", "cookie", "proxy-authorization", "x-api-key")
 
 
 def masked_query(query: str) -> str:
-    """``query`` with the values of every parameter but the plain ones replaced."""
+    """``query`` with the values of every parameter but the plain ones replaced, and the
+    name of any parameter the API does not know too (a phone sent as a name, ``?138...``,
+    or after an unencoded ``&``, is a name)."""
     if not query:
         return ""
-    pairs = parse_qsl(query, keep_blank_values=True)
-    return "&".join(
-        f"{quote(name, safe='')}={quote(value, safe=',:') if name in PLAIN_PARAMETERS else MASK}"
-        for name, value in pairs
-    )
+    shown = []
+    for name, value in parse_qsl(query, keep_blank_values=True):
+        if name in PLAIN_PARAMETERS:
+            shown.append(f"{name}={quote(value, safe=',:')}")
+        elif name in PERSONAL_PARAMETERS:
+            shown.append(f"{name}={MASK}")
+        else:
+            shown.append(f"{MASK}={MASK}")
+    return "&".join(shown)
 
 
 def masked_target(target: str) -> str:
@@ -73,8 +81,15 @@ def masked_target(target: str) -> str:
 def _referer(referer: str) -> str:
     if referer in ("", "-"):
         return "-"
-    parts = urlsplit(referer)
-    return f"{parts.scheme}://{parts.netloc}{parts.path}" if parts.netloc else parts.path or "-"
+    try:
+        parts = urlsplit(referer)
+        host, port = parts.hostname, parts.port
+    except ValueError:
+        return MASK
+    if not host:
+        return parts.path or "-"
+    # Rebuilt from host and port: a referer's user and password never reach the log.
+    return f"{parts.scheme}://{host}{f':{port}' if port else ''}{parts.path}"
 
 
 class PrivateAccessLogger(Logger):

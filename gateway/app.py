@@ -22,7 +22,7 @@ from gateway.errors import OptionalBodies, ProblemResponses, problem, register_e
 from gateway.metrics import LATENCY, REQUESTS, RPC_LATENCY
 from gateway.rpc import RpcClient
 from services.common.config import Settings, get_settings
-from services.common.context import Caller, sign_caller
+from services.common.context import Caller
 from services.common.errors import AppError
 from services.common.registry import NAMES as SERVICES  # every service /readyz expects to answer
 
@@ -136,11 +136,11 @@ def create_app(settings: Settings | None = None, rpc: RpcClient | None = None) -
     def readyz() -> Response:
         """The broker and every service answer."""
         client: RpcClient = app.extensions["prm_rpc"]
-        token = sign_caller(Caller.system_caller("gateway", g.request_id))
+        gateway = Caller.system_caller("gateway", g.request_id)
         checks = {}
         for service in SERVICES:
             try:
-                client.call(service, "ping", caller=token, timeout=min(settings.rpc_timeout, 3))
+                client.call(service, "ping", caller=gateway, timeout=min(settings.rpc_timeout, 3))
                 checks[service] = "ok"
             except AppError as exc:
                 checks[service] = exc.code

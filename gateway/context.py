@@ -11,7 +11,7 @@ from typing import Any
 import jwt
 from flask import current_app, g, request
 
-from services.common.context import Caller, sign_caller
+from services.common.context import Caller
 from services.common.errors import Forbidden, InvalidInput, Unauthenticated
 from services.common.idempotency import MAX_KEY_LENGTH
 from services.common.timeutil import as_utc, utcnow
@@ -67,10 +67,11 @@ def decode_access_token(token: str) -> tuple[int, int]:
 
 
 def system_call(service: str, method: str, *args: Any, **kwargs: Any) -> Any:
-    """Call a service as the gateway itself (sign-in, resolving the caller, health)."""
-    token = sign_caller(Caller.system_caller("gateway", g.get("request_id")))
+    """Call a service as the gateway itself (sign-in, resolving the caller, health),
+    signed for this call only."""
+    caller = Caller.system_caller("gateway", g.get("request_id"))
     return current_app.extensions["prm_rpc"].call(
-        service, method, *args, caller=token, request_id=g.get("request_id"), **kwargs
+        service, method, *args, caller=caller, request_id=g.get("request_id"), **kwargs
     )
 
 
@@ -106,18 +107,17 @@ def current_caller() -> Caller:
             as_utc(datetime.fromisoformat(credentials_set_at)) if credentials_set_at else None
         ),
     )
-    g.caller_token = sign_caller(g.caller)
     return g.caller
 
 
 def call(service: str, method: str, *args: Any, **kwargs: Any) -> Any:
-    """Call a service as the request's caller (with the request's idempotency key)."""
-    current_caller()
+    """Call a service as the request's caller (with the request's idempotency key): the
+    caller is resolved once per request and signed for each call."""
     return current_app.extensions["prm_rpc"].call(
         service,
         method,
         *args,
-        caller=g.caller_token,
+        caller=current_caller(),
         request_id=g.get("request_id"),
         idempotency_key=g.get("idempotency_key"),
         **kwargs,

@@ -29,6 +29,8 @@ from amqp.exceptions import AMQPError, ChannelError
 from kombu import Connection, Consumer, Exchange, Producer, Queue
 from kombu.exceptions import OperationalError
 
+from services.common.config import amqp_ssl
+from services.common.context import CALLER_HEADER, Caller, bind_call
 from services.common.errors import ServiceTimeout, ServiceUnavailable, from_wire
 from services.common.idempotency import HEADER as IDEMPOTENCY_HEADER
 
@@ -66,17 +68,26 @@ class RemoteError(Exception):
 class _ThreadLink:
     """One thread's connection, reply queue and producer."""
 
-    def __init__(self, amqp_uri: str, exchange: Exchange, connect_timeout: float) -> None:
+    def __init__(
+        self, amqp_uri: str, exchange: Exchange, connect_timeout: float, client: str = "gateway"
+    ) -> None:
         self.connection = Connection(
             amqp_uri,
             transport_options={"confirm_publish": True},
             connect_timeout=connect_timeout,
             heartbeat=0,
+            ssl=amqp_ssl(amqp_uri),
         )
         self.connection.ensure_connection(max_retries=1, timeout=connect_timeout)
         self.channel = self.connection.channel()
-        exchange(self.channel).declare()
-        self.reply_to = f"rpc.reply-gateway-{uuid.uuid4()}"
+        # Bound to, never declared: manage.py migrate declares nameko-rpc, and the gateway's
+        # login may not configure it (services/common/broker.py).
+        exchange = Exchange(
+            exchange.name, type=exchange.type, durable=exchange.durable, no_declare=True
+        )
+        # The broker lets each user bind only reply queues named after it
+        # (services/common/broker.py).
+        self.reply_to = f"rpc.reply-{client}-{uuid.uuid4()}"
         queue = Queue(
             self.reply_to,
             exchange=exchange,
@@ -130,10 +141,14 @@ class RpcClient:
         timeout: float = 10.0,
         exchange_name: str = "nameko-rpc",
         connect_timeout: float = 3.0,
+        client: str = "gateway",
     ) -> None:
         self.amqp_uri = amqp_uri
         self.timeout = timeout
         self.connect_timeout = connect_timeout
+        #: Names the reply queues: the broker user's own name (the gateway, or the service
+        #: whose container pings it).
+        self.client = client
         self.exchange = Exchange(exchange_name, type="topic", durable=True)
         self._local = threading.local()
         self._links: set[_ThreadLink] = set()
@@ -143,7 +158,7 @@ class RpcClient:
         link = getattr(self._local, "link", None)
         if link is None:
             try:
-                link = _ThreadLink(self.amqp_uri, self.exchange, self.connect_timeout)
+                link = _ThreadLink(self.amqp_uri, self.exchange, self.connect_timeout, self.client)
             except _CONNECTION_ERRORS as exc:
                 if not _is_connection_lost(exc):
                     raise
@@ -197,20 +212,26 @@ class RpcClient:
         service: str,
         method: str,
         *args: Any,
-        caller: str,
+        caller: Caller | str,
         request_id: str | None = None,
         timeout: float | None = None,
         idempotency_key: str | None = None,
         **kwargs: Any,
     ) -> Any:
-        """What ``service.method`` answers to ``caller`` (a signed caller context): the
-        service's typed error raised as itself, another error as ``RemoteError``;
-        ServiceUnavailable when nothing consumes the service's calls or the broker is
-        away, ServiceTimeout when no answer comes within ``timeout`` seconds."""
+        """What ``service.method`` answers to ``caller``: the service's typed error raised
+        as itself, another error as ``RemoteError``; ServiceUnavailable when nothing
+        consumes the service's calls or the broker is away, ServiceTimeout when no answer
+        comes within ``timeout`` seconds.
+
+        The caller is signed for this call only (``context.bind_call``: this method, these
+        arguments, this correlation id, this timeout). A string is sent as it is: a token
+        made elsewhere (tests of forged or replayed ones)."""
         timeout = timeout or self.timeout
         correlation_id = uuid.uuid4().hex
+        if isinstance(caller, Caller):
+            caller = bind_call(caller, service, method, correlation_id, args, kwargs, timeout)
         headers = {
-            "nameko.caller": caller,
+            CALLER_HEADER: caller,
             "nameko.call_id_stack": [f"gateway.{service}.{method}.{correlation_id}"],
         }
         if request_id:

@@ -89,11 +89,39 @@ esac
 "$BIN/python" manage.py migrate
 "$BIN/python" manage.py seed
 
+# One broker user per process (services/common/broker.py), with random passwords made once
+# into var/keys/broker-<name>: made through the management API, else rabbitmqctl, as the
+# login of AMQP_URI. Where that cannot be done, every process shares AMQP_URI's login, and
+# the banner says so. PRM_BROKER_SHARED=1 skips it.
+PROCFILE=Procfile
+export PRM_BROKER_USER_PREFIX="${PRM_BROKER_USER_PREFIX:-prm-}"
+if [ "${PRM_BROKER_SHARED:-}" != "1" ] && BROKER_OUT="$("$BIN/python" manage.py broker apply 2>&1)"; then
+  # Each line of the Procfile, run with its process's own login and the password that
+  # `broker apply` gave it (services/common/broker.py shell_login): PRM_BROKER_PASSWORD_<NAME>
+  # when set (read by the shell when the process starts), else its file; never the password
+  # itself on a command line or in the Procfile.
+  PROCFILE=var/Procfile.broker
+  "$BIN/python" - "$PRM_BROKER_USER_PREFIX" > "$PROCFILE" <<'PY'
+import re, sys
+from services.common.broker import shell_login
+for line in open("Procfile"):
+    found = re.match(r"([a-z]+):\s*(.*)", line)
+    if found:
+        print(f"{found[1]}: {shell_login(found[1], sys.argv[1])} {found[2]}")
+PY
+  BROKER_LOGINS="one user per process (${PRM_BROKER_USER_PREFIX}<name>, passwords from PRM_BROKER_PASSWORD_<NAME> or var/keys/broker-<name>)"
+else
+  unset PRM_BROKER_USER_PREFIX
+  BROKER_LOGINS="ONE SHARED LOGIN for every process (AMQP_URI's user): no per-process users
+                ($(printf '%s' "${BROKER_OUT:-PRM_BROKER_SHARED=1}" | { grep -v Eventlet || true; } | tail -n 1))"
+fi
+
 cat <<MSG
 
   Partner management is starting on http://127.0.0.1:${PORT}  (store: ${DB:-sqlite})
     API docs:   http://127.0.0.1:${PORT}/docs        (OpenAPI: /openapi.json)
     Health:     http://127.0.0.1:${PORT}/readyz
+    Broker:     ${BROKER_LOGINS}
     Sign in:    admin (HQ admin), password in ${ADMIN_PASSWORD_FROM}
                 (it is the admin's password from the run that first created the admin)
     Demo users: hz-admin, hz-sales, nb-sales, zj-admin, nj-admin, js-admin (partners);
@@ -102,4 +130,4 @@ cat <<MSG
                   -H 'Content-Type: application/json' -d '{"username":"hz-sales","password":"demo-pass-2026"}'
 
 MSG
-exec "$BIN/honcho" start -f Procfile
+exec "$BIN/honcho" start -f "$PROCFILE" -d .

@@ -1,6 +1,7 @@
 """The HTTP API, one blueprint per resource group."""
 
 from gateway.api import (
+    audit,
     auth,
     commission,
     filing,
@@ -22,4 +23,5 @@ ALL_BLUEPRINTS = (
     orders.reports_blp,
     commission.blp,
     notifications.blp,
+    audit.blp,
 )

@@ -1,4 +1,9 @@
-"""Sign-in, tokens and the signed-in user (partners service)."""
+"""Sign-in, tokens and the signed-in user (partners service).
+
+Passwords and refresh tokens cross the bus sealed (``sealing.seal_for``): the password for
+the partners service, the refresh token of a reply for the gateway. Access tokens never
+cross it: the gateway issues them.
+"""
 
 from __future__ import annotations
 
@@ -13,9 +18,15 @@ from gateway.context import (
     issue_access_token,
     system_call,
 )
+from services.common.sealing import open_sealed_for, seal_for
 from services.partners.schemas import LoginIn, MeOut, RefreshIn, TokensOut
 
 blp = Blueprint("auth", __name__, url_prefix="/api/v1", description="Sign-in and tokens")
+
+
+def _sealed(payload: dict, field: str) -> dict:
+    """``payload`` with its secret ``field`` sealed for the partners service."""
+    return payload | {field: seal_for("partners", payload[field])}
 
 
 def _tokens(result: dict) -> Response:
@@ -24,7 +35,7 @@ def _tokens(result: dict) -> Response:
     return jsonify(
         {
             "access_token": access_token,
-            "refresh_token": result["refresh_token"],
+            "refresh_token": open_sealed_for("gateway", result["refresh_token"]),
             "token_type": "Bearer",
             "expires_in": expires_in,
             "user": {key: user[key] for key in ("id", "username", "display_name", "partner_id")},
@@ -43,7 +54,8 @@ def login(data: dict) -> ResponseReturnValue:
     # The client's address: the peer's, or read from X-Forwarded-For as far as the
     # trusted proxies go (PRM_TRUSTED_PROXIES, applied in gateway.app).
     address = request.remote_addr or "unknown"
-    return _tokens(system_call("partners", "authenticate", wire(LoginIn, data), address))
+    payload = _sealed(wire(LoginIn, data), "password")
+    return _tokens(system_call("partners", "authenticate", payload, address))
 
 
 @blp.post("/auth/refresh")
@@ -53,7 +65,9 @@ def login(data: dict) -> ResponseReturnValue:
 @blp.doc(security=[])
 def refresh(data: dict) -> ResponseReturnValue:
     """Trade a refresh token for new tokens (the old refresh token stops working)."""
-    return _tokens(system_call("partners", "refresh", wire(RefreshIn, data)))
+    return _tokens(
+        system_call("partners", "refresh", _sealed(wire(RefreshIn, data), "refresh_token"))
+    )
 
 
 @blp.post("/auth/logout")
@@ -64,7 +78,7 @@ def refresh(data: dict) -> ResponseReturnValue:
 def logout(data: dict) -> ResponseReturnValue:
     """Revoke the caller's own refresh token; another user's is left working (204 either
     way)."""
-    call("partners", "logout", wire(RefreshIn, data))
+    call("partners", "logout", _sealed(wire(RefreshIn, data), "refresh_token"))
     return "", 204
 
 

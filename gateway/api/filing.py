@@ -24,6 +24,8 @@ from services.filing.schemas import (
     LeadIn,
     LeadListArgs,
     LeadOut,
+    RevealIn,
+    RevealOut,
     TransferIn,
 )
 
@@ -90,6 +92,18 @@ def get_customer(customer_id: int) -> ResponseReturnValue:
 def transfer_customer(data: dict, customer_id: int) -> ResponseReturnValue:
     """Move a protected customer to another partner covering its region (audited)."""
     return jsonify(call("filing", "transfer_customer", customer_id, wire(TransferIn, data)))
+
+
+@blp.post("/customers/<int:customer_id>/reveal")
+@blp.arguments(RevealIn)
+@blp.response(200, RevealOut)
+@document_errors(blp, 401, 403, 404, 422)
+@requires("customer.pii.reveal")
+def reveal_customer(data: dict, customer_id: int) -> ResponseReturnValue:
+    """The unmasked contact data (name, phone, street address) of one customer the caller
+    sees, for a reason of 2 to 200 characters; audited (``pii_revealed``, with the reason).
+    Another partner's customer is 404."""
+    return jsonify(call("filing", "reveal_customer", customer_id, wire(RevealIn, data)))
 
 
 @blp.get("/filings")

@@ -7,6 +7,7 @@ from flask.typing import ResponseReturnValue
 
 from gateway.api.common import Blueprint, document_errors, idempotent, page_schema, wire
 from gateway.context import authenticated, call, requires
+from services.common.sealing import seal_for
 from services.partners.schemas import (
     PermissionOut,
     RoleCreate,
@@ -40,7 +41,8 @@ def list_users(args: dict) -> ResponseReturnValue:
 @requires("user.manage")
 def create_user(data: dict) -> ResponseReturnValue:
     """Create a user; a partner admin creates users of its own partner only."""
-    payload = wire(UserCreate, data) | {"password": data["password"]}
+    # The password crosses the bus sealed for the partners service only.
+    payload = wire(UserCreate, data) | {"password": seal_for("partners", data["password"])}
     return jsonify(call("partners", "create_user", payload)), 201
 
 
@@ -62,7 +64,7 @@ def update_user(data: dict, user_id: int) -> ResponseReturnValue:
     and never so that no active HQ admin is left (409 last_admin)."""
     payload = wire(UserUpdate, data)
     if "password" in data:
-        payload["password"] = data["password"]
+        payload["password"] = seal_for("partners", data["password"])
     return jsonify(call("partners", "update_user", user_id, payload))
 
 

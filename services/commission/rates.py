@@ -20,9 +20,10 @@ from services.commission import partner_copy, rules
 from services.commission.models import RateRule
 from services.commission.partner_copy import FetchPartner
 from services.commission.schemas import RateInForceOut, RateOut
+from services.common import audit
 from services.common.context import Caller
 from services.common.errors import NotFound
-from services.common.schemas import page_of
+from services.common.schemas import format_rate, page_of
 from services.common.unit_of_work import UnitOfWork
 
 #: The partners service's ``list_partner_types``: ``[{"code": ...}, ...]``.
@@ -91,6 +92,7 @@ def put_rate(
         if fetched is not None:
             partner_copy.known_partner(uow.session, data["partner_id"], fetched, now)
         rule = _rule_of(uow.session, scope, effective_from)
+        replaced = rule is not None
         if rule is None:
             try:
                 with uow.session.begin_nested():
@@ -105,9 +107,29 @@ def put_rate(
             except IntegrityError:
                 # Another HQ user set the same scope and date at this moment: update theirs.
                 rule = _rule_of(uow.session, scope, effective_from)
+                replaced = True
+        before = {
+            "before_self_sourced_rate": format_rate(rule.self_sourced_rate) if replaced else None,
+            "before_hq_assigned_rate": format_rate(rule.hq_assigned_rate) if replaced else None,
+        }
         for key, value in values.items():
             setattr(rule, key, value)
         uow.session.flush()
+        audit.record(
+            uow,
+            caller,
+            audit.RATE_CHANGED,
+            subject_type="rate_rule",
+            subject_id=rule.id,
+            detail={
+                "partner_type": rule.partner_type,
+                "partner_id": rule.partner_id,
+                "effective_from": rule.effective_from.isoformat(),
+                "self_sourced_rate": format_rate(rule.self_sourced_rate),
+                "hq_assigned_rate": format_rate(rule.hq_assigned_rate),
+                **before,
+            },
+        )
         return uow.commit(dump_rule(rule))
 
 

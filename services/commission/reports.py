@@ -14,6 +14,7 @@ from sqlalchemy.sql.elements import Label
 
 from services.commission import exports
 from services.commission.models import CommissionEntry, PartnerCopy
+from services.common import audit
 from services.common.context import Caller
 from services.common.money import money_str
 from services.common.report_files import file_answer
@@ -76,8 +77,28 @@ def commission_report(uow: UnitOfWork, caller: Caller, args: dict) -> dict:
 
 
 def export_commission_report(uow: UnitOfWork, caller: Caller, args: dict) -> dict:
-    """The commission report as a CSV or XLSX file (``args["format"]``), base64-encoded."""
-    return file_answer(exports.render(commission_report(uow, caller, args), args["format"]))
+    """The commission report as a CSV or XLSX file (``args["format"]``), base64-encoded;
+    the export is recorded in the audit log."""
+    report = commission_report(uow, caller, args)
+    answer = file_answer(exports.render(report, args["format"]))
+    with uow:
+        audit.record(
+            uow,
+            caller,
+            audit.REPORT_EXPORTED,
+            subject_type="report",
+            subject_id="commissions",
+            detail={
+                "format": args["format"],
+                "group_by": ",".join(args.get("group_by") or []),
+                "from": args.get("from_"),
+                "to": args.get("to"),
+                "partner_id": args.get("partner_id"),
+                "source": args.get("source"),
+                "rows": len(report["rows"]),
+            },
+        )
+        return uow.commit(answer)
 
 
 def _report(session: Session, caller: Caller, args: dict) -> dict:

@@ -17,9 +17,11 @@ from sqlalchemy.orm import Session
 from services.commission import events, rules
 from services.commission.models import CommissionEntry, Statement
 from services.commission.schemas import ISSUED, StatementOut
+from services.common import audit
 from services.common.context import Caller
 from services.common.errors import NotFound
 from services.common.events import event_data
+from services.common.money import money_str
 from services.common.schemas import page_of
 from services.common.scoping import get_scoped, scoped
 from services.common.unit_of_work import UnitOfWork
@@ -92,6 +94,19 @@ def pay_statement(
         rules.pay(statement, caller, payment_ref, now)
         uow.session.flush()
         uow.emit(events.STATEMENT_PAID, _statement_event(events.StatementPaid, statement))
+        audit.record(
+            uow,
+            caller,
+            audit.STATEMENT_PAID,
+            subject_type="statement",
+            subject_id=statement.id,
+            detail={
+                "partner_id": statement.partner_id,
+                "period": statement.period,
+                "total_amount": money_str(statement.total_amount),
+                "payment_ref": statement.payment_ref,
+            },
+        )
         return uow.commit(dump_statement(statement))
 
 

@@ -1,7 +1,9 @@
-"""Publishing that knows whether a message was stored and routed.
+"""Publishing that knows whether a message was stored and routed, and says who sent it.
 
 Every publish waits for the broker's confirm and is ``mandatory``: a message no queue
-takes is reported back (``Unroutable``) instead of being dropped without a word.
+takes is reported back (``Unroutable``) instead of being dropped without a word. Every
+message carries the AMQP ``user_id`` of the connection's user, which RabbitMQ checks (it
+refuses a publish naming another user), so that consumers can trust it.
 """
 
 from __future__ import annotations
@@ -13,6 +15,8 @@ from typing import Any
 from amqp.exceptions import AMQPError
 from kombu import Connection, Exchange, Producer
 from kombu.exceptions import OperationalError
+
+from services.common.config import amqp_ssl, uri_user
 
 PERSISTENT = 2
 _BROKER_ERRORS = (OperationalError, OSError, ConnectionError, AMQPError)
@@ -27,7 +31,11 @@ class ConfirmingPublisher:
 
     def __init__(self, amqp_uri: str, connect_timeout: float = 5.0) -> None:
         self.amqp_uri = amqp_uri
+        #: The connection's user: the ``user_id`` of every message published.
+        self.user = uri_user(amqp_uri)
         self.connect_timeout = connect_timeout
+        #: TLS options: for amqps://, the broker's certificate must name its host.
+        self.ssl = amqp_ssl(amqp_uri)
         self._lock = threading.Lock()
         self._connection: Connection | None = None
         self._producer: Producer | None = None
@@ -39,6 +47,7 @@ class ConfirmingPublisher:
                 self.amqp_uri,
                 transport_options={"confirm_publish": True},
                 connect_timeout=self.connect_timeout,
+                ssl=dict(self.ssl) if self.ssl else None,
             )
             connection.ensure_connection(max_retries=1)
             channel = connection.channel()
@@ -94,6 +103,7 @@ class ConfirmingPublisher:
         **properties: Any,
     ) -> None:
         """Publish and wait for the confirm; raise ``Unroutable`` or a connection error."""
+        properties.setdefault("user_id", self.user)
         with self._lock:
             try:
                 producer = self._ensure()

@@ -14,9 +14,12 @@ from __future__ import annotations
 import os
 import re
 import secrets
+import ssl
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qsl, quote, unquote, urlsplit, urlunsplit
 
 
 class ConfigError(RuntimeError):
@@ -159,6 +162,8 @@ class Settings:
             "EVENT_MAX_ATTEMPTS": self.event_max_attempts,
             "EVENT_RETRY_LIMIT": self.event_retry_limit,
             "OUTBOX_INTERVAL": self.outbox_interval,
+            # TLS options of every connection Nameko opens (consumers, publishers, proxies)
+            "AMQP_SSL": amqp_ssl(self.amqp_uri),
         }
 
 
@@ -168,7 +173,7 @@ def get_settings() -> Settings:
     production = env == "production"
     return Settings(
         env=env,
-        amqp_uri=os.environ.get("AMQP_URI", "amqp://guest:guest@localhost:5672/"),
+        amqp_uri=broker_settings().uri,
         rpc_timeout=_float("RPC_TIMEOUT", 10.0),
         jwt_secret=_key("PRM_JWT_SECRET", production),
         internal_key=_key("PRM_INTERNAL_KEY", production),
@@ -204,9 +209,97 @@ def get_settings() -> Settings:
 def get_secrets_keys() -> tuple[str, ...]:
     """``PRM_SECRETS_KEY``, the ring that seals stored secrets (services/common/sealing.py).
 
-    Read apart from :func:`get_settings`, by the processes that store secrets only (notify
-    and the migrations), so that no other process needs the key."""
+    Read apart from :func:`get_settings`, by the processes that store secrets or personal
+    data only (notify, filing, partners and the migrations), so that no other process needs
+    the key."""
     return _key_ring("PRM_SECRETS_KEY", get_settings().production)
+
+
+# -- the broker: each process's own login ---------------------------------------------------
+# AMQP_URI names the broker and the login of the operator's commands (manage.py migrate,
+# parked, broker apply); a process that has a login of its own (PRM_BROKER_USER and
+# PRM_BROKER_PASSWORD, or PRM_BROKER_PASSWORD_FILE, set by the launcher) connects to the
+# same broker with it. With
+# PRM_BROKER_USER_PREFIX set, the events of service S are expected from the user
+# <prefix>S (services/common/broker.py); unset, every process shares AMQP_URI's login and
+# every event is expected from that login's user.
+
+DEFAULT_AMQP_URI = "amqp://guest:guest@localhost:5672/"
+
+
+def uri_user(uri: str) -> str:
+    """The user name an AMQP URI logs in with (kombu's default, guest, when it names none)."""
+    return unquote(urlsplit(uri).username or "") or "guest"
+
+
+def with_login(uri: str, user: str, password: str) -> str:
+    """``uri`` logging in as ``user`` with ``password`` (both URL-encoded into it)."""
+    parts = urlsplit(uri)
+    host = parts.netloc.rpartition("@")[2]
+    netloc = f"{quote(user, safe='')}:{quote(password, safe='')}@{host}"
+    return urlunsplit(parts._replace(netloc=netloc))
+
+
+@dataclass(frozen=True)
+class BrokerSettings:
+    #: What this process connects with.
+    uri: str
+    #: Its user name on the broker (the ``user_id`` of what it publishes).
+    user: str
+    #: ``PRM_BROKER_USER_PREFIX``: one user per process, named <prefix><process>; None
+    #: when every process shares one login.
+    user_prefix: str | None
+    #: The login of the operator's commands (``PRM_BROKER_OPERATOR_USER``, else AMQP_URI's
+    #: user when the process has a login of its own): ``manage.py parked replay`` sends
+    #: events back as this user, vouching for the sender recorded when they were parked.
+    operator_user: str | None
+
+
+def broker_settings() -> BrokerSettings:
+    base = os.environ.get("AMQP_URI") or DEFAULT_AMQP_URI
+    user = os.environ.get("PRM_BROKER_USER") or ""
+    password = os.environ.get("PRM_BROKER_PASSWORD") or ""
+    password_file = os.environ.get("PRM_BROKER_PASSWORD_FILE")
+    if password_file and not password:
+        try:
+            password = Path(password_file).read_text().strip()
+        except OSError as exc:
+            raise ConfigError(f"PRM_BROKER_PASSWORD_FILE cannot be read: {exc}") from exc
+    if bool(user) != bool(password):
+        raise ConfigError("PRM_BROKER_USER and PRM_BROKER_PASSWORD go together")
+    uri = with_login(base, user, password) if user else base
+    prefix = os.environ.get("PRM_BROKER_USER_PREFIX") or None
+    operator = os.environ.get("PRM_BROKER_OPERATOR_USER") or (uri_user(base) if user else None)
+    amqp_ssl(uri)  # a TLS setting that cannot work stops the process at start
+    return BrokerSettings(uri, uri_user(uri), prefix, operator)
+
+
+def amqp_ssl(uri: str) -> dict[str, Any] | None:
+    """The TLS options of every connection to the broker of ``uri`` (kombu's ``ssl``,
+    Nameko's ``AMQP_SSL``): None for ``amqp://`` (no TLS); for ``amqps://``, the broker's
+    certificate must chain to a trusted CA and name the host the URI names.
+
+    The CAs are ``PRM_AMQP_CA_FILE``, else ``SSL_CERT_FILE``, else the system's. Without
+    these options kombu turns ``amqps://`` into ``ssl=True``, and py-amqp then checks the
+    chain but not the name: any certificate the CA signed, for any host, would do."""
+    parts = urlsplit(uri)
+    if any(key.startswith("ssl") for key, _ in parse_qsl(parts.query)):
+        raise ConfigError("AMQP_URI takes no TLS options in its query; see PRM_AMQP_CA_FILE")
+    if parts.scheme != "amqps":
+        return None
+    if ";" in uri:
+        raise ConfigError("AMQP_URI names one broker with amqps://, not a list")
+    ca_file = os.environ.get("PRM_AMQP_CA_FILE") or os.environ.get("SSL_CERT_FILE") or None
+    if ca_file is not None and not os.access(ca_file, os.R_OK):
+        raise ConfigError(f"the CA file of the broker's certificate cannot be read: {ca_file}")
+    # kombu connects to 127.0.0.1 for "localhost" but the name checked stays this one.
+    options: dict[str, Any] = {
+        "server_hostname": parts.hostname or "localhost",
+        "cert_reqs": ssl.CERT_REQUIRED,
+    }
+    if ca_file is not None:
+        options["ca_certs"] = ca_file
+    return options
 
 
 # -- the notify service's settings ------------------------------------------------------------

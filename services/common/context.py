@@ -4,17 +4,28 @@ The gateway builds the caller after verifying the user's token and sends it with
 RPC as the ``nameko.caller`` header, signed with the internal key. Services verify the
 signature before any worker runs (see ``entrypoints.rpc``) and read the caller through
 the ``CallerContext`` dependency. Event handlers and timers act as the system.
+
+A token on the bus is bound to its one call (``sign_call``): it names the service, the
+method, the message's correlation id and the digest of its arguments (``call_digest``),
+and lives as long as the call's timeout and ``CALL_SKEW``. Whoever reads the bus cannot
+use it for another method, other arguments, another message or later: the entry point
+compares all four with the message it received (``verify_call``). Every call is signed
+anew, by the gateway and by a service calling a peer (``services.common.rpc``).
 """
 
 from __future__ import annotations
 
+import hashlib
 import time
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from functools import lru_cache
+from typing import Any, NamedTuple
 
 import jwt
 import structlog
+from kombu.utils import json as wire_json
 from nameko.extensions import DependencyProvider
 
 from services.common.config import get_settings
@@ -23,8 +34,14 @@ from services.common.timeutil import as_utc, iso, utcnow
 
 CALLER_KEY = "caller"
 REQUEST_ID_KEY = "request_id"
+CALLER_HEADER = f"nameko.{CALLER_KEY}"
 _AUDIENCE = "prm-internal"
 _ALGORITHM = "HS256"
+#: Seconds a call's token outlives the call's timeout: the clocks of two hosts differ a
+#: little, and the callee checks the expiry when the message arrives.
+CALL_SKEW = 5.0
+#: The claims that bind a token to its call.
+_BINDING_CLAIMS = ("svc", "mth", "cid", "dig")
 
 
 @dataclass(frozen=True)
@@ -111,39 +128,123 @@ class Caller:
         )
 
 
-def sign_caller(caller: Caller, key: str | None = None) -> str:
-    """A short-lived token carrying the caller, signed with the internal key."""
+class CallBinding(NamedTuple):
+    """The one call a token is good for."""
+
+    service: str
+    method: str
+    correlation_id: str
+    digest: str
+
+
+def _canonical(decoded: object) -> bytes:
+    # Keys sorted, no spaces, ASCII only: the same bytes for the same decoded values.
+    # Decimals, dates and bytes keep kombu's typed form, which decoding gave back.
+    return wire_json.dumps(
+        decoded, sort_keys=True, separators=(",", ":"), ensure_ascii=True
+    ).encode("ascii")
+
+
+def received_digest(args: object, kwargs: object) -> str:
+    """SHA-256 (hex) of the arguments of a message as the consumer decoded them."""
+    return hashlib.sha256(_canonical({"args": args, "kwargs": kwargs})).hexdigest()
+
+
+def call_digest(args: Sequence[Any], kwargs: Mapping[str, Any]) -> str:
+    """SHA-256 (hex) of the arguments of a call about to be sent, as its consumer will
+    compute it: over what the wire's JSON (kombu's, the gateway's and Nameko's) decodes
+    to, so that tuples, Decimals, dates and any text give the same digest on both sides."""
+    body = {"args": list(args), "kwargs": dict(kwargs)}
+    return received_digest(**wire_json.loads(wire_json.dumps(body)))
+
+
+def _sign(caller: Caller, ttl: float, key: str | None, extra: dict) -> str:
     settings = get_settings()
     now = utcnow()
-    claims = caller.to_claims() | {
-        "aud": _AUDIENCE,
-        "iat": now,
-        "exp": now + timedelta(seconds=settings.caller_token_ttl),
-    }
+    claims = (
+        caller.to_claims()
+        | extra
+        | {"aud": _AUDIENCE, "iat": now, "exp": now + timedelta(seconds=ttl)}
+    )
     return jwt.encode(claims, key or settings.internal_key, algorithm=_ALGORITHM)
+
+
+def sign_caller(caller: Caller, key: str | None = None) -> str:
+    """A short-lived token carrying the caller, signed with the internal key, bound to no
+    call: it rides in a worker's context (a handler's or a timer's system caller) and is
+    refused by every RPC entry point. Calls carry ``sign_call``'s tokens."""
+    return _sign(caller, get_settings().caller_token_ttl, key, {})
+
+
+def sign_call(
+    caller: Caller,
+    binding: CallBinding,
+    timeout: float,
+    key: str | None = None,
+) -> str:
+    """The caller's token for one call (``binding``), living ``timeout`` + ``CALL_SKEW``
+    seconds."""
+    extra = dict(zip(_BINDING_CLAIMS, binding, strict=True))
+    return _sign(caller, float(timeout) + CALL_SKEW, key, extra)
+
+
+def bind_call(
+    caller: Caller,
+    service: str,
+    method: str,
+    correlation_id: str,
+    args: Sequence[Any],
+    kwargs: Mapping[str, Any],
+    timeout: float,
+    key: str | None = None,
+) -> str:
+    """``sign_call`` for ``service.method(*args, **kwargs)`` sent with ``correlation_id``."""
+    binding = CallBinding(service, method, correlation_id, call_digest(args, kwargs))
+    return sign_call(caller, binding, timeout, key)
 
 
 def verify_caller(token: object, key: str | None = None) -> Caller:
     """The caller in ``token``; Unauthenticated if it is missing, forged or expired."""
-    if not isinstance(token, str) or not token:
-        raise Unauthenticated("no caller context")
-    caller, expires = _decode_caller(token, key or get_settings().internal_key)
-    if expires <= time.time():
+    return _verified(token, key).caller
+
+
+def verify_call(token: object, binding: CallBinding, key: str | None = None) -> Caller:
+    """The caller in ``token`` if it is valid and bound to the call ``binding`` describes
+    (the message as received); Unauthenticated otherwise, with the same message whatever
+    did not match."""
+    decoded = _verified(token, key)
+    if decoded.binding != binding:
         raise Unauthenticated("invalid caller context")
-    return caller
+    return decoded.caller
 
 
 def caller_of_accepted_call(token: str) -> Caller:
     """The caller of a call whose context was verified when it arrived: its signature is
     checked again, its expiry not (a long call may outlast it)."""
-    return _decode_caller(token, get_settings().internal_key)[0]
+    return _decode_caller(token, get_settings().internal_key).caller
+
+
+class _Decoded(NamedTuple):
+    caller: Caller
+    expires: float
+    binding: CallBinding | None
+
+
+def _verified(token: object, key: str | None) -> _Decoded:
+    if not isinstance(token, str) or not token:
+        raise Unauthenticated("no caller context")
+    decoded = _decode_caller(token, key or get_settings().internal_key)
+    if decoded.expires <= time.time():
+        raise Unauthenticated("invalid caller context")
+    return decoded
 
 
 @lru_cache(maxsize=4096)
-def _decode_caller(token: str, key: str) -> tuple[Caller, float]:
+def _decode_caller(token: str, key: str) -> _Decoded:
     # Cached: the entrypoint and the dependency both verify the same token of a call.
-    # Failures raise and are never cached; expiry is checked on every use, by the caller
-    # of this function (``verify_caller``), never here, so that a hit and a miss agree.
+    # Failures raise and are never cached; expiry and binding are checked on every use,
+    # by the callers of this function, never here, so that a hit and a miss agree (the
+    # binding is part of the signed token, so a hit is for the same binding).
     try:
         claims = jwt.decode(
             token,
@@ -154,7 +255,9 @@ def _decode_caller(token: str, key: str) -> tuple[Caller, float]:
         )
     except jwt.PyJWTError as exc:
         raise Unauthenticated("invalid caller context") from exc
-    return Caller.from_claims(claims), float(claims["exp"])
+    bound = [claims.get(name) for name in _BINDING_CLAIMS]
+    binding = CallBinding(*bound) if all(isinstance(v, str) for v in bound) else None
+    return _Decoded(Caller.from_claims(claims), float(claims["exp"]), binding)
 
 
 def is_system_entrypoint(entrypoint: object) -> bool:
@@ -167,7 +270,8 @@ class CallerContext(DependencyProvider):
 
     RPC workers get the caller the gateway signed (already verified by the entrypoint);
     event handlers and timers get the system caller, which is also signed into the worker's
-    context so that RPCs they make carry it.
+    context (bound to no call: no entry point accepts it). The RPCs a worker makes carry
+    its caller signed anew for each call (``services.common.rpc``).
     """
 
     def worker_setup(self, worker_ctx) -> None:

@@ -4,11 +4,14 @@ Each worker's transaction is its unit of work's (``unit_of_work``): the use case
 it, so it is committed before the reply is sent or the event acknowledged. At that commit
 the unit of work asks the entry point what to save with the effect (``save_with_effect``).
 
-- ``rpc``: refuses a call whose caller context is missing or forged before any worker
-  runs; a database that cannot be reached answers ``service_unavailable`` (503: try
-  again), not an internal error. ``@rpc(idempotent=True)`` honours the caller's
-  idempotency key (``idempotency``): the answer is saved with the effect.
-- ``event_handler``: acts as the system; skips an event it has already applied; records
+- ``rpc``: refuses a call whose caller context is missing, forged, expired or bound to
+  another call (``context.verify_call``) before any worker runs; a database that cannot
+  be reached answers ``service_unavailable`` (503: try again), not an internal error.
+  ``@rpc(idempotent=True)`` honours the caller's idempotency key (``idempotency``): the
+  answer is saved with the effect.
+- ``event_handler``: accepts an event only from its source service's broker user (the
+  AMQP ``user_id``, which RabbitMQ checks), and parks anything else at once with the
+  reason, writing nothing; acts as the system; skips an event it has already applied; records
   the event id in the transaction of the effect; acknowledges after the commit; and when
   the handler fails, retries with back-off and after N tries parks the message in
   ``prm.parked`` where an operator sees it and can replay it (``manage.py parked``);
@@ -26,20 +29,23 @@ from typing import Any
 
 import eventlet
 from amqp.exceptions import ConnectionError as AmqpConnectionError
-from kombu import Queue
+from kombu import Exchange, Queue, binding
 from kombu.exceptions import OperationalError
 from nameko.events import SERVICE_POOL
 from nameko.events import EventHandler as NamekoEventHandler
 from nameko.exceptions import ContainerBeingKilled, MalformedRequest
 from nameko.rpc import Rpc as NamekoRpc
+from nameko.rpc import RpcConsumer as NamekoRpcConsumer
 from nameko.standalone.events import get_event_exchange
 from nameko.timer import Timer as NamekoTimer
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from services.common.amqp import ConfirmingPublisher
-from services.common.context import CALLER_KEY, verify_caller
+from services.common.amqp import ConfirmingPublisher, Unroutable
+from services.common.broker import RETRY_EXCHANGE, expected_sender, referred
+from services.common.config import broker_settings
+from services.common.context import CALLER_KEY, CallBinding, received_digest, verify_call
 from services.common.db import DATABASE_AWAY, dependency_named
 from services.common.errors import AppError, ServiceTimeout, ServiceUnavailable
 from services.common.idempotency import key_of, remember, replay
@@ -52,6 +58,10 @@ log = logging.getLogger(__name__)
 
 PARKED_QUEUE = "prm.parked"
 ATTEMPTS_HEADER = "x-prm-attempts"
+#: The sender of an event as its handler verified it (``user_id``) when it first came: set
+#: by the handler itself on the copies it sends back to its queue or parks, never believed
+#: from anyone else (``EventHandler.sender_refused``).
+SENDER_HEADER = "x-prm-sender"
 #: When the event first failed (Unix seconds): bounds how long transient failures are retried.
 FAILING_SINCE_HEADER = "x-prm-failing-since"
 
@@ -86,7 +96,24 @@ def _unavailable(service: str, exc: BaseException) -> ServiceUnavailable | None:
     return None
 
 
+class RpcConsumer(NamekoRpcConsumer):
+    """Nameko's, binding the service's queue to ``nameko-rpc`` without declaring the
+    exchange: ``manage.py migrate`` declared it, and a service may not (services/common/
+    broker.py)."""
+
+    def setup(self) -> None:
+        super().setup()
+        self.queue = Queue(
+            self.queue.name,
+            exchange=referred(self.queue.exchange),
+            routing_key=self.queue.routing_key,
+            durable=True,
+        )
+
+
 class Rpc(NamekoRpc):
+    rpc_consumer = RpcConsumer()
+
     def __init__(
         self, expected_exceptions: Any = AppError, idempotent: bool = False, **kwargs: Any
     ) -> None:
@@ -96,7 +123,7 @@ class Rpc(NamekoRpc):
     def handle_message(self, body: Any, message: Any) -> None:
         # Raising here makes Nameko's consumer answer with the error; no worker runs.
         context_data = self.unpack_message_headers(message)
-        verify_caller(context_data.get(CALLER_KEY))
+        verify_call(context_data.get(CALLER_KEY), self.binding_of(body, message))
         try:
             args, kwargs = body["args"], body["kwargs"]
         except (KeyError, TypeError):
@@ -118,6 +145,19 @@ class Rpc(NamekoRpc):
         # Read by ``save_with_effect`` at the worker's commit (the worker has not run yet:
         # a green thread starts when this one yields).
         worker_ctx.idempotency_key = key_of(message) if self.idempotent else None
+
+    def binding_of(self, body: Any, message: Any) -> CallBinding:
+        """The call this message is: the caller's token must be bound to it (the method
+        that would run, the message's correlation id, the digest of its arguments)."""
+        args, kwargs = (
+            (body.get("args"), body.get("kwargs")) if isinstance(body, dict) else (None, None)
+        )
+        return CallBinding(
+            self.container.service_name,
+            self.method_name,
+            str(message.properties.get("correlation_id") or ""),
+            received_digest(args, kwargs),
+        )
 
     def save_with_effect(self, worker_ctx: Any, session: Session, answer: Any) -> None:
         """Called by the unit of work at its commit: the answer to the call's key is saved
@@ -155,6 +195,37 @@ def handler_queue_name(source: str, event_type: str, service: str, method: str) 
     return f"evt-{source}-{event_type}--{service}.{method}"
 
 
+def retry_exchange() -> Exchange:
+    """Where a handler sends a failing event back to its own queue (routing key: the
+    queue's name) or parks it (``prm.parked``): a topic exchange, so that the broker lets
+    each service reach its own queues only (services/common/broker.py)."""
+    return Exchange(RETRY_EXCHANGE, type="topic", durable=True)
+
+
+def handler_queue(
+    name: str,
+    source_exchange: Exchange,
+    event_type: str,
+    retry: Exchange | None = None,
+    **options: Any,
+) -> Queue:
+    """A handler's queue, bound to its source's event exchange and, by its own name, to
+    the retry exchange (``retry``: ``retry_exchange()`` when not given)."""
+    return Queue(
+        name,
+        bindings=[
+            binding(source_exchange, routing_key=event_type),
+            binding(retry or retry_exchange(), routing_key=name),
+        ],
+        durable=True,
+        **options,
+    )
+
+
+def parked_queue() -> Queue:
+    return Queue(PARKED_QUEUE, exchange=retry_exchange(), routing_key=PARKED_QUEUE, durable=True)
+
+
 class EventHandler(NamekoEventHandler):
     acts_as_system = True
 
@@ -177,6 +248,26 @@ class EventHandler(NamekoEventHandler):
         self.retry_delay = float(config.get("EVENT_RETRY_DELAY", 0.5))
         self.retry_limit = float(config.get("EVENT_RETRY_LIMIT", 86400))
         self.publisher = ConfirmingPublisher(config["AMQP_URI"])
+        broker = broker_settings()
+        prefix = config.get("BROKER_USER_PREFIX", broker.user_prefix)
+        #: Whose events these are (``user_id``); and who may send them back to the queue
+        #: with the sender they had (this handler's own user: its retries; the operator's:
+        #: ``manage.py parked replay``).
+        self.expected_sender = expected_sender(self.source_service, prefix, self.publisher.user)
+        self.relayers = {self.publisher.user}
+        operator = config.get("BROKER_OPERATOR_USER", broker.operator_user)
+        if operator:
+            self.relayers.add(operator)
+        # Bound to exchanges that ``manage.py migrate`` declared: referred to, not declared
+        # (the service's login may not configure them).
+        self.queue = handler_queue(
+            self.queue.name,
+            referred(self.queue.exchange),
+            self.event_type,
+            retry=referred(retry_exchange()),
+            auto_delete=self.queue.auto_delete,
+            exclusive=self.queue.exclusive,
+        )
 
     def stop(self) -> None:
         self.publisher.close()
@@ -192,7 +283,34 @@ class EventHandler(NamekoEventHandler):
             )
         return found is not None
 
+    def sender_refused(self, message: Any) -> str | None:
+        """Why the event's sender is not its source service (None: it is). The ``user_id``
+        is the broker's word (it refuses a publish naming another user); the sender header
+        counts only on a copy this handler (or the operator) sent back."""
+        properties = message.properties or {}
+        user_id = properties.get("user_id")
+        headers = message.headers or {}
+        if user_id == self.expected_sender:
+            return None
+        if user_id in self.relayers and headers.get(SENDER_HEADER) == self.expected_sender:
+            return None
+        return (
+            f"sender refused: {self.source_service} events come from {self.expected_sender},"
+            f" this one from {user_id or 'no user_id'}"
+        )
+
     def handle_message(self, body: Any, message: Any) -> None:
+        refused = self.sender_refused(message)
+        if refused is not None:
+            log.error("%s: %s", self.handler_key, refused)
+            try:
+                self._park(message, refused, attempts=0, sender=False)
+            except Exception as exc:
+                log.error("%s: parking failed (%s); requeueing", self.handler_key, exc)
+                self.queue_consumer.requeue_message(message)
+                return
+            self.queue_consumer.ack_message(message)
+            return
         event_id = body.get("id") if isinstance(body, dict) else None
         if not isinstance(event_id, str):
             self._park(message, "event without an id", attempts=0)
@@ -267,10 +385,14 @@ class EventHandler(NamekoEventHandler):
                         ATTEMPTS_HEADER: attempts,
                         FAILING_SINCE_HEADER: failing_since,
                         "x-prm-last-error": error,
+                        SENDER_HEADER: self.expected_sender,
                     }
                 )
                 self.publisher.publish(
-                    message.payload, routing_key=self.queue.name, headers=headers
+                    message.payload,
+                    exchange=retry_exchange(),
+                    routing_key=self.queue.name,
+                    headers=headers,
                 )
         except Exception as publish_exc:
             # Could not re-publish: give the message back to the broker rather than lose it.
@@ -279,18 +401,33 @@ class EventHandler(NamekoEventHandler):
             return
         self.queue_consumer.ack_message(message)
 
-    def _park(self, message: Any, error: str, attempts: int) -> None:
+    def _park(self, message: Any, error: str, attempts: int, sender: bool = True) -> None:
+        """Park ``message``; with ``sender`` False its sender was refused, and the copy says
+        so (no sender header; the ``user_id`` it came with is shown either way)."""
         headers = dict(message.headers or {})
+        headers.pop(SENDER_HEADER, None)
         headers.update(
             {
                 ATTEMPTS_HEADER: attempts,
                 "x-prm-last-error": error,
                 "x-prm-queue": self.queue.name,
                 "x-prm-parked-at": iso(utcnow()),
+                "x-prm-user-id": (message.properties or {}).get("user_id") or "",
             }
         )
-        self.publisher.declare(Queue(PARKED_QUEUE, durable=True))
-        self.publisher.publish(message.payload, routing_key=PARKED_QUEUE, headers=headers)
+        if sender:
+            headers[SENDER_HEADER] = self.expected_sender
+        # Published only: ``manage.py migrate`` declared prm.parked and bound it to prm.retry
+        # (a service may neither, nor read it).
+        try:
+            self.publisher.publish(
+                message.payload,
+                exchange=referred(retry_exchange()),
+                routing_key=PARKED_QUEUE,
+                headers=headers,
+            )
+        except Unroutable as exc:
+            raise Unroutable(f"{PARKED_QUEUE} is missing (declared by manage.py migrate)") from exc
         log.error("%s: parked message after %d attempts: %s", self.handler_key, attempts, error)
 
 
@@ -315,16 +452,15 @@ def event_queues(service_cls: type, config: dict) -> list[Queue]:
         for entrypoint in getattr(getattr(service_cls, name), "nameko_entrypoints", ()):
             if isinstance(entrypoint, EventHandler):
                 queues.append(
-                    Queue(
+                    handler_queue(
                         handler_queue_name(
                             entrypoint.source_service,
                             entrypoint.event_type,
                             service_cls.name,
                             name,
                         ),
-                        exchange=get_event_exchange(entrypoint.source_service, config),
-                        routing_key=entrypoint.event_type,
-                        durable=True,
+                        get_event_exchange(entrypoint.source_service, config),
+                        entrypoint.event_type,
                     )
                 )
     return queues

@@ -14,7 +14,8 @@ So the effect happens once, whichever of the copies runs first or whether they o
 the database's unique index decides. The same key with other arguments is refused (422
 ``idempotency_key_reused``). A call that failed saves nothing: sending it again runs it
 again. Answers are kept ``PRM_IDEMPOTENCY_KEEP`` seconds (a day), then forgotten by each
-service's ``forget_idempotent_calls`` timer.
+service's ``forget_idempotent_calls`` timer. The services that hold personal data
+(``pii.SEALED_ANSWERS``) store their answers sealed.
 """
 
 from __future__ import annotations
@@ -30,10 +31,12 @@ from kombu.utils import json as kombu_json
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
+from services.common import pii
 from services.common.config import get_settings
 from services.common.context import CALLER_KEY, caller_of_accepted_call
 from services.common.errors import InvalidInput, ServiceUnavailable
 from services.common.models import IdempotentCall
+from services.common.sealing import opened_for, seal, unseal
 
 log = logging.getLogger(__name__)
 
@@ -51,8 +54,10 @@ def key_of(message: Any) -> str | None:
 
 
 def _fingerprint(worker_ctx: Any) -> str:
-    """What the call asked for, keyed (the arguments may hold a new user's password)."""
-    arguments = kombu_json.dumps([worker_ctx.args, worker_ctx.kwargs], sort_keys=True)
+    """What the call asked for, keyed (the arguments may hold a new user's password).
+    Secrets sealed for the service count by what they hold: a retry seals them anew."""
+    asked = opened_for(worker_ctx.container.service_name, [worker_ctx.args, worker_ctx.kwargs])
+    arguments = kombu_json.dumps(asked, sort_keys=True)
     return hmac.new(
         get_settings().internal_key.encode(), arguments.encode(), hashlib.sha256
     ).hexdigest()
@@ -65,6 +70,13 @@ def _scope(worker_ctx: Any) -> tuple[str, str]:
     return who, f"{worker_ctx.container.service_name}.{worker_ctx.entrypoint.method_name}"
 
 
+def _stored(worker_ctx: Any, answer: str) -> str:
+    """An answer as stored: sealed by a service whose answers hold personal data."""
+    if worker_ctx.container.service_name in pii.SEALED_ANSWERS:
+        return seal(answer)
+    return answer
+
+
 def remember(session: Session, worker_ctx: Any, key: str, result: Any) -> None:
     """Save ``result`` as the answer to ``key``, in the worker's transaction."""
     caller, method = _scope(worker_ctx)
@@ -74,7 +86,7 @@ def remember(session: Session, worker_ctx: Any, key: str, result: Any) -> None:
             method=method,
             key=key,
             fingerprint=_fingerprint(worker_ctx),
-            answer=kombu_json.dumps(result),
+            answer=_stored(worker_ctx, kombu_json.dumps(result)),
         )
     )
 
@@ -92,7 +104,7 @@ def replay(new_session: Callable[[], Session], worker_ctx: Any, key: str) -> tup
                     IdempotentCall.key == key,
                 )
             )
-        answer = None if earlier is None else kombu_json.loads(earlier.answer)
+        answer = None if earlier is None else kombu_json.loads(unseal(earlier.answer))
     except Exception as exc:
         # The database is away (or, say, not migrated yet): whether the first call went
         # through nobody can tell now; with the key, sending the call again is safe.

@@ -1,5 +1,5 @@
-"""The one change this project makes to Nameko itself, made on import, for the version
-it was written against only.
+"""The changes this project makes to Nameko itself, made on import, for the version it
+was written against only.
 
 Nameko 2.14's ``QueueConsumer`` acknowledges and requeues messages catching only amqp's
 ``ConnectionError``; a reset socket raises ``OSError`` instead, which kills the whole
@@ -7,6 +7,14 @@ container (and every worker it runs) at the first broker restart. Every consumer
 service (RPC, events, the replies of its calls to other services) settles its messages
 through ``QueueConsumer``, so settling there tolerates a lost connection: the broker has
 taken the message back and delivers it again.
+
+Nameko's ``RpcConsumer`` answers every call, refused ones too (a caller context that does
+not verify, an unknown method, a malformed body), and acknowledges it after the reply is
+sent. When the broker refuses the reply (a reply key this service's login may not publish
+to: one the sender made up), the error killed the container, and the call, never
+acknowledged, came back to kill it again: one message stopped a service for good. A reply
+the broker refuses is now logged and the call settled unanswered; a reply lost with the
+connection is logged, and the broker delivers the call again.
 
 A newer Nameko may settle differently: the import fails then, so that whoever upgrades
 reads this and checks the patch is still needed and still right.
@@ -18,9 +26,11 @@ import logging
 from importlib.metadata import version
 from typing import Any
 
+from amqp.exceptions import ChannelError
 from amqp.exceptions import ConnectionError as AmqpConnectionError
 from kombu.exceptions import OperationalError
 from nameko.messaging import QueueConsumer
+from nameko.rpc import RpcConsumer
 
 log = logging.getLogger(__name__)
 
@@ -33,7 +43,8 @@ BROKER_LOST = (AmqpConnectionError, OperationalError, OSError)
 if version("nameko") != PATCHED_VERSION:
     raise ImportError(
         f"services.common.nameko_patch was written for nameko {PATCHED_VERSION}, not"
-        f" {version('nameko')}: check QueueConsumer.ack_message/requeue_message first"
+        f" {version('nameko')}: check QueueConsumer.ack_message/requeue_message and"
+        " RpcConsumer.handle_result first"
     )
 
 
@@ -54,5 +65,20 @@ def _requeue(self: QueueConsumer, message: Any) -> None:
     _settle(message, message.requeue)
 
 
+_answer_and_settle = RpcConsumer.handle_result
+
+
+def _handle_result(self: RpcConsumer, message: Any, result: Any, exc_info: Any) -> Any:
+    try:
+        return _answer_and_settle(self, message, result, exc_info)
+    except BROKER_LOST as exc:
+        log.warning("reply to a call lost with the broker connection (%s); it comes back", exc)
+    except ChannelError as exc:
+        log.warning("the broker refused the reply to a call (%s); settled unanswered", exc)
+        self.queue_consumer.ack_message(message)
+    return result, exc_info
+
+
 QueueConsumer.ack_message = _ack
 QueueConsumer.requeue_message = _requeue
+RpcConsumer.handle_result = _handle_result

@@ -5,6 +5,10 @@ relay thread publishes committed rows with publisher confirms and marks them sen
 is woken after each commit and also sweeps on an interval, so rows left behind by a crash
 or a broker outage go out as soon as the broker is back. On PostgreSQL, rows are claimed
 with ``FOR UPDATE SKIP LOCKED`` so several replicas never publish the same row at once.
+
+Every event goes out with the AMQP ``user_id`` of the relay's connection, the service's
+own broker user (``ConfirmingPublisher``; RabbitMQ checks it): its consumers accept it from
+that user only (``entrypoints.EventHandler``).
 """
 
 from __future__ import annotations
@@ -22,6 +26,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from services.common.amqp import ConfirmingPublisher, Unroutable
+from services.common.broker import expected_sender
+from services.common.config import broker_settings
 from services.common.context import REQUEST_ID_KEY
 from services.common.db import dependency_named, is_postgres
 from services.common.models import OutboxEvent
@@ -58,6 +64,17 @@ class OutboxRelay:
         self.exchange = get_event_exchange(source, config)
         self.publisher = ConfirmingPublisher(config["AMQP_URI"])
         self._declared = False
+        prefix = config.get("BROKER_USER_PREFIX", broker_settings().user_prefix)
+        expected = expected_sender(source, prefix, self.publisher.user)
+        if self.publisher.user != expected:
+            # Its consumers would park every event it publishes.
+            log.error(
+                "%s publishes as the broker user %s, but its events are accepted only from %s"
+                " (PRM_BROKER_USER, PRM_BROKER_USER_PREFIX)",
+                source,
+                self.publisher.user,
+                expected,
+            )
 
     def close(self) -> None:
         self.publisher.close()

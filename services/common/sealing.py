@@ -1,5 +1,7 @@
 """Secrets at rest: values a service must read back (a webhook's signing secret, a robot's
-token in its URL) are stored sealed, encrypted and authenticated, never in plain text.
+token in its URL) and personal data (a contact's name, phone, e-mail and address: see
+``services.common.pii``) are stored sealed, encrypted and authenticated, never in plain
+text. ``Sealed`` is a text column so stored; ``SealedJSON`` a JSON value.
 
 The key ring is ``PRM_SECRETS_KEY``: one key, or several separated by commas. The first
 seals; every one opens. To replace a key: put the new one first and keep the old one after
@@ -20,18 +22,23 @@ the feet of the replicas still running the release before.
 from __future__ import annotations
 
 import base64
+import json
+import os
 from functools import lru_cache
 from typing import Any
 
+from cryptography.exceptions import InvalidTag
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from sqlalchemy import MetaData, Text, select, update
 from sqlalchemy.orm import Session
 from sqlalchemy.sql import operators
 from sqlalchemy.types import TypeDecorator
 
-from services.common.config import get_secrets_keys
+from services.common.config import get_secrets_keys, get_settings
+from services.common.errors import InvalidInput
 
 #: Binds the derived keys to this use, so that the same configured string used elsewhere
 #: by mistake does not give away these values.
@@ -103,6 +110,26 @@ class Sealed(TypeDecorator):
         return None if value is None else unseal(value)
 
 
+class SealedJSON(Sealed):
+    """A JSON value stored sealed (as the text of its JSON). A value written before its
+    column was sealed is JSON text without the prefix, read as it is."""
+
+    cache_ok = True
+
+    def process_bind_param(self, value: Any, dialect: Any) -> str | None:
+        if value is None:
+            return None
+        return super().process_bind_param(json.dumps(value, ensure_ascii=False), dialect)
+
+    def process_result_value(self, value: Any, dialect: Any) -> Any:
+        if value is None:
+            return None
+        if not isinstance(value, str):  # a JSON column's value, read before it became text
+            return value
+        opened = super().process_result_value(value, dialect)
+        return None if opened is None else json.loads(opened)
+
+
 def reseal_all(session: Session, metadata: MetaData) -> int:
     """Seal every value of ``metadata``'s sealed columns with the ring's first key: values
     sealed with an older key, and values written before their column was sealed. Rows are
@@ -120,3 +147,81 @@ def reseal_all(session: Session, metadata: MetaData) -> int:
             session.execute(update(table).where(*where).values(values))
             rows += 1
     return rows
+
+
+# -- secrets on the bus -----------------------------------------------------------------
+#
+# A secret that must cross the bus (a password on its way to the partners service, a
+# refresh token on its way back to the gateway) is sealed for its one recipient: AES-GCM
+# under a key derived with HKDF from the internal key and the recipient's name (a purpose
+# of its own, distinct from the values at rest), with the recipient's name as associated
+# data. Whoever reads the bus reads ``sealed-for:`` and noise.
+
+_BUS_PURPOSE = b"prm bus secrets v1:"
+BUS_PREFIX = "sealed-for:"
+
+
+class NotSealedFor(ValueError):
+    """A value that must arrive sealed for this recipient came in plain, or sealed for
+    another recipient or with another key, or was changed on the way."""
+
+
+@lru_cache(maxsize=16)
+def _bus_cipher(key: str, recipient: str) -> AESGCM:
+    derived = HKDF(
+        algorithm=hashes.SHA256(), length=32, salt=None, info=_BUS_PURPOSE + recipient.encode()
+    )
+    return AESGCM(derived.derive(key.encode()))
+
+
+def seal_for(recipient: str, value: str, key: str | None = None) -> str:
+    """``value`` sealed so that only ``recipient`` (a service's name, or ``gateway``)
+    opens it (``open_sealed_for``)."""
+    nonce = os.urandom(12)
+    cipher = _bus_cipher(key or get_settings().internal_key, recipient)
+    sealed = cipher.encrypt(nonce, value.encode(), recipient.encode())
+    return BUS_PREFIX + base64.urlsafe_b64encode(nonce + sealed).decode("ascii")
+
+
+def open_sealed_for(recipient: str, value: object, key: str | None = None) -> str:
+    """The value ``seal_for(recipient, ...)`` sealed; NotSealedFor if ``value`` is not one
+    (plain text is refused, never taken as it is)."""
+    if not isinstance(value, str) or not value.startswith(BUS_PREFIX):
+        raise NotSealedFor(f"a value sealed for {recipient} was expected")
+    try:
+        raw = base64.urlsafe_b64decode(value[len(BUS_PREFIX) :].encode("ascii"))
+        cipher = _bus_cipher(key or get_settings().internal_key, recipient)
+        return cipher.decrypt(raw[:12], raw[12:], recipient.encode()).decode()
+    except (InvalidTag, ValueError) as exc:  # bad base64, too short, not UTF-8
+        raise NotSealedFor(f"a value sealed for {recipient} was expected") from exc
+
+
+def opened_field(payload: object, field: str, recipient: str) -> object:
+    """A request's ``payload`` with its ``field`` (a password, a refresh token) opened for
+    ``recipient``, at the entry point: the field must come sealed (``seal_for``), never in
+    plain text on the bus (``InvalidInput`` naming the field). A payload without the field
+    is left to its schema to refuse."""
+    if not isinstance(payload, dict) or field not in payload:
+        return payload
+    try:
+        return payload | {field: open_sealed_for(recipient, payload[field])}
+    except NotSealedFor as exc:
+        raise InvalidInput(
+            "the request is not valid", errors={field: [f"must be sealed for {recipient}"]}
+        ) from exc
+
+
+def opened_for(recipient: str, value: Any) -> Any:
+    """``value`` (decoded JSON: dicts, lists, text...) with each text sealed for
+    ``recipient`` opened, and one that does not open left as it is: for comparing two
+    requests (a sealing differs each time), never for using what they hold."""
+    if isinstance(value, str) and value.startswith(BUS_PREFIX):
+        try:
+            return open_sealed_for(recipient, value)
+        except NotSealedFor:
+            return value
+    if isinstance(value, dict):
+        return {key: opened_for(recipient, item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [opened_for(recipient, item) for item in value]
+    return value

@@ -12,9 +12,10 @@ from datetime import datetime
 from typing import Any
 
 from marshmallow import Schema
-from sqlalchemy import and_, delete, select, tuple_
+from sqlalchemy import and_, delete, or_, select, tuple_
 from sqlalchemy.orm import Session
 
+from services.common import audit, pii
 from services.common.approval import FlowInstance, parse_flow
 from services.common.context import Caller
 from services.common.db import contains_text, insert_unique
@@ -25,8 +26,15 @@ from services.common.scoping import get_scoped, scoped
 from services.common.timeutil import as_utc, iso, utcnow
 from services.common.unit_of_work import UnitOfWork
 from services.filing import events, rules
-from services.filing.keys import customer_keys
-from services.filing.models import ApprovalFlow, Customer, CustomerKey, Filing, Transfer
+from services.filing.keys import customer_keys, phone_form
+from services.filing.models import (
+    ApprovalFlow,
+    Customer,
+    CustomerKey,
+    Filing,
+    Transfer,
+    address_index,
+)
 from services.filing.schemas import (
     ACTIVE_STATUSES,
     FILING_PENDING,
@@ -34,7 +42,11 @@ from services.filing.schemas import (
     PENDING,
     CustomerOut,
     FilingOut,
+    RevealOut,
 )
+
+#: The fields of a customer that are personal data (masked unless the caller may reveal).
+PERSONAL = ("contact_name", "phone", "address")
 
 #: ``partners.partners_covering``: the active partners (with their terms) covering a region.
 Covering = Callable[[str], list[dict]]
@@ -68,7 +80,7 @@ def dump_customer(customer: Customer, caller: Caller) -> dict:
     latest = own[-1] if own else None
     data = {c: getattr(customer, c) for c in CustomerOut().fields if c != "filing"}
     data["filing"] = None
-    result = CustomerOut().dump(data)
+    result = pii.masked(CustomerOut().dump(data), caller, PERSONAL)
     result["filing"] = dump_filing(latest, caller) if latest else None
     return result
 
@@ -93,12 +105,35 @@ def customer_event(schema: type[Schema], customer: Customer, **extra: Any) -> di
 # -- queries the use cases share --------------------------------------------------------
 
 
+def stored_keys(keys: list[tuple[str, str]]) -> list[tuple[str, str]]:
+    """``keys`` as they are stored: a phone as its blind index under the ring's first key
+    (``services.common.pii``), never in clear."""
+    return [
+        (kind, pii.blind_index(pii.PHONE, value) or "" if kind == "phone" else value)
+        for kind, value in keys
+    ]
+
+
+def lookup_keys(keys: list[tuple[str, str]]) -> list[tuple[str, str]]:
+    """What ``keys`` may be stored as: a phone's blind index under every key of the ring,
+    so that keys stored before a key rotation (until ``manage.py reseal``) still block."""
+    found: list[tuple[str, str]] = []
+    for kind, value in keys:
+        if kind == "phone":
+            found.extend((kind, index) for index in pii.blind_indexes(pii.PHONE, value))
+        else:
+            found.append((kind, value))
+    return found
+
+
 def holders(session: Session, keys: list[tuple[str, str]]) -> list[Customer]:
-    """Active customers holding any of ``keys``."""
+    """Active customers holding any of ``keys`` (as ``customer_keys`` gives them)."""
     if not keys:
         return []
     ids = session.scalars(
-        select(CustomerKey.customer_id).where(tuple_(CustomerKey.kind, CustomerKey.value).in_(keys))
+        select(CustomerKey.customer_id).where(
+            tuple_(CustomerKey.kind, CustomerKey.value).in_(lookup_keys(keys))
+        )
     ).all()
     if not ids:
         return []
@@ -115,7 +150,10 @@ def claim_keys(session: Session, customer: Customer, keys: list[tuple[str, str]]
     insert_unique(
         session,
         rules.filing_conflict(),
-        *(CustomerKey(kind=kind, value=value, customer_id=customer.id) for kind, value in keys),
+        *(
+            CustomerKey(kind=kind, value=value, customer_id=customer.id)
+            for kind, value in stored_keys(keys)
+        ),
     )
 
 
@@ -128,7 +166,7 @@ def near_matches(session: Session, partner_id: int, data: dict, name_key: str) -
     """Active customers of other partners in the same city that are close to ``data``
     without sharing a key: a similar name or the same address (``rules.near_matches``).
     (Not the same phone: a mobile number is a key, so a filing with a held one is refused
-    before this runs.)
+    before this runs.) Addresses are compared by their blind index: none is opened.
 
     Bounded: only the city's most recent ``NEAR_MATCH_CANDIDATES`` customers are read
     (region codes of a city share their first four digits: a range of the index)."""
@@ -138,7 +176,7 @@ def near_matches(session: Session, partner_id: int, data: dict, name_key: str) -
             Customer.id,
             Customer.name,
             Customer.owner_partner_id,
-            Customer.address,
+            Customer.address_index,
             CustomerKey.value,
         )
         .join(CustomerKey, and_(CustomerKey.customer_id == Customer.id, CustomerKey.kind == "name"))
@@ -151,7 +189,7 @@ def near_matches(session: Session, partner_id: int, data: dict, name_key: str) -
         .order_by(Customer.id.desc())
         .limit(rules.NEAR_MATCH_CANDIDATES)
     ).all()
-    return rules.near_matches(rows, name_key, data.get("address"))
+    return rules.near_matches(rows, name_key, address_index(data.get("address")))
 
 
 def current_flow(session: Session) -> list[dict]:
@@ -325,12 +363,45 @@ def list_customers(uow: UnitOfWork, caller: Caller, args: dict) -> dict:
         prefix = code[:2] if code.endswith("0000") else code[:4] if code.endswith("00") else code
         stmt = stmt.where(Customer.region_code.startswith(prefix))
     if args.get("q"):
-        stmt = stmt.where(
-            contains_text(args["q"], Customer.name, Customer.contact_name, Customer.phone)
-        )
+        stmt = stmt.where(search(args["q"], Customer.name, Customer.phone_index))
     with uow:
         return page_of(
             uow.session, stmt, args["page"], args["per_page"], lambda c: dump_customer(c, caller)
+        )
+
+
+def search(query: str, name: Any, phone_index: Any) -> Any:
+    """What a list's ``q`` matches: a part of the name, or the whole phone (compared by its
+    blind index; a contact's name and a part of a phone are not searched: they are sealed)."""
+    indexes = pii.blind_indexes(pii.PHONE, phone_form(query))
+    if not indexes:
+        return contains_text(query, name)
+    return or_(contains_text(query, name), phone_index.in_(indexes))
+
+
+def reveal_customer(uow: UnitOfWork, caller: Caller, customer_id: int, reason: str) -> dict:
+    """The contact data of one customer the caller sees, unmasked, for a reason; audited
+    (``pii_revealed``) in the same transaction."""
+    caller.require(pii.REVEAL)
+    with uow:
+        customer = _visible_customer(uow.session, caller, customer_id)
+        audit.record(
+            uow,
+            caller,
+            audit.PII_REVEALED,
+            subject_type="customer",
+            subject_id=customer.id,
+            detail={"reason": reason},
+        )
+        return uow.commit(
+            RevealOut().dump(
+                {
+                    "id": customer.id,
+                    "contact_name": customer.contact_name,
+                    "phone": customer.phone,
+                    "address": customer.address,
+                }
+            )
         )
 
 
@@ -390,6 +461,14 @@ def transfer_customer(
         previous = customer.owner_partner_id
         customer.owner_partner_id = target
         session.flush()
+        audit.record(
+            uow,
+            caller,
+            audit.CUSTOMER_TRANSFERRED,
+            subject_type="customer",
+            subject_id=customer.id,
+            detail={"from_partner_id": previous, "to_partner_id": target},
+        )
         uow.emit(
             events.CUSTOMER_TRANSFERRED,
             customer_event(

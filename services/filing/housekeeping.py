@@ -8,6 +8,8 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import select
 
+from services.common import audit
+from services.common.context import Caller
 from services.common.db import try_advisory_lock
 from services.common.errors import ServiceTimeout, ServiceUnavailable
 from services.common.unit_of_work import UnitOfWork
@@ -18,6 +20,8 @@ from services.filing.routing import Assigner, Terms, emit_routed, lead_event
 from services.filing.schemas import ASSIGNED, PROTECTED
 
 log = logging.getLogger(__name__)
+#: Who releases customers whose protection ended, in the audit trail.
+TIMER = Caller.system_caller("filing")
 
 #: Rows one tick handles at most of each kind; the rest wait for the next tick.
 BATCH = 500
@@ -72,8 +76,17 @@ def release_expired(uow: UnitOfWork, now: datetime, limit: int = BATCH) -> int:
         .limit(limit)
     ).all()
     for customer in found:
+        partner_id = customer.owner_partner_id
         rules.release(customer)
         customers.release_keys(uow.session, customer)
+        audit.record(
+            uow,
+            TIMER,
+            audit.CUSTOMER_RELEASED,
+            subject_type="customer",
+            subject_id=customer.id,
+            detail={"partner_id": partner_id, "reason": "protection ended"},
+        )
         uow.emit(events.CUSTOMER_RELEASED, customers.customer_event(events.CustomerEvent, customer))
     return len(found)
 

@@ -330,6 +330,15 @@ def normalise_mobile(value: str) -> str | None:
     return digits if _MOBILE.match(digits) else None
 
 
+def phone_form(value: str) -> str:
+    """A phone as look-ups compare it: the mobile number as the duplicate check keys it
+    (``normalise_mobile``), or for another number its ASCII digits alone."""
+    mobile = normalise_mobile(value)
+    if mobile is not None:
+        return mobile
+    return re.sub(r"[^0-9]", "", ascii_digits(unicodedata.normalize("NFKC", value)))
+
+
 def _storable(key: str) -> str:
     """A key that fits its column: NFKC and look-alike folding can lengthen a name
     (U+FDFA alone becomes 18 letters), so a longer key is kept as its digest."""

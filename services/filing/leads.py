@@ -13,8 +13,9 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from services.common import pii
 from services.common.context import Caller
-from services.common.db import contains_text, insert_unique
+from services.common.db import insert_unique
 from services.common.errors import Conflict, InvalidInput, NotFound
 from services.common.schemas import page_of
 from services.common.scoping import scoped
@@ -32,7 +33,7 @@ from services.filing.routing import (
     lead_event,
     resolve_region,
 )
-from services.filing.schemas import PROTECTED, UNASSIGNED, LeadIn, LeadOut
+from services.filing.schemas import CLAIMED, PROTECTED, UNASSIGNED, LeadIn, LeadOut
 
 IMPORTED = "this lead was imported already"
 IMPORTED_AS = IMPORTED + " (lead {})"
@@ -44,8 +45,10 @@ SAME_AS_ROW = "the same lead as row {}"
 
 def dump_lead(lead: Lead, caller: Caller) -> dict:
     """The lead as ``caller`` may see it: a partner sees only its own part of the history
-    (not who had the lead before, nor why they declined it)."""
-    result = LeadOut().dump(lead)
+    (not who had the lead before, nor why they declined it), and the contact's data only
+    once it has claimed the lead (before, it could read them and decline)."""
+    shown_to = caller if caller.is_hq or lead.status == CLAIMED else None
+    result = pii.masked(LeadOut().dump(lead), shown_to, customers.PERSONAL)
     if caller.partner_ids is not None:
         result["history"] = [
             entry
@@ -232,7 +235,7 @@ def list_leads(uow: UnitOfWork, caller: Caller, args: dict) -> dict:
     if args.get("partner_id") is not None:
         stmt = stmt.where(Lead.assigned_partner_id == args["partner_id"])
     if args.get("q"):
-        stmt = stmt.where(contains_text(args["q"], Lead.name, Lead.contact_name, Lead.phone))
+        stmt = stmt.where(customers.search(args["q"], Lead.name, Lead.phone_index))
     with uow:
         return page_of(
             uow.session, stmt, args["page"], args["per_page"], lambda x: dump_lead(x, caller)

@@ -1,5 +1,10 @@
 """Tables of the filing service (customers and their keys, filings, leads, transfers) and
-the values of their status columns."""
+the values of their status columns.
+
+A contact's name, phone and street address are personal data, stored sealed
+(``services.common.sealing``); the phone (and a customer's address, for the near-duplicate
+check) is also stored as its blind index (``services.common.pii``), set whenever the value
+is, so that it can be found exactly."""
 
 from __future__ import annotations
 
@@ -7,14 +12,27 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import JSON, ForeignKey, Index, Integer, String, Text
-from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship, validates
 
+from services.common import pii
 from services.common.db import BigIntPK, UTCDateTime
+from services.common.sealing import Sealed
 from services.common.timeutil import utcnow
+from services.filing.keys import address_form, phone_form
 
 
 class Base(DeclarativeBase):
     pass
+
+
+def phone_index(phone: str | None) -> str | None:
+    """The blind index stored for ``phone``."""
+    return pii.blind_index(pii.PHONE, phone_form(phone) if phone else None)
+
+
+def address_index(address: str | None) -> str | None:
+    """The blind index stored for ``address``."""
+    return pii.blind_index(pii.ADDRESS, address_form(address) if address else None)
 
 
 class Customer(Base):
@@ -29,9 +47,13 @@ class Customer(Base):
     id: Mapped[int] = mapped_column(BigIntPK, primary_key=True, autoincrement=True)
     name: Mapped[str] = mapped_column(String(200))
     uscc: Mapped[str | None] = mapped_column(String(18))
-    contact_name: Mapped[str] = mapped_column(String(100))
-    phone: Mapped[str] = mapped_column(String(20))
-    address: Mapped[str | None] = mapped_column(String(300))
+    contact_name: Mapped[str] = mapped_column(Sealed)
+    phone: Mapped[str] = mapped_column(Sealed)
+    address: Mapped[str | None] = mapped_column(Sealed)
+    #: ``pii.blind_index`` of the phone (``keys.phone_form``) and of the address
+    #: (``keys.address_form``): what look-ups and the near-duplicate check compare.
+    phone_index: Mapped[str | None] = mapped_column(String(pii.INDEX_LENGTH), index=True)
+    address_index: Mapped[str | None] = mapped_column(String(pii.INDEX_LENGTH))
     region_code: Mapped[str] = mapped_column(String(6), index=True)
     industry: Mapped[str | None] = mapped_column(String(100))
     source: Mapped[str] = mapped_column(String(10))  # CUSTOMER_SOURCES
@@ -47,6 +69,16 @@ class Customer(Base):
     filings: Mapped[list[Filing]] = relationship(
         back_populates="customer", order_by="Filing.id", lazy="selectin"
     )
+
+    @validates("phone")
+    def _index_phone(self, key: str, value: str | None) -> str | None:
+        self.phone_index = phone_index(value)
+        return value
+
+    @validates("address")
+    def _index_address(self, key: str, value: str | None) -> str | None:
+        self.address_index = address_index(value)
+        return value
 
 
 class CustomerKey(Base):
@@ -95,10 +127,12 @@ class Lead(Base):
 
     id: Mapped[int] = mapped_column(BigIntPK, primary_key=True, autoincrement=True)
     name: Mapped[str] = mapped_column(String(200))
-    contact_name: Mapped[str] = mapped_column(String(100))
-    phone: Mapped[str] = mapped_column(String(20))
+    contact_name: Mapped[str] = mapped_column(Sealed)
+    phone: Mapped[str] = mapped_column(Sealed)
+    #: ``pii.blind_index`` of the phone (``keys.phone_form``).
+    phone_index: Mapped[str | None] = mapped_column(String(pii.INDEX_LENGTH), index=True)
     region_code: Mapped[str | None] = mapped_column(String(6))
-    address: Mapped[str | None] = mapped_column(String(300))
+    address: Mapped[str | None] = mapped_column(Sealed)
     notes: Mapped[str | None] = mapped_column(Text)
     status: Mapped[str] = mapped_column(String(12))  # LEAD_STATUSES
     assigned_partner_id: Mapped[int | None] = mapped_column()
@@ -113,6 +147,11 @@ class Lead(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     history: Mapped[list[LeadEvent]] = relationship(order_by="LeadEvent.id", lazy="selectin")
+
+    @validates("phone")
+    def _index_phone(self, key: str, value: str | None) -> str | None:
+        self.phone_index = phone_index(value)
+        return value
 
 
 class LeadImport(Base):

@@ -5,6 +5,10 @@ under the earlier rule block what the new rule matches. Where two active custome
 share one key, the one filed first keeps it and the other is logged (``customer ... shares
 its <kind> key with customer ...``) for HQ to settle: it still blocks others by its other
 keys. The history of the rule is the list of migrations that call this.
+
+``reindex`` computes the blind indexes of phones and addresses (services/common/pii.py)
+from the values as stored, sealed or not: migration 0008 calls it, and so does ``manage.py
+reseal`` after a key rotation (indexes and phone keys are then under the first key).
 """
 
 from __future__ import annotations
@@ -14,6 +18,10 @@ from collections.abc import Callable
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
+
+from services.common import pii
+from services.common.sealing import unseal
+from services.filing.keys import address_form, normalise_mobile, phone_form
 
 log = logging.getLogger(__name__)
 BATCH = 500
@@ -80,3 +88,56 @@ def rewrite_column(
         connection.execute(
             customers.update().where(customers.c.id == id_).values({column.name: value})
         )
+
+
+def _opened(value: str | None) -> str | None:
+    return None if value is None else unseal(value)
+
+
+def phone_key(stored: str | None) -> str | None:
+    """The stored phone key of the duplicate check: the blind index of the mobile number."""
+    phone = _opened(stored)
+    return pii.blind_index(pii.PHONE, normalise_mobile(phone) if phone else None)
+
+
+def _indexes(name: str, *indexed: str) -> sa.TableClause:
+    return sa.table(
+        name,
+        sa.column("id", sa.BigInteger),
+        *(sa.column(c, sa.Text) for c in indexed),
+        *(sa.column(f"{c}_index", sa.String) for c in indexed),
+    )
+
+
+def reindex(connection: Connection) -> int:
+    """Every blind index under the ring's first key: ``phone_index`` of customers and leads,
+    ``address_index`` of customers, and the phone keys of the duplicate check. Rows are
+    locked while read (PostgreSQL), so a change made meanwhile is not undone. Returns the
+    number of rows whose indexes were written; the caller commits."""
+    written = 0
+    for name, indexed in (("customers", ("phone", "address")), ("leads", ("phone",))):
+        table = _indexes(name, *indexed)
+        rows = connection.execute(
+            sa.select(
+                table.c.id,
+                *(table.c[c] for c in indexed),
+                *(table.c[f"{c}_index"] for c in indexed),
+            )
+            .order_by(table.c.id)
+            .with_for_update()
+        ).all()
+        for row in rows:
+            phone = _opened(row.phone)
+            values = {
+                "phone_index": pii.blind_index(pii.PHONE, phone_form(phone) if phone else None)
+            }
+            if "address" in indexed:
+                address = _opened(row.address)
+                values["address_index"] = pii.blind_index(
+                    pii.ADDRESS, address_form(address) if address else None
+                )
+            if any(getattr(row, column) != value for column, value in values.items()):
+                connection.execute(table.update().where(table.c.id == row.id).values(values))
+                written += 1
+    rekey(connection, "phone", customers.c.phone, phone_key)
+    return written

@@ -17,7 +17,6 @@ from services.common.approval import FlowInstance
 from services.common.context import Caller
 from services.common.errors import Conflict, Forbidden, InvalidInput, InvalidState
 from services.common.regions import specificity
-from services.filing.keys import address_form
 from services.filing.models import Customer, Filing, Lead, LeadEvent
 from services.filing.schemas import (
     ASSIGNED,
@@ -95,10 +94,11 @@ def filing_conflict() -> Conflict:
     return Conflict("this customer is already filed by another partner", "filing_conflict")
 
 
-def near_matches(rows: Sequence[Any], name_key: str, address: str | None) -> list[dict]:
+def near_matches(rows: Sequence[Any], name_key: str, address_index: str | None) -> list[dict]:
     """Of ``rows`` (customers of other partners in the same city: ``id``, ``name``,
-    ``owner_partner_id``, ``address`` and name key ``value``), those with a similar name key
-    or the same address, closest first, at most ``NEAR_MATCHES_KEPT``, with why."""
+    ``owner_partner_id``, ``address_index`` and name key ``value``), those with a similar
+    name key or the same address (the same blind index of its ``keys.address_form``),
+    closest first, at most ``NEAR_MATCHES_KEPT``, with why."""
     if not rows:
         return []
     similar = {
@@ -111,10 +111,9 @@ def near_matches(rows: Sequence[Any], name_key: str, address: str | None) -> lis
             limit=None,
         )
     }
-    form = address_form(address) if address else ""
     matches = []
     for index, row in enumerate(rows):
-        same_address = bool(form) and bool(row.address) and address_form(row.address) == form
+        same_address = bool(address_index) and row.address_index == address_index
         if index not in similar and not same_address:
             continue
         similarity = similar.get(index, fuzz.WRatio(name_key, row.value) / 100)

@@ -169,13 +169,19 @@ class FilingOut(WireSchema):
     )
 
 
+_MASKED = (
+    "personal data: masked (138****8000, 王*, the street as ****) unless the caller's role"
+    " holds customer.pii.reveal"
+)
+
+
 class CustomerOut(WireSchema):
     id = fields.Integer()
     name = fields.String()
     uscc = fields.String(allow_none=True)
-    contact_name = fields.String()
-    phone = fields.String()
-    address = fields.String(allow_none=True)
+    contact_name = fields.String(metadata={"description": _MASKED})
+    phone = fields.String(metadata={"description": _MASKED})
+    address = fields.String(allow_none=True, metadata={"description": _MASKED})
     region_code = fields.String()
     industry = fields.String(allow_none=True)
     source = fields.String()
@@ -186,10 +192,28 @@ class CustomerOut(WireSchema):
     filing = fields.Nested(FilingOut, allow_none=True)
 
 
+class RevealIn(WireSchema):
+    reason = fields.String(
+        required=True,
+        validate=validate.Length(min=2, max=200),
+        metadata={"description": "why the contact data is needed; kept in the audit log"},
+    )
+
+
+class RevealOut(WireSchema):
+    id = fields.Integer()
+    contact_name = fields.String()
+    phone = fields.String()
+    address = fields.String(allow_none=True)
+
+
 class CustomerListArgs(PageArgs):
     status = fields.String(validate=validate.OneOf(CUSTOMER_STATUSES))
     region_code = RegionCode()
-    q = fields.String(validate=validate.Length(max=100))
+    q = fields.String(
+        validate=validate.Length(max=100),
+        metadata={"description": "a part of the name, or the whole phone number"},
+    )
     partner_id = Id()
     source = fields.String(validate=validate.OneOf(CUSTOMER_SOURCES))
 
@@ -239,10 +263,10 @@ class LeadEventOut(WireSchema):
 class LeadOut(WireSchema):
     id = fields.Integer()
     name = fields.String()
-    contact_name = fields.String()
-    phone = fields.String()
+    contact_name = fields.String(metadata={"description": _MASKED})
+    phone = fields.String(metadata={"description": _MASKED})
     region_code = fields.String(allow_none=True)
-    address = fields.String(allow_none=True)
+    address = fields.String(allow_none=True, metadata={"description": _MASKED})
     notes = fields.String(allow_none=True)
     status = fields.String()
     assigned_partner_id = fields.Integer(allow_none=True)
@@ -256,7 +280,10 @@ class LeadOut(WireSchema):
 class LeadListArgs(PageArgs):
     status = fields.String(validate=validate.OneOf(LEAD_STATUSES))
     partner_id = Id()
-    q = fields.String(validate=validate.Length(max=100))
+    q = fields.String(
+        validate=validate.Length(max=100),
+        metadata={"description": "a part of the name, or the whole phone number"},
+    )
 
 
 class DeclineIn(WireSchema):

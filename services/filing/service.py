@@ -21,6 +21,7 @@ from services.filing.schemas import (
     LeadImportIn,
     LeadIn,
     LeadListArgs,
+    RevealIn,
     TransferIn,
 )
 from services.orders import events as orders_events
@@ -55,6 +56,12 @@ class FilingService(ServiceBase):
     def get_customer(self, customer_id: int) -> dict:
         """A customer the caller sees."""
         return customers.get_customer(self.uow, self.caller, load_id(customer_id))
+
+    @rpc
+    def reveal_customer(self, customer_id: int, payload: dict) -> dict:
+        """The unmasked contact data of one customer the caller sees, for a reason; audited."""
+        reason = load(RevealIn, payload)["reason"]
+        return customers.reveal_customer(self.uow, self.caller, load_id(customer_id), reason)
 
     @rpc
     def owned_customer(self, customer_id: int) -> dict:

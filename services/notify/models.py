@@ -11,7 +11,7 @@ from sqlalchemy import JSON, ForeignKey, Index, String, Text, UniqueConstraint
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from services.common.db import BigIntPK, UTCDateTime
-from services.common.sealing import Sealed
+from services.common.sealing import Sealed, SealedJSON
 from services.common.timeutil import utcnow
 from services.notify.schemas import PENDING, ZH
 
@@ -42,7 +42,8 @@ class Message(Base):
     partner_id: Mapped[int | None] = mapped_column()
     kind: Mapped[str] = mapped_column(String(50))
     title: Mapped[str] = mapped_column(String(300))
-    body: Mapped[str] = mapped_column(Text)
+    #: May name a contact or quote what a person wrote: stored sealed.
+    body: Mapped[str] = mapped_column(Sealed)
     subject_type: Mapped[str | None] = mapped_column(String(30))
     subject_id: Mapped[int | None] = mapped_column()
     language: Mapped[str] = mapped_column(String(5), default=ZH)
@@ -113,7 +114,8 @@ class Delivery(Base):
     message_id: Mapped[int | None] = mapped_column()
     event_id: Mapped[str] = mapped_column(String(36))
     event: Mapped[str] = mapped_column(String(50))
-    payload: Mapped[dict[str, Any]] = mapped_column(JSON)
+    #: What the channel is sent (it may name a contact): stored sealed.
+    payload: Mapped[dict[str, Any]] = mapped_column(SealedJSON)
     status: Mapped[str] = mapped_column(String(10), default=PENDING)
     attempts: Mapped[int] = mapped_column(default=0)
     next_attempt_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

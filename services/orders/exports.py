@@ -5,6 +5,9 @@
 
 from __future__ import annotations
 
+from datetime import date
+
+from services.common import audit
 from services.common.context import Caller
 from services.common.report_files import (
     AMOUNT_FORMAT,
@@ -51,9 +54,31 @@ def export_sales_report(
     uow: UnitOfWork, caller: Caller, args: dict, region_names: RegionNames
 ) -> dict:
     """The sales report (``reports.sales_report``) as a file in ``args["format"]`` (csv or
-    xlsx), base64-encoded (``file_answer``)."""
+    xlsx), base64-encoded (``file_answer``); the export is recorded in the audit log."""
     report = sales_report(uow, caller, args, region_names)
-    return file_answer(render(report, args["format"]))
+    answer = file_answer(render(report, args["format"]))
+    with uow:
+        audit.record(
+            uow,
+            caller,
+            audit.REPORT_EXPORTED,
+            subject_type="report",
+            subject_id="sales",
+            detail={
+                "format": args["format"],
+                "group_by": ",".join(args.get("group_by") or []),
+                "from": _day(args.get("date_from")),
+                "to": _day(args.get("date_to")),
+                "status": ",".join(args.get("status") or []) or None,
+                "partner_id": args.get("partner_id"),
+                "rows": len(report["rows"]),
+            },
+        )
+        return uow.commit(answer)
+
+
+def _day(value: date | None) -> str | None:
+    return value.isoformat() if value is not None else None
 
 
 def table(report: dict) -> Table:

@@ -6,6 +6,12 @@ from dataclasses import dataclass
 
 HQ = "hq"
 PARTNER = "partner"
+#: Personal data unmasked (``services.common.pii.REVEAL``).
+REVEAL = "customer.pii.reveal"
+#: The built-in roles that hold ``REVEAL`` (partners migration 0008 gives it to them where
+#: they existed before it): HQ's admin and channel managers, partners' admins and sales.
+#: Marketing, sales operations, finance and the channel director see personal data masked.
+REVEALING_ROLES = ("hq_admin", "channel_manager", "partner_admin", "partner_sales")
 
 
 @dataclass(frozen=True)
@@ -21,6 +27,10 @@ PERMISSIONS: tuple[Permission, ...] = (
     Permission("role.manage", "管理角色", (HQ,)),
     Permission("customer.create", "报备客户", (PARTNER,)),
     Permission("customer.transfer", "转移客户", (HQ,)),
+    # Answers show contacts' names, phones, e-mails and street addresses unmasked, and
+    # POST /customers/{id}/reveal answers one customer's (audited). Always within the
+    # caller's scope: a partner's own customers and leads only.
+    Permission("customer.pii.reveal", "查看客户联系方式", (HQ, PARTNER)),
     Permission("filing.approve", "审批报备", (HQ,)),
     Permission("lead.create", "录入线索", (HQ,)),
     Permission("lead.claim", "申领线索", (PARTNER,)),
@@ -37,6 +47,8 @@ PERMISSIONS: tuple[Permission, ...] = (
     Permission("commission.pay", "支付提成", (HQ,)),
     Permission("commission.confirm", "确认结算单", (PARTNER,)),
     Permission("channel.manage", "管理通知渠道", (HQ, PARTNER)),
+    # The audit log (GET /audit): who did what, from where. HQ's admin role holds it.
+    Permission("audit.read", "查看审计日志", (HQ,)),
 )
 
 PERMISSIONS_BY_CODE = {p.code: p for p in PERMISSIONS}
@@ -66,7 +78,8 @@ SEED_ROLES: tuple[SeedRole, ...] = (
         "channel_manager",
         "渠道经理",
         HQ,
-        ("filing.approve", "customer.transfer", "lead.create", "report.read"),
+        # Settles filing disputes and transfers by calling the contacts.
+        ("filing.approve", "customer.transfer", "lead.create", "report.read", REVEAL),
     ),
     SeedRole("marketing", "市场人员", HQ, ("lead.create", "report.read")),
     SeedRole(
@@ -105,11 +118,17 @@ SEED_ROLES: tuple[SeedRole, ...] = (
             "user.manage",
             "commission.confirm",
             "channel.manage",
+            REVEAL,
         ),
         include_sub_partners=True,
     ),
+    # A partner's people sell to the contacts of their own customers (which they filed):
+    # their answers show them. Other partners' customers they never see at all.
     SeedRole(
-        "partner_sales", "伙伴销售", PARTNER, ("customer.create", "lead.claim", "order.create")
+        "partner_sales",
+        "伙伴销售",
+        PARTNER,
+        ("customer.create", "lead.claim", "order.create", REVEAL),
     ),
 )
 

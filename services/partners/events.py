@@ -48,9 +48,8 @@ class PartnerChanged(EventSchema):
     parent_id = Id(strict=True, required=True, allow_none=True)
     status = fields.String(required=True)
     territory = fields.List(RegionCode(), required=True)
-    contact_name = fields.String(allow_none=True)
-    contact_phone = fields.String(allow_none=True)
-    contact_email = fields.String(allow_none=True)
+    # No contact data: personal data stays sealed in the partners database, and no
+    # consumer needs it.
     created_at = IsoDateTime(required=True)
 
 
@@ -80,8 +79,8 @@ class UserChanged(EventSchema):
     id = Id(strict=True, required=True)
     username = fields.String(required=True)
     display_name = fields.String(required=True)
-    email = fields.String(allow_none=True)
-    phone = fields.String(allow_none=True)
+    # No e-mail nor phone: personal data (notify asks for a recipient's e-mail when it
+    # sends one).
     partner_id = Id(strict=True, required=True, allow_none=True)
     roles = fields.List(fields.String(), required=True)
     active = fields.Boolean(required=True)

@@ -7,6 +7,7 @@ from datetime import datetime
 
 from sqlalchemy import (
     JSON,
+    BigInteger,
     Boolean,
     ForeignKey,
     Index,
@@ -18,6 +19,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 from services.common.db import BigIntPK, UTCDateTime
+from services.common.sealing import Sealed
 from services.common.timeutil import utcnow
 from services.partners.schemas import ACTIVE
 
@@ -44,9 +46,10 @@ class Partner(Base):
     type: Mapped[str] = mapped_column(ForeignKey("partner_types.code"))
     parent_id: Mapped[int | None] = mapped_column(ForeignKey("partners.id"), index=True)
     status: Mapped[str] = mapped_column(String(20), default=ACTIVE)
-    contact_name: Mapped[str | None] = mapped_column(String(100))
-    contact_phone: Mapped[str | None] = mapped_column(String(30))
-    contact_email: Mapped[str | None] = mapped_column(String(200))
+    #: Personal data, stored sealed (services/common/sealing.py); never searched.
+    contact_name: Mapped[str | None] = mapped_column(Sealed)
+    contact_phone: Mapped[str | None] = mapped_column(Sealed)
+    contact_email: Mapped[str | None] = mapped_column(Sealed)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
 
@@ -89,8 +92,9 @@ class User(Base):
     username: Mapped[str] = mapped_column(String(60), unique=True)
     password_hash: Mapped[str] = mapped_column(String(200))
     display_name: Mapped[str] = mapped_column(String(100))
-    email: Mapped[str | None] = mapped_column(String(200))
-    phone: Mapped[str | None] = mapped_column(String(30))
+    #: Personal data, stored sealed (services/common/sealing.py); never searched.
+    email: Mapped[str | None] = mapped_column(Sealed)
+    phone: Mapped[str | None] = mapped_column(Sealed)
     partner_id: Mapped[int | None] = mapped_column(ForeignKey("partners.id"), index=True)
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     language: Mapped[str] = mapped_column(String(5), default="zh")
@@ -159,6 +163,38 @@ class SignInAddress(Base):
     username: Mapped[str] = mapped_column(String(60), primary_key=True)
     address: Mapped[str] = mapped_column(String(64), primary_key=True)
     last_success_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class AuditRecord(Base):
+    """One entry of the audit log, from an ``audit_recorded`` event of any service
+    (``services.common.audit``). Append-only: the database refuses UPDATE, DELETE and
+    TRUNCATE (migration 0009). Each record is chained to the one before it: ``hash`` is
+    SHA-256 over ``prev_hash`` and the record's canonical form (``audit.record_hash``); ids
+    run 1, 2, 3, ... in the order of the chain, which ``manage.py audit verify`` walks."""
+
+    __tablename__ = "audit_records"
+    __table_args__ = (
+        Index("ix_audit_records_at", "at"),
+        Index("ix_audit_records_actor", "actor_id", "at"),
+        Index("ix_audit_records_subject", "subject_type", "subject_id", "at"),
+        Index("ix_audit_records_action", "action", "at"),
+    )
+
+    #: Given by the appender (the head's id + 1, under the chain's lock), never a sequence.
+    id: Mapped[int] = mapped_column(BigIntPK, primary_key=True, autoincrement=False)
+    at: Mapped[datetime] = mapped_column(UTCDateTime)
+    source: Mapped[str] = mapped_column(String(40))
+    action: Mapped[str] = mapped_column(String(40))
+    actor_id: Mapped[int | None] = mapped_column(BigInteger)
+    actor_partner_id: Mapped[int | None] = mapped_column(BigInteger)
+    actor_system: Mapped[str | None] = mapped_column(String(64))
+    address: Mapped[str | None] = mapped_column(String(64))
+    subject_type: Mapped[str] = mapped_column(String(32))
+    subject_id: Mapped[str | None] = mapped_column(String(64))
+    detail: Mapped[dict] = mapped_column(JSON)
+    event_id: Mapped[str] = mapped_column(String(36), unique=True)
+    prev_hash: Mapped[str] = mapped_column(String(64))
+    hash: Mapped[str] = mapped_column(String(64))
 
 
 # Codes and user names are unique whatever their letter case, also when two are created at

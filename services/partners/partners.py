@@ -10,6 +10,7 @@ from __future__ import annotations
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from services.common import audit, pii
 from services.common import regions as region_rules
 from services.common.context import Caller
 from services.common.db import contains_text, insert_unique
@@ -31,9 +32,12 @@ _STATUS_EVENTS = {
 }
 
 
-def dump_partner(partner: Partner) -> dict:
-    """The partner as the API shows it."""
-    return PartnerOut().dump(partner)
+def dump_partner(partner: Partner, caller: Caller) -> dict:
+    """The partner as the API shows it to ``caller``: its contact's name, phone and e-mail
+    masked unless the caller may reveal personal data."""
+    return pii.masked(
+        PartnerOut().dump(partner), caller, ("contact_name", "contact_phone", "contact_email")
+    )
 
 
 def _tell(uow: UnitOfWork, kind: str, partner: Partner) -> None:
@@ -113,13 +117,15 @@ def list_partners(uow: UnitOfWork, caller: Caller, args: dict) -> dict:
             )
         )
     with uow:
-        return page_of(uow.session, stmt, args["page"], args["per_page"], dump_partner)
+        return page_of(
+            uow.session, stmt, args["page"], args["per_page"], lambda p: dump_partner(p, caller)
+        )
 
 
 def get_partner(uow: UnitOfWork, caller: Caller, partner_id: int) -> dict:
     """A partner in the caller's scope; NotFound otherwise."""
     with uow:
-        return dump_partner(get_scoped(uow.session, Partner, partner_id, caller, "id"))
+        return dump_partner(get_scoped(uow.session, Partner, partner_id, caller, "id"), caller)
 
 
 def _terms(partner: Partner, partner_type: PartnerType, territory_code: str | None) -> dict:
@@ -190,7 +196,7 @@ def create_partner(uow: UnitOfWork, caller: Caller, data: dict) -> dict:
         )
         _tell(uow, events.PARTNER_CREATED, partner)
         _tell_territory(uow, partner)
-        return uow.commit(dump_partner(partner))
+        return uow.commit(dump_partner(partner, caller))
 
 
 def update_partner(uow: UnitOfWork, caller: Caller, partner_id: int, data: dict) -> dict:
@@ -210,7 +216,7 @@ def update_partner(uow: UnitOfWork, caller: Caller, partner_id: int, data: dict)
         _tell(uow, events.PARTNER_UPDATED, partner)
         if "type" in data or "parent_id" in data:
             _tell_territory(uow, partner)
-        return uow.commit(dump_partner(partner))
+        return uow.commit(dump_partner(partner, caller))
 
 
 def set_territory(uow: UnitOfWork, caller: Caller, partner_id: int, codes: list[str]) -> dict:
@@ -223,7 +229,7 @@ def set_territory(uow: UnitOfWork, caller: Caller, partner_id: int, codes: list[
         _set_territory(partner, rules.normalise_territory(codes, load_regions()))
         session.flush()
         _tell_territory(uow, partner)
-        return uow.commit(dump_partner(partner))
+        return uow.commit(dump_partner(partner, caller))
 
 
 def change_status(uow: UnitOfWork, caller: Caller, partner_id: int, action: str) -> dict:
@@ -238,7 +244,16 @@ def change_status(uow: UnitOfWork, caller: Caller, partner_id: int, action: str)
         session.flush()
         _tell(uow, _STATUS_EVENTS[partner.status], partner)
         _tell_territory(uow, partner)
-        return uow.commit(dump_partner(partner))
+        if partner.status == TERMINATED:
+            audit.record(
+                uow,
+                caller,
+                audit.PARTNER_TERMINATED,
+                subject_type="partner",
+                subject_id=partner.id,
+                detail={"code": partner.code, "type": partner.type},
+            )
+        return uow.commit(dump_partner(partner, caller))
 
 
 # -- partner types ----------------------------------------------------------------------

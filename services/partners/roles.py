@@ -9,12 +9,14 @@ from __future__ import annotations
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from services.common import audit
 from services.common.context import Caller
 from services.common.errors import Conflict, NotFound
 from services.common.events import event_data
 from services.common.schemas import page_of
 from services.common.unit_of_work import UnitOfWork
 from services.partners import events, rules
+from services.partners.audit import code_list
 from services.partners.catalogue import PARTNER, PERMISSIONS
 from services.partners.models import PartnerType, Role, UserRole
 from services.partners.schemas import RoleOut
@@ -91,6 +93,19 @@ def create_role(uow: UnitOfWork, caller: Caller, data: dict) -> dict:
         session.add(role)
         session.flush()
         uow.emit(events.ROLE_CHANGED, role_changed(role))
+        audit.record(
+            uow,
+            caller,
+            audit.ROLE_CREATED,
+            subject_type="role",
+            subject_id=role.id,
+            detail={
+                "code": role.code,
+                "scope": role.scope,
+                "permissions": code_list(role.permissions),
+                "include_sub_partners": role.include_sub_partners,
+            },
+        )
         return uow.commit(dump_role(role))
 
 
@@ -107,10 +122,26 @@ def update_role(uow: UnitOfWork, caller: Caller, role_id: int, data: dict) -> di
                 caller, data["permissions"], "a role may hold only permissions you hold yourself"
             )
             data["permissions"] = sorted(set(data["permissions"]))
+        before = set(role.permissions)
+        changed = sorted(key for key, value in data.items() if getattr(role, key) != value)
         for key, value in data.items():
             setattr(role, key, value)
         session.flush()
         uow.emit(events.ROLE_CHANGED, role_changed(role))
+        if changed:
+            audit.record(
+                uow,
+                caller,
+                audit.ROLE_CHANGED,
+                subject_type="role",
+                subject_id=role.id,
+                detail={
+                    "code": role.code,
+                    "fields": ",".join(changed),
+                    "added": code_list(set(role.permissions) - before),
+                    "removed": code_list(before - set(role.permissions)),
+                },
+            )
         return uow.commit(dump_role(role))
 
 

@@ -5,8 +5,12 @@ The gateway validates HTTP bodies with the same schemas; the service validates a
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+from typing import Any
+
 from marshmallow import fields, validate
 
+from services.common.audit import ACTIONS as AUDIT_ACTIONS
 from services.common.regions import ADDRESS_RESOLVE_MAX
 from services.common.schemas import (
     Flag,
@@ -87,6 +91,12 @@ class MeOut(WireSchema):
 
 # -- partners ---------------------------------------------------------------------------
 
+_MASKED = (
+    "personal data: masked (王*, 138****8000, w***@example.com) unless the caller's role holds"
+    " customer.pii.reveal"
+)
+_MASKED_OF_USER = _MASKED + "; a user always sees its own"
+
 
 class PartnerOut(WireSchema):
     id = fields.Integer()
@@ -96,9 +106,9 @@ class PartnerOut(WireSchema):
     parent_id = fields.Integer(allow_none=True)
     status = fields.String()
     territory = fields.List(fields.String())
-    contact_name = fields.String(allow_none=True)
-    contact_phone = fields.String(allow_none=True)
-    contact_email = fields.String(allow_none=True)
+    contact_name = fields.String(allow_none=True, metadata={"description": _MASKED})
+    contact_phone = fields.String(allow_none=True, metadata={"description": _MASKED})
+    contact_email = fields.String(allow_none=True, metadata={"description": _MASKED})
     created_at = IsoDateTime()
 
 
@@ -179,8 +189,8 @@ class UserOut(WireSchema):
     id = fields.Integer()
     username = fields.String()
     display_name = fields.String()
-    email = fields.String(allow_none=True)
-    phone = fields.String(allow_none=True)
+    email = fields.String(allow_none=True, metadata={"description": _MASKED_OF_USER})
+    phone = fields.String(allow_none=True, metadata={"description": _MASKED_OF_USER})
     partner_id = fields.Integer(allow_none=True)
     roles = fields.List(fields.String())
     active = fields.Boolean()
@@ -264,3 +274,48 @@ class PermissionOut(WireSchema):
 class RecipientsArgs(WireSchema):
     permission = fields.String(required=True)
     partner_id = Id(load_default=None, allow_none=True)
+
+
+# -- the audit log ----------------------------------------------------------------------
+
+
+class _Moment(fields.AwareDateTime):
+    """A time with a zone, as UTC; one beyond the range of UTC times (the year 9999 at
+    -14:00) is the last (or first) of them, which no record passes."""
+
+    def _deserialize(self, value: Any, attr: Any, data: Any, **kwargs: Any) -> datetime:
+        moment = super()._deserialize(value, attr, data, **kwargs)
+        try:
+            return moment.astimezone(UTC)
+        except OverflowError:
+            return (datetime.max if moment.year > 1 else datetime.min).replace(tzinfo=UTC)
+
+
+class AuditListArgs(PageArgs):
+    actor_id = Id()
+    action = fields.String(validate=validate.OneOf(AUDIT_ACTIONS))
+    subject_type = fields.String(validate=validate.Length(min=1, max=32))
+    subject_id = fields.String(validate=validate.Length(min=1, max=64))
+    at_from = _Moment(
+        data_key="from", metadata={"description": "records at or after this time (with a zone)"}
+    )
+    at_to = _Moment(
+        data_key="to", metadata={"description": "records at or before this time (with a zone)"}
+    )
+
+
+class AuditRecordOut(WireSchema):
+    id = fields.Integer()
+    at = IsoDateTime()
+    source = fields.String(metadata={"description": "the service that recorded it"})
+    action = fields.String()
+    actor_id = fields.Integer(allow_none=True)
+    actor_name = fields.String(allow_none=True)
+    actor_partner_id = fields.Integer(allow_none=True)
+    actor_system = fields.String(
+        allow_none=True, metadata={"description": "the component, when the platform acted"}
+    )
+    address = fields.String(allow_none=True, metadata={"description": "the client's address"})
+    subject_type = fields.String()
+    subject_id = fields.String(allow_none=True)
+    detail = fields.Dict()

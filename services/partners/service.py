@@ -1,17 +1,25 @@
 """The partners service's entry points: partners, territories, regions, people, roles and
 sign-in. Each loads its input and calls one use case (``partners``, ``regions``,
-``signin``, ``users``, ``roles``) with the unit of work and the caller."""
+``signin``, ``users``, ``roles``) with the unit of work and the caller.
+
+Passwords and refresh tokens cross the bus sealed (``sealing.seal_for``): they arrive
+sealed for this service and are opened here, and a refresh token leaves sealed for the
+gateway; one that arrives in plain text is refused."""
 
 from __future__ import annotations
 
+from services.common.audit import AUDIT_RECORDED, AuditRecorded
 from services.common.config import get_settings
-from services.common.entrypoints import rpc, timer
+from services.common.entrypoints import event_handler, rpc, timer
 from services.common.errors import Forbidden
+from services.common.events import load_event, occurred_at
 from services.common.schemas import load, load_id, load_key
+from services.common.sealing import opened_field, seal_for
 from services.common.service import ServiceBase
 from services.common.timeutil import utcnow
-from services.partners import partners, regions, roles, signin, users
+from services.partners import audit, partners, regions, roles, signin, users
 from services.partners.schemas import (
+    AuditListArgs,
     LoginIn,
     PartnerCreate,
     PartnerListArgs,
@@ -31,6 +39,14 @@ from services.partners.schemas import (
     UserUpdate,
 )
 
+#: Who the secrets of the replies are sealed for (``sealing.seal_for``).
+GATEWAY = "gateway"
+
+
+def _sealed_reply(answer: dict) -> dict:
+    """``answer`` with its refresh token sealed for the gateway."""
+    return answer | {"refresh_token": seal_for(GATEWAY, answer["refresh_token"])}
+
 
 class PartnersService(ServiceBase):
     name = "partners"
@@ -47,8 +63,11 @@ class PartnersService(ServiceBase):
         new refresh token; Unauthenticated, or TooManyRequests with ``retry_after`` while
         the account must wait after failures from ``address``."""
         self._system_only()
-        data = load(LoginIn, payload)
-        return signin.authenticate(self.uow, data["username"], data["password"], str(address)[:64])
+        data = load(LoginIn, opened_field(payload, "password", self.name))
+        answer = signin.authenticate(
+            self.uow, data["username"], data["password"], str(address)[:64]
+        )
+        return _sealed_reply(answer)
 
     @timer(interval=get_settings().timer_interval)
     def forget_old_sign_ins(self) -> None:
@@ -60,14 +79,15 @@ class PartnersService(ServiceBase):
     def refresh(self, payload: dict) -> dict:
         """Rotate a refresh token: the profile and the new token."""
         self._system_only()
-        return signin.refresh(self.uow, load(RefreshIn, payload)["refresh_token"])
+        token = load(RefreshIn, opened_field(payload, "refresh_token", self.name))["refresh_token"]
+        return _sealed_reply(signin.refresh(self.uow, token))
 
     @rpc
     def logout(self, payload: dict) -> None:
         """Revoke the calling user's refresh token (another user's is left alone)."""
         if self.caller.user_id is None:
             raise Forbidden("only a signed-in user may log out")
-        token = load(RefreshIn, payload)["refresh_token"]
+        token = load(RefreshIn, opened_field(payload, "refresh_token", self.name))["refresh_token"]
         signin.logout(self.uow, token, self.caller.user_id)
 
     @rpc
@@ -179,13 +199,14 @@ class PartnersService(ServiceBase):
     @rpc(idempotent=True)
     def create_user(self, payload: dict) -> dict:
         """A new user, with roles the caller may give."""
-        return users.create_user(self.uow, self.caller, load(UserCreate, payload))
+        data = load(UserCreate, opened_field(payload, "password", self.name))
+        return users.create_user(self.uow, self.caller, data)
 
     @rpc
     def update_user(self, user_id: int, payload: dict) -> dict:
         """Change a user the caller manages."""
         user_id = load_id(user_id)
-        data = load(UserUpdate, payload)
+        data = load(UserUpdate, opened_field(payload, "password", self.name))
         return users.update_user(self.uow, self.caller, user_id, data)
 
     @rpc
@@ -221,3 +242,37 @@ class PartnersService(ServiceBase):
     def list_permissions(self) -> list[dict]:
         """The permission catalogue."""
         return roles.list_permissions()
+
+    # -- the audit log ------------------------------------------------------------------
+
+    @rpc
+    def list_audit(self, query: dict) -> dict:
+        """A page of the audit log, newest first (HQ ``audit.read``)."""
+        return audit.list_records(self.uow, self.caller, load(AuditListArgs, query))
+
+    # What the services record (``services.common.audit``), one handler per service of
+    # ``audit.RECORDING_SERVICES``: the exchange an event came from names its source.
+
+    @event_handler("partners", AUDIT_RECORDED)
+    def on_partners_audit_recorded(self, event: dict) -> None:
+        """Keep an audit record of the partners service."""
+        record = load_event(AuditRecorded, event)
+        audit.append(self.uow, "partners", event["id"], occurred_at(event), record)
+
+    @event_handler("filing", AUDIT_RECORDED)
+    def on_filing_audit_recorded(self, event: dict) -> None:
+        """Keep an audit record of the filing service."""
+        record = load_event(AuditRecorded, event)
+        audit.append(self.uow, "filing", event["id"], occurred_at(event), record)
+
+    @event_handler("orders", AUDIT_RECORDED)
+    def on_orders_audit_recorded(self, event: dict) -> None:
+        """Keep an audit record of the orders service."""
+        record = load_event(AuditRecorded, event)
+        audit.append(self.uow, "orders", event["id"], occurred_at(event), record)
+
+    @event_handler("commission", AUDIT_RECORDED)
+    def on_commission_audit_recorded(self, event: dict) -> None:
+        """Keep an audit record of the commission service."""
+        record = load_event(AuditRecorded, event)
+        audit.append(self.uow, "commission", event["id"], occurred_at(event), record)

@@ -19,7 +19,9 @@ from sqlalchemy import delete, func, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
+from services.common import audit
 from services.common.config import Settings, get_settings
+from services.common.context import Caller
 from services.common.db import is_postgres, try_advisory_lock
 from services.common.errors import TooManyRequests, Unauthenticated
 from services.common.timeutil import as_utc, iso, utcnow
@@ -237,19 +239,37 @@ def authenticate(
                 "too many failed sign-ins; try again later", errors={"retry_after": [str(wait)]}
             )
         user = session.scalar(select(User).where(func.lower(User.username) == key))
+        reason = None
         if user is None:
             _verify_password(_DUMMY_HASH, password)  # same cost whether the user exists or not
-            ok = False
+            ok, reason = False, "unknown_user"
         else:
             ok = _verify_password(user.password_hash, password)
+            reason = None if ok else "wrong_password"
             if ok:
                 try:
                     _active_user(session, user)
                 except Unauthenticated:
-                    ok = False
+                    ok, reason = False, "inactive"
+        # Who signs in, as the audit log names them: the user when the password proved it;
+        # for a failure nobody proved who tried, so the account is its subject only.
+        signer = Caller(
+            user_id=user.id if ok else None,
+            partner_id=user.partner_id if ok else None,
+            address=None if address == "unknown" else address,
+        )
         if not ok:
-            # The failure is counted although the sign-in is refused.
+            # The failure is counted although the sign-in is refused. An unknown name is
+            # not recorded (it may be a password typed into the wrong field).
             session.add(LoginFailure(username=key, address=address, at=now))
+            audit.record(
+                uow,
+                signer,
+                audit.SIGN_IN_FAILED,
+                subject_type="user",
+                subject_id=user.id if user is not None else None,
+                detail={"reason": reason},
+            )
             uow.commit()
             raise Unauthenticated("invalid credentials")
         if _hasher.check_needs_rehash(user.password_hash):
@@ -263,6 +283,9 @@ def authenticate(
         _remember_address(session, key, address, now)
         profile = caller_profile(session, user.id)
         token = issue_refresh_token(session, profile["id"])
+        audit.record(
+            uow, signer, audit.SIGN_IN, subject_type="user", subject_id=user.id, actor_id=user.id
+        )
         return uow.commit({"user": profile, "refresh_token": token})
 
 

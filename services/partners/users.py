@@ -12,6 +12,7 @@ from collections.abc import Iterable
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from services.common import audit, pii
 from services.common.context import Caller
 from services.common.db import contains_text, insert_unique
 from services.common.errors import Conflict, Forbidden, InvalidInput, NotFound, Unauthenticated
@@ -20,6 +21,7 @@ from services.common.schemas import page_of
 from services.common.timeutil import utcnow
 from services.common.unit_of_work import UnitOfWork
 from services.partners import events, rules
+from services.partners.audit import code_list
 from services.partners.catalogue import ADMIN_ROLE
 from services.partners.models import Partner, Role, User, UserRole
 from services.partners.schemas import UserOut
@@ -31,9 +33,11 @@ from services.partners.signin import (
 )
 
 
-def dump_user(user: User) -> dict:
-    """The user as the API shows it, with its role codes."""
-    return UserOut().dump(user) | {"roles": [role.code for role in user.roles]}
+def dump_user(user: User, caller: Caller) -> dict:
+    """The user as the API shows it to ``caller``, with its role codes; its e-mail and phone
+    masked unless the caller may reveal personal data or is that user."""
+    data = UserOut().dump(user) | {"roles": [role.code for role in user.roles]}
+    return data if caller.user_id == user.id else pii.masked(data, caller, ("email", "phone"))
 
 
 def user_changed(user: User) -> dict:
@@ -150,15 +154,17 @@ def list_users(uow: UnitOfWork, caller: Caller, args: dict) -> dict:
     if args.get("q"):
         stmt = stmt.where(contains_text(args["q"], User.username, User.display_name))
     with uow:
-        return page_of(uow.session, stmt, args["page"], args["per_page"], dump_user)
+        return page_of(
+            uow.session, stmt, args["page"], args["per_page"], lambda u: dump_user(u, caller)
+        )
 
 
 def get_user(uow: UnitOfWork, caller: Caller, user_id: int) -> dict:
     """The caller itself, or a user it manages; NotFound otherwise."""
     with uow:
         if caller.user_id == user_id:
-            return dump_user(uow.session.get(User, user_id))
-        return dump_user(_visible_user(uow.session, caller, user_id))
+            return dump_user(uow.session.get(User, user_id), caller)
+        return dump_user(_visible_user(uow.session, caller, user_id), caller)
 
 
 def create_user(uow: UnitOfWork, caller: Caller, data: dict) -> dict:
@@ -192,7 +198,19 @@ def create_user(uow: UnitOfWork, caller: Caller, data: dict) -> dict:
         )
         insert_unique(session, Conflict("the user name is taken", "username_taken"), user)
         uow.emit(events.USER_CHANGED, user_changed(user))
-        return uow.commit(dump_user(user))
+        audit.record(
+            uow,
+            caller,
+            audit.USER_CREATED,
+            subject_type="user",
+            subject_id=user.id,
+            detail={
+                "partner_id": user.partner_id,
+                "roles": code_list(role.code for role in roles),
+                "active": user.active,
+            },
+        )
+        return uow.commit(dump_user(user, caller))
 
 
 def update_user(uow: UnitOfWork, caller: Caller, user_id: int, data: dict) -> dict:
@@ -213,6 +231,19 @@ def update_user(uow: UnitOfWork, caller: Caller, user_id: int, data: dict) -> di
             if {role.code for role in user.roles} != before:
                 end_sessions(session, user)
                 user.credentials_set_at = utcnow()
+                after = {role.code for role in user.roles}
+                audit.record(
+                    uow,
+                    caller,
+                    audit.ROLES_CHANGED,
+                    subject_type="user",
+                    subject_id=user.id,
+                    detail={
+                        "added": code_list(after - before),
+                        "removed": code_list(before - after),
+                        "roles": code_list(after),
+                    },
+                )
         if "password" in data:
             password = data.pop("password")
             rules.check_password(user.username, password, user.display_name, user.email)
@@ -223,15 +254,39 @@ def update_user(uow: UnitOfWork, caller: Caller, user_id: int, data: dict) -> di
                 # A password someone else set is known to them: the account may be theirs
                 # to use. Users changing their own keep deciding the flows already running.
                 user.credentials_set_at = utcnow()
+            audit.record(
+                uow,
+                caller,
+                audit.PASSWORD_CHANGED,
+                subject_type="user",
+                subject_id=user.id,
+                detail={"own": own},
+            )
         if data.get("active") is False and user.active:
             end_sessions(session, user)
+            audit.record(
+                uow, caller, audit.USER_DEACTIVATED, subject_type="user", subject_id=user.id
+            )
+            data.pop("active")
+            user.active = False
+        changed = sorted(key for key, value in data.items() if getattr(user, key) != value)
         for key, value in data.items():
             setattr(user, key, value)
+        if changed:
+            # The names of the fields only: their values may be personal data.
+            audit.record(
+                uow,
+                caller,
+                audit.USER_CHANGED,
+                subject_type="user",
+                subject_id=user.id,
+                detail={"fields": ",".join(changed)},
+            )
         if was_admin and not rules.is_active_admin(user):
             _keep_an_active_admin(session, user)
         session.flush()
         uow.emit(events.USER_CHANGED, user_changed(user))
-        return uow.commit(dump_user(user))
+        return uow.commit(dump_user(user, caller))
 
 
 def recipients(uow: UnitOfWork, permission: str, partner_id: int | None) -> list[dict]:

@@ -264,7 +264,12 @@ def test_me_shows_a_partner_users_roles_permissions_and_partner_ids(
     assert body["display_name"] == member["display_name"]
     assert body["partner_id"] == member["partner_id"]
     assert body["roles"] == ["partner_sales"]
-    assert sorted(body["permissions"]) == ["customer.create", "lead.claim", "order.create"]
+    assert sorted(body["permissions"]) == [
+        "customer.create",
+        "customer.pii.reveal",
+        "lead.claim",
+        "order.create",
+    ]
     assert body["partner_ids"] == [member["partner_id"]]
 
 

@@ -115,6 +115,11 @@ ID_ROUTES: dict[tuple[str, str], IdRow] = {
     ("POST", "/api/v1/customers/<int:customer_id>/transfer"): IdRow(
         ("customer.protected",), HQ_ONLY, lambda w: {"partner_id": w.b.id, "reason": "想要"}
     ),
+    ("POST", "/api/v1/customers/<int:customer_id>/reveal"): IdRow(
+        ("customer.pending", "customer.protected", "customer.ordered"),
+        NOT_FOUND,
+        lambda w: {"reason": "核实联系方式"},
+    ),
     ("GET", "/api/v1/filings/<int:filing_id>"): IdRow(
         ("filing.pending", "filing.protected", "filing.ordered"), NOT_FOUND
     ),
@@ -321,6 +326,16 @@ LIST_ROUTES: dict[str, ListRow] = {
     "/api/v1/commission/rates/in-force": ListRow(
         None, lambda w: [{"partner_id": w.a.id}], HQ_ONLY, control=False
     ),
+    "/api/v1/audit": ListRow(
+        None,
+        lambda w: [
+            {},
+            {"actor_id": w.a.users[ADMIN]["id"]},
+            {"subject_type": "partner", "subject_id": str(w.a.id)},
+        ],
+        HQ_ONLY,
+        control=False,
+    ),
 }
 
 # Reference data every partner reads alike: B's answer equals A's, query for query.
@@ -431,6 +446,12 @@ MASS_ASSIGNMENT: dict[tuple[str, str], MassRow] = {
         lambda w: {"display_name": "改名"},
         lambda w: w.b.rows["user.partner_sales"].read(),
         {"roles": Guard(lambda w: ["hq_admin"], "invalid_roles")},
+    ),
+    ("POST", "/api/v1/customers/<int:customer_id>/reveal"): MassRow(
+        ADMIN,
+        lambda w: f"/api/v1/customers/{_b(w, 'customer.protected')}/reveal",
+        lambda w: {"reason": "核实联系方式"},
+        lambda w: w.b.rows["customer.protected"].read(),
     ),
     ("POST", "/api/v1/leads/<int:lead_id>/decline"): MassRow(
         ADMIN,

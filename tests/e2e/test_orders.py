@@ -19,7 +19,7 @@ from openpyxl import load_workbook
 
 import manage
 from gateway.rpc import RpcClient
-from services.common.context import Caller, sign_caller
+from services.common.context import Caller
 from services.orders.flows import DEFAULT_STEPS
 from tests.support.answers import assert_problem, ok
 from tests.support.client import Client, unique
@@ -201,7 +201,7 @@ def restore_default_order_flow() -> None:
     client = RpcClient(os.environ["AMQP_URI"], timeout=10)
     hq = Caller(user_id=1, permissions=frozenset({"flow.manage"}))
     try:
-        client.call("orders", "set_approval_flow", {"steps": DEFAULT_STEPS}, caller=sign_caller(hq))
+        client.call("orders", "set_approval_flow", {"steps": DEFAULT_STEPS}, caller=hq)
     finally:
         client.close()
 

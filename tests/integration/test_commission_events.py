@@ -24,7 +24,7 @@ from gateway.rpc import RpcClient
 from services.commission import seed as commission_seed
 from services.commission.models import CommissionEntry, PartnerCopy
 from services.commission.service import CommissionService
-from services.common.context import Caller, sign_caller
+from services.common.context import Caller
 from services.common.db import make_engine
 from services.common.entrypoints import PARKED_QUEUE, event_queues, handler_queue_name
 from services.common.migrations import upgrade
@@ -41,9 +41,9 @@ ROOT = Path(__file__).resolve().parents[2]
 HQ = Caller(user_id=1, permissions=frozenset({"partner.manage", "commission.manage"}))
 
 
-def hq() -> str:
-    """The HQ caller, signed now: a caller context lives minutes, not a whole test run."""
-    return sign_caller(HQ)
+def hq() -> Caller:
+    """The HQ caller (the client signs it for each call)."""
+    return HQ
 
 
 def new_id() -> int:

@@ -22,7 +22,7 @@ from sqlalchemy.orm import Session
 
 from gateway.rpc import RpcClient
 from services.common.config import get_settings
-from services.common.context import Caller, sign_caller
+from services.common.context import Caller
 from services.common.db import make_engine
 from services.common.errors import Conflict
 from services.common.migrations import upgrade
@@ -88,13 +88,13 @@ def city_partners(services, client: RpcClient) -> Iterator[list[dict]]:
                 "type": "city_partner",
                 "territory": [CITY],
             },
-            caller=sign_caller(HQ),
+            caller=HQ,
         )
         for i in range(FILERS)
     ]
     yield made
     for partner in made:
-        client.call("partners", "suspend_partner", partner["id"], caller=sign_caller(HQ))
+        client.call("partners", "suspend_partner", partner["id"], caller=HQ)
 
 
 def filer(partner_id: int, user_id: int) -> Caller:
@@ -157,7 +157,7 @@ def test_twenty_partners_filing_the_same_customer_at_once_over_rpc_one_wins(
     start = threading.Barrier(FILERS)
 
     def file_as(partner: dict) -> str:
-        token = sign_caller(filer(partner["id"], 10_000 + partner["id"]))
+        token = filer(partner["id"], 10_000 + partner["id"])
         start.wait()
         return outcome(lambda: client.call("filing", "file_customer", data, caller=token))
 

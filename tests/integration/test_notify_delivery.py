@@ -31,7 +31,7 @@ from sqlalchemy.orm import Session
 
 from gateway.rpc import RpcClient
 from services.common.amqp import ConfirmingPublisher
-from services.common.context import Caller, CallerContext, sign_caller
+from services.common.context import Caller, CallerContext
 from services.common.db import make_engine
 from services.common.entrypoints import event_queues, rpc
 from services.common.migrations import upgrade
@@ -203,14 +203,12 @@ def partner_with_sales(language: str = "zh") -> tuple[int, dict]:
     return partner, person
 
 
-def as_user(person: dict, *permissions: str) -> str:
-    return sign_caller(
-        Caller(
-            user_id=person["id"],
-            partner_id=person["partner_id"],
-            partner_ids=frozenset({person["partner_id"]}),
-            permissions=frozenset(permissions),
-        )
+def as_user(person: dict, *permissions: str) -> Caller:
+    return Caller(
+        user_id=person["id"],
+        partner_id=person["partner_id"],
+        partner_ids=frozenset({person["partner_id"]}),
+        permissions=frozenset(permissions),
     )
 
 

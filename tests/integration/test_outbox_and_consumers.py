@@ -74,8 +74,8 @@ def client(amqp_uri: str) -> Iterator[RpcClient]:
     client.close()
 
 
-def hq_token() -> str:
-    return sign_caller(Caller(user_id=1, permissions=frozenset({"partner.manage"})))
+def hq_token() -> Caller:
+    return Caller(user_id=1, permissions=frozenset({"partner.manage"}))
 
 
 def received(engine, name: str) -> int:
@@ -312,7 +312,7 @@ def test_caller_context_with_edited_claims_is_refused(config, container_factory,
 
 def test_signed_caller_context_reaches_the_service(config, container_factory, client) -> None:
     container_factory(KitService, config).start()
-    token = sign_caller(Caller(user_id=7, partner_id=3, partner_ids=frozenset({3, 4})))
+    token = Caller(user_id=7, partner_id=3, partner_ids=frozenset({3, 4}))
     assert client.call("kit", "whoami", caller=token) == {"user_id": 7, "partner_ids": [3, 4]}
 
 
@@ -327,6 +327,21 @@ def test_nameko_standalone_proxy_with_forged_context_is_refused(config, containe
     ):
         proxy.kit.whoami()
     assert "Unauthenticated" in repr(refused.value)
+
+
+def test_nameko_standalone_proxy_signs_each_call_with_binding_calls(
+    config, container_factory
+) -> None:
+    from nameko.standalone.rpc import ClusterRpcProxy
+
+    from services.common.rpc import binding_calls
+
+    container_factory(KitService, config).start()
+    caller = Caller(user_id=7, partner_id=3, partner_ids=frozenset({3}))
+    with ClusterRpcProxy(config, timeout=10) as proxy:
+        kit = binding_calls(proxy.kit, caller, 10)
+        assert kit.whoami() == {"user_id": 7, "partner_ids": [3]}
+        assert kit.echo("again") == "again"
 
 
 # -- idempotent calls ------------------------------------------------------------------
@@ -347,7 +362,7 @@ def test_a_call_sent_again_with_its_key_gets_the_first_answer(
     assert again == first
     assert _things(engine, name) == 1
     # Another caller's same key is another request.
-    other = sign_caller(Caller(user_id=2, permissions=frozenset({"partner.manage"})))
+    other = Caller(user_id=2, permissions=frozenset({"partner.manage"}))
     assert client.call("kit", "make_once", name, caller=other, idempotency_key="k1") != first
     assert _things(engine, name) == 2
 

@@ -8,7 +8,7 @@ from collections.abc import Iterator
 import pytest
 
 from gateway.rpc import RpcClient
-from services.common.context import Caller, sign_caller
+from services.common.context import Caller
 from services.common.errors import ServiceTimeout, ServiceUnavailable
 from tests.support.kit_services import KitService
 
@@ -27,9 +27,9 @@ def kit(container_factory, rabbit_config):
     return container
 
 
-def token() -> str:
-    """A fresh caller token (they live a few minutes; never sign one at import)."""
-    return sign_caller(Caller.system_caller("test"))
+def token() -> Caller:
+    """The caller of the calls (the client signs it for each call)."""
+    return Caller.system_caller("test")
 
 
 def test_call_to_a_service_that_never_ran_is_unavailable_not_a_timeout(client) -> None:

@@ -23,7 +23,7 @@ from sqlalchemy import String, func, select
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
 
 from gateway.rpc import RpcClient
-from services.common.context import Caller, sign_caller
+from services.common.context import Caller
 from services.common.db import BigIntPK, make_engine
 from services.common.entrypoints import rpc
 from services.common.errors import ServiceUnavailable
@@ -84,8 +84,8 @@ class NoteWriter(ServiceBase):
             return self.uow.commit(note.id)
 
 
-def system_token() -> str:
-    return sign_caller(Caller(user_id=1, permissions=frozenset()))
+def system_token() -> Caller:
+    return Caller(user_id=1, permissions=frozenset())
 
 
 @pytest.fixture

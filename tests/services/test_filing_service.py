@@ -3,6 +3,7 @@ partners service faked and a real PostgreSQL session that is rolled back after e
 
 from __future__ import annotations
 
+import dataclasses
 import secrets
 from collections.abc import Iterator
 from datetime import timedelta
@@ -11,9 +12,10 @@ from unittest import mock
 
 import pytest
 from nameko.testing.services import worker_factory
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 from sqlalchemy.orm import Session
 
+from services.common import audit
 from services.common.context import Caller
 from services.common.db import make_engine
 from services.common.errors import Conflict, Forbidden, InvalidInput, InvalidState, NotFound
@@ -95,8 +97,10 @@ class RecordingUnitOfWork(UnitOfWork):
         self.events = events
 
     def emit(self, event_type: str, data: dict) -> str:
-        # Every event kind emitted has its schema in events.py, and its data loads through it.
-        assert EVENTS[event_type]().validate(data) == {}, (event_type, data)
+        # Every event kind emitted has its schema in events.py (the audit trail's in the
+        # kit), and its data loads through it.
+        schema = audit.AuditRecorded if event_type == audit.AUDIT_RECORDED else EVENTS[event_type]
+        assert schema().validate(data) == {}, (event_type, data)
         self.events.append((event_type, data))
         return super().emit(event_type, data)
 
@@ -313,7 +317,10 @@ def test_housekeeping_releases_expired_customers_to_the_public_pool(as_, session
     as_(Caller.system_caller("filing")).housekeeping()
     reload(session, customer)
     assert customer.status == "released"
-    assert ("customer_released", customer.id) in [(t, d["customer_id"]) for t, d in events]
+    assert ("customer_released", customer.id) in [(t, d.get("customer_id")) for t, d in events]
+    assert ("customer_released", str(customer.id), None) in [
+        (d["action"], d["subject_id"], d["actor_id"]) for t, d in events if t == "audit_recorded"
+    ]
     again = as_(partner_caller(B)).file_customer(payload | {"region_code": "330206"})
     assert again["owner_partner_id"] == B
 
@@ -367,6 +374,81 @@ def test_transfer_moves_the_owner_and_keeps_an_audit_row(as_, session, events) -
     with pytest.raises(NotFound):
         as_(partner_caller(A)).get_customer(customer.id)
     assert "customer_transferred" in events.types()
+    recorded = [d for t, d in events if t == "audit_recorded"]
+    assert [(d["action"], d["subject_id"], d["actor_id"], d["detail"]) for d in recorded] == [
+        (
+            "customer_transferred",
+            str(customer.id),
+            HQ.user_id,
+            {"from_partner_id": A, "to_partner_id": B},
+        )
+    ]
+
+
+# -- personal data ----------------------------------------------------------------------
+
+
+def revealing(caller: Caller) -> Caller:
+    return dataclasses.replace(caller, permissions=caller.permissions | {"customer.pii.reveal"})
+
+
+def test_personal_data_is_stored_sealed_and_answered_masked_without_the_permission(
+    as_, session
+) -> None:
+    payload = customer_payload(contact_name="王经理", address="杭州市西湖区文三路90号")
+    masked = as_(partner_caller(A)).file_customer(payload)
+    phone = payload["phone"]
+    assert (masked["contact_name"], masked["phone"], masked["address"]) == (
+        "王**",
+        f"{phone[:3]}****{phone[-4:]}",
+        "杭州市西湖区****",
+    )
+    shown = as_(revealing(partner_caller(A))).get_customer(masked["id"])
+    assert (shown["contact_name"], shown["phone"]) == ("王经理", phone)
+    stored = session.execute(
+        text("SELECT contact_name, phone, address, phone_index FROM customers WHERE id = :id"),
+        {"id": masked["id"]},
+    ).one()
+    assert all(value.startswith("sealed:") for value in stored[:3])
+    assert phone not in stored.phone_index
+    keys = session.scalars(
+        select(CustomerKey.value).where(
+            CustomerKey.customer_id == masked["id"], CustomerKey.kind == "phone"
+        )
+    ).all()
+    assert keys == [stored.phone_index], "the phone key is its blind index, not the number"
+
+
+def test_a_customer_is_found_by_its_whole_phone_in_any_spelling(as_) -> None:
+    payload = customer_payload()
+    filed = as_(partner_caller(A)).file_customer(payload)
+    phone = payload["phone"]
+    for query in (phone, f"+86 {phone[:3]}-{phone[3:7]}-{phone[7:]}"):
+        found = as_(partner_caller(A)).list_customers({"q": query, "page": 1, "per_page": 5})
+        assert [c["id"] for c in found["items"]] == [filed["id"]]
+    assert as_(HQ).list_customers({"q": phone[2:], "page": 1, "per_page": 5})["total"] == 0
+
+
+def test_a_reveal_answers_the_contact_data_and_is_audited(as_, events) -> None:
+    payload = customer_payload(address="杭州市西湖区文三路90号")
+    filed = as_(partner_caller(A)).file_customer(payload)
+    shown = as_(revealing(partner_caller(A))).reveal_customer(filed["id"], {"reason": "回访客户"})
+    assert shown == {
+        "id": filed["id"],
+        "contact_name": payload["contact_name"],
+        "phone": payload["phone"],
+        "address": "杭州市西湖区文三路90号",
+    }
+    recorded = [d for t, d in events if t == "audit_recorded"]
+    assert [(d["action"], d["subject_id"], d["detail"]) for d in recorded] == [
+        ("pii_revealed", str(filed["id"]), {"reason": "回访客户"})
+    ]
+    with pytest.raises(Forbidden):
+        as_(partner_caller(A)).reveal_customer(filed["id"], {"reason": "回访客户"})
+    with pytest.raises(NotFound):
+        as_(revealing(partner_caller(C))).reveal_customer(filed["id"], {"reason": "回访客户"})
+    with pytest.raises(InvalidInput):
+        as_(revealing(partner_caller(A))).reveal_customer(filed["id"], {"reason": "x"})
 
 
 def test_transfer_to_a_partner_outside_the_region_is_refused(as_, session) -> None:
@@ -396,12 +478,17 @@ def test_lead_goes_to_the_city_partner_with_its_claim_deadline(as_) -> None:
     )
 
 
-def test_leads_are_found_by_name_contact_or_phone_within_what_the_caller_sees(as_) -> None:
+def test_leads_are_found_by_name_or_whole_phone_within_what_the_caller_sees(as_) -> None:
     marker = unique("寻")
-    lead = as_(HQ).create_lead(lead_payload(name=f"{marker}_50%有限公司", region_code="330106"))
+    payload = lead_payload(name=f"{marker}_50%有限公司", region_code="330106")
+    lead = as_(HQ).create_lead(payload)
     twin = as_(HQ).create_lead(lead_payload(name=f"{marker}X50有限公司", region_code="330106"))
-    for query in (lead["phone"], f"{marker}_50%", f"{marker}_"):
+    phone = payload["phone"]
+    spelt = f"+86 {phone[:3]} {phone[3:7]}-{phone[7:]}"
+    for query in (phone, spelt, f"{marker}_50%", f"{marker}_"):
         assert [x["id"] for x in as_(HQ).list_leads({"q": query})["items"]] == [lead["id"]]
+    # the phone is sealed: found whole (by its blind index), never by a part
+    assert as_(HQ).list_leads({"q": phone[3:]})["total"] == 0
     # "_" and "%" are searched for, not wildcards that would match the twin's "X"
     assert {x["id"] for x in as_(HQ).list_leads({"q": marker})["items"]} == {
         lead["id"],
@@ -428,6 +515,23 @@ def test_claim_makes_an_hq_customer_protected_for_the_partner(as_, session) -> N
         )
         == customer["id"]
     )
+
+
+def test_a_partner_reads_a_leads_contact_only_once_it_has_claimed_it(as_) -> None:
+    payload = lead_payload(region_code="330106")
+    lead = as_(HQ).create_lead(payload)
+    sales = revealing(partner_caller(A))
+    offered = as_(sales).get_lead(lead["id"])
+    assert (offered["contact_name"], offered["phone"]) == (
+        "李*",
+        f"{payload['phone'][:3]}****{payload['phone'][-4:]}",
+    )
+    assert as_(sales).list_leads({"q": payload["phone"]})["items"][0]["phone"] != payload["phone"]
+
+    as_(sales).claim_lead(lead["id"])
+
+    claimed = as_(sales).get_lead(lead["id"])
+    assert (claimed["contact_name"], claimed["phone"]) == ("李总", payload["phone"])
 
 
 def test_decline_needs_a_reason_and_never_returns_the_lead_to_the_decliner(as_) -> None:

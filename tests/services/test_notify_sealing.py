@@ -183,7 +183,8 @@ def test_reseal_seals_what_was_written_before_and_moves_all_to_the_new_key(datab
         timeout=120,
     )
     assert done.returncode == 0, done.stderr
-    assert "notify: 3 row(s) sealed with the newest key" in done.stdout
+    # the three channels and the delivery (its payload is sealed too)
+    assert "notify: 4 row(s) sealed with the newest key" in done.stdout
     rows = {row["id"]: row for row in raw_channels(database)}
     for channel_id in (1, sealed_id):
         opened = [

@@ -127,7 +127,7 @@ def test_an_admin_may_be_deactivated_while_another_stays(session: Session) -> No
 def test_two_admins_deactivating_each_other_at_once_leave_one(url: str, session: Session) -> None:
     if url.startswith("sqlite"):
         pytest.skip("SQLite runs one writing transaction at a time")
-    first = users.dump_user(by_name(session, "admin"))
+    first = users.dump_user(by_name(session, "admin"), Caller.system_caller("test"))
     second = new_user(session, [ADMIN_ROLE])
     session.commit()
     engine = make_engine(url)

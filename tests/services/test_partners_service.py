@@ -19,6 +19,7 @@ from services.common.errors import (
     Unauthenticated,
 )
 from services.common.models import OutboxEvent
+from services.common.sealing import open_sealed_for, seal_for
 from services.partners import seed
 from services.partners.catalogue import ADMIN_PERMISSIONS
 from services.partners.service import PartnersService
@@ -53,9 +54,25 @@ def service(engine, database_url, container_factory, rabbit_config) -> Iterator:
     yield container
 
 
-def call(container, method: str, *args, caller: Caller = HQ):
+#: Fields that cross the bus sealed for the partners service, as the gateway sends them.
+SECRETS = ("password", "refresh_token")
+
+
+def _sealed(value):
+    if not isinstance(value, dict):
+        return value
+    return value | {key: seal_for("partners", value[key]) for key in SECRETS if key in value}
+
+
+def call(container, method: str, *args, caller: Caller = HQ, seal: bool = True):
+    """Call as the gateway does: secrets sealed on the way, the refresh token opened on
+    the way back (``seal=False`` sends them in plain text)."""
+    args = tuple(_sealed(arg) for arg in args) if seal else args
     with entrypoint_hook(container, method, context_data={"caller": sign_caller(caller)}) as hook:
-        return hook(*args)
+        answer = hook(*args)
+    if isinstance(answer, dict) and "refresh_token" in answer:
+        answer = answer | {"refresh_token": open_sealed_for("gateway", answer["refresh_token"])}
+    return answer
 
 
 def new_partner(
@@ -247,3 +264,81 @@ def test_repeated_failed_sign_ins_are_slowed_down_for_that_address_only(service)
     assert (
         call(service, "authenticate", right, "10.2.2.2", caller=SYSTEM)["user"]["id"] == user["id"]
     )
+
+
+def test_secrets_that_arrive_in_plain_text_are_refused(service) -> None:
+    user = {
+        "username": unique("pl"),
+        "password": "secret-pass-1",
+        "display_name": "p",
+        "partner_id": None,
+        "roles": ["marketing"],
+    }
+    with pytest.raises(InvalidInput) as refused:
+        call(service, "create_user", user, seal=False)
+    assert "password" in refused.value.errors
+    created = call(service, "create_user", user)
+    with pytest.raises(InvalidInput):
+        call(service, "update_user", created["id"], {"password": "other-pass-22"}, seal=False)
+    plain = {"username": user["username"], "password": "secret-pass-1"}
+    with pytest.raises(InvalidInput):
+        call(service, "authenticate", plain, caller=SYSTEM, seal=False)
+    token = call(service, "authenticate", plain, caller=SYSTEM)["refresh_token"]
+    with pytest.raises(InvalidInput):
+        call(service, "refresh", {"refresh_token": token}, caller=SYSTEM, seal=False)
+
+
+def test_personal_data_of_users_and_partners_is_sealed_masked_and_kept_out_of_events(
+    service, engine
+) -> None:
+    from sqlalchemy import text
+
+    partner = call(
+        service,
+        "create_partner",
+        {
+            "code": unique("S"),
+            "name": "测试伙伴",
+            "type": "city_partner",
+            "territory": ["330200"],
+            "contact_name": "王经理",
+            "contact_phone": "13800138000",
+            "contact_email": "wang@example.com",
+        },
+    )
+    user = call(
+        service,
+        "create_user",
+        {
+            "username": unique("pii"),
+            "password": "secret-pass-1",
+            "display_name": "测试用户",
+            "email": "li@example.com",
+            "phone": "13900139000",
+            "roles": ["marketing"],
+        },
+    )
+    assert (user["email"], user["phone"]) == ("li@example.com", "13900139000")  # HQ admin
+    user_manager = Caller(user_id=2, permissions=frozenset({"user.manage", "partner.manage"}))
+    masked = call(service, "get_user", user["id"], caller=user_manager)
+    assert (masked["email"], masked["phone"]) == ("l***@example.com", "139****9000")
+    own = call(service, "get_user", user["id"], caller=Caller(user_id=user["id"]))
+    assert (own["email"], own["phone"]) == ("li@example.com", "13900139000")
+    shown = call(service, "get_partner", partner["id"], caller=user_manager)
+    assert (shown["contact_name"], shown["contact_phone"], shown["contact_email"]) == (
+        "王**",
+        "138****8000",
+        "w***@example.com",
+    )
+    with Session(engine) as session:
+        stored = session.execute(
+            text("SELECT email, phone FROM users WHERE id = :id"), {"id": user["id"]}
+        ).one()
+        contact = session.execute(
+            text("SELECT contact_name, contact_phone, contact_email FROM partners WHERE id = :id"),
+            {"id": partner["id"]},
+        ).one()
+        payloads = [str(e.payload) for e in session.scalars(select(OutboxEvent))]
+    assert all(value.startswith("sealed:") for value in (*stored, *contact))
+    for value in ("li@example.com", "13900139000", "王经理", "13800138000", "wang@example.com"):
+        assert not any(value in payload for payload in payloads), value

@@ -12,13 +12,16 @@ from nameko.standalone.events import get_event_exchange
 from services.common.amqp import ConfirmingPublisher
 from services.common.outbox import make_envelope
 from tests.support.client import unique
+from tests.support.stack import producer_login
 
 
 def publish(envelope: dict, amqp_uri: str | None = None) -> dict:
     """Publish ``envelope`` (``make_envelope``'s) on its source's exchange, with confirms,
     on the run's broker unless ``amqp_uri`` says otherwise; returns the envelope."""
     uri = amqp_uri or os.environ["AMQP_URI"]
-    publisher = ConfirmingPublisher(uri)
+    # As the source service's own broker user where a stack gave it one: consumers accept
+    # its events from that user only.
+    publisher = ConfirmingPublisher(producer_login(envelope["source"], uri))
     try:
         publisher.publish(
             envelope,

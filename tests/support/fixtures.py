@@ -35,10 +35,11 @@ def stack(tmp_path_factory: pytest.TempPathFactory, run_infra: RunInfra) -> Iter
 
 def stack_keys(stack: Stack) -> set[str]:
     """The keys and passwords the stack's processes were given: signing and sealing keys
-    (each of a comma-separated ring), passwords, and those inside broker URIs."""
+    (each of a comma-separated ring), passwords, those inside broker URIs, and the broker
+    passwords the stack made for each process (kept after it stopped)."""
     from urllib.parse import urlsplit
 
-    keys: set[str] = set()
+    keys: set[str] = stack.secrets()
     for name, value in stack.env.items():
         if name.endswith(("_KEY", "_PASSWORD", "_SECRET")):
             keys |= {part.strip() for part in value.split(",")}

@@ -52,7 +52,14 @@ def create_vhost(name: str) -> str:
     (never falls back to the shared default vhost) when it cannot be made."""
     _rabbitmqctl("add_vhost", name)
     _rabbitmqctl("set_permissions", "-p", name, "guest", ".*", ".*", ".*")
-    return f"{AMQP_BASE}/{name}"
+    uri = f"{AMQP_BASE}/{name}"
+    # The exchanges and the parked queue, as ``manage.py migrate`` declares them before any
+    # process starts (the processes only refer to them).
+    from services.common.broker import declare_shared
+
+    with Connection(uri, connect_timeout=10) as connection:
+        declare_shared(connection.channel())
+    return uri
 
 
 def delete_vhost(name: str) -> None:

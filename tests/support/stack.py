@@ -1,12 +1,14 @@
 """The one launcher of the whole stack as real processes, for the tests and the benchmarks
 (``bench/_stack.py`` provisions its environment and starts it with this): ``manage.py
 migrate`` (and ``seed`` when asked), ``manage.py run SERVICE`` for each service, gunicorn
-with ``gateway/gunicorn.conf.py`` for the gateway; readiness, logs, stopping."""
+with ``gateway/gunicorn.conf.py`` for the gateway, each process with a broker user of its
+own (``provision_broker_users``); readiness, logs, stopping."""
 
 from __future__ import annotations
 
 import contextlib
 import os
+import secrets
 import signal
 import socket
 import subprocess
@@ -21,6 +23,18 @@ ROOT = Path(__file__).resolve().parents[2]
 #: What the tests give gunicorn besides its config: two workers, the access log in the
 #: gateway's log file (where a run looks for secrets and personal data that leaked).
 TEST_GATEWAY_ARGS = ("--workers", "2", "--access-logfile", "-")
+
+
+#: (AMQP_URI, process) -> that process's login, for every stack running with broker users:
+#: what lets a test publish a service's events as that service (``producer_login``).
+_LOGINS: dict[tuple[str, str], str] = {}
+
+
+def producer_login(process: str, amqp_uri: str) -> str:
+    """The login of ``process`` on the broker of ``amqp_uri`` if a stack made one there,
+    else ``amqp_uri``: a test plays a producer with that producer's own user, as the
+    consumers accept its events from no other."""
+    return _LOGINS.get((amqp_uri, process), amqp_uri)
 
 
 def free_port() -> int:
@@ -50,8 +64,11 @@ class Stack:
         metrics: bool = True,
         gateway_args: tuple[str, ...] = TEST_GATEWAY_ARGS,
         ready_timeout: float = 90.0,
+        broker_users: bool = True,
     ) -> None:
         self.services = services
+        #: Whether ``start`` gives each process a broker user of its own.
+        self.broker_users = broker_users
         self.log_dir = log_dir
         self.port = port or free_port()
         self.url = f"http://127.0.0.1:{self.port}"
@@ -66,6 +83,13 @@ class Stack:
             extra = {"PRM_METRICS_PORT": str(self.metrics_port), "PRM_METRICS_HOST": "127.0.0.1"}
         self.env = dict(os.environ if base is None else base) | extra | dict(env or {})
         self.processes: dict[str, subprocess.Popen] = {}
+        #: Each process's own broker login (``provision_broker_users``), on top of ``env``.
+        self.broker_logins: dict[str, dict[str, str]] = {}
+        self.broker_prefix: str | None = None
+        self.broker_warning: str | None = None
+        #: Every password the stack made for its processes (``secrets``); kept after
+        #: ``stop`` forgets the logins, so that the logs can still be searched for them.
+        self._provisioned: set[str] = set()
 
     def _spawn(self, name: str, args: list[str]) -> None:
         self.log_dir.mkdir(parents=True, exist_ok=True)
@@ -73,7 +97,7 @@ class Stack:
             self.processes[name] = subprocess.Popen(
                 args,
                 cwd=ROOT,
-                env=self.env,
+                env=self.env | self.broker_logins.get(name, {}),
                 stdout=log,
                 stderr=subprocess.STDOUT,
                 start_new_session=True,
@@ -154,12 +178,73 @@ class Stack:
         """The last ``lines`` lines of process ``name``'s log."""
         return "\n".join(self.log(name).splitlines()[-lines:])
 
+    def provision_broker_users(self) -> bool:
+        """One broker user per process (services/common/broker.py), under a prefix of this
+        stack's own, so that every run exercises the permissions; the processes started
+        afterwards connect with their own. Where the users cannot be made (no management
+        API and no rabbitmqctl, access refused, or a broker that rabbitmqctl does not
+        manage), it says so and the stack shares AMQP_URI's login. Whether they were made."""
+        from kombu import Connection
+
+        from services.common import broker
+        from services.common.config import DEFAULT_AMQP_URI, with_login
+
+        base = self.env.get("AMQP_URI") or DEFAULT_AMQP_URI
+        prefix = f"prm-s{secrets.token_hex(4)}-"
+        passwords = {name: secrets.token_urlsafe(24) for name in broker.process_names()}
+        self._provisioned |= set(passwords.values())
+        users = [broker.user_name(name, prefix) for name in passwords]
+        try:
+            broker.apply(broker.definitions(passwords, broker.uri_vhost(base), prefix), base)
+            probe = with_login(base, users[0], passwords[broker.process_names()[0]])
+            with Connection(probe, connect_timeout=5) as connection:
+                connection.ensure_connection(max_retries=1)
+        except Exception as exc:
+            broker.remove_users(users, base)
+            self.broker_warning = (
+                f"WARNING: broker users not created ({exc}); the stack shares the login of"
+                " AMQP_URI, and the broker's permissions go untested"
+            )
+            print(self.broker_warning, file=sys.stderr)
+            return False
+        self.broker_prefix = prefix
+        self.env["PRM_BROKER_USER_PREFIX"] = prefix
+        for name, password in passwords.items():
+            login = with_login(base, broker.user_name(name, prefix), password)
+            _LOGINS[(base, name)] = login
+        self.broker_logins = {
+            name: {"PRM_BROKER_USER": broker.user_name(name, prefix), "PRM_BROKER_PASSWORD": pw}
+            for name, pw in passwords.items()
+        }
+        return True
+
+    def secrets(self) -> set[str]:
+        """The secrets the stack made and gave its processes (each process's broker
+        password), also after ``stop``: what its logs must never show."""
+        return set(self._provisioned)
+
+    def remove_broker_users(self) -> None:
+        """Delete the users ``provision_broker_users`` made."""
+        if not self.broker_logins:
+            return
+        from services.common import broker
+        from services.common.config import DEFAULT_AMQP_URI
+
+        base = self.env.get("AMQP_URI") or DEFAULT_AMQP_URI
+        users = [login["PRM_BROKER_USER"] for login in self.broker_logins.values()]
+        broker.remove_users(users, base)
+        for name in self.broker_logins:
+            _LOGINS.pop((base, name), None)
+        self.broker_logins = {}
+
     def start(self, seed: bool = False) -> None:
         """Migrate (and seed the demo data), start every service and the gateway, and wait
         until the gateway is ready."""
         self.migrate()
         if seed:
             self.manage("seed")
+        if self.broker_users and not self.broker_logins:
+            self.provision_broker_users()
         for name in self.services:
             self.start_service(name)
         self.start_gateway()
@@ -171,6 +256,7 @@ class Stack:
             self._signal(process, signal.SIGTERM)
         for name in list(self.processes):
             self.stop_service(name)
+        self.remove_broker_users()
 
     @staticmethod
     def _signal(process: subprocess.Popen, signum: int) -> None:

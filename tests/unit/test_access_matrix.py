@@ -26,6 +26,7 @@ HQ, USER = "hq", "user"
 ROUTES: dict[tuple[str, str], Any] = {
     ("GET", "/api/v1/approval-flows/<string:kind>"): (HQ, "flow.manage"),
     ("PUT", "/api/v1/approval-flows/<string:kind>"): (HQ, "flow.manage"),
+    ("GET", "/api/v1/audit"): (HQ, "audit.read"),
     ("POST", "/api/v1/auth/login"): "public",
     ("POST", "/api/v1/auth/logout"): (USER, None),
     ("POST", "/api/v1/auth/refresh"): "public",
@@ -46,6 +47,7 @@ ROUTES: dict[tuple[str, str], Any] = {
     ("GET", "/api/v1/customers"): (USER, None),
     ("GET", "/api/v1/customers/<int:customer_id>"): (USER, None),
     ("POST", "/api/v1/customers/<int:customer_id>/transfer"): (HQ, "customer.transfer"),
+    ("POST", "/api/v1/customers/<int:customer_id>/reveal"): (USER, "customer.pii.reveal"),
     ("POST", "/api/v1/customers/check"): (USER, "customer.create"),
     ("GET", "/api/v1/filings"): (USER, None),
     ("GET", "/api/v1/filings/<int:filing_id>"): (USER, None),

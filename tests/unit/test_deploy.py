@@ -351,16 +351,17 @@ def test_compose_gives_the_admin_password_to_migrate_only(compose):
     assert holders == {"migrate"}
 
 
-def test_compose_gives_the_secrets_key_to_notify_and_migrate_only(compose):
-    # it opens the channel secrets notify stores: no other process needs it
+def test_compose_gives_the_secrets_key_to_the_services_that_seal_and_migrate_only(compose):
+    # it opens the channel secrets notify stores and the personal data filing and partners
+    # store: no other process needs it
     holders = {
         name
         for name, service in compose["services"].items()
         if "PRM_SECRETS_KEY" in environment(service)
     }
-    assert holders == {"migrate", "notify"}
+    assert holders == {"migrate", "notify", "filing", "partners"}
     keys = {environment(compose["services"][name])["PRM_SECRETS_KEY"] for name in holders}
-    assert len(keys) == 1, "notify and migrate must seal with the same key"
+    assert len(keys) == 1, "the services and migrate must seal with the same key"
     assert "PRM_SECRETS_KEY" in required_variables()
 
 
@@ -766,6 +767,11 @@ def test_k8s_env_references_exist(rendered):
             for item in container.get("env", []):
                 ref = item.get("valueFrom", {})
                 if "secretKeyRef" in ref:
+                    if ref["secretKeyRef"]["name"] == broker_secret(container):
+                        # the process's own broker login (its own Secret, none other's)
+                        assert ref["secretKeyRef"]["key"] in {"username", "password"}, where
+                        checked += 1
+                        continue
                     assert ref["secretKeyRef"]["name"] == SECRET_NAME, (where, item["name"])
                     assert ref["secretKeyRef"]["key"] in secret_keys, (where, item["name"])
                     checked += 1
@@ -788,13 +794,15 @@ def test_k8s_config_runs_in_production_with_keys_from_the_secret(rendered):
             assert {"AMQP_URI", "PRM_JWT_SECRET", "PRM_INTERNAL_KEY"} <= env_names(container)
 
 
-def test_k8s_gives_the_secrets_key_to_notify_and_migrate_only(rendered):
+def test_k8s_gives_the_secrets_key_to_the_services_that_seal_and_migrate_only(rendered):
     holders = {
         deployment["metadata"]["name"]
         for deployment in of_kind(rendered, "Deployment")
         if any("PRM_SECRETS_KEY" in env_names(c) for c in containers(deployment))
     }
-    assert holders == {deployments_by_service(rendered)["notify"]["metadata"]["name"]}
+    services = deployments_by_service(rendered)
+    sealing = ("notify", "filing", "partners")
+    assert holders == {services[name]["metadata"]["name"] for name in sealing}
     assert "PRM_SECRETS_KEY" in env_names(migrate_container(rendered))
 
 
@@ -882,3 +890,182 @@ def test_k8s_config_is_accepted_by_the_services(rendered, monkeypatch):
 def test_k8s_gateway_trusts_the_one_ingress_in_front(rendered):
     (config,) = of_kind(rendered, "ConfigMap")
     assert config["data"]["PRM_TRUSTED_PROXIES"] == "1"
+
+
+# --------------------------------------------------------------------------- broker users
+
+BROKER_ENV = {"PRM_BROKER_USER", "PRM_BROKER_PASSWORD"}
+
+
+def process_of(container: dict) -> str | None:
+    """The process a container runs: a service's name, "gateway", or None (migrate)."""
+    command = argv(container)
+    if command == GATEWAY:
+        return "gateway"
+    return served_service(command)
+
+
+def broker_secret(container: dict) -> str | None:
+    from services.common.broker import credentials_secret
+
+    process = process_of(container)
+    return credentials_secret(process) if process else None
+
+
+def test_k8s_broker_users_are_the_table_rendered():
+    """deploy/k8s/broker-users.yaml is what `manage.py broker k8s` renders from the
+    service classes: a handler or a call added without regenerating it fails here."""
+    from services.common.broker import topology_yaml
+
+    committed = (K8S_DIR / "broker-users.yaml").read_text()
+    assert committed == topology_yaml(), (
+        "deploy/k8s/broker-users.yaml is stale: python manage.py broker k8s > "
+        "deploy/k8s/broker-users.yaml"
+    )
+
+
+def test_broker_table_lets_no_process_configure_a_shared_exchange_or_read_parked_events():
+    """Exchanges are the operator's to declare (manage.py migrate) and so to delete: a
+    process may configure its own event exchange only. Parked events are the operator's to
+    read: no process may read the parked queue or bind with its key."""
+    from services.common import broker
+
+    for grant in broker.grants():
+        process = grant.user.removeprefix(broker.DEFAULT_PREFIX)
+        configure = re.compile(grant.configure)
+        for exchange in broker.exchange_names():
+            if exchange != f"{process}.events":
+                assert not configure.match(exchange), (process, exchange)
+        assert not configure.match(broker.PARKED_QUEUE), process
+        assert not re.match(grant.write, broker.PARKED_QUEUE), process
+        assert not re.match(grant.read, broker.PARKED_QUEUE), process
+        for exchange, (_, read) in grant.topics.items():
+            assert not re.match(read, broker.PARKED_QUEUE), (process, exchange)
+
+
+def test_make_run_gives_each_process_the_password_broker_apply_gave_it(monkeypatch, tmp_path):
+    """scripts/run.sh writes each Procfile line with ``broker.shell_login``: the variable
+    PRM_BROKER_PASSWORD_<NAME> when set (then no file is made), else the file
+    ``broker.passwords`` made; never the password itself."""
+    from services.common import broker
+
+    monkeypatch.setenv("PRM_VAR_DIR", str(tmp_path))
+    monkeypatch.setenv("PRM_BROKER_PASSWORD_ORDERS", "a-password-from-the-environment")
+    monkeypatch.delenv("PRM_BROKER_PASSWORD_PARTNERS", raising=False)
+    made = broker.passwords(["orders", "partners"])
+    orders = broker.shell_login("orders", "prm-")
+    assert orders == (
+        'PRM_BROKER_USER=prm-orders PRM_BROKER_PASSWORD="${PRM_BROKER_PASSWORD_ORDERS}"'
+    )
+    assert made["orders"] not in orders
+    assert not (tmp_path / "keys" / "broker-orders").exists()
+    partners = shlex.split(broker.shell_login("partners", "prm-"))
+    assert partners[0] == "PRM_BROKER_USER=prm-partners"
+    path = Path(partners[1].removeprefix("PRM_BROKER_PASSWORD_FILE="))
+    assert path.read_text().strip() == made["partners"]
+    assert "shell_login" in (Path(__file__).parents[2] / "scripts" / "run.sh").read_text()
+
+
+def test_k8s_every_process_has_a_broker_user_with_its_permissions(rendered):
+    from services.common.broker import credentials_secret, user_name
+
+    users = {u["metadata"]["name"]: u for u in of_kind(rendered, "User")}
+    processes = [*NAMES, "gateway"]
+    assert set(users) == {user_name(p) for p in [*processes, "operator"]}
+    for process in [*processes, "operator"]:
+        user = users[user_name(process)]
+        assert user["apiVersion"] == "rabbitmq.com/v1beta1"
+        assert user["spec"]["importCredentialsSecret"]["name"] == credentials_secret(process)
+        assert user["spec"]["rabbitmqClusterReference"]["name"] == "prm-rabbitmq"
+        assert not user["spec"]["tags"], "no process is a broker administrator"
+    permissions = {p["spec"]["userReference"]["name"] for p in of_kind(rendered, "Permission")}
+    assert permissions == set(users)
+    topics = {
+        (t["spec"]["userReference"]["name"], t["spec"]["permissions"]["exchange"])
+        for t in of_kind(rendered, "TopicPermission")
+    }
+    for process in processes:
+        assert (user_name(process), "nameko-rpc") in topics, process
+    for name in NAMES:
+        assert (user_name(name), f"{name}.events") in topics, name
+
+
+def test_k8s_each_process_logs_in_to_the_broker_as_itself_over_tls(rendered):
+    workloads = [*of_kind(rendered, "Deployment")]
+    seen = set()
+    for deployment in workloads:
+        (container,) = pod_spec(deployment)["containers"]
+        process = process_of(container)
+        assert process, deployment["metadata"]["name"]
+        seen.add(process)
+        env = {item["name"]: item for item in container["env"]}
+        uri = env["AMQP_URI"]
+        assert "valueFrom" not in uri, f"{process} must not read the operator's AMQP_URI"
+        parts = urlsplit(uri["value"])
+        assert parts.scheme == "amqps" and parts.port == 5671, process
+        assert parts.username is None and parts.password is None, process
+        for key in BROKER_ENV:
+            ref = env[key]["valueFrom"]["secretKeyRef"]
+            assert ref["name"] == broker_secret(container), (process, key)
+        mounts = {m["name"]: m for m in container["volumeMounts"]}
+        assert mounts["tls-ca"]["mountPath"] == "/etc/prm/tls"
+        volumes = {v["name"]: v for v in pod_spec(deployment)["volumes"]}
+        assert volumes["tls-ca"]["secret"]["secretName"] == "prm-tls-ca"
+    assert seen == {*NAMES, "gateway"}
+    migrate = migrate_container(rendered)
+    assert not BROKER_ENV & env_names(migrate), "migrate runs as the operator"
+    (config,) = of_kind(rendered, "ConfigMap")
+    assert config["data"]["PRM_BROKER_USER_PREFIX"] == "prm-"
+    assert config["data"]["PRM_BROKER_OPERATOR_USER"] == "prm-operator"
+    assert config["data"]["SSL_CERT_FILE"] == "/etc/prm/tls/ca.crt"
+    (rabbitmq,) = of_kind(rendered, "RabbitmqCluster")
+    assert rabbitmq["spec"]["tls"]["disableNonTLSListeners"] is True
+    assert rabbitmq["spec"]["tls"]["secretName"]
+
+
+def test_k8s_secret_template_connects_over_tls():
+    template = yaml.safe_load(SECRET_TEMPLATE.read_text())["stringData"]
+    assert urlsplit(template["AMQP_URI"]).scheme == "amqps"
+    assert urlsplit(template["AMQP_URI"]).username == "prm-operator"
+    for key in DATABASE_URL_KEYS:
+        query = urlsplit(template[key]).query
+        assert "sslmode=verify-full" in query, key
+        assert "sslrootcert=/etc/prm/tls/" in query, key
+
+
+def test_compose_each_process_logs_in_to_the_broker_as_itself(compose, app_services):
+    from services.common.broker import user_name
+
+    for name, service in app_services.items():
+        env = environment(service)
+        if name == "migrate":
+            assert not BROKER_ENV & set(env), "migrate runs as the operator"
+            continue
+        assert env["PRM_BROKER_USER"] == user_name(name), name
+        password = INTERPOLATION.fullmatch(env["PRM_BROKER_PASSWORD"])
+        assert password and password.group("name") == f"PRM_BROKER_PASSWORD_{name.upper()}"
+        assert password.group("op") == ":?", name
+        assert urlsplit(resolve(env["AMQP_URI"])).password is None, name
+        assert env["PRM_BROKER_USER_PREFIX"] == "prm-"
+    rabbitmq = compose["services"]["rabbitmq"]
+    targets = {volume.split(":")[-2] for volume in rabbitmq["volumes"]}
+    assert "/etc/rabbitmq/definitions.json" in targets
+    conf = (ROOT / "deploy" / "rabbitmq" / "definitions.conf").read_text()
+    assert "load_definitions = /etc/rabbitmq/definitions.json" in conf
+
+
+def test_compose_broker_definitions_are_made_from_the_table(monkeypatch, tmp_path):
+    """`manage.py broker definitions`, as the top of docker-compose.yml says to run it,
+    gives every process a user with the permissions of the table, and the operator."""
+    from services.common import broker
+
+    monkeypatch.setenv("PRM_VAR_DIR", str(tmp_path))
+    document = broker.definitions(
+        {name: secrets.token_hex(12) for name in broker.process_names()}, "prm"
+    )
+    users = {user["name"] for user in document["users"]}
+    assert users == {broker.user_name(name) for name in broker.process_names()}
+    assert {p["vhost"] for p in document["permissions"]} == {"prm"}
+    for user in document["users"]:
+        assert user["hashing_algorithm"] == "rabbit_password_hashing_sha256"
+        assert "password" not in user

@@ -17,6 +17,7 @@ from pathlib import Path
 import pytest
 from marshmallow import Schema
 
+from services.common.audit import AUDIT_RECORDED, AuditRecorded
 from services.common.entrypoints import EventHandler
 from services.common.errors import InvalidInput
 from services.common.events import EventSchema, event_data, load_event, occurred_at
@@ -62,10 +63,13 @@ def catalogue() -> dict[str, Contract]:
         for kind, schema in events.EVENTS.items():
             assert kind not in contracts, f"{kind} is declared by two producers"
             contracts[kind] = Contract(kind, name, schema)
+    # The kit's own kind: every service records audit events through the kit's schema.
+    assert AUDIT_RECORDED not in contracts, f"{AUDIT_RECORDED} is the kit's, not a service's"
+    contracts[AUDIT_RECORDED] = Contract(AUDIT_RECORDED, "every service", AuditRecorded)
     for consumer, method, producer, kind in _handlers():
         contract = contracts.get(kind)
         assert contract is not None, f"{consumer}.{method} consumes {kind}, which has no schema"
-        assert contract.producer == producer, (
+        assert contract.producer in (producer, "every service"), (
             f"{consumer}.{method} listens for {kind} from {producer}; {contract.producer} makes it"
         )
         contract.consumers.append(f"{consumer}.{method}")

@@ -28,6 +28,9 @@ NOT_IDEMPOTENT = {
     "/api/v1/auth/refresh": "rotates a token; a replayed answer would hand out a used one",
     "/api/v1/auth/logout": "ends a session; doing it twice changes nothing",
     "/api/v1/customers/check": "only reads",
+    "/api/v1/customers/<int:customer_id>/reveal": (
+        "only reads (each reveal is audited): a saved answer would keep the contact data"
+    ),
     "/api/v1/notifications/<int:message_id>/read": "doing it twice changes nothing",
     "/api/v1/notifications/read-all": "doing it twice changes nothing",
     "/api/v1/notification-channels": (
