@@ -99,20 +99,20 @@ def blind_indexes(kind: str, value: str | None, keys: tuple[str, ...] | None = N
 # -- masking ----------------------------------------------------------------------------
 
 _ADMINISTRATIVE = re.compile(
-    r"^(?:.{1,12}?(?:省|自治区|特别行政区))?"
-    r"(?:.{1,12}?(?:市|自治州|地区|盟))?"
+    r"^(?P<province>.{1,12}?(?:省|自治区|特别行政区))?"
+    r"(?P<city>.{1,12}?(?:市|自治州|地区|盟))?"
     r"(?:.{1,12}?(?:区|县|旗|市))?"
 )
 
 
 def mask_phone(phone: str | None) -> str | None:
     """``138****8000``: the first three and last four characters of a number of eight or
-    more; of a shorter one, the last two."""
+    more; a shorter one is hidden whole (its few digits would say too much)."""
     if not phone:
         return phone
     if len(phone) >= 8:
         return phone[:3] + "*" * (len(phone) - 7) + phone[-4:]
-    return "*" * max(len(phone) - 2, 1) + phone[-2:] if len(phone) > 2 else "*" * len(phone)
+    return MASK
 
 
 def mask_name(name: str | None) -> str | None:
@@ -136,13 +136,16 @@ def mask_email(email: str | None) -> str | None:
 
 def mask_address(address: str | None) -> str | None:
     """The province, city and district or county an address opens with; the street and
-    number as ``****``."""
+    number as ``****``. An address that does not open with a province or a city (``幸福小区``,
+    ``建国路88号小区``) is hidden whole: what looks like a district there is the street."""
     if not address:
         return address
     kept = _ADMINISTRATIVE.match(address)
-    prefix = kept.group(0) if kept else ""
+    if kept is None or not (kept.group("province") or kept.group("city")):
+        return MASK
+    prefix = kept.group(0)
     if len(prefix) >= len(address):
-        return address
+        return address  # names no street: a district is no one's address
     return prefix + MASK
 
 

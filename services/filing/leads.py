@@ -33,7 +33,7 @@ from services.filing.routing import (
     lead_event,
     resolve_region,
 )
-from services.filing.schemas import CLAIMED, PROTECTED, UNASSIGNED, LeadIn, LeadOut
+from services.filing.schemas import PROTECTED, UNASSIGNED, LeadIn, LeadOut
 
 IMPORTED = "this lead was imported already"
 IMPORTED_AS = IMPORTED + " (lead {})"
@@ -45,9 +45,11 @@ SAME_AS_ROW = "the same lead as row {}"
 
 def dump_lead(lead: Lead, caller: Caller) -> dict:
     """The lead as ``caller`` may see it: a partner sees only its own part of the history
-    (not who had the lead before, nor why they declined it), and the contact's data only
-    once it has claimed the lead (before, it could read them and decline)."""
-    shown_to = caller if caller.is_hq or lead.status == CLAIMED else None
+    (not who had the lead before, nor why they declined it), and the contact's data masked
+    always: before a claim it could read them and decline, and after it the customer the
+    claim made holds them (and stops showing them to a partner it is transferred away
+    from)."""
+    shown_to = caller if caller.is_hq else None
     result = pii.masked(LeadOut().dump(lead), shown_to, customers.PERSONAL)
     if caller.partner_ids is not None:
         result["history"] = [
@@ -235,7 +237,8 @@ def list_leads(uow: UnitOfWork, caller: Caller, args: dict) -> dict:
     if args.get("partner_id") is not None:
         stmt = stmt.where(Lead.assigned_partner_id == args["partner_id"])
     if args.get("q"):
-        stmt = stmt.where(customers.search(args["q"], Lead.name, Lead.phone_index))
+        by_phone = caller.is_hq and pii.may_reveal(caller)
+        stmt = stmt.where(customers.search(args["q"], Lead.name, Lead.phone_index, by_phone))
     with uow:
         return page_of(
             uow.session, stmt, args["page"], args["per_page"], lambda x: dump_lead(x, caller)

@@ -16,6 +16,7 @@ from decimal import Decimal
 from typing import Any
 from urllib.parse import urlsplit
 
+from services.common import pii
 from services.common.money import money, to_decimal
 from services.common.timeutil import as_utc
 from services.notify.recipients import MalformedEvent
@@ -326,9 +327,9 @@ def format_time(value: Any) -> str:
 
 def describe_target(kind: str, target: str) -> str:
     """A channel's target as shown in messages: a webhook without its query (robot keys
-    travel there)."""
+    travel there), an e-mail address masked (``w***@example.com``: a title is not sealed)."""
     if kind != WEBHOOK:
-        return target
+        return pii.mask_email(target) or ""
     parts = urlsplit(target)
     return f"{parts.scheme}://{parts.netloc}{parts.path}"
 

@@ -21,6 +21,7 @@ import base64
 import hashlib
 import hmac
 import json
+import re
 import smtplib
 import ssl
 import time
@@ -32,6 +33,7 @@ from urllib.parse import quote_plus, unquote_plus, urlsplit, urlunsplit
 
 import requests
 
+from services.common import pii
 from services.common.config import NotifySettings
 from services.notify.schemas import DINGTALK, EMAIL, WEBHOOK, WECOM
 from services.notify.targets import webhook_session, webhook_target_problem
@@ -242,7 +244,16 @@ def send_email(job: Job, settings: NotifySettings) -> None:
                 smtp.login(settings.smtp_user, settings.smtp_password or "")
             smtp.send_message(message)
     except (smtplib.SMTPException, OSError) as exc:
-        raise DeliveryError(_short(f"{type(exc).__name__}: {exc}")) from exc
+        # An SMTP refusal quotes the recipient's address: the error is stored and logged.
+        raise DeliveryError(_short(_without_addresses(f"{type(exc).__name__}: {exc}"))) from exc
+
+
+_ADDRESS = re.compile(r"[^\s<>'\"(),;:]+@[^\s<>'\"(),;:]+")
+
+
+def _without_addresses(text: str) -> str:
+    """``text`` with every e-mail address in it masked (``w***@example.com``)."""
+    return _ADDRESS.sub(lambda found: pii.mask_email(found.group(0)) or "", text)
 
 
 def send(job: Job, settings: NotifySettings) -> None:

@@ -1,7 +1,8 @@
 """Revealing one customer's contact data (``POST /customers/{id}/reveal``) over HTTP:
 unmasked for a role holding ``customer.pii.reveal`` within what it sees, with a reason;
 403 without the permission, 404 for another partner's customer, 422 without a reason.
-(That each reveal lands in the audit log is checked with the log, in test_audit.py.)"""
+(That each reveal is recorded in its transaction is checked in the filing service's
+tests, tests/services/test_filing_service.py.)"""
 
 from __future__ import annotations
 

@@ -256,9 +256,9 @@ def test_answers_mask_personal_data_for_roles_without_the_permission(scenario) -
             len(values["customer contact name"]) - 1
         )
         assert shown["address"] == "贵州省贵阳市南明区****"
-        listed = ok(client.get(f"{API}/customers", params={"q": phone}))["items"]
-        assert [c["id"] for c in listed] == [customer_id], "found by the whole phone"
-        assert listed[0]["phone"] != phone
+        # an exact phone search would unmask 138****8000 in at most 10,000 guesses
+        listed = ok(client.get(f"{API}/customers", params={"q": phone}))
+        assert listed["total"] == 0, "no phone search for a role that sees phones masked"
         lead = ok(client.get(f"{API}/leads/{scenario['lead']['id']}"))
         assert lead["phone"] != values["lead phone"]
         assert values["lead street"] not in json.dumps(lead, ensure_ascii=False)
@@ -275,6 +275,8 @@ def test_answers_show_personal_data_to_roles_with_the_permission(scenario) -> No
         assert shown["phone"] == values["customer phone"], role
         assert shown["contact_name"] == values["customer contact name"], role
         assert shown["address"].endswith(values["customer street"]), role
+        found = ok(scenario[role].get(f"{API}/customers", params={"q": values["customer phone"]}))
+        assert [c["id"] for c in found["items"]] == [customer_id], role
     partner = ok(scenario["admin"].get(f"{API}/partners/{scenario['partner']['id']}"))
     assert partner["contact_email"] == values["partner contact e-mail"]
 

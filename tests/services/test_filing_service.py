@@ -424,9 +424,11 @@ def test_a_customer_is_found_by_its_whole_phone_in_any_spelling(as_) -> None:
     filed = as_(partner_caller(A)).file_customer(payload)
     phone = payload["phone"]
     for query in (phone, f"+86 {phone[:3]}-{phone[3:7]}-{phone[7:]}"):
-        found = as_(partner_caller(A)).list_customers({"q": query, "page": 1, "per_page": 5})
+        found = as_(revealing(partner_caller(A))).list_customers(
+            {"q": query, "page": 1, "per_page": 5}
+        )
         assert [c["id"] for c in found["items"]] == [filed["id"]]
-    assert as_(HQ).list_customers({"q": phone[2:], "page": 1, "per_page": 5})["total"] == 0
+    assert as_(revealing(HQ)).list_customers({"q": phone[2:], "per_page": 5})["total"] == 0
 
 
 def test_a_reveal_answers_the_contact_data_and_is_audited(as_, events) -> None:
@@ -486,9 +488,10 @@ def test_leads_are_found_by_name_or_whole_phone_within_what_the_caller_sees(as_)
     phone = payload["phone"]
     spelt = f"+86 {phone[:3]} {phone[3:7]}-{phone[7:]}"
     for query in (phone, spelt, f"{marker}_50%", f"{marker}_"):
-        assert [x["id"] for x in as_(HQ).list_leads({"q": query})["items"]] == [lead["id"]]
+        found = as_(revealing(HQ)).list_leads({"q": query})["items"]
+        assert [x["id"] for x in found] == [lead["id"]]
     # the phone is sealed: found whole (by its blind index), never by a part
-    assert as_(HQ).list_leads({"q": phone[3:]})["total"] == 0
+    assert as_(revealing(HQ)).list_leads({"q": phone[3:]})["total"] == 0
     # "_" and "%" are searched for, not wildcards that would match the twin's "X"
     assert {x["id"] for x in as_(HQ).list_leads({"q": marker})["items"]} == {
         lead["id"],
@@ -517,21 +520,32 @@ def test_claim_makes_an_hq_customer_protected_for_the_partner(as_, session) -> N
     )
 
 
-def test_a_partner_reads_a_leads_contact_only_once_it_has_claimed_it(as_) -> None:
+def test_a_partner_never_reads_a_leads_contact_nor_finds_it_by_phone(as_) -> None:
+    # Before a claim it could read the contact and decline; after one the customer holds
+    # the contact (and stops showing it to a partner it is transferred away from).
     payload = lead_payload(region_code="330106")
     lead = as_(HQ).create_lead(payload)
     sales = revealing(partner_caller(A))
+    masked = (("李*", f"{payload['phone'][:3]}****{payload['phone'][-4:]}"),)
     offered = as_(sales).get_lead(lead["id"])
-    assert (offered["contact_name"], offered["phone"]) == (
-        "李*",
-        f"{payload['phone'][:3]}****{payload['phone'][-4:]}",
-    )
-    assert as_(sales).list_leads({"q": payload["phone"]})["items"][0]["phone"] != payload["phone"]
+    assert ((offered["contact_name"], offered["phone"]),) == masked
+    # an exact search would turn the masked phone back into the number in 10,000 guesses
+    assert as_(sales).list_leads({"q": payload["phone"]})["total"] == 0
 
-    as_(sales).claim_lead(lead["id"])
+    customer = as_(sales).claim_lead(lead["id"])
 
     claimed = as_(sales).get_lead(lead["id"])
-    assert (claimed["contact_name"], claimed["phone"]) == ("李总", payload["phone"])
+    assert ((claimed["contact_name"], claimed["phone"]),) == masked
+    assert as_(sales).get_customer(customer["id"])["phone"] == payload["phone"]
+    assert as_(revealing(HQ)).get_lead(lead["id"])["phone"] == payload["phone"]
+
+
+def test_only_a_caller_who_sees_phones_finds_customers_by_phone(as_) -> None:
+    body = customer_payload()
+    filed = as_(revealing(partner_caller(A))).file_customer(body)
+    assert as_(HQ).list_customers({"q": body["phone"]})["total"] == 0  # sees phones masked
+    found = as_(revealing(HQ)).list_customers({"q": body["phone"]})["items"]
+    assert [c["id"] for c in found] == [filed["id"]]
 
 
 def test_decline_needs_a_reason_and_never_returns_the_lead_to_the_decliner(as_) -> None:
