@@ -82,21 +82,15 @@ def export_commission_report(uow: UnitOfWork, caller: Caller, args: dict) -> dic
     report = commission_report(uow, caller, args)
     answer = file_answer(exports.render(report, args["format"]))
     with uow:
-        audit.record(
-            uow,
-            caller,
-            audit.REPORT_EXPORTED,
-            subject_type="report",
-            subject_id="commissions",
-            detail={
-                "format": args["format"],
-                "group_by": ",".join(args.get("group_by") or []),
-                "from": args.get("from_"),
-                "to": args.get("to"),
-                "partner_id": args.get("partner_id"),
-                "source": args.get("source"),
-                "rows": len(report["rows"]),
-            },
+        filters = {
+            "group_by": args.get("group_by"),
+            "from": args.get("from_"),
+            "to": args.get("to"),
+            "partner_id": args.get("partner_id"),
+            "source": args.get("source"),
+        }
+        audit.record_export(
+            uow, caller, "commissions", args["format"], len(report["rows"]), filters
         )
         return uow.commit(answer)
 

@@ -123,3 +123,23 @@ def record(
         "detail": dict(detail or {}),
     }
     return uow.emit(AUDIT_RECORDED, event_data(AuditRecorded, values))
+
+
+def record_export(
+    uow: UnitOfWork,
+    caller: Caller,
+    report: str,
+    file_format: str,
+    rows: int,
+    filters: dict[str, Any],
+) -> str:
+    """Record that ``caller`` exported ``report`` (its format, its row count and the
+    filters it was made with: lists joined with commas, an empty one as None)."""
+    detail: dict[str, Any] = {"format": file_format, "rows": rows}
+    for name, value in filters.items():
+        if isinstance(value, list | tuple):
+            value = ",".join(str(item) for item in value) or None
+        detail[name] = value
+    return record(
+        uow, caller, REPORT_EXPORTED, subject_type="report", subject_id=report, detail=detail
+    )

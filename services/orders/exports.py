@@ -58,22 +58,14 @@ def export_sales_report(
     report = sales_report(uow, caller, args, region_names)
     answer = file_answer(render(report, args["format"]))
     with uow:
-        audit.record(
-            uow,
-            caller,
-            audit.REPORT_EXPORTED,
-            subject_type="report",
-            subject_id="sales",
-            detail={
-                "format": args["format"],
-                "group_by": ",".join(args.get("group_by") or []),
-                "from": _day(args.get("date_from")),
-                "to": _day(args.get("date_to")),
-                "status": ",".join(args.get("status") or []) or None,
-                "partner_id": args.get("partner_id"),
-                "rows": len(report["rows"]),
-            },
-        )
+        filters = {
+            "group_by": args.get("group_by"),
+            "from": _day(args.get("date_from")),
+            "to": _day(args.get("date_to")),
+            "status": args.get("status"),
+            "partner_id": args.get("partner_id"),
+        }
+        audit.record_export(uow, caller, "sales", args["format"], len(report["rows"]), filters)
         return uow.commit(answer)
 
 
