@@ -16,6 +16,7 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 from werkzeug.routing import IntegerConverter, Map
 
 from gateway.api import ALL_BLUEPRINTS
+from gateway.callers import Callers
 from gateway.context import check_view_access
 from gateway.docs import DOCS_CONFIG, install_docs_policy, static_files
 from gateway.errors import OptionalBodies, ProblemResponses, problem, register_error_handlers
@@ -99,6 +100,10 @@ def create_app(settings: Settings | None = None, rpc: RpcClient | None = None) -
     app.json.ensure_ascii = False
     app.json.sort_keys = False
     app.extensions["prm_rpc"] = rpc or TimedRpcClient(settings.amqp_uri, settings.rpc_timeout)
+    # A client given by the caller (tests) has no broker to listen on: no cache then.
+    app.extensions["prm_callers"] = Callers(
+        settings.amqp_uri, settings.caller_cache_ttl if rpc is None else 0
+    )
 
     api = DocumentedApi(app, spec_kwargs={"extra_plugins": [ProblemResponses(), OptionalBodies()]})
     # Decimals (money, rates) go on the wire as strings ("1250.00", "0.08").

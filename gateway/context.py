@@ -11,6 +11,7 @@ from typing import Any
 import jwt
 from flask import current_app, g, request
 
+from gateway.callers import Callers
 from services.common.context import Caller
 from services.common.errors import Forbidden, InvalidInput, Unauthenticated
 from services.common.idempotency import MAX_KEY_LENGTH
@@ -78,8 +79,9 @@ def system_call(service: str, method: str, *args: Any, **kwargs: Any) -> Any:
 def current_caller() -> Caller:
     """The verified caller of this request, resolved once per request.
 
-    The user and partner are looked up on every request, so a suspended partner's users
-    are refused at once, whatever tokens they still hold.
+    The worker keeps resolved callers while partners' events say nothing changed
+    (gateway/callers.py); otherwise ``partners.get_caller`` looks the user and partner up,
+    so a suspended partner's users are refused at once, whatever tokens they still hold.
     """
     if "caller" in g:
         return g.caller
@@ -88,7 +90,10 @@ def current_caller() -> Caller:
     if scheme.lower() != "bearer" or not token.strip():
         raise Unauthenticated("a bearer token is required")
     user_id, version = decode_access_token(token.strip())
-    profile = system_call("partners", "get_caller", user_id, version)
+    callers: Callers = current_app.extensions["prm_callers"]
+    profile = callers.resolve(
+        (user_id, version), lambda: system_call("partners", "get_caller", user_id, version)
+    )
     ids = profile.get("partner_ids")
     credentials_set_at = profile.get("credentials_set_at")
     g.profile = {
@@ -112,16 +117,19 @@ def current_caller() -> Caller:
 
 def call(service: str, method: str, *args: Any, **kwargs: Any) -> Any:
     """Call a service as the request's caller (with the request's idempotency key): the
-    caller is resolved once per request and signed for each call."""
-    return current_app.extensions["prm_rpc"].call(
-        service,
-        method,
-        *args,
-        caller=current_caller(),
-        request_id=g.get("request_id"),
-        idempotency_key=g.get("idempotency_key"),
-        **kwargs,
-    )
+    caller is resolved once per request and signed for each call. A call that changes
+    callers is fenced (``Callers.fence``)."""
+    callers: Callers = current_app.extensions["prm_callers"]
+    with callers.fence(service, method):
+        return current_app.extensions["prm_rpc"].call(
+            service,
+            method,
+            *args,
+            caller=current_caller(),
+            request_id=g.get("request_id"),
+            idempotency_key=g.get("idempotency_key"),
+            **kwargs,
+        )
 
 
 #: What a client may send as ``Idempotency-Key``: visible ASCII (a UUID, say).

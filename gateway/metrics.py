@@ -31,6 +31,12 @@ RPC_LATENCY = Histogram(
     ["service", "method", "outcome"],
     buckets=(0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
 )
+CALLERS = Counter(
+    "prm_gateway_callers_total",
+    "Callers resolved per request: kept (hit), asked of partners (resolved), or asked"
+    " because the worker is not listening to partners' changes (bypass)",
+    ["outcome"],
+)
 
 
 def serve_metrics(port: int, host: str) -> None:

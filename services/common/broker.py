@@ -7,7 +7,9 @@ events it consumes are its ``event_handler`` entry points. Each user may:
 - configure, bind and consume its own queues: its RPC queue ``rpc-<service>``, the reply
   queues of its calls ``rpc.reply-<service>-<uuid>`` (the gateway's:
   ``rpc.reply-gateway-<uuid>``), the queues of its event handlers
-  ``evt-<source>-<event>--<service>.<method>``;
+  ``evt-<source>-<event>--<service>.<method>``; the gateway's workers each an exclusive
+  queue ``gateway.listen-<uuid>`` for the events that change a resolved caller
+  (``Role.listens``, gateway/callers.py);
 - publish on its own event exchange ``<service>.events`` and on nobody else's;
 - on the RPC exchange ``nameko-rpc``: publish calls to the services it calls (routing key
   ``<service>.<method>``) and replies to its callers; bind only its own RPC queue
@@ -64,6 +66,8 @@ from nameko.rpc import RpcProxy
 from services.common.registry import SERVICES
 
 RPC_EXCHANGE = "nameko-rpc"
+#: The gateway workers' own event queues: ``gateway.listen-<uuid>`` (gateway/callers.py).
+LISTEN_QUEUE_PREFIX = "gateway.listen-"
 #: Where an event handler sends a failing event back to its own queue, or parks it.
 RETRY_EXCHANGE = "prm.retry"
 PARKED_QUEUE = "prm.parked"
@@ -147,6 +151,9 @@ class Role:
     calls: tuple[str, ...] = ()
     consumes: tuple[Consumed, ...] = ()
     serves: bool = True
+    #: (source, event kind) it follows on exclusive queues of its own, apart from Nameko's
+    #: handlers: no retry, no parking (the gateway's caller cache).
+    listens: tuple[tuple[str, str], ...] = ()
 
 
 def _service_class(name: str) -> type:
@@ -171,11 +178,22 @@ def role_of(service_cls: type) -> Role:
     return Role(service_cls.name, tuple(sorted(calls)), tuple(consumes))
 
 
+def _gateway_listens(classes: dict[str, type]) -> tuple[tuple[str, str], ...]:
+    """partners' events after which the gateway forgets a resolved caller (when partners
+    is one of the services)."""
+    if "partners" not in classes:
+        return ()
+    kinds = importlib.import_module("services.partners.events").CALLER_CHANGES
+    return tuple(("partners", kind) for kind in kinds)
+
+
 def roles(services: dict[str, type] | None = None) -> dict[str, Role]:
     """Every service's role and the gateway's (a client of every service)."""
     classes = services or {name: _service_class(name) for name in SERVICES}
     found = {name: role_of(cls) for name, cls in classes.items()}
-    found[GATEWAY] = Role(GATEWAY, calls=tuple(classes), serves=False)
+    found[GATEWAY] = Role(
+        GATEWAY, calls=tuple(classes), serves=False, listens=_gateway_listens(classes)
+    )
     return found
 
 
@@ -209,7 +227,13 @@ def grant_of(role: Role, everyone: dict[str, Role], prefix: str = DEFAULT_PREFIX
     own_queues = [reply_queue, *handler_queues]
     if role.serves:
         own_queues.append(re.escape(f"rpc-{name}"))
-    exchanges_bound = [RPC_EXCHANGE, *(events_exchange(s) for s in sources)]
+    listened = sorted({source for source, _ in role.listens})
+    if role.listens:
+        own_queues.append(rf"{re.escape(LISTEN_QUEUE_PREFIX)}{UUID}")
+    exchanges_bound = [
+        RPC_EXCHANGE,
+        *(events_exchange(s) for s in sorted({*sources, *listened})),
+    ]
     if role.consumes:
         exchanges_bound.append(RETRY_EXCHANGE)
     # Configure on its own queues and its own event exchange only: the exchanges it binds
@@ -258,6 +282,10 @@ def grant_of(role: Role, everyone: dict[str, Role], prefix: str = DEFAULT_PREFIX
             topics[events_exchange(name)] = (f"^{WORD}$", read_kinds)
         else:
             topics[events_exchange(source)] = (NOTHING, read_kinds)
+    for source in listened:
+        # Bind its listening queues with those kinds only; publish nothing there.
+        kinds = sorted({kind for src, kind in role.listens if src == source})
+        topics[events_exchange(source)] = (NOTHING, _any_of(*_names(*kinds)))
     if role.consumes:
         # Publish: its own queues' names and prm.parked; bind: its own queues' names only
         # (bound with ``prm.parked``, a queue of its own would get every parked event).

@@ -126,6 +126,7 @@ class Settings:
     access_token_ttl: int
     refresh_token_ttl: int
     caller_token_ttl: int
+    caller_cache_ttl: float
     event_max_attempts: int
     event_retry_limit: float
     outbox_interval: float
@@ -180,6 +181,9 @@ def get_settings() -> Settings:
         access_token_ttl=_int("PRM_ACCESS_TOKEN_TTL", 900),
         refresh_token_ttl=_int("PRM_REFRESH_TOKEN_TTL", 14 * 24 * 3600),
         caller_token_ttl=_int("PRM_CALLER_TOKEN_TTL", 300),
+        # How long (seconds) a gateway worker keeps a resolved caller while partners'
+        # events say nothing changed (gateway/callers.py); 0: resolve every request.
+        caller_cache_ttl=_float("PRM_CALLER_CACHE_TTL", 60.0),
         event_max_attempts=_int("PRM_EVENT_MAX_ATTEMPTS", 5),
         event_retry_limit=_float("PRM_EVENT_RETRY_LIMIT", 86400.0),
         outbox_interval=_float("PRM_OUTBOX_INTERVAL", 1.0),

@@ -102,6 +102,19 @@ class RoleChanged(EventSchema):
     builtin = fields.Boolean(required=True)
 
 
+#: The kinds after which a caller the gateway resolved (``get_caller``: roles, permissions,
+#: partner, data scope) may be wrong: the gateway's caller cache listens to these.
+CALLER_CHANGES = (
+    PARTNER_CREATED,
+    PARTNER_UPDATED,
+    PARTNER_SUSPENDED,
+    PARTNER_ACTIVATED,
+    PARTNER_TERMINATED,
+    TERRITORY_CHANGED,
+    USER_CHANGED,
+    ROLE_CHANGED,
+)
+
 EVENTS: dict[str, type[Schema]] = {
     PARTNER_CREATED: PartnerChanged,
     PARTNER_UPDATED: PartnerChanged,
