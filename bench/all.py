@@ -8,15 +8,19 @@ directory, port and SQLite files, or PostgreSQL databases with ``--db postgresql
 runs every benchmark module against it as a subprocess, and stops it and removes what it
 made afterwards, also on failure or Ctrl-C. ``--url URL`` (or ``$PRM_URL``) uses a running
 stack instead; this shell then needs that stack's environment (see bench/README.md).
+Beside the stack it starts the bare ceiling (``bench.ceiling``), installs wrk when missing
+(``bench._wrk.ensure_wrk``), and gives the ceiling's URL to the modules
+(``$PRM_BENCH_CEILING_URL``): their HTTP figures come with their share of it.
 
 Sizes: the default run takes 5 to 10 minutes on a shared 2-core machine, ``--quick``
 about 2, ``--full`` (the sizes bench/README.md quotes) 20 to 30. The file
 (``var/bench/<UTC timestamp>.md`` by default) has a header (date, commit, machine,
 versions, the load of other processes during the run), one table with one row per
-figure, and the commands run; each benchmark's own output goes to a log directory next
-to it. Files of the same size option have the same rows in the same order: ``--compare
-OLD.md`` prints a finished run next to an older one, with ratios, and ``--compare OLD.md
-NEW.md`` compares two files without running anything.
+figure (value, unit, share of the ceiling, goal), and the commands run; each benchmark's
+own output goes to a log directory next to it. Files of the same size option have the
+same rows in the same order: ``--compare OLD.md`` prints a finished run next to an older
+one, with ratios, and ``--compare OLD.md NEW.md`` compares two files without running
+anything; both show the two runs' shares of their ceilings side by side.
 """
 
 from __future__ import annotations
@@ -30,6 +34,7 @@ import platform
 import re
 import runpy
 import secrets
+import shutil
 import signal
 import sqlite3
 import subprocess
@@ -50,6 +55,9 @@ from bench._common import (
     redact_url,
 )
 from bench._stack import AMQP_BASE, OwnStack, drop_databases
+from bench._wrk import ensure_wrk, wrk_version
+from bench.ceiling import ENV_URL as CEILING_ENV
+from bench.ceiling import Ceiling
 
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_AMQP = "amqp://guest:guest@localhost:5672/"
@@ -72,7 +80,7 @@ PLAN = [
         "full": ("--calls", "1000", "--repeat", "3"),
     }),
     Bench("gateway_load", True, {
-        "quick": ("--seconds", "2"),
+        "quick": ("--seconds", "2", "--warmup", "1"),
         "default": ("--seconds", "10"),
         "full": ("--seconds", "10", "--repeat", "3"),
     }),
@@ -82,8 +90,13 @@ PLAN = [
         "full": ("--calls", "1000", "--repeat", "3"),
     }),
     Bench("orders_gateway", True, {
-        "quick": ("--seconds", "2", "--customers", "3"),
+        "quick": ("--seconds", "2", "--warmup", "1", "--customers", "3"),
         "default": ("--seconds", "10"),
+        "full": ("--seconds", "10"),
+    }),
+    Bench("commission_lag", True, {
+        "quick": ("--seconds", "2"),
+        "default": ("--seconds", "5"),
         "full": ("--seconds", "10"),
     }),
     Bench("leads_import", True, {
@@ -114,6 +127,8 @@ PLAN = [
     }),
 ]  # fmt: skip
 NAMES = [bench.module for bench in PLAN]
+#: The modules that give their figures as shares of the bare ceiling (bench.ceiling).
+CEILING_USERS = {"gateway_load", "orders_gateway"}
 
 
 class Stop(KeyboardInterrupt):
@@ -294,15 +309,26 @@ def _cell(text: str) -> str:
     return text.replace("|", "\\|")
 
 
+def fmt_share(share: float | None) -> str:
+    """A share of the ceiling; blank for a figure that has none (a latency, a CPU cost)."""
+    return "" if share is None or math.isnan(share) else f"{share:.0f} %"
+
+
 def markdown(
     results: list[Result], header: list[str], commands: list[str], notes: list[str]
 ) -> str:
-    lines = [*header, "", "| benchmark | figure | value | unit |", "|---|---|--:|---|"]
+    lines = [
+        *header,
+        "",
+        "| benchmark | figure | value | unit | share of the ceiling | goal |",
+        "|---|---|--:|---|--:|---|",
+    ]
     for result in results:
         for item in result.figures:
             lines.append(
                 f"| {result.bench.module} | {_cell(item['figure'])} | "
-                f"{fmt_value(item['value'])} | {_cell(item['unit'])} |"
+                f"{fmt_value(item['value'])} | {_cell(item['unit'])} | "
+                f"{fmt_share(item.get('share'))} | {_cell(item.get('goal') or '')} |"
             )
     lines += ["", "Commands:", "", "```sh", *commands, "```"]
     if notes:
@@ -312,28 +338,49 @@ def markdown(
 
 # -- comparing two files -----------------------------------------------------------------
 
-ROW = re.compile(r"^\|\s*(?P<bench>[^|]+?)\s*\|\s*(?P<figure>(?:[^|\\]|\\.)+?)\s*\|"
-                 r"\s*(?P<value>[^|]*?)\s*\|\s*(?P<unit>(?:[^|\\]|\\.)*?)\s*\|$")  # fmt: skip
+#: A pipe that separates two cells (not one escaped inside a cell).
+CELL_PIPE = re.compile(r"(?<!\\)\|")
 
 
-def read_table(path: Path) -> dict[tuple[str, str], tuple[float | None, str]]:
-    """(benchmark, figure) -> (value, unit) of a file's table, in the file's order."""
-    rows: dict[tuple[str, str], tuple[float | None, str]] = {}
+@dataclass
+class Row:
+    value: float | None
+    unit: str
+    share: float | None = None  # per cent of the ceiling measured in the same run
+    goal: str = ""
+
+
+def _cells(line: str) -> list[str] | None:
+    """The cells of a markdown table row (escaped pipes read as ``|``), or None."""
+    line = line.strip()
+    if len(line) < 2 or not (line.startswith("|") and line.endswith("|")):
+        return None
+    return [cell.strip().replace("\\|", "|") for cell in CELL_PIPE.split(line[1:-1])]
+
+
+def _number(text: str) -> float | None:
+    try:
+        return float(text.replace(",", "").replace("%", "").strip())
+    except ValueError:
+        return None  # "-": not measured
+
+
+def read_table(path: Path) -> dict[tuple[str, str], Row]:
+    """(benchmark, figure) -> Row of a file's table, in the file's order; files written
+    before the share and goal columns existed read with none."""
+    rows: dict[tuple[str, str], Row] = {}
     for line in path.read_text(encoding="utf-8").splitlines():
-        match = ROW.match(line.strip())
-        if not match or match["bench"] == "benchmark" or match["bench"].startswith("---"):
+        cells = _cells(line)
+        if not cells or len(cells) < 4 or cells[0] == "benchmark" or cells[0].startswith("---"):
             continue
-        try:
-            value: float | None = float(match["value"].replace(",", ""))
-        except ValueError:
-            value = None  # "-": not measured
-        key = (match["bench"], match["figure"].replace("\\|", "|"))
-        rows[key] = (value, match["unit"].replace("\\|", "|"))
+        share = _number(cells[4]) if len(cells) > 4 else None
+        goal = cells[5] if len(cells) > 5 else ""
+        rows[(cells[0], cells[1])] = Row(_number(cells[2]), cells[3], share, goal)
     return rows
 
 
 def header_facts(path: Path) -> str:
-    """The date, commit and other load a file's header gives."""
+    """The date, commit, ceiling and other load a file's header gives."""
     text = path.read_text(encoding="utf-8")
     date = re.search(r"^# Benchmarks, (.+)$", text, re.MULTILINE)
     commit = re.search(r"^- commit: (.+)$", text, re.MULTILINE)
@@ -352,31 +399,50 @@ def lower_is_better(unit: str) -> bool:
 
 
 def compare(old_path: Path, new_path: Path) -> None:
+    """Both files' rows side by side: values, new/old, and the shares of the ceiling each
+    run measured (the ceiling rows first in each module), with the goals."""
     old, new = read_table(old_path), read_table(new_path)
     keys = list(new) + [key for key in old if key not in new]
     table = []
     for key in keys:
-        old_value, unit = old.get(key, (None, ""))
-        new_value, new_unit = new.get(key, (None, unit))
-        unit = new_unit or unit
+        before = old.get(key, Row(None, ""))
+        after = new.get(key, Row(None, before.unit))
+        unit = after.unit or before.unit
         ratio, verdict = "-", ""
-        if old_value and new_value is not None:
-            change = new_value / old_value
+        if before.value and after.value is not None:
+            change = after.value / before.value
             ratio = f"{change:.2f}"
             if abs(change - 1) >= 0.1:
                 better = change < 1 if lower_is_better(unit) else change > 1
                 verdict = "better" if better else "worse"
+        shares = before.share is not None or after.share is not None
         table.append(
-            [key[0], key[1], fmt_value(old_value), fmt_value(new_value), unit, ratio, verdict]
-        )
+            [key[0], key[1], fmt_value(before.value), fmt_value(after.value), unit, ratio,
+             verdict, fmt_share(before.share) if shares else "", fmt_share(after.share)
+             if shares else "", after.goal or before.goal]
+        )  # fmt: skip
     for label, path in (("old", old_path), ("new", new_path)):
         print(f"{label}: {path} ({header_facts(path)})")
     print()
-    print_table(["benchmark", "figure", "old", "new", "unit", "new/old", ""], table)
-    print("\n(better/worse: a change of 10 % or more; figures from a busy machine vary more)")
+    print_table(
+        ["benchmark", "figure", "old", "new", "unit", "new/old", "", "old share", "new share",
+         "goal"],
+        table,
+    )  # fmt: skip
+    print(
+        "\n(better/worse: a change of 10 % or more; figures from a busy machine vary more;"
+        " share: of the bare ceiling measured in the same run, which compares across runs"
+        " better than the raw figures)"
+    )
 
 
 # -- main --------------------------------------------------------------------------------
+
+
+def say(text: str) -> None:
+    """Print, unless the output is gone (a pipe closed by its reader)."""
+    with contextlib.suppress(OSError):
+        print(text, flush=True)
 
 
 def _raise_stop(signum: int, frame: Any) -> None:
@@ -444,7 +510,9 @@ def main() -> int:
     results: list[Result] = []
     notes: list[str] = []
     stack = None
+    ceiling: Ceiling | None = None
     stack_text = "-"
+    ceiling_text = "-"
     versions: list[str] = []
     gateway = "-"
     load_total = {"other": math.nan}
@@ -476,6 +544,20 @@ def main() -> int:
             )
         else:
             stack_text = "none (no benchmark of this run needs one)"
+        if any(bench.module in CEILING_USERS for bench in plan) and (own_stack or args.url):
+            wrk = ensure_wrk()
+            print(f"load generator: {wrk or 'wrk not available: the Python driver'}", flush=True)
+            ceiling = Ceiling(log_dir / "ceiling", run_id)
+            print("starting the bare ceiling ...", end=" ", flush=True)
+            env[CEILING_ENV] = ceiling.start()
+            print(env[CEILING_ENV], flush=True)
+            ceiling_text = (
+                f"{env[CEILING_ENV]}: gunicorn with gateway/gunicorn.conf.py + a minimal Flask app"
+                " + gateway.rpc.RpcClient + a Nameko service that returns its argument"
+                f" (bench.ceiling; RabbitMQ vhost `{ceiling.vhost}`); load generator: "
+                + (wrk_version(wrk) if wrk else "the Python driver (wrk could not be had)")
+                + ", 8 connections"
+            )  # fmt: skip
         uses_stack = any(bench.stack for bench in plan)
         versions = [f"Python {platform.python_version()}"]
         if uses_stack:
@@ -488,7 +570,7 @@ def main() -> int:
         for index, bench in enumerate(plan, 1):
             if stack is not None and not bench.stack and stack.processes:
                 print("stopping the stack (the rest make their own databases) ...", flush=True)
-                for removed in stack.stop():
+                for removed in stack.stop() + (ceiling.stop() if ceiling else []):
                     print(f"  removed {removed}", flush=True)
             line = " ".join(bench.args[size])
             print(f"[{index}/{len(plan)}] {bench.module} {line} ...", end=" ", flush=True)
@@ -518,16 +600,26 @@ def main() -> int:
             for signum in (signal.SIGINT, signal.SIGTERM)
         }
         try:
+            # Removed first, said afterwards: an output that is gone (a closed pipe) must
+            # not cut the clean-up short.
+            if ceiling is not None and (ceiling.processes or ceiling.vhost_made):
+                for removed in ceiling.stop():
+                    say(f"  removed {removed}")
             if stack is not None and (stack.processes or stack.state_dir):
-                print("stopping the stack, removing its vhost, databases, state ...", flush=True)
+                say("stopping the stack, removing its vhost, databases, state ...")
                 for removed in stack.stop():
-                    print(f"  removed {removed}", flush=True)
+                    say(f"  removed {removed}")
             with contextlib.suppress(Exception):
                 for name in drop_databases(db_prefix):
-                    print(f"  dropped leftover database {name}", flush=True)
+                    say(f"  dropped leftover database {name}")
+            # The modules run after the stack stopped still had its PRM_VAR_DIR: they may
+            # have made it again (generated keys).
+            state = Path(env.get("PRM_VAR_DIR", "")).parent
+            if own_stack and state.name.startswith(f"prm-bench-{run_id}-"):
+                shutil.rmtree(state, ignore_errors=True)
         except Exception as exc:
             notes.append(f"clean-up incomplete: {type(exc).__name__}: {exc}")
-            print(f"clean-up incomplete: {exc}", file=sys.stderr, flush=True)
+            say(f"clean-up incomplete: {exc}")
         finally:
             load_total = load.read()
             load.stop()
@@ -553,6 +645,7 @@ def main() -> int:
         f"- versions: {'; '.join(versions) or '-'}",
         f"- stack: {stack_text}",
         f"- gateway: {gateway}",
+        f"- ceiling: {ceiling_text}",
         f"- other load: {others:.2f} cores busy on average with processes outside this run "
         f"(RabbitMQ excluded); load average {load_start[0]:.2f} at the start, "
         f"{load_end[0]:.2f} at the end",

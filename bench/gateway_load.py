@@ -1,277 +1,207 @@
-"""Load on the gateway over HTTP: requests/s, p50, p99 and errors per endpoint.
+"""Reads through the gateway as shares of the bare ceiling: req/s, p50, p99 per route.
 
-    python -m bench.gateway_load [--url URL] [--seconds S] [--concurrency C[,C...]]
+    python -m bench.gateway_load [--url URL] [--seconds S] [--repeat R] [--engine auto|wrk|python]
 
 URL defaults to $PRM_URL or http://127.0.0.1:8000 and must be a loopback address: this
 is a load generator, and it only loads a stack on this machine.
 
-Signs in (``hz-sales`` by default), then, for each concurrency C and each endpoint, runs
-C client threads (one ``requests.Session`` each, keep-alive) for S seconds or until
-``--max-requests`` requests (whichever comes first), after a short warm-up per thread
-(``--repeat R``: R interleaved rounds, medians shown):
+First the bare ceiling (``bench.ceiling``: gunicorn with the gateway's config + Flask + the
+gateway's RPC client + a Nameko service that returns its argument; ``$PRM_BENCH_CEILING_URL``
+or one started for this run), then each route, all with the same load generator: wrk
+with 8 connections for S seconds after an untimed warm-up (the Python driver when wrk
+cannot be had: ``bench._wrk``). Each route's req/s is printed as a share of the ceiling's,
+next to the goal issue 15 sets:
 
-- ``GET /api/v1/me``: the gateway verifies the JWT and calls ``partners.get_caller``
-  (one RPC);
-- ``GET /api/v1/partners/{id}`` (the user's own partner, or the first listed for an HQ
-  user): ``partners.get_caller`` then ``partners.get_partner`` (two RPCs).
+- ``GET /api/v1/me`` as a partner user (``hz-sales``): the JWT checked, the caller
+  resolved; goal 90 %;
+- ``GET /api/v1/partners/{id}`` as the HQ admin (one object by id; the first partner
+  listed): goal 60 %;
+- ``GET /api/v1/customers?per_page=20`` as the partner user (a list of 20: customers are
+  filed for it first when it has fewer): goal 50 %.
 
-A response other than 200 counts as an error (the first one is printed). The load
-generator runs on the same machine as the stack, so it competes with it for the cores:
-the CPU each part used during a run is printed with the figures.
+``--repeat R``: R rounds (ceiling, then each route), medians. A response other than 200
+counts as an error (the first is printed). CPU per request of the gateway, the services
+and the broker is read from /proc around each run.
 """
 
 from __future__ import annotations
 
 import argparse
-import ipaddress
-import os
-import runpy
-import socket
+import statistics
 import sys
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
-from pathlib import Path
-from typing import Any
-from urllib.parse import urlsplit
 
-import requests
-
+from bench._api import (
+    DEFAULT_URL,
+    DEMO_PASSWORD,
+    Api,
+    check_loopback,
+    file_customer_body,
+    hq_admin,
+    share_figures,
+)
 from bench._common import (
-    STATS_HEADERS,
-    Stats,
-    Summary,
     add_figures_argument,
-    aggregate,
-    cpu_cells,
     cpu_seconds,
-    drive,
-    error_notes,
     figure,
     find_stack,
     fmt,
-    other_load,
     print_machine,
     print_table,
-    stats_figures,
-    stats_row,
     write_figures,
 )
+from bench._wrk import CONNECTIONS, Load, LoadResult, choose_engine, run_load
+from bench.ceiling import ceiling_figures, ceiling_url, measure
 
-ROOT = Path(__file__).resolve().parent.parent
-DEFAULT_URL = os.environ.get("PRM_URL", "http://127.0.0.1:8000")
-CPU_GROUPS = ["this bench", "gateway", "services", "rabbitmq"]
-CPU_HEADERS = ["client cpu", "gateway cpu", "service cpu", "broker cpu", "other load"]
-
-
-class HttpError(Exception):
-    pass
-
-
-def _check_loopback(url: str) -> tuple[str, int]:
-    parts = urlsplit(url)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        sys.exit(f"not an http(s) URL: {url}")
-    port = parts.port or (443 if parts.scheme == "https" else 80)
-    try:
-        infos = socket.getaddrinfo(parts.hostname, port, proto=socket.IPPROTO_TCP)
-    except OSError as exc:
-        sys.exit(f"cannot resolve {parts.hostname}: {exc}")
-    addresses = {info[4][0] for info in infos}
-    if not all(ipaddress.ip_address(address).is_loopback for address in addresses):
-        sys.exit(f"{url} is not a loopback address ({', '.join(sorted(addresses))}): refused")
-    return parts.hostname, port
+GOALS = {
+    "GET /me": "≥ 90 %",
+    "GET /partners/{id}": "≥ 60 %",
+    "GET /customers?per_page=20": "≥ 50 %",
+}
 
 
-def _sign_in(base: str, username: str, password: str, timeout: float) -> dict:
-    try:
-        response = requests.post(
-            f"{base}/api/v1/auth/login",
-            json={"username": username, "password": password},
-            timeout=timeout,
-        )
-    except requests.RequestException as exc:
-        sys.exit(f"the gateway at {base} does not answer ({exc}): start it with `make run`")
-    if response.status_code != 200:
-        sys.exit(f"sign-in as {username} failed: {response.status_code} {response.text[:300]}")
-    return response.json()
+def median_result(runs: list[LoadResult]) -> LoadResult:
+    """One result of repeated runs: the median rate, p50 and p99; counts and CPU summed."""
+    if len(runs) == 1:
+        return runs[0]
+    first = runs[0]
+    rate = statistics.median(run.rate for run in runs)
+    cpu: dict[str, float] = {}
+    for run in runs:
+        for name, used in run.cpu.items():
+            cpu[name] = cpu.get(name, 0.0) + used
+    requests = sum(run.requests for run in runs)
+    return LoadResult(
+        first.label, first.engine, first.connections,
+        requests=requests,
+        errors=sum(run.errors for run in runs),
+        seconds=requests / rate if rate else 0.0,
+        p50=statistics.median(run.p50 for run in runs),
+        p99=statistics.median(run.p99 for run in runs),
+        first_error=next((run.first_error for run in runs if run.first_error), None),
+        cpu=cpu,
+    )  # fmt: skip
 
 
-def _visible_partner(base: str, token: str, tokens: dict, timeout: float) -> int:
-    """The signed-in user's own partner, or the first partner an HQ user sees."""
-    headers = {"Authorization": f"Bearer {token}"}
-    partner_id = tokens["user"].get("partner_id")
-    if partner_id is None:
-        response = requests.get(
-            f"{base}/api/v1/partners", params={"per_page": 1}, headers=headers, timeout=timeout
-        )
-        items = response.json().get("items") if response.status_code == 200 else None
-        if not items:
-            sys.exit(
-                f"no partner visible to the user: {response.status_code} {response.text[:300]}"
-            )
-        partner_id = items[0]["id"]
-    response = requests.get(
-        f"{base}/api/v1/partners/{partner_id}", headers=headers, timeout=timeout
-    )
-    if response.status_code != 200:
-        sys.exit(f"GET /api/v1/partners/{partner_id}: {response.status_code} {response.text[:300]}")
-    return partner_id
+def stack_cpu(result: LoadResult, attributed: bool) -> float | None:
+    """CPU ms per request of the gateway, the services and the broker."""
+    parts = [result.cpu.get(group) for group in ("gateway", "services", "rabbitmq")]
+    if not attributed or None in parts or not result.requests:
+        return None
+    return sum(p for p in parts if p is not None) / result.requests * 1000
 
 
-def _http_factory(url: str, token: str, timeout: float) -> Callable:
-    @contextmanager
-    def factory() -> Iterator[Callable[[], Any]]:
-        with requests.Session() as session:
-            session.headers["Authorization"] = f"Bearer {token}"
-
-            def call() -> None:
-                response = session.get(url, timeout=timeout)
-                if response.status_code != 200:
-                    raise HttpError(f"{response.status_code} {response.text[:200]}")
-
-            yield call
-
-    return factory
-
-
-def _gateway_settings(stack: dict[str, list[int]]) -> str:
-    """What is known of the gateway's workers: counted from /proc, and the config file."""
-    conf_path = ROOT / "gateway" / "gunicorn.conf.py"
-    try:
-        conf = runpy.run_path(str(conf_path))
-        configured = (
-            f"{conf_path.relative_to(ROOT)} with this shell's environment: "
-            f"worker_class={conf.get('worker_class')}, workers={conf.get('workers')}, "
-            f"threads={conf.get('threads')}, timeout={conf.get('timeout')}s, "
-            f"access log={'on' if conf.get('accesslog') else 'off'}"
-        )
-    except Exception as exc:
-        configured = f"{conf_path.name} could not be read ({type(exc).__name__})"
-    if stack["gateway master"]:
-        running = (
-            f"running: gunicorn master {stack['gateway master'][0]} with "
-            f"{len(stack['gateway workers'])} worker processes {stack['gateway workers']}; "
-            f"services {stack['services']}"
-        )
-    else:
-        running = "running: no gunicorn found for this port on this machine"
-    return f"gateway: {running}\n         {configured}"
+def ensure_customers(seller: Api, how_many: int) -> int:
+    """At least ``how_many`` customers in the seller's list (filed now if fewer)."""
+    total = seller("GET", "/api/v1/customers", params={"per_page": 1})["total"]
+    if total >= how_many:
+        return total
+    partner = seller("GET", f"/api/v1/partners/{seller.partner_id}")
+    if not partner["territory"]:
+        sys.exit(f"partner {partner['code']} has no territory to file customers in")
+    for _ in range(how_many - total):
+        seller("POST", "/api/v1/customers", 201, json=file_customer_body(partner["territory"][0]))
+    return how_many
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--url", default=DEFAULT_URL, help=f"gateway base URL ({DEFAULT_URL})")
     parser.add_argument("--seconds", type=float, default=10.0, help="length of each run (10)")
-    parser.add_argument(
-        "--concurrency", default="1,8", help="client threads; a comma list runs each (1,8)"
-    )
-    parser.add_argument(
-        "--max-requests", type=int, default=100_000, help="cap of requests per run (100000)"
-    )
-    parser.add_argument("--user", default=os.environ.get("PRM_BENCH_USER", "hz-sales"))
-    parser.add_argument(
-        "--password",
-        default=os.environ.get("PRM_BENCH_PASSWORD", "demo-pass-2026"),
-        help="the user's password ($PRM_BENCH_PASSWORD; the demo password by default)",
-    )
-    parser.add_argument(
-        "--repeat", type=int, default=1, help="rounds of every run, interleaved; medians shown (1)"
-    )
-    parser.add_argument("--warmup", type=int, default=5, help="untimed requests per thread (5)")
-    parser.add_argument("--timeout", type=float, default=30.0, help="per request, s (30)")
+    parser.add_argument("--warmup", type=float, default=2.0, help="untimed seconds per run (2)")
+    parser.add_argument("--repeat", type=int, default=1, help="rounds, medians shown (1)")
+    parser.add_argument("--engine", choices=("auto", "wrk", "python"), default="auto")
+    parser.add_argument("--user", default="hz-sales", help="the partner user (hz-sales)")
+    parser.add_argument("--password", default=DEMO_PASSWORD, help="its password (the demo's)")
+    parser.add_argument("--hq-user", help="the HQ admin (admin)")
+    parser.add_argument("--hq-password", help="its password ($PRM_ADMIN_PASSWORD)")
     add_figures_argument(parser)
     args = parser.parse_args()
-    concurrencies = [int(c) for c in args.concurrency.split(",") if c.strip()]
-    if not concurrencies or min(concurrencies) < 1:
-        sys.exit("--concurrency: positive integers, comma separated")
 
     base = args.url.rstrip("/")
-    _, port = _check_loopback(base)
-    tokens = _sign_in(base, args.user, args.password, args.timeout)
-    partner_id = _visible_partner(base, tokens["access_token"], tokens, args.timeout)
+    port = check_loopback(base)
+    engine = choose_engine(args.engine)
+    seller = Api(base, args.user, args.password)
+    admin = hq_admin(base, args.hq_user, args.hq_password)
+    partner_id = admin("GET", "/api/v1/partners", params={"per_page": 1})["items"][0]["id"]
+    customers = ensure_customers(seller, 20)
     stack = find_stack(port)
+    attributed = bool(stack["gateway master"] and stack["services"])
+
+    def probe() -> dict[str, float]:
+        return cpu_seconds(stack)
+
+    loads = [
+        ("GET /me", Load("GET /me", "GET", "/api/v1/me", headers=seller.headers)),
+        (
+            "GET /partners/{id}",
+            Load("GET /partners/{id}", "GET", f"/api/v1/partners/{partner_id}",
+                 headers=admin.headers),
+        ),
+        (
+            "GET /customers?per_page=20",
+            Load("GET /customers?per_page=20", "GET", "/api/v1/customers?per_page=20",
+                 headers=seller.headers),
+        ),
+    ]  # fmt: skip
 
     print_machine()
-    print(_gateway_settings(stack))
     print(
-        f"target: {base} as {args.user} (user {tokens['user']['id']}, partner {partner_id}); "
-        f"{fmt(args.seconds, 0)} s or {args.max_requests} requests per run, "
-        f"warm-up {args.warmup} per thread"
+        f"target: {base}; partner user {args.user} (partner {seller.partner_id}, {customers} "
+        f"customers), HQ user {admin.username} reading partner {partner_id}; {engine} x"
+        f"{CONNECTIONS}, {fmt(args.seconds, 0)} s per run after {fmt(args.warmup, 0)} s warm-up"
     )
-    print()
+    ceilings: list[LoadResult] = []
+    runs: dict[str, list[LoadResult]] = {name: [] for name, _ in loads}
+    with ceiling_url() as url:
+        for round_ in range(1, args.repeat + 1):
+            if args.repeat > 1:
+                print(f"round {round_}/{args.repeat} ...", file=sys.stderr)
+            ceilings.append(measure(url, args.seconds, engine, args.warmup))
+            for name, load in loads:
+                run_load(base, load, args.warmup, engine=engine)
+                runs[name].append(run_load(base, load, args.seconds, engine=engine,
+                                           cpu_probe=probe))  # fmt: skip
+    ceiling = median_result(ceilings)
+    results = {name: median_result(found) for name, found in runs.items()}
 
-    endpoints = [("GET /api/v1/me", "/api/v1/me"), (f"GET /api/v1/partners/{partner_id}",
-                 f"/api/v1/partners/{partner_id}")]  # fmt: skip
-    names = {endpoints[0][0]: "GET /me", endpoints[1][0]: "GET /partners/{id}"}
-    results: list[Stats] = []
-    for round_ in range(1, args.repeat + 1):
-        if args.repeat > 1:
-            print(f"round {round_}/{args.repeat} ...", file=sys.stderr)
-        for concurrency in concurrencies:
-            for label, path in endpoints:
-                # A fresh access token per run, so that long runs never outlive its TTL.
-                token = _sign_in(base, args.user, args.password, args.timeout)["access_token"]
-                results.append(
-                    drive(
-                        _http_factory(f"{base}{path}", token, args.timeout),
-                        label=label,
-                        method="HTTP",
-                        threads=concurrency,
-                        calls=args.max_requests,
-                        seconds=args.seconds,
-                        warmup=args.warmup,
-                        cpu_probe=lambda: cpu_seconds(stack),
-                    )
-                )
-    rows = aggregate(results)
+    def share(result: LoadResult) -> str:
+        return f"{100 * result.rate / ceiling.rate:.0f} %" if ceiling.rate else "-"
 
-    headers = ["endpoint", *STATS_HEADERS[2:]]
-    headers[headers.index("calls")] = "requests"
-    headers[headers.index("calls/s")] = "req/s"
     table = [
-        stats_row(row)[:1]
-        + stats_row(row)[2:]
-        + cpu_cells(row, CPU_GROUPS)
-        + [other_load(row, CPU_GROUPS)]
-        for row in rows
-    ]
-    print_table(headers + CPU_HEADERS, table)
+        ["ceiling GET /echo", str(ceiling.requests), str(ceiling.errors), fmt(ceiling.rate, 0),
+         "100 %", "", fmt(ceiling.p50), fmt(ceiling.p99), "-"],
+    ] + [
+        [name, str(r.requests), str(r.errors), fmt(r.rate, 0), share(r), GOALS[name],
+         fmt(r.p50), fmt(r.p99), fmt(stack_cpu(r, attributed) or float("nan"))]
+        for name, r in results.items()
+    ]  # fmt: skip
+    print()
+    print_table(
+        ["route", "requests", "errors", "req/s", "share", "goal", "p50 ms", "p99 ms",
+         "stack CPU ms/req"],
+        table,
+    )  # fmt: skip
     print(
-        "(req/s, p50, p99: medians of the rounds; runs min-max: the rounds' req/s;\n"
-        " cpu: CPU ms per request of the load generator, the gunicorn processes, the services\n"
-        " and the broker, which is shared with anything else on this machine; other load:\n"
-        " cores kept busy by other processes during the run)"
+        f"({engine}, {CONNECTIONS} connections; share: of the ceiling's req/s in this run;"
+        " stack CPU: gateway + services + broker per request)"
     )
-    for row in rows:
-        if row.errors:
-            print(f"  errors in {row.label} x{row.threads}: {row.first_error}")
-        if "machine" in row.cpu and row.elapsed:
-            busy = row.cpu["machine"] / row.elapsed
-            cores = os.cpu_count() or 1
-            if busy > 0.9 * cores:
-                print(
-                    f"  {row.label} x{row.threads}: the machine was saturated "
-                    f"({fmt(busy)} of {cores} cores busy)"
-                )
-    attributed = bool(stack["gateway master"] and stack["services"])
-    write_figures(args.figures, _figures(rows, names, attributed), error_notes(rows))
-
-
-def _figures(rows: list[Summary], names: dict[str, str], attributed: bool) -> list[dict]:
-    """req/s, p50, p99 of every run; CPU of one request in the stack (gateway, services,
-    broker) at the lowest concurrency."""
-    figures = []
-    for row in rows:
-        name = f"{names[row.label]} conc {row.threads}"
-        figures += stats_figures(row, name, unit="req/s")
-    lowest = min(row.threads for row in rows)
-    for row in rows:
-        if row.threads == lowest and row.calls:
-            parts = [row.cpu.get(group) for group in ("gateway", "services", "rabbitmq")]
-            used = sum(parts) / row.calls * 1000 if attributed and None not in parts else None
-            name = f"{names[row.label]} conc {row.threads} CPU in the stack"
-            figures.append(figure(name, used, "CPU ms/req"))
-    return figures
+    notes = []
+    for name, r in [("ceiling", ceiling), *results.items()]:
+        if r.errors:
+            print(f"  errors in {name}: {r.first_error}")
+            notes.append(f"{r.errors} errors in {name}: {r.first_error}")
+    if engine != "wrk":
+        notes.append("measured with the Python driver: wrk could not be had")
+    figures = ceiling_figures(ceiling)
+    for name, r in results.items():
+        label = f"{name} conc {CONNECTIONS}"
+        figures += share_figures(label, r, ceiling, GOALS[name])
+    for name, r in results.items():
+        figures.append(
+            figure(f"{name} conc {CONNECTIONS} CPU in the stack", stack_cpu(r, attributed),
+                   "CPU ms/req")
+        )  # fmt: skip
+    write_figures(args.figures, figures, notes)
 
 
 if __name__ == "__main__":

@@ -1,4 +1,5 @@
-"""The sales report on PostgreSQL over 100,000 and 1,000,000 orders: p50 of each query.
+"""The sales report on PostgreSQL over 100,000 and 1,000,000 orders: p50 of each query,
+and how much slower it is at the largest size than at the smallest.
 
     python -m bench.orders_report [--sizes 100000,1000000] [--runs 7] [--keep]
 
@@ -7,18 +8,26 @@ replacing ``prm_bench_``, next to the ones ``PRM_TEST_PG_DSN`` reaches; default
 ``host=127.0.0.1 port=5432 user=postgres``), migrates
 the orders schema into it, bulk-loads orders with ``COPY`` (one line each, 500 partners,
 31 provinces with 10 cities each, 50 products, two years of creation dates, the six
-statuses), runs ``ANALYZE``, then times the report exactly as the service computes it
-(``services.orders.reports.sales_figures`` on a SQLAlchemy session as HQ: one GROUP BY in
-the database), ``--runs`` times after one warm-up run, and drops the database (unless
-``--keep``). Figures only: nothing here asserts a timing.
+statuses), fills the reports' rollup from them as the migration does
+(``services.orders.rollup.rebuild``), runs ``ANALYZE``, then times the report exactly as
+the service computes it (``services.orders.reports.sales_figures`` on a SQLAlchemy session:
+one GROUP BY over the rollup), ``--runs`` times after one warm-up run, and drops the
+databases (unless ``--keep``). Figures only: nothing here asserts a timing; the load average
+is printed with them, for the machine is shared.
+
+The sizes are loaded first and then timed in turns (each run of a query at every size
+before the next run), so that the ratio between them is taken under the same load.
 
 Queries timed at each size:
 
 - ``province,month``: every order that went into approval (drafts and cancelled left
   out), months of the Asia/Shanghai calendar;
-- ``province,month`` over one quarter (a range on the ``created_at`` index);
+- ``province,month`` over one quarter (whole months), and over a range that cuts its first
+  and last month (the days at the edges are read from the rollup's daily level);
 - ``partner,quarter`` (with the partners' names from the local copy);
-- ``product,month`` (joins the order lines).
+- ``product,month``;
+- ``city,product`` as the user of one partner (its scope: the daily level's rows of that
+  partner).
 """
 
 from __future__ import annotations
@@ -48,6 +57,7 @@ from bench._common import (
     si_count,
     write_figures,
 )
+from services.common.context import Caller
 
 ROOT = Path(__file__).resolve().parent.parent
 PG_ADMIN_DSN = os.environ.get(
@@ -100,14 +110,26 @@ CHUNK = 100_000
 # bench.all gives its run's prefix, to find (and drop) its databases.
 DB_PREFIX = os.environ.get("PRM_BENCH_DB_PREFIX", "prm_bench_")
 
+HQ = Caller(user_id=1, permissions=frozenset({"report.read"}))
+#: A partner's user: the report of partner 1's orders only.
+PARTNER_USER = Caller(
+    user_id=2, partner_id=1, partner_ids=frozenset({1}), permissions=frozenset({"report.read"})
+)
 QUERIES = [
-    ("province,month", {"group_by": "province,month"}),
+    ("province,month", {"group_by": "province,month"}, HQ),
     (
         "province,month, one quarter",
         {"group_by": "province,month", "from": "2026-01-01", "to": "2026-03-31"},
+        HQ,
     ),
-    ("partner,quarter", {"group_by": "partner,quarter"}),
-    ("product,month", {"group_by": "product,month"}),
+    (
+        "province,month, cut months",
+        {"group_by": "province,month", "from": "2026-01-10", "to": "2026-03-20"},
+        HQ,
+    ),
+    ("partner,quarter", {"group_by": "partner,quarter"}, HQ),
+    ("product,month", {"group_by": "product,month"}, HQ),
+    ("city,product (one partner's user)", {"group_by": "city,product"}, PARTNER_USER),
 ]
 
 
@@ -227,53 +249,89 @@ def load_orders(url: str, count: int, seed: int = 7) -> float:
                 )
             _copy(cursor, "orders", ORDER_COLUMNS, orders)
             _copy(cursor, "order_lines", LINE_COLUMNS, lines)
-    connection.autocommit = True
-    with connection.cursor() as cursor:
-        cursor.execute("ANALYZE")
     connection.close()
     return time.perf_counter() - started
 
 
-def time_queries(url: str, runs: int) -> tuple[list[list[str]], dict[str, float]]:
-    """The table's rows, and the p50 of each query in ms."""
-    from services.common.context import Caller
+def analyze(url: str) -> None:
+    connection = psycopg2.connect(url.replace("postgresql+psycopg2://", "postgresql://"))
+    connection.autocommit = True
+    with connection.cursor() as cursor:
+        cursor.execute("ANALYZE")
+    connection.close()
+
+
+def fill_rollup(url: str) -> tuple[float, list[list[str]]]:
+    """The rollup computed from the loaded orders; seconds taken, and its rows per level."""
+    from services.common.db import make_engine
+    from services.orders import rollup
+
+    engine = make_engine(url)
+    started = time.perf_counter()
+    with engine.begin() as connection:
+        rollup.rebuild(connection)
+    elapsed = time.perf_counter() - started
+    with engine.connect() as connection:
+        counts = dict(
+            connection.execute(
+                text("SELECT level, count(*) FROM order_rollup GROUP BY level")
+            ).all()
+        )
+    engine.dispose()
+    levels = [
+        [
+            f"level {level.number}",
+            "day" if level.by_day else "month",
+            ", ".join(sorted(level.dims)),
+            f"{counts.get(level.number, 0):,}",
+        ]
+        for level in rollup.LEVELS
+    ]
+    return elapsed, levels
+
+
+def time_queries(urls: dict[int, str], runs: int) -> dict[int, dict[str, list[float]]]:
+    """The milliseconds of each query at each size, ``runs`` times after one warm-up run;
+    the sizes take turns, run after run, so that they share whatever else loads the
+    machine."""
     from services.common.db import make_engine
     from services.common.schemas import load
     from services.orders import reports
     from services.orders.schemas import SalesReportArgs
 
-    hq = Caller(user_id=1, permissions=frozenset({"report.read"}))
-    engine = make_engine(url)
-    results = []
-    medians = {}
-    for label, query in QUERIES:
+    engines = {size: make_engine(url) for size, url in urls.items()}
+    timings: dict[int, dict[str, list[float]]] = {size: {} for size in urls}
+    for label, query, caller in QUERIES:
         args = load(SalesReportArgs, query)
-        timings, rows = [], 0
         for run in range(runs + 1):
-            with Session(engine) as session:
-                started = time.perf_counter()
-                report = reports.sales_figures(session, hq, args)
-                elapsed = time.perf_counter() - started
-            rows = len(report["rows"])
-            if run:  # the first run warms the caches
-                timings.append(elapsed * 1000)
-        medians[label] = statistics.median(timings)
-        results.append(
-            [
-                label,
-                str(rows),
-                fmt(medians[label]),
-                fmt(min(timings)),
-                fmt(max(timings)),
-            ]
-        )
-    with engine.connect() as connection:
-        size = connection.scalar(
-            text("SELECT pg_size_pretty(pg_database_size(current_database()))")
-        )
+            for size, engine in engines.items():
+                with Session(engine) as session:
+                    started = time.perf_counter()
+                    reports.sales_figures(session, caller, args)
+                    elapsed = time.perf_counter() - started
+                if run:  # the first run warms the caches
+                    timings[size].setdefault(label, []).append(elapsed * 1000)
+    for engine in engines.values():
+        engine.dispose()
+    return timings
+
+
+def report_rows(url: str) -> dict[str, int]:
+    """The number of rows of each query's report."""
+    from services.common.db import make_engine
+    from services.common.schemas import load
+    from services.orders import reports
+    from services.orders.schemas import SalesReportArgs
+
+    engine = make_engine(url)
+    with Session(engine) as session:
+        rows = {
+            label: len(reports.sales_figures(session, caller, load(SalesReportArgs, query))["rows"])
+            for label, query, caller in QUERIES
+        }
+        size = session.scalar(text("SELECT pg_size_pretty(pg_database_size(current_database()))"))
     engine.dispose()
-    results.append(["(database size)", size, "", "", ""])
-    return results, medians
+    return rows | {"(database size)": size}
 
 
 def main() -> None:
@@ -294,30 +352,69 @@ def main() -> None:
         print(f"PostgreSQL {cursor.fetchone()[0]} at {PG_ADMIN_DSN}")
     connection.close()
     print()
-    figures = []
-    for size in sizes:
-        name = f"{DB_PREFIX}orders_{secrets.token_hex(4)}"
-        url = create_database(name)
-        try:
+    names = {size: f"{DB_PREFIX}orders_{secrets.token_hex(4)}" for size in sizes}
+    urls: dict[int, str] = {}
+    try:
+        for size in sizes:
+            url = urls[size] = create_database(names[size])
             upgrade("orders", ROOT / "services" / "orders" / "migrations", url)
             loaded = load_orders(url, size)
             print(
                 f"{size:,} orders (+ {size:,} lines) loaded with COPY in {fmt(loaded, 1)} s "
-                f"into {name}"
+                f"into {names[size]}"
             )
-            results, medians = time_queries(url, args.runs)
-            print_table(["group_by", "rows", "p50 ms", "min ms", "max ms"], results)
+            filled, levels = fill_rollup(url)
+            analyze(url)
+            print(f"rollup filled in {fmt(filled, 1)} s:")
+            print_table(["level", "by", "dimensions", "rows"], levels)
+            print()
+        before = os.getloadavg()
+        timings = time_queries(urls, args.runs)
+        after = os.getloadavg()
+        print(
+            f"load average before the timed runs {before[0]:.2f}, after {after[0]:.2f} "
+            f"(1 min; {os.cpu_count()} cores)"
+        )
+        figures = []
+        for size in sizes:
+            rows = report_rows(urls[size])
+            print(f"{size:,} orders:")
+            table = [
+                [label, f"{rows[label]:,}", fmt(statistics.median(t)), fmt(min(t)), fmt(max(t))]
+                for label, t in timings[size].items()
+            ]
+            table.append(["(database size)", str(rows["(database size)"]), "", "", ""])
+            print_table(["query", "rows", "p50 ms", "min ms", "max ms"], table)
             print()
             figures += [
-                figure(f"report {label} p50 @{si_count(size)} orders", median, "ms")
-                for label, median in medians.items()
+                figure(f"report {label} p50 @{si_count(size)} orders", statistics.median(t), "ms")
+                for label, t in timings[size].items()
             ]
-        finally:
-            if args.keep:
+        if len(sizes) > 1:
+            small, large = min(sizes), max(sizes)
+            p50 = {
+                size: {k: statistics.median(t) for k, t in timings[size].items()} for size in sizes
+            }
+            ratios = {label: p50[large][label] / p50[small][label] for label in p50[small]}
+            print(f"p50 at {large:,} orders / p50 at {small:,} orders:")
+            print_table(
+                ["query", f"p50 ms @{si_count(small)}", f"p50 ms @{si_count(large)}", "ratio"],
+                [
+                    [label, fmt(p50[small][label]), fmt(p50[large][label]), fmt(ratio)]
+                    for label, ratio in ratios.items()
+                ],
+            )
+            figures += [
+                figure(f"report {label} p50 ratio {si_count(large)}/{si_count(small)}", ratio, "x")
+                for label, ratio in ratios.items()
+            ]
+        write_figures(args.figures, figures)
+    finally:
+        for size, name in names.items():
+            if args.keep and size in urls:
                 print(f"kept {name}", file=sys.stderr)
             else:
                 drop_database(name)
-    write_figures(args.figures, figures)
 
 
 if __name__ == "__main__":

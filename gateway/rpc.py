@@ -69,8 +69,16 @@ class _ThreadLink:
     """One thread's connection, reply queue and producer."""
 
     def __init__(
-        self, amqp_uri: str, exchange: Exchange, connect_timeout: float, client: str = "gateway"
+        self,
+        amqp_uri: str,
+        exchange: Exchange,
+        connect_timeout: float,
+        client: str = "gateway",
+        consumers_seen: dict[str, float] | None = None,
     ) -> None:
+        #: When a consumer was last seen on each service's queue (``has_consumers``): the
+        #: client's, shared by its threads.
+        self.consumers_seen = {} if consumers_seen is None else consumers_seen
         self.connection = Connection(
             amqp_uri,
             transport_options={"confirm_publish": True},
@@ -104,7 +112,6 @@ class _ThreadLink:
         self.waiting_for: str | None = None
         self.reply: dict | None = None
         self.returned = False
-        self.consumers_seen: dict[str, float] = {}
 
     def _on_reply(self, body: Any, message: Any) -> None:
         if message.properties.get("correlation_id") == self.waiting_for:
@@ -114,9 +121,12 @@ class _ThreadLink:
         self.returned = True
 
     def has_consumers(self, service: str, ttl: float = 1.0) -> bool:
-        """Is anything consuming the service's queue? Cached for ``ttl`` seconds."""
+        """Is anything consuming the service's queue? A "yes" is kept for ``ttl`` seconds in
+        ``consumers_seen``, shared by the client's threads: one of them asks the broker
+        each second, not every thread."""
+        seen = self.consumers_seen
         now = time.monotonic()
-        if now - self.consumers_seen.get(service, -ttl - 1) < ttl:
+        if now - seen.get(service, -ttl - 1) < ttl:
             return True
         try:
             _, _, consumers = self.check_channel.queue_declare(f"rpc-{service}", passive=True)
@@ -124,7 +134,9 @@ class _ThreadLink:
             self.check_channel = self.connection.channel()  # a 404 closes the channel
             return False
         if consumers:
-            self.consumers_seen[service] = now
+            seen[service] = now
+        else:
+            seen.pop(service, None)
         return consumers > 0
 
     def close(self) -> None:
@@ -153,12 +165,20 @@ class RpcClient:
         self._local = threading.local()
         self._links: set[_ThreadLink] = set()
         self._links_lock = threading.Lock()
+        #: When a thread last saw a consumer on each service's queue (``has_consumers``).
+        self._consumers_seen: dict[str, float] = {}
 
     def _link(self) -> _ThreadLink:
         link = getattr(self._local, "link", None)
         if link is None:
             try:
-                link = _ThreadLink(self.amqp_uri, self.exchange, self.connect_timeout, self.client)
+                link = _ThreadLink(
+                    self.amqp_uri,
+                    self.exchange,
+                    self.connect_timeout,
+                    self.client,
+                    self._consumers_seen,
+                )
             except _CONNECTION_ERRORS as exc:
                 if not _is_connection_lost(exc):
                     raise

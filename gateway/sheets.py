@@ -11,6 +11,7 @@ from openpyxl import load_workbook
 from werkzeug.datastructures import FileStorage
 
 from services.common.errors import InvalidInput, PayloadTooLarge
+from services.filing.schemas import IMPORT_ROWS_MAX
 
 # Chinese headers users put in their own files, mapped to field names.
 HEADER_ALIASES = {
@@ -27,10 +28,10 @@ HEADER_ALIASES = {
     "地址": "address",
     "备注": "notes",
 }
-MAX_ROWS = 20_000  # about two minutes of import; larger files time out
+MAX_ROWS = IMPORT_ROWS_MAX
 #: An XLSX is a zip: a few hundred kilobytes can unpack to gigabytes of XML. A sheet of
-#: MAX_ROWS full rows unpacks to about 10 MB; what unpacks beyond the cap is refused
-#: before the workbook is opened.
+#: 20,000 full rows unpacks to about 10 MB, so MAX_ROWS such rows to about 50 MB; what
+#: unpacks beyond the cap is refused before the workbook is opened.
 MAX_XLSX_UNPACKED = 64 * 1024 * 1024
 #: openpyxl keeps every shared string in memory, and reads rows (empty ones too) one by one.
 MAX_SHARED_STRINGS = 10 * MAX_ROWS

@@ -2,16 +2,24 @@
 
 from __future__ import annotations
 
-from flask import jsonify, request
+import time
+import uuid
+
+from flask import g, jsonify, request, url_for
 from flask.typing import ResponseReturnValue
 from flask_smorest.fields import Upload
-from marshmallow import Schema
+from marshmallow import Schema, fields, validate
 
 from gateway.api.common import Blueprint, document_errors, idempotent, page_schema, wire
 from gateway.context import authenticated, call, requires
 from gateway.sheets import read_rows
 from services.common.schemas import DecisionIn, RejectIn
 from services.filing.schemas import (
+    DONE,
+    IMPORT_CHUNK_ROWS,
+    QUEUED,
+    RECEIVING,
+    RUNNING,
     CheckOut,
     CustomerCheckIn,
     CustomerFileIn,
@@ -20,6 +28,8 @@ from services.filing.schemas import (
     DeclineIn,
     FilingListArgs,
     FilingOut,
+    LeadImportJobOut,
+    LeadImportListArgs,
     LeadImportOut,
     LeadIn,
     LeadListArgs,
@@ -31,11 +41,26 @@ from services.filing.schemas import (
 
 blp = Blueprint("filing", __name__, url_prefix="/api/v1", description="Customers, filings, leads")
 
-IMPORT_MAX_BYTES = 16 * 1024 * 1024
+#: 100,000 rows of a spreadsheet of leads fit.
+IMPORT_MAX_BYTES = 64 * 1024 * 1024
+#: Seconds an import request waits for its import to finish before it answers 202: within
+#: gunicorn's 30 s with the reading of the file and the handing of its rows.
+IMPORT_WAIT = 4.0
+IMPORT_POLL = 0.1
+#: Seconds for one call handing a part of the rows to the filing service.
+IMPORT_CALL_TIMEOUT = 20.0
 
 
 class ImportFile(Schema):
     file = Upload(required=True)
+
+
+class ImportWait(Schema):
+    wait = fields.Float(
+        load_default=IMPORT_WAIT,
+        validate=validate.Range(min=0, max=IMPORT_WAIT),
+        metadata={"description": "seconds to wait for the import to finish before 202"},
+    )
 
 
 @blp.before_request
@@ -160,17 +185,66 @@ def create_lead(data: dict) -> ResponseReturnValue:
 
 @blp.post("/leads/import")
 @blp.arguments(ImportFile, location="files")
+@blp.arguments(ImportWait, location="query")
 @blp.response(200, LeadImportOut)
+@blp.alt_response(202, schema=LeadImportJobOut, description="Still running: follow Location")
 @document_errors(blp, 401, 403, 409, 413, 422)
-@idempotent(blp, "filing.import_leads")
+@idempotent(blp, "filing.start_lead_import")
 @requires("lead.create", hq=True)
-def import_leads(files: dict) -> ResponseReturnValue:
+def import_leads(files: dict, query: dict) -> ResponseReturnValue:
     """Import leads from a CSV or XLSX file (columns name, contact_name, phone, region_code,
-    address, notes, or their Chinese headers); invalid rows are listed by row number.
-    The same rows are imported once: sending them again (a retry after a timeout, the
-    same file uploaded twice) answers 409 and creates nothing."""
+    address, notes, or their Chinese headers), up to 100,000 rows; invalid rows are listed
+    by row number. The import is a job: its id is the request's ``Idempotency-Key`` (or one
+    given here), and the same id again answers the same import. An import done within a
+    few seconds answers its summary; a longer one 202 with the job and its ``Location``
+    (``GET /api/v1/leads/imports/{id}``). The same rows are imported once: sending them
+    again under another id (the same file uploaded twice) answers 409 and creates nothing."""
+    job_id = g.get("idempotency_key") or uuid.uuid4().hex
     rows = read_rows(files["file"])
-    return jsonify(call("filing", "import_leads", {"rows": rows}, timeout=600))
+    job = _send_rows(job_id, rows)
+    waited_until = time.monotonic() + query["wait"]
+    while job["status"] in (QUEUED, RUNNING) and time.monotonic() < waited_until:
+        time.sleep(IMPORT_POLL)
+        job = call("filing", "get_lead_import", job_id)
+    if job["status"] == DONE:
+        return jsonify(LeadImportOut().dump(job))
+    location = url_for("filing.get_lead_import", job_id=job_id)
+    return jsonify(job), 202, {"Location": location}
+
+
+def _send_rows(job_id: str, rows: list[dict]) -> dict:
+    """Hand the rows to the filing service in parts of ``IMPORT_CHUNK_ROWS``, each call
+    with its own timeout; the import as the last call answers it."""
+    total = len(rows)
+    for offset in range(0, max(total, 1), IMPORT_CHUNK_ROWS):
+        part = rows[offset : offset + IMPORT_CHUNK_ROWS]
+        last = offset + IMPORT_CHUNK_ROWS >= total
+        payload = {"id": job_id, "rows": part, "offset": offset, "total": total, "last": last}
+        method = "add_lead_import_rows" if offset else "start_lead_import"
+        job = call("filing", method, payload, timeout=IMPORT_CALL_TIMEOUT)
+        if job["status"] != RECEIVING:
+            return job  # the same id again: this import has all its rows
+    return job
+
+
+@blp.get("/leads/imports")
+@blp.arguments(LeadImportListArgs, location="query")
+@blp.response(200, page_schema(LeadImportJobOut))
+@document_errors(blp, 401, 403, 422)
+@requires("lead.create", hq=True)
+def list_lead_imports(args: dict) -> ResponseReturnValue:
+    """The lead imports, the most recent first (without their row errors)."""
+    return jsonify(call("filing", "list_lead_imports", wire(LeadImportListArgs, args)))
+
+
+@blp.get("/leads/imports/<path:job_id>")
+@blp.response(200, LeadImportJobOut)
+@document_errors(blp, 401, 403, 404)
+@requires("lead.create", hq=True)
+def get_lead_import(job_id: str) -> ResponseReturnValue:
+    """An import and how far it has come: rows received and done, leads created and
+    assigned, rows refused (the first 1,000 with their row numbers and problems)."""
+    return jsonify(call("filing", "get_lead_import", job_id))
 
 
 @blp.get("/leads")

@@ -8,7 +8,8 @@ cancelled after, and the reads of entries.
 - Cancellation of an approved order: a reversal with the negated amounts
   (``rules.reversal_of``).
 - Entries never change after they are written (see ``models``): a rate change does not
-  touch them, a statement only records that it holds them.
+  touch them, a statement only records that it holds them. Each one is counted in the
+  report's rollup (``rollup.add``) in the transaction that writes it.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from services.commission import events, partner_copy, rates, rules
+from services.commission import events, partner_copy, rates, rollup, rules
 from services.commission.models import CommissionEntry, PartnerCopy
 from services.commission.partner_copy import FetchPartner
 from services.commission.schemas import COMMISSION, REVERSAL, EntryOut, OrderCommissionOut
@@ -166,6 +167,7 @@ def _insert_once(uow: UnitOfWork, entry: CommissionEntry) -> CommissionEntry | N
             uow.session.add(entry)
     except IntegrityError:
         return None
+    rollup.add(uow.session, entry)
     uow.emit(events.ENTRY_CREATED, _entry_created(entry))
     return entry
 

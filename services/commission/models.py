@@ -1,6 +1,7 @@
-"""Tables of the commission service: rate rules, entries, statements, and a read copy of
-the partners it pays (fed by the partners service's events); and the values their
-state columns take (one definition each: the schemas and the rules import them)."""
+"""Tables of the commission service: rate rules, entries, statements, the report's rollup
+of the entries, and a read copy of the partners it pays (fed by the partners service's
+events); and the values their state columns take (one definition each: the schemas and the
+rules import them)."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import (
+    BigInteger,
     Date,
     ForeignKey,
     Index,
@@ -117,6 +119,22 @@ class CommissionEntry(Base):
     approved_at: Mapped[datetime] = mapped_column(UTCDateTime)
     statement_id: Mapped[int | None] = mapped_column(ForeignKey("statements.id"), index=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class CommissionRollup(Base):
+    """The entries summed per period, partner and customer source, for the commission
+    report (``services.commission.rollup``): written in the transaction of each entry, which
+    never changes after (reversals are entries of their own)."""
+
+    __tablename__ = "commission_rollup"
+
+    period: Mapped[str] = mapped_column(String(7), primary_key=True)
+    partner_id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    source: Mapped[str] = mapped_column(String(10), primary_key=True)
+    entry_count: Mapped[int] = mapped_column(BigInteger)
+    #: Sums of many entries: wider than one entry's ``MoneyNumeric``.
+    contract_amount: Mapped[Decimal] = mapped_column(Numeric(20, 2))
+    amount: Mapped[Decimal] = mapped_column(Numeric(20, 2))
 
 
 class LockedEntry(Exception):

@@ -1,7 +1,8 @@
 """The commission report (提成报表), the use cases: contract and commission amounts and
 entry counts by any of partner, period and customer source, over a range of periods;
-computed by the database (GROUP BY), limited to the caller's partners; as JSON, or as a
-CSV or XLSX file (``exports``)."""
+computed by the database (GROUP BY) over the entries' rollup (``rollup``: a row per period,
+partner and source, which are all the report's dimensions and filters), limited to the
+caller's partners; as JSON, or as a CSV or XLSX file (``exports``)."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ from sqlalchemy.orm import Session
 from sqlalchemy.sql.elements import Label
 
 from services.commission import exports
-from services.commission.models import CommissionEntry, PartnerCopy
+from services.commission.models import CommissionRollup, PartnerCopy
 from services.common import audit
 from services.common.context import Caller
 from services.common.money import money_str
@@ -28,34 +29,34 @@ def _dimension_columns(dims: list[str]) -> list[Label[Any]]:
     columns = []
     if "partner" in dims:
         columns += [
-            CommissionEntry.partner_id.label("partner_id"),
+            CommissionRollup.partner_id.label("partner_id"),
             PartnerCopy.code.label("partner_code"),
             PartnerCopy.name.label("partner_name"),
         ]
     if "period" in dims:
-        columns.append(CommissionEntry.period.label("period"))
+        columns.append(CommissionRollup.period.label("period"))
     if "source" in dims:
-        columns.append(CommissionEntry.source.label("source"))
+        columns.append(CommissionRollup.source.label("source"))
     return columns
 
 
 def _filtered(stmt: Select[Any], caller: Caller, args: dict) -> Select[Any]:
-    stmt = scoped(stmt, CommissionEntry.partner_id, caller)
+    stmt = scoped(stmt, CommissionRollup.partner_id, caller)
     if args.get("from_"):
-        stmt = stmt.where(CommissionEntry.period >= args["from_"])
+        stmt = stmt.where(CommissionRollup.period >= args["from_"])
     if args.get("to"):
-        stmt = stmt.where(CommissionEntry.period <= args["to"])
+        stmt = stmt.where(CommissionRollup.period <= args["to"])
     if args.get("partner_id") is not None:
-        stmt = stmt.where(CommissionEntry.partner_id == args["partner_id"])
+        stmt = stmt.where(CommissionRollup.partner_id == args["partner_id"])
     if args.get("source"):
-        stmt = stmt.where(CommissionEntry.source == args["source"])
+        stmt = stmt.where(CommissionRollup.source == args["source"])
     return stmt
 
 
 _MEASURES = (
-    func.coalesce(func.sum(CommissionEntry.contract_amount), _ZERO).label("contract_amount"),
-    func.coalesce(func.sum(CommissionEntry.amount), _ZERO).label("commission_amount"),
-    func.count(CommissionEntry.id).label("entry_count"),
+    func.coalesce(func.sum(CommissionRollup.contract_amount), _ZERO).label("contract_amount"),
+    func.coalesce(func.sum(CommissionRollup.amount), _ZERO).label("commission_amount"),
+    func.coalesce(func.sum(CommissionRollup.entry_count), 0).label("entry_count"),
 )
 
 
@@ -98,9 +99,9 @@ def export_commission_report(uow: UnitOfWork, caller: Caller, args: dict) -> dic
 def _report(session: Session, caller: Caller, args: dict) -> dict:
     dims: list[str] = args["group_by"]
     columns = _dimension_columns(dims)
-    stmt = select(*columns, *_MEASURES).select_from(CommissionEntry)
+    stmt = select(*columns, *_MEASURES).select_from(CommissionRollup)
     if "partner" in dims:
-        stmt = stmt.outerjoin(PartnerCopy, PartnerCopy.id == CommissionEntry.partner_id)
+        stmt = stmt.outerjoin(PartnerCopy, PartnerCopy.id == CommissionRollup.partner_id)
     stmt = _filtered(stmt, caller, args)
     if columns:
         stmt = stmt.group_by(*columns).order_by(*columns)
@@ -111,6 +112,6 @@ def _report(session: Session, caller: Caller, args: dict) -> dict:
         values = {column.name: getattr(row, column.name) for column in columns}
         rows.append(values | _measures(row))
     totals = session.execute(
-        _filtered(select(*_MEASURES).select_from(CommissionEntry), caller, args)
+        _filtered(select(*_MEASURES).select_from(CommissionRollup), caller, args)
     ).one()
     return {"group_by": dims, "rows": rows, "totals": _measures(totals)}

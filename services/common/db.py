@@ -19,6 +19,7 @@ import os
 import re
 import sqlite3
 import threading
+import time
 from datetime import datetime
 from typing import Any
 
@@ -34,7 +35,7 @@ from sqlalchemy import (
     or_,
 )
 from sqlalchemy.engine import Engine
-from sqlalchemy.exc import InterfaceError, OperationalError
+from sqlalchemy.exc import DisconnectionError, InterfaceError, OperationalError
 from sqlalchemy.orm import Session
 
 from services.common.timeutil import as_utc
@@ -78,12 +79,57 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
     kwargs.setdefault("hide_parameters", True)
     if url.startswith("sqlite"):
         return _sqlite_engine(url, **kwargs)
-    kwargs.setdefault("pool_pre_ping", True)
     # A service runs at most PRM_MAX_WORKERS (10) workers at once, plus its relay: keep the
-    # pool near that, so that five services and their replicas fit PostgreSQL's 100.
-    kwargs.setdefault("pool_size", int(os.environ.get("PRM_DB_POOL_SIZE", "5")))
-    kwargs.setdefault("max_overflow", int(os.environ.get("PRM_DB_MAX_OVERFLOW", "7")))
-    return create_engine(url, **kwargs)
+    # pool near that, so that five services and their replicas fit PostgreSQL's 100 (12 at
+    # most per process). Kept open, not overflow: a connection past ``pool_size`` is closed
+    # when it goes back, and the next busy moment opens a new one (a server process to
+    # start, for one call).
+    kwargs.setdefault("pool_size", int(os.environ.get("PRM_DB_POOL_SIZE", "10")))
+    kwargs.setdefault("max_overflow", int(os.environ.get("PRM_DB_MAX_OVERFLOW", "2")))
+    if kwargs.get("pool_pre_ping"):
+        return create_engine(url, **kwargs)
+    engine = create_engine(url, **kwargs)
+    _ping_when_idle(engine, float(os.environ.get("PRM_DB_PING_IDLE") or PING_IDLE))
+    return engine
+
+
+#: Seconds a pooled connection may rest and still be used without a ping first
+#: (``PRM_DB_PING_IDLE``).
+PING_IDLE = 1.0
+#: Where a pooled connection keeps when it last went back to the pool.
+_RESTED_SINCE = "prm_rested_since"
+
+
+def _ping_when_idle(engine: Engine, idle: float) -> None:
+    """Ping a pooled connection before handing it out if it rested in the pool for more
+    than ``idle`` seconds, as SQLAlchemy's ``pool_pre_ping`` pings every one: a dead one
+    (the server restarted, a proxy cut it) is replaced then, unseen by the worker. One
+    that went back less than ``idle`` seconds ago is handed out as it is: under load that
+    is every checkout, and the ping was a round trip of its own on each call. Should the
+    server go away within that second, the first statement fails as the server being
+    away (503, try again; an event is retried) and SQLAlchemy renews the whole pool."""
+
+    @event.listens_for(engine, "connect")
+    def _fresh(_dbapi_connection: Any, record: Any) -> None:
+        record.info[_RESTED_SINCE] = time.monotonic()
+
+    @event.listens_for(engine, "checkin")
+    def _rests(_dbapi_connection: Any, record: Any) -> None:
+        if record is not None:
+            record.info[_RESTED_SINCE] = time.monotonic()
+
+    @event.listens_for(engine, "checkout")
+    def _ping_if_rested(dbapi_connection: Any, record: Any, _proxy: Any) -> None:
+        since = record.info.get(_RESTED_SINCE)
+        if since is not None and time.monotonic() - since <= idle:
+            return
+        try:
+            engine.dialect.do_ping(dbapi_connection)
+        except engine.dialect.loaded_dbapi.Error as exc:
+            if engine.dialect.is_disconnect(exc, dbapi_connection, None):
+                # The pool throws this connection away and takes another (or a new one).
+                raise DisconnectionError(str(exc)) from exc
+            raise
 
 
 # -- SQLite: one writer at a time, waiting cooperatively ------------------------------------

@@ -21,6 +21,7 @@ the unit of work asks the entry point what to save with the effect (``save_with_
 
 from __future__ import annotations
 
+import inspect
 import logging
 import sys
 import time
@@ -33,7 +34,7 @@ from kombu import Exchange, Queue, binding
 from kombu.exceptions import OperationalError
 from nameko.events import SERVICE_POOL
 from nameko.events import EventHandler as NamekoEventHandler
-from nameko.exceptions import ContainerBeingKilled, MalformedRequest
+from nameko.exceptions import ContainerBeingKilled, IncorrectSignature, MalformedRequest
 from nameko.rpc import Rpc as NamekoRpc
 from nameko.rpc import RpcConsumer as NamekoRpcConsumer
 from nameko.standalone.events import get_event_exchange
@@ -118,6 +119,7 @@ class Rpc(NamekoRpc):
         self, expected_exceptions: Any = AppError, idempotent: bool = False, **kwargs: Any
     ) -> None:
         self.idempotent = idempotent
+        self._signature: inspect.Signature | None = None
         super().__init__(expected_exceptions=expected_exceptions, **kwargs)
 
     def handle_message(self, body: Any, message: Any) -> None:
@@ -145,6 +147,17 @@ class Rpc(NamekoRpc):
         # Read by ``save_with_effect`` at the worker's commit (the worker has not run yet:
         # a green thread starts when this one yields).
         worker_ctx.idempotency_key = key_of(message) if self.idempotent else None
+
+    def check_signature(self, args: Any, kwargs: Any) -> None:
+        """Nameko's check that the arguments fit the method (IncorrectSignature), with the
+        method's signature read once, not inspected anew on every call."""
+        if self._signature is None:
+            method = getattr(self.container.service_cls, self.method_name)
+            self._signature = inspect.signature(method)
+        try:
+            self._signature.bind(None, *args, **kwargs)  # None: the unbound method's self
+        except TypeError as exc:
+            raise IncorrectSignature(str(exc)) from None
 
     def binding_of(self, body: Any, message: Any) -> CallBinding:
         """The call this message is: the caller's token must be bound to it (the method

@@ -14,6 +14,7 @@ from typing import Any
 from marshmallow import EXCLUDE, Schema, ValidationError
 
 from services.common.errors import InvalidInput
+from services.common.schemas import shared
 from services.common.timeutil import as_utc, utcnow
 
 
@@ -28,10 +29,10 @@ def event_data(schema: type[Schema], values: Any) -> dict[str, Any]:
     """The wire data of an event, built through its schema; a value the schema would not
     load back is a programming error, raised before anything is emitted."""
     try:
-        data = schema().dump(values)
+        data = shared(schema).dump(values)
     except (TypeError, ValueError, ArithmeticError) as exc:
         raise ValueError(f"{schema.__name__} refuses what was built: {exc}") from exc
-    errors = schema().validate(data)
+    errors = shared(schema).validate(data)
     if errors:
         raise ValueError(f"{schema.__name__} refuses what was built: {errors}")
     return data
@@ -45,7 +46,7 @@ class EventData(dict):
     def __init__(self, schema: type[Schema], data: dict[str, Any]) -> None:
         super().__init__(data)
         self.schema = schema
-        self.declared = frozenset(schema().fields)
+        self.declared = frozenset(shared(schema).fields)
 
     def _check(self, key: Any) -> None:
         if key not in self.declared:
@@ -67,7 +68,7 @@ def load_event(schema: type[Schema], event: dict[str, Any]) -> EventData:
     if not isinstance(data, dict):
         raise InvalidInput(f"not an event with data: {type(event).__name__}")
     try:
-        return EventData(schema, schema().load(data))
+        return EventData(schema, shared(schema).load(data))
     except ValidationError as exc:
         raise InvalidInput(
             f"{event.get('type') if isinstance(event, dict) else None} event does not match"

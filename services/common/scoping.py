@@ -6,6 +6,7 @@ nobody learns that it exists.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any, TypeVar
 
 from sqlalchemy import Select, false
@@ -27,10 +28,16 @@ def scoped(stmt: Select, partner_column: Any, caller: Caller) -> Select:
 
 
 def get_scoped(
-    session: Session, model: type[T], row_id: Any, caller: Caller, partner_attr: str = "partner_id"
+    session: Session,
+    model: type[T],
+    row_id: Any,
+    caller: Caller,
+    partner_attr: str = "partner_id",
+    options: Sequence[Any] = (),
 ) -> T:
-    """The row ``row_id`` of ``model`` if the caller may see it, else NotFound."""
-    row = session.get(model, row_id)
+    """The row ``row_id`` of ``model`` if the caller may see it, else NotFound; ``options``
+    are the loader options of the read (``joinedload``: a collection in the same query)."""
+    row = session.get(model, row_id, options=options)
     if row is None or not caller.sees_partner(getattr(row, partner_attr)):
         raise NotFound(f"{model.__name__.lower()} {row_id} not found")
     return row

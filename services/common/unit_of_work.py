@@ -206,6 +206,11 @@ class UnitsOfWork(DependencyProvider):
         url = self.container.config.get("DATABASE_URL") or get_settings().database_url(service)
         self.engine = make_engine(url)
         self.session_factory = sessionmaker(bind=self.engine, expire_on_commit=False)
+        # Looked up once: the container's dependencies are fixed when it is made.
+        try:
+            self.wake: Callable[[], None] | None = dependency_named(self.container, "outbox").wake
+        except LookupError:
+            self.wake = None
 
     def stop(self) -> None:
         if self.engine is not None:
@@ -220,12 +225,8 @@ class UnitsOfWork(DependencyProvider):
         return self.session_factory()
 
     def get_dependency(self, worker_ctx: Any) -> UnitOfWork:
-        try:
-            wake = dependency_named(self.container, "outbox").wake
-        except LookupError:
-            wake = None
         work = self.works[worker_ctx] = UnitOfWork(
-            self.session_factory, self.container.service_name, worker_ctx, after_commit=wake
+            self.session_factory, self.container.service_name, worker_ctx, after_commit=self.wake
         )
         return work
 

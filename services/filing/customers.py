@@ -21,7 +21,7 @@ from services.common.context import Caller
 from services.common.db import contains_text, insert_unique
 from services.common.errors import NotFound
 from services.common.events import event_data
-from services.common.schemas import page_of
+from services.common.schemas import dump, page_of, shared
 from services.common.scoping import get_scoped, scoped
 from services.common.timeutil import as_utc, iso, utcnow
 from services.common.unit_of_work import UnitOfWork
@@ -70,7 +70,7 @@ def dump_filing(filing: Filing, caller: Caller | None = None) -> dict:
     }
     if caller is not None and caller.is_hq and caller.has("filing.approve"):
         data["near_matches"] = filing.near_matches or []
-    return FilingOut().dump(data)
+    return dump(FilingOut, data)
 
 
 def dump_customer(customer: Customer, caller: Caller) -> dict:
@@ -78,9 +78,9 @@ def dump_customer(customer: Customer, caller: Caller) -> dict:
     (after a transfer, not the previous owner's)."""
     own = [f for f in customer.filings if caller.sees_partner(f.partner_id)]
     latest = own[-1] if own else None
-    data = {c: getattr(customer, c) for c in CustomerOut().fields if c != "filing"}
+    data = {c: getattr(customer, c) for c in shared(CustomerOut).fields if c != "filing"}
     data["filing"] = None
-    result = pii.masked(CustomerOut().dump(data), caller, PERSONAL)
+    result = pii.masked(dump(CustomerOut, data), caller, PERSONAL)
     result["filing"] = dump_filing(latest, caller) if latest else None
     return result
 

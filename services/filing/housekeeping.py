@@ -13,7 +13,7 @@ from services.common.context import Caller
 from services.common.db import try_advisory_lock
 from services.common.errors import ServiceTimeout, ServiceUnavailable
 from services.common.unit_of_work import UnitOfWork
-from services.filing import customers, events, rules
+from services.filing import customers, events, imports, rules
 from services.filing.customers import Covering
 from services.filing.models import Customer, Lead, LeadEvent
 from services.filing.routing import Assigner, Terms, emit_routed, lead_event
@@ -30,8 +30,9 @@ EXPIRE_BATCH = 200
 
 def run(uow: UnitOfWork, covering: Covering, terms: Terms, now: datetime) -> None:
     """One replica does a tick: protections ending are announced once, ended ones release
-    their customers, claim deadlines near are announced once, and leads whose deadline
-    passed move on to the next partner or back to HQ."""
+    their customers, claim deadlines near are announced once, leads whose deadline passed
+    move on to the next partner or back to HQ, and lead uploads never completed are
+    dropped."""
     with uow:
         if not try_advisory_lock(uow.session, "filing.housekeeping"):
             return
@@ -43,6 +44,7 @@ def run(uow: UnitOfWork, covering: Covering, terms: Terms, now: datetime) -> Non
         release_expired(uow, now)
         remind_claim_deadlines(uow, now)
         expire_claims(uow, assigner, expiring, now)
+        imports.forget_abandoned(uow, now)
         uow.commit()
 
 

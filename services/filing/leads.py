@@ -1,4 +1,5 @@
-"""HQ leads: the use cases (enter, import, read, claim, decline) and what they answer.
+"""HQ leads: the use cases (enter, read, claim, decline) and what they answer; imports
+are jobs of their own (``imports``).
 
 A lead is routed at once (``routing``); the partner it goes to claims it before the
 deadline, or declines it and it moves on. The partners service is asked in a read-only
@@ -10,21 +11,19 @@ from __future__ import annotations
 from datetime import datetime
 
 from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from services.common import pii
 from services.common.context import Caller
-from services.common.db import insert_unique
-from services.common.errors import Conflict, InvalidInput, NotFound
+from services.common.errors import NotFound
 from services.common.schemas import page_of
 from services.common.scoping import scoped
-from services.common.timeutil import iso, utcnow
+from services.common.timeutil import utcnow
 from services.common.unit_of_work import UnitOfWork
 from services.filing import customers, events, rules
 from services.filing.customers import Covering
 from services.filing.keys import customer_keys, normalise_mobile
-from services.filing.models import Lead, LeadEvent, LeadImport
+from services.filing.models import Lead, LeadEvent
 from services.filing.routing import (
     Assigner,
     Resolve,
@@ -33,12 +32,7 @@ from services.filing.routing import (
     lead_event,
     resolve_region,
 )
-from services.filing.schemas import PROTECTED, UNASSIGNED, LeadIn, LeadOut
-
-IMPORTED = "this lead was imported already"
-IMPORTED_AS = IMPORTED + " (lead {})"
-SAME_AS_ROW = "the same lead as row {}"
-
+from services.filing.schemas import PROTECTED, UNASSIGNED, LeadOut
 
 # -- what is answered ------------------------------------------------------------------
 
@@ -60,14 +54,18 @@ def dump_lead(lead: Lead, caller: Caller) -> dict:
     return result
 
 
-def _lead_of(
-    caller: Caller, data: dict, region: str | None, now: datetime, import_key: str | None = None
+def new_lead(
+    data: dict,
+    region: str | None,
+    user_id: int | None,
+    now: datetime,
+    import_key: str | None = None,
 ) -> Lead:
-    """A new lead, not yet added to the session."""
+    """A new lead entered by ``user_id``, not yet added to the session."""
     lead = Lead(
         **(data | {"region_code": region}),
         status=UNASSIGNED,
-        created_by=caller.user_id,
+        created_by=user_id,
         import_key=import_key,
         created_at=now,
     )
@@ -95,7 +93,7 @@ def create_lead(
     ``lead_unassigned`` when nobody covers its region)."""
     caller.require_hq("lead.create")
     now = utcnow()
-    lead = _lead_of(caller, data, resolve_region(data, resolve), now)
+    lead = new_lead(data, resolve_region(data, resolve), caller.user_id, now)
     with uow:
         assigner = Assigner(uow.session, covering, terms)
         assigner.consult(lead)
@@ -104,126 +102,6 @@ def create_lead(
         emit_routed(uow, lead, assigner.route(lead, now, caller.user_id))
         uow.session.flush()
         return uow.commit(dump_lead(lead, caller))
-
-
-def import_leads(
-    uow: UnitOfWork,
-    caller: Caller,
-    rows: list[dict],
-    covering: Covering,
-    terms: Terms,
-    resolve: Resolve,
-) -> dict:
-    """Create every valid row and route it; invalid rows are reported by their number
-    (the header is row 1), none is dropped without a word. No row is imported twice: the
-    same file again is refused whole (``_record_import``), and a row imported before (a
-    corrected file uploaded again) or earlier in the file is reported, not created."""
-    caller.require_hq("lead.create")
-    now = utcnow()
-    digest = rules.import_digest(rows)  # the rows as sent, before their numbers are taken out
-    with uow:
-        _refuse_imported(uow.session, digest)
-    schema = LeadIn()
-    errors, valid = [], []
-    for number, row in enumerate(rows, start=2):
-        row_number = int(row.pop("_row", number)) if isinstance(row, dict) else number
-        problems = schema.validate(row) if isinstance(row, dict) else {"_schema": ["not a row"]}
-        if problems:
-            errors.append({"row": row_number, "errors": problems})
-        else:
-            valid.append((row_number, schema.load(row)))
-    # Every row's region and routing are asked of partners before the first write.
-    new: list[tuple[int, Lead]] = []
-    first_of: dict[str, int] = {}
-    with uow:
-        assigner = Assigner(uow.session, covering, terms)
-        for row_number, data in valid:
-            key = rules.row_key(data)
-            if key in first_of:
-                errors.append(
-                    {"row": row_number, "errors": {"_schema": [SAME_AS_ROW.format(first_of[key])]}}
-                )
-                continue
-            first_of[key] = row_number
-            earlier = uow.session.scalar(select(Lead.id).where(Lead.import_key == key))
-            if earlier is not None:
-                errors.append(
-                    {"row": row_number, "errors": {"_schema": [IMPORTED_AS.format(earlier)]}}
-                )
-                continue
-            try:
-                lead = _lead_of(caller, data, resolve_region(data, resolve), now, import_key=key)
-                assigner.consult(lead)
-            except InvalidInput as exc:
-                errors.append(
-                    {"row": row_number, "errors": exc.errors or {"_schema": [exc.message]}}
-                )
-                continue
-            new.append((row_number, lead))
-    with uow:
-        session = uow.session
-        record = _record_import(session, caller, digest, now)
-        created = assigned = 0
-        for row_number, lead in new:
-            try:
-                with session.begin_nested():
-                    _add_lead(session, lead)
-                    routed = assigner.route(lead, now, caller.user_id)
-            except InvalidInput as exc:
-                errors.append(
-                    {"row": row_number, "errors": exc.errors or {"_schema": [exc.message]}}
-                )
-                continue
-            except IntegrityError:  # a concurrent import created this row first
-                errors.append({"row": row_number, "errors": {"_schema": [IMPORTED]}})
-                continue
-            created += 1
-            if routed:
-                assigned += 1
-            emit_routed(uow, lead, routed)
-        errors.sort(key=lambda error: error["row"])
-        if created:
-            record.created, record.assigned, record.rejected = created, assigned, len(errors)
-        else:
-            session.delete(record)  # nothing to protect: the same file may be tried again
-        session.flush()
-        return uow.commit(
-            {
-                "created": created,
-                "assigned": assigned,
-                "unassigned": created - assigned,
-                "errors": errors,
-            }
-        )
-
-
-def _record_import(session: Session, caller: Caller, digest: str, now: datetime) -> LeadImport:
-    """Record this import of the rows (by their ``digest``) before the first lead. If the
-    same rows were imported already (a retry after a timeout while the first import still
-    ran, or the same file uploaded again), refuse: every lead would be created twice. A
-    concurrent twin waits for the first import's transaction and is then refused."""
-    record = LeadImport(digest=digest, imported_by=caller.user_id, imported_at=now)
-    try:
-        insert_unique(session, Conflict("already imported"), record)
-    except Conflict:
-        _refuse_imported(session, record.digest)
-        raise _imported_already(None) from None
-    return record
-
-
-def _refuse_imported(session: Session, digest: str) -> None:
-    """Refuse rows imported already, before anything is asked of other services."""
-    earlier = session.scalar(select(LeadImport).where(LeadImport.digest == digest))
-    if earlier is not None:
-        raise _imported_already(earlier)
-
-
-def _imported_already(earlier: LeadImport | None) -> Conflict:
-    when = f" on {iso(earlier.imported_at)} ({earlier.created} leads created)" if earlier else ""
-    return Conflict(
-        f"these rows were imported already{when}; importing them again would create every"
-        " lead twice"
-    )
 
 
 # -- reading leads ----------------------------------------------------------------------

@@ -16,7 +16,7 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship,
 
 from services.common import pii
 from services.common.db import BigIntPK, UTCDateTime
-from services.common.sealing import Sealed
+from services.common.sealing import Sealed, SealedJSON
 from services.common.timeutil import utcnow
 from services.filing.keys import address_form, phone_form
 
@@ -155,18 +155,56 @@ class Lead(Base):
 
 
 class LeadImport(Base):
-    """A file of leads HQ imported, known by the digest of its rows: the same rows are
-    never imported twice (a retry after a timeout, or the same file uploaded again)."""
+    """An import of a file of leads: a job with an id, its rows kept (``LeadImportRow``)
+    until imported in batches, and how far it has come.
+
+    Known also by the digest of its rows once they have all arrived: the same rows are
+    never imported twice (a retry after a timeout, or the same file uploaded again under
+    another id). Imports from before jobs have no ``job_id`` and are ``done``."""
 
     __tablename__ = "lead_imports"
+    __table_args__ = (Index("ix_lead_imports_status", "status"),)
 
     id: Mapped[int] = mapped_column(BigIntPK, primary_key=True, autoincrement=True)
-    digest: Mapped[str] = mapped_column(String(64), unique=True)
+    #: The id the client chose (its ``Idempotency-Key``) or the gateway gave.
+    job_id: Mapped[str | None] = mapped_column(String(200), unique=True)
+    digest: Mapped[str | None] = mapped_column(String(64), unique=True)
     imported_by: Mapped[int | None] = mapped_column()
     imported_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    status: Mapped[str] = mapped_column(String(10), default="done")  # IMPORT_STATUSES
+    total: Mapped[int] = mapped_column(Integer, default=0)
+    received: Mapped[int] = mapped_column(Integer, default=0)
+    done: Mapped[int] = mapped_column(Integer, default=0)
     created: Mapped[int] = mapped_column(Integer, default=0)
     assigned: Mapped[int] = mapped_column(Integer, default=0)
+    #: Rows refused; the first ``IMPORT_ERRORS_KEPT`` of them in ``errors``.
     rejected: Mapped[int] = mapped_column(Integer, default=0)
+    errors: Mapped[list[dict[str, Any]] | None] = mapped_column(JSON)
+    #: The digest of the first call's rows (the same id with other rows is refused) and of
+    #: every row received so far (``rules.chained_digest``).
+    first_digest: Mapped[str | None] = mapped_column(String(64))
+    received_digest: Mapped[str | None] = mapped_column(String(64))
+    #: Who runs the import, until when: a runner that stops (a restart) is taken over
+    #: once its lease has passed.
+    runner: Mapped[str | None] = mapped_column(String(32))
+    lease_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    started_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    failure: Mapped[str | None] = mapped_column(Text)
+
+
+class LeadImportRow(Base):
+    """A row of an import not imported yet, as the file gave it (sealed: it holds a
+    contact's name and phone). Deleted in the transaction that imports it, so what is
+    left is what an interrupted import still has to do."""
+
+    __tablename__ = "lead_import_rows"
+
+    import_id: Mapped[int] = mapped_column(
+        ForeignKey("lead_imports.id", ondelete="CASCADE"), primary_key=True
+    )
+    position: Mapped[int] = mapped_column(Integer, primary_key=True)
+    data: Mapped[dict[str, Any]] = mapped_column(SealedJSON)
 
 
 class LeadEvent(Base):

@@ -24,7 +24,7 @@ from services.common.unit_of_work import UnitOfWork
 from services.filing import customers, events, rules
 from services.filing.customers import Covering
 from services.filing.keys import customer_keys, normalise_mobile
-from services.filing.models import Lead, LeadEvent
+from services.filing.models import Customer, CustomerKey, Lead, LeadEvent
 from services.filing.schemas import ASSIGNED, PROTECTED
 
 #: ``partners.partner_terms``: a partner's terms (protection days, claim hours), or None.
@@ -70,6 +70,8 @@ class Assigner:
         self._terms_cache: dict[int, dict | None] = {}
         self._open: dict[int, int] | None = None
         self._last: dict[int, datetime] | None = None
+        self._owners: dict[Lead, int | None] = {}
+        self._keys: dict[Lead, list[tuple[str, str]]] = {}
 
     def _covering_of(self, region: str) -> list[dict]:
         if region not in self._covering_cache:
@@ -85,11 +87,26 @@ class Assigner:
         """Ask the partners service now what routing ``lead`` may need: the partners
         covering its region, and the terms of the partner protected on a customer it
         matches. Reads only; call it before the first write of the transaction."""
-        owner = protected_owner(self.session, lead)
+        owner = self._owner_of(lead)
         if owner is not None and owner not in rules.partners_had(lead):
             self._terms_of(owner)
         if lead.region_code is not None:
             self._covering_of(lead.region_code)
+
+    def know_owners(self, leads: list[Lead]) -> None:
+        """Read in one query the partners protected on customers that ``leads`` match, for
+        ``consult`` and ``route`` to use instead of a query per lead (an import's batch).
+        Read them again in the transaction that routes the leads."""
+        for lead in leads:
+            if lead not in self._keys:
+                keys = customer_keys(lead.name, None, normalise_mobile(lead.phone))
+                self._keys[lead] = customers.lookup_keys(keys)
+        self._owners = protected_owners(self.session, {lead: self._keys[lead] for lead in leads})
+
+    def _owner_of(self, lead: Lead) -> int | None:
+        if lead in self._owners:
+            return self._owners[lead]
+        return protected_owner(self.session, lead)
 
     def _load_stats(self) -> None:
         if self._open is None:
@@ -135,7 +152,7 @@ class Assigner:
         if lead.region_code is not None and lead.region_code not in self._covering_cache:
             raise RuntimeError("route() needs consult() first: it asks no service itself")
         had = rules.partners_had(lead)
-        owner = protected_owner(self.session, lead)
+        owner = self._owner_of(lead)
         terms = None
         if owner is not None and owner not in had and owner in self._terms_cache:
             terms = self._terms_cache[owner]
@@ -155,6 +172,33 @@ def protected_owner(session: Session, lead: Lead) -> int | None:
         if holder.status == PROTECTED:
             return holder.owner_partner_id
     return None
+
+
+def protected_owners(
+    session: Session, keys_of: dict[Lead, list[tuple[str, str]]]
+) -> dict[Lead, int | None]:
+    """``protected_owner`` of each lead of ``keys_of`` (its ``customers.lookup_keys``),
+    read in a query per kind of key."""
+    wanted: dict[tuple[str, str], list[Lead]] = {}
+    for lead, keys in keys_of.items():
+        for key in keys:
+            wanted.setdefault(key, []).append(lead)
+    owners: dict[Lead, int | None] = dict.fromkeys(keys_of)
+    for kind in sorted({kind for kind, _ in wanted}):
+        held = session.execute(
+            select(CustomerKey.value, Customer.owner_partner_id)
+            .join(Customer, Customer.id == CustomerKey.customer_id)
+            .where(
+                CustomerKey.kind == kind,
+                CustomerKey.value.in_([value for k, value in wanted if k == kind]),
+                Customer.status == PROTECTED,
+            )
+        ).all()
+        for value, owner in held:
+            for lead in wanted[(kind, value)]:
+                if owners[lead] is None:
+                    owners[lead] = owner
+    return owners
 
 
 def resolve_region(data: dict, resolve: Resolve) -> str | None:

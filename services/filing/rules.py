@@ -348,3 +348,17 @@ def import_digest(rows: list[Any]) -> str:
     """The rows' fingerprint: the same rows in the same places, whatever the file's format."""
     canonical = json.dumps(rows, sort_keys=True, ensure_ascii=False, default=str)
     return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
+
+
+def chained_digest(received: str | None, rows_digest: str) -> str:
+    """The digest of a file's rows received in parts: of one part, that part's
+    ``import_digest`` (a file sent whole has the digest it always had); of several, each
+    part's chained to the digest of those before."""
+    if received is None:
+        return rows_digest
+    return hashlib.sha256(f"{received}:{rows_digest}".encode("ascii")).hexdigest()
+
+
+def kept_errors(kept: list[dict], found: list[dict], limit: int) -> list[dict]:
+    """The row errors an import keeps: the first ``limit`` of those kept and found, by row."""
+    return sorted([*kept, *found], key=lambda error: error["row"])[:limit]

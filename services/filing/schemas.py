@@ -290,8 +290,31 @@ class DeclineIn(WireSchema):
     reason = fields.String(required=True, validate=validate.Length(min=1, max=1000))
 
 
+#: ``LeadImport.status``: the rows are arriving (``receiving``), all here and waiting for
+#: the filing service (``queued``), being imported (``running``), imported (``done``), or
+#: stopped by a fault (``failed``, with ``failure``).
+RECEIVING, QUEUED, RUNNING, DONE, FAILED = "receiving", "queued", "running", "done", "failed"
+IMPORT_STATUSES = (RECEIVING, QUEUED, RUNNING, DONE, FAILED)
+#: The rows of one file at most, and of one call that carries them.
+IMPORT_ROWS_MAX = 100_000
+IMPORT_CHUNK_ROWS = 5_000
+#: The row errors an import keeps (the first ones by row); the rest are counted.
+IMPORT_ERRORS_KEPT = 1_000
+#: What a client may choose as an import's id (its ``Idempotency-Key``): visible ASCII.
+IMPORT_ID_PATTERN = r"^[\x21-\x7e]{1,200}$"
+
+
 class LeadImportIn(WireSchema):
-    rows = fields.List(fields.Dict(), required=True, validate=validate.Length(max=20_000))
+    """Rows of one file, ``offset`` the place of the first in it; a file of more than
+    ``IMPORT_CHUNK_ROWS`` rows comes in several calls, the ``last`` one completing it."""
+
+    id = fields.String(required=True, validate=validate.Regexp(IMPORT_ID_PATTERN))
+    rows = fields.List(
+        fields.Dict(), required=True, validate=validate.Length(max=IMPORT_CHUNK_ROWS)
+    )
+    offset = fields.Integer(load_default=0, validate=validate.Range(min=0, max=IMPORT_ROWS_MAX))
+    total = fields.Integer(load_default=None, validate=validate.Range(min=0, max=IMPORT_ROWS_MAX))
+    last = fields.Boolean(load_default=True)
 
 
 class RowErrorOut(WireSchema):
@@ -300,7 +323,31 @@ class RowErrorOut(WireSchema):
 
 
 class LeadImportOut(WireSchema):
+    """The summary of a finished import."""
+
+    id = fields.String()
     created = fields.Integer()
     assigned = fields.Integer()
     unassigned = fields.Integer()
-    errors = fields.List(fields.Nested(RowErrorOut))
+    errors = fields.List(
+        fields.Nested(RowErrorOut),
+        metadata={"description": f"by row; the first {IMPORT_ERRORS_KEPT} are kept"},
+    )
+    errors_total = fields.Integer(metadata={"description": "every row refused"})
+
+
+class LeadImportJobOut(LeadImportOut):
+    """An import and how far it has come."""
+
+    status = fields.String(metadata={"enum": list(IMPORT_STATUSES)})
+    total = fields.Integer(metadata={"description": "rows in the file"})
+    received = fields.Integer(metadata={"description": "rows the filing service holds"})
+    done = fields.Integer(metadata={"description": "rows imported or refused so far"})
+    failure = fields.String(allow_none=True)
+    created_at = IsoDateTime()
+    started_at = IsoDateTime(allow_none=True)
+    finished_at = IsoDateTime(allow_none=True)
+
+
+class LeadImportListArgs(PageArgs):
+    status = fields.String(validate=validate.OneOf(IMPORT_STATUSES))

@@ -6,19 +6,23 @@ from __future__ import annotations
 
 from services.common.config import get_settings
 from services.common.entrypoints import event_handler, rpc, timer
+from services.common.errors import InvalidInput
 from services.common.events import load_event
 from services.common.rpc import ServiceRpc
 from services.common.schemas import DecisionIn, FlowIn, RejectIn, load, load_id
 from services.common.service import ServiceBase
 from services.common.timeutil import utcnow
-from services.filing import customers, housekeeping, leads
+from services.filing import customers, housekeeping, imports, leads
+from services.filing.import_timer import ImportWaker, import_timer
 from services.filing.schemas import (
+    QUEUED,
     CustomerCheckIn,
     CustomerFileIn,
     CustomerListArgs,
     DeclineIn,
     FilingListArgs,
     LeadImportIn,
+    LeadImportListArgs,
     LeadIn,
     LeadListArgs,
     RevealIn,
@@ -26,11 +30,17 @@ from services.filing.schemas import (
 )
 from services.orders import events as orders_events
 
+#: Seconds at most between two ticks of the import timer when nobody wakes it: how soon
+#: an import a stopped runner left (its lease passed) is taken over.
+IMPORT_TICK = 5.0
+
 
 class FilingService(ServiceBase):
     name = "filing"
 
     partners = ServiceRpc("partners")
+    #: Makes the import timer tick at once.
+    wake_imports = ImportWaker()
 
     # -- customers and filings ----------------------------------------------------------
 
@@ -127,17 +137,36 @@ class FilingService(ServiceBase):
         )
 
     @rpc(idempotent=True)
-    def import_leads(self, payload: dict) -> dict:
-        """Create and route every valid row; report the others by row number."""
-        rows = load(LeadImportIn, payload)["rows"]
-        return leads.import_leads(
-            self.uow,
-            self.caller,
-            rows,
-            self.partners.partners_covering,
-            self.partners.partner_terms,
-            self.partners.resolve_address,
-        )
+    def start_lead_import(self, payload: dict) -> dict:
+        """Make an import with the first part of a file's rows (or all of them), under
+        the import's id; the last part queues the import, which runs in the background
+        (``run_lead_imports``)."""
+        data = load(LeadImportIn, payload)
+        if data["offset"] != 0:
+            raise InvalidInput("an import starts at row 0", errors={"offset": ["must be 0"]})
+        return self._received(imports.receive_rows(self.uow, self.caller, data))
+
+    @rpc
+    def add_lead_import_rows(self, payload: dict) -> dict:
+        """The next part of an import's rows (a part sent again is kept once)."""
+        data = load(LeadImportIn, payload)
+        return self._received(imports.receive_rows(self.uow, self.caller, data))
+
+    def _received(self, job: dict) -> dict:
+        if job["status"] == QUEUED:
+            self.wake_imports()
+        return job
+
+    @rpc
+    def get_lead_import(self, job_id: str) -> dict:
+        """An import and how far it has come."""
+        return imports.get_import(self.uow, self.caller, job_id)
+
+    @rpc
+    def list_lead_imports(self, query: dict) -> dict:
+        """A page of the imports, the most recent first."""
+        args = load(LeadImportListArgs, query)
+        return imports.list_imports(self.uow, self.caller, args)
 
     @rpc
     def list_leads(self, query: dict) -> dict:
@@ -177,6 +206,18 @@ class FilingService(ServiceBase):
         customers.extend_protection(
             self.uow, order["customer_id"], order["partner_id"], order["approved_at"]
         )
+
+    @import_timer(interval=min(get_settings().timer_interval, IMPORT_TICK))
+    def run_lead_imports(self) -> None:
+        """Import the rows of queued imports in batches; one replica runs each import."""
+        more = imports.run_imports(
+            self.uow,
+            self.partners.partners_covering,
+            self.partners.partner_terms,
+            self.partners.resolve_addresses,
+        )
+        if more:
+            self.wake_imports()
 
     @timer(interval=get_settings().timer_interval)
     def housekeeping(self) -> None:

@@ -1,10 +1,11 @@
 """Tables of the orders service: products, orders with their lines, actions and comments,
-the approval-flow configuration, and a read copy of partners (names for reports); and the
-statuses an order goes through (``Order.status``), defined here once."""
+the approval-flow configuration, the reports' rollup of the orders, and a read copy of
+partners (names for reports); and the statuses an order goes through (``Order.status``),
+defined here once."""
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
@@ -12,10 +13,12 @@ from sqlalchemy import (
     JSON,
     BigInteger,
     Boolean,
+    Date,
     ForeignKey,
     Index,
     Integer,
     Numeric,
+    SmallInteger,
     String,
     Text,
     UniqueConstraint,
@@ -110,6 +113,39 @@ class OrderLine(Base):
     list_price: Mapped[Decimal] = mapped_column(MoneyNumeric)
     unit_price: Mapped[Decimal] = mapped_column(MoneyNumeric)
     amount: Mapped[Decimal] = mapped_column(MoneyNumeric)
+
+
+class OrderRollup(Base):
+    """The orders summed per key, for the reports (``services.orders.rollup`` keeps it in
+    the transaction of every change of an order and says what each level holds).
+
+    A row is one key of one ``level``: a day (or the first day of a month) of the Shanghai
+    calendar of the orders' creation, and the partner, province, city, product, customer
+    source and status of the level's dimensions; a dimension the level leaves out holds
+    its blank (0 or ``""``, and ``""`` for an order without a city). ``order_count`` counts
+    each order once (on its line of the smallest product id), ``line_count`` its lines;
+    ``quantity`` and ``amount`` are the lines' sums. A key whose counts fall to zero is
+    deleted.
+    """
+
+    __tablename__ = "order_rollup"
+    # The key leads with the partner (a partner's user reads its own keys); the days of a
+    # range's cut months are read by day.
+    __table_args__ = (Index("ix_order_rollup_level_day", "level", "day"),)
+
+    level: Mapped[int] = mapped_column(SmallInteger, primary_key=True, autoincrement=False)
+    partner_id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    day: Mapped[date] = mapped_column(Date, primary_key=True)
+    province: Mapped[str] = mapped_column(String(6), primary_key=True)
+    city: Mapped[str] = mapped_column(String(6), primary_key=True)
+    product_id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    source: Mapped[str] = mapped_column(String(20), primary_key=True)
+    status: Mapped[str] = mapped_column(String(20), primary_key=True)
+    order_count: Mapped[int] = mapped_column(BigInteger)
+    line_count: Mapped[int] = mapped_column(BigInteger)
+    quantity: Mapped[int] = mapped_column(BigInteger)
+    #: Sums of many orders: wider than one order's ``MoneyNumeric``.
+    amount: Mapped[Decimal] = mapped_column(Numeric(20, 2))
 
 
 class OrderAction(Base):

@@ -3,7 +3,10 @@ completing and cancelling an order, and reading orders (``visible_order``, ``dum
 ``get_order``, ``list_orders``); and the data of the events they produce.
 
 Each use case opens ``with uow:``, lets ``rules`` decide, changes the models, emits its
-events with ``uow.emit`` and ends with ``uow.commit(answer)``. The customer is checked with
+events with ``uow.emit`` and ends with ``uow.commit(answer)``. A use case that changes an
+order takes what it counts for in the reports' rollup before the change
+(``rollup.counted``) and records the difference after it (``rollup.record``), in the same
+transaction. The customer is checked with
 the filing service through ``owned_customer`` (``filing.owned_customer``, called as the
 caller) at creation and again at submission, each time before the block that writes or
 locks: no lock (nor, on SQLite, the file's write lock) is held across a call.
@@ -28,11 +31,11 @@ from services.common.context import Caller
 from services.common.db import contains_text
 from services.common.errors import Conflict, NotFound
 from services.common.events import event_data
-from services.common.schemas import page_of
+from services.common.schemas import dump, page_of
 from services.common.scoping import scoped
 from services.common.timeutil import utcnow
 from services.common.unit_of_work import UnitOfWork
-from services.orders import catalogue, events, flows, rules
+from services.orders import catalogue, events, flows, rollup, rules
 from services.orders.models import Order, OrderAction, OrderComment, OrderLine
 from services.orders.periods import created_between
 from services.orders.schemas import (
@@ -81,6 +84,7 @@ def create_order(
         _save_unique(uow.session, order)
         _record(uow.session, order, caller, "created")
         uow.session.flush()
+        rollup.record(uow.session, {}, order)
         return uow.commit(dump_order(uow.session, order))
 
 
@@ -91,6 +95,7 @@ def update_order(uow: UnitOfWork, caller: Caller, order_id: int, data: dict) -> 
         order = visible_order(session, caller, order_id, lock=True)
         rules.check_owner(caller, order.partner_id, "revise")
         rules.check_transition(order.status, "update")
+        counted = rollup.counted(order)
         if "lines" in data:
             _set_lines(session, order, data["lines"])
         if "contract_no" in data:
@@ -101,6 +106,7 @@ def update_order(uow: UnitOfWork, caller: Caller, order_id: int, data: dict) -> 
         _save_unique(session, order)
         _record(session, order, caller, "updated")
         session.flush()
+        rollup.record(session, counted, order)
         return uow.commit(dump_order(session, order))
 
 
@@ -124,6 +130,7 @@ def submit_order(
         if order.customer_id != checked:
             raise Conflict("the order's customer changed meanwhile; submit it again")
         catalogue.orderable_products(session, [line.product_id for line in order.lines])
+        counted = rollup.counted(order)
         _apply_customer(order, customer)
         submitted_at = utcnow()
         instance = FlowInstance.start(
@@ -138,6 +145,7 @@ def submit_order(
         order.approved_at = None
         _record(session, order, caller, "submitted")
         session.flush()
+        rollup.record(session, counted, order)
         uow.emit(events.ORDER_SUBMITTED, submitted_event(order))
         uow.emit(events.ORDER_STEP_WAITING, step_waiting_event(order, instance.current.to_dict()))
         return uow.commit(dump_order(session, order))
@@ -151,6 +159,7 @@ def approve_order(uow: UnitOfWork, caller: Caller, order_id: int, comment: str |
         session = uow.session
         order = visible_order(session, caller, order_id, lock=True)
         user_id = rules.check_can_decide(caller, order.status, "approve")
+        counted = rollup.counted(order)
         instance = _approval(order)
         step = instance.current
         outcome = instance.approve(
@@ -167,6 +176,7 @@ def approve_order(uow: UnitOfWork, caller: Caller, order_id: int, comment: str |
             order.status = APPROVED
             order.approved_at = utcnow()
         session.flush()
+        rollup.record(session, counted, order)
         if outcome == "step_approved":
             current = instance.current.to_dict()
             uow.emit(events.ORDER_STEP_WAITING, step_waiting_event(order, current))
@@ -182,6 +192,7 @@ def reject_order(uow: UnitOfWork, caller: Caller, order_id: int, comment: str) -
         session = uow.session
         order = visible_order(session, caller, order_id, lock=True)
         user_id = rules.check_can_decide(caller, order.status, "reject")
+        counted = rollup.counted(order)
         instance = _approval(order)
         step = instance.current
         instance.reject(
@@ -196,6 +207,7 @@ def reject_order(uow: UnitOfWork, caller: Caller, order_id: int, comment: str) -
         step_name = step.definition.name if step else None
         _record(session, order, caller, "rejected", step=step_name, comment=comment)
         session.flush()
+        rollup.record(session, counted, order)
         uow.emit(events.ORDER_REJECTED, rejected_event(order, comment))
         return uow.commit(dump_order(session, order))
 
@@ -206,10 +218,12 @@ def complete_order(uow: UnitOfWork, caller: Caller, order_id: int) -> dict:
         session = uow.session
         order = visible_order(session, caller, order_id, lock=True)
         rules.check_can_complete(caller, order.status)
+        counted = rollup.counted(order)
         order.status = COMPLETED
         order.completed_at = utcnow()
         _record(session, order, caller, "completed")
         session.flush()
+        rollup.record(session, counted, order)
         uow.emit(events.ORDER_COMPLETED, completed_event(order))
         return uow.commit(dump_order(session, order))
 
@@ -221,11 +235,13 @@ def cancel_order(uow: UnitOfWork, caller: Caller, order_id: int, reason: str | N
         session = uow.session
         order = visible_order(session, caller, order_id, lock=True)
         was_approved = rules.check_can_cancel(caller, order.status, order.partner_id, reason)
+        counted = rollup.counted(order)
         order.status = CANCELLED
         order.cancelled_at = utcnow()
         order.cancel_reason = reason
         _record(session, order, caller, "cancelled", comment=reason)
         session.flush()
+        rollup.record(session, counted, order)
         uow.emit(events.ORDER_CANCELLED, cancelled_event(order, was_approved))
         return uow.commit(dump_order(session, order))
 
@@ -270,7 +286,7 @@ def visible_order(session: Session, caller: Caller, order_id: int, lock: bool = 
 
 def dump_summary(order: Order) -> dict:
     """An order in a list: no lines, steps or comments."""
-    return OrderSummaryOut().dump(_summary_view(order))
+    return dump(OrderSummaryOut, _summary_view(order))
 
 
 def dump_order(session: Session, order: Order) -> dict:
@@ -294,7 +310,7 @@ def dump_order(session: Session, order: Order) -> dict:
         "cancel_reason": order.cancel_reason,
         "commission": None,
     }
-    return OrderOut().dump(view)
+    return dump(OrderOut, view)
 
 
 _SUMMARY_COLUMNS = (

@@ -1,4 +1,5 @@
-"""Order reports, computed by the database (GROUP BY), never by loading orders.
+"""Order reports, read from the rollup of the orders (``services.orders.rollup``), never by
+loading orders: the database sums a few thousand rollup rows whatever the number of orders.
 
 - The sales report groups orders by any combination of province, city, partner, product,
   month, quarter, customer source and status, with the number of orders, the quantity and
@@ -7,6 +8,9 @@
   are left out; ``status=approved,completed`` gives booked sales.
 - The summary groups by province, city and partner: orders, those in approval, those
   approved (or completed), and their amounts.
+
+Every filter the reports take (range, status, partner, the caller's scope) is a dimension
+of the rollup: no report reads the orders themselves.
 
 Partner users get their own scope's rows only, and totals of those rows only; HQ sees all.
 
@@ -22,22 +26,31 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Select, case, func, literal_column, select, text
+from sqlalchemy import (
+    TIMESTAMP,
+    ColumnElement,
+    Integer,
+    Select,
+    String,
+    case,
+    cast,
+    func,
+    literal,
+    literal_column,
+    select,
+    text,
+)
 from sqlalchemy.orm import Session
 
 from services.common.context import Caller
 from services.common.errors import InvalidInput
-from services.common.money import money, money_str
+from services.common.money import money_str
 from services.common.scoping import scoped
 from services.common.unit_of_work import UnitOfWork
-from services.orders.models import Order, OrderLine, PartnerCopy, Product
-from services.orders.periods import (
-    created_between,
-    month_label,
-    month_start,
-    quarter_label,
-    quarter_start,
-)
+from services.orders import rollup
+from services.orders.models import PartnerCopy, Product
+from services.orders.periods import month_label, quarter_label
+from services.orders.rollup import PARTNER, PRODUCT, REGION, SOURCE, R
 from services.orders.schemas import APPROVED, COMPLETED, REJECTED, SUBMITTED
 
 #: Statuses the sales report counts when none are asked for: whatever went into approval.
@@ -68,45 +81,61 @@ def order_summary(uow: UnitOfWork, caller: Caller, args: dict, region_names: Reg
     return name_regions(report, region_names)
 
 
+def _month(day: Any, dialect: str) -> ColumnElement:
+    # The month's first day on PostgreSQL (shown by ``month_label``); ``YYYY-MM`` on SQLite.
+    # (A date truncated as a timestamp: as a timestamptz it would go through time zones.)
+    if dialect == "postgresql":
+        return func.date_trunc("month", cast(day, TIMESTAMP))
+    return func.strftime("%Y-%m", day)
+
+
+def _quarter(day: Any, dialect: str) -> ColumnElement:
+    # The quarter's first day on PostgreSQL (shown by ``quarter_label``); ``YYYY-Qn`` on SQLite.
+    if dialect == "postgresql":
+        return func.date_trunc("quarter", cast(day, TIMESTAMP))
+    number = cast((cast(func.strftime("%m", day), Integer) + 2) // 3, String)
+    return func.strftime("%Y", day).concat(literal("-Q")).concat(number)
+
+
 @dataclass(frozen=True)
 class Dimension:
-    """How a dimension is grouped (``group``: an expression on the orders and their lines,
-    per dialect) and shown (``show``: the row's columns ``keys``, from the grouped value
-    and, for partners and products, the table ``joined`` on it)."""
+    """How a dimension is grouped (``group``: an expression on the rollup, per dialect),
+    which of the rollup's dimensions it ``needs``, and how it is shown (``show``: the row's
+    columns ``keys``, from the grouped value and, for partners and products, the table
+    ``joined`` on it)."""
 
     keys: tuple[str, ...]
     group: Callable[[str], Any]
     show: Callable[[Any, str], list[Any]]
+    needs: str | None = None
     joined: Any = None
 
 
 DIMENSIONS: dict[str, Dimension] = {
-    "province": Dimension(("province",), lambda d: Order.province, lambda g, d: [g]),
-    "city": Dimension(("city",), lambda d: Order.city, lambda g, d: [g]),
+    "province": Dimension(("province",), lambda d: R.c.province, lambda g, d: [g], REGION),
+    "city": Dimension(
+        ("city",), lambda d: func.nullif(R.c.city, literal("")), lambda g, d: [g], REGION
+    ),
     "partner": Dimension(
         ("partner_id", "partner_code", "partner_name"),
-        lambda d: Order.partner_id,
+        lambda d: R.c.partner_id,
         lambda g, d: [g, PartnerCopy.code, PartnerCopy.name],
+        PARTNER,
         PartnerCopy,
     ),
     "product": Dimension(
         ("product_id", "sku", "product_name"),
-        lambda d: OrderLine.product_id,
+        lambda d: R.c.product_id,
         lambda g, d: [g, Product.sku, Product.name],
+        PRODUCT,
         Product,
     ),
-    "month": Dimension(
-        ("month",),
-        lambda d: month_start(Order.created_at, d),
-        lambda g, d: [month_label(g, d)],
-    ),
+    "month": Dimension(("month",), lambda d: _month(R.c.day, d), lambda g, d: [month_label(g, d)]),
     "quarter": Dimension(
-        ("quarter",),
-        lambda d: quarter_start(Order.created_at, d),
-        lambda g, d: [quarter_label(g, d)],
+        ("quarter",), lambda d: _quarter(R.c.day, d), lambda g, d: [quarter_label(g, d)]
     ),
-    "source": Dimension(("source",), lambda d: Order.customer_source, lambda g, d: [g]),
-    "status": Dimension(("status",), lambda d: Order.status, lambda g, d: [g]),
+    "source": Dimension(("source",), lambda d: R.c.source, lambda g, d: [g], SOURCE),
+    "status": Dimension(("status",), lambda d: R.c.status, lambda g, d: [g]),
 }
 
 METRICS = ("order_count", "quantity", "amount")
@@ -145,11 +174,26 @@ def _ordinals(count: int) -> list[Any]:
     return [literal_column(str(position)) for position in range(1, count + 1)]
 
 
-def _filtered(stmt: Select, caller: Caller, args: dict, statuses: tuple[str, ...]) -> Select:
-    stmt = scoped(stmt, Order.partner_id, caller).where(Order.status.in_(statuses))
+def _needs(caller: Caller, args: dict, group_by: list[str]) -> set[str]:
+    """The rollup's dimensions a report grouped by ``group_by`` reads: those of its
+    dimensions, and the partner when the caller's scope or a filter names partners."""
+    needed = {need for dim in group_by if (need := DIMENSIONS[dim].needs)}
+    if caller.partner_ids is not None or args.get("partner_id") is not None:
+        needed.add(PARTNER)
+    return needed
+
+
+def _filtered(
+    stmt: Select, caller: Caller, args: dict, statuses: tuple[str, ...], needed: set[str]
+) -> Select:
+    """``stmt`` on the rollup's rows of the smallest level having ``needed``, for the
+    report's range, statuses, partner and the caller's scope."""
+    level = rollup.level_for(needed)
+    stmt = stmt.where(rollup.rows_of(level, args.get("date_from"), args.get("date_to")))
+    stmt = scoped(stmt, R.c.partner_id, caller).where(R.c.status.in_(statuses))
     if args.get("partner_id") is not None:
-        stmt = stmt.where(Order.partner_id == args["partner_id"])
-    return created_between(stmt, args.get("date_from"), args.get("date_to"))
+        stmt = stmt.where(R.c.partner_id == args["partner_id"])
+    return stmt
 
 
 def _fetch(session: Session, stmt: Select) -> list[Any]:
@@ -169,25 +213,24 @@ def _count(value: Any) -> int:
 
 def _amount(value: Any) -> str:
     # SQLite sums NUMERIC as floats; rounding to the cent gives back the exact total.
-    return money_str(money(Decimal(str(value))) if value is not None else 0)
+    if value is None:
+        return money_str(0)
+    return money_str(value if isinstance(value, Decimal) else Decimal(str(value)))
 
 
 def _totals(session: Session, caller: Caller, args: dict, statuses: tuple[str, ...]) -> dict:
+    figures = (func.sum(R.c.order_count), func.sum(R.c.quantity), func.sum(R.c.amount))
     stmt = _filtered(
-        select(func.count(Order.id), func.sum(Order.total_quantity), func.sum(Order.total_amount)),
-        caller,
-        args,
-        statuses,
+        select(*figures).select_from(R), caller, args, statuses, _needs(caller, args, [])
     )
     return _metrics(session.execute(stmt).one())
 
 
-def _sum_rows(rows: list[dict]) -> dict:
-    return {
-        "order_count": sum(row["order_count"] for row in rows),
-        "quantity": sum(row["quantity"] for row in rows),
-        "amount": money_str(sum((Decimal(row["amount"]) for row in rows), Decimal(0))),
-    }
+def _sum_rows(rows: list[dict], counts: tuple[str, ...], amounts: tuple[str, ...]) -> dict:
+    totals: dict[str, Any] = {key: sum(row[key] for row in rows) for key in counts}
+    for key in amounts:
+        totals[key] = money_str(sum((Decimal(row[key]) for row in rows), Decimal(0)))
+    return totals
 
 
 def _give_memory(session: Session) -> None:
@@ -202,24 +245,20 @@ def _metrics(values: Any) -> dict:
 
 
 def _grouped(caller: Caller, args: dict, group_by: list[str], dialect: str) -> Select:
-    """The aggregate: orders (and their lines, with ``product``) grouped by the dimensions'
-    narrow values (ids, codes, period starts), one row per group."""
+    """The aggregate: rollup rows grouped by the dimensions' narrow values (ids, codes,
+    period starts), one row per group."""
     labelled = [DIMENSIONS[dim].group(dialect).label(dim) for dim in group_by]
-    if "product" in group_by:
-        # Each product is on one line of an order at most (a unique constraint), so the
-        # lines of a group count its orders.
-        metrics = [OrderLine.id, OrderLine.quantity, OrderLine.amount]
-        source = select().select_from(Order).join(OrderLine, OrderLine.order_id == Order.id)
-    else:
-        metrics = [Order.id, Order.total_quantity, Order.total_amount]
-        source = select().select_from(Order)
-    stmt = source.add_columns(
+    # By product, a group's lines are its orders (one line per product and order); else
+    # each order counts once.
+    count = R.c.line_count if "product" in group_by else R.c.order_count
+    stmt = select(
         *labelled,
-        func.count(metrics[0]).label("order_count"),
-        func.sum(metrics[1]).label("quantity"),
-        func.sum(metrics[2]).label("amount"),
-    )
-    stmt = _filtered(stmt, caller, args, tuple(args.get("status") or DEFAULT_STATUSES))
+        func.sum(count).label("order_count"),
+        func.sum(R.c.quantity).label("quantity"),
+        func.sum(R.c.amount).label("amount"),
+    ).select_from(R)
+    statuses = tuple(args.get("status") or DEFAULT_STATUSES)
+    stmt = _filtered(stmt, caller, args, statuses, _needs(caller, args, group_by))
     return stmt.group_by(*_ordinals(len(labelled))) if labelled else stmt
 
 
@@ -257,7 +296,7 @@ def sales_figures(session: Session, caller: Caller, args: dict) -> dict:
         totals = _totals(session, caller, args, statuses)
     else:
         # Each order is in exactly one row: the rows add up to the totals.
-        totals = _sum_rows(result_rows)
+        totals = _sum_rows(result_rows, ("order_count", "quantity"), ("amount",))
     return {
         "group_by": group_by,
         "from": args["date_from"].isoformat() if args.get("date_from") else None,
@@ -268,46 +307,61 @@ def sales_figures(session: Session, caller: Caller, args: dict) -> dict:
     }
 
 
+_SUMMARY_COUNTS = ("order_count", "in_approval", "approved_count")
+_SUMMARY_AMOUNTS = ("amount", "approved_amount")
+
+
 def summary_figures(session: Session, caller: Caller, args: dict) -> dict:
     """Orders by province, city and partner: how many went into approval (``order_count``),
     are in approval now, are approved (or completed), and the amounts of all and of the
     approved ones."""
-    booked = Order.status.in_(BOOKED)
-    metrics = [
-        func.count(Order.id),
-        func.sum(case((Order.status == SUBMITTED, 1), else_=0)),
-        func.sum(case((booked, 1), else_=0)),
-        func.sum(Order.total_amount),
-        func.sum(case((booked, Order.total_amount), else_=0)),
-    ]
-    stmt = _filtered(
+    booked = R.c.status.in_(BOOKED)
+    grouped = (
+        _filtered(
+            select(
+                R.c.province.label("province"),
+                func.nullif(R.c.city, literal("")).label("city"),
+                R.c.partner_id.label("partner_id"),
+                func.sum(R.c.order_count).label("order_count"),
+                func.sum(case((R.c.status == SUBMITTED, R.c.order_count), else_=0)).label(
+                    "in_approval"
+                ),
+                func.sum(case((booked, R.c.order_count), else_=0)).label("approved_count"),
+                func.sum(R.c.amount).label("amount"),
+                func.sum(case((booked, R.c.amount), else_=0)).label("approved_amount"),
+            ).select_from(R),
+            caller,
+            args,
+            DEFAULT_STATUSES,
+            {PARTNER, REGION},
+        )
+        .group_by(*_ordinals(3))
+        .subquery("grouped")
+    )
+    stmt = (
         select(
-            Order.province,
-            Order.city,
-            Order.partner_id,
+            grouped.c.province,
+            grouped.c.city,
+            grouped.c.partner_id,
             PartnerCopy.code,
             PartnerCopy.name,
-            *metrics,
+            *(grouped.c[key] for key in (*_SUMMARY_COUNTS, *_SUMMARY_AMOUNTS)),
         )
-        .select_from(Order)
-        .outerjoin(PartnerCopy, PartnerCopy.id == Order.partner_id),
-        caller,
-        args,
-        DEFAULT_STATUSES,
+        .select_from(grouped.outerjoin(PartnerCopy, PartnerCopy.id == grouped.c.partner_id))
+        .order_by(*_ordinals(5))
     )
-    stmt = stmt.group_by(*_ordinals(5)).order_by(*_ordinals(5))
     _give_memory(session)
     keys = ("province", "city", "partner_id", "partner_code", "partner_name")
     rows = [
         dict(zip(keys, row[:5], strict=True)) | _summary_metrics(row[5:])
         for row in _fetch(session, stmt)
     ]
-    totals_stmt = _filtered(select(*metrics).select_from(Order), caller, args, DEFAULT_STATUSES)
     return {
         "from": args["date_from"].isoformat() if args.get("date_from") else None,
         "to": args["date_to"].isoformat() if args.get("date_to") else None,
         "rows": rows,
-        "totals": _summary_metrics(session.execute(totals_stmt).one()),
+        # Each order is in exactly one row.
+        "totals": _sum_rows(rows, _SUMMARY_COUNTS, _SUMMARY_AMOUNTS),
     }
 
 

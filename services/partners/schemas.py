@@ -176,6 +176,14 @@ class ResolveArgs(WireSchema):
     address = fields.String(required=True, validate=validate.Length(min=1, max=ADDRESS_RESOLVE_MAX))
 
 
+class ResolveManyArgs(WireSchema):
+    addresses = fields.List(
+        fields.String(validate=validate.Length(min=1, max=ADDRESS_RESOLVE_MAX)),
+        required=True,
+        validate=validate.Length(max=5000),
+    )
+
+
 class ResolvedOut(WireSchema):
     province = fields.String(allow_none=True)
     city = fields.String(allow_none=True)

@@ -30,6 +30,7 @@ from services.partners.schemas import (
     RegionListArgs,
     RegionNamesArgs,
     ResolveArgs,
+    ResolveManyArgs,
     RoleCreate,
     RoleListArgs,
     RoleUpdate,
@@ -183,6 +184,11 @@ class PartnersService(ServiceBase):
     def resolve_address(self, query: dict) -> dict:
         """The province, city and district an address names."""
         return regions.resolve_address(load(ResolveArgs, query)["address"])
+
+    @rpc
+    def resolve_addresses(self, query: dict) -> list[dict]:
+        """``resolve_address`` for many addresses at once (a lead import's batch), in order."""
+        return [regions.resolve_address(a) for a in load(ResolveManyArgs, query)["addresses"]]
 
     # -- users, roles, permissions ------------------------------------------------------
 

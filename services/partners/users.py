@@ -17,7 +17,7 @@ from services.common.context import Caller
 from services.common.db import contains_text, insert_unique
 from services.common.errors import Conflict, Forbidden, InvalidInput, NotFound, Unauthenticated
 from services.common.events import event_data
-from services.common.schemas import page_of
+from services.common.schemas import dump, page_of
 from services.common.timeutil import utcnow
 from services.common.unit_of_work import UnitOfWork
 from services.partners import events, rules
@@ -36,7 +36,7 @@ from services.partners.signin import (
 def dump_user(user: User, caller: Caller) -> dict:
     """The user as the API shows it to ``caller``, with its role codes; its e-mail and phone
     masked unless the caller may reveal personal data or is that user."""
-    data = UserOut().dump(user) | {"roles": [role.code for role in user.roles]}
+    data = dump(UserOut, user) | {"roles": [role.code for role in user.roles]}
     return data if caller.user_id == user.id else pii.masked(data, caller, ("email", "phone"))
 
 

@@ -186,6 +186,8 @@ NOT_TENANT_OWNED: dict[tuple[str, str], str] = {
     "data every partner shares; HQ only",
     ("GET", "/api/v1/products/<int:product_id>"): "HQ's product catalogue is read by every "
     "partner alike (PATCH is in ID_ROUTES: HQ only)",
+    ("GET", "/api/v1/leads/imports/<path:job_id>"): "a lead import is HQ's own work, no "
+    "partner's row; HQ only (lead.create)",
     ("GET", "/api/v1/roles/<int:role_id>"): "roles are global; a partner admin reads the "
     "partner roles it may hand out, like every other partner admin (PATCH: HQ only)",
 }
@@ -350,6 +352,7 @@ SHARED_ROUTES: dict[str, tuple[Callable[[W], list[dict]], dict[str, int]]] = {
 
 NOT_COLLECTIONS: dict[str, str] = {
     "/api/v1/me": "the caller's own profile (test_me_is_about_b_only)",
+    "/api/v1/leads/imports": "HQ's lead imports, no partner's rows; HQ only (lead.create)",
     "/docs": "the API's documentation page",
     "/openapi.json": "the API's description",
     "/healthz": "process liveness, no data",

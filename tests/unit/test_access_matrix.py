@@ -59,6 +59,8 @@ ROUTES: dict[tuple[str, str], Any] = {
     ("POST", "/api/v1/leads/<int:lead_id>/claim"): (USER, "lead.claim"),
     ("POST", "/api/v1/leads/<int:lead_id>/decline"): (USER, "lead.claim"),
     ("POST", "/api/v1/leads/import"): (HQ, "lead.create"),
+    ("GET", "/api/v1/leads/imports"): (HQ, "lead.create"),
+    ("GET", "/api/v1/leads/imports/<path:job_id>"): (HQ, "lead.create"),
     ("GET", "/api/v1/me"): (USER, None),
     ("GET", "/api/v1/notification-channels"): (USER, None),
     ("POST", "/api/v1/notification-channels"): (USER, None),
