@@ -11,13 +11,11 @@ migration, a repair).
 
 from __future__ import annotations
 
-from typing import Any
-
 from sqlalchemy import Connection, delete, func, select
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from services.commission.models import CommissionEntry, CommissionRollup
+from services.common.db import upsert_insert
 
 R = CommissionRollup.__table__
 KEY = ("period", "partner_id", "source")
@@ -34,7 +32,7 @@ def add(session: Session, entry: CommissionEntry) -> None:
         "contract_amount": entry.contract_amount,
         "amount": entry.amount,
     }
-    insert = _insert(session)(R).values(row)
+    insert = upsert_insert(session)(R).values(row)
     added = {name: R.c[name] + insert.excluded[name] for name in FIGURES}
     session.execute(insert.on_conflict_do_update(index_elements=list(KEY), set_=added))
 
@@ -51,13 +49,3 @@ def rebuild(connection: Connection) -> None:
         func.sum(CommissionEntry.amount),
     ).group_by(*keys)
     connection.execute(R.insert().from_select([*KEY, *FIGURES], stmt))
-
-
-def _insert(session: Session) -> Any:
-    """The INSERT that takes ``ON CONFLICT DO UPDATE`` on the session's database."""
-    name = session.get_bind().dialect.name
-    if name == "postgresql":
-        return postgresql.insert
-    if name == "sqlite":
-        return sqlite.insert
-    raise NotImplementedError(f"the rollup needs an upsert on {name}")

@@ -34,6 +34,7 @@ from sqlalchemy import (
     event,
     or_,
 )
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import DisconnectionError, InterfaceError, OperationalError
 from sqlalchemy.orm import Session
@@ -314,3 +315,11 @@ def contains_text(query: str, *columns: Any) -> ColumnElement[bool]:
     """Rows where any of ``columns`` contains ``query``, case-insensitively: what a list's
     ``q`` filter means. ``%`` and ``_`` are searched for, not wildcards."""
     return or_(*(column.icontains(query, autoescape=True) for column in columns))
+
+
+def upsert_insert(session: Session) -> Any:
+    """``insert`` of the session's dialect, which takes ``on_conflict_do_update``: the
+    stores the project runs on, PostgreSQL and SQLite, both have one."""
+    if is_postgres(session):
+        return postgresql.insert
+    return sqlite.insert

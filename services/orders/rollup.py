@@ -47,9 +47,9 @@ from sqlalchemy import (
     select,
     tuple_,
 )
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
+from services.common.db import upsert_insert
 from services.common.timeutil import BUSINESS_TZ, as_utc
 from services.orders.models import Order, OrderLine, OrderRollup
 
@@ -128,7 +128,7 @@ def record(session: Session, before: Counted, order: Order) -> None:
         dict(zip(KEY, key, strict=True)) | dict(zip(FIGURES, changes[key], strict=True))
         for key in keys
     ]
-    insert = _insert(session)(R).values(rows)
+    insert = upsert_insert(session)(R).values(rows)
     added = {name: R.c[name] + insert.excluded[name] for name in FIGURES}
     session.execute(insert.on_conflict_do_update(index_elements=list(KEY), set_=added))
     emptied = [key for key in keys if changes[key][0] < 0 or changes[key][1] < 0]
@@ -172,16 +172,6 @@ def _difference(after: Counted, before: Counted) -> Counted:
     for key, figures in before.items():
         result[key] = _plus(result.get(key), figures, sign=-1)
     return {key: figures for key, figures in result.items() if any(figures)}
-
-
-def _insert(session: Session) -> Any:
-    """The INSERT that takes ``ON CONFLICT DO UPDATE`` on the session's database."""
-    name = session.get_bind().dialect.name
-    if name == "postgresql":
-        return postgresql.insert
-    if name == "sqlite":
-        return sqlite.insert
-    raise NotImplementedError(f"the rollup needs an upsert on {name}")
 
 
 # -- computing it afresh ---------------------------------------------------------------
