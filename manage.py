@@ -21,6 +21,10 @@ python manage.py broker definitions [--vhost V] [--operator-user U]
                                            permissions (services/common/broker.py)
 python manage.py broker apply [--vhost V]  those users created on the broker of AMQP_URI
 python manage.py broker k8s                deploy/k8s/broker-users.yaml, rendered
+python manage.py broker move-queues        the queues declared as they must be (quorum
+                                           queues); an older installation's classic
+                                           queues moved, messages and all (migrate does
+                                           it too); refused while a queue has consumers
 python manage.py testing age-customer --id N --until ISO [--clear-reminder]
 python manage.py testing age-lead --id N --until ISO
 python manage.py testing stored-channel --id N
@@ -52,14 +56,13 @@ from contextlib import contextmanager  # noqa: E402
 from datetime import datetime  # noqa: E402
 from pathlib import Path  # noqa: E402
 
-from kombu import Connection, Queue  # noqa: E402
+from kombu import Connection  # noqa: E402
 
 from services.common.config import amqp_ssl, get_settings  # noqa: E402
 from services.common.context import Caller  # noqa: E402
 from services.common.db import make_engine  # noqa: E402
 from services.common.entrypoints import (  # noqa: E402
     ATTEMPTS_HEADER,
-    PARKED_QUEUE,
     event_queues,
 )
 from services.common.logs import configure_logging  # noqa: E402
@@ -104,19 +107,24 @@ def _session(name: str) -> Iterator:
         engine.dispose()
 
 
-def declare_queues(names: list[str]) -> None:
+def declare_queues(names: list[str]) -> list:
     """Every exchange (the processes only refer to them: their logins may not declare or
-    delete one, services/common/broker.py) and the durable queues of every event handler,
-    so that no event finds no queue."""
-    from services.common.broker import declare_shared
+    delete one, services/common/broker.py), ``prm.parked``, the RPC queue of every service
+    and the durable queues of every event handler, so that no event finds no queue; a
+    queue that exists in another shape (a classic queue of an older installation) is moved
+    to the quorum queue it must be (services/common/queues.py). What was moved."""
+    from services.common.broker import declare_exchanges, parked_queue, rpc_queue
+    from services.common.config import broker_settings
+    from services.common.queues import QueueMover
 
     config = get_settings().nameko_config()
     with Connection(config["AMQP_URI"], connect_timeout=5, ssl=config["AMQP_SSL"]) as connection:
-        channel = connection.channel()
-        declare_shared(channel)  # and prm.parked, bound to prm.retry, where handlers park
+        declare_exchanges(connection.channel())
+        mover = QueueMover(connection, broker_settings().user_prefix)
+        queues = [parked_queue(), *(rpc_queue(name) for name in SERVICES)]
         for name in names:
-            for queue in event_queues(service_class(name), config):
-                queue(channel).declare()
+            queues.extend(event_queues(service_class(name), config))
+        return [moved for queue in queues if (moved := mover.ensure(queue)) is not None]
 
 
 def cmd_migrate(args: argparse.Namespace) -> None:
@@ -130,8 +138,13 @@ def cmd_migrate(args: argparse.Namespace) -> None:
         if seed is not None and hasattr(seed, "bootstrap"):
             with _session(name) as session:
                 seed.bootstrap(session)
-    declare_queues(list(SERVICES))
+    _report_moves(declare_queues(list(SERVICES)))
     print(f"migrated: {', '.join(names)}")
+
+
+def _report_moves(moved: list) -> None:
+    for queue in moved:
+        print(f"queue {queue.queue} moved to a quorum queue ({queue.messages} message(s))")
 
 
 def cmd_seed(args: argparse.Namespace) -> None:
@@ -200,9 +213,14 @@ def cmd_ping(args: argparse.Namespace) -> None:
 def cmd_parked(args: argparse.Namespace) -> None:
     """List parked events, or send them back to the queue they came from (see
     ``PARKED_HELP``)."""
-    from services.common.broker import parked_by_its_consumer
+    from services.common.broker import parked_by_its_consumer, parked_queue
     from services.common.config import broker_settings
-    from services.common.entrypoints import SENDER_HEADER
+    from services.common.queues import (
+        DELIVERY_LIMIT,
+        SENDER_HEADER,
+        dead_lettered_from,
+        moved_sender,
+    )
 
     settings = get_settings()
     broker = broker_settings()
@@ -210,27 +228,42 @@ def cmd_parked(args: argparse.Namespace) -> None:
         settings.amqp_uri, connect_timeout=5, ssl=amqp_ssl(settings.amqp_uri)
     ) as connection:
         channel = connection.channel()
-        queue = Queue(PARKED_QUEUE, durable=True)(channel)
+        queue = parked_queue()(channel)
         queue.declare()
         held = []
         while (message := queue.get(no_ack=False)) is not None:
             held.append(message)
         for message in held:
             headers = message.headers or {}
-            origin = headers.get("x-prm-queue")
+            # Parked by its handler, or dead-lettered by the broker after DELIVERY_LIMIT
+            # deliveries that never came back settled (services/common/queues.py).
+            dead_from = None if headers.get("x-prm-queue") else dead_lettered_from(headers)
+            origin = headers.get("x-prm-queue") or dead_from
             # Who put it into prm.parked: the broker checked this user_id, no header is.
             parked_by = (message.properties or {}).get("user_id")
             vouched = bool(origin) and parked_by_its_consumer(origin, parked_by, broker.user_prefix)
+            sender = headers.get(SENDER_HEADER) if vouched else None
+            # The user the event came with, as its consumer recorded it when it parked it;
+            # else whoever put it there.
+            sent_by = headers.get("x-prm-user-id") if vouched else parked_by
+            error = headers.get("x-prm-last-error")
+            if dead_from:
+                # The broker moved it as it was: its user_id is whoever published it last,
+                # which the broker checked (the consumer itself, for its retries).
+                sender = moved_sender(origin, parked_by, headers, broker.user_prefix, broker.user)
+                sent_by = sender
+                error = (
+                    f"delivered {headers.get('x-delivery-count', DELIVERY_LIMIT)} times and"
+                    " never settled: the consumer's process died on it (the delivery limit)"
+                )
             print(
                 json.dumps(
                     {
                         "queue": origin,
                         "attempts": headers.get(ATTEMPTS_HEADER),
-                        "error": headers.get("x-prm-last-error"),
+                        "error": error,
                         "parked_at": headers.get("x-prm-parked-at"),
-                        # The user the event came with, as its consumer recorded it
-                        # when it parked it; else whoever put it there.
-                        "sent_by": headers.get("x-prm-user-id") if vouched else parked_by,
+                        "sent_by": sent_by,
                         "parked_by": parked_by,
                         "event": message.payload,
                     },
@@ -239,11 +272,15 @@ def cmd_parked(args: argparse.Namespace) -> None:
             )
             if args.action == "replay" and origin and (not args.queue or args.queue == origin):
                 producer = connection.Producer(channel)
-                sender = headers.get(SENDER_HEADER)
-                headers = {k: v for k, v in headers.items() if not k.startswith("x-prm-")}
+                headers = {
+                    k: v
+                    for k, v in headers.items()
+                    if not k.startswith(("x-prm-", "x-death", "x-first-death", "x-delivery"))
+                }
                 # The sender its consumer verified comes back with it, vouched for by this
-                # login (PRM_BROKER_OPERATOR_USER), only if that consumer itself parked it.
-                if sender and vouched:
+                # login (PRM_BROKER_OPERATOR_USER), only if that consumer itself parked it
+                # (or the broker dead-lettered it: then the user that published it).
+                if sender:
                     headers[SENDER_HEADER] = sender
                 producer.publish(
                     message.payload,
@@ -266,6 +303,8 @@ PARKED_HELP = (
     " restores the sender its consumer verified only when the message was parked by that"
     " consumer's own broker user (the AMQP user_id, which the broker checks; never a"
     " header): <PRM_BROKER_USER_PREFIX><service>, the prefix being prm- when unset here."
+    " A message the broker dead-lettered (delivered DELIVERY_LIMIT times, never settled)"
+    " goes back to the queue it came from with the user that published it as its sender."
 )
 
 
@@ -364,6 +403,16 @@ def cmd_broker(args: argparse.Namespace) -> None:
     prefix = os.environ.get("PRM_BROKER_USER_PREFIX") or broker.DEFAULT_PREFIX
     if args.action == "k8s":
         print(broker.topology_yaml(), end="")
+        return
+    if args.action == "move-queues":
+        from services.common.queues import QueueInUse
+
+        try:
+            moved = declare_queues(list(SERVICES))
+        except QueueInUse as exc:
+            sys.exit(str(exc))
+        _report_moves(moved)
+        print(f"queues as they must be: {len(moved)} moved")
         return
     vhost = args.vhost or broker.uri_vhost(base)
     extra = []
@@ -547,7 +596,7 @@ def main() -> None:
     audit = sub.add_parser("audit", help="check the audit log")
     audit.add_argument("action", choices=["verify"])
     broker_cmd = sub.add_parser("broker", help="one broker user per process")
-    broker_cmd.add_argument("action", choices=["definitions", "apply", "k8s"])
+    broker_cmd.add_argument("action", choices=["definitions", "apply", "k8s", "move-queues"])
     broker_cmd.add_argument("--vhost", help="default: the virtual host of AMQP_URI")
     broker_cmd.add_argument(
         "--operator-user", help="also an administrator (PRM_BROKER_OPERATOR_PASSWORD)"

@@ -63,14 +63,13 @@ from kombu import Exchange, Queue
 from nameko.events import EventHandler as NamekoEventHandler
 from nameko.rpc import RpcProxy
 
+from services.common.config import broker_uris
+from services.common.queues import PARKED_ARGUMENTS, PARKED_QUEUE, RETRY_EXCHANGE, RPC_ARGUMENTS
 from services.common.registry import SERVICES
 
 RPC_EXCHANGE = "nameko-rpc"
 #: The gateway workers' own event queues: ``gateway.listen-<uuid>`` (gateway/callers.py).
 LISTEN_QUEUE_PREFIX = "gateway.listen-"
-#: Where an event handler sends a failing event back to its own queue, or parks it.
-RETRY_EXCHANGE = "prm.retry"
-PARKED_QUEUE = "prm.parked"
 GATEWAY = "gateway"
 #: The login of the operator's commands (manage.py migrate, parked) on a deployment: every
 #: right on the virtual host, no administrator tag (it manages no users).
@@ -110,14 +109,44 @@ def exchange_names() -> list[str]:
     return [RPC_EXCHANGE, *(events_exchange(name) for name in SERVICES), RETRY_EXCHANGE]
 
 
-def declare_shared(channel: Any) -> None:
-    """Declare every exchange (``exchange_names``) and the parked queue, bound to
-    ``prm.retry`` by its name, on ``channel``, whose login may configure them: what
-    ``manage.py migrate`` declares before any process starts."""
+def declare_exchanges(channel: Any) -> None:
+    """Declare every exchange (``exchange_names``) on ``channel``, whose login may
+    configure them: what ``manage.py migrate`` declares before any process starts."""
     for name in exchange_names():
         Exchange(name, type="topic", durable=True)(channel).declare()
+
+
+def declare_shared(channel: Any) -> None:
+    """Every exchange and the parked queue, bound to ``prm.retry`` by its name, on a new
+    virtual host (``manage.py migrate`` declares the queues through
+    ``queues.QueueMover``, which moves those of an older shape)."""
+    declare_exchanges(channel)
+    parked_queue()(channel).declare()
+
+
+def parked_queue() -> Queue:
+    """``prm.parked`` (a quorum queue, services/common/queues.py), bound to ``prm.retry``
+    by its own name."""
     retry = Exchange(RETRY_EXCHANGE, type="topic", durable=True)
-    Queue(PARKED_QUEUE, exchange=retry, routing_key=PARKED_QUEUE, durable=True)(channel).declare()
+    return Queue(
+        PARKED_QUEUE,
+        exchange=retry,
+        routing_key=PARKED_QUEUE,
+        durable=True,
+        queue_arguments=PARKED_ARGUMENTS,
+    )
+
+
+def rpc_queue(service: str) -> Queue:
+    """Service ``service``'s RPC queue as its consumer declares it (a quorum queue), bound
+    to ``nameko-rpc`` with ``<service>.*``."""
+    return Queue(
+        f"rpc-{service}",
+        exchange=Exchange(RPC_EXCHANGE, type="topic", durable=True),
+        routing_key=f"{service}.*",
+        durable=True,
+        queue_arguments=RPC_ARGUMENTS,
+    )
 
 
 def referred(exchange: Exchange) -> Exchange:
@@ -461,7 +490,7 @@ class BrokerApplyError(RuntimeError):
 
 def uri_vhost(uri: str) -> str:
     """The virtual host an AMQP URI names ("/" when it names none)."""
-    path = urlsplit(uri).path
+    path = urlsplit(broker_uris(uri)[0]).path
     return unquote(path[1:]) if len(path) > 1 else "/"
 
 
@@ -509,7 +538,12 @@ def management_url(amqp_uri: str) -> str:
     given = os.environ.get("PRM_BROKER_MANAGEMENT_URL")
     if given:
         return given.rstrip("/")
-    return f"http://{urlsplit(amqp_uri).hostname or 'localhost'}:15672"
+    return f"http://{urlsplit(broker_uris(amqp_uri)[0]).hostname or 'localhost'}:15672"
+
+
+def _login(amqp_uri: str) -> tuple[str, str]:
+    parts = urlsplit(broker_uris(amqp_uri)[0])
+    return unquote(parts.username or "guest"), unquote(parts.password or "guest")
 
 
 def apply(document: dict[str, Any], amqp_uri: str, timeout: float = 30.0) -> str:
@@ -518,8 +552,7 @@ def apply(document: dict[str, Any], amqp_uri: str, timeout: float = 30.0) -> str
     import_definitions``. Returns how; raises ``BrokerApplyError``."""
     import requests
 
-    parts = urlsplit(amqp_uri)
-    auth = (unquote(parts.username or "guest"), unquote(parts.password or "guest"))
+    auth = _login(amqp_uri)
     url = management_url(amqp_uri)
     try:
         answer = requests.post(f"{url}/api/definitions", json=document, auth=auth, timeout=timeout)
@@ -568,8 +601,7 @@ def remove_users(users: list[str], amqp_uri: str, timeout: float = 30.0) -> None
 
     import requests
 
-    parts = urlsplit(amqp_uri)
-    auth = (unquote(parts.username or "guest"), unquote(parts.password or "guest"))
+    auth = _login(amqp_uri)
     url = management_url(amqp_uri)
     for user in users:
         try:

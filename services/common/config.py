@@ -231,17 +231,26 @@ def get_secrets_keys() -> tuple[str, ...]:
 DEFAULT_AMQP_URI = "amqp://guest:guest@localhost:5672/"
 
 
+def broker_uris(uri: str) -> list[str]:
+    """The nodes an AMQP URI names: one, or several separated by ``;`` (the nodes of one
+    cluster, the same login and virtual host on each: a connection fails over to the next
+    when its node is lost, as kombu does)."""
+    return [part.strip() for part in uri.split(";") if part.strip()] or [uri]
+
+
 def uri_user(uri: str) -> str:
     """The user name an AMQP URI logs in with (kombu's default, guest, when it names none)."""
-    return unquote(urlsplit(uri).username or "") or "guest"
+    return unquote(urlsplit(broker_uris(uri)[0]).username or "") or "guest"
 
 
 def with_login(uri: str, user: str, password: str) -> str:
-    """``uri`` logging in as ``user`` with ``password`` (both URL-encoded into it)."""
-    parts = urlsplit(uri)
-    host = parts.netloc.rpartition("@")[2]
-    netloc = f"{quote(user, safe='')}:{quote(password, safe='')}@{host}"
-    return urlunsplit(parts._replace(netloc=netloc))
+    """``uri`` logging in as ``user`` with ``password`` (both URL-encoded into it), on
+    each of its nodes."""
+    login = f"{quote(user, safe='')}:{quote(password, safe='')}"
+    return ";".join(
+        urlunsplit(parts._replace(netloc=f"{login}@{parts.netloc.rpartition('@')[2]}"))
+        for parts in map(urlsplit, broker_uris(uri))
+    )
 
 
 @dataclass(frozen=True)

@@ -52,17 +52,13 @@ from services.common.errors import AppError, ServiceTimeout, ServiceUnavailable
 from services.common.idempotency import key_of, remember, replay
 from services.common.models import ProcessedEvent
 from services.common.nameko_patch import BROKER_LOST
+from services.common.queues import HANDLER_ARGUMENTS, PARKED_QUEUE, RPC_ARGUMENTS, SENDER_HEADER
 from services.common.sealing import SealedValueUnreadable
 from services.common.timeutil import iso, utcnow
 
 log = logging.getLogger(__name__)
 
-PARKED_QUEUE = "prm.parked"
 ATTEMPTS_HEADER = "x-prm-attempts"
-#: The sender of an event as its handler verified it (``user_id``) when it first came: set
-#: by the handler itself on the copies it sends back to its queue or parks, never believed
-#: from anyone else (``EventHandler.sender_refused``).
-SENDER_HEADER = "x-prm-sender"
 #: When the event first failed (Unix seconds): bounds how long transient failures are retried.
 FAILING_SINCE_HEADER = "x-prm-failing-since"
 
@@ -109,6 +105,7 @@ class RpcConsumer(NamekoRpcConsumer):
             exchange=referred(self.queue.exchange),
             routing_key=self.queue.routing_key,
             durable=True,
+            queue_arguments=RPC_ARGUMENTS,
         )
 
 
@@ -222,8 +219,9 @@ def handler_queue(
     retry: Exchange | None = None,
     **options: Any,
 ) -> Queue:
-    """A handler's queue, bound to its source's event exchange and, by its own name, to
-    the retry exchange (``retry``: ``retry_exchange()`` when not given)."""
+    """A handler's queue, a quorum queue (services/common/queues.py), bound to its
+    source's event exchange and, by its own name, to the retry exchange (``retry``:
+    ``retry_exchange()`` when not given)."""
     return Queue(
         name,
         bindings=[
@@ -231,12 +229,9 @@ def handler_queue(
             binding(retry or retry_exchange(), routing_key=name),
         ],
         durable=True,
+        queue_arguments=HANDLER_ARGUMENTS,
         **options,
     )
-
-
-def parked_queue() -> Queue:
-    return Queue(PARKED_QUEUE, exchange=retry_exchange(), routing_key=PARKED_QUEUE, durable=True)
 
 
 class EventHandler(NamekoEventHandler):

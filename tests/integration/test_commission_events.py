@@ -24,9 +24,10 @@ from gateway.rpc import RpcClient
 from services.commission import seed as commission_seed
 from services.commission.models import CommissionEntry, PartnerCopy
 from services.commission.service import CommissionService
+from services.common.broker import parked_queue
 from services.common.context import Caller
 from services.common.db import make_engine
-from services.common.entrypoints import PARKED_QUEUE, event_queues, handler_queue_name
+from services.common.entrypoints import event_queues, handler_queue_name
 from services.common.migrations import upgrade
 from services.common.models import OutboxEvent
 from services.common.outbox import make_envelope
@@ -108,7 +109,7 @@ def queues(config: dict) -> None:
         channel = connection.channel()
         for queue in event_queues(CommissionService, config):
             queue(channel).declare()
-        Queue(PARKED_QUEUE, durable=True)(channel).declare()
+        parked_queue()(channel).declare()
 
 
 @pytest.fixture

@@ -8,7 +8,7 @@ from collections.abc import Iterator
 from unittest import mock
 
 import pytest
-from kombu import Connection, Queue
+from kombu import Connection
 from nameko.standalone.events import get_event_exchange
 from sqlalchemy import func, select
 from sqlalchemy.exc import OperationalError
@@ -16,10 +16,11 @@ from sqlalchemy.orm import Session
 
 from gateway.rpc import RemoteError, RpcClient
 from services.common.amqp import ConfirmingPublisher
+from services.common.broker import parked_queue
 from services.common.config import get_settings
 from services.common.context import Caller, sign_caller
 from services.common.db import make_engine
-from services.common.entrypoints import ATTEMPTS_HEADER, PARKED_QUEUE, event_queues
+from services.common.entrypoints import ATTEMPTS_HEADER, event_queues
 from services.common.errors import InvalidInput, InvalidState, ServiceTimeout, ServiceUnavailable
 from services.common.models import CommonBase, OutboxEvent, ProcessedEvent
 from services.common.outbox import OutboxRelay, make_envelope
@@ -64,7 +65,7 @@ def declare_queues(amqp_uri: str, config: dict) -> None:
         for queue in event_queues(KitListener, config):
             queue(channel).declare()
             queue(channel).purge()
-        Queue(PARKED_QUEUE, durable=True)(channel).declare()
+        parked_queue()(channel).declare()
 
 
 @pytest.fixture

@@ -29,7 +29,7 @@ from pathlib import Path
 import pytest
 from amqp import Message
 from amqp.exceptions import AMQPError
-from kombu import Connection, Exchange, Queue
+from kombu import Connection, Exchange
 from nameko.testing.services import replace_dependencies
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -38,9 +38,11 @@ from services.commission.models import CommissionEntry
 from services.commission.service import CommissionService
 from services.common import broker
 from services.common.amqp import ConfirmingPublisher
+from services.common.broker import parked_queue
 from services.common.config import with_login
-from services.common.entrypoints import event_queues, parked_queue
+from services.common.entrypoints import event_queues
 from services.common.models import ProcessedEvent
+from services.common.queues import RPC_ARGUMENTS
 from services.common.registry import SERVICES
 from tests.support import infra
 from tests.support.commission_service import (  # noqa: F401 - fixtures
@@ -90,12 +92,11 @@ def users() -> Iterator[Users]:
     )
     try:
         broker.apply(broker.definitions(made.passwords, vhost, made.prefix), admin_uri)
-        rpc = Exchange(broker.RPC_EXCHANGE, type="topic", durable=True)
         with Connection(admin_uri) as connection:
             channel = connection.channel()
             parked_queue()(channel).declare()
             for name in SERVICES:
-                Queue(f"rpc-{name}", exchange=rpc, routing_key=f"{name}.*")(channel).declare()
+                broker.rpc_queue(name)(channel).declare()
                 cls = broker._service_class(name)
                 for queue in event_queues(cls, {"AMQP_URI": admin_uri}):
                     queue(channel).declare()
@@ -295,7 +296,9 @@ def test_no_login_may_delete_or_empty_the_parked_queue(users, process) -> None:
 def test_a_service_serves_its_own_calls_and_the_gateway_gets_the_reply(users) -> None:
     with users.connect("partners") as server, users.connect("gateway") as client:
         server_channel = server.channel()
-        server_channel.queue_declare("rpc-partners", durable=True, auto_delete=False)
+        server_channel.queue_declare(
+            "rpc-partners", durable=True, auto_delete=False, arguments=RPC_ARGUMENTS
+        )
         server_channel.queue_bind("rpc-partners", broker.RPC_EXCHANGE, "partners.*")
         client_channel = client.channel()
         reply_to = own_reply_queue(client_channel, "gateway")
@@ -577,7 +580,7 @@ def _parked(users: Users, *event_ids: str, timeout: float = 15.0) -> dict:
     found: dict = {}
     deadline = time.monotonic() + timeout
     with Connection(users.admin_uri) as connection:
-        queue = Queue(broker.PARKED_QUEUE, durable=True)(connection.channel())
+        queue = broker.parked_queue()(connection.channel())
         while set(event_ids) - set(found):
             message = queue.get(no_ack=True)
             if message is None:

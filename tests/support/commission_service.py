@@ -8,7 +8,7 @@ import secrets
 from collections.abc import Iterator
 
 import pytest
-from kombu import Connection, Queue
+from kombu import Connection
 from nameko.standalone.events import get_event_exchange
 from nameko.testing.services import entrypoint_hook, replace_dependencies
 from sqlalchemy.orm import Session
@@ -16,9 +16,10 @@ from sqlalchemy.orm import Session
 from services.commission import seed
 from services.commission.service import CommissionService
 from services.common.amqp import ConfirmingPublisher
+from services.common.broker import parked_queue
 from services.common.context import Caller, sign_caller
 from services.common.db import make_engine
-from services.common.entrypoints import PARKED_QUEUE, event_queues
+from services.common.entrypoints import event_queues
 from services.common.errors import NotFound
 from services.common.models import ProcessedEvent
 from services.common.outbox import make_envelope
@@ -134,7 +135,7 @@ def service(engine, config, container_factory, partners):
         channel = connection.channel()
         for queue in event_queues(CommissionService, config):
             queue(channel).declare()
-        Queue(PARKED_QUEUE, durable=True)(channel).declare()
+        parked_queue()(channel).declare()
     container = container_factory(CommissionService, config)
     fake = replace_dependencies(container, "partners")
     fake.get_partner.side_effect = partners.get_partner

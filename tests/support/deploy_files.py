@@ -51,3 +51,26 @@ def named(objects: list[dict], kind: str, name: str) -> dict:
 
 def pod_spec(workload: dict) -> dict:
     return workload["spec"]["template"]["spec"]
+
+
+def selects(selector: dict, labels: dict[str, str]) -> bool:
+    """Whether a Kubernetes label selector (``matchLabels`` and ``matchExpressions``)
+    selects an object with these labels. An empty selector selects every object, as a
+    PodDisruptionBudget's does in policy/v1."""
+    match_labels = selector.get("matchLabels") or {}
+    expressions = selector.get("matchExpressions") or []
+    if any(labels.get(key) != value for key, value in match_labels.items()):
+        return False
+    for expression in expressions:
+        key, operator = expression["key"], expression["operator"]
+        values = set(expression.get("values") or [])
+        present = key in labels
+        if operator == "In" and not (present and labels[key] in values):
+            return False
+        if operator == "NotIn" and present and labels[key] in values:
+            return False
+        if operator == "Exists" and not present:
+            return False
+        if operator == "DoesNotExist" and present:
+            return False
+    return True

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import psycopg2
-from kombu import Connection, Queue
+from kombu import Connection
 from kombu.message import Message
 from psycopg2 import sql
 
@@ -161,12 +161,12 @@ class RunInfra:
 def parked_message(amqp_uri: str, event_id: str, timeout: float = 15.0) -> Message:
     """The message of event ``event_id`` once it is in the parked queue (taken out of it,
     as are the others read on the way)."""
-    from services.common.entrypoints import PARKED_QUEUE
+    from services.common.broker import parked_queue
 
     deadline = time.monotonic() + timeout
     while True:
         with Connection(amqp_uri) as connection:
-            queue = Queue(PARKED_QUEUE, durable=True)(connection.channel())
+            queue = parked_queue()(connection.channel())
             while (message := queue.get(no_ack=True)) is not None:
                 if message.payload.get("id") == event_id:
                     return message

@@ -32,6 +32,7 @@ from tests.support.deploy_files import (
     of_kind,
     pod_spec,
     render_k8s,
+    selects,
 )
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -890,6 +891,225 @@ def test_k8s_config_is_accepted_by_the_services(rendered, monkeypatch):
 def test_k8s_gateway_trusts_the_one_ingress_in_front(rendered):
     (config,) = of_kind(rendered, "ConfigMap")
     assert config["data"]["PRM_TRUSTED_PROXIES"] == "1"
+
+
+# --------------------------------------------------------------------------- scaling out
+
+RABBITMQ_CONF = ROOT / "deploy" / "rabbitmq" / "rabbitmq.conf"
+HOSTNAME = "kubernetes.io/hostname"
+#: What only a cluster of several broker nodes needs (deploy/k8s, not compose's one node).
+CLUSTER_ONLY_SETTINGS = {
+    "cluster_partition_handling",
+    "quorum_queue.continuous_membership_reconciliation.enabled",
+    "quorum_queue.continuous_membership_reconciliation.target_group_size",
+}
+#: What compose's node sets and the operator sets itself, from the container's limit.
+COMPOSE_ONLY_SETTINGS = {"vm_memory_high_watermark.relative", "log.console", "log.console.level"}
+QUANTITY = re.compile(r"^(?P<number>\d+)(?P<unit>Ki|Mi|Gi|Ti|K|M|G|T)?$")
+UNITS = {None: 1, "K": 10**3, "M": 10**6, "G": 10**9, "T": 10**12}
+UNITS |= {"Ki": 2**10, "Mi": 2**20, "Gi": 2**30, "Ti": 2**40}
+
+
+def rabbitmq_settings(text: str) -> dict[str, str]:
+    """``key = value`` lines of a rabbitmq.conf, comments and blank lines left out."""
+    settings = {}
+    for line in text.splitlines():
+        line = line.strip()
+        if not line or line.startswith("#"):
+            continue
+        key, _, value = line.partition("=")
+        assert key.strip() not in settings, f"{key.strip()} is set twice"
+        settings[key.strip()] = value.strip()
+    return settings
+
+
+def bytes_of(quantity: str | int) -> int:
+    """A Kubernetes memory quantity (``1Gi``, ``512M``) in bytes."""
+    match = QUANTITY.match(str(quantity))
+    assert match, f"unreadable quantity {quantity!r}"
+    return int(match.group("number")) * UNITS[match.group("unit")]
+
+
+def broker_pod_labels(cluster: dict) -> dict[str, str]:
+    """The labels the RabbitMQ Cluster Operator gives the pods of a RabbitmqCluster (its
+    StatefulSet is not rendered here: the operator makes it)."""
+    return {
+        "app.kubernetes.io/name": cluster["metadata"]["name"],
+        "app.kubernetes.io/component": "rabbitmq",
+        "app.kubernetes.io/part-of": "rabbitmq",
+    }
+
+
+def pod_groups(objects: list[dict]) -> dict[str, dict[str, str]]:
+    """Every set of pods the rendered objects make, by "Kind/name", with their labels."""
+    groups = {
+        f"{o['kind']}/{o['metadata']['name']}": o["spec"]["template"]["metadata"]["labels"]
+        for o in objects
+        if o["kind"] in WORKLOAD_KINDS
+    }
+    for cluster in of_kind(objects, "RabbitmqCluster"):
+        groups[f"RabbitmqCluster/{cluster['metadata']['name']}"] = broker_pod_labels(cluster)
+    return groups
+
+
+def selected_groups(selector: dict, objects: list[dict]) -> set[str]:
+    return {group for group, labels in pod_groups(objects).items() if selects(selector, labels)}
+
+
+def budget_of(group: str, objects: list[dict]) -> dict:
+    """The one PodDisruptionBudget that selects exactly this group of pods."""
+    budgets = [
+        b
+        for b in of_kind(objects, "PodDisruptionBudget")
+        if group in selected_groups(b["spec"]["selector"], objects)
+    ]
+    assert len(budgets) == 1, f"{group}: {len(budgets)} PodDisruptionBudgets select its pods"
+    (budget,) = budgets
+    others = selected_groups(budget["spec"]["selector"], objects) - {group}
+    assert not others, f"{group}'s PodDisruptionBudget also selects {others}"
+    return budget
+
+
+def evictable(budget: dict, replicas: int) -> int:
+    """How many of ``replicas`` healthy pods the budget lets be evicted at once."""
+    spec = budget["spec"]
+    assert ("maxUnavailable" in spec) != ("minAvailable" in spec), budget["metadata"]["name"]
+    for key in ("maxUnavailable", "minAvailable"):
+        assert isinstance(spec.get(key, 0), int), f"{budget['metadata']['name']}: a count, not %"
+    if "maxUnavailable" in spec:
+        return min(spec["maxUnavailable"], replicas)
+    return max(replicas - spec["minAvailable"], 0)
+
+
+def test_k8s_every_deployment_runs_two_replicas_and_a_budget_of_its_own_keeps_one(rendered):
+    """A node drained or the cluster scaled down may evict one replica of a service or of
+    the gateway at a time, never all of them: each Deployment runs 2 replicas or more and
+    exactly one PodDisruptionBudget selects its pods and no other's."""
+    deployments = of_kind(rendered, "Deployment")
+    assert {d["metadata"]["name"] for d in deployments} == {*NAMES, "gateway"}
+    autoscalers = {
+        h["spec"]["scaleTargetRef"]["name"]: h for h in of_kind(rendered, "HorizontalPodAutoscaler")
+    }
+    for deployment in deployments:
+        name = deployment["metadata"]["name"]
+        replicas = deployment["spec"]["replicas"]
+        assert replicas >= 2, f"{name} runs {replicas} replica(s)"
+        if name in autoscalers:
+            replicas = autoscalers[name]["spec"]["minReplicas"]
+            assert replicas >= 2, f"{name}'s autoscaler may go down to {replicas}"
+        budget = budget_of(f"Deployment/{name}", rendered)
+        assert budget["apiVersion"] == "policy/v1"
+        # 1 <= evictable: a drain is never blocked for good; < replicas: one stays up
+        assert 1 <= evictable(budget, replicas) < replicas, name
+    # no budget is left behind that selects no pods (a renamed Deployment's, say)
+    for budget in of_kind(rendered, "PodDisruptionBudget"):
+        assert selected_groups(budget["spec"]["selector"], rendered), budget["metadata"]["name"]
+
+
+def spreads_over_nodes(spec: dict, group: str, objects: list[dict]) -> bool:
+    """Whether the pod spec spreads its own pods, and only those, over nodes: a topology
+    spread constraint, or pod anti-affinity, on the node's host name."""
+    selectors = [
+        c["labelSelector"]
+        for c in spec.get("topologySpreadConstraints", [])
+        if c["topologyKey"] == HOSTNAME and c.get("labelSelector") and c["maxSkew"] == 1
+    ]
+    anti = spec.get("affinity", {}).get("podAntiAffinity", {})
+    terms = [
+        t["podAffinityTerm"]
+        for t in anti.get("preferredDuringSchedulingIgnoredDuringExecution", [])
+    ]
+    terms += anti.get("requiredDuringSchedulingIgnoredDuringExecution", [])
+    selectors += [t["labelSelector"] for t in terms if t["topologyKey"] == HOSTNAME]
+    return any(selected_groups(selector, objects) == {group} for selector in selectors)
+
+
+def test_k8s_every_deployment_and_the_broker_spread_their_pods_over_nodes(rendered):
+    """Losing one node stops one replica of each, not all: the app Deployments and the
+    broker's nodes are spread over nodes by host name."""
+    for deployment in of_kind(rendered, "Deployment"):
+        name = deployment["metadata"]["name"]
+        assert spreads_over_nodes(pod_spec(deployment), f"Deployment/{name}", rendered), name
+    (rabbitmq,) = of_kind(rendered, "RabbitmqCluster")
+    group = f"RabbitmqCluster/{rabbitmq['metadata']['name']}"
+    assert spreads_over_nodes(rabbitmq["spec"], group, rendered), "broker nodes may share a node"
+
+
+def test_k8s_broker_is_an_odd_cluster_set_up_for_quorum_queues(rendered):
+    """Three nodes (a majority survives one lost), a budget that never evicts a majority,
+    the settings quorum queues need on the image it runs, and no Topology Operator Queue:
+    the services declare their queues' type themselves."""
+    (rabbitmq,) = of_kind(rendered, "RabbitmqCluster")
+    replicas = rabbitmq["spec"]["replicas"]
+    assert replicas >= 3 and replicas % 2 == 1, f"{replicas} broker nodes"
+    majority = replicas // 2 + 1
+    budget = budget_of(f"RabbitmqCluster/{rabbitmq['metadata']['name']}", rendered)
+    assert 1 <= evictable(budget, replicas) <= replicas - majority, "a drain takes the majority"
+
+    settings = rabbitmq_settings(rabbitmq["spec"]["rabbitmq"]["additionalConfig"])
+    assert settings.get("cluster_partition_handling") == "pause_minority", "partition handling"
+    # RabbitMQ recommends 3 times the write-ahead log's limit (512 MiB by default) in memory
+    wal = int(settings["raft.wal_max_size_bytes"])
+    limit = bytes_of(rabbitmq["spec"]["resources"]["limits"]["memory"])
+    assert 3 * wal <= limit, f"a write-ahead log of {wal} bytes wants more than {limit}"
+    # queues declared before every node joined grow to their size (RabbitMQ 3.13 and later)
+    prefix = "quorum_queue.continuous_membership_reconciliation"
+    assert settings[f"{prefix}.enabled"] == "true"
+    target = int(settings[f"{prefix}.target_group_size"])
+    assert target % 2 == 1 and 3 <= target <= replicas
+    version = re.match(r"(\d+)\.(\d+)", rabbitmq["spec"]["image"].rsplit(":", 1)[1])
+    assert version and (int(version[1]), int(version[2])) >= (3, 13), rabbitmq["spec"]["image"]
+    assert not of_kind(rendered, "Queue"), "queues are declared by the services' own code"
+
+
+def test_k8s_labels_let_the_queue_move_apply_the_broker_and_the_job_alone(rendered):
+    """README "From classic queues to quorum queues" applies the broker's objects with
+    ``-l app.kubernetes.io/name=prm-rabbitmq``, then everything but the services and the
+    gateway with ``-l app.kubernetes.io/component!=service,...!=gateway``: the labels
+    must keep those selections what the steps say."""
+
+    def label(obj: dict, key: str) -> str | None:
+        return obj["metadata"].get("labels", {}).get(f"app.kubernetes.io/{key}")
+
+    broker = {o["kind"] for o in rendered if label(o, "name") == "prm-rabbitmq"}
+    assert broker == {"RabbitmqCluster", "PodDisruptionBudget"}
+    rest = [o for o in rendered if label(o, "component") not in {"service", "gateway"}]
+    kinds = {o["kind"] for o in rest}
+    assert {"Job", "ConfigMap", "RabbitmqCluster", "Cluster"} <= kinds
+    assert "Deployment" not in kinds, "step 3 would start the services again"
+
+
+def test_compose_and_k8s_broker_settings_agree():
+    """deploy/rabbitmq/rabbitmq.conf (compose's one node) and the RabbitmqCluster's
+    additionalConfig set the same values, except what only a cluster needs and what the
+    operator works out itself."""
+    compose = rabbitmq_settings(RABBITMQ_CONF.read_text())
+    documents = yaml.safe_load_all((K8S_DIR / "rabbitmq.yaml").read_text())
+    (cluster,) = [d for d in documents if d and d["kind"] == "RabbitmqCluster"]
+    k8s = rabbitmq_settings(cluster["spec"]["rabbitmq"]["additionalConfig"])
+    assert set(k8s) - set(compose) == CLUSTER_ONLY_SETTINGS
+    assert set(compose) - set(k8s) == COMPOSE_ONLY_SETTINGS
+    for key in set(compose) & set(k8s):
+        assert compose[key] == k8s[key], key
+    compose_image = load_compose()["services"]["rabbitmq"]["image"]
+    assert compose_image == cluster["spec"]["image"], "compose and k8s run other RabbitMQ versions"
+
+
+def test_compose_runs_one_broker_node_whose_name_and_data_survive_a_restart(compose):
+    """Quorum queues work on one node, but their members are named after the node: the
+    node's name (from the container's hostname) and its data directory must outlive the
+    container, or a new container starts with queues whose member is gone."""
+    rabbitmq = compose["services"]["rabbitmq"]
+    assert rabbitmq.get("hostname"), "the node's name would follow a random container id"
+    assert (rabbitmq.get("deploy") or {}).get("replicas", 1) == 1
+    volumes = dict(reversed(resolve(v).split(":")[:2]) for v in rabbitmq["volumes"])
+    assert volumes["/var/lib/rabbitmq"] in (compose.get("volumes") or {}), "data in a named volume"
+    for name, service in compose["services"].items():
+        uri = environment(service).get("AMQP_URI")
+        if uri:
+            # AMQP_URI may list several nodes (";"); compose has the one
+            hosts = {urlsplit(node).hostname for node in resolve(uri).split(";")}
+            assert hosts == {"rabbitmq"}, name
 
 
 # --------------------------------------------------------------------------- broker users
