@@ -170,6 +170,8 @@ def cmd_run(args: argparse.Namespace) -> None:
 
     def shutdown(signum, frame):
         nonlocal stopping
+        if stopping:
+            return  # stopping already: a second stop would stop every timer twice
         stopping = True
         if runner is not None:
             eventlet.spawn_n(runner.stop)

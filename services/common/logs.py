@@ -3,11 +3,34 @@
 from __future__ import annotations
 
 import logging
+import re
 import sys
 
 import structlog
 
 from services.common.config import get_settings
+
+#: The password of a URI's login: ``scheme://user:PASSWORD@host``.
+_URI_PASSWORD = re.compile(r"(?P<head>[a-z][a-z0-9+.-]*://[^:/@\s;]*:)[^@\s;]+@", re.IGNORECASE)
+
+
+def mask_uri_passwords(text: str) -> str:
+    """``text`` with the password of every URI in it masked (``user:********@host``)."""
+    return _URI_PASSWORD.sub(r"\g<head>********@", text)
+
+
+class MaskPasswords(logging.Filter):
+    """Masks the password of every URI in a record's message. Libraries
+    mask what they know to: kombu's ``sanitize_url``, which Nameko logs a broker URI
+    through, masks the first node of an ``AMQP_URI`` that names several (``;``) and shows
+    the others' passwords in clear."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        masked = mask_uri_passwords(message)
+        if masked != message:
+            record.msg, record.args = masked, None
+        return True
 
 
 def configure_logging(component: str) -> None:
@@ -37,6 +60,7 @@ def configure_logging(component: str) -> None:
             foreign_pre_chain=shared,
         )
     )
+    handler.addFilter(MaskPasswords())
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(settings.log_level)

@@ -136,7 +136,15 @@ class _TimedService:
 class _ReplyListener(ReplyListener):
     """Nameko's, binding the service's reply queue to ``nameko-rpc`` without declaring the
     exchange: ``manage.py migrate`` declared it, and a service may not
-    (services/common/broker.py)."""
+    (services/common/broker.py).
+
+    The queue is the process's own and lives as long as its connection (exclusive), where
+    Nameko declares a durable one: on a cluster a durable classic queue stays bound to the
+    node it was made on, and when that node is lost, declaring it again from another node
+    is refused (404 "home node ... is down"). Nameko consumes every queue of a service on
+    one connection, so that refusal stopped the whole service, its calls and events on the
+    nodes still running included, until the lost node came back. Replies in flight when a
+    connection is lost are lost either way (their callers time out)."""
 
     def setup(self) -> None:
         super().setup()
@@ -145,6 +153,9 @@ class _ReplyListener(ReplyListener):
             exchange=referred(self.queue.exchange),
             routing_key=self.queue.routing_key,
             queue_arguments=self.queue.queue_arguments,
+            durable=False,
+            exclusive=True,
+            auto_delete=True,
         )
 
 
