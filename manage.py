@@ -118,9 +118,10 @@ def declare_queues(names: list[str]) -> list:
     from services.common.queues import QueueMover
 
     config = get_settings().nameko_config()
+    broker = broker_settings()
     with Connection(config["AMQP_URI"], connect_timeout=5, ssl=config["AMQP_SSL"]) as connection:
         declare_exchanges(connection.channel())
-        mover = QueueMover(connection, broker_settings().user_prefix)
+        mover = QueueMover(connection, broker.user_prefix, broker.operator_user)
         queues = [parked_queue(), *(rpc_queue(name) for name in SERVICES)]
         for name in names:
             queues.extend(event_queues(service_class(name), config))
@@ -138,8 +139,17 @@ def cmd_migrate(args: argparse.Namespace) -> None:
         if seed is not None and hasattr(seed, "bootstrap"):
             with _session(name) as session:
                 seed.bootstrap(session)
-    _report_moves(declare_queues(list(SERVICES)))
+    _report_moves(_declare_queues_or_exit())
     print(f"migrated: {', '.join(names)}")
+
+
+def _declare_queues_or_exit() -> list:
+    from services.common.queues import QueueInUse, WrongLogin
+
+    try:
+        return declare_queues(list(SERVICES))
+    except (QueueInUse, WrongLogin) as exc:
+        sys.exit(str(exc))
 
 
 def _report_moves(moved: list) -> None:
@@ -171,6 +181,8 @@ def cmd_run(args: argparse.Namespace) -> None:
     def shutdown(signum, frame):
         nonlocal stopping
         if stopping:
+            if signum == signal.SIGINT:  # Ctrl-C again: do not wait for the workers
+                os._exit(1)
             return  # stopping already: a second stop would stop every timer twice
         stopping = True
         if runner is not None:
@@ -222,10 +234,17 @@ def cmd_parked(args: argparse.Namespace) -> None:
         SENDER_HEADER,
         dead_lettered_from,
         moved_sender,
+        parked_by,
     )
 
     settings = get_settings()
     broker = broker_settings()
+    config = settings.nameko_config()
+    # Replayed only into a queue of an event handler of this release (the queue a parked
+    # message names is a header: anyone who may park may write it).
+    handler_queues = {
+        queue.name for name in SERVICES for queue in event_queues(service_class(name), config)
+    }
     with Connection(
         settings.amqp_uri, connect_timeout=5, ssl=amqp_ssl(settings.amqp_uri)
     ) as connection:
@@ -241,23 +260,32 @@ def cmd_parked(args: argparse.Namespace) -> None:
             # deliveries that never came back settled (services/common/queues.py).
             dead_from = None if headers.get("x-prm-queue") else dead_lettered_from(headers)
             origin = headers.get("x-prm-queue") or dead_from
-            # Who put it into prm.parked: the broker checked this user_id, no header is.
-            parked_by = (message.properties or {}).get("user_id")
-            vouched = bool(origin) and parked_by_its_consumer(origin, parked_by, broker.user_prefix)
+            # Who put it into prm.parked: the broker checked this user_id, no header is (but
+            # the operator's own record of it, on a copy it made moving the queue).
+            parker = parked_by(
+                (message.properties or {}).get("user_id"),
+                headers,
+                broker.operator_user or broker.user,
+            )
+            vouched = bool(origin) and parked_by_its_consumer(origin, parker, broker.user_prefix)
             sender = headers.get(SENDER_HEADER) if vouched else None
             # The user the event came with, as its consumer recorded it when it parked it;
             # else whoever put it there.
-            sent_by = headers.get("x-prm-user-id") if vouched else parked_by
+            sent_by = headers.get("x-prm-user-id") if vouched else parker
             error = headers.get("x-prm-last-error")
             if dead_from:
                 # The broker moved it as it was: its user_id is whoever published it last,
                 # which the broker checked (the consumer itself, for its retries).
-                sender = moved_sender(origin, parked_by, headers, broker.user_prefix, broker.user)
+                sender = moved_sender(origin, parker, headers, broker.user_prefix, broker.user)
                 sent_by = sender
+                reason = (headers.get("x-death") or [{}])[0].get("reason")
                 error = (
-                    f"delivered {headers.get('x-delivery-count', DELIVERY_LIMIT)} times and"
-                    " never settled: the consumer's process died on it (the delivery limit)"
+                    f"delivered {DELIVERY_LIMIT} times and never settled (the delivery limit)"
+                    if reason == "delivery_limit"
+                    else f"dead-lettered by the broker: {reason}"
                 )
+            if origin and origin not in handler_queues:
+                error = f"{error or ''} (no handler of this release has queue {origin})".strip()
             print(
                 json.dumps(
                     {
@@ -266,13 +294,17 @@ def cmd_parked(args: argparse.Namespace) -> None:
                         "error": error,
                         "parked_at": headers.get("x-prm-parked-at"),
                         "sent_by": sent_by,
-                        "parked_by": parked_by,
+                        "parked_by": parker,
                         "event": message.payload,
                     },
                     ensure_ascii=False,
                 )
             )
-            if args.action == "replay" and origin and (not args.queue or args.queue == origin):
+            if (
+                args.action == "replay"
+                and origin in handler_queues
+                and (not args.queue or args.queue == origin)
+            ):
                 producer = connection.Producer(channel)
                 headers = {
                     k: v
@@ -407,12 +439,7 @@ def cmd_broker(args: argparse.Namespace) -> None:
         print(broker.topology_yaml(), end="")
         return
     if args.action == "move-queues":
-        from services.common.queues import QueueInUse
-
-        try:
-            moved = declare_queues(list(SERVICES))
-        except QueueInUse as exc:
-            sys.exit(str(exc))
+        moved = _declare_queues_or_exit()
         _report_moves(moved)
         print(f"queues as they must be: {len(moved)} moved")
         return

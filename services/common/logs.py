@@ -10,8 +10,14 @@ import structlog
 
 from services.common.config import get_settings
 
-#: The password of a URI's login: ``scheme://user:PASSWORD@host``.
-_URI_PASSWORD = re.compile(r"(?P<head>[a-z][a-z0-9+.-]*://[^:/@\s;]*:)[^@\s;]+@", re.IGNORECASE)
+#: The password of a broker's, database's or mail server's URI: ``scheme://user:PASSWORD@``
+#: up to the last ``@`` before a space or ``;`` (kombu logs passwords URL-decoded, so they
+#: may hold ``/`` or ``@``). Web addresses are left alone: a path may hold an ``@``.
+_URI_PASSWORD = re.compile(
+    r"(?P<head>\b(?:amqps?|postgres(?:ql)?(?:\+[a-z0-9]+)?|rediss?|smtps?|mysql(?:\+[a-z0-9]+)?)"
+    r"://[^:/?#@\s;]*:)[^\s;]+@",
+    re.IGNORECASE,
+)
 
 
 def mask_uri_passwords(text: str) -> str:
@@ -19,18 +25,14 @@ def mask_uri_passwords(text: str) -> str:
     return _URI_PASSWORD.sub(r"\g<head>********@", text)
 
 
-class MaskPasswords(logging.Filter):
-    """Masks the password of every URI in a record's message. Libraries
-    mask what they know to: kombu's ``sanitize_url``, which Nameko logs a broker URI
-    through, masks the first node of an ``AMQP_URI`` that names several (``;``) and shows
-    the others' passwords in clear."""
+class MaskingHandler(logging.StreamHandler):
+    """Writes each line with the password of every URI in it masked, tracebacks included.
+    Libraries mask what they know to: kombu's ``sanitize_url``, through which Nameko logs a
+    broker URI, masks the first node of an ``AMQP_URI`` that names several (``;``) and
+    shows the others' passwords in clear."""
 
-    def filter(self, record: logging.LogRecord) -> bool:
-        message = record.getMessage()
-        masked = mask_uri_passwords(message)
-        if masked != message:
-            record.msg, record.args = masked, None
-        return True
+    def format(self, record: logging.LogRecord) -> str:
+        return mask_uri_passwords(super().format(record))
 
 
 def configure_logging(component: str) -> None:
@@ -53,14 +55,13 @@ def configure_logging(component: str) -> None:
         logger_factory=structlog.stdlib.LoggerFactory(),
         cache_logger_on_first_use=True,
     )
-    handler = logging.StreamHandler(sys.stdout)
+    handler = MaskingHandler(sys.stdout)
     handler.setFormatter(
         structlog.stdlib.ProcessorFormatter(
             processors=[structlog.stdlib.ProcessorFormatter.remove_processors_meta, renderer],
             foreign_pre_chain=shared,
         )
     )
-    handler.addFilter(MaskPasswords())
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(settings.log_level)

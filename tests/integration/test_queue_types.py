@@ -30,7 +30,13 @@ from services.common.broker import (
     user_name,
 )
 from services.common.outbox import make_envelope
-from services.common.queues import DELIVERY_LIMIT, SENDER_HEADER, moved_sender
+from services.common.queues import (
+    DELIVERY_LIMIT,
+    HANDLER_ARGUMENTS,
+    MOVING_SUFFIX,
+    SENDER_HEADER,
+    moved_sender,
+)
 from tests.support import infra
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -233,7 +239,9 @@ def test_an_event_that_never_comes_back_settled_is_dead_lettered_into_parked(
     (shown,) = _parked(uri, "list")
     assert shown["queue"] == QUEUE
     assert shown["event"]["id"] == event_id
-    assert "never settled" in shown["error"]
+    assert (
+        shown["error"] == f"delivered {DELIVERY_LIMIT} times and never settled (the delivery limit)"
+    )
     assert shown["sent_by"] == shown["parked_by"] == "guest"
 
     # The operator sends it back to its queue, vouching for the user that published it.
@@ -243,3 +251,35 @@ def test_an_event_that_never_comes_back_settled_is_dead_lettered_into_parked(
     assert back.headers[SENDER_HEADER] == "guest"
     assert "x-death" not in back.headers
     assert _take_all(uri, PARKED_QUEUE) == []
+
+
+def test_a_move_cut_short_is_finished_by_the_next_run(old_installation) -> None:
+    vhost, uri = old_installation
+    sent = _publish_events(uri, 5)
+    # The move stopped right after the old queue was deleted: its messages wait in the
+    # temporary queue, which is still bound.
+    temporary = Queue(
+        QUEUE + MOVING_SUFFIX,
+        bindings=[
+            binding(get_event_exchange("orders", {}), routing_key="order_approved"),
+            binding(Exchange(RETRY_EXCHANGE, type="topic", durable=True), routing_key=QUEUE),
+        ],
+        durable=True,
+        queue_arguments=HANDLER_ARGUMENTS,
+    )
+    with Connection(uri) as connection:
+        channel = connection.channel()
+        temporary(channel).declare()
+        while (message := channel.basic_get(QUEUE, no_ack=False)) is not None:
+            channel.basic_publish(message, exchange="", routing_key=temporary.name)
+            channel.basic_ack(message.delivery_tag)
+        channel.queue_delete(QUEUE)
+
+    finished = _move(uri)
+    assert finished.returncode == 0, finished.stderr
+    assert f"queue {QUEUE} moved to a quorum queue (5 message(s))" in finished.stdout
+    types = queue_types(vhost)
+    assert QUEUE + MOVING_SUFFIX not in types and types[QUEUE] == "quorum"
+    later = _publish_events(uri, 1)  # bound once: one copy
+    ids = [json.loads(message.body)["id"] for message in _take_all(uri, QUEUE)]
+    assert sorted(ids) == sorted(sent + later)

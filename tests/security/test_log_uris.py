@@ -15,7 +15,8 @@ from kombu.utils.url import sanitize_url
 
 from services.common import logs
 
-SECRET = "segG66-x_yZ%2Fq"
+#: URL-encoded in the URI; kombu's sanitize_url writes the other nodes' decoded ("/", "@").
+SECRET = "segG66-x_yZ%2Fq%40w"
 NODES = ";".join(
     f"amqp://prm-s1-commission:{SECRET}@127.0.0.1:{port}/prm" for port in (5701, 5702, 5703)
 )
@@ -37,15 +38,27 @@ def test_nameko_s_broker_error_line_keeps_no_password_of_any_node(
         logging.getLogger("test").warning(
             "database at %s is away", f"postgresql://prm:{SECRET}@db:5432/prm_orders"
         )
+        try:
+            raise ConnectionError(f"cannot reach amqp://prm-s1-orders:{SECRET}@10.0.0.9:5672/")
+        except ConnectionError:
+            logging.getLogger("test").exception("lost")
     finally:
         root.handlers[:], level = kept
         root.setLevel(level)
     written = capsys.readouterr().out
     assert SECRET not in written
+    assert "segG66" not in written and "yZ/q@w" not in written
     assert written.count("prm-s1-commission:********@127.0.0.1") == 3
     assert "postgresql://prm:********@db:5432/prm_orders" in written
+    assert "amqp://prm-s1-orders:********@10.0.0.9:5672/" in written  # in the traceback
 
 
 def test_text_without_a_login_is_left_as_it_is() -> None:
-    for text in ("http://127.0.0.1:8000/api/v1/me", "a:b@c", "ratio 1:2 at 12:00", ""):
+    for text in (
+        "http://127.0.0.1:8000/api/v1/me",
+        "http://127.0.0.1:8000/api/v1/users/jane@example.com",
+        "a:b@c",
+        "ratio 1:2 at 12:00",
+        "",
+    ):
         assert logs.mask_uri_passwords(text) == text
