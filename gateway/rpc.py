@@ -25,7 +25,7 @@ import uuid
 from types import TracebackType
 from typing import Any
 
-from amqp.exceptions import AMQPError, ChannelError
+from amqp.exceptions import AMQPError, ChannelError, MessageNacked
 from kombu import Connection, Consumer, Exchange, Producer, Queue
 from kombu.exceptions import OperationalError
 
@@ -225,6 +225,10 @@ class RpcClient:
             serializer="json",
             expiration=timeout,
             retry=False,
+            # A quorum queue confirms once a majority of its nodes hold the call; while it
+            # has no leader (its node was just lost) the confirm waits. Bounded by the
+            # call's own deadline.
+            confirm_timeout=max(timeout, 0.1),
         )
 
     def call(
@@ -261,13 +265,28 @@ class RpcClient:
         body = {"args": list(args), "kwargs": kwargs}
         routing_key = f"{service}.{method}"
 
+        began = time.monotonic()
         for attempt in (1, 2):
             link = self._link()
             try:
                 if not link.has_consumers(service):
                     raise ServiceUnavailable(f"the {service} service is not available")
                 link.waiting_for, link.reply = correlation_id, None
-                self._publish(link, routing_key, body, headers, correlation_id, timeout)
+                remaining = timeout - (time.monotonic() - began)
+                try:
+                    self._publish(link, routing_key, body, headers, correlation_id, remaining)
+                except MessageNacked as exc:
+                    # The broker did not take the call (a quorum queue that lost its leader
+                    # that instant): nothing reached the service, so it is safe to repeat.
+                    link.waiting_for = None
+                    raise ServiceUnavailable(
+                        f"the {service} service did not take the call; try again"
+                    ) from exc
+                except TimeoutError as exc:
+                    # No confirm in time: the call may or may not have been taken.
+                    link.waiting_for = None
+                    self._drop()
+                    raise ServiceTimeout(f"the {service} service did not answer in time") from exc
                 break
             except _CONNECTION_ERRORS as exc:
                 if not _is_connection_lost(exc):
@@ -279,7 +298,7 @@ class RpcClient:
         if link.returned:
             raise ServiceUnavailable(f"the {service} service is not available")
 
-        deadline = time.monotonic() + timeout
+        deadline = began + timeout
         try:
             while link.reply is None:
                 remaining = deadline - time.monotonic()

@@ -12,7 +12,7 @@ import contextlib
 import threading
 from typing import Any
 
-from amqp.exceptions import AMQPError
+from amqp.exceptions import AMQPError, MessageNacked
 from kombu import Connection, Exchange, Producer
 from kombu.exceptions import OperationalError
 
@@ -29,8 +29,13 @@ class Unroutable(Exception):
 class ConfirmingPublisher:
     """One connection, used under a lock, re-opened after any failure."""
 
-    def __init__(self, amqp_uri: str, connect_timeout: float = 5.0) -> None:
+    def __init__(
+        self, amqp_uri: str, connect_timeout: float = 5.0, confirm_timeout: float = 30.0
+    ) -> None:
         self.amqp_uri = amqp_uri
+        #: How long a publish waits for the broker's confirm (a quorum queue that just lost
+        #: its leader confirms once another leads): then it counts as a lost connection.
+        self.confirm_timeout = confirm_timeout
         #: The connection's user: the ``user_id`` of every message published.
         self.user = uri_user(amqp_uri)
         self.connect_timeout = connect_timeout
@@ -117,8 +122,13 @@ class ConfirmingPublisher:
                     serializer="json",
                     delivery_mode=PERSISTENT,
                     retry=False,
+                    confirm_timeout=self.confirm_timeout,
                     **properties,
                 )
+            except MessageNacked as exc:
+                # The broker did not take it (a queue without a leader that instant):
+                # nothing was stored, try again as after a lost connection.
+                raise ConnectionError(f"the broker did not take the message: {exc!r}") from exc
             except _BROKER_ERRORS as exc:
                 self._close()
                 raise ConnectionError(f"publish failed: {exc}") from exc

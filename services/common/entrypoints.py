@@ -30,6 +30,7 @@ from typing import Any
 
 import eventlet
 from amqp.exceptions import ConnectionError as AmqpConnectionError
+from amqp.exceptions import MessageNacked
 from kombu import Exchange, Queue, binding
 from kombu.exceptions import OperationalError
 from nameko.events import SERVICE_POOL
@@ -74,6 +75,7 @@ TRANSIENT = (
     *DATABASE_AWAY,
     SealedValueUnreadable,
     AmqpConnectionError,
+    MessageNacked,
     OperationalError,
     ConnectionError,
 )

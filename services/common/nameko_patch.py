@@ -26,7 +26,7 @@ import logging
 from importlib.metadata import version
 from typing import Any
 
-from amqp.exceptions import ChannelError
+from amqp.exceptions import ChannelError, MessageNacked
 from amqp.exceptions import ConnectionError as AmqpConnectionError
 from kombu.exceptions import OperationalError
 from nameko.messaging import QueueConsumer
@@ -73,8 +73,10 @@ def _handle_result(self: RpcConsumer, message: Any, result: Any, exc_info: Any) 
         return _answer_and_settle(self, message, result, exc_info)
     except BROKER_LOST as exc:
         log.warning("reply to a call lost with the broker connection (%s); it comes back", exc)
-    except ChannelError as exc:
-        log.warning("the broker refused the reply to a call (%s); settled unanswered", exc)
+    except (ChannelError, MessageNacked) as exc:
+        # Refused (a reply key this service may not use) or not taken (the caller's reply
+        # queue without its node that instant): the work is done, the caller times out.
+        log.warning("the broker refused the reply to a call (%r); settled unanswered", exc)
         self.queue_consumer.ack_message(message)
     return result, exc_info
 

@@ -13,6 +13,7 @@ import logging
 from typing import Any
 
 import eventlet
+from amqp.exceptions import MessageNacked
 from kombu import Queue
 from nameko.amqp.publish import Publisher
 from nameko.exceptions import UnknownService
@@ -123,6 +124,10 @@ class _TimedMethod:
             raise ServiceTimeout(f"{self._service} did not answer in time") from exc
         except UnknownService as exc:
             raise ServiceUnavailable(f"the {self._service} service is not available") from exc
+        except MessageNacked as exc:
+            # The broker did not take the call (a quorum queue without a leader that
+            # instant): nothing reached the service.
+            raise ServiceUnavailable(f"the {self._service} service did not take the call") from exc
 
 
 class _TimedService:

@@ -121,6 +121,41 @@ def test_attribute_error_of_the_gateways_own_code_while_waiting_is_not_a_timeout
     assert not links[0].closed
 
 
+def test_a_call_the_broker_nacks_is_service_unavailable_not_a_bug(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # A quorum queue whose leader was lost that instant nacks the call: it was not taken,
+    # so the answer is 503 (clients send it again), never 500.
+    published = []
+
+    def nacked(*args: Any, **kwargs: Any) -> None:
+        published.append(kwargs)
+        raise amqp.exceptions.MessageNacked()
+
+    client, links = client_with(monkeypatch, producer=FakeProducer(nacked))
+    with pytest.raises(ServiceUnavailable, match="did not take the call"):
+        client.call("orders", "approve_order", caller="token", timeout=3)
+    assert len(published) == 1 and links[0].waiting_for is None
+    assert 0 < published[0]["confirm_timeout"] <= 3, "the confirm waits no longer than the call"
+
+
+def test_a_call_without_a_confirm_in_time_is_a_timeout_and_is_not_sent_again(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # No confirm within the call's time: the broker may have taken it, so it is not sent
+    # again (504: "may or may not"), and the link is dropped (its channel still waits).
+    published = []
+
+    def unconfirmed(*args: Any, **kwargs: Any) -> None:
+        published.append(kwargs)
+        raise TimeoutError("timed out")
+
+    client, links = client_with(monkeypatch, producer=FakeProducer(unconfirmed))
+    with pytest.raises(ServiceTimeout):
+        client.call("orders", "approve_order", caller="token")
+    assert len(published) == 1 and len(links) == 1 and links[0].closed
+
+
 @pytest.mark.parametrize(
     ("producer", "status", "code"),
     [
