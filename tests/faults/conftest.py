@@ -16,13 +16,12 @@ import pytest
 from services.common.registry import NAMES as SERVICES
 from tests.support import broker as private_broker
 from tests.support import postgres as private_postgres
-from tests.support.answers import created
-from tests.support.client import Client, unique
-from tests.support.fake_data import mobile
+from tests.support import scenario
+from tests.support.client import Client
 from tests.support.ledger import REPORTS, Ledger
 from tests.support.stack import Stack
-from tests.support.workload import REGION, OrderWorld
-from tests.support.world import ADMIN_PASSWORD, PASSWORD
+from tests.support.workload import OrderWorld
+from tests.support.world import ADMIN_PASSWORD
 
 
 def pytest_terminal_summary(terminalreporter) -> None:
@@ -91,63 +90,8 @@ def admin(fault_stack: Stack) -> Client:
 
 @pytest.fixture(scope="package")
 def order_world(admin: Client, fault_stack: Stack) -> OrderWorld:
-    """A partner with one protected customer, a product, the partner's sales user, one HQ
-    approver per step of an order (the default flow: sales, then finance; nobody decides
-    two steps) and an HQ channel manager (approves filings, enters leads)."""
-    anonymous = Client(fault_stack.url)
-    partner = created(
-        admin.post(
-            "/api/v1/partners",
-            {
-                "code": unique("F"),
-                "name": f"故障测试伙伴 {unique()}",
-                "type": "city_partner",
-                "territory": [REGION],
-            },
-        )
-    )
-
-    def user(partner_id: int | None, roles: list[str]) -> Client:
-        body = {
-            "username": unique("u"),
-            "password": PASSWORD,
-            "display_name": "故障测试",
-            "partner_id": partner_id,
-            "roles": roles,
-        }
-        made = created(admin.post("/api/v1/users", body))
-        return anonymous.login(made["username"], PASSWORD)
-
-    seller = user(partner["id"], ["partner_sales"])
-    approvers = [user(None, ["sales_ops"]), user(None, ["finance"])]
-    channel = user(None, ["channel_manager"])
-    customer = created(
-        seller.post(
-            "/api/v1/customers",
-            {
-                "name": f"乌鲁木齐{unique()}商贸有限公司",
-                "contact_name": "阿依古丽",
-                "phone": mobile(),
-                "region_code": REGION,
-            },
-        )
-    )
-    created(admin.post(f"/api/v1/filings/{customer['filing']['id']}/approve", {"comment": "同意"}))
-    product = created(
-        admin.post(
-            "/api/v1/products",
-            {"sku": unique("SKU-"), "name": "故障测试产品", "unit": "套", "list_price": "1234.50"},
-        )
-    )
-    return OrderWorld(
-        seller=seller,
-        approvers=approvers,
-        channel=channel,
-        customer_id=customer["id"],
-        product_id=product["id"],
-        partner_id=partner["id"],
-        region_code=REGION,
-    )
+    """The world of the scenarios (``tests/support/scenario.py`` ``order_world``)."""
+    return scenario.order_world(admin, fault_stack.url)
 
 
 @pytest.fixture(scope="package")

@@ -23,76 +23,14 @@ import pytest
 from services.common.amqp import ConfirmingPublisher
 from services.common.outbox import make_envelope
 from tests.support.broker import PrivateBroker
-from tests.support.chaos import Chaos
-from tests.support.client import Client, unique
-from tests.support.ledger import REPORTS, Known, Ledger, Reference, Report
+from tests.support.client import Client
+from tests.support.ledger import Ledger
 from tests.support.postgres import PrivatePostgres
+from tests.support.scenario import assert_clean, run_scenario
 from tests.support.stack import ROOT, Stack
-from tests.support.workload import (
-    ORDERS,
-    THREADS,
-    OrderWorld,
-    Outcome,
-    PatientClient,
-    claim_one,
-    file_one,
-    run_orders,
-)
+from tests.support.workload import OrderWorld, Outcome, run_orders
 
 pytestmark = pytest.mark.slow
-
-
-def _references(world: OrderWorld, ledger: Ledger) -> tuple[Reference, Known]:
-    """Quiet work before the faults: the notifications each kind of work should get."""
-    outcome = Outcome()
-    run_orders(world, 1, 1, outcome)
-    (order_id,) = outcome.approved
-    seller = PatientClient(world.seller, outcome, 60)
-    channel = PatientClient(world.channel, outcome, 60)
-    customer_id, filing_id = file_one(seller, channel, world, unique("R"))
-    lead_id, lead_customer_id = claim_one(seller, channel, world, unique("R"))
-    reference = Reference(
-        order=ledger.shape_of(order_id),
-        filing=ledger.shape_of(filing_id, "filing", "filing_submitted"),
-        customer=ledger.shape_of(customer_id, "customer", "filing_approved"),
-        lead=ledger.shape_of(lead_id, "lead", "lead_assigned"),
-    )
-    known = Known(
-        orders=set(ledger.orders()),
-        customers=set(ledger.customers()) | {customer_id, lead_customer_id},
-        leads=set(ledger.leads()) | {lead_id},
-    )
-    return reference, known
-
-
-def _run_scenario(
-    name: str, world: OrderWorld, ledger: Ledger, fault, faults: int
-) -> tuple[Report, list[str]]:
-    reference, known = _references(world, ledger)
-    outcome = Outcome()
-    chaos = Chaos([ORDERS * (i + 1) // (faults + 1) for i in range(faults)], fault)
-    began = time.monotonic()
-    run_orders(world, ORDERS, THREADS, outcome, on_progress=chaos.progress, mixed=True)
-    done = chaos.join()
-    report = Report(name, orders=ORDERS, seconds=time.monotonic() - began, faults=done)
-    ledger.reconcile(report, outcome, reference, known)
-    REPORTS.append(report)
-    return report, done
-
-
-def _assert_clean(report: Report, faults: int, stack: Stack) -> None:
-    summary = "\n".join(report.lines())
-    # A fault may stop a service's work for a moment, never kill its container (which
-    # ``manage.py run`` would quietly start again, with every worker it ran lost).
-    died = [name for name in stack.services if "died; starting it again" in stack.log(name)]
-    assert not died, f"containers died: {died}\n{summary}"
-    assert len(report.faults) == faults, summary
-    assert report.client_failures == 0, summary
-    assert report.approved == report.orders, summary
-    # with every fourth order a filing (index 1, 5, ...) and a lead (index 3, 7, ...)
-    assert report.filed == len(range(1, report.orders, 4)), summary
-    assert report.claimed == len(range(3, report.orders, 4)), summary
-    assert report.clean, summary
 
 
 def test_broker_restarted_three_times_while_orders_are_approved(
@@ -106,8 +44,8 @@ def test_broker_restarted_three_times_while_orders_are_approved(
         how = "killed (SIGKILL)" if kill else "shut down"
         return f"broker restart {index + 1}, {how}, down {seconds:.1f} s"
 
-    report, _ = _run_scenario("broker restarted 3x", order_world, ledger, restart, 3)
-    _assert_clean(report, 3, fault_stack)
+    report, _ = run_scenario("broker restarted 3x", order_world, ledger, restart, 3)
+    assert_clean(report, 3, fault_stack)
 
 
 def test_database_crashed_three_times_while_orders_are_approved(
@@ -117,8 +55,8 @@ def test_database_crashed_three_times_while_orders_are_approved(
         seconds = postgres.restart()
         return f"database crash {index + 1}, down {seconds:.1f} s"
 
-    report, _ = _run_scenario("database crashed 3x", order_world, ledger, crash, 3)
-    _assert_clean(report, 3, fault_stack)
+    report, _ = run_scenario("database crashed 3x", order_world, ledger, crash, 3)
+    assert_clean(report, 3, fault_stack)
 
 
 def test_services_killed_while_handling_events(
@@ -154,8 +92,8 @@ def test_services_killed_while_handling_events(
         fault_stack.start_service(name)
         return f"SIGKILL {name} holding {held} unacknowledged message(s)"
 
-    report, _ = _run_scenario("services killed (SIGKILL)", order_world, ledger, kill, 4)
-    _assert_clean(report, 4, fault_stack)
+    report, _ = run_scenario("services killed (SIGKILL)", order_world, ledger, kill, 4)
+    assert_clean(report, 4, fault_stack)
     assert all("holding 0 " not in fault for fault in report.faults), report.faults
 
 

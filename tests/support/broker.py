@@ -36,18 +36,21 @@ def available() -> bool:
 
 
 class PrivateBroker:
-    def __init__(self, base: Path) -> None:
+    """One node; ``name`` and ``cookie`` given when it is to join others (``join_cluster``:
+    the nodes of a cluster share one Erlang cookie), else a name and cookie of its own."""
+
+    def __init__(self, base: Path, *, name: str | None = None, cookie: str | None = None) -> None:
         self.base = base
-        self.name = f"prm-fault-{secrets.token_hex(3)}@localhost"
+        self.name = name or f"prm-fault-{secrets.token_hex(3)}@localhost"
         self.port = free_port()
         self.dist_port = free_port()
         self.uri = f"amqp://guest:guest@127.0.0.1:{self.port}/"
         home = base / "home"
         for folder in (home, base / "mnesia", base / "log"):
             folder.mkdir(parents=True, exist_ok=True)
-        cookie = home / ".erlang.cookie"
-        cookie.write_text(secrets.token_hex(16))
-        cookie.chmod(0o400)
+        cookie_file = home / ".erlang.cookie"
+        cookie_file.write_text(cookie or secrets.token_hex(16))
+        cookie_file.chmod(0o400)
         (base / "plugins").write_text("[].\n")
         (base / "rabbitmq.conf").write_text(
             f"listeners.tcp.local = 127.0.0.1:{self.port}\nloopback_users = none\n"
@@ -65,11 +68,16 @@ class PrivateBroker:
             "RABBITMQ_PID_FILE": str(base / "node.pid"),
         }
 
-    def _ctl(self, *args: str, timeout: float = 60) -> subprocess.CompletedProcess:
+    def ctl(
+        self, *args: str, timeout: float = 60, input: str | None = None
+    ) -> subprocess.CompletedProcess:
+        """``rabbitmqctl -q ARGS`` against this node (never the machine's own), given
+        ``input`` on its standard input."""
         return subprocess.run(
             [str(RABBITMQ_BIN / "rabbitmqctl"), "-q", "-n", self.name, *args],
             env=self.env,
             cwd=self.base,
+            input=input,
             capture_output=True,
             text=True,
             timeout=timeout,
@@ -86,18 +94,29 @@ class PrivateBroker:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             # await_startup fails at once until the node has registered with epmd.
-            if self._ctl("await_startup", "--timeout", "30").returncode == 0:
+            if self.ctl("await_startup", "--timeout", "30").returncode == 0:
                 return
             time.sleep(0.3)
         raise RuntimeError(f"RabbitMQ node {self.name} did not start: {self.log_tail()}")
 
+    def join_cluster(self, seed: str) -> None:
+        """Join the cluster of node ``seed`` (a running node with the same cookie): the
+        application stops, the node forgets its own data and joins, then starts again."""
+        for args in (("stop_app",), ("join_cluster", seed), ("start_app",)):
+            done = self.ctl(*args, timeout=120)
+            if done.returncode != 0:
+                raise RuntimeError(
+                    f"rabbitmqctl -n {self.name} {' '.join(args)} failed:"
+                    f" {(done.stderr or done.stdout).strip()}"
+                )
+
     def stop(self) -> None:
         """Shut the whole node down (the Erlang VM too) and wait until it is gone."""
-        self._ctl("shutdown", timeout=120)
+        self.ctl("shutdown", timeout=120)
 
     def kill(self) -> None:
         """SIGKILL the node's Erlang VM: no shutdown at all, as when the process is lost."""
-        answer = self._ctl("eval", "list_to_integer(os:getpid()).")
+        answer = self.ctl("eval", "list_to_integer(os:getpid()).")
         pid = int(answer.stdout.strip())
         os.kill(pid, signal.SIGKILL)
         deadline = time.monotonic() + 30
@@ -116,7 +135,7 @@ class PrivateBroker:
 
     def unacknowledged(self) -> dict[str, int]:
         """Messages delivered to a consumer and not yet acknowledged, by queue."""
-        listed = self._ctl("list_queues", "name", "messages_unacknowledged", "--no-table-headers")
+        listed = self.ctl("list_queues", "name", "messages_unacknowledged", "--no-table-headers")
         counts = {}
         for line in listed.stdout.splitlines():
             name, _, count = line.rpartition("\t")

@@ -59,6 +59,8 @@ class Report:
     faults: list[str] = field(default_factory=list)
     seconds: float = 0.0
     converged_after: float = 0.0
+    #: What a scenario counted besides the workload's (timers, deliveries), a line each.
+    counts: list[str] = field(default_factory=list)
 
     @property
     def clean(self) -> bool:
@@ -78,6 +80,7 @@ class Report:
             f"  lost: {show(self.lost)}",
             f"  duplicated: {show(self.duplicated)}",
             f"  unexpected: {show(self.unexpected)}",
+            *(f"  {line}" for line in self.counts),
         ]
 
 
@@ -151,6 +154,49 @@ class Ledger:
             row.id: row
             for row in self._rows("filing", "SELECT id, name, status, customer_id FROM leads")
         }
+
+    def lead_actions(self, ids: list[int]) -> dict[int, Counter]:
+        """Each lead's assignment history: action (assigned, expired, ...) -> times."""
+        if not ids:
+            return {}
+        rows = self._rows(
+            "filing", "SELECT lead_id, action FROM lead_events WHERE lead_id IN :ids", ids=ids
+        )
+        found: dict[int, Counter] = {lead: Counter() for lead in ids}
+        for row in rows:
+            found[row.lead_id][row.action] += 1
+        return found
+
+    def lead_holders(self, ids: list[int]) -> dict[int, tuple[str, int | None]]:
+        """Each lead's status and the partner it is assigned to."""
+        if not ids:
+            return {}
+        rows = self._rows(
+            "filing", "SELECT id, status, assigned_partner_id FROM leads WHERE id IN :ids", ids=ids
+        )
+        return {row.id: (row.status, row.assigned_partner_id) for row in rows}
+
+    def last_message_id(self) -> int:
+        """The newest notification's id (0 for none)."""
+        return self._rows("notify", "SELECT coalesce(max(id), 0) AS top FROM messages")[0].top
+
+    def user_messages(self, user_id: int, after: int) -> list[int]:
+        """The ids of user ``user_id``'s notifications newer than message ``after``."""
+        rows = self._rows(
+            "notify",
+            "SELECT id FROM messages WHERE user_id = :u AND id > :after ORDER BY id",
+            u=user_id,
+            after=after,
+        )
+        return [row.id for row in rows]
+
+    def deliveries(self, channel_id: int) -> list:
+        """Channel ``channel_id``'s deliveries: id, message id, status, attempts."""
+        return self._rows(
+            "notify",
+            "SELECT id, message_id, status, attempts FROM deliveries WHERE channel_id = :c",
+            c=channel_id,
+        )
 
     def messages(self, ids: list[int], subject_type: str = "order") -> dict[int, Shape]:
         if not ids:

@@ -16,6 +16,7 @@ import sys
 import time
 from collections.abc import Mapping
 from pathlib import Path
+from typing import Any, Protocol
 
 import requests
 
@@ -44,13 +45,26 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
+class BrokerAdmin(Protocol):
+    """Makes and deletes users on a broker the machine's ``rabbitmqctl`` does not reach (a
+    node or cluster of a test's own, ``tests/support/cluster.py``)."""
+
+    def apply(self, document: dict[str, Any]) -> str: ...
+
+    def remove_users(self, users: list[str]) -> None: ...
+
+
 class Stack:
     """Starts ``manage.py run`` for each service and gunicorn for the gateway.
 
     The processes get ``base`` (the current environment unless given) updated with
     ``env``; with ``metrics`` the gateway's metrics listen on a port of their own, never
     the public one. Each process has a log file in ``log_dir`` and a process group of its
-    own, so that a signal reaches gunicorn's workers too.
+    own, so that a signal reaches gunicorn's workers too. With ``replicas`` above one,
+    each service runs as that many processes: ``orders``, ``orders-2``, ..., each with the
+    broker login of its service. Broker users are made through ``broker_admin`` when
+    given, else as ``services.common.broker`` makes them (management API, else the
+    machine's ``rabbitmqctl``).
     """
 
     def __init__(
@@ -65,8 +79,18 @@ class Stack:
         gateway_args: tuple[str, ...] = TEST_GATEWAY_ARGS,
         ready_timeout: float = 90.0,
         broker_users: bool = True,
+        replicas: int = 1,
+        broker_admin: BrokerAdmin | None = None,
     ) -> None:
         self.services = services
+        #: Every service process by name -> the service it runs: ``orders``, then its
+        #: other replicas ``orders-2``, ``orders-3``, ...
+        self.service_processes = {
+            name if index == 1 else f"{name}-{index}": name
+            for name in services
+            for index in range(1, replicas + 1)
+        }
+        self.broker_admin = broker_admin
         #: Whether ``start`` gives each process a broker user of its own.
         self.broker_users = broker_users
         self.log_dir = log_dir
@@ -97,7 +121,7 @@ class Stack:
             self.processes[name] = subprocess.Popen(
                 args,
                 cwd=ROOT,
-                env=self.env | self.broker_logins.get(name, {}),
+                env=self.env | self.broker_logins.get(self.service_processes.get(name, name), {}),
                 stdout=log,
                 stderr=subprocess.STDOUT,
                 start_new_session=True,
@@ -121,12 +145,14 @@ class Stack:
         self.manage("migrate", timeout=300)
 
     def start_service(self, name: str) -> None:
-        """Start service ``name`` (``manage.py run``), whether or not it ran before."""
-        self._spawn(name, [sys.executable, "manage.py", "run", name])
+        """Start service process ``name`` (``manage.py run``; a replica's name is its
+        service's with ``-2``, ``-3``, ...), whether or not it ran before."""
+        service = self.service_processes.get(name, name)
+        self._spawn(name, [sys.executable, "manage.py", "run", service])
 
     def stop_service(self, name: str, sig: int = signal.SIGTERM) -> None:
-        """Send ``sig`` to the process (group) of ``name`` and wait for it; killed after
-        20 s. Nothing happens if it is not running."""
+        """Send ``sig`` to the process (group) of ``name`` (a service, or one replica of
+        it) and wait for it; killed after 20 s. Nothing happens if it is not running."""
         process = self.processes.pop(name, None)
         if process is None:
             return
@@ -194,13 +220,17 @@ class Stack:
         passwords = {name: secrets.token_urlsafe(24) for name in broker.process_names()}
         self._provisioned |= set(passwords.values())
         users = [broker.user_name(name, prefix) for name in passwords]
+        document = broker.definitions(passwords, broker.uri_vhost(base), prefix)
         try:
-            broker.apply(broker.definitions(passwords, broker.uri_vhost(base), prefix), base)
+            if self.broker_admin is not None:
+                self.broker_admin.apply(document)
+            else:
+                broker.apply(document, base)
             probe = with_login(base, users[0], passwords[broker.process_names()[0]])
             with Connection(probe, connect_timeout=5) as connection:
                 connection.ensure_connection(max_retries=1)
         except Exception as exc:
-            broker.remove_users(users, base)
+            self._remove_users(users, base)
             self.broker_warning = (
                 f"WARNING: broker users not created ({exc}); the stack shares the login of"
                 " AMQP_URI, and the broker's permissions go untested"
@@ -227,15 +257,22 @@ class Stack:
         """Delete the users ``provision_broker_users`` made."""
         if not self.broker_logins:
             return
-        from services.common import broker
         from services.common.config import DEFAULT_AMQP_URI
 
         base = self.env.get("AMQP_URI") or DEFAULT_AMQP_URI
         users = [login["PRM_BROKER_USER"] for login in self.broker_logins.values()]
-        broker.remove_users(users, base)
+        self._remove_users(users, base)
         for name in self.broker_logins:
             _LOGINS.pop((base, name), None)
         self.broker_logins = {}
+
+    def _remove_users(self, users: list[str], base: str) -> None:
+        if self.broker_admin is not None:
+            self.broker_admin.remove_users(users)
+        else:
+            from services.common import broker
+
+            broker.remove_users(users, base)
 
     def start(self, seed: bool = False) -> None:
         """Migrate (and seed the demo data), start every service and the gateway, and wait
@@ -245,7 +282,7 @@ class Stack:
             self.manage("seed")
         if self.broker_users and not self.broker_logins:
             self.provision_broker_users()
-        for name in self.services:
+        for name in self.service_processes:
             self.start_service(name)
         self.start_gateway()
         self.wait_ready()
