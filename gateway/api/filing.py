@@ -13,7 +13,7 @@ from marshmallow import Schema, fields, validate
 from gateway.api.common import Blueprint, document_errors, idempotent, page_schema, wire
 from gateway.context import authenticated, call, requires
 from gateway.sheets import read_rows
-from services.common.schemas import DecisionIn, RejectIn
+from services.common.schemas import DecisionIn, PageArgs, RejectIn
 from services.filing.schemas import (
     DONE,
     IMPORT_CHUNK_ROWS,
@@ -28,12 +28,17 @@ from services.filing.schemas import (
     DeclineIn,
     FilingListArgs,
     FilingOut,
+    FollowUpIn,
+    FollowUpOut,
     LeadImportJobOut,
     LeadImportListArgs,
     LeadImportOut,
     LeadIn,
     LeadListArgs,
     LeadOut,
+    PoolCustomerOut,
+    PoolListArgs,
+    ReleaseIn,
     RevealIn,
     RevealOut,
     TransferIn,
@@ -129,6 +134,69 @@ def reveal_customer(data: dict, customer_id: int) -> ResponseReturnValue:
     sees, for a reason of 2 to 200 characters; audited (``pii_revealed``, with the reason).
     Another partner's customer is 404."""
     return jsonify(call("filing", "reveal_customer", customer_id, wire(RevealIn, data)))
+
+
+@blp.post("/customers/<int:customer_id>/release")
+@blp.arguments(ReleaseIn)
+@blp.response(200, CustomerOut)
+@document_errors(blp, 401, 403, 404, 409, 422)
+@idempotent(blp, "filing.release_customer")
+@requires("customer.create")
+def release_customer(data: dict, customer_id: int) -> ResponseReturnValue:
+    """Give a protected customer of yours back to the public pool (公海), with a reason of
+    1 to 500 characters. Partners covering its region may claim it; you may claim it again
+    only after your type's ``reclaim_cooldown_days``."""
+    return jsonify(call("filing", "release_customer", customer_id, wire(ReleaseIn, data)))
+
+
+@blp.get("/pool")
+@blp.arguments(PoolListArgs, location="query")
+@blp.response(200, page_schema(PoolCustomerOut))
+@document_errors(blp, 401, 403, 422)
+@authenticated
+def list_pool(args: dict) -> ResponseReturnValue:
+    """The public pool (公海), most recently released first: a partner with ``pool.claim``
+    sees the released customers its territory covers, HQ all of them (and who held each
+    last); contact data masked. Filters: ``region_code`` (a province or city covers its
+    parts), ``q`` (a part of the name), ``industry``."""
+    return jsonify(call("filing", "list_pool", wire(PoolListArgs, args)))
+
+
+@blp.post("/pool/<int:customer_id>/claim")
+@blp.response(200, CustomerOut)
+@document_errors(blp, 401, 403, 404, 409)
+@idempotent(blp, "filing.claim_pool_customer")
+@requires("pool.claim")
+def claim_pool_customer(customer_id: int) -> ResponseReturnValue:
+    """Claim a customer of the pool in your territory: it is yours, protected at once for
+    your protection days, source ``partner``. 409 ``already_claimed`` (another partner was
+    first), ``claim_limit_reached`` (you hold your grade's maximum of protected and pending
+    customers), ``cooldown`` (you released it too recently); 404 outside your territory."""
+    return jsonify(call("filing", "claim_pool_customer", customer_id))
+
+
+@blp.get("/customers/<int:customer_id>/follow-ups")
+@blp.arguments(PageArgs, location="query")
+@blp.response(200, page_schema(FollowUpOut))
+@document_errors(blp, 401, 404, 422)
+@authenticated
+def list_follow_ups(args: dict, customer_id: int) -> ResponseReturnValue:
+    """A customer's follow-ups (跟进记录), newest first: the partner holding it sees its
+    own, HQ all."""
+    return jsonify(call("filing", "list_follow_ups", customer_id, wire(PageArgs, args)))
+
+
+@blp.post("/customers/<int:customer_id>/follow-ups")
+@blp.arguments(FollowUpIn)
+@blp.response(201, FollowUpOut)
+@document_errors(blp, 401, 403, 404, 409, 422)
+@idempotent(blp, "filing.add_follow_up")
+@requires("customer.create")
+def add_follow_up(data: dict, customer_id: int) -> ResponseReturnValue:
+    """Record a visit, call, message or other follow-up of a customer you hold (body 1 to
+    2,000 characters, ``next_at`` the next contact planned); it keeps the customer from
+    idle release for your type's ``idle_release_days``."""
+    return jsonify(call("filing", "add_follow_up", customer_id, wire(FollowUpIn, data))), 201
 
 
 @blp.get("/filings")

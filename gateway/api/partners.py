@@ -11,6 +11,8 @@ from gateway.api.common import Blueprint, document_errors, idempotent, page_sche
 from gateway.context import authenticated, call, requires
 from services.partners.schemas import (
     PartnerCreate,
+    PartnerGradeOut,
+    PartnerGradesIn,
     PartnerListArgs,
     PartnerOut,
     PartnerTypeOut,
@@ -106,8 +108,29 @@ def list_partner_types() -> ResponseReturnValue:
 @document_errors(blp, 401, 403, 404, 422)
 @requires("partner.manage", hq=True)
 def update_partner_type(data: dict, code: str) -> ResponseReturnValue:
-    """Change a type's name, protection days or claim hours."""
+    """Change a type's name, protection days, claim hours, idle release days (null: off)
+    or reclaim cooldown."""
     return jsonify(call("partners", "update_partner_type", code, wire(PartnerTypeUpdate, data)))
+
+
+@blp.get("/partner-grades")
+@blp.response(200, PartnerGradeOut(many=True))
+@document_errors(blp, 401)
+@authenticated
+def list_partner_grades() -> ResponseReturnValue:
+    """The partner grades (等级), the heaviest lead weight first."""
+    return jsonify(call("partners", "list_partner_grades"))
+
+
+@blp.put("/partner-grades")
+@blp.arguments(PartnerGradesIn)
+@blp.response(200, PartnerGradeOut(many=True))
+@document_errors(blp, 401, 403, 409, 422)
+@requires("partner.manage", hq=True)
+def set_partner_grades(data: dict) -> ResponseReturnValue:
+    """Replace the grades with the list given: each is created or changed by its code, the
+    ones left out are removed (409 ``grade_in_use`` while a partner has one)."""
+    return jsonify(call("partners", "set_partner_grades", wire(PartnerGradesIn, data)))
 
 
 @blp.get("/regions")

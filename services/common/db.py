@@ -295,6 +295,17 @@ def try_advisory_lock(session: Session, name: str) -> bool:
     )
 
 
+def advisory_lock(session: Session, name: str) -> None:
+    """Wait for the transaction-scoped lock named ``name`` (held until the transaction
+    ends): writers that decide on a count of rows no row lock covers (a partner's cap on
+    the customers it holds) take turns on it. On SQLite the one writer needs none."""
+    if not is_postgres(session):
+        return
+    from sqlalchemy import text
+
+    session.execute(text("SELECT pg_advisory_xact_lock(hashtext(:name))"), {"name": name})
+
+
 def insert_unique(session: Session, conflict: Exception, *rows: Any) -> None:
     """Insert ``rows`` now; raise ``conflict`` if a unique constraint refuses any.
 

@@ -465,6 +465,9 @@ def transfer_customer(
         )
         previous = customer.owner_partner_id
         customer.owner_partner_id = target
+        # The new owner's idle period starts now: it has not had the customer to follow up.
+        customer.protection_started_at = utcnow()
+        customer.last_follow_up_at = customer.idle_reminder_sent_at = None
         session.flush()
         audit.record(
             uow,

@@ -10,7 +10,7 @@ Lead events carry ``LeadEvent``'s fields: the lead, the partner it is assigned t
 
 from __future__ import annotations
 
-from marshmallow import Schema, fields
+from marshmallow import Schema, fields, validate
 
 from services.common.events import EventSchema
 from services.common.schemas import Id, IsoDateTime, RegionCode
@@ -22,6 +22,10 @@ FILING_REJECTED = "filing_rejected"
 CUSTOMER_TRANSFERRED = "customer_transferred"
 PROTECTION_ENDING = "protection_ending"
 CUSTOMER_RELEASED = "customer_released"
+CUSTOMER_CLAIMED = "customer_claimed"
+IDLE_RELEASE_NEAR = "idle_release_near"
+#: ``CustomerReleased.kind`` (as ``schemas.RELEASE_KINDS``).
+RELEASE_KINDS = ("owner", "idle", "expired")
 LEAD_ASSIGNED = "lead_assigned"
 LEAD_UNASSIGNED = "lead_unassigned"
 LEAD_CLAIMED = "lead_claimed"
@@ -43,7 +47,7 @@ class Step(EventSchema):
 
 class CustomerEvent(EventSchema):
     """Something happened to a customer: ``protection_ending`` (its protection ends within
-    days) and ``customer_released`` (it went to the public pool) carry only this."""
+    days) carries only this."""
 
     customer_id = Id(strict=True, required=True)
     customer_name = fields.String(required=True)
@@ -81,6 +85,30 @@ class CustomerTransferred(CustomerEvent):
     reason = fields.String(required=True)
 
 
+class CustomerReleased(CustomerEvent):
+    """``customer_released``: the customer went to the public pool; ``partner_id`` is the
+    partner that held it. ``kind``: ``expired`` (its protection ended), ``owner`` (the
+    partner gave it back, ``reason`` saying why) or ``idle`` (no follow-up for the
+    partner type's idle days). Events from before ``kind`` load as ``expired``."""
+
+    kind = fields.String(load_default="expired", validate=validate.OneOf(RELEASE_KINDS))
+    reason = fields.String(load_default=None, allow_none=True)
+
+
+class CustomerClaimed(CustomerEvent):
+    """``customer_claimed``: ``partner_id`` took the customer from the public pool; it is
+    protected for it until ``protected_until``. The partner that released it is not named:
+    it is another partner's business who took it."""
+
+
+class IdleReleaseNear(CustomerEvent):
+    """``idle_release_near``: the owner has not followed the customer up, which goes to
+    the pool at ``release_at`` unless a follow-up is recorded before; told once per idle
+    period."""
+
+    release_at = IsoDateTime(required=True)
+
+
 class LeadEvent(EventSchema):
     """``lead_assigned``, ``lead_unassigned`` (back in the HQ queue),
     ``lead_claim_deadline_near`` and ``lead_expired`` carry only this."""
@@ -112,7 +140,9 @@ EVENTS: dict[str, type[Schema]] = {
     FILING_REJECTED: FilingRejected,
     CUSTOMER_TRANSFERRED: CustomerTransferred,
     PROTECTION_ENDING: CustomerEvent,
-    CUSTOMER_RELEASED: CustomerEvent,
+    CUSTOMER_RELEASED: CustomerReleased,
+    CUSTOMER_CLAIMED: CustomerClaimed,
+    IDLE_RELEASE_NEAR: IdleReleaseNear,
     LEAD_ASSIGNED: LeadEvent,
     LEAD_UNASSIGNED: LeadEvent,
     LEAD_CLAIMED: LeadClaimed,

@@ -1,23 +1,24 @@
 """The filing service's timer: reminders before protections and claim deadlines end, and
-what happens when they have ended (customers released, leads moved on)."""
+what happens when they have ended (customers released, leads moved on); customers nobody
+followed up released for idleness, with a reminder before."""
 
 from __future__ import annotations
 
 import logging
 from datetime import datetime, timedelta
+from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 
-from services.common import audit
 from services.common.context import Caller
 from services.common.db import try_advisory_lock
 from services.common.errors import ServiceTimeout, ServiceUnavailable
 from services.common.unit_of_work import UnitOfWork
-from services.filing import customers, events, imports, rules
+from services.filing import customers, events, imports, pool, rules
 from services.filing.customers import Covering
 from services.filing.models import Customer, Lead, LeadEvent
 from services.filing.routing import Assigner, Terms, emit_routed, lead_event
-from services.filing.schemas import ASSIGNED, PROTECTED
+from services.filing.schemas import ASSIGNED, EXPIRED, IDLE, PROTECTED
 
 log = logging.getLogger(__name__)
 #: Who releases customers whose protection ended, in the audit trail.
@@ -26,13 +27,20 @@ TIMER = Caller.system_caller("filing")
 #: Rows one tick handles at most of each kind; the rest wait for the next tick.
 BATCH = 500
 EXPIRE_BATCH = 200
+#: Partners whose terms one tick asks for idle release, in turns of partner id; and a
+#: customer idle for less than this many days is nobody's concern yet.
+IDLE_PARTNERS = 50
+IDLE_FLOOR_DAYS = 1
+#: The partner id after which the next tick's turn of idle release starts (per process:
+#: a replica that takes over starts from the first partner).
+_idle_turn = {"after": 0}
 
 
 def run(uow: UnitOfWork, covering: Covering, terms: Terms, now: datetime) -> None:
     """One replica does a tick: protections ending are announced once, ended ones release
     their customers, claim deadlines near are announced once, leads whose deadline passed
-    move on to the next partner or back to HQ, and lead uploads never completed are
-    dropped."""
+    move on to the next partner or back to HQ, customers nobody followed up are announced
+    and then released, and lead uploads never completed are dropped."""
     with uow:
         if not try_advisory_lock(uow.session, "filing.housekeeping"):
             return
@@ -40,8 +48,11 @@ def run(uow: UnitOfWork, covering: Covering, terms: Terms, now: datetime) -> Non
         # advisory lock stays held so that no other replica moves the same leads.
         assigner = Assigner(uow.session, covering, terms)
         expiring = claims_to_expire(uow, assigner, now)
+        idle_days = idle_terms(uow, terms, now)
         remind_protection_ending(uow, now)
         release_expired(uow, now)
+        remind_idle(uow, idle_days, now)
+        release_idle(uow, idle_days, now)
         remind_claim_deadlines(uow, now)
         expire_claims(uow, assigner, expiring, now)
         imports.forget_abandoned(uow, now)
@@ -78,19 +89,111 @@ def release_expired(uow: UnitOfWork, now: datetime, limit: int = BATCH) -> int:
         .limit(limit)
     ).all()
     for customer in found:
-        partner_id = customer.owner_partner_id
-        rules.release(customer)
-        customers.release_keys(uow.session, customer)
-        audit.record(
-            uow,
-            TIMER,
-            audit.CUSTOMER_RELEASED,
-            subject_type="customer",
-            subject_id=customer.id,
-            detail={"partner_id": partner_id, "reason": "protection ended"},
-        )
-        uow.emit(events.CUSTOMER_RELEASED, customers.customer_event(events.CustomerEvent, customer))
+        pool.release(uow, TIMER, customer, EXPIRED, "protection ended", now)
     return len(found)
+
+
+def _idle_since() -> Any:
+    # ``rules.idle_since`` in SQL: a follow-up is recorded after its protection started
+    # (``rules.start_protection`` forgets the earlier ones).
+    return func.coalesce(
+        Customer.last_follow_up_at, Customer.protection_started_at, Customer.created_at
+    )
+
+
+def idle_terms(
+    uow: UnitOfWork, terms: Terms, now: datetime, limit: int = IDLE_PARTNERS
+) -> dict[int, int]:
+    """``{partner_id: idle_release_days}`` of this tick's turn of partners holding a
+    customer idle for at least ``IDLE_FLOOR_DAYS``, of those whose type releases idle
+    customers. Reads only (the partners service is asked now). Inside the caller's
+    ``with uow:``."""
+    owners = _idle_owners(uow, now, _idle_turn["after"], limit)
+    if len(owners) < limit and _idle_turn["after"]:
+        owners += [o for o in _idle_owners(uow, now, 0, limit - len(owners)) if o not in owners]
+    _idle_turn["after"] = owners[-1] if len(owners) >= limit else 0
+    found = {}
+    for partner_id in owners:
+        try:
+            partner = terms(partner_id)
+        except (ServiceUnavailable, ServiceTimeout) as exc:
+            log.warning("idle release of partner %s not checked: %s", partner_id, exc)
+            continue
+        days = (partner or {}).get("idle_release_days")
+        if days is not None:
+            found[partner_id] = days
+    return found
+
+
+def _idle_owners(uow: UnitOfWork, now: datetime, after: int, limit: int) -> list[int]:
+    return list(
+        uow.session.scalars(
+            select(Customer.owner_partner_id)
+            .where(
+                Customer.status == PROTECTED,
+                Customer.owner_partner_id > after,
+                _idle_since() <= now - timedelta(days=IDLE_FLOOR_DAYS),
+            )
+            .group_by(Customer.owner_partner_id)
+            .order_by(Customer.owner_partner_id)
+            .limit(limit)
+        )
+    )
+
+
+def remind_idle(
+    uow: UnitOfWork, idle_days: dict[int, int], now: datetime, limit: int = BATCH
+) -> int:
+    """Tell the owner once per idle period, ``rules.IDLE_REMINDER_DAYS`` before, that a
+    customer it has not followed up goes to the pool (``idle_release_near``). Inside the
+    caller's ``with uow:``."""
+    told = 0
+    for partner_id, days in idle_days.items():
+        found = uow.session.scalars(
+            select(Customer)
+            .where(
+                Customer.owner_partner_id == partner_id,
+                Customer.status == PROTECTED,
+                Customer.idle_reminder_sent_at.is_(None),
+                _idle_since() <= now - timedelta(days=days - rules.IDLE_REMINDER_DAYS),
+            )
+            .limit(limit)
+        ).all()
+        for customer in found:
+            if not rules.idle_reminder_due(customer, days, now):
+                continue
+            customer.idle_reminder_sent_at = now
+            release_at = rules.idle_since(customer) + timedelta(days=days)
+            uow.emit(
+                events.IDLE_RELEASE_NEAR,
+                customers.customer_event(events.IdleReleaseNear, customer, release_at=release_at),
+            )
+            told += 1
+    return told
+
+
+def release_idle(
+    uow: UnitOfWork, idle_days: dict[int, int], now: datetime, limit: int = BATCH
+) -> int:
+    """Customers their owner has not followed up for its type's ``idle_release_days`` go
+    to the pool, as a release by the owner would (``customer_released``, kind ``idle``).
+    Inside the caller's ``with uow:``."""
+    released = 0
+    for partner_id, days in idle_days.items():
+        found = uow.session.scalars(
+            select(Customer)
+            .where(
+                Customer.owner_partner_id == partner_id,
+                Customer.status == PROTECTED,
+                _idle_since() <= now - timedelta(days=days),
+            )
+            .limit(limit)
+        ).all()
+        for customer in found:
+            if rules.idle_release_due(customer, days, now):
+                pool.release(uow, TIMER, customer, IDLE, "idle", now)
+                released += 1
+    return released
 
 
 def remind_claim_deadlines(

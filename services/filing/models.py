@@ -1,5 +1,5 @@
-"""Tables of the filing service (customers and their keys, filings, leads, transfers) and
-the values of their status columns.
+"""Tables of the filing service (customers and their keys, filings, leads, transfers, the
+public pool's moves, follow-ups) and the values of their status columns.
 
 A contact's name, phone and street address are personal data, stored sealed
 (``services.common.sealing``); the phone (and a customer's address, for the near-duplicate
@@ -62,6 +62,15 @@ class Customer(Base):
     protection_days: Mapped[int] = mapped_column(Integer)
     protected_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
     reminder_sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    #: When the owner's protection began (approval, a lead or pool claim, a transfer):
+    #: with ``last_follow_up_at``, where idle release counts from.
+    protection_started_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    #: The owner's latest follow-up (跟进记录) since its protection began.
+    last_follow_up_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    #: When the owner was told that idle release is near, once per idle period.
+    idle_reminder_sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    #: When the customer last went to the public pool (公海); None while it never did.
+    released_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     lead_id: Mapped[int | None] = mapped_column()
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
@@ -233,6 +242,40 @@ class Transfer(Base):
     reason: Mapped[str] = mapped_column(Text)
     user_id: Mapped[int | None] = mapped_column()
     at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class PoolMove(Base):
+    """A customer went to the public pool (``released``: by its owner, for idleness or at
+    the end of its protection, with ``kind`` and ``reason``) or was taken from it
+    (``claimed``). The latest release by a partner starts its reclaim cooldown."""
+
+    __tablename__ = "pool_moves"
+    __table_args__ = (Index("ix_pool_moves_customer_partner", "customer_id", "partner_id"),)
+
+    id: Mapped[int] = mapped_column(BigIntPK, primary_key=True, autoincrement=True)
+    customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id"))
+    partner_id: Mapped[int] = mapped_column()
+    action: Mapped[str] = mapped_column(String(10))  # POOL_ACTIONS
+    kind: Mapped[str | None] = mapped_column(String(10))  # RELEASE_KINDS
+    reason: Mapped[str | None] = mapped_column(Text)
+    user_id: Mapped[int | None] = mapped_column()
+    at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class FollowUp(Base):
+    """A visit, call or message the owner of a customer recorded (跟进记录)."""
+
+    __tablename__ = "follow_ups"
+    __table_args__ = (Index("ix_follow_ups_customer", "customer_id", "id"),)
+
+    id: Mapped[int] = mapped_column(BigIntPK, primary_key=True, autoincrement=True)
+    customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id"))
+    partner_id: Mapped[int] = mapped_column()
+    kind: Mapped[str] = mapped_column(String(10))  # FOLLOW_UP_KINDS
+    body: Mapped[str] = mapped_column(Text)
+    next_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    created_by: Mapped[int | None] = mapped_column()
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
 class ApprovalFlow(Base):

@@ -24,6 +24,7 @@ from services.filing.schemas import (
     FILING_APPROVED,
     FILING_REJECTED,
     FROM_HQ,
+    FROM_PARTNER,
     PROTECTED,
     REJECTED,
     RELEASED,
@@ -41,6 +42,10 @@ DEFAULT_FILING_FLOW = [
 ]
 #: Days before its protection ends that the owner of a customer is told, once.
 REMINDER_DAYS = 7
+#: Days before idle release that the owner of a customer is told, once.
+IDLE_REMINDER_DAYS = 7
+#: Days a partner waits to claim again a customer it released when its type sets none.
+DEFAULT_RECLAIM_COOLDOWN_DAYS = 30
 #: Hours before a claim deadline that the assigned partner is told, once.
 DEADLINE_REMINDER_HOURS = 12
 #: The protection of a customer claimed from a lead routed before partner types had terms.
@@ -157,7 +162,7 @@ def approve(
         filing.status, filing.decided_at = FILING_APPROVED, now
         customer = filing.customer
         customer.status = PROTECTED
-        customer.protected_until = protected_until(now, customer.protection_days)
+        start_protection(customer, now)
     return outcome, flow
 
 
@@ -234,9 +239,101 @@ def extend_protection(customer: Customer | None, partner_id: int, approved_at: d
     return False
 
 
-def release(customer: Customer) -> None:
-    """The customer's protection has ended: it goes to the public pool (公海)."""
+def release(customer: Customer, now: datetime) -> None:
+    """The customer goes to the public pool (公海): its protection has ended, its owner
+    gave it back or nobody followed it up."""
     customer.status = RELEASED
+    customer.released_at = now
+
+
+def check_releasable(customer: Customer, caller: Caller) -> None:
+    """Only a partner gives back a customer, and only a protected one (a pending filing
+    is decided first)."""
+    if caller.partner_id is None:
+        raise Forbidden("customers are given back by the partner that holds them")
+    if customer.status != PROTECTED:
+        raise InvalidState(f"only protected customers are released; this one is {customer.status}")
+
+
+def check_claim(
+    customer: Customer,
+    terms: dict,
+    held: int,
+    last_release: datetime | None,
+    now: datetime,
+) -> None:
+    """A partner with ``terms`` (``partners.partner_terms``: ``max_protected_customers``,
+    ``reclaim_cooldown_days``) holding ``held`` protected or pending customers, which last
+    released this one at ``last_release``, claims it from the pool: only a released
+    customer (409 ``already_claimed``), within its cap (409 ``claim_limit_reached``) and
+    outside its cooldown (409 ``cooldown``)."""
+    if customer.status != RELEASED:
+        raise Conflict("the customer has been claimed by another partner", "already_claimed")
+    cap = terms.get("max_protected_customers")
+    if cap is not None and held >= cap:
+        raise Conflict(
+            f"you already hold {held} protected or pending customers, your limit is {cap}",
+            "claim_limit_reached",
+        )
+    days = terms.get("reclaim_cooldown_days")
+    days = DEFAULT_RECLAIM_COOLDOWN_DAYS if days is None else days
+    if last_release is not None and now < last_release + timedelta(days=days):
+        until = last_release + timedelta(days=days)
+        raise Conflict(
+            f"you released this customer; you may claim it again from {until.isoformat()}",
+            "cooldown",
+        )
+
+
+def claim_from_pool(customer: Customer, partner_id: int, days: int, now: datetime) -> None:
+    """The customer is ``partner_id``'s, protected for ``days`` from now, source
+    ``partner`` (the partner found it in the pool itself)."""
+    customer.owner_partner_id = partner_id
+    customer.source = FROM_PARTNER
+    customer.status = PROTECTED
+    customer.protection_days = days
+    start_protection(customer, now)
+
+
+def start_protection(customer: Customer, now: datetime) -> None:
+    """A new owner's protection begins now: its period, reminders and idle count anew."""
+    customer.protection_started_at = now
+    customer.protected_until = protected_until(now, customer.protection_days)
+    customer.reminder_sent_at = None
+    customer.idle_reminder_sent_at = None
+    customer.last_follow_up_at = None
+
+
+def idle_since(customer: Customer) -> datetime:
+    """Where a customer's idleness counts from: its owner's latest follow-up, or the start
+    of its protection without one (the filing's day for customers from before that was
+    kept)."""
+    marks = [m for m in (customer.last_follow_up_at, customer.protection_started_at) if m]
+    return max(marks) if marks else customer.created_at
+
+
+def idle_release_due(customer: Customer, days: int | None, now: datetime) -> bool:
+    """Whether the protected customer is released for idleness: no follow-up for
+    ``days`` (None: the owner's partner type releases nobody for it)."""
+    return (
+        days is not None
+        and customer.status == PROTECTED
+        and now >= idle_since(customer) + timedelta(days=days)
+    )
+
+
+def idle_reminder_due(customer: Customer, days: int | None, now: datetime) -> bool:
+    """Whether the owner is told now that idle release is near: ``IDLE_REMINDER_DAYS``
+    before it, once per idle period (a follow-up starts a new one)."""
+    if days is None or customer.status != PROTECTED or customer.idle_reminder_sent_at:
+        return False
+    return now >= idle_since(customer) + timedelta(days=days - IDLE_REMINDER_DAYS)
+
+
+def recorded_follow_up(customer: Customer, now: datetime) -> None:
+    """The owner followed the customer up: its idle period starts again."""
+    customer.last_follow_up_at = now
+    customer.idle_reminder_sent_at = None
 
 
 # -- leads ------------------------------------------------------------------------------
@@ -323,6 +420,7 @@ def claimed_customer(lead: Lead, partner_id: int, phone: str | None, now: dateti
         owner_partner_id=partner_id,
         protection_days=days,
         protected_until=protected_until(now, days),
+        protection_started_at=now,
         lead_id=lead.id,
     )
     if not customer.region_code:

@@ -15,6 +15,7 @@ from services.common.schemas import (
     RegionCode,
     WireSchema,
     phone_number,
+    visible_text,
 )
 from services.filing.keys import (
     NAME_NFKC_MAX_LENGTH,
@@ -36,6 +37,16 @@ CUSTOMER_SOURCES = (FROM_PARTNER, FROM_HQ)
 #: ``Filing.status``.
 FILING_PENDING, FILING_APPROVED, FILING_REJECTED = "pending", "approved", "rejected"
 FILING_STATUSES = (FILING_PENDING, FILING_APPROVED, FILING_REJECTED)
+
+#: ``PoolMove.action`` and, of a release, its ``kind``: the owner gave the customer back,
+#: nobody followed it up for the partner type's idle days, or its protection ended.
+POOL_RELEASED, POOL_CLAIMED = "released", "claimed"
+POOL_ACTIONS = (POOL_RELEASED, POOL_CLAIMED)
+BY_OWNER, IDLE, EXPIRED = "owner", "idle", "expired"
+RELEASE_KINDS = (BY_OWNER, IDLE, EXPIRED)
+
+#: ``FollowUp.kind``.
+FOLLOW_UP_KINDS = ("visit", "call", "message", "other")
 
 #: ``Lead.status``.
 UNASSIGNED, ASSIGNED, CLAIMED = "unassigned", "assigned", "claimed"
@@ -221,6 +232,75 @@ class CustomerListArgs(PageArgs):
 class TransferIn(WireSchema):
     partner_id = Id(required=True)
     reason = fields.String(required=True, validate=validate.Length(min=1, max=500))
+
+
+def _said(value: str) -> None:
+    """A validator of free text: something besides blanks, and no code point a reader
+    cannot see (line breaks and tabs aside)."""
+    if not value.strip():
+        raise ValidationError("must not be blank")
+    visible_text(value.replace("\r\n", "").replace("\n", "").replace("\t", ""))
+
+
+class ReleaseIn(WireSchema):
+    reason = fields.String(
+        required=True,
+        validate=[validate.Length(min=1, max=500), _said],
+        metadata={
+            "description": "why the customer is given back, kept with the release: not blank,"
+            " no invisible or control characters (line breaks and tabs aside)"
+        },
+    )
+
+
+class PoolListArgs(PageArgs):
+    region_code = RegionCode(metadata={"description": "a province, city or district"})
+    q = fields.String(
+        validate=validate.Length(max=100), metadata={"description": "a part of the name"}
+    )
+    industry = fields.String(validate=validate.Length(max=100))
+
+
+class PoolCustomerOut(WireSchema):
+    """A customer in the public pool, its contact data masked."""
+
+    id = fields.Integer()
+    name = fields.String()
+    uscc = fields.String(allow_none=True)
+    contact_name = fields.String(metadata={"description": "masked"})
+    phone = fields.String(metadata={"description": "masked"})
+    address = fields.String(allow_none=True, metadata={"description": "masked"})
+    region_code = fields.String()
+    industry = fields.String(allow_none=True)
+    released_at = IsoDateTime(allow_none=True)
+    released_by_partner_id = fields.Integer(
+        allow_none=True, metadata={"description": "HQ only: the partner that last held it"}
+    )
+
+
+class FollowUpIn(WireSchema):
+    kind = fields.String(required=True, validate=validate.OneOf(FOLLOW_UP_KINDS))
+    body = fields.String(
+        required=True,
+        validate=[validate.Length(min=1, max=2000), _said],
+        metadata={
+            "description": "what was done or said: not blank, no invisible or control"
+            " characters (line breaks and tabs aside)"
+        },
+    )
+    next_at = IsoDateTime(
+        load_default=None, allow_none=True, metadata={"description": "the next contact planned"}
+    )
+
+
+class FollowUpOut(WireSchema):
+    id = fields.Integer()
+    customer_id = fields.Integer()
+    kind = fields.String(metadata={"enum": list(FOLLOW_UP_KINDS)})
+    body = fields.String()
+    next_at = IsoDateTime(allow_none=True)
+    created_by = fields.Integer(allow_none=True)
+    created_at = IsoDateTime()
 
 
 class FilingListArgs(PageArgs):

@@ -9,10 +9,10 @@ from services.common.entrypoints import event_handler, rpc, timer
 from services.common.errors import InvalidInput
 from services.common.events import load_event
 from services.common.rpc import ServiceRpc
-from services.common.schemas import DecisionIn, FlowIn, RejectIn, load, load_id
+from services.common.schemas import DecisionIn, FlowIn, PageArgs, RejectIn, load, load_id
 from services.common.service import ServiceBase
 from services.common.timeutil import utcnow
-from services.filing import customers, housekeeping, imports, leads
+from services.filing import customers, follow_ups, housekeeping, imports, leads, pool
 from services.filing.import_timer import ImportWaker, import_timer
 from services.filing.schemas import (
     QUEUED,
@@ -21,10 +21,13 @@ from services.filing.schemas import (
     CustomerListArgs,
     DeclineIn,
     FilingListArgs,
+    FollowUpIn,
     LeadImportIn,
     LeadImportListArgs,
     LeadIn,
     LeadListArgs,
+    PoolListArgs,
+    ReleaseIn,
     RevealIn,
     TransferIn,
 )
@@ -86,6 +89,39 @@ class FilingService(ServiceBase):
         return customers.transfer_customer(
             self.uow, self.caller, load_id(customer_id), data, self.partners.partners_covering
         )
+
+    # -- the public pool and follow-ups -------------------------------------------------
+
+    @rpc(idempotent=True)
+    def release_customer(self, customer_id: int, payload: dict) -> dict:
+        """The partner holding a protected customer gives it back to the pool."""
+        reason = load(ReleaseIn, payload)["reason"]
+        return pool.release_customer(self.uow, self.caller, load_id(customer_id), reason)
+
+    @rpc
+    def list_pool(self, query: dict) -> dict:
+        """A page of the pool the caller sees (its territory; HQ: all), masked."""
+        args = load(PoolListArgs, query)
+        return pool.list_pool(self.uow, self.caller, args, self.partners.get_partner)
+
+    @rpc(idempotent=True)
+    def claim_pool_customer(self, customer_id: int) -> dict:
+        """A partner covering its region claims a customer from the pool."""
+        return pool.claim_customer(
+            self.uow, self.caller, load_id(customer_id), self.partners.partners_covering
+        )
+
+    @rpc(idempotent=True)
+    def add_follow_up(self, customer_id: int, payload: dict) -> dict:
+        """The partner holding a customer records a follow-up."""
+        data = load(FollowUpIn, payload)
+        return follow_ups.add_follow_up(self.uow, self.caller, load_id(customer_id), data)
+
+    @rpc
+    def list_follow_ups(self, customer_id: int, query: dict) -> dict:
+        """A page of a customer's follow-ups, newest first."""
+        args = load(PageArgs, query)
+        return follow_ups.list_follow_ups(self.uow, self.caller, load_id(customer_id), args)
 
     @rpc
     def list_filings(self, query: dict) -> dict:

@@ -153,6 +153,56 @@ TEMPLATES: dict[tuple[str, str], Template] = {
             "The protection of {customer_name} has ended; the customer is now in the public pool.",
         ),
     ),
+    ("customer_released", "owner"): Template(
+        "customer",
+        "customer_id",
+        zh=(
+            "客户已退回公海：{customer_name}",
+            "客户「{customer_name}」已由贵方退回公海。原因：{reason}",
+        ),
+        en=(
+            "Customer given back: {customer_name}",
+            "{customer_name} was given back to the public pool. Reason: {reason}",
+        ),
+    ),
+    ("customer_released", "idle"): Template(
+        "customer",
+        "customer_id",
+        zh=(
+            "客户因长期未跟进已释放到公海：{customer_name}",
+            "客户「{customer_name}」长期没有跟进记录，已释放到公海。",
+        ),
+        en=(
+            "Customer released for lack of follow-up: {customer_name}",
+            "{customer_name} had no follow-up for too long and is now in the public pool.",
+        ),
+    ),
+    ("customer_claimed", ""): Template(
+        "customer",
+        "customer_id",
+        zh=(
+            "已从公海领取客户：{customer_name}",
+            "客户「{customer_name}」已从公海领取，保护期至 {protected_until}。",
+        ),
+        en=(
+            "Customer claimed from the pool: {customer_name}",
+            "{customer_name} was claimed from the public pool; protected until {protected_until}.",
+        ),
+    ),
+    ("idle_release_near", ""): Template(
+        "customer",
+        "customer_id",
+        zh=(
+            "客户即将因未跟进被释放：{customer_name}",
+            "客户「{customer_name}」长期没有跟进记录，将于 {release_at} 释放到公海；"
+            "在此之前添加跟进记录即可保留。",
+        ),
+        en=(
+            "No follow-up, release near: {customer_name}",
+            "{customer_name} has had no follow-up and goes to the public pool at "
+            "{release_at}; record a follow-up before then to keep it.",
+        ),
+    ),
     ("customer_transferred", "in"): Template(
         "customer",
         "customer_id",
@@ -285,7 +335,7 @@ TEMPLATES: dict[tuple[str, str], Template] = {
 }
 
 _MONEY_FIELDS = ("total_amount", "contract_amount", "amount")
-_TIME_FIELDS = ("protected_until", "claim_deadline", "approved_at")
+_TIME_FIELDS = ("protected_until", "claim_deadline", "approved_at", "release_at")
 
 
 def language_of(value: str | None) -> str:

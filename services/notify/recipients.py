@@ -48,6 +48,8 @@ PARTNER_EVENTS: dict[str, str] = {
     "filing_rejected": "customer.create",
     "protection_ending": "customer.create",
     "customer_released": "customer.create",
+    "customer_claimed": "customer.create",
+    "idle_release_near": "customer.create",
     "lead_assigned": "lead.claim",
     "lead_claim_deadline_near": "lead.claim",
     "order_approved": "order.create",
@@ -98,6 +100,8 @@ def audiences(kind: str, data: dict[str, Any]) -> list[Audience]:
         if data.get("partner_id") is None and kind.startswith("lead_"):
             return []  # a lead left in the HQ queue tells no partner
         variant = "reversal" if data.get("kind") == "reversal" else ""
+        if kind == "customer_released" and data.get("kind") in ("owner", "idle"):
+            variant = str(data["kind"])  # given back or idle, not the end of a protection
         return [
             Audience(
                 PARTNER_EVENTS[kind],

@@ -35,12 +35,14 @@ DELIVERY_STATUSES = (PENDING, SENT, FAILED, CANCELLED)
 #: The events that tell somebody something; a channel subscribes to some (none: all).
 EVENT_KINDS = (
     "commission_entry_created",
+    "customer_claimed",
     "customer_released",
     "customer_transferred",
     "filing_approved",
     "filing_rejected",
     "filing_step_waiting",
     "filing_submitted",
+    "idle_release_near",
     "lead_assigned",
     "lead_claim_deadline_near",
     "order_approved",

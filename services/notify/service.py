@@ -135,7 +135,15 @@ class NotifyService(ServiceBase):
 
     @event_handler("filing", "customer_released")
     def on_customer_released(self, event: dict) -> None:
-        self._notify("customer_released", event, load_event(filing_events.CustomerEvent, event))
+        self._notify("customer_released", event, load_event(filing_events.CustomerReleased, event))
+
+    @event_handler("filing", "customer_claimed")
+    def on_customer_claimed(self, event: dict) -> None:
+        self._notify("customer_claimed", event, load_event(filing_events.CustomerClaimed, event))
+
+    @event_handler("filing", "idle_release_near")
+    def on_idle_release_near(self, event: dict) -> None:
+        self._notify("idle_release_near", event, load_event(filing_events.IdleReleaseNear, event))
 
     @event_handler("filing", "customer_transferred")
     def on_customer_transferred(self, event: dict) -> None:

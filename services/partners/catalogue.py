@@ -34,6 +34,10 @@ PERMISSIONS: tuple[Permission, ...] = (
     Permission("filing.approve", "审批报备", (HQ,)),
     Permission("lead.create", "录入线索", (HQ,)),
     Permission("lead.claim", "申领线索", (PARTNER,)),
+    # HQ hands a lead to a partner covering its region by hand (POST /leads/{id}/assign).
+    Permission("lead.assign", "分配线索", (HQ,)),
+    # The public pool (公海): seeing released customers and claiming them.
+    Permission("pool.claim", "公海领取客户", (PARTNER,)),
     Permission("product.manage", "管理产品", (HQ,)),
     Permission("order.create", "创建订单", (PARTNER,)),
     Permission("order.approve.sales", "订单审批（销售运营）", (HQ,)),
@@ -79,7 +83,14 @@ SEED_ROLES: tuple[SeedRole, ...] = (
         "渠道经理",
         HQ,
         # Settles filing disputes and transfers by calling the contacts.
-        ("filing.approve", "customer.transfer", "lead.create", "report.read", REVEAL),
+        (
+            "filing.approve",
+            "customer.transfer",
+            "lead.create",
+            "lead.assign",
+            "report.read",
+            REVEAL,
+        ),
     ),
     SeedRole("marketing", "市场人员", HQ, ("lead.create", "report.read")),
     SeedRole(
@@ -113,6 +124,7 @@ SEED_ROLES: tuple[SeedRole, ...] = (
         (
             "customer.create",
             "lead.claim",
+            "pool.claim",
             "order.create",
             "report.read",
             "user.manage",
@@ -128,7 +140,7 @@ SEED_ROLES: tuple[SeedRole, ...] = (
         "partner_sales",
         "伙伴销售",
         PARTNER,
-        ("customer.create", "lead.claim", "order.create", REVEAL),
+        ("customer.create", "lead.claim", "pool.claim", "order.create", REVEAL),
     ),
 )
 
@@ -136,4 +148,28 @@ SEED_PARTNER_TYPES: tuple[tuple[str, str, int, int], ...] = (
     # code, name, protection days, claim hours
     ("city_partner", "城市合伙人", 180, 72),
     ("provincial_agent", "省级代理", 180, 72),
+)
+
+#: A partner type's ``reclaim_cooldown_days`` unless HQ sets another.
+DEFAULT_RECLAIM_COOLDOWN_DAYS = 30
+
+
+@dataclass(frozen=True)
+class SeedGrade:
+    code: str
+    name: str
+    max_protected_customers: int | None
+    protection_days: int | None
+    lead_weight: int
+
+
+#: The grades a new installation starts with (partners migration 0010 writes them once;
+#: HQ changes them with PUT /partner-grades). The caps leave a standard partner room for
+#: a salesperson's working set, and give silver and gold partners four and ten times that;
+#: the weights make a gold partner get three leads for a standard partner's one when both
+#: cover a region equally closely. None of them overrides the type's protection days.
+SEED_GRADES: tuple[SeedGrade, ...] = (
+    SeedGrade("gold", "金牌", 500, None, 3),
+    SeedGrade("silver", "银牌", 200, None, 2),
+    SeedGrade("standard", "普通", 50, None, 1),
 )

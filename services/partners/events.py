@@ -6,12 +6,14 @@ codes 6-digit strings.
 
 ``partner_created``, ``partner_updated``, ``partner_suspended``, ``partner_activated``,
 ``partner_terminated`` (``PartnerChanged``)
-    The partner as it is after the change, as ``GET /partners/{id}`` shows it.
+    The partner as it is after the change, as ``GET /partners/{id}`` shows it (its
+    ``grade`` too; events written before grades existed have none).
 ``territory_changed`` (``TerritoryChanged``)
     What decides who covers a region: the partner's type, status, parent and territory.
     Follows every partner event, and a change of the type or parent.
 ``partner_type_changed`` (``PartnerTypeChanged``)
-    HQ changed a partner type's name, protection days or claim hours.
+    HQ changed a partner type's name, protection days, claim hours, idle release days or
+    reclaim cooldown.
 ``user_changed`` (``UserChanged``)
     A user was created or changed (roles, activity, profile, password).
 ``role_changed`` (``RoleChanged``)
@@ -47,6 +49,9 @@ class PartnerChanged(EventSchema):
     type = fields.String(required=True)
     parent_id = Id(strict=True, required=True, allow_none=True)
     status = fields.String(required=True)
+    # A grade changes no caller's rights; the event tells it for consumers that show or
+    # count partners by grade.
+    grade = fields.String(allow_none=True, load_default=None)
     territory = fields.List(RegionCode(), required=True)
     # No contact data: personal data stays sealed in the partners database, and no
     # consumer needs it.
@@ -71,6 +76,8 @@ class PartnerTypeChanged(EventSchema):
     name = fields.String(required=True)
     protection_days = fields.Integer(required=True)
     claim_hours = fields.Integer(required=True)
+    idle_release_days = fields.Integer(allow_none=True, load_default=None)
+    reclaim_cooldown_days = fields.Integer(load_default=30)
 
 
 class UserChanged(EventSchema):

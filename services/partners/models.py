@@ -35,6 +35,28 @@ class PartnerType(Base):
     name: Mapped[str] = mapped_column(String(100))
     protection_days: Mapped[int] = mapped_column(Integer, default=180)
     claim_hours: Mapped[int] = mapped_column(Integer, default=72)
+    #: A protected customer without a follow-up for this many days goes back to the public
+    #: pool (filing's idle release); None turns idle release off for the type.
+    idle_release_days: Mapped[int | None] = mapped_column(Integer)
+    #: How long a partner that released a customer (or let its protection end) must wait
+    #: before it may claim that customer from the pool again.
+    reclaim_cooldown_days: Mapped[int] = mapped_column(Integer, default=30, server_default="30")
+
+
+class PartnerGrade(Base):
+    """A grade (等级) HQ gives partners: the cap on the customers a partner holds, maybe
+    its own protection days, and its weight when leads are shared among partners that
+    cover a region equally closely."""
+
+    __tablename__ = "partner_grades"
+
+    code: Mapped[str] = mapped_column(String(40), primary_key=True)
+    name: Mapped[str] = mapped_column(String(100))
+    #: At most this many protected or pending customers per partner; None: no cap.
+    max_protected_customers: Mapped[int | None] = mapped_column(Integer)
+    #: Replaces the partner type's protection days when set.
+    protection_days: Mapped[int | None] = mapped_column(Integer)
+    lead_weight: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
 
 
 class Partner(Base):
@@ -46,6 +68,10 @@ class Partner(Base):
     type: Mapped[str] = mapped_column(ForeignKey("partner_types.code"))
     parent_id: Mapped[int | None] = mapped_column(ForeignKey("partners.id"), index=True)
     status: Mapped[str] = mapped_column(String(20), default=ACTIVE)
+    #: A ``PartnerGrade`` code, or None. Not a foreign key (adding one to an existing table
+    #: would rebuild it on SQLite): ``grades`` checks it, and refuses to remove a grade in
+    #: use.
+    grade: Mapped[str | None] = mapped_column(String(40), index=True)
     #: Personal data, stored sealed (services/common/sealing.py); never searched.
     contact_name: Mapped[str | None] = mapped_column(Sealed)
     contact_phone: Mapped[str | None] = mapped_column(Sealed)

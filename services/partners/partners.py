@@ -20,7 +20,8 @@ from services.common.schemas import dump, page_of
 from services.common.scoping import get_scoped, scoped
 from services.common.unit_of_work import UnitOfWork
 from services.partners import events, rules
-from services.partners.models import Partner, PartnerType, TerritoryRegion
+from services.partners.grades import grade_for_partner
+from services.partners.models import Partner, PartnerGrade, PartnerType, TerritoryRegion
 from services.partners.regions import load_regions
 from services.partners.schemas import ACTIVE, SUSPENDED, TERMINATED, PartnerOut, PartnerTypeOut
 
@@ -137,26 +138,45 @@ def get_partner(uow: UnitOfWork, caller: Caller, partner_id: int) -> dict:
         return dump_partner(partner, caller)
 
 
-def _terms(partner: Partner, partner_type: PartnerType, territory_code: str | None) -> dict:
+def _terms(
+    partner: Partner,
+    partner_type: PartnerType,
+    grade: PartnerGrade | None,
+    territory_code: str | None,
+) -> dict:
+    """What filing holds a partner to: from its type, and from its grade where it has one
+    (a grade's protection days replace the type's; without a grade there is no cap and the
+    lead weight is 1)."""
     return {
         "partner_id": partner.id,
         "code": partner.code,
         "type": partner.type,
         "territory_code": territory_code,
         "specificity": region_rules.specificity(territory_code) if territory_code else 0,
-        "protection_days": partner_type.protection_days,
+        "protection_days": (
+            grade.protection_days
+            if grade is not None and grade.protection_days is not None
+            else partner_type.protection_days
+        ),
         "claim_hours": partner_type.claim_hours,
+        "grade": grade.code if grade is not None else None,
+        "max_protected_customers": grade.max_protected_customers if grade is not None else None,
+        "lead_weight": grade.lead_weight if grade is not None else 1,
+        "idle_release_days": partner_type.idle_release_days,
+        "reclaim_cooldown_days": partner_type.reclaim_cooldown_days,
     }
 
 
 def partner_terms(uow: UnitOfWork, partner_id: int) -> dict | None:
-    """An active partner's protection days and claim hours; None if not active."""
+    """An active partner's terms (``_terms``): protection days, claim hours, its grade's
+    cap and lead weight, its type's idle release and cooldown; None if not active."""
     with uow:
         session = uow.session
         partner = session.get(Partner, partner_id)
         if partner is None or partner.status != ACTIVE:
             return None
-        return _terms(partner, session.get(PartnerType, partner.type), None)
+        grade = session.get(PartnerGrade, partner.grade) if partner.grade else None
+        return _terms(partner, session.get(PartnerType, partner.type), grade, None)
 
 
 def partners_covering(uow: UnitOfWork, region_code: str) -> list[dict]:
@@ -171,14 +191,15 @@ def partners_covering(uow: UnitOfWork, region_code: str) -> list[dict]:
     candidates = [*region_rules.ancestors(region_code), region_code]
     with uow:
         rows = uow.session.execute(
-            select(Partner, TerritoryRegion.region_code, PartnerType)
+            select(Partner, TerritoryRegion.region_code, PartnerType, PartnerGrade)
             .join(TerritoryRegion, TerritoryRegion.partner_id == Partner.id)
             .join(PartnerType, PartnerType.code == Partner.type)
+            .outerjoin(PartnerGrade, PartnerGrade.code == Partner.grade)
             .where(TerritoryRegion.region_code.in_(candidates), Partner.status == ACTIVE)
         ).all()
         found = [
-            _terms(partner, partner_type, territory_code)
-            for partner, territory_code, partner_type in rows
+            _terms(partner, partner_type, grade, territory_code)
+            for partner, territory_code, partner_type, grade in rows
             if region_rules.covers(territory_code, region_code)
         ]
     return sorted(found, key=lambda row: (-row["specificity"], row["partner_id"]))
@@ -193,6 +214,7 @@ def create_partner(uow: UnitOfWork, caller: Caller, data: dict) -> dict:
     with uow:
         session = uow.session
         _partner_type(session, data["type"])
+        grade_for_partner(session, data.get("grade"))
         _check_parent(session, None, data.get("parent_id"))
         taken = select(Partner.id).where(func.lower(Partner.code) == data["code"].lower())
         if session.scalar(taken):
@@ -209,7 +231,8 @@ def create_partner(uow: UnitOfWork, caller: Caller, data: dict) -> dict:
 
 
 def update_partner(uow: UnitOfWork, caller: Caller, partner_id: int, data: dict) -> dict:
-    """HQ changes a partner that is not terminated; a new type or parent is checked."""
+    """HQ changes a partner that is not terminated; a new type, grade or parent is
+    checked."""
     caller.require_hq("partner.manage")
     with uow:
         session = uow.session
@@ -217,6 +240,8 @@ def update_partner(uow: UnitOfWork, caller: Caller, partner_id: int, data: dict)
         rules.check_changeable(partner)
         if "type" in data:
             _partner_type(session, data["type"])
+        if "grade" in data:
+            grade_for_partner(session, data["grade"])
         if "parent_id" in data:
             _check_parent(session, partner, data["parent_id"])
         for key, value in data.items():
@@ -276,7 +301,8 @@ def list_partner_types(uow: UnitOfWork) -> list[dict]:
 
 
 def update_partner_type(uow: UnitOfWork, caller: Caller, code: str, data: dict) -> dict:
-    """HQ changes a partner type's name, protection days or claim hours."""
+    """HQ changes a partner type's name, protection days, claim hours, idle release days
+    or reclaim cooldown."""
     caller.require_hq("partner.manage")
     with uow:
         session = uow.session

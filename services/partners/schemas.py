@@ -8,7 +8,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from marshmallow import fields, validate
+from marshmallow import ValidationError, fields, validate
 
 from services.common.audit import ACTIONS as AUDIT_ACTIONS
 from services.common.regions import ADDRESS_RESOLVE_MAX
@@ -98,6 +98,11 @@ _MASKED = (
 _MASKED_OF_USER = _MASKED + "; a user always sees its own"
 
 
+_GRADE_DOC = "a code of GET /partner-grades, or null"
+#: A grade's code: as a partner's or role's code, visible ASCII only.
+_grade_code = fields.String(validate=_code, allow_none=True, metadata={"description": _GRADE_DOC})
+
+
 class PartnerOut(WireSchema):
     id = fields.Integer()
     code = fields.String()
@@ -105,6 +110,7 @@ class PartnerOut(WireSchema):
     type = fields.String()
     parent_id = fields.Integer(allow_none=True)
     status = fields.String()
+    grade = fields.String(allow_none=True, metadata={"description": _GRADE_DOC})
     territory = fields.List(fields.String())
     contact_name = fields.String(allow_none=True, metadata={"description": _MASKED})
     contact_phone = fields.String(allow_none=True, metadata={"description": _MASKED})
@@ -117,6 +123,9 @@ class PartnerCreate(WireSchema):
     name = fields.String(required=True, validate=_name, metadata=_NAME_RULE)
     type = fields.String(required=True, validate=validate.Length(min=1, max=40))
     parent_id = Id(load_default=None, allow_none=True)
+    grade = fields.String(
+        load_default=None, allow_none=True, validate=_code, metadata={"description": _GRADE_DOC}
+    )
     territory = fields.List(RegionCode(), load_default=list, validate=validate.Length(max=200))
     contact_name = fields.String(load_default=None, allow_none=True, validate=_person)
     contact_phone = fields.String(load_default=None, allow_none=True, validate=phone_number)
@@ -127,6 +136,7 @@ class PartnerUpdate(WireSchema):
     name = fields.String(validate=_name, metadata=_NAME_RULE)
     type = fields.String(validate=validate.Length(min=1, max=40))
     parent_id = Id(allow_none=True)
+    grade = _grade_code
     contact_name = fields.String(allow_none=True, validate=_person)
     contact_phone = fields.String(allow_none=True, validate=phone_number)
     contact_email = fields.Email(allow_none=True, validate=_email)
@@ -144,17 +154,94 @@ class TerritoryIn(WireSchema):
     territory = fields.List(RegionCode(), required=True, validate=validate.Length(max=200))
 
 
+_IDLE_DOC = {
+    "description": "a protected customer without a follow-up for this many days goes back to"
+    " the public pool; null: never"
+}
+_COOLDOWN_DOC = {
+    "description": "days a partner waits before claiming a customer it released (or let"
+    " expire) back from the pool"
+}
+
+
 class PartnerTypeOut(WireSchema):
     code = fields.String()
     name = fields.String()
     protection_days = fields.Integer()
     claim_hours = fields.Integer()
+    idle_release_days = fields.Integer(allow_none=True, metadata=_IDLE_DOC)
+    reclaim_cooldown_days = fields.Integer(metadata=_COOLDOWN_DOC)
 
 
 class PartnerTypeUpdate(WireSchema):
     name = fields.String(validate=validate.Length(min=1, max=100))
     protection_days = fields.Integer(validate=validate.Range(min=1, max=3650))
     claim_hours = fields.Integer(validate=validate.Range(min=1, max=720))
+    idle_release_days = fields.Integer(
+        strict=True, allow_none=True, validate=validate.Range(min=1, max=3650), metadata=_IDLE_DOC
+    )
+    reclaim_cooldown_days = fields.Integer(
+        strict=True, validate=validate.Range(min=0, max=3650), metadata=_COOLDOWN_DOC
+    )
+
+
+#: How many grades an installation may have (PUT /partner-grades sends them all).
+MAX_GRADES = 50
+
+
+class PartnerGradeOut(WireSchema):
+    code = fields.String()
+    name = fields.String()
+    max_protected_customers = fields.Integer(
+        allow_none=True,
+        metadata={"description": "cap on a partner's protected and pending customers; null: none"},
+    )
+    protection_days = fields.Integer(
+        allow_none=True,
+        metadata={"description": "replaces the partner type's protection days; null: the type's"},
+    )
+    lead_weight = fields.Integer(
+        metadata={"description": "share of leads among partners covering a region equally closely"}
+    )
+
+
+class PartnerGradeIn(WireSchema):
+    code = fields.String(required=True, validate=_code)
+    name = fields.String(
+        required=True,
+        validate=[validate.Length(min=1, max=100), visible_text],
+        metadata={"description": "no invisible or control characters (zero-width, bidi marks)"},
+    )
+    max_protected_customers = fields.Integer(
+        strict=True,
+        load_default=None,
+        allow_none=True,
+        validate=validate.Range(min=0, max=1_000_000),
+    )
+    protection_days = fields.Integer(
+        strict=True, load_default=None, allow_none=True, validate=validate.Range(min=1, max=3650)
+    )
+    lead_weight = fields.Integer(
+        strict=True, load_default=1, validate=validate.Range(min=1, max=100)
+    )
+
+
+def _distinct_codes(grades: list[dict]) -> None:
+    codes = [grade["code"].lower() for grade in grades]
+    if len(codes) != len(set(codes)):
+        raise ValidationError("each code once (whatever its letter case)")
+
+
+class PartnerGradesIn(WireSchema):
+    grades = fields.List(
+        fields.Nested(PartnerGradeIn),
+        required=True,
+        validate=[validate.Length(max=MAX_GRADES), _distinct_codes],
+        metadata={
+            "description": "every grade, each code once (whatever its letter case): those"
+            " missing are removed (409 grade_in_use while a partner has one)"
+        },
+    )
 
 
 class RegionOut(WireSchema):

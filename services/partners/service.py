@@ -1,6 +1,6 @@
-"""The partners service's entry points: partners, territories, regions, people, roles and
-sign-in. Each loads its input and calls one use case (``partners``, ``regions``,
-``signin``, ``users``, ``roles``) with the unit of work and the caller.
+"""The partners service's entry points: partners, grades, territories, regions, people,
+roles and sign-in. Each loads its input and calls one use case (``partners``, ``grades``,
+``regions``, ``signin``, ``users``, ``roles``) with the unit of work and the caller.
 
 Passwords and refresh tokens cross the bus sealed (``sealing.seal_for``): they arrive
 sealed for this service and are opened here, and a refresh token leaves sealed for the
@@ -17,11 +17,12 @@ from services.common.schemas import load, load_id, load_key
 from services.common.sealing import opened_field, seal_for
 from services.common.service import ServiceBase
 from services.common.timeutil import utcnow
-from services.partners import audit, partners, regions, roles, signin, users
+from services.partners import audit, grades, partners, regions, roles, signin, users
 from services.partners.schemas import (
     AuditListArgs,
     LoginIn,
     PartnerCreate,
+    PartnerGradesIn,
     PartnerListArgs,
     PartnerTypeUpdate,
     PartnerUpdate,
@@ -153,7 +154,8 @@ class PartnersService(ServiceBase):
 
     @rpc
     def partner_terms(self, partner_id: int) -> dict | None:
-        """An active partner's protection days and claim hours; None if it is not active."""
+        """An active partner's terms (protection days, claim hours, its grade's cap and lead
+        weight, idle release and cooldown); None if it is not active."""
         return partners.partner_terms(self.uow, load_id(partner_id, "partner_id"))
 
     @rpc
@@ -167,6 +169,19 @@ class PartnersService(ServiceBase):
         code = load_key(code)
         data = load(PartnerTypeUpdate, payload)
         return partners.update_partner_type(self.uow, self.caller, code, data)
+
+    # -- grades -------------------------------------------------------------------------
+
+    @rpc
+    def list_partner_grades(self) -> list[dict]:
+        """Every partner grade."""
+        return grades.list_grades(self.uow)
+
+    @rpc
+    def set_partner_grades(self, payload: dict) -> list[dict]:
+        """HQ replaces the partner grades with the list given."""
+        data = load(PartnerGradesIn, payload)
+        return grades.set_grades(self.uow, self.caller, data["grades"])
 
     # -- regions ------------------------------------------------------------------------
 

@@ -120,6 +120,20 @@ ID_ROUTES: dict[tuple[str, str], IdRow] = {
         NOT_FOUND,
         lambda w: {"reason": "核实联系方式"},
     ),
+    ("POST", "/api/v1/customers/<int:customer_id>/release"): IdRow(
+        ("customer.protected", "customer.ordered"), NOT_FOUND, lambda w: {"reason": "不要了"}
+    ),
+    ("GET", "/api/v1/customers/<int:customer_id>/follow-ups"): IdRow(
+        ("customer.pending", "customer.protected", "customer.ordered"), NOT_FOUND
+    ),
+    ("POST", "/api/v1/customers/<int:customer_id>/follow-ups"): IdRow(
+        ("customer.pending", "customer.protected"),
+        NOT_FOUND,
+        lambda w: {"kind": "call", "body": "打个电话"},
+    ),
+    # A's customer in the pool is outside B's territory: B cannot claim it, nor tell it
+    # from a customer that does not exist.
+    ("POST", "/api/v1/pool/<int:customer_id>/claim"): IdRow(("customer.released",), NOT_FOUND),
     ("GET", "/api/v1/filings/<int:filing_id>"): IdRow(
         ("filing.pending", "filing.protected", "filing.ordered"), NOT_FOUND
     ),
@@ -245,6 +259,18 @@ LIST_ROUTES: dict[str, ListRow] = {
             {"status": "pending"},
         ],
     ),
+    "/api/v1/pool": ListRow(
+        "customer",
+        lambda w: [
+            {},
+            {"region_code": A_CITY},
+            {"region_code": A_DISTRICT},
+            {"q": w.a.rows["customer.released"].read()["name"]},
+            {"industry": "软件"},
+        ],
+        # Only a query that names what A's released customer is shows it to A.
+        control=lambda role, query: "industry" not in query,
+    ),
     "/api/v1/filings": ListRow(
         "filing",
         lambda w: [{}, {"partner_id": w.a.id}, {"status": "pending"}, {"status": "approved"}],
@@ -345,6 +371,7 @@ SHARED_ROUTES: dict[str, tuple[Callable[[W], list[dict]], dict[str, int]]] = {
     "/api/v1/products": (lambda w: [{}, {"q": w.product["sku"]}], EVERYONE),
     "/api/v1/roles": (lambda w: [{}, {"scope": "partner"}], READERS),
     "/api/v1/partner-types": (lambda w: [{}], EVERYONE),
+    "/api/v1/partner-grades": (lambda w: [{}], EVERYONE),
     "/api/v1/permissions": (lambda w: [{}], EVERYONE),
     "/api/v1/regions": (lambda w: [{}, {"parent": "450000"}, {"parent": A_CITY}], EVERYONE),
     "/api/v1/regions/resolve": (lambda w: [{"address": "广西南宁市兴宁区民主路1号"}], EVERYONE),
@@ -455,6 +482,18 @@ MASS_ASSIGNMENT: dict[tuple[str, str], MassRow] = {
         lambda w: f"/api/v1/customers/{_b(w, 'customer.protected')}/reveal",
         lambda w: {"reason": "核实联系方式"},
         lambda w: w.b.rows["customer.protected"].read(),
+    ),
+    ("POST", "/api/v1/customers/<int:customer_id>/release"): MassRow(
+        ADMIN,
+        lambda w: f"/api/v1/customers/{_b(w, 'customer.protected')}/release",
+        lambda w: {"reason": "不要了"},
+        lambda w: w.b.rows["customer.protected"].read(),
+    ),
+    ("POST", "/api/v1/customers/<int:customer_id>/follow-ups"): MassRow(
+        ADMIN,
+        lambda w: f"/api/v1/customers/{_b(w, 'customer.protected')}/follow-ups",
+        lambda w: {"kind": "call", "body": "打个电话"},
+        lambda w: _total(w.hq, f"/api/v1/customers/{_b(w, 'customer.protected')}/follow-ups"),
     ),
     ("POST", "/api/v1/leads/<int:lead_id>/decline"): MassRow(
         ADMIN,

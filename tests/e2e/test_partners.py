@@ -361,8 +361,17 @@ def test_partner_types_are_listed_for_every_user(world: World) -> None:
     assert {"city_partner", "provincial_agent"} <= types.keys()
     assert types["city_partner"]["name"] == "城市合伙人"
     for item in types.values():
-        assert item.keys() == {"code", "name", "protection_days", "claim_hours"}
+        assert item.keys() == {
+            "code",
+            "name",
+            "protection_days",
+            "claim_hours",
+            "idle_release_days",
+            "reclaim_cooldown_days",
+        }
         assert item["protection_days"] > 0 and item["claim_hours"] > 0
+        assert item["idle_release_days"] is None or item["idle_release_days"] > 0
+        assert item["reclaim_cooldown_days"] >= 0
 
 
 def test_hq_changes_a_partner_types_protection_days(admin: Client) -> None:

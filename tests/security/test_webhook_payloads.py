@@ -132,6 +132,8 @@ def test_partner_bound_deliveries_name_no_other_partner(
     }
     publish_new("filing", "protection_ending", customer)
     publish_new("filing", "customer_released", customer | {"status": "released"})
+    publish_new("filing", "customer_claimed", customer)
+    publish_new("filing", "idle_release_near", customer | {"release_at": later})
     publish_new(
         "filing",
         "lead_claim_deadline_near",

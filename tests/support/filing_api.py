@@ -15,7 +15,8 @@ from sqlalchemy.engine import Engine
 
 import manage
 from services.common.db import make_engine
-from tests.support.client import Client
+from tests.support.answers import ok
+from tests.support.client import Client, unique
 from tests.support.events import approved_event, publish
 from tests.support.fake_data import company, mobile, uscc
 
@@ -110,3 +111,23 @@ def sole_coverage(admin: Client, regions: list[str], keep: list[dict]) -> Iterat
     finally:
         for partner_id in suspended:
             admin.post(f"/api/v1/partners/{partner_id}/activate")
+
+
+@contextmanager
+def graded(admin: Client, partner: dict, max_protected: int) -> Iterator[None]:
+    """While inside, ``partner`` has a grade of its own capping it at ``max_protected``."""
+    grades = ok(admin.get("/api/v1/partner-grades"))
+    code = unique("g").replace("_", "-")[:20]
+    mine = {"code": code, "name": "公海测试", "max_protected_customers": max_protected}
+    ok(admin.put("/api/v1/partner-grades", {"grades": [*grades, mine]}))
+    ok(admin.patch(f"/api/v1/partners/{partner['id']}", {"grade": code}))
+    try:
+        yield
+    finally:
+        ok(admin.patch(f"/api/v1/partners/{partner['id']}", {"grade": None}))
+        current = ok(admin.get("/api/v1/partner-grades"))
+        ok(
+            admin.put(
+                "/api/v1/partner-grades", {"grades": [g for g in current if g["code"] != code]}
+            )
+        )

@@ -57,6 +57,7 @@ STATE_REFUSALS = {
     # An id or a code in the body that names no row: the body's 404.
     "unknown_partner",
     "unknown_partner_type",
+    "unknown_grade",
     "unknown_product",
     "unknown_region",
     # The customer an order names: not protected for the caller's partner, or kept with
@@ -87,6 +88,11 @@ RULES_BEYOND_SCHEMA: dict[str, dict[str, str]] = {
     # Described: no invisible or control code points (a unique name that reads the same).
     "POST /api/v1/partners": {"name": "no invisible or control characters"},
     "PATCH /api/v1/partners/{partner_id}": {"name": "no invisible or control characters"},
+    # Described: not blank, no invisible or control characters (line breaks and tabs aside).
+    "POST /api/v1/customers/{customer_id}/release": {"reason": "no invisible or blank text"},
+    "POST /api/v1/customers/{customer_id}/follow-ups": {"body": "no invisible or blank text"},
+    # Described: each code once, whatever its letter case (uniqueItems cannot say it).
+    "PUT /api/v1/partner-grades": {"grades": "each code once, whatever its letter case"},
 }
 #: 422s for rules the document does not state yet, per operation and the field named:
 #: findings of this fuzzing, each to be left out of here once the document states it.

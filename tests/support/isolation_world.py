@@ -32,8 +32,10 @@ PARTNER_ROLES = ("partner_admin", "partner_sales")
 A_CITY, A_DISTRICT = "450100", "450102"  # 南宁市, 兴宁区: no other test's partner covers it
 B_CITY, B_DISTRICT = "460100", "460105"  # 海口市, 秀英区
 SETTLED_PERIOD = "2025-01"
-#: Channels that hear of nothing while the tests run, so that their rows stay as they are.
-QUIET_EVENTS = ["customer_released"]
+#: Channels that hear of nothing while the tests run, so that their rows stay as they are
+#: (a claim deadline 72 hours away is reminded of 12 hours before it; the world's customer
+#: released to the pool would be heard of under ``customer_released``).
+QUIET_EVENTS = ["lead_claim_deadline_near"]
 
 CUSTOMERS = "/api/v1/customers"
 FILINGS = "/api/v1/filings"
@@ -41,6 +43,7 @@ LEADS = "/api/v1/leads"
 ORDERS = "/api/v1/orders"
 ENTRIES = "/api/v1/commissions"
 STATEMENTS = "/api/v1/commission/statements"
+POOL = "/api/v1/pool"
 NOTIFICATIONS = "/api/v1/notifications"
 CHANNELS = "/api/v1/notification-channels"
 
@@ -135,6 +138,21 @@ class _Builder:
             "filing", customer["filing"]["id"], self.read(self.hq, filing_path)
         )
         return customer
+
+    def released(self, side: Side, district: str) -> None:
+        """A customer of the side given back to the public pool (公海): its territory's
+        partners see it in the pool, nobody else."""
+        customer = self.customer(side, "released", district, approve=True)
+        path = f"{CUSTOMERS}/{customer['id']}/release"
+        ok(side.clients["partner_sales"].post(path, {"reason": "客户暂无需求"}))
+        assert side.rows["customer.released"].read()["status"] == "released"
+
+    def follow_up(self, side: Side, label: str) -> None:
+        """A follow-up of the side's customer ``label``, its text a marker."""
+        body = f"跟进{unique('f')}"
+        path = f"{CUSTOMERS}/{side.rows[label].id}/follow-ups"
+        ok(side.clients["partner_sales"].post(path, {"kind": "visit", "body": body}), 201)
+        side.markers.append(body)
 
     def lead(self, side: Side, district: str) -> dict:
         body = {
@@ -252,6 +270,8 @@ def build_world(admin: Client, anonymous: Client) -> IsolationWorld:
     build.customer(a, "pending", A_DISTRICT, approve=False)
     build.customer(a, "protected", A_DISTRICT, approve=True)  # no orders: its row stays put
     ordered = build.customer(a, "ordered", A_DISTRICT, approve=True)
+    build.released(a, A_DISTRICT)
+    build.follow_up(a, "customer.protected")
     build.lead(a, A_DISTRICT)
     for label in ("draft", "submitted", "approved"):
         build.order(a, label, ordered, product)
@@ -269,6 +289,7 @@ def build_world(admin: Client, anonymous: Client) -> IsolationWorld:
     build.channel(a, "sales_own", "partner_sales", "user")
 
     b_customer = build.customer(b, "protected", B_DISTRICT, approve=True)
+    build.released(b, B_DISTRICT)
     build.lead(b, B_DISTRICT)
     for label in ("draft", "submitted"):
         build.order(b, label, b_customer, product)
