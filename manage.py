@@ -27,6 +27,8 @@ python manage.py broker move-queues        the queues declared as they must be (
                                            it too); refused while a queue has consumers
 python manage.py testing age-customer --id N --until ISO [--clear-reminder]
 python manage.py testing age-lead --id N --until ISO
+python manage.py testing age-idle --id N --since ISO
+python manage.py testing age-release --id N --partner P --at ISO
 python manage.py testing stored-channel --id N
 python manage.py testing lose-channel-key --id N
 python manage.py testing put-stored-channel-target --id N --stored VALUE
@@ -527,6 +529,45 @@ def age_lead(lead_id: int, until: datetime) -> None:
         lead.claim_deadline = until
 
 
+def age_idle(customer_id: int, since: datetime) -> None:
+    """Customer ``customer_id``'s protection began at ``since`` (a follow-up recorded
+    later stays where it is): the filing timer counts its idle period from then. Test runs
+    only: an idle period of months cannot be waited for."""
+    _testing_only()
+    since = _aware(since)
+    from services.filing.models import Customer
+
+    with _session("filing") as session:
+        customer = session.get(Customer, customer_id, with_for_update=True)
+        if customer is None:
+            raise TestingRefused(f"no customer {customer_id}")
+        customer.protection_started_at = since
+
+
+def age_release(customer_id: int, partner_id: int, at: datetime) -> None:
+    """Partner ``partner_id``'s releases of customer ``customer_id`` happened at ``at``:
+    its cooldown counts from then. Test runs only."""
+    _testing_only()
+    at = _aware(at)
+    from sqlalchemy import update
+
+    from services.filing.models import PoolMove
+    from services.filing.schemas import POOL_RELEASED
+
+    with _session("filing") as session:
+        moved = session.execute(
+            update(PoolMove)
+            .where(
+                PoolMove.customer_id == customer_id,
+                PoolMove.partner_id == partner_id,
+                PoolMove.action == POOL_RELEASED,
+            )
+            .values(at=at)
+        )
+        if not moved.rowcount:
+            raise TestingRefused(f"partner {partner_id} never released customer {customer_id}")
+
+
 def _channel_table():
     from services.notify.models import Channel
 
@@ -590,6 +631,10 @@ def cmd_testing(args: argparse.Namespace) -> None:
         age_customer(args.id, datetime.fromisoformat(args.until), args.clear_reminder)
     elif args.action == "age-lead":
         age_lead(args.id, datetime.fromisoformat(args.until))
+    elif args.action == "age-idle":
+        age_idle(args.id, datetime.fromisoformat(args.since))
+    elif args.action == "age-release":
+        age_release(args.id, args.partner, datetime.fromisoformat(args.at))
     elif args.action == "stored-channel":
         print(json.dumps(stored_channel(args.id)))
     elif args.action == "lose-channel-key":
@@ -638,6 +683,13 @@ def main() -> None:
         action.add_argument("--until", required=True, help="ISO 8601 time with a zone")
         if name == "age-customer":
             action.add_argument("--clear-reminder", action="store_true")
+    idle = testing_actions.add_parser("age-idle")
+    idle.add_argument("--id", type=int, required=True)
+    idle.add_argument("--since", required=True, help="ISO 8601 time with a zone")
+    released = testing_actions.add_parser("age-release")
+    released.add_argument("--id", type=int, required=True)
+    released.add_argument("--partner", type=int, required=True)
+    released.add_argument("--at", required=True, help="ISO 8601 time with a zone")
     for name in ("stored-channel", "lose-channel-key", "put-stored-channel-target"):
         action = testing_actions.add_parser(name)
         action.add_argument("--id", type=int, required=True)

@@ -11,24 +11,21 @@ database's times (``aged``), for the timer to find.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
-from functools import cache
 from typing import Any
 
 import pytest
-from sqlalchemy import text
-from sqlalchemy.engine import Engine
 
-from services.common.db import make_engine
 from tests.support.answers import assert_problem, ok
 from tests.support.client import Client
 from tests.support.filing_api import (
     CUSTOMERS,
     FILINGS,
+    age_idle,
+    age_release,
     customer_body,
     file_customer,
     filing_rows,
@@ -77,35 +74,15 @@ def pool_ids(user: Client, **query: Any) -> set[int]:
     return {c["id"] for c in ok(user.get(POOL, params={"per_page": 100, **query}))["items"]}
 
 
-@cache
-def _filing_db() -> Engine:
-    return make_engine(os.environ["FILING_DATABASE_URL"], pool_size=1, max_overflow=1)
-
-
 def aged(customer_id: int, days: float) -> None:
-    """The customer's protection began ``days`` ago (test runs only: an idle period of a
-    month cannot be waited for); a follow-up recorded since stays where it is."""
-    with _filing_db().begin() as connection:
-        connection.execute(
-            text("UPDATE customers SET protection_started_at = :at WHERE id = :id"),
-            {"at": datetime.now(UTC) - timedelta(days=days), "id": customer_id},
-        )
+    """The customer's protection began ``days`` ago (an idle period of a month cannot be
+    waited for); a follow-up recorded since stays where it is."""
+    age_idle(customer_id, datetime.now(UTC) - timedelta(days=days))
 
 
 def _age_release(customer_id: int, partner_id: int, days: float) -> None:
     """The partner's release of the customer was ``days`` ago."""
-    with _filing_db().begin() as connection:
-        connection.execute(
-            text(
-                "UPDATE pool_moves SET at = :at WHERE customer_id = :id"
-                " AND partner_id = :partner AND action = 'released'"
-            ),
-            {
-                "at": datetime.now(UTC) - timedelta(days=days),
-                "id": customer_id,
-                "partner": partner_id,
-            },
-        )
+    age_release(customer_id, partner_id, datetime.now(UTC) - timedelta(days=days))
 
 
 @contextmanager

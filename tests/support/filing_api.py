@@ -57,6 +57,17 @@ def age_lead(lead_id: int, until: datetime) -> None:
     manage.age_lead(lead_id, until)
 
 
+def age_idle(customer_id: int, since: datetime) -> None:
+    """The customer's protection began at ``since`` (``manage.py testing age-idle``)."""
+    manage.age_idle(customer_id, since)
+
+
+def age_release(customer_id: int, partner_id: int, at: datetime) -> None:
+    """The partner's releases of the customer happened at ``at`` (``manage.py testing
+    age-release``)."""
+    manage.age_release(customer_id, partner_id, at)
+
+
 @cache
 def _filing_db() -> Engine:
     return make_engine(os.environ["FILING_DATABASE_URL"], pool_size=2, max_overflow=2)
