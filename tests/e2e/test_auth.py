@@ -269,6 +269,7 @@ def test_me_shows_a_partner_users_roles_permissions_and_partner_ids(
         "customer.pii.reveal",
         "lead.claim",
         "order.create",
+        "pool.claim",
     ]
     assert body["partner_ids"] == [member["partner_id"]]
 

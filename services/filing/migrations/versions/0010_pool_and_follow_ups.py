@@ -83,11 +83,12 @@ def downgrade() -> None:
     op.drop_table("follow_ups")
     op.drop_index("ix_pool_moves_customer_partner", table_name="pool_moves")
     op.drop_table("pool_moves")
-    with op.batch_alter_table("customers") as batch:
-        for name in (
-            "released_at",
-            "idle_reminder_sent_at",
-            "last_follow_up_at",
-            "protection_started_at",
-        ):
-            batch.drop_column(name)
+    # Plain columns, dropped in place (SQLite 3.35 and later can): a batch would copy and
+    # drop the customers table, which the filings' foreign keys refuse on SQLite.
+    for name in (
+        "released_at",
+        "idle_reminder_sent_at",
+        "last_follow_up_at",
+        "protection_started_at",
+    ):
+        op.drop_column("customers", name)
