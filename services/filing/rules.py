@@ -247,9 +247,9 @@ def release(customer: Customer, now: datetime) -> None:
 
 
 def check_releasable(customer: Customer, caller: Caller) -> None:
-    """Only a partner gives back a customer, and only a protected one (a pending filing
-    is decided first)."""
-    if caller.partner_id is None:
+    """Only the partner holding a customer gives it back (not a parent partner that sees
+    it), and only a protected one (a pending filing is decided first)."""
+    if caller.partner_id is None or customer.owner_partner_id != caller.partner_id:
         raise Forbidden("customers are given back by the partner that holds them")
     if customer.status != PROTECTED:
         raise InvalidState(f"only protected customers are released; this one is {customer.status}")

@@ -102,3 +102,14 @@ def test_idle_release_is_due_after_the_days_and_announced_a_week_before_once() -
     assert not rules.idle_release_due(c, None, NOW)
     rules.recorded_follow_up(c, NOW)
     assert (c.idle_reminder_sent_at, rules.idle_release_due(c, 30, NOW)) == (None, False)
+
+
+def test_only_the_partner_holding_a_customer_gives_it_back() -> None:
+    from services.common.context import Caller
+    from services.common.errors import Forbidden
+
+    customer = Customer(owner_partner_id=7, status=rules.PROTECTED)
+    parent = Caller(user_id=1, partner_id=3, partner_ids=frozenset({3, 7}))
+    with pytest.raises(Forbidden):
+        rules.check_releasable(customer, parent)
+    rules.check_releasable(customer, Caller(user_id=2, partner_id=7))
