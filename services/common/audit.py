@@ -32,6 +32,7 @@ PASSWORD_CHANGED = "password_changed"  # noqa: S105 (an action's name, not a pas
 ROLES_CHANGED = "roles_changed"
 ROLE_CREATED = "role_created"
 ROLE_CHANGED = "role_changed"
+GRADES_CHANGED = "grades_changed"
 RATE_CHANGED = "rate_changed"
 CUSTOMER_TRANSFERRED = "customer_transferred"
 CUSTOMER_RELEASED = "customer_released"
@@ -55,6 +56,7 @@ RECORDED_BY: dict[str, frozenset[str]] = {
             ROLES_CHANGED,
             ROLE_CREATED,
             ROLE_CHANGED,
+            GRADES_CHANGED,
             PARTNER_TERMINATED,
         ),
         frozenset({"partners"}),

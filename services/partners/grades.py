@@ -12,11 +12,13 @@ from __future__ import annotations
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from services.common import audit
 from services.common.context import Caller
 from services.common.db import insert_unique
 from services.common.errors import Conflict, InvalidInput
 from services.common.schemas import dump
 from services.common.unit_of_work import UnitOfWork
+from services.partners.audit import code_list
 from services.partners.models import Partner, PartnerGrade
 from services.partners.schemas import PartnerGradeOut
 
@@ -72,16 +74,29 @@ def set_grades(uow: UnitOfWork, caller: Caller, given: list[dict]) -> list[dict]
                 )
             for code in removed:
                 session.delete(existing[code])
-        new = []
+        new, changed = [], []
         for code, values in wanted.items():
             grade = existing.get(code)
             if grade is None:
                 new.append(PartnerGrade(**values))
-            else:
+            elif any(getattr(grade, key) != value for key, value in values.items()):
+                changed.append(code)
                 for key, value in values.items():
                     setattr(grade, key, value)
         session.flush()
         # Two lists sent at once that both add a code: the database refuses the second.
         insert_unique(session, Conflict("the grades changed meanwhile; send them again"), *new)
+        if new or changed or removed:
+            audit.record(
+                uow,
+                caller,
+                audit.GRADES_CHANGED,
+                subject_type="partner_grade",
+                detail={
+                    "added": code_list(grade.code for grade in new),
+                    "changed": code_list(changed),
+                    "removed": code_list(removed),
+                },
+            )
         grades = session.scalars(select(PartnerGrade).order_by(*_ORDER)).all()
         return uow.commit([dump(PartnerGradeOut, grade) for grade in grades])

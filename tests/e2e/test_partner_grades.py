@@ -10,6 +10,7 @@ import pytest
 
 from tests.support.answers import assert_problem
 from tests.support.client import Client, unique
+from tests.support.waiting import wait_for
 from tests.support.world import World, permissions_of
 
 GRADES = "/api/v1/partner-grades"
@@ -67,6 +68,24 @@ def test_hq_sets_grades_and_gives_one_to_a_partner(
     assert changed.status_code == 200, changed.text
     assert changed.json()["grade"] == "gold"
     assert admin.put(GRADES, {"grades": grades}).json() == grades
+    # Both changes of the list are in the audit log, with who made them.
+    me = admin.get("/api/v1/me").json()
+    wait_for(
+        lambda: (
+            [
+                record["detail"]
+                for record in admin.get(
+                    "/api/v1/audit", params={"action": "grades_changed", "actor_id": me["id"]}
+                ).json()["items"]
+                if code in (record["detail"].get("added"), record["detail"].get("removed"))
+            ][:2]
+            == [
+                {"added": "", "changed": "", "removed": code},
+                {"added": code, "changed": "", "removed": ""},
+            ]
+        ),
+        what="the audit records of the grade list's changes",
+    )
 
     unknown = admin.patch(f"/api/v1/partners/{partner['id']}", {"grade": code})
     assert_problem(unknown, 422, "unknown_grade")
