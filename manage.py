@@ -29,6 +29,7 @@ python manage.py testing age-customer --id N --until ISO [--clear-reminder]
 python manage.py testing age-lead --id N --until ISO
 python manage.py testing age-idle --id N --since ISO
 python manage.py testing age-release --id N --partner P --at ISO
+python manage.py testing age-order --order-id N --days D
 python manage.py testing stored-channel --id N
 python manage.py testing lose-channel-key --id N
 python manage.py testing put-stored-channel-target --id N --stored VALUE
@@ -568,6 +569,38 @@ def age_release(customer_id: int, partner_id: int, at: datetime) -> None:
             raise TestingRefused(f"partner {partner_id} never released customer {customer_id}")
 
 
+def age_order(order_id: int, days: int) -> None:
+    """Approved order ``order_id`` was approved ``days`` days earlier: its approval, its
+    payment plan's due dates, its payments' days and the reminders sent of it all move
+    ``days`` days back (the default plan follows the approval). Test runs only: an
+    installment cannot be waited for until it is overdue."""
+    _testing_only()
+    from datetime import timedelta
+
+    from sqlalchemy import select
+
+    from services.orders.models import Order, Payment, PaymentInstallment, PaymentReminder
+
+    back = timedelta(days=days)
+    with _session("orders") as session:
+        order = session.get(Order, order_id, with_for_update=True)
+        if order is None or order.approved_at is None:
+            raise TestingRefused(f"no approved order {order_id}")
+        order.approved_at = order.approved_at - back
+        # Rows are moved one by one (a date less an interval is no SQL of SQLite's).
+        for installment in session.scalars(
+            select(PaymentInstallment).where(PaymentInstallment.order_id == order_id)
+        ):
+            installment.due_date -= back
+        for payment in session.scalars(select(Payment).where(Payment.order_id == order_id)):
+            payment.received_on -= back
+        for reminder in session.scalars(
+            select(PaymentReminder).where(PaymentReminder.order_id == order_id)
+        ):
+            reminder.due_date -= back
+            reminder.sent_on -= back
+
+
 def _channel_table():
     from services.notify.models import Channel
 
@@ -635,6 +668,8 @@ def cmd_testing(args: argparse.Namespace) -> None:
         age_idle(args.id, datetime.fromisoformat(args.since))
     elif args.action == "age-release":
         age_release(args.id, args.partner, datetime.fromisoformat(args.at))
+    elif args.action == "age-order":
+        age_order(args.order_id, args.days)
     elif args.action == "stored-channel":
         print(json.dumps(stored_channel(args.id)))
     elif args.action == "lose-channel-key":
@@ -690,6 +725,9 @@ def main() -> None:
     released.add_argument("--id", type=int, required=True)
     released.add_argument("--partner", type=int, required=True)
     released.add_argument("--at", required=True, help="ISO 8601 time with a zone")
+    aged = testing_actions.add_parser("age-order")
+    aged.add_argument("--order-id", type=int, required=True)
+    aged.add_argument("--days", type=int, required=True, help="days moved back")
     for name in ("stored-channel", "lose-channel-key", "put-stored-channel-target"):
         action = testing_actions.add_parser(name)
         action.add_argument("--id", type=int, required=True)

@@ -95,6 +95,7 @@ def current_caller() -> Caller:
         (user_id, version), lambda: system_call("partners", "get_caller", user_id, version)
     )
     ids = profile.get("partner_ids")
+    regions = profile.get("regions")
     credentials_set_at = profile.get("credentials_set_at")
     g.profile = {
         key: value
@@ -105,6 +106,7 @@ def current_caller() -> Caller:
         user_id=profile["id"],
         partner_id=profile.get("partner_id"),
         partner_ids=None if ids is None else frozenset(ids),
+        regions=None if regions is None else frozenset(regions),
         permissions=frozenset(profile.get("permissions") or ()),
         request_id=g.get("request_id"),
         address=request.remote_addr,

@@ -57,8 +57,10 @@ def list_rates(args: dict) -> ResponseReturnValue:
 def put_rate(data: dict) -> ResponseReturnValue:
     """Set the rates of a partner type (``partner_type``) or of one partner
     (``partner_id``, an override) from ``effective_from`` (today by default): rates are
-    decimal strings between 0 and 1. A rule of the same scope and date is replaced;
-    commission entries already written keep their rate."""
+    decimal strings between 0 and 1. ``basis`` is ``approval`` (default: the whole
+    commission when the order is approved) or ``collection`` (accrued with each receipt at
+    the rate fixed when the order is approved; a refund reverses its share). A rule of the
+    same scope and date is replaced; commission entries already written keep their rate."""
     return jsonify(call("commission", "put_rate", wire(RateIn, data)))
 
 
@@ -83,7 +85,9 @@ def rate_in_force(args: dict) -> ResponseReturnValue:
 @authenticated
 def list_entries(args: dict) -> ResponseReturnValue:
     """Commission entries in the caller's scope: one ``commission`` per approved order and a
-    ``reversal`` (negative) per cancelled one; ``statement_id`` once settled."""
+    ``reversal`` (negative) per cancelled one; on basis ``collection`` a ``commission`` per
+    receipt and a ``reversal`` per refund, which ``payment_id`` names (its
+    ``contract_amount`` is the payment's); ``statement_id`` once settled."""
     return jsonify(call("commission", "list_entries", wire(EntryListArgs, args)))
 
 

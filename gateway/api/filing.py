@@ -26,10 +26,14 @@ from services.filing.schemas import (
     CustomerListArgs,
     CustomerOut,
     DeclineIn,
+    ExtensionIn,
+    ExtensionListArgs,
+    ExtensionOut,
     FilingListArgs,
     FilingOut,
     FollowUpIn,
     FollowUpOut,
+    LeadAssignIn,
     LeadImportJobOut,
     LeadImportListArgs,
     LeadImportOut,
@@ -199,6 +203,66 @@ def add_follow_up(data: dict, customer_id: int) -> ResponseReturnValue:
     return jsonify(call("filing", "add_follow_up", customer_id, wire(FollowUpIn, data))), 201
 
 
+@blp.post("/customers/<int:customer_id>/extensions")
+@blp.arguments(ExtensionIn)
+@blp.response(201, ExtensionOut)
+@document_errors(blp, 401, 403, 404, 409, 422)
+@idempotent(blp, "filing.request_extension")
+@requires("customer.create")
+def request_extension(data: dict, customer_id: int) -> ResponseReturnValue:
+    """Ask for more days (延期, 1 to 365) on a customer you hold, with a reason of 1 to 500
+    characters; the ``extension`` approval flow decides, and once approved the protection
+    ends ``days`` later than it did. 409 ``customer_not_protected``, ``extension_pending``
+    (one waits already), ``extension_limit_reached`` (two approved or pending in this
+    protection period)."""
+    answer = call("filing", "request_extension", customer_id, wire(ExtensionIn, data))
+    return jsonify(answer), 201
+
+
+@blp.get("/extensions")
+@blp.arguments(ExtensionListArgs, location="query")
+@blp.response(200, page_schema(ExtensionOut))
+@document_errors(blp, 401, 422)
+@authenticated
+def list_extensions(args: dict) -> ResponseReturnValue:
+    """Extensions, newest first: a partner's own (and its sub-partners' where its role
+    says so), HQ all. Filters ``status`` (``pending`` for the approvers' queue),
+    ``customer_id``, ``partner_id``."""
+    return jsonify(call("filing", "list_extensions", wire(ExtensionListArgs, args)))
+
+
+@blp.get("/extensions/<int:extension_id>")
+@blp.response(200, ExtensionOut)
+@document_errors(blp, 401, 404)
+@authenticated
+def get_extension(extension_id: int) -> ResponseReturnValue:
+    return jsonify(call("filing", "get_extension", extension_id))
+
+
+@blp.post("/extensions/<int:extension_id>/approve")
+@blp.arguments(DecisionIn)
+@blp.response(200, ExtensionOut)
+@document_errors(blp, 401, 403, 404, 409, 422)
+@idempotent(blp, "filing.approve_extension")
+@requires(hq=True)
+def approve_extension(data: dict, extension_id: int) -> ResponseReturnValue:
+    """Approve the current step (needs the step's permission; 403 ``same_approver`` as for
+    filings). The last step moves the customer's protection by the extension's days; 409
+    ``customer_not_protected`` when the customer was released or its protection ended."""
+    return jsonify(call("filing", "approve_extension", extension_id, wire(DecisionIn, data)))
+
+
+@blp.post("/extensions/<int:extension_id>/reject")
+@blp.arguments(RejectIn)
+@blp.response(200, ExtensionOut)
+@document_errors(blp, 401, 403, 404, 409, 422)
+@idempotent(blp, "filing.reject_extension")
+@requires(hq=True)
+def reject_extension(data: dict, extension_id: int) -> ResponseReturnValue:
+    """Reject with a comment (required); the protection is unchanged."""
+    return jsonify(call("filing", "reject_extension", extension_id, wire(RejectIn, data)))
+
+
 @blp.get("/filings")
 @blp.arguments(FilingListArgs, location="query")
 @blp.response(200, page_schema(FilingOut))
@@ -341,6 +405,21 @@ def get_lead(lead_id: int) -> ResponseReturnValue:
 def claim_lead(lead_id: int) -> ResponseReturnValue:
     """Claim the lead: its customer becomes yours, protected, with source hq."""
     return jsonify(call("filing", "claim_lead", lead_id))
+
+
+@blp.post("/leads/<int:lead_id>/assign")
+@blp.arguments(LeadAssignIn)
+@blp.response(200, LeadOut)
+@document_errors(blp, 401, 403, 404, 409, 422)
+@idempotent(blp, "filing.assign_lead")
+@requires("lead.assign", hq=True)
+def assign_lead(data: dict, lead_id: int) -> ResponseReturnValue:
+    """Hand an unclaimed lead (in the HQ queue, or held by a partner) to an active partner
+    covering its region, with an optional reason: it has its claim hours from now and is
+    told who assigned it and why. 422 ``region_not_in_territory`` (the partner does not
+    cover the region), 409 ``partner_not_active`` (suspended or terminated), 409
+    ``already_claimed``."""
+    return jsonify(call("filing", "assign_lead", lead_id, wire(LeadAssignIn, data)))
 
 
 @blp.post("/leads/<int:lead_id>/decline")

@@ -12,7 +12,10 @@ from services.common.schemas import FlowIn, FlowOut
 
 blp = Blueprint("flows", __name__, url_prefix="/api/v1", description="Approval flows")
 
-FLOW_SERVICES = {"filing": "filing", "order": "orders"}
+FLOW_SERVICES = {"filing": "filing", "order": "orders", "extension": "filing"}
+#: The calls that read and replace a kind's flow, where its service runs several kinds.
+FLOW_CALLS = {"extension": ("get_extension_flow", "set_extension_flow")}
+_FLOW_CALLS = ("get_approval_flow", "set_approval_flow")
 
 
 def _service(kind: str) -> str:
@@ -26,8 +29,9 @@ def _service(kind: str) -> str:
 @document_errors(blp, 401, 403, 404)
 @requires("flow.manage", hq=True)
 def get_flow(kind: str) -> ResponseReturnValue:
-    """The steps of the ``filing`` or ``order`` flow."""
-    return jsonify(call(_service(kind), "get_approval_flow"))
+    """The steps of the ``filing``, ``order`` or ``extension`` flow."""
+    service = _service(kind)
+    return jsonify(call(service, FLOW_CALLS.get(kind, _FLOW_CALLS)[0]))
 
 
 @blp.put("/approval-flows/<string:kind>")
@@ -37,4 +41,5 @@ def get_flow(kind: str) -> ResponseReturnValue:
 @requires("flow.manage", hq=True)
 def set_flow(data: dict, kind: str) -> ResponseReturnValue:
     """Replace the steps; flows already running keep the steps they started with."""
-    return jsonify(call(_service(kind), "set_approval_flow", wire(FlowIn, data)))
+    service = _service(kind)
+    return jsonify(call(service, FLOW_CALLS.get(kind, _FLOW_CALLS)[1], wire(FlowIn, data)))

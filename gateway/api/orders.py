@@ -1,5 +1,6 @@
-"""Products, dealer orders with their approval and comments, and order reports (orders
-service). The approval-flow route (/approval-flows/{kind}) lives with the flows."""
+"""Products, dealer orders with their approval and comments, payments received (回款) and
+partners' credit, and order reports (orders service). The approval-flow route
+(/approval-flows/{kind}) lives with the flows."""
 
 from __future__ import annotations
 
@@ -22,17 +23,30 @@ from services.common.errors import ServiceTimeout, ServiceUnavailable
 from services.common.schemas import DecisionIn, RejectIn
 from services.orders.schemas import (
     CancelIn,
+    CollectionsArgs,
+    CollectionsOut,
+    CollectionsQuery,
     CommentIn,
     CommentOut,
+    CreditIn,
+    CreditOut,
     OrderCreate,
     OrderListArgs,
     OrderOut,
     OrderSummaryOut,
     OrderUpdate,
+    PaymentIn,
+    PaymentListArgs,
+    PaymentOut,
+    PaymentPlanIn,
+    PaymentPlanOut,
     ProductCreate,
     ProductListArgs,
     ProductOut,
     ProductUpdate,
+    ReceivablesArgs,
+    ReceivablesOut,
+    ReceivablesQuery,
     SalesReportArgs,
     SalesReportOut,
     SalesReportQuery,
@@ -124,7 +138,7 @@ def create_order(data: dict) -> ResponseReturnValue:
 @authenticated
 def get_order(order_id: int) -> ResponseReturnValue:
     """The order with its lines, approval steps, history and comments; once approved, its
-    ``commission`` (rate and amount) from the commission service."""
+    ``commission`` (rate, amount, basis and what has accrued) from the commission service."""
     order = call("orders", "get_order", order_id)
     if order.get("status") in ("approved", "completed"):
         # The order is still worth showing while the commission service does not answer.
@@ -218,6 +232,87 @@ def add_comment(data: dict, order_id: int) -> ResponseReturnValue:
     return jsonify(call("orders", "add_comment", order_id, wire(CommentIn, data))), 201
 
 
+# -- payments received (回款) and credit ---------------------------------------------------
+
+
+@blp.get("/orders/<int:order_id>/payment-plan")
+@blp.response(200, PaymentPlanOut)
+@document_errors(blp, 401, 404, 409)
+@authenticated
+def get_payment_plan(order_id: int) -> ResponseReturnValue:
+    """The payment plan (回款计划) of an approved or completed order (409 before): the one
+    HQ set, or by default (``default`` true) the whole total due 30 days after approval."""
+    return jsonify(call("orders", "get_payment_plan", order_id))
+
+
+@blp.put("/orders/<int:order_id>/payment-plan")
+@blp.arguments(PaymentPlanIn)
+@blp.response(200, PaymentPlanOut)
+@document_errors(blp, 401, 403, 404, 409, 422)
+@requires("payment.manage", hq=True)
+def set_payment_plan(data: dict, order_id: int) -> ResponseReturnValue:
+    """Replace the plan: amounts summing exactly to the order's total (422
+    ``plan_total_mismatch``), due dates not before the approval."""
+    return jsonify(call("orders", "set_payment_plan", order_id, wire(PaymentPlanIn, data)))
+
+
+@blp.get("/orders/<int:order_id>/payments")
+@blp.response(200, PaymentOut(many=True))
+@document_errors(blp, 401, 404)
+@authenticated
+def list_order_payments(order_id: int) -> ResponseReturnValue:
+    """The order's receipts and refunds (回款记录), oldest first."""
+    return jsonify(call("orders", "list_order_payments", order_id))
+
+
+@blp.post("/orders/<int:order_id>/payments")
+@blp.arguments(PaymentIn)
+@blp.response(201, PaymentOut)
+@document_errors(blp, 401, 403, 404, 409, 422)
+@idempotent(blp, "orders.record_payment")
+@requires("payment.record", hq=True)
+def record_payment(data: dict, order_id: int) -> ResponseReturnValue:
+    """Record a receipt (``kind`` ``receipt``, the default) or a refund against an approved
+    or completed order (409 otherwise), received on a day not in the future (UTC) nor
+    before the approval. A receipt beyond what is outstanding is 422 ``overpayment``, a
+    refund beyond what was received 422 ``overrefund``."""
+    return jsonify(call("orders", "record_payment", order_id, wire(PaymentIn, data))), 201
+
+
+@blp.get("/payments")
+@blp.arguments(PaymentListArgs, location="query")
+@blp.response(200, page_schema(PaymentOut))
+@document_errors(blp, 401, 422)
+@authenticated
+def list_payments(args: dict) -> ResponseReturnValue:
+    """Payments of the orders in the caller's scope, the latest day first; ``from`` and
+    ``to`` are days the money moved."""
+    return jsonify(call("orders", "list_payments", wire(PaymentListArgs, args)))
+
+
+@blp.get("/partners/<int:partner_id>/credit")
+@blp.response(200, CreditOut)
+@document_errors(blp, 401, 404)
+@authenticated
+def get_credit(partner_id: int) -> ResponseReturnValue:
+    """A partner's credit limit, what it owes (approved and completed orders less what they
+    were paid, plus orders in approval) and what is available: HQ reads any partner's, a
+    partner its own."""
+    return jsonify(call("orders", "get_credit", partner_id))
+
+
+@blp.put("/partners/<int:partner_id>/credit")
+@blp.arguments(CreditIn)
+@blp.response(200, CreditOut)
+@document_errors(blp, 401, 403, 404, 422)
+@requires("payment.manage", hq=True)
+def set_credit(data: dict, partner_id: int) -> ResponseReturnValue:
+    """Set the partner's credit limit (null: none). Submitting an order whose total would
+    take what the partner owes beyond it is 422 ``credit_limit_exceeded``, naming the
+    ``available`` amount in ``errors``."""
+    return jsonify(call("orders", "set_credit", partner_id, wire(CreditIn, data)))
+
+
 # -- reports ----------------------------------------------------------------------------
 
 
@@ -245,3 +340,38 @@ def sales_report(args: dict) -> ResponseReturnValue:
 def order_summary(args: dict) -> ResponseReturnValue:
     """Orders by province, city and partner: counted, in approval, approved, amounts."""
     return jsonify(call("orders", "order_summary", wire(SummaryArgs, args)))
+
+
+@reports_blp.get("/reports/receivables")
+@reports_blp.arguments(ReceivablesQuery, location="query")
+@reports_blp.response(200, ReceivablesOut)
+@document_files(reports_blp)
+@document_errors(reports_blp, 401, 403, 422)
+@requires("report.read")
+def receivables_report(args: dict) -> ResponseReturnValue:
+    """应收账龄: what approved orders still owe, by any of partner, province, city, in the
+    buckets ``not_due``, ``1_30``, ``31_60``, ``61_90``, ``over_90`` days overdue as of
+    ``as_of`` (default today, UTC), with ``total``; ``format=csv`` or ``xlsx`` for a file."""
+    file_format = args.pop("format")
+    query = wire(ReceivablesArgs, args)
+    if file_format == "json":
+        return jsonify(call("orders", "receivables_report", query))
+    export = query | {"format": file_format}
+    return file_response(call("orders", "export_receivables_report", export))
+
+
+@reports_blp.get("/reports/collections")
+@reports_blp.arguments(CollectionsQuery, location="query")
+@reports_blp.response(200, CollectionsOut)
+@document_files(reports_blp)
+@document_errors(reports_blp, 401, 403, 422)
+@requires("report.read")
+def collections_report(args: dict) -> ResponseReturnValue:
+    """回款报表: receipts net of refunds received from ``from`` to ``to``, by any of
+    partner, province, city, month, quarter; ``format=csv`` or ``xlsx`` for a file."""
+    file_format = args.pop("format")
+    query = wire(CollectionsArgs, args)
+    if file_format == "json":
+        return jsonify(call("orders", "collections_report", query))
+    export = query | {"format": file_format}
+    return file_response(call("orders", "export_collections_report", export))

@@ -10,6 +10,7 @@ from flask.typing import ResponseReturnValue
 from gateway.api.common import Blueprint, document_errors, idempotent, page_schema, wire
 from gateway.context import authenticated, call, requires
 from services.partners.schemas import (
+    HandoverOut,
     PartnerCreate,
     PartnerGradeOut,
     PartnerGradesIn,
@@ -22,6 +23,7 @@ from services.partners.schemas import (
     RegionOut,
     ResolveArgs,
     ResolvedOut,
+    TerminateIn,
     TerritoryIn,
 )
 
@@ -81,7 +83,42 @@ def _status_action(action: str, doc: str) -> Callable[[int], ResponseReturnValue
 
 _status_action("suspend", "Suspend a partner: its users are locked out at once.")
 _status_action("activate", "Activate a suspended partner again.")
-_status_action("terminate", "End the partnership for good: its users are locked out.")
+
+
+@blp.post("/partners/<int:partner_id>/terminate", endpoint="terminate_partner")
+@blp.arguments(TerminateIn, required=False)
+@blp.response(200, PartnerOut)
+@document_errors(blp, 401, 403, 404, 409, 422)
+@idempotent(blp, "partners.terminate_partner")
+@requires("partner.manage", hq=True)
+def terminate_partner(data: dict, partner_id: int) -> ResponseReturnValue:
+    """End the partnership for good: its users are locked out, and what it holds is handed
+    over. Its pending filings are rejected, its protected customers released to the pool
+    (``customers: release``, the default) or transferred to ``to_partner_id``
+    (``transfer``: those whose region that partner covers; the rest go to the pool), its
+    open leads passed to the next covering partner or the HQ queue, its unapproved orders
+    cancelled; approved orders, commission and history stay. ``reason`` is kept with each
+    change. An empty body (or none) is a release with a default reason. 409 when the
+    partner is terminated already; 422 ``invalid_receiver`` for a receiver that is the
+    partner itself or not active."""
+    payload = wire(TerminateIn, data)
+    return jsonify(call("partners", "terminate_partner", partner_id, payload))
+
+
+@blp.get("/partners/<int:partner_id>/handover")
+@blp.response(200, HandoverOut)
+@document_errors(blp, 401, 403, 404)
+@requires("partner.manage", hq=True)
+def partner_handover(partner_id: int) -> ResponseReturnValue:
+    """What a partner holds, before suspending or terminating it (and what is left after):
+    protected customers, pending filings, open leads, draft, submitted and rejected orders,
+    and its commission on no paid statement (which stays). Each service counts its own
+    (``handover_counts``), once partners has said the partner is the caller's to see."""
+    partner = call("partners", "get_partner", partner_id)
+    counts = {"partner_id": partner["id"], "status": partner["status"]}
+    for service in ("filing", "orders", "commission"):
+        counts |= call(service, "handover_counts", partner_id)
+    return jsonify(counts)
 
 
 @blp.put("/partners/<int:partner_id>/territory")

@@ -5,7 +5,9 @@ as decimal strings (``"0.05"``), periods as ``YYYY-MM``.
 
 ``commission_entry_created``
     An entry was written: the commission of an approved order (``kind`` ``commission``)
-    or the reversal of a cancelled one (``reversal``, negative amounts).
+    or the reversal of a cancelled one (``reversal``, negative amounts); on basis
+    collection, of a receipt (``commission``) or a refund (``reversal``), which
+    ``payment_id`` names (absent otherwise; the contract amount is then the payment's).
 ``statement_issued``, ``statement_confirmed``
     HQ issued a partner's statement of a period; the partner confirmed it.
 ``statement_paid``
@@ -36,6 +38,7 @@ class EntryCreated(EventSchema):
     amount = Money(signed=True, required=True)
     period = fields.String(required=True)
     kind = fields.String(required=True)
+    payment_id = Id(strict=True, allow_none=True, load_default=None)
 
 
 class StatementIssued(EventSchema):

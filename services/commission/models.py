@@ -19,6 +19,7 @@ from sqlalchemy import (
     UniqueConstraint,
     event,
     inspect,
+    text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
@@ -67,6 +68,8 @@ class RateRule(Base):
     self_sourced_rate: Mapped[Decimal] = mapped_column(Rate)
     hq_assigned_rate: Mapped[Decimal] = mapped_column(Rate)
     effective_from: Mapped[date] = mapped_column(Date)
+    #: ``approval`` or ``collection`` (``schemas.BASES``).
+    basis: Mapped[str] = mapped_column(String(12), default="approval", server_default="approval")
     updated_by: Mapped[int | None] = mapped_column()
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
@@ -93,13 +96,34 @@ class Statement(Base):
     paid_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
 
+#: Entries of an order's approval or cancellation, and entries of a payment.
+_OF_ORDER, _OF_PAYMENT = text("payment_id IS NULL"), text("payment_id IS NOT NULL")
+
+
 class CommissionEntry(Base):
     """The commission of one approved order (``commission``), or its undoing
-    (``reversal``, negative amounts). One of each kind per order at most."""
+    (``reversal``, negative amounts). One of each kind per order at most; on basis
+    ``collection``, one of each kind per payment (``payment_id``: a receipt's commission, a
+    refund's reversal) and, if it is cancelled, one reversal of the order."""
 
     __tablename__ = "commission_entries"
     __table_args__ = (
-        UniqueConstraint("order_id", "kind", name="uq_commission_entries_order_kind"),
+        Index(
+            "uq_commission_entries_order_kind",
+            "order_id",
+            "kind",
+            unique=True,
+            sqlite_where=_OF_ORDER,
+            postgresql_where=_OF_ORDER,
+        ),
+        Index(
+            "uq_commission_entries_payment_kind",
+            "payment_id",
+            "kind",
+            unique=True,
+            sqlite_where=_OF_PAYMENT,
+            postgresql_where=_OF_PAYMENT,
+        ),
         Index("ix_commission_entries_partner_period", "partner_id", "period"),
     )
 
@@ -117,7 +141,33 @@ class CommissionEntry(Base):
     period: Mapped[str] = mapped_column(String(7), index=True)
     rate_rule_id: Mapped[int | None] = mapped_column()
     approved_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    payment_id: Mapped[int | None] = mapped_column(BigInteger)
     statement_id: Mapped[int | None] = mapped_column(ForeignKey("statements.id"), index=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class OrderCommission(Base):
+    """An order approved under a rule of basis ``collection``: the rate fixed at approval,
+    its whole commission (``amount``: contract x rate, which it never exceeds) and what its
+    receipts and refunds have accrued so far; ``cancelled_at`` once the order is cancelled
+    (its accrual reversed, nothing accrues after)."""
+
+    __tablename__ = "order_commissions"
+
+    order_id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    partner_id: Mapped[int] = mapped_column(BigInteger, index=True)
+    partner_type: Mapped[str] = mapped_column(String(40))
+    customer_id: Mapped[int | None] = mapped_column(BigInteger)
+    contract_no: Mapped[str] = mapped_column(String(100))
+    source: Mapped[str] = mapped_column(String(10))  # partner hq
+    basis: Mapped[str] = mapped_column(String(12))  # collection
+    contract_amount: Mapped[Decimal] = mapped_column(MoneyNumeric)
+    rate: Mapped[Decimal] = mapped_column(Rate)
+    amount: Mapped[Decimal] = mapped_column(MoneyNumeric)
+    accrued: Mapped[Decimal] = mapped_column(MoneyNumeric)
+    rate_rule_id: Mapped[int | None] = mapped_column()
+    approved_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    cancelled_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
@@ -144,6 +194,7 @@ class LockedEntry(Exception):
 _FROZEN = (
     "order_id",
     "kind",
+    "payment_id",
     "partner_id",
     "source",
     "contract_amount",

@@ -2,8 +2,10 @@
 
 Rules are per partner type, with per-partner overrides, each with a rate for
 ``partner``-sourced customers and one for ``hq``-sourced customers, from a date on (which
-one is in force: ``rules.choose``). Setting a rule only ever adds one or replaces the rule
-of the same scope and date; entries keep the rate they were written with.
+one is in force: ``rules.choose``), and a basis: ``approval`` (the whole commission when
+the order is approved) or ``collection`` (accrued with each receipt, ``collection``).
+Setting a rule only ever adds one or replaces the rule of the same scope and date; entries
+keep the rate they were written with.
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ from sqlalchemy.orm import Session
 from services.commission import partner_copy, rules
 from services.commission.models import RateRule
 from services.commission.partner_copy import FetchPartner
-from services.commission.schemas import RateInForceOut, RateOut
+from services.commission.schemas import APPROVAL, RateInForceOut, RateOut
 from services.common import audit
 from services.common.context import Caller
 from services.common.errors import NotFound
@@ -86,6 +88,7 @@ def put_rate(
     values = {
         "self_sourced_rate": data["self_sourced_rate"],
         "hq_assigned_rate": data["hq_assigned_rate"],
+        "basis": data["basis"],
         "updated_by": caller.user_id,
     }
     with uow:
@@ -112,6 +115,11 @@ def put_rate(
             "before_self_sourced_rate": format_rate(rule.self_sourced_rate) if replaced else None,
             "before_hq_assigned_rate": format_rate(rule.hq_assigned_rate) if replaced else None,
         }
+        # The basis is recorded where collection is involved (rules of basis approval, as
+        # every rule was before there were bases, read as they always did).
+        if data["basis"] != APPROVAL or (replaced and rule.basis != APPROVAL):
+            before["basis"] = data["basis"]
+            before["before_basis"] = rule.basis if replaced else None
         for key, value in values.items():
             setattr(rule, key, value)
         uow.session.flush()
@@ -159,6 +167,7 @@ def rate_in_force(
                 "self_sourced_rate": found.rule.self_sourced_rate,
                 "hq_assigned_rate": found.rule.hq_assigned_rate,
                 "effective_from": found.rule.effective_from,
+                "commission_basis": found.rule.basis,
             }
         )
         # A partner fetched just now is kept with the answer; else nothing was written.

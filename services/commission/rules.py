@@ -9,6 +9,10 @@ is in force, the amount of an entry and of its reversal, and the moves of a stat
   the same way.
 - An entry is the contract amount x the rate, rounded half-up to 0.01 yuan; its reversal
   negates the amounts, in the entry's own period unless the entry is on a statement.
+- On basis ``collection`` the rate is fixed at approval and each receipt accrues receipt x
+  rate (half-up) in the month it was received, a refund reverses refund x rate; what an
+  order accrues stays between 0 and contract x rate, and the receipt that completes the
+  payment takes what remains, so that a paid order accrues exactly contract x rate.
 - A statement goes ``issued`` -> ``confirmed`` (by the partner itself) -> ``paid`` (by HQ);
   any other move is ``invalid_state``.
 """
@@ -172,6 +176,68 @@ def check_order_event(order: Mapping[str, Any], *times: str) -> None:
             errors[key] = ["a time with its zone"]
     if errors:
         raise InvalidInput("the orders event cannot be paid on", errors=errors)
+
+
+# -- commission on collection ------------------------------------------------------------------
+
+
+def period_of_day(day: date) -> str:
+    """The period (``"2026-11"``) of a calendar date (a receipt's ``received_on``)."""
+    return day.strftime("%Y-%m")
+
+
+def collection_total(contract_amount: object, rate: Decimal) -> Decimal:
+    """The most an order on basis ``collection`` accrues: contract x rate, half-up."""
+    return apply_rate(contract_amount, rate)
+
+
+def receipt_accrual(
+    receipt: Decimal, rate: Decimal, total: Decimal, accrued: Decimal, completes: bool
+) -> Decimal:
+    """What a receipt accrues: ``receipt`` x ``rate`` rounded half-up, but never beyond what
+    remains of ``total`` after ``accrued``; the receipt that ``completes`` the payment takes
+    exactly what remains (the roundings of the earlier receipts even out)."""
+    remains = max(total - accrued, Decimal("0.00"))
+    if completes:
+        return remains
+    return min(apply_rate(receipt, rate), remains)
+
+
+def refund_reversal(refund: Decimal, rate: Decimal, accrued: Decimal) -> Decimal:
+    """What a refund reverses (negative or zero): ``refund`` x ``rate`` rounded half-up,
+    never more than has been ``accrued``."""
+    return -min(apply_rate(refund, rate), max(accrued, Decimal("0.00")))
+
+
+def completes_payment(paid_amount_after: Decimal, order_total: Decimal) -> bool:
+    """Whether a receipt leaves the order paid in full."""
+    return money(paid_amount_after) >= money(order_total)
+
+
+def payment_amounts(
+    refund: bool,
+    payment: Decimal,
+    received_on: date,
+    rate: Decimal,
+    total: Decimal,
+    accrued: Decimal,
+    completes: bool,
+) -> Amounts:
+    """The entry of a receipt (or a ``refund``) on an order on basis ``collection``: the
+    payment as its contract amount (negative for a refund), the fixed rate, what it accrues
+    or reverses, in the month it was received."""
+    if refund:
+        amount = refund_reversal(payment, rate, accrued)
+        return Amounts(-money(payment), rate, amount, period_of_day(received_on))
+    amount = receipt_accrual(payment, rate, total, accrued, completes)
+    return Amounts(money(payment), rate, amount, period_of_day(received_on))
+
+
+def cancellation_of_accrual(accrued: Decimal, rate: Decimal, now: datetime) -> Amounts:
+    """The reversal of what an order on basis ``collection`` has accrued when it is
+    cancelled: the accrued amount negated, in the current period (its receipts' periods may
+    be settled already). The contract amount it stands for is not known: zero."""
+    return Amounts(Decimal("0.00"), rate, -accrued, period_of(now))
 
 
 #: What a cancellation must carry to write the approval's entry when that is not known yet.

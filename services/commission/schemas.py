@@ -32,6 +32,10 @@ SOURCES = (PARTNER_SOURCED, HQ_SOURCED)
 #: An entry's ``kind``: the commission of an approved order, or its undoing.
 COMMISSION, REVERSAL = "commission", "reversal"
 KINDS = (COMMISSION, REVERSAL)
+#: A rate rule's ``basis``: the whole commission when the order is approved, or accrued
+#: with each receipt at the rate fixed at approval (a refund reverses its share).
+APPROVAL, COLLECTION = "approval", "collection"
+BASES = (APPROVAL, COLLECTION)
 #: A statement's ``status``, in the order it moves through them.
 ISSUED, CONFIRMED, PAID = "issued", "confirmed", "paid"
 STATEMENT_STATUSES = (ISSUED, CONFIRMED, PAID)
@@ -111,6 +115,7 @@ class RateIn(WireSchema):
     self_sourced_rate = Rate(required=True)
     hq_assigned_rate = Rate(required=True)
     effective_from = fields.Date(load_default=None, allow_none=True)
+    basis = fields.String(load_default=APPROVAL, validate=validate.OneOf(BASES))
 
     @validates_schema
     def _one_scope(self, data: dict, **kwargs: Any) -> None:
@@ -128,6 +133,7 @@ class RateOut(WireSchema):
     self_sourced_rate = Rate()
     hq_assigned_rate = Rate()
     effective_from = fields.Date()
+    basis = fields.String()  # approval collection
     updated_by = fields.Integer(allow_none=True)
     created_at = IsoDateTime()
     updated_at = IsoDateTime()
@@ -152,6 +158,8 @@ class RateInForceOut(WireSchema):
     self_sourced_rate = Rate()
     hq_assigned_rate = Rate()
     effective_from = fields.Date()
+    #: The rule's basis (``basis`` above says where the rule comes from).
+    commission_basis = fields.String()  # approval collection
 
 
 # -- entries ----------------------------------------------------------------------------
@@ -168,6 +176,8 @@ class EntryOut(WireSchema):
     amount = Money(dump_only=True)
     period = fields.String()
     kind = fields.String()
+    #: The receipt or refund the entry accrues on (basis ``collection``); else null.
+    payment_id = fields.Integer(allow_none=True)
     statement_id = fields.Integer(allow_none=True)
     approved_at = IsoDateTime()
     created_at = IsoDateTime()
@@ -187,7 +197,11 @@ class EntryListArgs(PageArgs):
 
 class OrderCommissionOut(WireSchema):
     rate = Rate()
+    #: The order's whole commission (contract x rate); ``accrued``: what is written so far
+    #: (the same on basis ``approval``; with each receipt on basis ``collection``).
     amount = Money(dump_only=True)
+    basis = fields.String()
+    accrued = Money(dump_only=True)
 
 
 # -- report -----------------------------------------------------------------------------

@@ -1,14 +1,16 @@
 """The commission service's entry points: rates by customer source, one entry per approved
-order, reports and statements. It lives on the orders service's events, and keeps a copy
-of the partners it pays from the partners service's events.
+order (or, on basis collection, per receipt and refund), reports and statements. It lives
+on the orders service's events, and keeps a copy of the partners it pays from the partners
+service's events.
 
 Each entry point loads its input and calls one use case (``rates``, ``entries``,
-``statements``, ``reports``, ``partner_copy``) with the worker's unit of work.
+``collection``, ``statements``, ``reports``, ``partner_copy``) with the worker's unit of
+work.
 """
 
 from __future__ import annotations
 
-from services.commission import entries, partner_copy, rates, reports, statements
+from services.commission import collection, entries, partner_copy, rates, reports, statements
 from services.commission.schemas import (
     EntryListArgs,
     PayIn,
@@ -73,6 +75,12 @@ class CommissionService(ServiceBase):
     def list_entries(self, query: dict) -> dict:
         """Entries in the caller's scope, newest first, a page of them."""
         return entries.list_entries(self.uow, self.caller, load(EntryListArgs, query))
+
+    @rpc
+    def handover_counts(self, partner_id: int) -> dict:
+        """A partner's entries on no paid statement, and their sum (HQ ``partner.manage``:
+        the partners service asks for a partner's handover)."""
+        return entries.handover_counts(self.uow, self.caller, load_id(partner_id, "partner_id"))
 
     @rpc
     def get_entry(self, entry_id: int) -> dict:
@@ -140,6 +148,18 @@ class CommissionService(ServiceBase):
         """A cancelled approved order's commission is reversed."""
         order = load_event(orders_events.OrderCancelled, event)
         entries.record_cancellation(self.uow, order, self.partners.get_partner, utcnow())
+
+    @event_handler("orders", "payment_recorded")
+    def on_payment_recorded(self, event: dict) -> None:
+        """A receipt accrues commission on an order of basis collection, once."""
+        payment = load_event(orders_events.PaymentRecorded, event)
+        collection.record_payment(self.uow, payment)
+
+    @event_handler("orders", "payment_refunded")
+    def on_payment_refunded(self, event: dict) -> None:
+        """A refund reverses its share of an order's commission on collection, once."""
+        payment = load_event(orders_events.PaymentRefunded, event)
+        collection.record_payment(self.uow, payment)
 
     @event_handler("partners", "partner_created")
     def on_partner_created(self, event: dict) -> None:

@@ -30,6 +30,7 @@ from nameko.extensions import DependencyProvider
 
 from services.common.config import get_settings
 from services.common.errors import Forbidden, Unauthenticated
+from services.common.regions import region_prefix
 from services.common.timeutil import as_utc, iso, utcnow
 
 CALLER_KEY = "caller"
@@ -65,6 +66,10 @@ class Caller:
     #: Where the request came from (the client's address as the gateway saw it), for the
     #: audit trail; ``None`` for the system and for calls made before it travelled.
     address: str | None = None
+    #: The regions a regional HQ user (区域经理) is limited to; ``None`` for the whole
+    #: country and for partner users (whose scope is their partners). Such a user's
+    #: ``partner_ids`` are the partners whose territory lies in these regions.
+    regions: frozenset[str] | None = None
 
     @classmethod
     def system_caller(cls, component: str, request_id: str | None = None) -> Caller:
@@ -78,6 +83,27 @@ class Caller:
     def is_hq(self) -> bool:
         """An HQ user (no partner) or the system itself."""
         return self.partner_id is None
+
+    @property
+    def is_regional(self) -> bool:
+        """An HQ user limited to regions (区域经理)."""
+        return self.regions is not None
+
+    def require_national(self) -> None:
+        """Forbidden (``regional_staff``) for a regional HQ user: what reaches beyond any
+        region (roles, HQ accounts, settings of the whole country) is not theirs."""
+        if self.is_regional:
+            raise Forbidden("regional headquarters staff may not do this", "regional_staff")
+
+    def sees_region(self, region_code: str | None) -> bool:
+        """Whether a row of ``region_code`` that belongs to no partner (a customer in the
+        pool, a lead in the HQ queue) is the caller's to see: every HQ user outside a
+        region limit, a regional one inside its regions."""
+        if self.regions is None:
+            return True
+        return region_code is not None and any(
+            region_code.startswith(region_prefix(region)) for region in self.regions
+        )
 
     def has(self, permission: str) -> bool:
         return self.is_system or permission in self.permissions
@@ -100,6 +126,18 @@ class Caller:
             return True
         return partner_id is not None and partner_id in self.partner_ids
 
+    def sees_row(self, partner_id: int | None, region_code: str | None = None) -> bool:
+        """Object-level check for a row owned by ``partner_id`` that lies in
+        ``region_code``: a row of no partner is a regional HQ user's in its regions."""
+        if self.sees_partner(partner_id):
+            return True
+        return (
+            partner_id is None
+            and region_code is not None
+            and self.is_regional
+            and self.sees_region(region_code)
+        )
+
     def to_claims(self) -> dict:
         return {
             "uid": self.user_id,
@@ -110,6 +148,7 @@ class Caller:
             "sys": self.system,
             "cred": iso(self.credentials_set_at),
             "addr": self.address,
+            "regs": None if self.regions is None else sorted(self.regions),
         }
 
     @classmethod
@@ -125,6 +164,7 @@ class Caller:
             system=claims.get("sys"),
             credentials_set_at=as_utc(datetime.fromisoformat(credentials)) if credentials else None,
             address=claims.get("addr"),
+            regions=None if claims.get("regs") is None else frozenset(claims["regs"]),
         )
 
 

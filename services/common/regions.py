@@ -89,6 +89,14 @@ def ancestors(code: str) -> list[str]:
     return [province, code[:4] + "00"]
 
 
+def region_prefix(code: str) -> str:
+    """The leading digits every code inside ``code`` shares: ``"42"`` for a province
+    (420000), ``"4201"`` for a city (420100), the whole code for a district. Raises
+    ``ValueError`` when ``code`` is not a well-formed region code."""
+    level = region_level(code)
+    return code[:2] if level == PROVINCE else code[:4] if level == CITY else code
+
+
 def covers(territory_code: str, region_code: str) -> bool:
     """Tell whether a territory code covers a region.
 

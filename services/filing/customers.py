@@ -25,7 +25,7 @@ from services.common.schemas import dump, page_of, shared
 from services.common.scoping import get_scoped, scoped
 from services.common.timeutil import as_utc, iso, utcnow
 from services.common.unit_of_work import UnitOfWork
-from services.filing import events, rules
+from services.filing import events, holdings, rules
 from services.filing.keys import customer_keys, phone_form
 from services.filing.models import (
     ApprovalFlow,
@@ -69,7 +69,11 @@ def dump_filing(filing: Filing, caller: Caller | None = None) -> dict:
         "decided_at": filing.decided_at,
     }
     if caller is not None and caller.is_hq and caller.has("filing.approve"):
-        data["near_matches"] = filing.near_matches or []
+        data["near_matches"] = [
+            match
+            for match in filing.near_matches or []
+            if caller.sees_partner(match.get("partner_id"))
+        ]
     return dump(FilingOut, data)
 
 
@@ -213,13 +217,16 @@ def check_conflict(uow: UnitOfWork, caller: Caller, data: dict) -> dict:
 
 def file_customer(uow: UnitOfWork, caller: Caller, data: dict, covering: Covering) -> dict:
     """A partner files a customer inside its territory: the customer is ``pending`` and
-    already blocks others; the filing's approval flow starts (``filing_submitted``)."""
+    already blocks others; the filing's approval flow starts (``filing_submitted``).
+    409 ``claim_limit_reached`` at the partner's cap on the customers it holds."""
     caller.require("customer.create")
     terms = rules.filing_terms(caller, covering(data["region_code"]))
     keys = customer_keys(data["name"], data.get("uscc"), data.get("phone"))
     with uow:
         session = uow.session
+        holdings.lock(session, caller.partner_id)
         refuse_duplicates(session, caller, keys)
+        holdings.check_room(session, caller.partner_id, terms)
         near = near_matches(session, caller.partner_id, data, dict(keys).get("name", ""))
         customer = Customer(
             **data,
@@ -259,7 +266,7 @@ def file_customer(uow: UnitOfWork, caller: Caller, data: dict, covering: Coverin
 def _hq_filing(session: Session, caller: Caller, filing_id: int) -> Filing:
     rules.check_hq_decides(caller)
     filing = session.get(Filing, filing_id, with_for_update=True)
-    if filing is None:
+    if filing is None or not caller.sees_partner(filing.partner_id):
         raise NotFound(f"filing {filing_id} not found")
     return filing
 
@@ -351,7 +358,9 @@ def set_flow(uow: UnitOfWork, caller: Caller, steps: list[dict]) -> dict:
 
 def list_customers(uow: UnitOfWork, caller: Caller, args: dict) -> dict:
     """A page of the customers the caller sees, newest first, filtered by ``args``."""
-    stmt = scoped(select(Customer), Customer.owner_partner_id, caller).order_by(Customer.id.desc())
+    stmt = scoped(
+        select(Customer), Customer.owner_partner_id, caller, Customer.region_code
+    ).order_by(Customer.id.desc())
     if args.get("status"):
         stmt = stmt.where(Customer.status == args["status"])
     if args.get("source"):
@@ -417,7 +426,9 @@ def get_customer(uow: UnitOfWork, caller: Caller, customer_id: int) -> dict:
 
 
 def _visible_customer(session: Session, caller: Caller, customer_id: int) -> Customer:
-    return get_scoped(session, Customer, customer_id, caller, "owner_partner_id")
+    return get_scoped(
+        session, Customer, customer_id, caller, "owner_partner_id", region_attr="region_code"
+    )
 
 
 def owned_customer(uow: UnitOfWork, caller: Caller, customer_id: int) -> dict:
@@ -451,42 +462,46 @@ def transfer_customer(
         customer = session.get(Customer, customer_id, with_for_update=True)
         if customer is None:
             raise NotFound(f"customer {customer_id} not found")
-        target = data["partner_id"]
-        rules.check_transfer(customer, target, partners)
-        session.add(
-            Transfer(
-                customer_id=customer.id,
-                from_partner_id=customer.owner_partner_id,
-                to_partner_id=target,
-                reason=data["reason"],
-                user_id=caller.user_id,
-                at=utcnow(),
-            )
-        )
-        previous = customer.owner_partner_id
-        customer.owner_partner_id = target
-        # The new owner's idle period starts now: it has not had the customer to follow up.
-        customer.protection_started_at = utcnow()
-        customer.last_follow_up_at = customer.idle_reminder_sent_at = None
-        session.flush()
-        audit.record(
-            uow,
-            caller,
-            audit.CUSTOMER_TRANSFERRED,
-            subject_type="customer",
-            subject_id=customer.id,
-            detail={"from_partner_id": previous, "to_partner_id": target},
-        )
-        uow.emit(
-            events.CUSTOMER_TRANSFERRED,
-            customer_event(
-                events.CustomerTransferred,
-                customer,
-                from_partner_id=previous,
-                reason=data["reason"],
-            ),
-        )
+        rules.check_transfer(customer, data["partner_id"], partners)
+        transfer(uow, caller, customer, data["partner_id"], data["reason"])
         return uow.commit(dump_customer(customer, caller))
+
+
+def transfer(uow: UnitOfWork, caller: Caller, customer: Customer, target: int, reason: str) -> None:
+    """``customer`` (locked, ``rules.check_transfer`` passed) becomes ``target``'s: the
+    transfer is kept, audited and announced (``customer_transferred``). Inside the caller's
+    ``with uow:``; the one path of HQ's transfers and a terminated partner's handover."""
+    session = uow.session
+    session.add(
+        Transfer(
+            customer_id=customer.id,
+            from_partner_id=customer.owner_partner_id,
+            to_partner_id=target,
+            reason=reason,
+            user_id=caller.user_id,
+            at=utcnow(),
+        )
+    )
+    previous = customer.owner_partner_id
+    customer.owner_partner_id = target
+    # The new owner's idle period starts now: it has not had the customer to follow up.
+    customer.protection_started_at = utcnow()
+    customer.last_follow_up_at = customer.idle_reminder_sent_at = None
+    session.flush()
+    audit.record(
+        uow,
+        caller,
+        audit.CUSTOMER_TRANSFERRED,
+        subject_type="customer",
+        subject_id=customer.id,
+        detail={"from_partner_id": previous, "to_partner_id": target},
+    )
+    uow.emit(
+        events.CUSTOMER_TRANSFERRED,
+        customer_event(
+            events.CustomerTransferred, customer, from_partner_id=previous, reason=reason
+        ),
+    )
 
 
 # -- protection lifecycle ---------------------------------------------------------------

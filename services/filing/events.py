@@ -24,8 +24,16 @@ PROTECTION_ENDING = "protection_ending"
 CUSTOMER_RELEASED = "customer_released"
 CUSTOMER_CLAIMED = "customer_claimed"
 IDLE_RELEASE_NEAR = "idle_release_near"
+EXTENSION_REQUESTED = "extension_requested"
+EXTENSION_STEP_WAITING = "extension_step_waiting"
+EXTENSION_APPROVED = "extension_approved"
+EXTENSION_REJECTED = "extension_rejected"
 #: ``CustomerReleased.kind`` (as ``schemas.RELEASE_KINDS``).
-RELEASE_KINDS = ("owner", "idle", "expired")
+RELEASE_KINDS = ("owner", "idle", "expired", "terminated")
+#: A terminated partner's handover (``handover``): a batch done and more to do (filing's
+#: own next step), or all done (HQ is told).
+PARTNER_HANDOVER_CONTINUED = "partner_handover_continued"
+PARTNER_HANDOVER_DONE = "partner_handover_done"
 LEAD_ASSIGNED = "lead_assigned"
 LEAD_UNASSIGNED = "lead_unassigned"
 LEAD_CLAIMED = "lead_claimed"
@@ -88,11 +96,30 @@ class CustomerTransferred(CustomerEvent):
 class CustomerReleased(CustomerEvent):
     """``customer_released``: the customer went to the public pool; ``partner_id`` is the
     partner that held it. ``kind``: ``expired`` (its protection ended), ``owner`` (the
-    partner gave it back, ``reason`` saying why) or ``idle`` (no follow-up for the
-    partner type's idle days). Events from before ``kind`` load as ``expired``."""
+    partner gave it back, ``reason`` saying why), ``idle`` (no follow-up for the
+    partner type's idle days) or ``terminated`` (the partner was terminated, ``reason``
+    its termination's). Events from before ``kind`` load as ``expired``."""
 
     kind = fields.String(load_default="expired", validate=validate.OneOf(RELEASE_KINDS))
     reason = fields.String(load_default=None, allow_none=True)
+
+
+class PartnerHandover(EventSchema):
+    """``partner_handover_continued`` and ``partner_handover_done``: the handover of
+    terminated partner ``partner_id`` (its customers ``release``d or ``transfer``red to
+    ``to_partner_id``, for ``reason``) and what it has done so far: customers released to
+    the pool and transferred, pending filings rejected, open leads passed to another
+    partner or back to the HQ queue."""
+
+    partner_id = Id(strict=True, required=True)
+    customers = fields.String(required=True, validate=validate.OneOf(("release", "transfer")))
+    to_partner_id = Id(strict=True, required=True, allow_none=True)
+    reason = fields.String(required=True)
+    released = fields.Integer(strict=True, required=True)
+    transferred = fields.Integer(strict=True, required=True)
+    filings_rejected = fields.Integer(strict=True, required=True)
+    leads_reassigned = fields.Integer(strict=True, required=True)
+    leads_unassigned = fields.Integer(strict=True, required=True)
 
 
 class CustomerClaimed(CustomerEvent):
@@ -109,6 +136,30 @@ class IdleReleaseNear(CustomerEvent):
     release_at = IsoDateTime(required=True)
 
 
+class ExtensionDecided(CustomerEvent):
+    """``extension_approved``: the last step approved; the customer's protection moved by
+    ``days`` and ends at ``protected_until``."""
+
+    extension_id = Id(strict=True, required=True)
+    days = fields.Integer(strict=True, required=True)
+
+
+class ExtensionWaiting(ExtensionDecided):
+    """``extension_requested`` (the owner asked for ``days`` more, for ``reason``) and
+    ``extension_step_waiting`` (a step was approved, the next one waits): ``step`` is the
+    step now waiting."""
+
+    reason = fields.String(required=True)
+    step = fields.Nested(Step, required=True)
+
+
+class ExtensionRejected(ExtensionDecided):
+    """``extension_rejected``: an approver rejected the extension with ``reason``; the
+    protection is unchanged."""
+
+    reason = fields.String(required=True, allow_none=True)
+
+
 class LeadEvent(EventSchema):
     """``lead_assigned``, ``lead_unassigned`` (back in the HQ queue),
     ``lead_claim_deadline_near`` and ``lead_expired`` carry only this."""
@@ -119,6 +170,17 @@ class LeadEvent(EventSchema):
     region_code = RegionCode(required=True, allow_none=True)
     status = fields.String(required=True)
     claim_deadline = IsoDateTime(required=True, allow_none=True)
+
+
+class LeadAssigned(LeadEvent):
+    """``lead_assigned``: the lead is the partner's to claim before ``claim_deadline``.
+    ``by_hand``: HQ user ``assigned_by`` chose the partner (``POST /leads/{id}/assign``),
+    for ``reason`` (may be None). Routing's assignments carry none of the three (their
+    consumers see what they always saw)."""
+
+    by_hand = fields.Boolean()
+    assigned_by = Id(strict=True, allow_none=True)
+    reason = fields.String(allow_none=True)
 
 
 class LeadClaimed(LeadEvent):
@@ -142,8 +204,14 @@ EVENTS: dict[str, type[Schema]] = {
     PROTECTION_ENDING: CustomerEvent,
     CUSTOMER_RELEASED: CustomerReleased,
     CUSTOMER_CLAIMED: CustomerClaimed,
+    PARTNER_HANDOVER_CONTINUED: PartnerHandover,
+    PARTNER_HANDOVER_DONE: PartnerHandover,
     IDLE_RELEASE_NEAR: IdleReleaseNear,
-    LEAD_ASSIGNED: LeadEvent,
+    EXTENSION_REQUESTED: ExtensionWaiting,
+    EXTENSION_STEP_WAITING: ExtensionWaiting,
+    EXTENSION_APPROVED: ExtensionDecided,
+    EXTENSION_REJECTED: ExtensionRejected,
+    LEAD_ASSIGNED: LeadAssigned,
     LEAD_UNASSIGNED: LeadEvent,
     LEAD_CLAIMED: LeadClaimed,
     LEAD_DECLINED: LeadDeclined,

@@ -82,11 +82,19 @@ def remind_protection_ending(
 
 def release_expired(uow: UnitOfWork, now: datetime, limit: int = BATCH) -> int:
     """Customers whose protection has ended go to the public pool (公海)
-    (``customer_released``). Inside the caller's ``with uow:``."""
+    (``customer_released``), their pending extensions cancelled. Inside the caller's
+    ``with uow:``.
+
+    The rows are locked as they are read (an extension's approval locks its customer
+    too): an approval committed meanwhile has moved ``protected_until``, and the locking
+    read, which sees it, no longer finds the customer ended."""
     found = uow.session.scalars(
         select(Customer)
         .where(Customer.status == PROTECTED, Customer.protected_until <= now)
+        .order_by(Customer.id)  # locked in one order, as every writer of several
         .limit(limit)
+        .with_for_update()
+        .execution_options(populate_existing=True)
     ).all()
     for customer in found:
         pool.release(uow, TIMER, customer, EXPIRED, "protection ended", now)
@@ -187,7 +195,10 @@ def release_idle(
                 Customer.status == PROTECTED,
                 _idle_since() <= now - timedelta(days=days),
             )
+            .order_by(Customer.id)
             .limit(limit)
+            .with_for_update()
+            .execution_options(populate_existing=True)
         ).all()
         for customer in found:
             if rules.idle_release_due(customer, days, now):

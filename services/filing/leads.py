@@ -20,7 +20,7 @@ from services.common.schemas import page_of
 from services.common.scoping import scoped
 from services.common.timeutil import utcnow
 from services.common.unit_of_work import UnitOfWork
-from services.filing import customers, events, rules
+from services.filing import customers, events, holdings, rules
 from services.filing.customers import Covering
 from services.filing.keys import customer_keys, normalise_mobile
 from services.filing.models import Lead, LeadEvent
@@ -109,7 +109,9 @@ def create_lead(
 
 def list_leads(uow: UnitOfWork, caller: Caller, args: dict) -> dict:
     """HQ sees every lead; a partner the leads assigned to it (and claimed by it)."""
-    stmt = scoped(select(Lead), Lead.assigned_partner_id, caller).order_by(Lead.id.desc())
+    stmt = scoped(select(Lead), Lead.assigned_partner_id, caller, Lead.region_code).order_by(
+        Lead.id.desc()
+    )
     if args.get("status"):
         stmt = stmt.where(Lead.status == args["status"])
     if args.get("partner_id") is not None:
@@ -126,7 +128,7 @@ def list_leads(uow: UnitOfWork, caller: Caller, args: dict) -> dict:
 def _visible_lead(session: Session, caller: Caller, lead_id: int, lock: bool = False) -> Lead:
     # A locked read reads the row afresh, also when this session read it before.
     lead = session.get(Lead, lead_id, with_for_update=lock, populate_existing=lock)
-    if lead is None or not caller.sees_partner(lead.assigned_partner_id):
+    if lead is None or not caller.sees_row(lead.assigned_partner_id, lead.region_code):
         raise NotFound(f"lead {lead_id} not found")
     return lead
 
@@ -149,12 +151,17 @@ def _own_open_lead(
     return lead
 
 
-def claim_lead(uow: UnitOfWork, caller: Caller, lead_id: int) -> dict:
+def claim_lead(uow: UnitOfWork, caller: Caller, lead_id: int, terms: Terms) -> dict:
     """The assigned partner confirms: the customer becomes theirs, protected, source ``hq``
-    (``lead_claimed``)."""
+    (``lead_claimed``). 409 ``claim_limit_reached`` when a new customer would take the
+    partner past its cap (``terms``: ``partners.partner_terms``, asked before the write)."""
+    caller.require("lead.claim")
+    cap_terms = terms(caller.partner_id) if caller.partner_id is not None else None
     now = utcnow()
     with uow:
         session = uow.session
+        if caller.partner_id is not None:
+            holdings.lock(session, caller.partner_id)
         lead = _own_open_lead(session, caller, lead_id, now)
         phone = normalise_mobile(lead.phone)
         keys = customer_keys(lead.name, None, phone)
@@ -168,6 +175,7 @@ def claim_lead(uow: UnitOfWork, caller: Caller, lead_id: int) -> dict:
         )
         if customer is None:
             customers.refuse_duplicates(session, caller, keys)
+            holdings.check_room(session, caller.partner_id, cap_terms)
             customer = rules.claimed_customer(lead, caller.partner_id, phone, now)
             session.add(customer)
             session.flush()

@@ -278,6 +278,36 @@ class FollowUp(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
+class Extension(Base):
+    """The owner of a protected customer asks for more days (延期), with a reason; the
+    ``extension`` approval flow decides. Approved, the customer's ``protected_until``
+    moves by ``days``."""
+
+    __tablename__ = "extensions"
+    __table_args__ = (
+        Index("ix_extensions_customer", "customer_id", "id"),
+        Index("ix_extensions_status", "status", "id"),
+    )
+
+    id: Mapped[int] = mapped_column(BigIntPK, primary_key=True, autoincrement=True)
+    customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id"))
+    partner_id: Mapped[int] = mapped_column(index=True)
+    days: Mapped[int] = mapped_column(Integer)
+    reason: Mapped[str] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(String(10))  # EXTENSION_STATUSES
+    flow: Mapped[dict[str, Any]] = mapped_column(JSON)
+    #: When the protection it extends began (``Customer.protection_started_at``): the
+    #: protection period it counts in; a new owner or a new protection is another one.
+    period_started_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    protected_until_before: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    protected_until_after: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    requested_by: Mapped[int | None] = mapped_column()
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    decided_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    customer: Mapped[Customer] = relationship(lazy="selectin")
+
+
 class ApprovalFlow(Base):
     """The configured filing approval flow (HQ edits it)."""
 

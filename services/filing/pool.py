@@ -11,23 +11,21 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import datetime
 
-from sqlalchemy import ColumnElement, false, func, or_, select
+from sqlalchemy import ColumnElement, func, select
 from sqlalchemy.orm import Session
 
 from services.common import audit, pii
 from services.common.context import Caller
-from services.common.db import advisory_lock
 from services.common.errors import NotFound
-from services.common.regions import is_region_code
 from services.common.schemas import dump, page_of
+from services.common.scoping import in_regions, region_scoped
 from services.common.timeutil import utcnow
 from services.common.unit_of_work import UnitOfWork
-from services.filing import customers, events, rules
+from services.filing import customers, events, extensions, holdings, rules
 from services.filing.customers import Covering
 from services.filing.keys import customer_keys
 from services.filing.models import Customer, PoolMove
 from services.filing.schemas import (
-    ACTIVE_STATUSES,
     BY_OWNER,
     POOL_CLAIMED,
     POOL_RELEASED,
@@ -53,9 +51,11 @@ def release(
     """``customer`` (protected, locked or held by the advisory lock) goes to the pool: its
     keys no longer block anybody, the partner that held it is remembered for its cooldown
     (``PoolMove``), audited and announced (``customer_released``). Inside the caller's
-    ``with uow:``."""
+    ``with uow:``. Its pending extensions (延期申请) are cancelled: there is no protection
+    left to extend."""
     partner_id = customer.owner_partner_id
     rules.release(customer, now)
+    extensions.cancel_pending(uow.session, customer, now)
     customers.release_keys(uow.session, customer)
     uow.session.add(
         PoolMove(
@@ -115,20 +115,8 @@ def dump_pool_customer(customer: Customer, last_holder: int | None, caller: Call
 
 
 def region_filter(codes: list[str]) -> ColumnElement[bool]:
-    """The condition of a customer whose region one of ``codes`` covers (a province its
-    cities and districts, a city its districts: ``regions.covers``, as a prefix of the
-    code); a code that is no region covers none."""
-    terms = []
-    for code in codes:
-        if not is_region_code(code):
-            continue
-        if code.endswith("0000"):
-            terms.append(Customer.region_code.startswith(code[:2]))
-        elif code.endswith("00"):
-            terms.append(Customer.region_code.startswith(code[:4]))
-        else:
-            terms.append(Customer.region_code == code)
-    return or_(*terms) if terms else false()
+    """The condition of a customer whose region one of ``codes`` covers."""
+    return in_regions(Customer.region_code, codes)
 
 
 def list_pool(uow: UnitOfWork, caller: Caller, args: dict, get_partner: GetPartner) -> dict:
@@ -140,7 +128,9 @@ def list_pool(uow: UnitOfWork, caller: Caller, args: dict, get_partner: GetPartn
     else:
         caller.require("pool.claim")
         territory = list(get_partner(caller.partner_id).get("territory") or [])
-    stmt = select(Customer).where(Customer.status == RELEASED)
+    stmt = region_scoped(
+        select(Customer).where(Customer.status == RELEASED), Customer.region_code, caller
+    )
     if territory is not None:
         stmt = stmt.where(region_filter(territory))
     if args.get("region_code"):
@@ -207,16 +197,9 @@ def claim_customer(uow: UnitOfWork, caller: Caller, customer_id: int, covering: 
         session = uow.session
         # The partner's claims take turns: two claims of different customers at once would
         # both count the holdings before either is in, and end one past the cap.
-        advisory_lock(session, f"filing.holdings.{caller.partner_id}")
+        holdings.lock(session, caller.partner_id)
         customer = _pool_customer(session, customer_id, lock=True)
-        held = session.scalar(
-            select(func.count())
-            .select_from(Customer)
-            .where(
-                Customer.owner_partner_id == caller.partner_id,
-                Customer.status.in_(ACTIVE_STATUSES),
-            )
-        )
+        held = holdings.held(session, caller.partner_id)
         last_release = session.scalar(
             select(func.max(PoolMove.at)).where(
                 PoolMove.customer_id == customer.id,
@@ -224,7 +207,7 @@ def claim_customer(uow: UnitOfWork, caller: Caller, customer_id: int, covering: 
                 PoolMove.action == POOL_RELEASED,
             )
         )
-        rules.check_claim(customer, terms, held or 0, last_release, now)
+        rules.check_claim(customer, terms, held, last_release, now)
         keys = customer_keys(customer.name, customer.uscc, customer.phone)
         customers.claim_keys(session, customer, keys)
         rules.claim_from_pool(customer, caller.partner_id, terms["protection_days"], now)

@@ -2,10 +2,12 @@
 of the partners service, and the events that say where a lead went.
 
 A lead goes to the partner whose territory covers its region, the most specific territory
-first; ties go to the partner with the fewest open leads, then to the one assigned longest
-ago (``rules.choose_partner``). A lead matching a customer protected for a partner goes to
-that partner. Declined and expired leads pass to the next covering partner who has not had
-them, or back to the HQ queue.
+first; among equally specific partners, a heavier grade (``lead_weight``) gets
+proportionally more of the region's leads, and ties go to the partner with the fewest open
+leads, then to the one assigned longest ago (``rules.choose_partner``). A lead matching a
+customer protected for a partner goes to that partner. Declined and expired leads pass to
+the next covering partner who has not had them, or back to the HQ queue; HQ may hand a
+lead to a covering partner by hand (``assignment``).
 """
 
 from __future__ import annotations
@@ -70,6 +72,8 @@ class Assigner:
         self._terms_cache: dict[int, dict | None] = {}
         self._open: dict[int, int] | None = None
         self._last: dict[int, datetime] | None = None
+        #: Per region: the leads each partner was assigned in it, as far as weights need.
+        self._assigned: dict[str, dict[int, int]] = {}
         self._owners: dict[Lead, int | None] = {}
         self._keys: dict[Lead, list[tuple[str, str]]] = {}
 
@@ -120,7 +124,7 @@ class Assigner:
             self._last = dict(
                 self.session.execute(
                     select(LeadEvent.partner_id, func.max(LeadEvent.at))
-                    .where(LeadEvent.action == "assigned")
+                    .where(LeadEvent.action.in_(rules.ASSIGNING_ACTIONS))
                     .group_by(LeadEvent.partner_id)
                 ).all()
             )
@@ -133,7 +137,30 @@ class Assigner:
         if not any(c["partner_id"] not in excluded for c in candidates):
             return None
         self._load_stats()
-        return rules.choose_partner(candidates, excluded, self._open, self._last)
+        tied = rules.most_specific(candidates, excluded)
+        assigned_here = self._assigned_in(region, tied) if rules.weights_differ(tied) else None
+        return rules.choose_partner(candidates, excluded, self._open, self._last, assigned_here)
+
+    def _assigned_in(self, region: str, tied: list[dict]) -> dict[int, int]:
+        """The leads of ``region`` each of ``tied`` was ever assigned (routed or by hand),
+        read once and then counted here: an import's leads are inserted after routing."""
+        counts = self._assigned.setdefault(region, {})
+        unknown = [c["partner_id"] for c in tied if c["partner_id"] not in counts]
+        if unknown:
+            read = dict(
+                self.session.execute(
+                    select(LeadEvent.partner_id, func.count())
+                    .join(Lead, Lead.id == LeadEvent.lead_id)
+                    .where(
+                        LeadEvent.partner_id.in_(unknown),
+                        LeadEvent.action.in_(rules.ASSIGNING_ACTIONS),
+                        Lead.region_code == region,
+                    )
+                    .group_by(LeadEvent.partner_id)
+                ).all()
+            )
+            counts.update({partner_id: read.get(partner_id, 0) for partner_id in unknown})
+        return counts
 
     def assign(self, lead: Lead, terms: dict, now: datetime, user_id: int | None) -> None:
         """Assign the lead to the partner of ``terms``, counted in this batch."""
@@ -141,6 +168,9 @@ class Assigner:
         self._load_stats()
         self._open[terms["partner_id"]] = self._open.get(terms["partner_id"], 0) + 1
         self._last[terms["partner_id"]] = now
+        counts = self._assigned.get(lead.region_code or "")
+        if counts is not None and terms["partner_id"] in counts:
+            counts[terms["partner_id"]] += 1
 
     def route(self, lead: Lead, now: datetime, user_id: int | None = None) -> bool:
         """Assign ``lead`` to the next partner, or leave it in the HQ queue; True if assigned

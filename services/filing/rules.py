@@ -7,8 +7,9 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
+from fractions import Fraction
 from typing import Any
 
 from rapidfuzz import fuzz, process
@@ -17,10 +18,14 @@ from services.common.approval import FlowInstance
 from services.common.context import Caller
 from services.common.errors import Conflict, Forbidden, InvalidInput, InvalidState
 from services.common.regions import specificity
-from services.filing.models import Customer, Filing, Lead, LeadEvent
+from services.filing.models import Customer, Extension, Filing, Lead, LeadEvent
 from services.filing.schemas import (
     ASSIGNED,
     CLAIMED,
+    EXTENSION_APPROVED,
+    EXTENSION_CANCELLED,
+    EXTENSION_PENDING,
+    EXTENSION_REJECTED,
     FILING_APPROVED,
     FILING_REJECTED,
     FROM_HQ,
@@ -40,6 +45,17 @@ DEFAULT_FILING_FLOW = [
         "condition": None,
     }
 ]
+DEFAULT_EXTENSION_FLOW = [
+    {
+        "name": "渠道经理审批",
+        "permission": "extension.approve",
+        "mode": "any",
+        "approvers": [],
+        "condition": None,
+    }
+]
+#: Extensions (延期) approved or pending at most in one protection period.
+EXTENSIONS_PER_PERIOD = 2
 #: Days before its protection ends that the owner of a customer is told, once.
 REMINDER_DAYS = 7
 #: Days before idle release that the owner of a customer is told, once.
@@ -269,12 +285,7 @@ def check_claim(
     outside its cooldown (409 ``cooldown``)."""
     if customer.status != RELEASED:
         raise Conflict("the customer has been claimed by another partner", "already_claimed")
-    cap = terms.get("max_protected_customers")
-    if cap is not None and held >= cap:
-        raise Conflict(
-            f"you already hold {held} protected or pending customers, your limit is {cap}",
-            "claim_limit_reached",
-        )
+    check_within_cap(terms, held)
     days = terms.get("reclaim_cooldown_days")
     days = DEFAULT_RECLAIM_COOLDOWN_DAYS if days is None else days
     if last_release is not None and now < last_release + timedelta(days=days):
@@ -282,6 +293,19 @@ def check_claim(
         raise Conflict(
             f"you released this customer; you may claim it again from {until.isoformat()}",
             "cooldown",
+        )
+
+
+def check_within_cap(terms: dict, held: int) -> None:
+    """A partner with ``terms`` (``max_protected_customers``: its grade's cap; None: no
+    cap) holding ``held`` protected or pending customers takes one more only below its
+    cap; else 409 ``claim_limit_reached``. The one rule of a pool claim, a lead claim and
+    a new filing alike (each counts ``held`` under the partner's holdings lock)."""
+    cap = terms.get("max_protected_customers")
+    if cap is not None and held >= cap:
+        raise Conflict(
+            f"you already hold {held} protected or pending customers, your limit is {cap}",
+            "claim_limit_reached",
         )
 
 
@@ -336,7 +360,138 @@ def recorded_follow_up(customer: Customer, now: datetime) -> None:
     customer.idle_reminder_sent_at = None
 
 
+# -- extensions (延期) ---------------------------------------------------------------------
+
+
+def check_extension_request(
+    customer: Customer, caller: Caller, counted: int, pending: int, now: datetime
+) -> None:
+    """The partner holding a protected customer asks for more days (a parent partner that
+    sees it does not: 403): not while one is pending (409 ``extension_pending``), nor past
+    ``EXTENSIONS_PER_PERIOD`` approved or pending in this protection period (409
+    ``extension_limit_reached``); ``counted`` and ``pending`` are those of this period."""
+    if caller.partner_id is None or customer.owner_partner_id != caller.partner_id:
+        raise Forbidden("extensions are asked for by the partner that holds the customer")
+    check_extendable(customer, caller.partner_id, customer.protection_started_at, now)
+    if pending:
+        raise Conflict("an extension of this customer is waiting for approval", "extension_pending")
+    if counted >= EXTENSIONS_PER_PERIOD:
+        raise Conflict(
+            f"at most {EXTENSIONS_PER_PERIOD} extensions are granted per protection period",
+            "extension_limit_reached",
+        )
+
+
+def check_extendable(
+    customer: Customer, partner_id: int, period_started_at: datetime | None, now: datetime
+) -> None:
+    """The customer is still protected for ``partner_id`` in the protection period that
+    began at ``period_started_at``, and its protection has not ended (the timer is about
+    to release it): else 409 ``customer_not_protected``. A released customer is never
+    revived by an extension."""
+    if (
+        customer.status != PROTECTED
+        or customer.owner_partner_id != partner_id
+        or customer.protection_started_at != period_started_at
+        or customer.protected_until is None
+        or customer.protected_until <= now
+    ):
+        raise InvalidState(
+            "the customer is no longer protected for this partner; its protection is not extended",
+            "customer_not_protected",
+        )
+
+
+def approve_extension(
+    extension: Extension, caller: Caller, comment: str | None, now: datetime
+) -> tuple[str, FlowInstance]:
+    """The caller approves the extension's current step (the flow refuses whoever may
+    not); no step is approved once the customer has left its owner's protection or its
+    protection has ended (409 ``customer_not_protected``; the extension stays as it was).
+    The last approval moves the customer's protection by ``days`` from its current end;
+    the reminder before the new end is due again. The flow's outcome and the flow after
+    it."""
+    if extension.status != EXTENSION_PENDING:
+        raise InvalidState(f"the extension is already {extension.status}")
+    flow = FlowInstance.from_dict(extension.flow)
+    outcome = flow.approve(
+        caller.user_id,
+        caller.permissions,
+        comment,
+        now,
+        credentials_set_at=caller.credentials_set_at,
+    )
+    customer = extension.customer
+    check_extendable(customer, extension.partner_id, extension.period_started_at, now)
+    extension.flow = flow.to_dict()
+    if outcome == "approved":
+        extension.protected_until_before = customer.protected_until
+        customer.protected_until = extended_until(customer.protected_until, extension.days)
+        customer.reminder_sent_at = None
+        extension.protected_until_after = customer.protected_until
+        extension.status, extension.decided_at = EXTENSION_APPROVED, now
+    return outcome, flow
+
+
+def extended_until(until: datetime | None, days: int) -> datetime | None:
+    """The end of a protection ending at ``until`` once extended by ``days``."""
+    return None if until is None else until + timedelta(days=days)
+
+
+def reject_extension(
+    extension: Extension, caller: Caller, comment: str | None, now: datetime
+) -> None:
+    """The caller rejects the extension with a reason (the flow refuses a blank one)."""
+    if extension.status != EXTENSION_PENDING:
+        raise InvalidState(f"the extension is already {extension.status}")
+    flow = FlowInstance.from_dict(extension.flow)
+    flow.reject(
+        caller.user_id,
+        caller.permissions,
+        comment or "",
+        now,
+        credentials_set_at=caller.credentials_set_at,
+    )
+    extension.flow = flow.to_dict()
+    extension.status, extension.decided_at = EXTENSION_REJECTED, now
+
+
+def cancel_extension(extension: Extension, now: datetime) -> None:
+    """A pending extension whose customer left its owner's protection (released) is
+    cancelled: nothing is left for it to extend."""
+    if extension.status == EXTENSION_PENDING:
+        extension.status, extension.decided_at = EXTENSION_CANCELLED, now
+
+
 # -- leads ------------------------------------------------------------------------------
+
+
+#: History actions that give a lead to a partner: routing's, and HQ's by hand.
+ROUTED, BY_HAND, WITHDRAWN = "assigned", "hq_assigned", "withdrawn"
+ASSIGNING_ACTIONS = (ROUTED, BY_HAND)
+
+
+def lead_weight(terms: dict) -> int:
+    """A covering partner's share of leads (its grade's ``lead_weight``; 1 without one)."""
+    weight = terms.get("lead_weight")
+    return weight if isinstance(weight, int) and weight >= 1 else 1
+
+
+def most_specific(candidates: Iterable[dict], excluded: set[int]) -> list[dict]:
+    """Of the covering partners' terms not ``excluded``, those whose territory is the most
+    specific (a district before a city before a province): the partners a lead's choice
+    is between."""
+    left = [c for c in candidates if c["partner_id"] not in excluded]
+    if not left:
+        return []
+    best = max(specificity(c["territory_code"]) for c in left)
+    return [c for c in left if specificity(c["territory_code"]) == best]
+
+
+def weights_differ(tied: Iterable[dict]) -> bool:
+    """Whether the grades of ``tied`` weigh them differently (``choose_partner`` then needs
+    the leads each was assigned in the region)."""
+    return len({lead_weight(c) for c in tied}) > 1
 
 
 def choose_partner(
@@ -344,23 +499,35 @@ def choose_partner(
     excluded: set[int],
     open_leads: dict[int, int],
     last_assigned: dict[int, datetime],
+    assigned_here: Mapping[int, int] | None = None,
 ) -> dict | None:
-    """Of the covering partners' terms (``partner_id``, ``territory_code``, ...) not
-    ``excluded``, the one with the most specific territory; ties go to the fewest open
-    leads, then to the one assigned longest ago (never assigned: first), then the lowest
-    id. None when nobody is left."""
-    left = [c for c in candidates if c["partner_id"] not in excluded]
-    if not left:
+    """Of the covering partners' terms (``partner_id``, ``territory_code``,
+    ``lead_weight``, ...) not ``excluded``, the one with the most specific territory.
+
+    Among equally specific partners of different weights, the one furthest below its
+    share: the smallest (leads it was assigned in the region so far, ``assigned_here``,
+    + 1) / weight. Weights 3 and 1 so give 3 leads of every 4 to the first, whether or
+    not the partners claim them in between (claimed leads count, open ones alone would
+    not). Otherwise, and between partners equally far, the fewest open leads, then the one
+    assigned longest ago (never assigned: first), then the lowest id. None when nobody is
+    left."""
+    tied = most_specific(candidates, excluded)
+    if not tied:
         return None
-    best = max(specificity(c["territory_code"]) for c in left)
-    tied = [c for c in left if specificity(c["territory_code"]) == best]
-    return min(
-        tied,
-        key=lambda c: (
+
+    def fair(c: dict) -> tuple[int, datetime, int]:
+        return (
             open_leads.get(c["partner_id"], 0),
             last_assigned.get(c["partner_id"]) or _EPOCH,
             c["partner_id"],
-        ),
+        )
+
+    if not weights_differ(tied):
+        return min(tied, key=fair)
+    counts = assigned_here or {}
+    return min(
+        tied,
+        key=lambda c: (Fraction(counts.get(c["partner_id"], 0) + 1, lead_weight(c)), *fair(c)),
     )
 
 
@@ -373,8 +540,38 @@ def assign(lead: Lead, terms: dict, now: datetime, user_id: int | None) -> None:
     lead.deadline_reminded_at = None
     lead.protection_days = terms["protection_days"]
     lead.history.append(
-        LeadEvent(action="assigned", partner_id=terms["partner_id"], user_id=user_id, at=now)
+        LeadEvent(action=ROUTED, partner_id=terms["partner_id"], user_id=user_id, at=now)
     )
+
+
+def check_hand_assignable(lead: Lead, partner_id: int) -> None:
+    """HQ hands a lead by hand only while no partner has claimed it (409
+    ``already_claimed``), and to a partner other than the one holding it (409
+    ``invalid_state``); it needs a region, which the partner must cover."""
+    if lead.status == CLAIMED:
+        raise Conflict("the lead has been claimed", "already_claimed")
+    if lead.status == ASSIGNED and lead.assigned_partner_id == partner_id:
+        raise InvalidState("the lead is assigned to this partner already")
+    if lead.region_code is None:
+        raise InvalidState("the lead has no region; a partner covering it cannot be chosen")
+
+
+def assign_by_hand(
+    lead: Lead, terms: dict, now: datetime, user_id: int | None, reason: str | None
+) -> int | None:
+    """HQ user ``user_id`` gives the lead to the partner of ``terms`` for ``reason``: a
+    claim deadline from the partner's claim hours, and the history says who did it and
+    why (``hq_assigned``; ``withdrawn`` for a partner that held it unclaimed). The partner
+    that held it, if any."""
+    before = lead.assigned_partner_id if lead.status == ASSIGNED else None
+    if before is not None:
+        lead.history.append(
+            LeadEvent(action=WITHDRAWN, partner_id=before, user_id=user_id, reason=reason, at=now)
+        )
+    assign(lead, terms, now, user_id)
+    routed = lead.history[-1]
+    routed.action, routed.reason = BY_HAND, reason
+    return before
 
 
 def unassign(lead: Lead, now: datetime, user_id: int | None) -> None:

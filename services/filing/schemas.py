@@ -43,7 +43,9 @@ FILING_STATUSES = (FILING_PENDING, FILING_APPROVED, FILING_REJECTED)
 POOL_RELEASED, POOL_CLAIMED = "released", "claimed"
 POOL_ACTIONS = (POOL_RELEASED, POOL_CLAIMED)
 BY_OWNER, IDLE, EXPIRED = "owner", "idle", "expired"
-RELEASE_KINDS = (BY_OWNER, IDLE, EXPIRED)
+#: Released because the partner holding it was terminated (``handover``).
+BY_TERMINATION = "terminated"
+RELEASE_KINDS = (BY_OWNER, IDLE, EXPIRED, BY_TERMINATION)
 
 #: ``FollowUp.kind``.
 FOLLOW_UP_KINDS = ("visit", "call", "message", "other")
@@ -303,6 +305,63 @@ class FollowUpOut(WireSchema):
     created_at = IsoDateTime()
 
 
+#: ``Extension.status``: waiting for its approval flow, approved (the protection moved),
+#: rejected by an approver, or cancelled (the customer left its owner before a decision).
+EXTENSION_PENDING, EXTENSION_APPROVED = "pending", "approved"
+EXTENSION_REJECTED, EXTENSION_CANCELLED = "rejected", "cancelled"
+EXTENSION_STATUSES = (
+    EXTENSION_PENDING,
+    EXTENSION_APPROVED,
+    EXTENSION_REJECTED,
+    EXTENSION_CANCELLED,
+)
+#: The days one extension (延期) adds at most.
+EXTENSION_DAYS_MAX = 365
+
+
+class ExtensionIn(WireSchema):
+    days = fields.Integer(
+        required=True,
+        strict=True,
+        validate=validate.Range(min=1, max=EXTENSION_DAYS_MAX),
+        metadata={"description": "days added to the end of the protection"},
+    )
+    reason = fields.String(
+        required=True,
+        validate=[validate.Length(min=1, max=500), _said],
+        metadata={
+            "description": "why more time is needed: not blank, no invisible or control"
+            " characters (line breaks and tabs aside)"
+        },
+    )
+
+
+class ExtensionOut(WireSchema):
+    id = fields.Integer()
+    customer_id = fields.Integer()
+    customer_name = fields.String()
+    partner_id = fields.Integer()
+    days = fields.Integer()
+    reason = fields.String()
+    status = fields.String(metadata={"enum": list(EXTENSION_STATUSES)})
+    steps = fields.List(fields.Nested(StepOut))
+    requested_by = fields.Integer(allow_none=True)
+    created_at = IsoDateTime()
+    decided_at = IsoDateTime(allow_none=True)
+    protected_until_before = IsoDateTime(
+        allow_none=True, metadata={"description": "the end of the protection when requested"}
+    )
+    protected_until_after = IsoDateTime(
+        allow_none=True, metadata={"description": "the end of the protection once approved"}
+    )
+
+
+class ExtensionListArgs(PageArgs):
+    status = fields.String(validate=validate.OneOf(EXTENSION_STATUSES))
+    customer_id = Id()
+    partner_id = Id()
+
+
 class FilingListArgs(PageArgs):
     status = fields.String(validate=validate.OneOf(FILING_STATUSES))
     partner_id = Id()
@@ -368,6 +427,18 @@ class LeadListArgs(PageArgs):
 
 class DeclineIn(WireSchema):
     reason = fields.String(required=True, validate=validate.Length(min=1, max=1000))
+
+
+class LeadAssignIn(WireSchema):
+    partner_id = Id(
+        required=True, metadata={"description": "an active partner covering the lead's region"}
+    )
+    reason = fields.String(
+        load_default=None,
+        allow_none=True,
+        validate=[validate.Length(max=500), _said],
+        metadata={"description": "why by hand; the partner is told it"},
+    )
 
 
 #: ``LeadImport.status``: the rows are arriving (``receiving``), all here and waiting for

@@ -12,7 +12,18 @@ from services.common.rpc import ServiceRpc
 from services.common.schemas import DecisionIn, FlowIn, PageArgs, RejectIn, load, load_id
 from services.common.service import ServiceBase
 from services.common.timeutil import utcnow
-from services.filing import customers, follow_ups, housekeeping, imports, leads, pool
+from services.filing import (
+    assignment,
+    customers,
+    extensions,
+    follow_ups,
+    handover,
+    housekeeping,
+    imports,
+    leads,
+    pool,
+)
+from services.filing.events import PartnerHandover
 from services.filing.import_timer import ImportWaker, import_timer
 from services.filing.schemas import (
     QUEUED,
@@ -20,8 +31,11 @@ from services.filing.schemas import (
     CustomerFileIn,
     CustomerListArgs,
     DeclineIn,
+    ExtensionIn,
+    ExtensionListArgs,
     FilingListArgs,
     FollowUpIn,
+    LeadAssignIn,
     LeadImportIn,
     LeadImportListArgs,
     LeadIn,
@@ -32,6 +46,7 @@ from services.filing.schemas import (
     TransferIn,
 )
 from services.orders import events as orders_events
+from services.partners import events as partners_events
 
 #: Seconds at most between two ticks of the import timer when nobody wakes it: how soon
 #: an import a stopped runner left (its lease passed) is taken over.
@@ -122,6 +137,50 @@ class FilingService(ServiceBase):
         """A page of a customer's follow-ups, newest first."""
         args = load(PageArgs, query)
         return follow_ups.list_follow_ups(self.uow, self.caller, load_id(customer_id), args)
+
+    # -- extensions (延期) ------------------------------------------------------------------
+
+    @rpc(idempotent=True)
+    def request_extension(self, customer_id: int, payload: dict) -> dict:
+        """The partner holding a protected customer asks for more days; approval starts."""
+        data = load(ExtensionIn, payload)
+        return extensions.request_extension(self.uow, self.caller, load_id(customer_id), data)
+
+    @rpc
+    def list_extensions(self, query: dict) -> dict:
+        """A page of the extensions the caller sees."""
+        args = load(ExtensionListArgs, query)
+        return extensions.list_extensions(self.uow, self.caller, args)
+
+    @rpc
+    def get_extension(self, extension_id: int) -> dict:
+        """An extension the caller sees."""
+        return extensions.get_extension(self.uow, self.caller, load_id(extension_id))
+
+    @rpc(idempotent=True)
+    def approve_extension(self, extension_id: int, payload: dict) -> dict:
+        """An approver of the current step approves; the last one moves the protection."""
+        comment = load(DecisionIn, payload)["comment"]
+        return extensions.approve_extension(self.uow, self.caller, load_id(extension_id), comment)
+
+    @rpc(idempotent=True)
+    def reject_extension(self, extension_id: int, payload: dict) -> dict:
+        """An approver rejects the extension with a reason."""
+        comment = load(RejectIn, payload)["comment"]
+        return extensions.reject_extension(self.uow, self.caller, load_id(extension_id), comment)
+
+    @rpc
+    def get_extension_flow(self) -> dict:
+        """The extension approval flow."""
+        return extensions.get_flow(self.uow, self.caller)
+
+    @rpc
+    def set_extension_flow(self, payload: dict) -> dict:
+        """HQ replaces the extension approval flow."""
+        steps = load(FlowIn, payload)["steps"]
+        return extensions.set_flow(self.uow, self.caller, steps)
+
+    # -- filings --------------------------------------------------------------------------
 
     @rpc
     def list_filings(self, query: dict) -> dict:
@@ -218,7 +277,9 @@ class FilingService(ServiceBase):
     @rpc(idempotent=True)
     def claim_lead(self, lead_id: int) -> dict:
         """The assigned partner claims the lead: its customer, protected."""
-        return leads.claim_lead(self.uow, self.caller, load_id(lead_id))
+        return leads.claim_lead(
+            self.uow, self.caller, load_id(lead_id), self.partners.partner_terms
+        )
 
     @rpc(idempotent=True)
     def decline_lead(self, lead_id: int, payload: dict) -> dict:
@@ -231,6 +292,47 @@ class FilingService(ServiceBase):
             reason,
             self.partners.partners_covering,
             self.partners.partner_terms,
+        )
+
+    @rpc(idempotent=True)
+    def assign_lead(self, lead_id: int, payload: dict) -> dict:
+        """HQ hands an unclaimed lead by hand to a partner covering its region."""
+        data = load(LeadAssignIn, payload)
+        return assignment.assign_lead(
+            self.uow,
+            self.caller,
+            load_id(lead_id),
+            data,
+            self.partners.partners_covering,
+            self.partners.get_partner,
+        )
+
+    # -- a terminated partner's handover ------------------------------------------------
+
+    @rpc
+    def handover_counts(self, partner_id: int) -> dict:
+        """What a partner holds here: protected customers, pending filings, open leads (HQ
+        ``partner.manage``: the partners service asks for a partner's handover)."""
+        return handover.handover_counts(self.uow, self.caller, load_id(partner_id, "partner_id"))
+
+    @event_handler("partners", "partner_terminated")
+    def on_partner_terminated(self, event: dict) -> None:
+        """Hand over what the terminated partner holds, a batch at a time."""
+        partner = load_event(partners_events.PartnerChanged, event)
+        handover.start(
+            self.uow,
+            partner["id"],
+            partner["handover"],
+            self.partners.partners_covering,
+            self.partners.partner_terms,
+        )
+
+    @event_handler("filing", "partner_handover_continued")
+    def on_partner_handover_continued(self, event: dict) -> None:
+        """The next batch of a terminated partner's handover."""
+        progress = load_event(PartnerHandover, event)
+        handover.hand_over(
+            self.uow, progress, self.partners.partners_covering, self.partners.partner_terms
         )
 
     # -- events and timers --------------------------------------------------------------

@@ -115,6 +115,21 @@ TEMPLATES: dict[tuple[str, str], Template] = {
             "claim or decline it before {claim_deadline}.",
         ),
     ),
+    ("lead_assigned", "by_hand"): Template(
+        "lead",
+        "lead_id",
+        zh=(
+            "总部指派线索待申领：{lead_name}",
+            "总部（用户 {assigned_by}）将线索「{lead_name}」（地区 {region_code}）手动分配给您，"
+            "原因：{reason}。请在 {claim_deadline} 前申领或退回。",
+        ),
+        en=(
+            "Lead assigned to you by headquarters: {lead_name}",
+            "Headquarters (user {assigned_by}) assigned the lead {lead_name} (region "
+            "{region_code}) to you by hand. Reason: {reason}. Claim or decline it before "
+            "{claim_deadline}.",
+        ),
+    ),
     ("lead_claim_deadline_near", ""): Template(
         "lead",
         "lead_id",
@@ -177,6 +192,36 @@ TEMPLATES: dict[tuple[str, str], Template] = {
             "{customer_name} had no follow-up for too long and is now in the public pool.",
         ),
     ),
+    ("customer_released", "terminated"): Template(
+        "customer",
+        "customer_id",
+        zh=(
+            "客户因合作终止已释放到公海：{customer_name}",
+            "合作已终止，客户「{customer_name}」已释放到公海。原因：{reason}",
+        ),
+        en=(
+            "Customer released at termination: {customer_name}",
+            "The partnership ended; {customer_name} is now in the public pool. Reason: {reason}",
+        ),
+    ),
+    ("partner_handover_done", ""): Template(
+        "partner",
+        "partner_id",
+        zh=(
+            "合作伙伴交接完成（编号 {partner_id}）",
+            "已终止合作的合作伙伴（编号 {partner_id}）交接完成：转给其他合作伙伴的客户 "
+            "{transferred} 个，释放到公海的客户 {released} 个，驳回的报备 {filings_rejected} 个，"
+            "改派的线索 {leads_reassigned} 条，退回总部的线索 {leads_unassigned} 条。"
+            "原因：{reason}",
+        ),
+        en=(
+            "Handover done: partner #{partner_id}",
+            "The handover of terminated partner #{partner_id} is done: {transferred} customers "
+            "transferred, {released} released to the public pool, {filings_rejected} filings "
+            "rejected, {leads_reassigned} leads passed to other partners and "
+            "{leads_unassigned} back in the HQ queue. Reason: {reason}",
+        ),
+    ),
     ("customer_claimed", ""): Template(
         "customer",
         "customer_id",
@@ -201,6 +246,63 @@ TEMPLATES: dict[tuple[str, str], Template] = {
             "No follow-up, release near: {customer_name}",
             "{customer_name} has had no follow-up and goes to the public pool at "
             "{release_at}; record a follow-up before then to keep it.",
+        ),
+    ),
+    ("extension_requested", ""): Template(
+        "extension",
+        "extension_id",
+        zh=(
+            "延期申请待审批：{customer_name}",
+            "合作伙伴（编号 {partner_id}）申请将客户「{customer_name}」的保护期延长 {days} 天"
+            "（当前至 {protected_until}），原因：{reason}。等待您在「{step}」环节审批。",
+        ),
+        en=(
+            "Extension awaiting your approval: {customer_name}",
+            "Partner #{partner_id} asks for {days} more days of protection of "
+            "{customer_name} (now until {protected_until}). Reason: {reason}. It waits for "
+            'your approval at step "{step}".',
+        ),
+    ),
+    ("extension_step_waiting", ""): Template(
+        "extension",
+        "extension_id",
+        zh=(
+            "延期申请待审批（{step}）：{customer_name}",
+            "客户「{customer_name}」延长保护期 {days} 天的申请已通过上一环节，"
+            "等待您在「{step}」环节审批。",
+        ),
+        en=(
+            "Extension awaiting your approval ({step}): {customer_name}",
+            "The request for {days} more days of protection of {customer_name} passed the "
+            'previous step and waits for your approval at step "{step}".',
+        ),
+    ),
+    ("extension_approved", ""): Template(
+        "customer",
+        "customer_id",
+        zh=(
+            "延期申请已通过：{customer_name}",
+            "您为客户「{customer_name}」提交的延期申请（{days} 天）已审批通过，"
+            "保护期至 {protected_until}。",
+        ),
+        en=(
+            "Extension approved: {customer_name}",
+            "Your request for {days} more days of protection of {customer_name} was "
+            "approved; the customer is protected for you until {protected_until}.",
+        ),
+    ),
+    ("extension_rejected", ""): Template(
+        "customer",
+        "customer_id",
+        zh=(
+            "延期申请被驳回：{customer_name}",
+            "您为客户「{customer_name}」提交的延期申请（{days} 天）被驳回，"
+            "保护期不变（至 {protected_until}）。原因：{reason}",
+        ),
+        en=(
+            "Extension rejected: {customer_name}",
+            "Your request for {days} more days of protection of {customer_name} was "
+            "rejected; the protection still ends at {protected_until}. Reason: {reason}",
         ),
     ),
     ("customer_transferred", "in"): Template(
@@ -304,6 +406,98 @@ TEMPLATES: dict[tuple[str, str], Template] = {
             "period {period}.",
         ),
     ),
+    # Commission on collection (回款提成): an entry of a receipt, and the reversal of a
+    # refund; the contract amount is then the payment's.
+    ("commission_entry_created", "collected"): Template(
+        "commission_entry",
+        "entry_id",
+        zh=(
+            "回款提成入账：合同 {contract_no}",
+            "合同 {contract_no} 回款 ¥{contract_amount}，提成比例 {rate}，"
+            "提成金额 ¥{amount}，期间 {period}。",
+        ),
+        en=(
+            "Commission on collection: contract {contract_no}",
+            "Contract {contract_no} received CNY {contract_amount}: rate {rate}, "
+            "commission CNY {amount}, period {period}.",
+        ),
+    ),
+    ("commission_entry_created", "refunded"): Template(
+        "commission_entry",
+        "entry_id",
+        zh=(
+            "退款提成冲销：合同 {contract_no}",
+            "合同 {contract_no} 有退款，提成冲销 ¥{amount}，期间 {period}。",
+        ),
+        en=(
+            "Commission reversed for a refund: contract {contract_no}",
+            "Contract {contract_no} had a refund; commission of CNY {amount} reversed in "
+            "period {period}.",
+        ),
+    ),
+    # Payment reminders (回款提醒): to the partner, and to HQ finance ("hq").
+    ("payment_due_soon", ""): Template(
+        "order",
+        "order_id",
+        zh=(
+            "回款即将到期：合同 {contract_no}",
+            "合同 {contract_no}（客户「{customer_name}」）第 {position} 期回款将于 {due_date} "
+            "到期，尚未支付 ¥{unpaid_amount}（该期 ¥{installment_amount}）。",
+        ),
+        en=(
+            "Payment due soon: contract {contract_no}",
+            "Installment {position} of contract {contract_no} ({customer_name}) is due on "
+            "{due_date}; CNY {unpaid_amount} of CNY {installment_amount} is still unpaid.",
+        ),
+    ),
+    ("payment_due_soon", "hq"): Template(
+        "order",
+        "order_id",
+        zh=(
+            "回款即将到期：合同 {contract_no}",
+            "合作伙伴（编号 {partner_id}）的合同 {contract_no}（客户「{customer_name}」）"
+            "第 {position} 期回款将于 {due_date} 到期，尚未收到 ¥{unpaid_amount}"
+            "（该期 ¥{installment_amount}）。",
+        ),
+        en=(
+            "Payment due soon: contract {contract_no}",
+            "Installment {position} of partner #{partner_id}'s contract {contract_no} "
+            "({customer_name}) is due on {due_date}; CNY {unpaid_amount} of CNY "
+            "{installment_amount} is not received yet.",
+        ),
+    ),
+    ("payment_overdue", ""): Template(
+        "order",
+        "order_id",
+        zh=(
+            "回款已逾期：合同 {contract_no}",
+            "合同 {contract_no}（客户「{customer_name}」）第 {position} 期回款已于 {due_date} "
+            "到期，逾期 {days_overdue} 天，尚未支付 ¥{unpaid_amount}"
+            "（该期 ¥{installment_amount}）。",
+        ),
+        en=(
+            "Payment overdue: contract {contract_no}",
+            "Installment {position} of contract {contract_no} ({customer_name}) was due on "
+            "{due_date}, {days_overdue} days ago; CNY {unpaid_amount} of CNY "
+            "{installment_amount} is still unpaid.",
+        ),
+    ),
+    ("payment_overdue", "hq"): Template(
+        "order",
+        "order_id",
+        zh=(
+            "回款已逾期：合同 {contract_no}",
+            "合作伙伴（编号 {partner_id}）的合同 {contract_no}（客户「{customer_name}」）"
+            "第 {position} 期回款已于 {due_date} 到期，逾期 {days_overdue} 天，尚未收到 "
+            "¥{unpaid_amount}（该期 ¥{installment_amount}）。",
+        ),
+        en=(
+            "Payment overdue: contract {contract_no}",
+            "Installment {position} of partner #{partner_id}'s contract {contract_no} "
+            "({customer_name}) was due on {due_date}, {days_overdue} days ago; CNY "
+            "{unpaid_amount} of CNY {installment_amount} is not received yet.",
+        ),
+    ),
     ("statement_issued", ""): Template(
         "statement",
         "statement_id",
@@ -334,7 +528,13 @@ TEMPLATES: dict[tuple[str, str], Template] = {
     ),
 }
 
-_MONEY_FIELDS = ("total_amount", "contract_amount", "amount")
+_MONEY_FIELDS = (
+    "total_amount",
+    "contract_amount",
+    "amount",
+    "installment_amount",
+    "unpaid_amount",
+)
 _TIME_FIELDS = ("protected_until", "claim_deadline", "approved_at", "release_at")
 
 

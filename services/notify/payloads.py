@@ -46,8 +46,16 @@ _CUSTOMER = _fields(
     "protected_until",
 )
 _FILING = _CUSTOMER | {"filing_id"}
+_EXTENSION = _CUSTOMER | {"extension_id", "days"}
 _LEAD = _fields("lead_id", "lead_name", "partner_id", "region_code", "status", "claim_deadline")
 _ORDER = _fields("order_id", "partner_id", "contract_no", "customer_name")
+_PAYMENT_DUE = _ORDER | {
+    "position",
+    "due_date",
+    "installment_amount",
+    "unpaid_amount",
+    "days_overdue",
+}
 
 
 def _same(names: frozenset[str]) -> Allowed:
@@ -67,8 +75,25 @@ ALLOWED: dict[str, Allowed] = {
     "customer_released": _same(_CUSTOMER | {"kind", "reason"}),
     "customer_claimed": _same(_CUSTOMER),
     "idle_release_near": _same(_CUSTOMER | {"release_at"}),
+    "extension_requested": _hq_only(_EXTENSION | {"reason", "step"}),
+    "extension_step_waiting": _hq_only(_EXTENSION | {"reason", "step"}),
+    "extension_approved": _same(_EXTENSION),
+    "extension_rejected": _same(_EXTENSION | {"reason"}),
     "customer_transferred": _same(_CUSTOMER | {"from_partner_id", "reason"}),
-    "lead_assigned": _same(_LEAD),
+    "partner_handover_done": _hq_only(
+        _fields(
+            "partner_id",
+            "customers",
+            "to_partner_id",
+            "reason",
+            "released",
+            "transferred",
+            "filings_rejected",
+            "leads_reassigned",
+            "leads_unassigned",
+        )
+    ),
+    "lead_assigned": _same(_LEAD | {"by_hand", "assigned_by", "reason"}),
     "lead_claim_deadline_near": _same(_LEAD),
     "order_step_waiting": _hq_only(_ORDER | {"total_amount", "step"}),
     "order_approved": _same(
@@ -101,8 +126,11 @@ ALLOWED: dict[str, Allowed] = {
             "amount",
             "period",
             "kind",
+            "payment_id",
         )
     ),
+    "payment_due_soon": _same(_PAYMENT_DUE),
+    "payment_overdue": _same(_PAYMENT_DUE),
     "statement_issued": _same(
         _fields("statement_id", "partner_id", "period", "total_amount", "entry_count")
     ),

@@ -14,9 +14,15 @@ class PartnersPeople:
     def __init__(self, partners: Any) -> None:
         self._partners = partners
 
-    def recipients(self, permission: str, partner_id: int | None) -> list[dict]:
-        """Active users holding ``permission``, of ``partner_id`` or of HQ (None)."""
-        return self._partners.recipients({"permission": permission, "partner_id": partner_id})
+    def recipients(
+        self, permission: str, partner_id: int | None, about_partner_id: int | None = None
+    ) -> list[dict]:
+        """Active users holding ``permission``, of ``partner_id`` or of HQ (None); with
+        ``about_partner_id``, only the HQ users who see that partner."""
+        query = {"permission": permission, "partner_id": partner_id}
+        if about_partner_id is not None:
+            query["about_partner_id"] = about_partner_id
+        return self._partners.recipients(query)
 
     def user(self, user_id: int) -> dict | None:
         """An active user by id, or None (unknown or inactive)."""

@@ -123,7 +123,7 @@ class NotifyService(ServiceBase):
 
     @event_handler("filing", "lead_assigned")
     def on_lead_assigned(self, event: dict) -> None:
-        self._notify("lead_assigned", event, load_event(filing_events.LeadEvent, event))
+        self._notify("lead_assigned", event, load_event(filing_events.LeadAssigned, event))
 
     @event_handler("filing", "lead_claim_deadline_near")
     def on_lead_claim_deadline_near(self, event: dict) -> None:
@@ -145,10 +145,46 @@ class NotifyService(ServiceBase):
     def on_idle_release_near(self, event: dict) -> None:
         self._notify("idle_release_near", event, load_event(filing_events.IdleReleaseNear, event))
 
+    @event_handler("orders", "payment_due_soon")
+    def on_payment_due_soon(self, event: dict) -> None:
+        self._notify("payment_due_soon", event, load_event(orders_events.PaymentDue, event))
+
+    @event_handler("orders", "payment_overdue")
+    def on_payment_overdue(self, event: dict) -> None:
+        self._notify("payment_overdue", event, load_event(orders_events.PaymentOverdue, event))
+
+    @event_handler("filing", "extension_requested")
+    def on_extension_requested(self, event: dict) -> None:
+        self._notify(
+            "extension_requested", event, load_event(filing_events.ExtensionWaiting, event)
+        )
+
+    @event_handler("filing", "extension_step_waiting")
+    def on_extension_step_waiting(self, event: dict) -> None:
+        self._notify(
+            "extension_step_waiting", event, load_event(filing_events.ExtensionWaiting, event)
+        )
+
+    @event_handler("filing", "extension_approved")
+    def on_extension_approved(self, event: dict) -> None:
+        self._notify("extension_approved", event, load_event(filing_events.ExtensionDecided, event))
+
+    @event_handler("filing", "extension_rejected")
+    def on_extension_rejected(self, event: dict) -> None:
+        self._notify(
+            "extension_rejected", event, load_event(filing_events.ExtensionRejected, event)
+        )
+
     @event_handler("filing", "customer_transferred")
     def on_customer_transferred(self, event: dict) -> None:
         self._notify(
             "customer_transferred", event, load_event(filing_events.CustomerTransferred, event)
+        )
+
+    @event_handler("filing", "partner_handover_done")
+    def on_partner_handover_done(self, event: dict) -> None:
+        self._notify(
+            "partner_handover_done", event, load_event(filing_events.PartnerHandover, event)
         )
 
     # -- events from the orders service (order_submitted is followed by order_step_waiting,

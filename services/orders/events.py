@@ -30,6 +30,16 @@ times as ISO 8601 UTC (``"2026-11-28T12:00:00Z"``), region codes as 6-digit stri
     ``{order_id, partner_id, contract_no, comment_id, author_user_id, body,
     participant_user_ids}``: someone commented; ``participant_user_ids`` are the users who
     created, acted on or commented on the order, without the author.
+``payment_recorded``, ``payment_refunded``
+    ``{payment_id, order_id, partner_id, kind: "receipt" or "refund", amount, received_on,
+    order_total, paid_amount_after, recorded_at}``: HQ finance recorded a receipt (回款)
+    or a refund against an approved order; ``amount`` is positive either way,
+    ``paid_amount_after`` is what the order has been paid once it is counted.
+``payment_due_soon``, ``payment_overdue``
+    ``{order_id, partner_id, contract_no, customer_name, position, due_date,
+    installment_amount, unpaid_amount, days_overdue}``: an installment of the order's plan
+    is due within a few days, or overdue (``days_overdue`` > 0), and ``unpaid_amount`` of it
+    is not paid yet (the orders timer; once per installment, overdue ones again weekly).
 
 This module imports only marshmallow and ``services.common``: consumers import it to read
 these events without depending on the rest of the orders service.
@@ -37,7 +47,7 @@ these events without depending on the rest of the orders service.
 
 from __future__ import annotations
 
-from marshmallow import Schema, fields
+from marshmallow import Schema, fields, validate
 
 from services.common.events import EventSchema, happened
 from services.common.schemas import Id, IsoDateTime, Money, RegionCode
@@ -49,6 +59,12 @@ ORDER_REJECTED = "order_rejected"
 ORDER_CANCELLED = "order_cancelled"
 ORDER_COMPLETED = "order_completed"
 ORDER_COMMENTED = "order_commented"
+PAYMENT_RECORDED = "payment_recorded"
+PAYMENT_REFUNDED = "payment_refunded"
+PAYMENT_DUE_SOON = "payment_due_soon"
+PAYMENT_OVERDUE = "payment_overdue"
+#: A payment's ``kind``: money received, or money given back.
+RECEIPT, REFUND = "receipt", "refund"
 
 
 def _id() -> Id:
@@ -134,6 +150,39 @@ class OrderCommented(_OrderEvent):
     participant_user_ids = fields.List(fields.Integer(strict=True), required=True)
 
 
+class PaymentRecorded(EventSchema):
+    """A receipt or a refund (``payment_refunded`` has the same data)."""
+
+    payment_id = _id()
+    order_id = _id()
+    partner_id = _id()
+    kind = fields.String(required=True, validate=validate.OneOf((RECEIPT, REFUND)))
+    amount = Money(required=True)
+    received_on = fields.Date(required=True)
+    order_total = _amount()
+    paid_amount_after = _amount()
+    recorded_at = IsoDateTime(required=True, validate=happened)
+
+
+class PaymentRefunded(PaymentRecorded):
+    pass
+
+
+class PaymentDue(_OrderEvent):
+    """An installment due soon (``payment_due_soon``) or overdue (``payment_overdue``)."""
+
+    customer_name = fields.String(required=True)
+    position = fields.Integer(required=True, strict=True, validate=validate.Range(min=1))
+    due_date = fields.Date(required=True)
+    installment_amount = Money(required=True)
+    unpaid_amount = Money(required=True)
+    days_overdue = fields.Integer(required=True, strict=True, validate=validate.Range(min=0))
+
+
+class PaymentOverdue(PaymentDue):
+    pass
+
+
 EVENTS: dict[str, type[Schema]] = {
     ORDER_SUBMITTED: OrderSubmitted,
     ORDER_STEP_WAITING: OrderStepWaiting,
@@ -142,4 +191,8 @@ EVENTS: dict[str, type[Schema]] = {
     ORDER_CANCELLED: OrderCancelled,
     ORDER_COMPLETED: OrderCompleted,
     ORDER_COMMENTED: OrderCommented,
+    PAYMENT_RECORDED: PaymentRecorded,
+    PAYMENT_REFUNDED: PaymentRefunded,
+    PAYMENT_DUE_SOON: PaymentDue,
+    PAYMENT_OVERDUE: PaymentOverdue,
 }

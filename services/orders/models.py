@@ -1,6 +1,7 @@
 """Tables of the orders service: products, orders with their lines, actions and comments,
-the approval-flow configuration, the reports' rollup of the orders, and a read copy of
-partners (names for reports); and the statuses an order goes through (``Order.status``),
+the approval-flow configuration, the reports' rollup of the orders, payment plans, payments
+received and refunded, partners' credit limits, and a read copy of partners (names for
+reports); and the statuses an order goes through (``Order.status``),
 defined here once."""
 
 from __future__ import annotations
@@ -87,6 +88,11 @@ class Order(Base):
     completed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     cancelled_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     cancel_reason: Mapped[str | None] = mapped_column(Text)
+    #: Receipts less refunds (``services.orders.payments``), kept with each payment under
+    #: the order's row lock: never more than ``total_amount``, never below 0.
+    paid_amount: Mapped[Decimal] = mapped_column(
+        MoneyNumeric, default=Decimal(0), server_default="0"
+    )
 
     lines: Mapped[list[OrderLine]] = relationship(
         cascade="all, delete-orphan", order_by="OrderLine.position", lazy="selectin"
@@ -198,3 +204,81 @@ class PartnerCopy(Base):
     name: Mapped[str] = mapped_column(String(200))
     status: Mapped[str] = mapped_column(String(20))
     as_of: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class PaymentInstallment(Base):
+    """An installment of an approved order's payment plan (回款计划) that HQ set; an order
+    without any follows the default plan (``rules.default_plan``), which is not stored."""
+
+    __tablename__ = "payment_installments"
+    __table_args__ = (
+        UniqueConstraint("order_id", "position", name="uq_payment_installments_order_position"),
+    )
+
+    id: Mapped[int] = mapped_column(BigIntPK, primary_key=True, autoincrement=True)
+    order_id: Mapped[int] = mapped_column(ForeignKey("orders.id"))
+    position: Mapped[int] = mapped_column(Integer)
+    due_date: Mapped[date] = mapped_column(Date)
+    amount: Mapped[Decimal] = mapped_column(MoneyNumeric)
+    set_by: Mapped[int | None] = mapped_column(BigInteger)
+    set_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class Payment(Base):
+    """A receipt (回款) or a refund recorded by HQ finance against an approved order;
+    ``amount`` is positive either way, ``kind`` says which. ``partner_id`` is the order's,
+    for scoped lists."""
+
+    __tablename__ = "payments"
+    __table_args__ = (
+        Index("ix_payments_order", "order_id", "id"),
+        Index("ix_payments_partner_received", "partner_id", "received_on"),
+        Index("ix_payments_received_on", "received_on"),
+    )
+
+    id: Mapped[int] = mapped_column(BigIntPK, primary_key=True, autoincrement=True)
+    order_id: Mapped[int] = mapped_column(ForeignKey("orders.id"))
+    partner_id: Mapped[int] = mapped_column(BigInteger)
+    kind: Mapped[str] = mapped_column(String(10))
+    amount: Mapped[Decimal] = mapped_column(MoneyNumeric)
+    received_on: Mapped[date] = mapped_column(Date)
+    method: Mapped[str] = mapped_column(String(20))
+    reference: Mapped[str | None] = mapped_column(String(100))
+    recorded_by: Mapped[int | None] = mapped_column(BigInteger)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class PartnerCredit(Base):
+    """A partner's credit limit (信用额度) set by HQ; no row, or a null ``credit_limit``,
+    is no limit. Submissions of the partner's orders lock the row, so that two of them
+    never together pass the limit (``services.orders.credit``)."""
+
+    __tablename__ = "partner_credits"
+
+    partner_id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    credit_limit: Mapped[Decimal | None] = mapped_column(MoneyNumeric)
+    updated_by: Mapped[int | None] = mapped_column(BigInteger)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+
+
+class PaymentReminder(Base):
+    """A reminder sent of an installment (``services.orders.reminders``): ``due_soon`` once
+    per installment, ``overdue`` on given days. An installment is its order's ``position``
+    with its ``due_date`` (a plan set again is reminded again); one row per UTC day at
+    most, so that a timer restarted, or two replicas, never send one twice."""
+
+    __tablename__ = "payment_reminders"
+    __table_args__ = (
+        UniqueConstraint(
+            "order_id", "position", "due_date", "kind", "sent_on", name="uq_payment_reminders_day"
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(BigIntPK, primary_key=True, autoincrement=True)
+    order_id: Mapped[int] = mapped_column(ForeignKey("orders.id"))
+    position: Mapped[int] = mapped_column(Integer)
+    due_date: Mapped[date] = mapped_column(Date)
+    kind: Mapped[str] = mapped_column(String(10))
+    sent_on: Mapped[date] = mapped_column(Date)
+    amount: Mapped[Decimal] = mapped_column(MoneyNumeric)
+    sent_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

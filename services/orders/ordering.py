@@ -35,7 +35,7 @@ from services.common.schemas import dump, page_of
 from services.common.scoping import scoped
 from services.common.timeutil import utcnow
 from services.common.unit_of_work import UnitOfWork
-from services.orders import catalogue, events, flows, rollup, rules
+from services.orders import catalogue, credit, events, flows, rollup, rules
 from services.orders.models import Order, OrderAction, OrderComment, OrderLine
 from services.orders.periods import created_between
 from services.orders.schemas import (
@@ -130,6 +130,7 @@ def submit_order(
         if order.customer_id != checked:
             raise Conflict("the order's customer changed meanwhile; submit it again")
         catalogue.orderable_products(session, [line.product_id for line in order.lines])
+        credit.check_submission(session, order)
         counted = rollup.counted(order)
         _apply_customer(order, customer)
         submitted_at = utcnow()
@@ -235,6 +236,7 @@ def cancel_order(uow: UnitOfWork, caller: Caller, order_id: int, reason: str | N
         session = uow.session
         order = visible_order(session, caller, order_id, lock=True)
         was_approved = rules.check_can_cancel(caller, order.status, order.partner_id, reason)
+        rules.check_no_receipts(order.paid_amount)
         counted = rollup.counted(order)
         order.status = CANCELLED
         order.cancelled_at = utcnow()
@@ -330,12 +332,19 @@ _SUMMARY_COLUMNS = (
     "created_at",
     "submitted_at",
     "approved_at",
+    "paid_amount",
 )
 
 
 def _summary_view(order: Order) -> dict:
     view = {column: getattr(order, column) for column in _SUMMARY_COLUMNS}
-    return view | {"current_step": _current_step(order)}
+    return view | {
+        "current_step": _current_step(order),
+        "outstanding_amount": rules.outstanding(
+            order.status, order.total_amount, order.paid_amount
+        ),
+        "payment_status": rules.payment_status(order.status, order.total_amount, order.paid_amount),
+    }
 
 
 def _current_step(order: Order) -> dict | None:

@@ -16,14 +16,26 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
+from datetime import date, timedelta
 from decimal import ROUND_CEILING, Decimal
 from typing import TYPE_CHECKING, Any
 
 from services.common import regions
-from services.common.errors import Forbidden, InvalidInput, InvalidState
+from services.common.errors import Conflict, Forbidden, InvalidInput, InvalidState
 from services.common.money import MAX_MONEY, fits_money_column, money, to_decimal
 from services.common.schemas import RATE_PLACES
-from services.orders.schemas import APPROVED, DRAFT, REJECTED, SUBMITTED
+from services.orders.schemas import (
+    APPROVED,
+    COMPLETED,
+    DRAFT,
+    PAID,
+    PARTIAL,
+    RECEIPT,
+    REFUND,
+    REJECTED,
+    SUBMITTED,
+    UNPAID,
+)
 
 if TYPE_CHECKING:
     from services.common.context import Caller
@@ -230,3 +242,188 @@ def participants(
     except the comment's author."""
     everyone = {created_by, *actor_ids, *commenter_ids} - {None, author_id}
     return sorted(user_id for user_id in everyone if user_id is not None)
+
+
+# -- payments received (回款) and credit ---------------------------------------------------
+
+#: Days after the approval that an order's total is due when HQ set no plan.
+DEFAULT_PLAN_DAYS = 30
+#: The statuses of an order that is owed: approved, and delivered.
+OWED = frozenset({APPROVED, COMPLETED})
+
+
+def check_payable(status: str) -> None:
+    """Payments and plans are for approved or completed orders: InvalidState otherwise."""
+    if status not in OWED:
+        raise InvalidState(f"an order that is {status} takes no payment plan nor payment")
+
+
+def payment_status(status: str, total: Decimal, paid: Decimal) -> str | None:
+    """``unpaid``, ``partial`` or ``paid`` for an owed order (approved or completed); None
+    for any other (nothing is due before the approval, nor after a cancellation)."""
+    if status not in OWED:
+        return None
+    if paid <= ZERO:
+        return UNPAID
+    return PAID if paid >= total else PARTIAL
+
+
+def outstanding(status: str, total: Decimal, paid: Decimal) -> Decimal | None:
+    """What an owed order still has to be paid; None for any other."""
+    return money(total - paid) if status in OWED else None
+
+
+def paid_after(kind: str, total: Decimal, paid: Decimal, amount: Decimal) -> Decimal:
+    """What the order has been paid once a receipt or refund of ``amount`` counts. A
+    receipt beyond what is outstanding is 422 ``overpayment``; a refund beyond what was
+    received is 422 ``overrefund`` (the amount allowed is named)."""
+    if kind == RECEIPT:
+        due = money(total - paid)
+        if amount > due:
+            raise InvalidInput(
+                f"the receipt is more than the {due} still outstanding",
+                "overpayment",
+                {"amount": [f"at most {due}"]},
+            )
+        return money(paid + amount)
+    if kind == REFUND:
+        if amount > paid:
+            raise InvalidInput(
+                f"the refund is more than the {money(paid)} received",
+                "overrefund",
+                {"amount": [f"at most {money(paid)}"]},
+            )
+        return money(paid - amount)
+    raise ValueError(f"unknown payment kind {kind!r}")
+
+
+def check_received_on(received_on: date, approved_on: date, today: date) -> None:
+    """The money moved on a day that has come (``today``: the UTC date) and not before the
+    order was approved: 422 on ``received_on`` otherwise."""
+    if received_on > today:
+        raise InvalidInput(
+            "a payment is recorded once received",
+            errors={"received_on": [f"not after today ({today.isoformat()}, UTC)"]},
+        )
+    if received_on < approved_on:
+        raise InvalidInput(
+            "a payment is for an approved order",
+            errors={"received_on": [f"not before the approval ({approved_on.isoformat()})"]},
+        )
+
+
+def default_plan(total: Decimal, approved_on: date) -> list[dict]:
+    """The plan of an order HQ set none for: the whole total due ``DEFAULT_PLAN_DAYS``
+    after the approval."""
+    return [{"due_date": approved_on + timedelta(days=DEFAULT_PLAN_DAYS), "amount": total}]
+
+
+def check_plan(installments: list[dict], total: Decimal, approved_on: date) -> list[dict]:
+    """A plan's installments sorted by due date (in the order given within a day): their
+    amounts sum exactly to the order's ``total`` (422 ``plan_total_mismatch``) and no due
+    date is before the approval (422)."""
+    early = [i for i in installments if i["due_date"] < approved_on]
+    if early:
+        raise InvalidInput(
+            "an installment is due before the order was approved",
+            errors={"installments": [f"due dates not before {approved_on.isoformat()}"]},
+        )
+    planned = money(sum((i["amount"] for i in installments), ZERO))
+    if planned != money(total):
+        raise InvalidInput(
+            f"the installments sum to {planned}, the order's total is {money(total)}",
+            "plan_total_mismatch",
+            {"installments": [f"amounts summing to {money(total)}"]},
+        )
+    return sorted(installments, key=lambda i: i["due_date"])
+
+
+def check_no_receipts(paid: Decimal) -> None:
+    """An approved order that has been paid (net of refunds) is not cancelled before the
+    money is refunded: 409 ``refund_first``."""
+    if paid > ZERO:
+        raise Conflict(
+            f"the order has been paid {money(paid)}: refund it before cancelling",
+            "refund_first",
+        )
+
+
+def available_credit(limit: Decimal | None, owed: Decimal) -> Decimal | None:
+    """What a partner may still order for: its ``limit`` less what it ``owed``, never below
+    0; None when it has no limit."""
+    if limit is None:
+        return None
+    return max(money(limit - owed), money(ZERO))
+
+
+def check_credit(limit: Decimal | None, owed: Decimal, total: Decimal) -> None:
+    """An order of ``total`` is submitted only if the partner's outstanding ``owed`` with it
+    stays within ``limit`` (no limit: no check): 422 ``credit_limit_exceeded`` naming the
+    ``available`` amount otherwise."""
+    if limit is None or owed + total <= limit:
+        return
+    available = available_credit(limit, owed)
+    raise InvalidInput(
+        f"the order's total {money(total)} is more than the {available} of credit available",
+        "credit_limit_exceeded",
+        {"available": [f"{available}"]},
+    )
+
+
+# -- receivables: installments paid earliest first, ageing, reminders -------------------
+
+#: An installment is reminded this many days before it is due (and on the day), once.
+DUE_SOON_DAYS = 3
+#: An overdue installment is reminded on its first overdue day, then every this many days.
+OVERDUE_EVERY_DAYS = 7
+#: The ageing buckets (应收账龄): the most days overdue each holds (None: no end).
+AGEING_BUCKETS: tuple[tuple[str, int | None], ...] = (
+    ("not_due", 0),
+    ("1_30", 30),
+    ("31_60", 60),
+    ("61_90", 90),
+    ("over_90", None),
+)
+DUE_SOON, OVERDUE = "due_soon", "overdue"
+
+
+def unpaid_parts(installments: list[dict], paid: Decimal) -> list[dict]:
+    """Each installment (``{position, due_date, amount}``) with its ``unpaid`` part: what
+    the order has been paid (receipts net of refunds) pays the installments earliest due
+    first (by position within a day)."""
+    left = max(money(paid), money(ZERO))
+    parts = []
+    for installment in sorted(installments, key=lambda i: (i["due_date"], i["position"])):
+        covered = min(left, money(installment["amount"]))
+        left = money(left - covered)
+        parts.append(installment | {"unpaid": money(installment["amount"] - covered)})
+    return parts
+
+
+def days_overdue(due_date: date, today: date) -> int:
+    """Days an installment due on ``due_date`` is overdue on ``today`` (0: not yet)."""
+    return max((today - due_date).days, 0)
+
+
+def ageing_bucket(due_date: date, as_of: date) -> str:
+    """The ageing bucket of an unpaid installment due on ``due_date`` as of ``as_of``."""
+    late = days_overdue(due_date, as_of)
+    for name, most in AGEING_BUCKETS:
+        if most is None or late <= most:
+            return name
+    raise AssertionError("the last bucket has no end")
+
+
+def reminder_due(
+    due_date: date, today: date, sent_due_soon: bool, last_overdue_on: date | None
+) -> str | None:
+    """The reminder an unpaid installment is owed ``today`` (UTC), if any: ``due_soon``
+    once, from ``DUE_SOON_DAYS`` before its due date to that day; ``overdue`` on its first
+    overdue day the timer sees, then every ``OVERDUE_EVERY_DAYS`` days."""
+    if today > due_date:
+        if last_overdue_on is None or (today - last_overdue_on).days >= OVERDUE_EVERY_DAYS:
+            return OVERDUE
+        return None
+    if (due_date - today).days <= DUE_SOON_DAYS and not sent_due_soon:
+        return DUE_SOON
+    return None

@@ -27,6 +27,7 @@ from services.common.schemas import (
     WireSchema,
     comma_list_pattern,
 )
+from services.orders.events import RECEIPT, REFUND
 
 # -- the vocabulary of the wire, which the models' state columns take ------------------
 
@@ -41,6 +42,15 @@ DRAFT, SUBMITTED, APPROVED, REJECTED, COMPLETED, CANCELLED = (
     "cancelled",
 )
 ORDER_STATUSES = (DRAFT, SUBMITTED, APPROVED, REJECTED, COMPLETED, CANCELLED)
+
+#: What a payment is (``Payment.kind``): money received (回款), or money given back.
+PAYMENT_KINDS = (RECEIPT, REFUND)
+#: How a payment was made (``Payment.method``).
+PAYMENT_METHODS = ("bank_transfer", "cash", "check", "other")
+#: An order's payment status: nothing, part or all of its total paid (net of refunds).
+UNPAID, PARTIAL, PAID = "unpaid", "partial", "paid"
+#: The most installments a payment plan has.
+MAX_INSTALLMENTS = 60
 
 #: Dimensions of the sales report, in the order their columns appear.
 DIMENSIONS = ("province", "city", "partner", "product", "month", "quarter", "source", "status")
@@ -237,6 +247,11 @@ class StepOut(WireSchema):
 class CommissionOut(WireSchema):
     rate = fields.String()
     amount = fields.String()
+    #: ``approval``: the whole amount when approved; ``collection``: it accrues with
+    #: each receipt.
+    basis = fields.String()
+    #: Accrued so far (the amount itself on the approval basis).
+    accrued = fields.String()
 
 
 class OrderSummaryOut(WireSchema):
@@ -259,6 +274,13 @@ class OrderSummaryOut(WireSchema):
     created_at = IsoDateTime()
     submitted_at = IsoDateTime(allow_none=True)
     approved_at = IsoDateTime(allow_none=True)
+    #: Receipts less refunds; ``outstanding_amount`` and ``payment_status`` are null until
+    #: the order is approved (and for a cancelled order), as nothing is due before.
+    paid_amount = Money(dump_only=True)
+    outstanding_amount = Money(dump_only=True, allow_none=True)
+    payment_status = fields.String(
+        allow_none=True, metadata={"enum": [UNPAID, PARTIAL, PAID, None]}
+    )
 
 
 class OrderOut(OrderSummaryOut):
@@ -344,6 +366,95 @@ class SummaryArgs(DateRange):
     partner_id = Id()
 
 
+# -- receivables (应收账龄) and collections (回款报表) ----------------------------------
+
+RECEIVABLE_DIMENSIONS = ("partner", "province", "city")
+COLLECTION_DIMENSIONS = ("partner", "province", "city", "month", "quarter")
+#: The ageing buckets of the receivables report, by days overdue.
+AGEING_BUCKET_KEYS = ("not_due", "1_30", "31_60", "61_90", "over_90")
+
+
+class ReceivablesArgs(WireSchema):
+    """``as_of``: the day the receivables are aged on (default: today, UTC)."""
+
+    group_by = CommaList(RECEIVABLE_DIMENSIONS, load_default=list)
+    as_of = fields.Date()
+    partner_id = Id()
+
+
+class ReceivablesExportArgs(ReceivablesArgs):
+    format = fields.String(required=True, validate=validate.OneOf(EXPORT_FORMATS))
+
+
+class ReceivablesQuery(ReceivablesArgs):
+    format = fields.String(load_default="json", validate=validate.OneOf(("json", *EXPORT_FORMATS)))
+
+
+class CollectionsArgs(DateRange):
+    """``from`` and ``to``: the days the money was received (UTC dates), both included."""
+
+    group_by = CommaList(COLLECTION_DIMENSIONS, load_default=list)
+    partner_id = Id()
+
+
+class CollectionsExportArgs(CollectionsArgs):
+    format = fields.String(required=True, validate=validate.OneOf(EXPORT_FORMATS))
+
+
+class CollectionsQuery(CollectionsArgs):
+    format = fields.String(load_default="json", validate=validate.OneOf(("json", *EXPORT_FORMATS)))
+
+
+class _GroupOut(WireSchema):
+    province = fields.String(allow_none=True)
+    province_name = fields.String(allow_none=True)
+    city = fields.String(allow_none=True)
+    city_name = fields.String(allow_none=True)
+    partner_id = fields.Integer()
+    partner_code = fields.String(allow_none=True)
+    partner_name = fields.String(allow_none=True)
+
+
+class AgeingOut(WireSchema):
+    not_due = fields.String()
+    days_1_30 = fields.String(data_key="1_30")
+    days_31_60 = fields.String(data_key="31_60")
+    days_61_90 = fields.String(data_key="61_90")
+    over_90 = fields.String()
+    total = fields.String()
+
+
+class ReceivablesRowOut(_GroupOut, AgeingOut):
+    pass
+
+
+class ReceivablesOut(WireSchema):
+    group_by = fields.List(fields.String())
+    as_of = fields.String()
+    rows = fields.List(fields.Nested(ReceivablesRowOut))
+    totals = fields.Nested(AgeingOut)
+
+
+class CollectionsTotalsOut(WireSchema):
+    received = fields.String()
+    refunded = fields.String()
+    amount = fields.String()
+    payment_count = fields.Integer()
+
+
+class CollectionsRowOut(_GroupOut, CollectionsTotalsOut):
+    month = fields.String()
+    quarter = fields.String()
+
+
+class CollectionsOut(WireSchema):
+    group_by = fields.List(fields.String())
+    date_from = fields.String(data_key="from", allow_none=True)
+    date_to = fields.String(data_key="to", allow_none=True)
+    rows = fields.List(fields.Nested(CollectionsRowOut))
+    totals = fields.Nested(CollectionsTotalsOut)
+
+
 class SummaryRowOut(WireSchema):
     province = fields.String()
     province_name = fields.String(allow_none=True)
@@ -364,3 +475,103 @@ class SummaryOut(WireSchema):
     date_to = fields.String(data_key="to", allow_none=True)
     rows = fields.List(fields.Nested(SummaryRowOut))
     totals = fields.Dict()
+
+
+# -- payments received (回款), payment plans, credit -------------------------------------
+
+
+class InstallmentIn(WireSchema):
+    due_date = fields.Date(required=True)
+    amount = Money(required=True)
+
+
+class PaymentPlanIn(WireSchema):
+    """A plan's installments (at most ``MAX_INSTALLMENTS``); their amounts sum to the
+    order's total and no due date is before the approval (the service checks both)."""
+
+    installments = fields.List(
+        fields.Nested(InstallmentIn),
+        required=True,
+        validate=validate.Length(min=1, max=MAX_INSTALLMENTS),
+    )
+
+
+class InstallmentOut(WireSchema):
+    due_date = fields.Date()
+    amount = Money(dump_only=True)
+
+
+class PaymentPlanOut(WireSchema):
+    """``default`` is true for the plan an order follows until HQ sets one: its total due
+    30 days after the approval (``set_by`` and ``set_at`` are then null)."""
+
+    order_id = fields.Integer()
+    total_amount = Money(dump_only=True)
+    installments = fields.List(fields.Nested(InstallmentOut))
+    default = fields.Boolean()
+    set_by = fields.Integer(allow_none=True)
+    set_at = IsoDateTime(allow_none=True)
+
+
+_reference = FullMatch(
+    rf"^{NON_SPACE}([^\n]{{0,98}}{NON_SPACE})?$", error="1-100 characters, no outer spaces"
+)
+
+
+class PaymentIn(WireSchema):
+    """A receipt (default) or a refund: the amount (more than 0), the day the money moved
+    (not in the future, UTC, nor before the approval: the service checks it), how, and the
+    bank's or the voucher's reference."""
+
+    amount = Money(required=True)
+    received_on = fields.Date(required=True)
+    method = fields.String(required=True, validate=validate.OneOf(PAYMENT_METHODS))
+    reference = fields.String(load_default=None, allow_none=True, validate=_reference)
+    kind = fields.String(load_default=RECEIPT, validate=validate.OneOf(PAYMENT_KINDS))
+
+
+class PaymentOut(WireSchema):
+    id = fields.Integer()
+    order_id = fields.Integer()
+    partner_id = fields.Integer()
+    amount = Money(dump_only=True)
+    received_on = fields.Date()
+    method = fields.String()
+    reference = fields.String(allow_none=True)
+    kind = fields.String()
+    recorded_by = fields.Integer(allow_none=True)
+    created_at = IsoDateTime()
+
+
+class PaymentListArgs(PageArgs):
+    """``from`` and ``to``: the days the money moved (``received_on``), both included."""
+
+    partner_id = Id()
+    order_id = Id()
+    kind = fields.String(validate=validate.OneOf(PAYMENT_KINDS))
+    date_from = fields.Date(data_key="from")
+    date_to = fields.Date(data_key="to")
+
+    @validates_schema
+    def _ordered(self, data: dict, **kwargs: Any) -> None:
+        if data.get("date_from") and data.get("date_to") and data["date_from"] > data["date_to"]:
+            raise ValidationError("from is after to", "from")
+
+
+class CreditIn(WireSchema):
+    """A partner's credit limit in yuan; null: no limit."""
+
+    limit = Money(required=True, allow_none=True)
+
+
+class CreditOut(WireSchema):
+    """``outstanding``: the partner's approved and completed orders' totals less what they
+    were paid, plus the totals of its orders in approval. ``available``: the limit less
+    that, never below 0; null (as ``limit``) when the partner has no limit."""
+
+    partner_id = fields.Integer()
+    limit = Money(dump_only=True, allow_none=True)
+    outstanding = Money(dump_only=True)
+    available = Money(dump_only=True, allow_none=True)
+    updated_by = fields.Integer(allow_none=True)
+    updated_at = IsoDateTime(allow_none=True)

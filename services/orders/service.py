@@ -7,22 +7,45 @@ unit of work, the caller and the peer calls it needs.
 
 from __future__ import annotations
 
-from services.common.entrypoints import event_handler, rpc
+from services.common.config import get_settings
+from services.common.entrypoints import event_handler, rpc, timer
 from services.common.events import load_event, occurred_at
 from services.common.rpc import ServiceRpc
 from services.common.schemas import DecisionIn, RejectIn, load, load_id
 from services.common.service import ServiceBase
-from services.orders import catalogue, comments, exports, flows, ordering, partner_copy, reports
+from services.common.timeutil import utcnow
+from services.orders import (
+    catalogue,
+    comments,
+    credit,
+    exports,
+    flows,
+    handover,
+    ordering,
+    partner_copy,
+    payments,
+    receivables,
+    reminders,
+    reports,
+)
 from services.orders.schemas import (
     CancelIn,
+    CollectionsArgs,
+    CollectionsExportArgs,
     CommentIn,
+    CreditIn,
     OrderCreate,
     OrderFlowIn,
     OrderListArgs,
     OrderUpdate,
+    PaymentIn,
+    PaymentListArgs,
+    PaymentPlanIn,
     ProductCreate,
     ProductListArgs,
     ProductUpdate,
+    ReceivablesArgs,
+    ReceivablesExportArgs,
     SalesExportArgs,
     SalesReportArgs,
     SummaryArgs,
@@ -35,7 +58,8 @@ class OrdersService(ServiceBase):
 
     #: ``filing.owned_customer(customer_id)``, called as the worker's caller, with a timeout.
     filing = ServiceRpc("filing")
-    #: ``partners.region_names({"codes": [...]})``, for the reports.
+    #: ``partners.region_names({"codes": [...]})``, for the reports;
+    #: ``partners.get_partner(partner_id)``, as the caller, for credit limits.
     partners = ServiceRpc("partners")
 
     # -- products -----------------------------------------------------------------------
@@ -129,6 +153,48 @@ class OrdersService(ServiceBase):
         body = load(CommentIn, payload)["body"]
         return comments.add_comment(self.uow, self.caller, load_id(order_id), body)
 
+    # -- payments received (回款) and credit ------------------------------------------
+
+    @rpc
+    def get_payment_plan(self, order_id: int) -> dict:
+        """An approved order's payment plan (the default one until HQ sets one)."""
+        return payments.get_plan(self.uow, self.caller, load_id(order_id))
+
+    @rpc
+    def set_payment_plan(self, order_id: int, payload: dict) -> dict:
+        """HQ replaces an approved order's payment plan."""
+        data = load(PaymentPlanIn, payload)
+        return payments.set_plan(self.uow, self.caller, load_id(order_id), data)
+
+    @rpc
+    def list_order_payments(self, order_id: int) -> list[dict]:
+        """An order's receipts and refunds."""
+        return payments.list_order_payments(self.uow, self.caller, load_id(order_id))
+
+    @rpc(idempotent=True)
+    def record_payment(self, order_id: int, payload: dict) -> dict:
+        """HQ finance records a receipt or a refund against an approved order."""
+        data = load(PaymentIn, payload)
+        return payments.record_payment(self.uow, self.caller, load_id(order_id), data)
+
+    @rpc
+    def list_payments(self, query: dict) -> dict:
+        """A page of the payments the caller sees."""
+        return payments.list_payments(self.uow, self.caller, load(PaymentListArgs, query))
+
+    @rpc
+    def get_credit(self, partner_id: int) -> dict:
+        """A partner's credit limit, what it owes and what is available."""
+        partner_id = load_id(partner_id)
+        return credit.get_credit(self.uow, self.caller, partner_id, self.partners.get_partner)
+
+    @rpc
+    def set_credit(self, partner_id: int, payload: dict) -> dict:
+        """HQ sets a partner's credit limit (null: none)."""
+        data = load(CreditIn, payload)
+        partner_id = load_id(partner_id)
+        return credit.set_credit(self.uow, self.caller, partner_id, data, self.partners.get_partner)
+
     # -- the approval flow (served at /api/v1/approval-flows/order) ---------------------
 
     @rpc
@@ -160,6 +226,35 @@ class OrdersService(ServiceBase):
         """Orders by province, city and partner."""
         args = load(SummaryArgs, query)
         return reports.order_summary(self.uow, self.caller, args, self._region_names)
+
+    @rpc
+    def receivables_report(self, query: dict) -> dict:
+        """Outstanding amounts aged by days overdue (应收账龄)."""
+        args = load(ReceivablesArgs, query)
+        return receivables.receivables_report(self.uow, self.caller, args, self._region_names)
+
+    @rpc
+    def export_receivables_report(self, query: dict) -> dict:
+        """The receivables report as a CSV or XLSX file, base64-encoded."""
+        args = load(ReceivablesExportArgs, query)
+        return receivables.export_receivables(self.uow, self.caller, args, self._region_names)
+
+    @rpc
+    def collections_report(self, query: dict) -> dict:
+        """Payments received net of refunds (回款报表)."""
+        args = load(CollectionsArgs, query)
+        return receivables.collections_report(self.uow, self.caller, args, self._region_names)
+
+    @rpc
+    def export_collections_report(self, query: dict) -> dict:
+        """The collections report as a CSV or XLSX file, base64-encoded."""
+        args = load(CollectionsExportArgs, query)
+        return receivables.export_collections(self.uow, self.caller, args, self._region_names)
+
+    @timer(interval=get_settings().timer_interval)
+    def payment_reminders(self) -> None:
+        """Installments due soon or overdue announced; one replica does each tick."""
+        reminders.run(self.uow, utcnow())
 
     def _region_names(self, codes: list[str]) -> dict[str, str]:
         return self.partners.region_names({"codes": codes})
@@ -195,3 +290,18 @@ class OrdersService(ServiceBase):
         """Keep the partner's new state."""
         partner = load_event(partners_events.PartnerChanged, event)
         partner_copy.apply_partner(self.uow, partner, occurred_at(event))
+
+    # -- a terminated partner's handover ------------------------------------------------
+
+    @rpc
+    def handover_counts(self, partner_id: int) -> dict:
+        """A partner's draft, submitted and rejected orders (HQ ``partner.manage``: the
+        partners service asks for a partner's handover)."""
+        return handover.handover_counts(self.uow, self.caller, load_id(partner_id, "partner_id"))
+
+    @event_handler("partners", "partner_terminated")
+    def on_partner_terminated_cancel_orders(self, event: dict) -> None:
+        """Cancel the terminated partner's unapproved orders (a queue and a transaction of
+        their own: the partner copy's handler above commits on its own)."""
+        partner = load_event(partners_events.PartnerChanged, event)
+        handover.cancel_open_orders(self.uow, partner["id"], partner["handover"])

@@ -32,6 +32,8 @@ PERMISSIONS: tuple[Permission, ...] = (
     # caller's scope: a partner's own customers and leads only.
     Permission("customer.pii.reveal", "查看客户联系方式", (HQ, PARTNER)),
     Permission("filing.approve", "审批报备", (HQ,)),
+    # Deciding the owners' requests for more protection days (延期申请).
+    Permission("extension.approve", "审批延期申请", (HQ,)),
     Permission("lead.create", "录入线索", (HQ,)),
     Permission("lead.claim", "申领线索", (PARTNER,)),
     # HQ hands a lead to a partner covering its region by hand (POST /leads/{id}/assign).
@@ -45,6 +47,10 @@ PERMISSIONS: tuple[Permission, ...] = (
     Permission("order.approve.director", "订单审批（渠道总监）", (HQ,)),
     Permission("order.fulfil", "确认订单交付", (HQ,)),
     Permission("order.cancel", "取消已审批订单", (HQ,)),
+    # Payments received (回款): recording receipts and refunds; setting payment plans and
+    # partners' credit limits.
+    Permission("payment.record", "登记回款", (HQ,)),
+    Permission("payment.manage", "管理回款计划和信用额度", (HQ,)),
     Permission("flow.manage", "配置审批流程", (HQ,)),
     Permission("report.read", "查看报表", (HQ, PARTNER)),
     Permission("commission.manage", "管理提成", (HQ,)),
@@ -56,6 +62,24 @@ PERMISSIONS: tuple[Permission, ...] = (
 )
 
 PERMISSIONS_BY_CODE = {p.code: p for p in PERMISSIONS}
+#: HQ permissions that reach beyond any region: a user whose HQ roles are all limited to
+#: regions (区域经理) holds none of them, whatever its roles list. Accounts and roles,
+#: approval flows, the product catalogue, commission rates and statements, HQ's own
+#: notification channels (they hear of every region), entering leads (they go wherever
+#: their region says) and the audit log stay with HQ staff of the whole country.
+NATIONAL_ONLY = frozenset(
+    {
+        "user.manage",
+        "role.manage",
+        "flow.manage",
+        "product.manage",
+        "commission.manage",
+        "commission.pay",
+        "channel.manage",
+        "lead.create",
+        "audit.read",
+    }
+)
 
 
 @dataclass(frozen=True)
@@ -85,6 +109,7 @@ SEED_ROLES: tuple[SeedRole, ...] = (
         # Settles filing disputes and transfers by calling the contacts.
         (
             "filing.approve",
+            "extension.approve",
             "customer.transfer",
             "lead.create",
             "lead.assign",
@@ -106,6 +131,8 @@ SEED_ROLES: tuple[SeedRole, ...] = (
         (
             "order.approve.finance",
             "order.cancel",
+            "payment.record",
+            "payment.manage",
             "commission.manage",
             "commission.pay",
             "report.read",
@@ -115,7 +142,13 @@ SEED_ROLES: tuple[SeedRole, ...] = (
         "channel_director",
         "渠道总监",
         HQ,
-        ("order.approve.director", "filing.approve", "flow.manage", "report.read"),
+        (
+            "order.approve.director",
+            "filing.approve",
+            "extension.approve",
+            "flow.manage",
+            "report.read",
+        ),
     ),
     SeedRole(
         "partner_admin",

@@ -8,6 +8,7 @@ codes 6-digit strings.
 ``partner_terminated`` (``PartnerChanged``)
     The partner as it is after the change, as ``GET /partners/{id}`` shows it (its
     ``grade`` too; events written before grades existed have none).
+    ``partner_terminated`` adds ``handover`` (``Handover``): what becomes of its customers.
 ``territory_changed`` (``TerritoryChanged``)
     What decides who covers a region: the partner's type, status, parent and territory.
     Follows every partner event, and a change of the type or parent.
@@ -24,7 +25,7 @@ This module imports only marshmallow and ``services.common``: any service may im
 
 from __future__ import annotations
 
-from marshmallow import Schema, fields
+from marshmallow import Schema, fields, validate
 
 from services.common.events import EventSchema
 from services.common.schemas import Id, IsoDateTime, RegionCode
@@ -38,6 +39,16 @@ TERRITORY_CHANGED = "territory_changed"
 PARTNER_TYPE_CHANGED = "partner_type_changed"
 USER_CHANGED = "user_changed"
 ROLE_CHANGED = "role_changed"
+
+
+class Handover(EventSchema):
+    """How a terminated partner's holdings are handed over (``partner_terminated``): its
+    protected customers ``release``d to the pool or ``transfer``red to ``to_partner_id``
+    (those whose region it covers), with ``reason``."""
+
+    customers = fields.String(required=True, validate=validate.OneOf(("release", "transfer")))
+    to_partner_id = Id(strict=True, allow_none=True, load_default=None)
+    reason = fields.String(required=True)
 
 
 class PartnerChanged(EventSchema):
@@ -56,6 +67,9 @@ class PartnerChanged(EventSchema):
     # No contact data: personal data stays sealed in the partners database, and no
     # consumer needs it.
     created_at = IsoDateTime(required=True)
+    # ``partner_terminated`` only (None on every other kind, and on terminations told before
+    # handovers existed: release, as then).
+    handover = fields.Nested(Handover, allow_none=True, load_default=None)
 
 
 class TerritoryChanged(EventSchema):

@@ -50,6 +50,7 @@ def set_grades(uow: UnitOfWork, caller: Caller, given: list[dict]) -> list[dict]
     the ones left out are removed; Conflict (``grade_in_use``) when one left out is still
     given to a partner, and then nothing changes."""
     caller.require_hq("partner.manage")
+    caller.require_national()
     with uow:
         session = uow.session
         # Every grade locked: a partner given a grade while this runs waits for it, and one

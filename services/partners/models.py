@@ -107,6 +107,8 @@ class Role(Base):
     partner_types: Mapped[list[str]] = mapped_column(JSON, default=list)
     permissions: Mapped[list[str]] = mapped_column(JSON, default=list)
     include_sub_partners: Mapped[bool] = mapped_column(Boolean, default=False)
+    #: The region codes an HQ role is limited to (区域经理); empty: the whole country.
+    regions: Mapped[list[str]] = mapped_column(JSON, default=list)
     builtin: Mapped[bool] = mapped_column(Boolean, default=False)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 

@@ -23,7 +23,13 @@ from services.partners import events, rules
 from services.partners.grades import grade_for_partner
 from services.partners.models import Partner, PartnerGrade, PartnerType, TerritoryRegion
 from services.partners.regions import load_regions
-from services.partners.schemas import ACTIVE, SUSPENDED, TERMINATED, PartnerOut, PartnerTypeOut
+from services.partners.schemas import (
+    ACTIVE,
+    SUSPENDED,
+    TERMINATED,
+    PartnerOut,
+    PartnerTypeOut,
+)
 
 #: The event told when a partner enters each status.
 _STATUS_EVENTS = {
@@ -41,9 +47,18 @@ def dump_partner(partner: Partner, caller: Caller) -> dict:
     )
 
 
-def _tell(uow: UnitOfWork, kind: str, partner: Partner) -> None:
-    """Emit a partner event of ``kind`` about ``partner``."""
-    uow.emit(kind, event_data(events.PartnerChanged, partner))
+def _tell(uow: UnitOfWork, kind: str, partner: Partner, handover: dict | None = None) -> None:
+    """Emit a partner event of ``kind`` about ``partner`` (with the ``handover`` of a
+    termination)."""
+    if handover is None:
+        uow.emit(kind, event_data(events.PartnerChanged, partner))
+        return
+    values = {
+        name: getattr(partner, name)
+        for name in events.PartnerChanged._declared_fields
+        if name != "handover"
+    }
+    uow.emit(kind, event_data(events.PartnerChanged, values | {"handover": handover}))
 
 
 def _tell_territory(uow: UnitOfWork, partner: Partner) -> None:
@@ -74,13 +89,15 @@ def _partner_type(session: Session, code: str) -> PartnerType:
     return partner_type
 
 
-def _check_parent(session: Session, partner: Partner | None, parent_id: int | None) -> None:
-    """InvalidInput unless ``parent_id`` names a partner that is not terminated and is not
-    ``partner`` itself or below it."""
+def _check_parent(
+    session: Session, caller: Caller, partner: Partner | None, parent_id: int | None
+) -> None:
+    """InvalidInput unless ``parent_id`` names a partner the caller sees that is not
+    terminated and is not ``partner`` itself or below it."""
     if parent_id is None:
         return
     parent = session.get(Partner, parent_id)
-    if parent is None:
+    if parent is None or not caller.sees_partner(parent.id):
         raise InvalidInput("unknown parent partner", errors={"parent_id": ["unknown partner"]})
     if parent.status == TERMINATED:
         raise InvalidInput("the parent is terminated", errors={"parent_id": ["terminated"]})
@@ -215,11 +232,12 @@ def create_partner(uow: UnitOfWork, caller: Caller, data: dict) -> dict:
         session = uow.session
         _partner_type(session, data["type"])
         grade_for_partner(session, data.get("grade"))
-        _check_parent(session, None, data.get("parent_id"))
+        _check_parent(session, caller, None, data.get("parent_id"))
         taken = select(Partner.id).where(func.lower(Partner.code) == data["code"].lower())
         if session.scalar(taken):
             raise Conflict("a partner with this code exists", "partner_code_taken")
         territory = rules.normalise_territory(data.pop("territory", []), load_regions())
+        rules.check_territory_in_regions(caller, territory)
         partner = Partner(**data, status=ACTIVE)
         _set_territory(partner, territory)
         insert_unique(
@@ -243,7 +261,7 @@ def update_partner(uow: UnitOfWork, caller: Caller, partner_id: int, data: dict)
         if "grade" in data:
             grade_for_partner(session, data["grade"])
         if "parent_id" in data:
-            _check_parent(session, partner, data["parent_id"])
+            _check_parent(session, caller, partner, data["parent_id"])
         for key, value in data.items():
             setattr(partner, key, value)
         session.flush()
@@ -260,23 +278,35 @@ def set_territory(uow: UnitOfWork, caller: Caller, partner_id: int, codes: list[
         session = uow.session
         partner = get_scoped(session, Partner, partner_id, caller, "id")
         rules.check_changeable(partner)
-        _set_territory(partner, rules.normalise_territory(codes, load_regions()))
+        territory = rules.normalise_territory(codes, load_regions())
+        rules.check_territory_in_regions(caller, territory)
+        _set_territory(partner, territory)
         session.flush()
         _tell_territory(uow, partner)
         return uow.commit(dump_partner(partner, caller))
 
 
-def change_status(uow: UnitOfWork, caller: Caller, partner_id: int, action: str) -> dict:
+def change_status(
+    uow: UnitOfWork, caller: Caller, partner_id: int, action: str, data: dict | None = None
+) -> dict:
     """Suspend, activate or terminate (``rules.status_after``). A suspended or terminated
     partner's users are refused from their next request on (the caller is resolved on
-    every request)."""
+    every request). A termination carries its handover (``rules.handover_of`` of ``data``,
+    a ``TerminateIn``) in ``partner_terminated``, for filing and orders to carry out."""
     caller.require_hq("partner.manage")
     with uow:
         session = uow.session
         partner = get_scoped(session, Partner, partner_id, caller, "id")
         partner.status = rules.status_after(partner, action)
+        handover = None
+        if partner.status == TERMINATED:
+            receiver_id = (data or {}).get("to_partner_id")
+            receiver = session.get(Partner, receiver_id) if receiver_id is not None else None
+            if receiver is not None and not caller.sees_partner(receiver.id):
+                receiver = None  # a partner out of a regional user's sight: unknown
+            handover = rules.handover_of(partner, data or {}, receiver)
         session.flush()
-        _tell(uow, _STATUS_EVENTS[partner.status], partner)
+        _tell(uow, _STATUS_EVENTS[partner.status], partner, handover)
         _tell_territory(uow, partner)
         if partner.status == TERMINATED:
             audit.record(
@@ -285,6 +315,7 @@ def change_status(uow: UnitOfWork, caller: Caller, partner_id: int, action: str)
                 audit.PARTNER_TERMINATED,
                 subject_type="partner",
                 subject_id=partner.id,
+                # The handover is audited where it happens: each transfer and release.
                 detail={"code": partner.code, "type": partner.type},
             )
         return uow.commit(dump_partner(partner, caller))
@@ -304,6 +335,7 @@ def update_partner_type(uow: UnitOfWork, caller: Caller, code: str, data: dict) 
     """HQ changes a partner type's name, protection days, claim hours, idle release days
     or reclaim cooldown."""
     caller.require_hq("partner.manage")
+    caller.require_national()
     with uow:
         session = uow.session
         partner_type = session.get(PartnerType, code)

@@ -19,6 +19,7 @@ from services.partners import events, rules
 from services.partners.audit import code_list
 from services.partners.catalogue import PARTNER, PERMISSIONS
 from services.partners.models import PartnerType, Role, UserRole
+from services.partners.regions import load_regions
 from services.partners.schemas import RoleOut
 
 
@@ -83,6 +84,7 @@ def create_role(uow: UnitOfWork, caller: Caller, data: dict) -> dict:
     with uow:
         session = uow.session
         rules.check_role_content(data["scope"], data, _known_partner_types(session))
+        data["regions"] = rules.normalise_territory(data["regions"], load_regions(), "regions")
         rules.require_within_own(
             caller, data["permissions"], "a role may hold only permissions you hold yourself"
         )
@@ -104,6 +106,8 @@ def create_role(uow: UnitOfWork, caller: Caller, data: dict) -> dict:
                 "scope": role.scope,
                 "permissions": code_list(role.permissions),
                 "include_sub_partners": role.include_sub_partners,
+                # Only for a regional role: the records of the others read as before.
+                **({"regions": code_list(role.regions)} if role.regions else {}),
             },
         )
         return uow.commit(dump_role(role))
@@ -117,6 +121,8 @@ def update_role(uow: UnitOfWork, caller: Caller, role_id: int, data: dict) -> di
         session = uow.session
         role = _editable_role(session, caller, role_id)
         rules.check_role_content(role.scope, data, _known_partner_types(session))
+        if "regions" in data:
+            data["regions"] = rules.normalise_territory(data["regions"], load_regions(), "regions")
         if "permissions" in data:
             rules.require_within_own(
                 caller, data["permissions"], "a role may hold only permissions you hold yourself"

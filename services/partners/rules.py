@@ -16,10 +16,17 @@ from services.common import regions as region_rules
 from services.common.config import Settings
 from services.common.context import Caller
 from services.common.errors import Forbidden, InvalidInput, InvalidState
-from services.partners.catalogue import ADMIN_ROLE, HQ, PARTNER, PERMISSIONS_BY_CODE
+from services.partners.catalogue import ADMIN_ROLE, HQ, NATIONAL_ONLY, PARTNER, PERMISSIONS_BY_CODE
 from services.partners.models import Partner, Role, User
 from services.partners.regions import RegionDictionary
-from services.partners.schemas import ACTIVE, SUSPENDED, TERMINATED
+from services.partners.schemas import (
+    ACTIVE,
+    DEFAULT_TERMINATION_REASON,
+    HANDOVER_RELEASE,
+    HANDOVER_TRANSFER,
+    SUSPENDED,
+    TERMINATED,
+)
 
 # -- partners ---------------------------------------------------------------------------
 
@@ -46,7 +53,38 @@ def check_changeable(partner: Partner) -> None:
         raise InvalidState("a terminated partner cannot be changed")
 
 
-def normalise_territory(codes: Iterable[str], dictionary: RegionDictionary) -> list[str]:
+def handover_of(partner: Partner, data: dict, receiver: Partner | None) -> dict:
+    """How ``partner``'s holdings are handed over at its termination (``TerminateIn``):
+    ``{customers, to_partner_id, reason}``. Customers are released unless ``data`` says
+    transfer; a receiver is another partner, active: InvalidInput ``unknown_partner`` when
+    ``receiver`` (the partner ``to_partner_id`` names) is None, ``invalid_receiver`` when
+    it is ``partner`` itself or not active. No body gives the default reason."""
+    mode = data.get("customers") or HANDOVER_RELEASE
+    reason = (data.get("reason") or "").strip() or DEFAULT_TERMINATION_REASON
+    if mode != HANDOVER_TRANSFER:
+        return {"customers": HANDOVER_RELEASE, "to_partner_id": None, "reason": reason}
+    if receiver is None:
+        raise InvalidInput(
+            "unknown partner", "unknown_partner", {"to_partner_id": ["unknown partner"]}
+        )
+    if receiver.id == partner.id:
+        raise InvalidInput(
+            "a partner cannot take over its own customers",
+            "invalid_receiver",
+            {"to_partner_id": ["the partner being terminated"]},
+        )
+    if receiver.status != ACTIVE:
+        raise InvalidInput(
+            f"the receiving partner is {receiver.status}",
+            "invalid_receiver",
+            {"to_partner_id": [f"not active: {receiver.status}"]},
+        )
+    return {"customers": HANDOVER_TRANSFER, "to_partner_id": receiver.id, "reason": reason}
+
+
+def normalise_territory(
+    codes: Iterable[str], dictionary: RegionDictionary, field: str = "territory"
+) -> list[str]:
     """Known region codes, without duplicates or codes already covered by another one;
     InvalidInput (``unknown_region``) naming each code not in ``dictionary``.
 
@@ -58,13 +96,28 @@ def normalise_territory(codes: Iterable[str], dictionary: RegionDictionary) -> l
         raise InvalidInput(
             "unknown region codes",
             "unknown_region",
-            {"territory": [f"unknown region code {code}" for code in unknown]},
+            {field: [f"unknown region code {code}" for code in unknown]},
         )
     return [
         code
         for code in unique
         if not any(other != code and region_rules.covers(other, code) for other in unique)
     ]
+
+
+def check_territory_in_regions(caller: Caller, territory: list[str]) -> None:
+    """A regional HQ user (区域经理) gives a partner a territory inside its regions only,
+    and not none (a partner of no region would leave its sight): InvalidInput
+    (``region_out_of_scope``)."""
+    if caller.regions is None:
+        return
+    outside = [code for code in territory if not caller.sees_region(code)]
+    if outside or not territory:
+        raise InvalidInput(
+            "the territory lies outside your regions",
+            "region_out_of_scope",
+            {"territory": [f"{code} is outside your regions" for code in outside] or ["empty"]},
+        )
 
 
 # -- passwords and sign-in --------------------------------------------------------------
@@ -122,17 +175,33 @@ def kind_of(user: User) -> str:
 
 def permissions_held(user: User) -> list[str]:
     """The permissions the user's roles give it, sorted: only roles of its kind count, and
-    only permissions of the catalogue a role of that kind may hold."""
+    only permissions of the catalogue a role of that kind may hold, and none of
+    ``NATIONAL_ONLY`` for a user limited to regions."""
     kind = kind_of(user)
+    regional = regions_of(user) is not None
     return sorted(
         {
             code
             for role in user.roles
             if role.scope == kind
             for code in role.permissions
-            if code in PERMISSIONS_BY_CODE and kind in PERMISSIONS_BY_CODE[code].scopes
+            if code in PERMISSIONS_BY_CODE
+            and kind in PERMISSIONS_BY_CODE[code].scopes
+            and not (regional and code in NATIONAL_ONLY)
         }
     )
+
+
+def regions_of(user: User) -> list[str] | None:
+    """The regions an HQ user is limited to (区域经理): those of its HQ roles when every
+    one of them is limited to regions, sorted; None (the whole country) when one is not,
+    when it holds no HQ role, and for a partner's user (whose scope is its partners)."""
+    if kind_of(user) != HQ:
+        return None
+    roles = [role for role in user.roles if role.scope == HQ]
+    if not roles or any(not role.regions for role in roles):
+        return None
+    return sorted({code for role in roles for code in role.regions})
 
 
 def reaches_sub_partners(roles: Iterable[Role]) -> bool:
@@ -238,6 +307,8 @@ def check_role_content(scope: str, data: dict, known_partner_types: Iterable[str
             errors.setdefault("partner_types", []).append(f"unknown partner type {code}")
     if data.get("include_sub_partners") and scope != PARTNER:
         errors["include_sub_partners"] = ["only partner roles reach sub-partners"]
+    if data.get("regions") and scope != HQ:
+        errors["regions"] = ["only HQ roles are limited to regions"]
     if errors:
         raise InvalidInput("the role is not valid", errors=errors)
 

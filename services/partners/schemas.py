@@ -8,7 +8,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from marshmallow import ValidationError, fields, validate
+from marshmallow import ValidationError, fields, validate, validates_schema
 
 from services.common.audit import ACTIONS as AUDIT_ACTIONS
 from services.common.regions import ADDRESS_RESOLVE_MAX
@@ -17,6 +17,7 @@ from services.common.schemas import (
     FullMatch,
     Id,
     IsoDateTime,
+    Money,
     PageArgs,
     RegionCode,
     WireSchema,
@@ -84,6 +85,8 @@ class MeOut(WireSchema):
     display_name = fields.String()
     partner_id = fields.Integer(allow_none=True)
     partner_ids = fields.List(fields.Integer(), allow_none=True)
+    #: A regional HQ user's regions (区域经理); null for the whole country.
+    regions = fields.List(fields.String(), allow_none=True)
     roles = fields.List(fields.String())
     permissions = fields.List(fields.String())
     language = fields.String()
@@ -152,6 +155,75 @@ class PartnerListArgs(PageArgs):
 
 class TerritoryIn(WireSchema):
     territory = fields.List(RegionCode(), required=True, validate=validate.Length(max=200))
+
+
+# -- termination as a handover ------------------------------------------------------------
+
+#: ``TerminateIn.customers``: a terminated partner's protected customers go to the public
+#: pool, or to one named partner (those whose region it covers; the others to the pool).
+HANDOVER_RELEASE, HANDOVER_TRANSFER = "release", "transfer"
+HANDOVER_MODES = (HANDOVER_RELEASE, HANDOVER_TRANSFER)
+#: The reason a termination without a body (as before handovers existed) is kept with.
+DEFAULT_TERMINATION_REASON = "合作终止"
+TERMINATION_REASON_MAX = 500
+
+
+class TerminateIn(WireSchema):
+    """How a terminated partner's holdings are handed over. An empty body (or none) is the
+    termination as it was before: customers released, with ``DEFAULT_TERMINATION_REASON``;
+    any other body gives its ``reason``."""
+
+    customers = fields.String(
+        validate=validate.OneOf(HANDOVER_MODES),
+        metadata={"description": "release (to the public pool, the default) or transfer"},
+    )
+    to_partner_id = Id(
+        allow_none=True,
+        metadata={
+            "description": "with transfer only, and then required: another active partner; the"
+            " customers whose region it does not cover go to the pool"
+        },
+    )
+    reason = fields.String(
+        validate=[validate.Length(min=1, max=TERMINATION_REASON_MAX), visible_text],
+        metadata={"description": "required unless the body is empty; not blank"},
+    )
+
+    @validates_schema
+    def _handover_rule(self, data: dict, **kwargs: Any) -> None:
+        errors: dict[str, list[str]] = {}
+        if data and not (data.get("reason") or "").strip():
+            errors["reason"] = ["required: why the partnership ends"]
+        if data.get("customers") == HANDOVER_TRANSFER and data.get("to_partner_id") is None:
+            errors["to_partner_id"] = ["required to transfer the customers"]
+        if data.get("customers") != HANDOVER_TRANSFER and data.get("to_partner_id") is not None:
+            errors["to_partner_id"] = ["only with customers: transfer"]
+        if errors:
+            raise ValidationError(errors)
+
+
+class UnsettledCommissionOut(WireSchema):
+    entry_count = fields.Integer()
+    amount = Money(dump_only=True, signed=True)
+
+
+class HandoverOut(WireSchema):
+    """What a partner holds, before it is terminated (and what is left after)."""
+
+    partner_id = fields.Integer()
+    status = fields.String()
+    protected_customers = fields.Integer()
+    pending_filings = fields.Integer()
+    open_leads = fields.Integer()
+    draft_orders = fields.Integer()
+    submitted_orders = fields.Integer()
+    rejected_orders = fields.Integer(
+        metadata={"description": "rejected, not revised yet: cancelled with the others"}
+    )
+    unsettled_commission = fields.Nested(
+        UnsettledCommissionOut,
+        metadata={"description": "entries on no paid statement: they stay after termination"},
+    )
 
 
 _IDLE_DOC = {
@@ -337,7 +409,15 @@ class RoleOut(WireSchema):
     partner_types = fields.List(fields.String())
     permissions = fields.List(fields.String())
     include_sub_partners = fields.Boolean()
+    regions = fields.List(fields.String())
     builtin = fields.Boolean()
+
+
+_regions_doc = {
+    "description": "HQ roles only: the regions (province, city or district codes) its users"
+    " are limited to (区域经理): they see and act on the partners whose territory lies in"
+    " them, and on those regions' pool and lead queue; empty: the whole country"
+}
 
 
 class RoleCreate(WireSchema):
@@ -347,6 +427,9 @@ class RoleCreate(WireSchema):
     partner_types = fields.List(fields.String(), load_default=list)
     permissions = fields.List(_permission(), required=True, metadata=_permissions_doc)
     include_sub_partners = Flag(load_default=False)
+    regions = fields.List(
+        RegionCode(), load_default=list, validate=validate.Length(max=200), metadata=_regions_doc
+    )
 
 
 class RoleUpdate(WireSchema):
@@ -354,6 +437,7 @@ class RoleUpdate(WireSchema):
     partner_types = fields.List(fields.String())
     permissions = fields.List(_permission(), metadata=_permissions_doc)
     include_sub_partners = Flag()
+    regions = fields.List(RegionCode(), validate=validate.Length(max=200), metadata=_regions_doc)
 
 
 class RoleListArgs(PageArgs):
@@ -369,6 +453,7 @@ class PermissionOut(WireSchema):
 class RecipientsArgs(WireSchema):
     permission = fields.String(required=True)
     partner_id = Id(load_default=None, allow_none=True)
+    about_partner_id = Id(load_default=None, allow_none=True)
 
 
 # -- the audit log ----------------------------------------------------------------------

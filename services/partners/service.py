@@ -35,6 +35,7 @@ from services.partners.schemas import (
     RoleCreate,
     RoleListArgs,
     RoleUpdate,
+    TerminateIn,
     TerritoryIn,
     UserCreate,
     UserListArgs,
@@ -142,9 +143,11 @@ class PartnersService(ServiceBase):
         return partners.change_status(self.uow, self.caller, load_id(partner_id), "activate")
 
     @rpc(idempotent=True)
-    def terminate_partner(self, partner_id: int) -> dict:
-        """HQ terminates a partner, for good."""
-        return partners.change_status(self.uow, self.caller, load_id(partner_id), "terminate")
+    def terminate_partner(self, partner_id: int, payload: dict | None = None) -> dict:
+        """HQ terminates a partner, for good, saying how its customers are handed over
+        (none: released to the pool)."""
+        data = load(TerminateIn, payload or {})
+        return partners.change_status(self.uow, self.caller, load_id(partner_id), "terminate", data)
 
     @rpc
     def partners_covering(self, region_code: str) -> list[dict]:
@@ -235,7 +238,9 @@ class PartnersService(ServiceBase):
         """Active users holding a permission, of one partner or of HQ (for notifications)."""
         self._system_only()
         data = load(RecipientsArgs, query)
-        return users.recipients(self.uow, data["permission"], data["partner_id"])
+        return users.recipients(
+            self.uow, data["permission"], data["partner_id"], data["about_partner_id"]
+        )
 
     @rpc
     def list_roles(self, query: dict) -> dict:

@@ -24,10 +24,18 @@ from services.common.config import Settings, get_settings
 from services.common.context import Caller
 from services.common.db import is_postgres, try_advisory_lock
 from services.common.errors import TooManyRequests, Unauthenticated
+from services.common.scoping import in_regions
 from services.common.timeutil import as_utc, iso, utcnow
 from services.common.unit_of_work import UnitOfWork
 from services.partners import rules
-from services.partners.models import LoginFailure, Partner, RefreshToken, SignInAddress, User
+from services.partners.models import (
+    LoginFailure,
+    Partner,
+    RefreshToken,
+    SignInAddress,
+    TerritoryRegion,
+    User,
+)
 from services.partners.schemas import ACTIVE
 
 _hasher = PasswordHasher()  # argon2id, RFC 9106 low-memory profile
@@ -69,6 +77,19 @@ def descendants(session: Session, partner_id: int) -> list[int]:
     return found
 
 
+def partners_in_regions(session: Session, regions: list[str]) -> list[int]:
+    """Ids of the partners whose territory has a region inside one of ``regions``: the
+    partners a regional HQ user (区域经理) sees. A partner covering more than these regions
+    (a provincial agent, for a city's manager) is not among them."""
+    rows = session.scalars(
+        select(TerritoryRegion.partner_id)
+        .where(in_regions(TerritoryRegion.region_code, regions))
+        .distinct()
+        .order_by(TerritoryRegion.partner_id)
+    )
+    return list(rows)
+
+
 def _active_user(session: Session, user: User | None) -> User:
     """The user if they and their partner may act now; Unauthenticated otherwise."""
     if user is None or not user.active:
@@ -92,16 +113,20 @@ def caller_profile(session: Session, user_id: int, token_version: int | None = N
     if token_version is not None and token_version != user.token_version:
         raise Unauthenticated("the access token was revoked; sign in again")
     partner_ids = None
+    regions = rules.regions_of(user)
     if user.partner_id is not None:
         partner_ids = [user.partner_id]
         if rules.reaches_sub_partners(user.roles):
             partner_ids += descendants(session, user.partner_id)
+    elif regions is not None:
+        partner_ids = partners_in_regions(session, regions)
     return {
         "id": user.id,
         "username": user.username,
         "display_name": user.display_name,
         "partner_id": user.partner_id,
         "partner_ids": partner_ids,
+        "regions": regions,
         "roles": [role.code for role in user.roles],
         "permissions": rules.permissions_held(user),
         "language": user.language,

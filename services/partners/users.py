@@ -289,8 +289,12 @@ def update_user(uow: UnitOfWork, caller: Caller, user_id: int, data: dict) -> di
         return uow.commit(dump_user(user, caller))
 
 
-def recipients(uow: UnitOfWork, permission: str, partner_id: int | None) -> list[dict]:
-    """Active users holding ``permission``: of ``partner_id``, or HQ users when None."""
+def recipients(
+    uow: UnitOfWork, permission: str, partner_id: int | None, about_partner_id: int | None = None
+) -> list[dict]:
+    """Active users holding ``permission``: of ``partner_id``, or HQ users when None; with
+    ``about_partner_id`` (the partner an approval step is about), only the HQ users who
+    see that partner (a regional HQ user of another region hears nothing of it)."""
     stmt = select(User).where(User.active.is_(True))
     if partner_id is None:
         stmt = stmt.where(User.partner_id.is_(None))
@@ -303,6 +307,9 @@ def recipients(uow: UnitOfWork, permission: str, partner_id: int | None) -> list
             try:
                 profile = caller_profile(session, user.id)
             except Unauthenticated:
+                continue
+            scope = profile["partner_ids"]
+            if about_partner_id is not None and scope is not None and about_partner_id not in scope:
                 continue
             if permission in profile["permissions"]:
                 result.append(

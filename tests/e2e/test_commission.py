@@ -528,10 +528,14 @@ def test_real_orders_approved_through_the_api_show_their_commission(
     assert wait_for(lambda: commission_of(own_order), what="own order's commission") == {
         "rate": "0.08",
         "amount": "8000.00",
+        "basis": "approval",
+        "accrued": "8000.00",
     }
     assert wait_for(lambda: commission_of(lead_order), what="lead order's commission") == {
         "rate": "0.03",
         "amount": "3000.00",
+        "basis": "approval",
+        "accrued": "3000.00",
     }
 
     ok(finance.post(f"/api/v1/orders/{lead_order['id']}/cancel", {"reason": "客户取消"}))

@@ -134,6 +134,9 @@ def test_partner_bound_deliveries_name_no_other_partner(
     publish_new("filing", "customer_released", customer | {"status": "released"})
     publish_new("filing", "customer_claimed", customer)
     publish_new("filing", "idle_release_near", customer | {"release_at": later})
+    extension = customer | {"extension_id": 1, "days": 30}
+    publish_new("filing", "extension_approved", extension)
+    publish_new("filing", "extension_rejected", extension | {"reason": "理由不足"})
     publish_new(
         "filing",
         "lead_claim_deadline_near",

@@ -452,6 +452,8 @@ def test_partner_sees_only_its_own_entries(service, partners, orders) -> None:
     assert call(service, "order_commission", own["data"]["order_id"], caller=caller) == {
         "rate": "0.10",
         "amount": "10000.00",
+        "basis": "approval",
+        "accrued": "10000.00",
     }
 
 

@@ -142,3 +142,51 @@ def graded(admin: Client, partner: dict, max_protected: int) -> Iterator[None]:
                 "/api/v1/partner-grades", {"grades": [g for g in current if g["code"] != code]}
             )
         )
+
+
+EXTENSIONS = "/api/v1/extensions"
+EXTENSION_FLOW = "/api/v1/approval-flows/extension"
+
+
+def request_extension(
+    client: Client, customer_id: int, days: int, reason: str = "客户采购流程长"
+) -> dict:
+    """The extension (延期) ``client``'s partner asked for on its customer (201)."""
+    response = client.post(
+        f"{CUSTOMERS}/{customer_id}/extensions", {"days": days, "reason": reason}
+    )
+    assert response.status_code == 201, response.text
+    return response.json()
+
+
+def customer_events(customer_id: int, kind: str) -> list:
+    """The payloads of the filing outbox's events of ``kind`` about ``customer_id``."""
+    return filing_rows(
+        "SELECT payload FROM outbox WHERE event_type = :kind"
+        " AND (payload -> 'data' ->> 'customer_id')::bigint = :id ORDER BY id",
+        kind=kind,
+        id=customer_id,
+    )
+
+
+@contextmanager
+def grades_given(admin: Client, given: list[tuple[dict, dict]]) -> Iterator[None]:
+    """While inside, each partner of ``given`` has a grade of its own with the values paired
+    with it (``lead_weight``, ``max_protected_customers``, ``protection_days``)."""
+    codes = {unique("g").replace("_", "-")[:20]: (partner, values) for partner, values in given}
+    grades = ok(admin.get("/api/v1/partner-grades"))
+    mine = [{"code": code, "name": "分配测试", **values} for code, (_, values) in codes.items()]
+    ok(admin.put("/api/v1/partner-grades", {"grades": [*grades, *mine]}))
+    for code, (partner, _) in codes.items():
+        ok(admin.patch(f"/api/v1/partners/{partner['id']}", {"grade": code}))
+    try:
+        yield
+    finally:
+        for partner, _ in codes.values():
+            ok(admin.patch(f"/api/v1/partners/{partner['id']}", {"grade": None}))
+        current = ok(admin.get("/api/v1/partner-grades"))
+        ok(
+            admin.put(
+                "/api/v1/partner-grades", {"grades": [g for g in current if g["code"] not in codes]}
+            )
+        )

@@ -66,6 +66,11 @@ STATE_REFUSALS = {
     "customer_region_invalid",
     # Filing in a region outside the caller's territory: who may do what, as a 403.
     "region_not_in_territory",
+    # What an order has been paid, its total, and a partner's orders and credit limit.
+    "overpayment",
+    "overrefund",
+    "plan_total_mismatch",
+    "credit_limit_exceeded",
     # More rows than one answer may hold.
     "report_too_large",
     "statement_too_large",
@@ -75,11 +80,17 @@ RULES_BEYOND_SCHEMA: dict[str, dict[str, str]] = {
     "GET /api/v1/orders": {"from": "not after to"},
     "GET /api/v1/reports/sales": {"from": "not after to"},
     "GET /api/v1/reports/orders-summary": {"from": "not after to"},
+    "GET /api/v1/reports/collections": {"from": "not after to"},
     "GET /api/v1/reports/commissions": {"to": "not before from"},
     "POST /api/v1/leads/import": {"file": "what the file holds (a sheet, its encoding)"},
     "POST /api/v1/users": {"password": "its strength (a common password, the user name)"},
     "PATCH /api/v1/users/{user_id}": {"password": "its strength"},
     "PUT /api/v1/approval-flows/{kind}": {"steps": "distinct step names"},
+    "GET /api/v1/payments": {"from": "not after to"},
+    # Described: a day not in the future (UTC) nor before the order's approval.
+    "POST /api/v1/orders/{order_id}/payments": {"received_on": "between the approval and today"},
+    # Described: due dates not before the order's approval.
+    "PUT /api/v1/orders/{order_id}/payment-plan": {"installments": "due after the approval"},
     # Described, beyond a pattern: no private-use or unassigned code points, at most 400
     # characters once normalised (NFKC).
     "POST /api/v1/customers/check": {"name": "code points the name rule can key"},
@@ -91,8 +102,16 @@ RULES_BEYOND_SCHEMA: dict[str, dict[str, str]] = {
     # Described: not blank, no invisible or control characters (line breaks and tabs aside).
     "POST /api/v1/customers/{customer_id}/release": {"reason": "no invisible or blank text"},
     "POST /api/v1/customers/{customer_id}/follow-ups": {"body": "no invisible or blank text"},
+    "POST /api/v1/customers/{customer_id}/extensions": {"reason": "no invisible or blank text"},
+    "POST /api/v1/leads/{lead_id}/assign": {"reason": "no invisible or blank text"},
     # Described: each code once, whatever its letter case (uniqueItems cannot say it).
     "PUT /api/v1/partner-grades": {"grades": "each code once, whatever its letter case"},
+    # Described: a cross-field rule (to_partner_id with transfer, and only then; a reason
+    # unless the body is empty), and a receiver that is another, active partner.
+    "POST /api/v1/partners/{partner_id}/terminate": {
+        "to_partner_id": "with transfer only, and then required; another active partner",
+        "reason": "required unless the body is empty; not blank",
+    },
 }
 #: 422s for rules the document does not state yet, per operation and the field named:
 #: findings of this fuzzing, each to be left out of here once the document states it.
@@ -113,11 +132,13 @@ UNDOCUMENTED_RULES: dict[str, dict[str, str]] = {
         "permissions": "the scope's codes (hq or partner)",
         "partner_types": "codes of GET /partner-types; partner roles only",
         "include_sub_partners": "partner roles only",
+        "regions": "codes of GET /regions; HQ roles only",
     },
     "PATCH /api/v1/roles/{role_id}": {
         "permissions": "the role's scope's codes",
         "partner_types": "codes of GET /partner-types; partner roles only",
         "include_sub_partners": "partner roles only",
+        "regions": "codes of GET /regions; HQ roles only",
     },
     # Line counts and unit prices are documented; a product on two lines, and a line's
     # quantity x unit price or the order's total beyond NUMERIC(14, 2), are not.

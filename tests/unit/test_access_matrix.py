@@ -16,6 +16,7 @@ from flask import Flask
 from gateway.app import create_app
 from services.common.config import get_settings
 from services.common.errors import ServiceUnavailable
+from services.partners import catalogue
 from tests.support.routes import routes_of
 
 HQ, USER = "hq", "user"
@@ -56,6 +57,11 @@ ROUTES: dict[tuple[str, str], Any] = {
     ("GET", "/api/v1/partner-grades"): (USER, None),
     ("PUT", "/api/v1/partner-grades"): (HQ, "partner.manage"),
     ("POST", "/api/v1/pool/<int:customer_id>/claim"): (USER, "pool.claim"),
+    ("POST", "/api/v1/customers/<int:customer_id>/extensions"): (USER, "customer.create"),
+    ("GET", "/api/v1/extensions"): (USER, None),
+    ("GET", "/api/v1/extensions/<int:extension_id>"): (USER, None),
+    ("POST", "/api/v1/extensions/<int:extension_id>/approve"): (HQ, None),
+    ("POST", "/api/v1/extensions/<int:extension_id>/reject"): (HQ, None),
     ("GET", "/api/v1/filings"): (USER, None),
     ("GET", "/api/v1/filings/<int:filing_id>"): (USER, None),
     ("POST", "/api/v1/filings/<int:filing_id>/approve"): (HQ, None),
@@ -65,6 +71,7 @@ ROUTES: dict[tuple[str, str], Any] = {
     ("GET", "/api/v1/leads/<int:lead_id>"): (USER, None),
     ("POST", "/api/v1/leads/<int:lead_id>/claim"): (USER, "lead.claim"),
     ("POST", "/api/v1/leads/<int:lead_id>/decline"): (USER, "lead.claim"),
+    ("POST", "/api/v1/leads/<int:lead_id>/assign"): (HQ, "lead.assign"),
     ("POST", "/api/v1/leads/import"): (HQ, "lead.create"),
     ("GET", "/api/v1/leads/imports"): (HQ, "lead.create"),
     ("GET", "/api/v1/leads/imports/<path:job_id>"): (HQ, "lead.create"),
@@ -90,6 +97,13 @@ ROUTES: dict[tuple[str, str], Any] = {
     ("POST", "/api/v1/orders/<int:order_id>/complete"): (HQ, "order.fulfil"),
     ("POST", "/api/v1/orders/<int:order_id>/reject"): (HQ, None),
     ("POST", "/api/v1/orders/<int:order_id>/submit"): (USER, "order.create"),
+    ("GET", "/api/v1/orders/<int:order_id>/payment-plan"): (USER, None),
+    ("PUT", "/api/v1/orders/<int:order_id>/payment-plan"): (HQ, "payment.manage"),
+    ("GET", "/api/v1/orders/<int:order_id>/payments"): (USER, None),
+    ("POST", "/api/v1/orders/<int:order_id>/payments"): (HQ, "payment.record"),
+    ("GET", "/api/v1/payments"): (USER, None),
+    ("GET", "/api/v1/partners/<int:partner_id>/credit"): (USER, None),
+    ("PUT", "/api/v1/partners/<int:partner_id>/credit"): (HQ, "payment.manage"),
     ("GET", "/api/v1/partner-types"): (USER, None),
     ("PUT", "/api/v1/partner-types/<string:code>"): (HQ, "partner.manage"),
     ("GET", "/api/v1/partners"): (USER, None),
@@ -97,6 +111,7 @@ ROUTES: dict[tuple[str, str], Any] = {
     ("GET", "/api/v1/partners/<int:partner_id>"): (USER, None),
     ("PATCH", "/api/v1/partners/<int:partner_id>"): (HQ, "partner.manage"),
     ("POST", "/api/v1/partners/<int:partner_id>/activate"): (HQ, "partner.manage"),
+    ("GET", "/api/v1/partners/<int:partner_id>/handover"): (HQ, "partner.manage"),
     ("POST", "/api/v1/partners/<int:partner_id>/suspend"): (HQ, "partner.manage"),
     ("POST", "/api/v1/partners/<int:partner_id>/terminate"): (HQ, "partner.manage"),
     ("PUT", "/api/v1/partners/<int:partner_id>/territory"): (HQ, "partner.manage"),
@@ -110,6 +125,8 @@ ROUTES: dict[tuple[str, str], Any] = {
     ("GET", "/api/v1/reports/commissions"): (USER, "report.read"),
     ("GET", "/api/v1/reports/orders-summary"): (USER, "report.read"),
     ("GET", "/api/v1/reports/sales"): (USER, "report.read"),
+    ("GET", "/api/v1/reports/receivables"): (USER, "report.read"),
+    ("GET", "/api/v1/reports/collections"): (USER, "report.read"),
     ("GET", "/api/v1/roles"): (USER, None),
     ("POST", "/api/v1/roles"): (HQ, "role.manage"),
     ("GET", "/api/v1/roles/<int:role_id>"): (USER, None),
@@ -170,6 +187,7 @@ def concrete(rule: str) -> str:
         .replace("<entry_id>", "1")
         .replace("<customer_id>", "1")
         .replace("<filing_id>", "1")
+        .replace("<extension_id>", "1")
         .replace("<lead_id>", "1")
         .replace("<channel_id>", "1")
         .replace("<message_id>", "1")
@@ -247,3 +265,50 @@ def test_anonymous_caller_is_refused_on_every_route_that_needs_a_user(
     assert response.status_code == 401, (method, rule)
     assert response.get_json()["code"] == "unauthenticated"
     assert rpc.passed == []
+
+
+def regional_profile() -> dict:
+    """A regional HQ user (区域经理) as ``partners.get_caller`` answers: every HQ permission
+    but the national ones (``catalogue.NATIONAL_ONLY``), whatever its roles list."""
+    held = sorted(
+        code
+        for code, permission in catalogue.PERMISSIONS_BY_CODE.items()
+        if catalogue.HQ in permission.scopes and code not in catalogue.NATIONAL_ONLY
+    )
+    return {
+        **partner_profile(held),
+        "partner_id": None,
+        "partner_ids": [3],
+        "regions": ["460100"],
+        "roles": ["regional"],
+    }
+
+
+@pytest.mark.parametrize(
+    ("method", "rule"),
+    sorted(key for key, row in ROUTES.items() if row != "public"),
+)
+def test_a_regional_hq_user_is_refused_before_any_service_where_it_holds_no_permission(
+    method: str, rule: str
+) -> None:
+    """National permissions and partners' permissions: 403 in the gateway; the other
+    routes reach the service, which answers by the user's regions."""
+    from gateway.context import issue_access_token
+
+    _, permission = ROUTES[(method, rule)]
+    refused = permission is not None and (
+        permission in catalogue.NATIONAL_ONLY
+        or catalogue.HQ not in catalogue.PERMISSIONS_BY_CODE[permission].scopes
+    )
+    app, rpc = app_with(regional_profile())
+    with app.test_request_context():
+        token, _ = issue_access_token(7)
+    response = app.test_client().open(
+        concrete(rule), method=method, json={}, headers={"Authorization": f"Bearer {token}"}
+    )
+    if refused:
+        assert response.status_code == 403, (method, rule, response.get_json())
+        assert response.get_json()["code"] == "forbidden"
+        assert rpc.passed == []
+    else:
+        assert response.status_code not in (401, 403), (method, rule, response.get_json())

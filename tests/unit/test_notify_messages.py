@@ -92,6 +92,24 @@ def test_reversal_entry_has_its_own_wording() -> None:
     assert "CNY -4,250.00" in message.body
 
 
+def test_entries_of_receipts_and_refunds_say_so() -> None:
+    receipt = {
+        "entry_id": 7,
+        "contract_no": "HT-2",
+        "contract_amount": "30000.00",
+        "rate": "0.08",
+        "amount": "2400.00",
+        "period": "2026-12",
+    }
+    collected = render("commission_entry_created", receipt, "zh", "collected")
+    assert collected.title == "回款提成入账：合同 HT-2"
+    assert "回款 ¥30,000.00" in collected.body and "¥2,400.00" in collected.body
+    refund = receipt | {"contract_amount": "-10000.00", "amount": "-800.00"}
+    refunded = render("commission_entry_created", refund, "en", "refunded")
+    assert refunded.title == "Commission reversed for a refund: contract HT-2"
+    assert "CNY -800.00" in refunded.body and "cancelled" not in refunded.body
+
+
 def test_transfer_tells_the_new_owner_and_the_previous_one_differently() -> None:
     data = {"customer_id": 2, "customer_name": "甲公司", "reason": "区域调整"}
     assert render("customer_transferred", data, "zh", "in").title == "客户已转入：甲公司"

@@ -14,9 +14,13 @@ class FakeDirectory:
         self.people = people
         self.users = users
         self.asked: list[tuple[str, int | None]] = []
+        self.about: list[int | None] = []
 
-    def recipients(self, permission: str, partner_id: int | None) -> list[dict]:
+    def recipients(
+        self, permission: str, partner_id: int | None, about_partner_id: int | None = None
+    ) -> list[dict]:
         self.asked.append((permission, partner_id))
+        self.about.append(about_partner_id)
         return self.people.get((permission, partner_id), [])
 
     def user(self, user_id: int) -> dict | None:
@@ -39,8 +43,16 @@ def test_lead_left_in_the_hq_queue_tells_no_partner() -> None:
 def test_filing_waiting_goes_to_hq_holders_of_the_step_permission() -> None:
     for kind in ("filing_submitted", "filing_step_waiting", "order_step_waiting"):
         [audience] = audiences(kind, {"partner_id": 7, "step": STEP_ANY})
-        assert audience == Audience("filing.approve", None)
+        assert audience == Audience("filing.approve", None, about_partner_id=7)
         assert not audience.partner_directed
+
+
+def test_approvers_are_asked_for_about_the_partner_so_other_regions_hear_nothing() -> None:
+    [audience] = audiences("filing_submitted", {"partner_id": 7, "step": STEP_ANY})
+    directory = FakeDirectory({("filing.approve", None): [person(4)]}, {})
+
+    assert [p["id"] for p in resolve(audience, directory)] == [4]
+    assert directory.about == [7]
 
 
 def test_step_needing_every_named_approver_goes_to_those_approvers_only() -> None:
@@ -72,6 +84,20 @@ def test_decisions_go_to_the_partner_users_who_file_or_order() -> None:
         [audience] = audiences(kind, {"partner_id": 3})
         assert (audience.permission, audience.partner_id) == (permission, 3), kind
         assert audience.partner_directed
+
+
+def test_entries_of_payments_pick_their_own_wording() -> None:
+    base = {"entry_id": 1, "partner_id": 7}
+    variants = {
+        (None, "commission"): "",
+        (None, "reversal"): "reversal",
+        (3, "commission"): "collected",
+        (3, "reversal"): "refunded",
+    }
+    for (payment_id, kind), variant in variants.items():
+        data = base | {"kind": kind, "payment_id": payment_id}
+        [audience] = audiences("commission_entry_created", data)
+        assert audience.variant == variant, (payment_id, kind)
 
 
 def test_transfer_tells_both_partners() -> None:

@@ -15,8 +15,8 @@ from services.common.errors import InvalidInput
 from services.common.events import load_event
 from services.common.report_files import XLSX_TYPE
 from services.common.schemas import load
-from services.orders import comments, events, exports, ordering
-from services.orders.models import Order, OrderComment, OrderLine
+from services.orders import comments, events, exports, ordering, payments, reminders
+from services.orders.models import Order, OrderComment, OrderLine, Payment
 from services.orders.schemas import (
     OrderCreate,
     OrderFlowIn,
@@ -210,6 +210,34 @@ def test_every_event_kind_has_a_schema_and_what_is_built_loads_back_through_it()
             order, OrderComment(id=5, author_user_id=11, body="请审批"), [3]
         ),
     }
+    order.paid_amount = Decimal("1000.00")
+    for kind, schema, payment_kind in (
+        (events.PAYMENT_RECORDED, events.PaymentRecorded, "receipt"),
+        (events.PAYMENT_REFUNDED, events.PaymentRefunded, "refund"),
+    ):
+        payment = Payment(
+            id=9,
+            kind=payment_kind,
+            amount=Decimal("1000.00"),
+            received_on=datetime(2026, 11, 30, tzinfo=UTC).date(),
+            created_at=datetime(2026, 12, 1, tzinfo=UTC),
+        )
+        built[kind] = payments.payment_event(schema, payment, order)
+    assert built[events.PAYMENT_RECORDED] | {"kind": "refund"} == built[events.PAYMENT_REFUNDED]
+    installment = {
+        "position": 1,
+        "due_date": datetime(2026, 12, 28, tzinfo=UTC).date(),
+        "amount": Decimal("1234.50"),
+        "unpaid": Decimal("234.50"),
+    }
+    for kind, today in (
+        (events.PAYMENT_DUE_SOON, datetime(2026, 12, 26, tzinfo=UTC).date()),
+        (events.PAYMENT_OVERDUE, datetime(2027, 1, 4, tzinfo=UTC).date()),
+    ):
+        built[kind] = reminders.due_event(order, installment, today)
+    assert built[events.PAYMENT_OVERDUE]["days_overdue"] == 7
+    assert built[events.PAYMENT_DUE_SOON]["unpaid_amount"] == "234.50"
+    assert set(built[events.PAYMENT_RECORDED]) == set(events.PaymentRecorded().fields)
     assert set(built) == set(events.EVENTS)
     for kind, data in built.items():
         loaded = load_event(events.EVENTS[kind], {"type": kind, "data": data})

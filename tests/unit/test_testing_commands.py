@@ -14,6 +14,7 @@ import manage
 COMMANDS = [
     lambda: manage.age_customer(1, datetime.now(UTC)),
     lambda: manage.age_lead(1, datetime.now(UTC)),
+    lambda: manage.age_order(1, 1),
     lambda: manage.stored_channel(1),
     lambda: manage.lose_channel_key(1),
     lambda: manage.put_stored_channel_target(1, "sealed:x"),
