@@ -7,6 +7,10 @@ approved under a rule of basis ``collection`` write its entries.
   reverses refund x rate, never below nothing accrued (``rules.payment_amounts``).
 - Exactly once per payment: the unique index on (payment_id, kind) holds whatever delivers
   the event how often; the handlers also skip an event id they have applied.
+- In turn: each payment carries its place among the order's payments (``sequence``); one
+  that comes before an earlier one is retried until that one is applied
+  (``PaymentOutOfTurn``, transient), as the receipt that completes the payment takes what
+  the earlier ones left.
 - A payment of an order whose approval is not applied yet (the events travel on separate
   queues) is retried until it is (``ApprovalNotApplied``, transient); a payment of an order
   on basis ``approval`` changes nothing, nor one of a cancelled order.
@@ -23,6 +27,13 @@ from services.commission.schemas import COMMISSION, REVERSAL
 from services.common.errors import InvalidInput, ServiceUnavailable
 from services.common.unit_of_work import UnitOfWork
 from services.orders.events import REFUND
+
+
+class PaymentOutOfTurn(ServiceUnavailable):
+    """A payment arrived before an earlier one of its order: the handler retries it until
+    the earlier ones are applied (what a payment accrues hangs on them)."""
+
+    default_code = "payment_out_of_turn"
 
 
 class ApprovalNotApplied(ServiceUnavailable):
@@ -55,6 +66,16 @@ def record_payment(uow: UnitOfWork, payment: dict) -> None:
                 f" order {fixed.order_id} is partner {fixed.partner_id}'s",
                 errors={"partner_id": ["not the order's partner"]},
             )
+        turn = rules.payment_turn(payment["sequence"], fixed.payments_applied)
+        if turn == rules.EARLY:
+            raise PaymentOutOfTurn(
+                f"payment {payment['payment_id']} is order {fixed.order_id}'s number "
+                f"{payment['sequence']}; {fixed.payments_applied} applied so far"
+            )
+        if turn == rules.APPLIED:
+            uow.commit()
+            return
+        fixed.payments_applied = payment["sequence"]
         if fixed.cancelled_at is not None or _entry_exists(session, payment["payment_id"], kind):
             uow.commit()
             return

@@ -165,6 +165,10 @@ class OrderCommission(Base):
     rate: Mapped[Decimal] = mapped_column(Rate)
     amount: Mapped[Decimal] = mapped_column(MoneyNumeric)
     accrued: Mapped[Decimal] = mapped_column(MoneyNumeric)
+    #: How many of the order's payments are applied (their ``sequence``): each is applied
+    #: in its turn, as the receipt that completes the payment takes what the ones before
+    #: left.
+    payments_applied: Mapped[int] = mapped_column(default=0)
     rate_rule_id: Mapped[int | None] = mapped_column()
     approved_at: Mapped[datetime] = mapped_column(UTCDateTime)
     cancelled_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

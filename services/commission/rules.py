@@ -209,6 +209,19 @@ def refund_reversal(refund: Decimal, rate: Decimal, accrued: Decimal) -> Decimal
     return -min(apply_rate(refund, rate), max(accrued, Decimal("0.00")))
 
 
+#: Where a payment stands against the ones of its order applied so far.
+APPLIED, NEXT, EARLY = "applied", "next", "early"
+
+
+def payment_turn(sequence: int, applied: int) -> str:
+    """``NEXT`` for the payment that follows the ``applied`` ones, ``APPLIED`` for one of
+    them (a redelivery), ``EARLY`` for one that must wait for those before it (they travel
+    on their own messages, and may come late or out of order)."""
+    if sequence <= applied:
+        return APPLIED
+    return NEXT if sequence == applied + 1 else EARLY
+
+
 def completes_payment(paid_amount_after: Decimal, order_total: Decimal) -> bool:
     """Whether a receipt leaves the order paid in full."""
     return money(paid_amount_after) >= money(order_total)

@@ -32,7 +32,7 @@ times as ISO 8601 UTC (``"2026-11-28T12:00:00Z"``), region codes as 6-digit stri
     created, acted on or commented on the order, without the author.
 ``payment_recorded``, ``payment_refunded``
     ``{payment_id, order_id, partner_id, kind: "receipt" or "refund", amount, received_on,
-    order_total, paid_amount_after, recorded_at}``: HQ finance recorded a receipt (回款)
+    order_total, paid_amount_after, sequence, recorded_at}``: HQ finance recorded a receipt (回款)
     or a refund against an approved order; ``amount`` is positive either way,
     ``paid_amount_after`` is what the order has been paid once it is counted.
 ``payment_due_soon``, ``payment_overdue``
@@ -161,6 +161,9 @@ class PaymentRecorded(EventSchema):
     received_on = fields.Date(required=True)
     order_total = _amount()
     paid_amount_after = _amount()
+    #: The payment's place among the order's payments (1, 2, ...): payments are recorded
+    #: one at a time under the order's lock, and consumers apply them in this order.
+    sequence = fields.Integer(required=True, strict=True, validate=validate.Range(min=1))
     recorded_at = IsoDateTime(required=True, validate=happened)
 
 

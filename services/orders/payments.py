@@ -18,7 +18,7 @@ from __future__ import annotations
 from datetime import date
 
 from marshmallow import Schema
-from sqlalchemy import delete, select
+from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
 from services.common.context import Caller
@@ -128,10 +128,16 @@ def record_payment(uow: UnitOfWork, caller: Caller, order_id: int, data: dict) -
         )
         session.add(payment)
         session.flush()
-        if payment.kind == RECEIPT:
-            uow.emit(events.PAYMENT_RECORDED, payment_event(events.PaymentRecorded, payment, order))
-        else:
-            uow.emit(events.PAYMENT_REFUNDED, payment_event(events.PaymentRefunded, payment, order))
+        # Under the order's lock: the payments before this one are all counted.
+        sequence = session.scalar(
+            select(func.count()).select_from(Payment).where(Payment.order_id == order.id)
+        )
+        kind, schema = (
+            (events.PAYMENT_RECORDED, events.PaymentRecorded)
+            if payment.kind == RECEIPT
+            else (events.PAYMENT_REFUNDED, events.PaymentRefunded)
+        )
+        uow.emit(kind, payment_event(schema, payment, order, sequence))
         return uow.commit(dump(PaymentOut, payment))
 
 
@@ -177,9 +183,10 @@ def _approved_on(order: Order) -> date:
 # -- the data of the events (``events``) ------------------------------------------------
 
 
-def payment_event(schema: type[Schema], payment: Payment, order: Order) -> dict:
-    """``payment_recorded`` or ``payment_refunded``: the payment, the order's total and
-    what the order has been paid once the payment counts."""
+def payment_event(schema: type[Schema], payment: Payment, order: Order, sequence: int) -> dict:
+    """``payment_recorded`` or ``payment_refunded``: the payment, its place among the
+    order's payments, the order's total and what the order has been paid once the payment
+    counts."""
     return event_data(
         schema,
         {
@@ -191,6 +198,7 @@ def payment_event(schema: type[Schema], payment: Payment, order: Order) -> dict:
             "received_on": payment.received_on,
             "order_total": order.total_amount,
             "paid_amount_after": order.paid_amount,
+            "sequence": sequence,
             "recorded_at": payment.created_at,
         },
     )

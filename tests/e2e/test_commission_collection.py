@@ -60,17 +60,17 @@ def commission_of(client: Client, order_id: int, accrued: str) -> dict[str, Any]
     )
 
 
-def test_an_order_on_collection_accrues_with_each_receipt_and_gives_back_with_a_refund(
-    admin: Client, world: World
-) -> None:
+def approved_order(admin: Client, world: World, rate: str) -> tuple[Client, Client, dict[str, Any]]:
+    """A partner of 兰州 on a collection rule of ``rate`` for its own customers, its sales
+    user, HQ finance, and its order of 100,000.00, approved."""
     approvers = StepApprovers(world)  # before anything is submitted
     finance = world.login(world.user(None, ["finance"]))
     partner = world.partner([CITY])
     sales = world.partner_user(partner["id"])
     rule = {
         "partner_id": partner["id"],
-        "self_sourced_rate": "0.08",
-        "hq_assigned_rate": "0.03",
+        "self_sourced_rate": rate,
+        "hq_assigned_rate": "0.01",
         "effective_from": "2020-01-01",
         "basis": "collection",
     }
@@ -103,6 +103,13 @@ def test_an_order_on_collection_accrues_with_each_receipt_and_gives_back_with_a_
     )
     ok(sales.post(f"{ORDERS}/{order['id']}/submit"))
     assert approvers.approve_all(f"{ORDERS}/{order['id']}")["status"] == "approved"
+    return sales, finance, order
+
+
+def test_an_order_on_collection_accrues_with_each_receipt_and_gives_back_with_a_refund(
+    admin: Client, world: World
+) -> None:
+    sales, finance, order = approved_order(admin, world, "0.08")
 
     # Approved: the rate is fixed, nothing is earned yet.
     assert commission_of(sales, order["id"], "0.00") == {
@@ -128,3 +135,23 @@ def test_an_order_on_collection_accrues_with_each_receipt_and_gives_back_with_a_
     # Another partner sees none of it.
     other = world.partner_user(world.partner([CITY])["id"])
     assert ok(other.get(ENTRIES, params={"order_id": order["id"]}))["items"] == []
+
+
+def test_receipts_that_each_round_up_never_accrue_beyond_contract_times_rate(
+    admin: Client, world: World
+) -> None:
+    sales, finance, order = approved_order(admin, world, "0.03")
+    path = f"{ORDERS}/{order['id']}/payments"
+    paid = [
+        ok(finance.post(path, payment(amount)), 201)
+        for amount in ("33333.33", "33333.33", "33333.34")
+    ]
+
+    found = entries_of(sales, order["id"], 3)
+    # 33,333.33 x 3 % = 999.9999 -> 1,000.00 each; the last receipt takes what remains.
+    assert [(e["amount"], e["payment_id"]) for e in found] == [
+        ("1000.00", paid[0]["id"]),
+        ("1000.00", paid[1]["id"]),
+        ("1000.00", paid[2]["id"]),
+    ]
+    assert commission_of(sales, order["id"], "3000.00")["amount"] == "3000.00"

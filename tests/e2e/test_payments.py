@@ -269,10 +269,15 @@ def test_plan_receipts_and_refunds_of_an_approved_order(pay: Payments) -> None:
         "received_on": refund["received_on"],
         "order_total": "100000.00",
         "paid_amount_after": "90000.00",
+        "sequence": 3,  # after the receipts of 30,000 and 70,000 (the refused one is none)
         "recorded_at": refund["created_at"],
     }
     [event] = payment_events(first_receipt["id"])
-    assert (event["type"], event["data"]["paid_amount_after"]) == ("payment_recorded", "30000.00")
+    assert (event["type"], event["data"]["paid_amount_after"], event["data"]["sequence"]) == (
+        "payment_recorded",
+        "30000.00",
+        1,
+    )
 
 
 def test_payments_wait_for_the_approval_and_name_a_day_that_has_come(pay: Payments) -> None:

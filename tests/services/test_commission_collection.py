@@ -60,7 +60,11 @@ class Payments(Orders):
         self, approved: dict, amount: str, paid_after: str, refund: bool = False, **data
     ) -> dict:
         order = approved["data"]
+        # Each payment of an order is its next one, as orders numbers them.
+        counted = self.__dict__.setdefault("sequences", {})
+        counted[order["order_id"]] = counted.get(order["order_id"], 0) + 1
         body = {
+            "sequence": counted[order["order_id"]],
             "payment_id": new_id(),
             "order_id": order["order_id"],
             "partner_id": order["partner_id"],
@@ -196,6 +200,39 @@ def test_the_completing_receipt_takes_what_roundings_down_left_over(
     written = [amount for _, amount in amounts_of(engine, approved["data"]["order_id"])]
     assert written[-1] == D("0.15")
     assert sum(written) == D("1.50")
+
+
+def test_payments_delivered_out_of_turn_are_applied_in_the_order_they_were_recorded(
+    service, partners, orders, engine
+) -> None:
+    # 2,468.90 at 5 % = 123.45: the receipts' shares 0.63 + 50.01 + 41.62, and the last
+    # takes the remainder, 31.19 (its own share would be 31.20). Delivered last first,
+    # each waits for the ones recorded before it.
+    approved = orders.publish(
+        orders.approved(on_collection(service, partners, "0.05"), total_amount="2468.90")
+    )
+    built = [
+        orders.payment(approved, amount, paid)
+        for amount, paid in (
+            ("12.50", "12.50"),
+            ("1000.10", "1012.60"),
+            ("832.30", "1844.90"),
+            ("624.00", "2468.90"),
+        )
+    ]
+    for envelope in reversed(built):
+        orders.publish(envelope, wait=False)
+    for envelope in built:
+        orders.wait_applied(envelope)
+    written = [(e.payment_id, e.amount) for e in entries_of(engine, approved["data"]["order_id"])]
+    assert sorted(written) == sorted(
+        [
+            (built[0]["data"]["payment_id"], D("0.63")),
+            (built[1]["data"]["payment_id"], D("50.01")),
+            (built[2]["data"]["payment_id"], D("41.62")),
+            (built[3]["data"]["payment_id"], D("31.19")),
+        ]
+    )
 
 
 def test_a_payment_delivered_three_times_or_sent_again_writes_one_entry(

@@ -9,6 +9,7 @@ from decimal import Decimal
 
 import pytest
 
+from services.commission import rules
 from services.commission.rules import (
     cancellation_of_accrual,
     collection_total,
@@ -159,6 +160,7 @@ def _payment(**data: object) -> dict:
         "received_on": "2026-12-01",
         "order_total": "100000.00",
         "paid_amount_after": "30000.00",
+        "sequence": 1,
         "recorded_at": "2026-12-01T02:00:00Z",
     } | data
     return {"type": "payment_recorded", "data": body}
@@ -171,3 +173,11 @@ def test_the_payment_event_contract_loads_what_orders_sends_and_refuses_the_rest
     for bad in ({"amount": "-1.00"}, {"kind": "chargeback"}, {"received_on": "1 Dec"}):
         with pytest.raises(InvalidInput):
             load_event(orders_events.PaymentRefunded, _payment(**bad))
+
+
+def test_payments_are_applied_in_their_turn() -> None:
+    assert rules.payment_turn(1, 0) == rules.NEXT
+    assert rules.payment_turn(3, 2) == rules.NEXT
+    assert rules.payment_turn(2, 2) == rules.APPLIED  # a redelivery
+    assert rules.payment_turn(1, 2) == rules.APPLIED
+    assert rules.payment_turn(4, 2) == rules.EARLY  # number 3 first

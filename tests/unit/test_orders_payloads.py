@@ -222,7 +222,7 @@ def test_every_event_kind_has_a_schema_and_what_is_built_loads_back_through_it()
             received_on=datetime(2026, 11, 30, tzinfo=UTC).date(),
             created_at=datetime(2026, 12, 1, tzinfo=UTC),
         )
-        built[kind] = payments.payment_event(schema, payment, order)
+        built[kind] = payments.payment_event(schema, payment, order, 2)
     assert built[events.PAYMENT_RECORDED] | {"kind": "refund"} == built[events.PAYMENT_REFUNDED]
     installment = {
         "position": 1,

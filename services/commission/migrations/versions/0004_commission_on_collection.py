@@ -71,6 +71,7 @@ def upgrade() -> None:
         sa.Column("rate", sa.Numeric(precision=7, scale=6), nullable=False),
         sa.Column("amount", _MONEY, nullable=False),
         sa.Column("accrued", _MONEY, nullable=False),
+        sa.Column("payments_applied", sa.Integer(), nullable=False, server_default="0"),
         sa.Column("rate_rule_id", sa.Integer(), nullable=True),
         sa.Column("approved_at", _TIME, nullable=False),
         sa.Column("cancelled_at", _TIME, nullable=True),
