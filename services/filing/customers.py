@@ -455,8 +455,9 @@ def transfer_customer(
     caller.require_hq("customer.transfer")
     with uow:
         region = _visible_customer(uow.session, caller, customer_id).region_code
-    # Asked before the row is locked: no lock is held across a call to partners.
-    partners = covering(region)
+    # Asked before the row is locked: no lock is held across a call to partners. A
+    # regional HQ user hands customers to the partners in its sight only.
+    partners = [row for row in covering(region) if caller.sees_partner(row["partner_id"])]
     with uow:
         session = uow.session
         customer = session.get(Customer, customer_id, with_for_update=True)

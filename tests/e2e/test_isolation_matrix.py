@@ -1,4 +1,5 @@
-"""The tenant isolation matrix over HTTP: every gateway route, partner B against partner A.
+"""The tenant isolation matrix over HTTP: every gateway route, partner B and a regional HQ
+user (区域经理) of B's region against partner A.
 
 The tables at the top say, for the routes of the real app (``gateway.app.create_app``):
 
@@ -18,6 +19,16 @@ The tables at the top say, for the routes of the real app (``gateway.app.create_
   but may not point at A (``MassRow.guarded``). HQ-only body routes refuse B (403)
   whatever it sends.
 
+The regional HQ user (``REGIONAL``, its role's regions covering B's city and not A's, its
+permissions those of ``hq_admin``) is a third column of ``ID_ROUTES`` and ``LIST_ROUTES``:
+on A's rows it gets what it gets for an id that does not exist, 404, or a 403 before any
+lookup where the route needs a permission it cannot hold (a national one,
+``catalogue.NATIONAL_ONLY``, or a partner's); in the lists it sees none of A's rows, while
+it sees B's where B's own admin does (the control that the column is not vacuous).
+``REGIONAL_GUARDS``: the fields of HQ routes the regional user may call that name another
+partner (a receiver, a parent, an assignee), pointed at A from rows in its sight: refused
+as a partner that does not exist is, nothing changed.
+
 A route added to the gateway without its row fails one of the ``test_every_*_has_a_row`` tests.
 The world (tests/support/isolation_world.py) is made once for the module.
 """
@@ -29,6 +40,7 @@ import json
 import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -37,6 +49,7 @@ from openpyxl import load_workbook
 
 from gateway.app import create_app
 from services.common.config import get_settings
+from services.partners.catalogue import HQ, NATIONAL_ONLY, PERMISSIONS_BY_CODE
 from tests.support.client import Client
 from tests.support.fake_data import mobile, uscc
 from tests.support.isolation_world import (
@@ -45,6 +58,8 @@ from tests.support.isolation_world import (
     B_CITY,
     B_DISTRICT,
     CHANNELS,
+    CUSTOMERS,
+    EXTENSIONS,
     NOTIFICATIONS,
     ORDERS,
     PARTNER_ROLES,
@@ -62,17 +77,34 @@ from tests.support.world import PASSWORD
 W = IsolationWorld
 MISSING_ID = 999_999_999
 ADMIN, SALES = PARTNER_ROLES
+REGIONAL = "regional_hq"  # the regional HQ user (isolation_world.Regional)
+WHO = (*PARTNER_ROLES, REGIONAL)
 
-# What B's roles get on A's row (and on a row that does not exist).
-NOT_FOUND = {ADMIN: 404, SALES: 404}
-HQ_ONLY = {ADMIN: 403, SALES: 403}  # refused by the gateway before any lookup
-USER_MANAGERS = {ADMIN: 404, SALES: 403}  # partner_sales lacks user.manage, checked first
-CONFIRMERS = {ADMIN: 404, SALES: 403}  # partner_sales lacks commission.confirm
-READERS = {ADMIN: 200, SALES: 403}  # lists that need a permission partner_sales lacks
-EVERYONE = {ADMIN: 200, SALES: 200}
+# What B's roles and the regional user get on A's row (and on a row that does not exist).
+NOT_FOUND = {ADMIN: 404, SALES: 404, REGIONAL: 404}
+# HQ routes: the gateway refuses partner users before any lookup; the regional user holds
+# the permission and is answered by its scope.
+HQ_ONLY = {ADMIN: 403, SALES: 403, REGIONAL: 404}
+# HQ routes of a national permission (NATIONAL_ONLY): the regional user is refused too.
+NATIONAL = {ADMIN: 403, SALES: 403, REGIONAL: 403}
+# Routes of a partner's permission (customer.create, order.create, lead.claim, pool.claim):
+# an HQ user holds none, refused by the gateway before any lookup.
+PARTNERS_ONLY = {ADMIN: 404, SALES: 404, REGIONAL: 403}
+# partner_sales lacks user.manage, checked first; national only.
+USER_MANAGERS = {ADMIN: 404, SALES: 403, REGIONAL: 403}
+CONFIRMERS = {ADMIN: 404, SALES: 403, REGIONAL: 403}  # commission.confirm: partners' only
+READERS = {ADMIN: 200, SALES: 403, REGIONAL: 200}  # lists of report.read
+USER_READERS = {ADMIN: 200, SALES: 403, REGIONAL: 403}  # the users list: user.manage
+EVERYONE = {ADMIN: 200, SALES: 200, REGIONAL: 200}
 
 ORDERS_ALL = ("order.draft", "order.submitted", "order.approved")
+CUSTOMERS_ALL = ("customer.pending", "customer.protected", "customer.ordered", "customer.released")
+LEADS_ALL = ("lead.assigned", "lead.queued")
 CHANNELS_ALL = ("channel.partner", "channel.admin_own", "channel.sales_own")
+
+
+def _today() -> str:
+    return datetime.now(UTC).date().isoformat()
 
 
 @dataclass(frozen=True)
@@ -83,7 +115,9 @@ class IdRow:
 
 
 # (method, rule) -> IdRow. The rows named are in the state in which their owner could do
-# the action, so that a request that got through would change them.
+# the action, so that a request that got through would change them. The regional user's
+# column differs from B's on HQ routes (it may call them: its scope answers, 404) and on
+# partners' routes (it holds no partner permission: 403 before any lookup).
 ID_ROUTES: dict[tuple[str, str], IdRow] = {
     ("GET", "/api/v1/partners/<int:partner_id>"): IdRow(("partner",), NOT_FOUND),
     ("PATCH", "/api/v1/partners/<int:partner_id>"): IdRow(
@@ -91,9 +125,16 @@ ID_ROUTES: dict[tuple[str, str], IdRow] = {
     ),
     ("POST", "/api/v1/partners/<int:partner_id>/suspend"): IdRow(("partner",), HQ_ONLY),
     ("POST", "/api/v1/partners/<int:partner_id>/activate"): IdRow(("partner",), HQ_ONLY),
-    ("POST", "/api/v1/partners/<int:partner_id>/terminate"): IdRow(("partner",), HQ_ONLY),
+    ("POST", "/api/v1/partners/<int:partner_id>/terminate"): IdRow(
+        ("partner",), HQ_ONLY, lambda w: {"customers": "release", "reason": "终止合作"}
+    ),
+    ("GET", "/api/v1/partners/<int:partner_id>/handover"): IdRow(("partner",), HQ_ONLY),
     ("PUT", "/api/v1/partners/<int:partner_id>/territory"): IdRow(
         ("partner",), HQ_ONLY, lambda w: {"territory": [B_CITY]}
+    ),
+    ("GET", "/api/v1/partners/<int:partner_id>/credit"): IdRow(("partner.credit",), NOT_FOUND),
+    ("PUT", "/api/v1/partners/<int:partner_id>/credit"): IdRow(
+        ("partner.credit",), HQ_ONLY, lambda w: {"limit": "1.00"}
     ),
     ("GET", "/api/v1/users/<int:user_id>"): IdRow(
         ("user.partner_admin", "user.partner_sales"), USER_MANAGERS
@@ -104,36 +145,39 @@ ID_ROUTES: dict[tuple[str, str], IdRow] = {
         lambda w: {"display_name": "改名", "active": False},
     ),
     ("PATCH", "/api/v1/roles/<int:role_id>"): IdRow(
-        ("role",), HQ_ONLY, lambda w: {"permissions": ["report.read"]}
+        ("role",), NATIONAL, lambda w: {"permissions": ["report.read"]}
     ),
     ("PATCH", "/api/v1/products/<int:product_id>"): IdRow(
-        ("product",), HQ_ONLY, lambda w: {"list_price": "1.00"}
+        ("product",), NATIONAL, lambda w: {"list_price": "1.00"}
     ),
-    ("GET", "/api/v1/customers/<int:customer_id>"): IdRow(
-        ("customer.pending", "customer.protected", "customer.ordered"), NOT_FOUND
-    ),
+    # A's customer in the pool is a row of no partner in A's region: neither B nor the
+    # regional user (whose regions do not hold it) tells it from one that does not exist.
+    ("GET", "/api/v1/customers/<int:customer_id>"): IdRow(CUSTOMERS_ALL, NOT_FOUND),
     ("POST", "/api/v1/customers/<int:customer_id>/transfer"): IdRow(
         ("customer.protected",), HQ_ONLY, lambda w: {"partner_id": w.b.id, "reason": "想要"}
     ),
     ("POST", "/api/v1/customers/<int:customer_id>/reveal"): IdRow(
-        ("customer.pending", "customer.protected", "customer.ordered"),
-        NOT_FOUND,
-        lambda w: {"reason": "核实联系方式"},
+        CUSTOMERS_ALL, NOT_FOUND, lambda w: {"reason": "核实联系方式"}
     ),
     ("POST", "/api/v1/customers/<int:customer_id>/release"): IdRow(
-        ("customer.protected", "customer.ordered"), NOT_FOUND, lambda w: {"reason": "不要了"}
+        ("customer.protected", "customer.ordered"), PARTNERS_ONLY, lambda w: {"reason": "不要了"}
     ),
-    ("GET", "/api/v1/customers/<int:customer_id>/follow-ups"): IdRow(
-        ("customer.pending", "customer.protected", "customer.ordered"), NOT_FOUND
-    ),
+    ("GET", "/api/v1/customers/<int:customer_id>/follow-ups"): IdRow(CUSTOMERS_ALL, NOT_FOUND),
     ("POST", "/api/v1/customers/<int:customer_id>/follow-ups"): IdRow(
         ("customer.pending", "customer.protected"),
-        NOT_FOUND,
+        PARTNERS_ONLY,
         lambda w: {"kind": "call", "body": "打个电话"},
+    ),
+    # customer.protected has an extension pending (a request that got through: 409),
+    # customer.ordered none (201).
+    ("POST", "/api/v1/customers/<int:customer_id>/extensions"): IdRow(
+        ("customer.protected", "customer.ordered"),
+        PARTNERS_ONLY,
+        lambda w: {"days": 10, "reason": "还要谈"},
     ),
     # A's customer in the pool is outside B's territory: B cannot claim it, nor tell it
     # from a customer that does not exist.
-    ("POST", "/api/v1/pool/<int:customer_id>/claim"): IdRow(("customer.released",), NOT_FOUND),
+    ("POST", "/api/v1/pool/<int:customer_id>/claim"): IdRow(("customer.released",), PARTNERS_ONLY),
     ("GET", "/api/v1/filings/<int:filing_id>"): IdRow(
         ("filing.pending", "filing.protected", "filing.ordered"), NOT_FOUND
     ),
@@ -143,16 +187,27 @@ ID_ROUTES: dict[tuple[str, str], IdRow] = {
     ("POST", "/api/v1/filings/<int:filing_id>/reject"): IdRow(
         ("filing.pending",), HQ_ONLY, lambda w: {"comment": "不同意"}
     ),
-    ("GET", "/api/v1/leads/<int:lead_id>"): IdRow(("lead.assigned",), NOT_FOUND),
-    ("POST", "/api/v1/leads/<int:lead_id>/claim"): IdRow(("lead.assigned",), NOT_FOUND),
+    ("GET", "/api/v1/extensions/<int:extension_id>"): IdRow(("extension.pending",), NOT_FOUND),
+    ("POST", "/api/v1/extensions/<int:extension_id>/approve"): IdRow(
+        ("extension.pending",), HQ_ONLY, lambda w: {"comment": "同意"}
+    ),
+    ("POST", "/api/v1/extensions/<int:extension_id>/reject"): IdRow(
+        ("extension.pending",), HQ_ONLY, lambda w: {"comment": "不同意"}
+    ),
+    # lead.queued: declined by A, waiting in the HQ queue, a row of no partner in A's region.
+    ("GET", "/api/v1/leads/<int:lead_id>"): IdRow(LEADS_ALL, NOT_FOUND),
+    ("POST", "/api/v1/leads/<int:lead_id>/claim"): IdRow(("lead.assigned",), PARTNERS_ONLY),
     ("POST", "/api/v1/leads/<int:lead_id>/decline"): IdRow(
-        ("lead.assigned",), NOT_FOUND, lambda w: {"reason": "不要"}
+        ("lead.assigned",), PARTNERS_ONLY, lambda w: {"reason": "不要"}
+    ),
+    ("POST", "/api/v1/leads/<int:lead_id>/assign"): IdRow(
+        LEADS_ALL, HQ_ONLY, lambda w: {"partner_id": w.b.id, "reason": "给海口"}
     ),
     ("GET", "/api/v1/orders/<int:order_id>"): IdRow(ORDERS_ALL, NOT_FOUND),
     ("PATCH", "/api/v1/orders/<int:order_id>"): IdRow(
-        ("order.draft",), NOT_FOUND, lambda w: {"notes": "改了"}
+        ("order.draft",), PARTNERS_ONLY, lambda w: {"notes": "改了"}
     ),
-    ("POST", "/api/v1/orders/<int:order_id>/submit"): IdRow(("order.draft",), NOT_FOUND),
+    ("POST", "/api/v1/orders/<int:order_id>/submit"): IdRow(("order.draft",), PARTNERS_ONLY),
     ("POST", "/api/v1/orders/<int:order_id>/approve"): IdRow(
         ("order.submitted",), HQ_ONLY, lambda w: {"comment": "同意"}
     ),
@@ -167,6 +222,18 @@ ID_ROUTES: dict[tuple[str, str], IdRow] = {
     ("POST", "/api/v1/orders/<int:order_id>/comments"): IdRow(
         ORDERS_ALL, NOT_FOUND, lambda w: {"body": "看看"}
     ),
+    ("GET", "/api/v1/orders/<int:order_id>/payment-plan"): IdRow(("order.payments",), NOT_FOUND),
+    ("PUT", "/api/v1/orders/<int:order_id>/payment-plan"): IdRow(
+        ("order.payments",),
+        HQ_ONLY,
+        lambda w: {"installments": [{"due_date": "2099-01-01", "amount": "9600.00"}]},
+    ),
+    ("GET", "/api/v1/orders/<int:order_id>/payments"): IdRow(("order.payments",), NOT_FOUND),
+    ("POST", "/api/v1/orders/<int:order_id>/payments"): IdRow(
+        ("order.payments",),
+        HQ_ONLY,
+        lambda w: {"amount": "1.00", "received_on": _today(), "method": "cash"},
+    ),
     ("GET", "/api/v1/commissions/<int:entry_id>"): IdRow(
         ("entry.order", "entry.settled"), NOT_FOUND
     ),
@@ -177,7 +244,7 @@ ID_ROUTES: dict[tuple[str, str], IdRow] = {
         ("statement.issued",), CONFIRMERS
     ),
     ("POST", "/api/v1/commission/statements/<int:statement_id>/pay"): IdRow(
-        ("statement.issued",), HQ_ONLY, lambda w: {"payment_ref": "CMB-1"}
+        ("statement.issued",), NATIONAL, lambda w: {"payment_ref": "CMB-1"}
     ),
     ("POST", "/api/v1/notifications/<int:message_id>/read"): IdRow(
         ("message.partner_admin", "message.partner_sales"), NOT_FOUND
@@ -194,14 +261,16 @@ ID_ROUTES: dict[tuple[str, str], IdRow] = {
 
 NOT_TENANT_OWNED: dict[tuple[str, str], str] = {
     ("GET", "/api/v1/approval-flows/<string:kind>"): "kind names a flow (filing, order) of "
-    "HQ's configuration, not a row of a partner; HQ only",
-    ("PUT", "/api/v1/approval-flows/<string:kind>"): "as GET; HQ only",
+    "HQ's configuration, not a row of a partner; HQ only, and national (flow.manage): "
+    "the regional user is refused too",
+    ("PUT", "/api/v1/approval-flows/<string:kind>"): "as GET; HQ only, national",
     ("PUT", "/api/v1/partner-types/<string:code>"): "code names a partner type, reference "
-    "data every partner shares; HQ only",
+    "data every partner shares; HQ only, and a setting of the whole country: the regional "
+    "user is refused (403 regional_staff, tests/e2e/test_regional_hq.py)",
     ("GET", "/api/v1/products/<int:product_id>"): "HQ's product catalogue is read by every "
     "partner alike (PATCH is in ID_ROUTES: HQ only)",
     ("GET", "/api/v1/leads/imports/<path:job_id>"): "a lead import is HQ's own work, no "
-    "partner's row; HQ only (lead.create)",
+    "partner's row; HQ only (lead.create, national: the regional user is refused too)",
     ("GET", "/api/v1/roles/<int:role_id>"): "roles are global; a partner admin reads the "
     "partner roles it may hand out, like every other partner admin (PATCH: HQ only)",
 }
@@ -215,6 +284,10 @@ class ListRow:
     #: Whether A's user of the same role sees A's rows with a query (the control that the
     #: query reaches A's rows at all): always, never, or as (role, query) says.
     control: bool | Callable[[str, dict], bool] = True
+    #: Whether the regional user sees B's rows where B's admin does, with the same query
+    #: (False where what it lists is its own, not its partners': its messages, its
+    #: channels).
+    regional_control: bool = True
 
     def controls(self, role: str, query: dict) -> bool:
         return self.control(role, query) if callable(self.control) else self.control
@@ -244,7 +317,7 @@ LIST_ROUTES: dict[str, ListRow] = {
             {"q": w.a.users[SALES]["username"]},
             {"active": "true"},
         ],
-        READERS,
+        USER_READERS,
     ),
     "/api/v1/customers": ListRow(
         "customer",
@@ -276,7 +349,25 @@ LIST_ROUTES: dict[str, ListRow] = {
         lambda w: [{}, {"partner_id": w.a.id}, {"status": "pending"}, {"status": "approved"}],
     ),
     "/api/v1/leads": ListRow(
-        "lead", lambda w: [{}, {"partner_id": w.a.id}, {"status": "assigned"}]
+        "lead",
+        lambda w: [
+            {},
+            {"partner_id": w.a.id},
+            {"status": "assigned"},
+            {"status": "unassigned"},
+            {"q": w.a.rows["lead.assigned"].read()["name"]},
+        ],
+        # A declined lead.queued: A sees it no more; its assigned lead is in no such list.
+        control=lambda role, query: query.get("status") != "unassigned",
+    ),
+    "/api/v1/extensions": ListRow(
+        "extension",
+        lambda w: [
+            {},
+            {"partner_id": w.a.id},
+            {"customer_id": _a(w, "customer.protected")},
+            {"status": "pending"},
+        ],
     ),
     "/api/v1/orders": ListRow(
         "order",
@@ -300,6 +391,15 @@ LIST_ROUTES: dict[str, ListRow] = {
             {"period": SETTLED_PERIOD, "settled": "true"},
         ],
     ),
+    "/api/v1/payments": ListRow(
+        "payment",
+        lambda w: [
+            {},
+            {"partner_id": w.a.id},
+            {"order_id": _a(w, "order.approved")},
+            {"kind": "receipt", "from": "2020-01-01"},
+        ],
+    ),
     "/api/v1/commission/statements": ListRow(
         "statement",
         lambda w: [
@@ -309,14 +409,19 @@ LIST_ROUTES: dict[str, ListRow] = {
         ],
     ),
     "/api/v1/notifications": ListRow(
-        "message", lambda w: [{}, {"unread": "true"}, {"kind": "lead_assigned"}]
+        "message",
+        lambda w: [{}, {"unread": "true"}, {"kind": "lead_assigned"}],
+        regional_control=False,
     ),
-    "/api/v1/notifications/unread-count": ListRow(None, lambda w: [{}], control=False),
+    "/api/v1/notifications/unread-count": ListRow(
+        None, lambda w: [{}], control=False, regional_control=False
+    ),
     "/api/v1/notification-channels": ListRow(
         "channel",
         lambda w: [{}, {"scope": "user"}, {"scope": "partner"}],
         # partner_sales does not manage its partner's channels: it lists its own only.
         control=lambda role, query: not (role == SALES and query.get("scope") == "partner"),
+        regional_control=False,
     ),
     "/api/v1/reports/sales": ListRow(
         None,
@@ -328,6 +433,27 @@ LIST_ROUTES: dict[str, ListRow] = {
             {"group_by": "partner", "partner_id": w.a.id, "format": "csv"},
             {"group_by": "partner,city", "format": "xlsx"},
             {"group_by": "partner", "partner_id": w.a.id, "format": "xlsx"},
+        ],
+        READERS,
+    ),
+    # What A's approved order still owes (9,600 less its 1,000 receipt), and the receipt.
+    "/api/v1/reports/receivables": ListRow(
+        None,
+        lambda w: [
+            {"group_by": "partner,city"},
+            {"group_by": "partner", "partner_id": w.a.id},
+            {"group_by": "partner", "format": "csv"},
+            {"group_by": "partner", "partner_id": w.a.id, "format": "xlsx"},
+        ],
+        READERS,
+    ),
+    "/api/v1/reports/collections": ListRow(
+        None,
+        lambda w: [
+            {"group_by": "partner,month"},
+            {"group_by": "partner", "partner_id": w.a.id},
+            {"group_by": "partner", "from": "2020-01-01", "format": "csv"},
+            {"group_by": "partner,city", "format": "xlsx"},
         ],
         READERS,
     ),
@@ -349,10 +475,10 @@ LIST_ROUTES: dict[str, ListRow] = {
         READERS,
     ),
     "/api/v1/commission/rates": ListRow(
-        None, lambda w: [{}, {"partner_id": w.a.id}], HQ_ONLY, control=False
+        None, lambda w: [{}, {"partner_id": w.a.id}], NATIONAL, control=False
     ),
     "/api/v1/commission/rates/in-force": ListRow(
-        None, lambda w: [{"partner_id": w.a.id}], HQ_ONLY, control=False
+        None, lambda w: [{"partner_id": w.a.id}], NATIONAL, control=False
     ),
     "/api/v1/audit": ListRow(
         None,
@@ -361,7 +487,7 @@ LIST_ROUTES: dict[str, ListRow] = {
             {"actor_id": w.a.users[ADMIN]["id"]},
             {"subject_type": "partner", "subject_id": str(w.a.id)},
         ],
-        HQ_ONLY,
+        NATIONAL,
         control=False,
     ),
 }
@@ -369,7 +495,9 @@ LIST_ROUTES: dict[str, ListRow] = {
 # Reference data every partner reads alike: B's answer equals A's, query for query.
 SHARED_ROUTES: dict[str, tuple[Callable[[W], list[dict]], dict[str, int]]] = {
     "/api/v1/products": (lambda w: [{}, {"q": w.product["sku"]}], EVERYONE),
-    "/api/v1/roles": (lambda w: [{}, {"scope": "partner"}], READERS),
+    # A partner admin reads the roles it hands out (user.manage); HQ needs role.manage,
+    # national, which the regional user does not hold.
+    "/api/v1/roles": (lambda w: [{}, {"scope": "partner"}], USER_READERS),
     "/api/v1/partner-types": (lambda w: [{}], EVERYONE),
     "/api/v1/partner-grades": (lambda w: [{}], EVERYONE),
     "/api/v1/permissions": (lambda w: [{}], EVERYONE),
@@ -516,6 +644,12 @@ MASS_ASSIGNMENT: dict[tuple[str, str], MassRow] = {
             )
         },
     ),
+    ("POST", "/api/v1/customers/<int:customer_id>/extensions"): MassRow(
+        ADMIN,
+        lambda w: f"{CUSTOMERS}/{_b(w, 'customer.protected')}/extensions",
+        lambda w: {"days": 10, "reason": "还要谈"},
+        lambda w: _total(w.b.clients[ADMIN], EXTENSIONS, customer_id=_b(w, "customer.protected")),
+    ),
     ("PATCH", "/api/v1/orders/<int:order_id>"): MassRow(
         ADMIN,
         lambda w: f"{ORDERS}/{_b(w, 'order.draft')}",
@@ -550,6 +684,68 @@ MASS_ASSIGNMENT: dict[tuple[str, str], MassRow] = {
         lambda w: f"{CHANNELS}/{_b(w, 'channel.partner')}",
         lambda w: {"active": False},
         lambda w: w.b.rows["channel.partner"].read(),
+    ),
+}
+
+
+@dataclass(frozen=True)
+class RegionalGuard:
+    """A field of an HQ route's body that the regional user may not point at A: sent on a
+    row in its sight (``path``), ``body`` (pointing at A) is refused as ``missing`` (the
+    same body pointing at nothing) is, and ``probe`` reads the same after."""
+
+    path: Callable[[W], str]
+    body: Callable[[W], dict]
+    missing: Callable[[W], dict]
+    probe: Callable[[W], Any]
+
+
+def _spare(w: W) -> str:
+    return f"/api/v1/partners/{w.regional.spare['id']}"
+
+
+def _new_partner(parent_id: int) -> dict:
+    return {
+        "code": "P-REG-NEW",
+        "name": "区域新伙伴",
+        "type": "city_partner",
+        "territory": [B_CITY],
+        "parent_id": parent_id,
+    }
+
+
+# (method, rule) -> the field of the regional user's request that points at A.
+REGIONAL_GUARDS: dict[tuple[str, str], RegionalGuard] = {
+    ("POST", "/api/v1/partners"): RegionalGuard(
+        lambda w: "/api/v1/partners",
+        lambda w: _new_partner(w.a.id),
+        lambda w: _new_partner(MISSING_ID),
+        lambda w: _total(w.hq, "/api/v1/partners", q="P-REG-NEW"),
+    ),
+    ("PATCH", "/api/v1/partners/<int:partner_id>"): RegionalGuard(
+        _spare,
+        lambda w: {"parent_id": w.a.id},
+        lambda w: {"parent_id": MISSING_ID},
+        lambda w: ok(w.hq.get(_spare(w))),
+    ),
+    # Terminating a partner of its region, its customers handed to A.
+    ("POST", "/api/v1/partners/<int:partner_id>/terminate"): RegionalGuard(
+        lambda w: f"{_spare(w)}/terminate",
+        lambda w: {"customers": "transfer", "to_partner_id": w.a.id, "reason": "合并"},
+        lambda w: {"customers": "transfer", "to_partner_id": MISSING_ID, "reason": "合并"},
+        lambda w: (ok(w.hq.get(_spare(w))), w.a.rows["partner"].read()),
+    ),
+    ("POST", "/api/v1/customers/<int:customer_id>/transfer"): RegionalGuard(
+        lambda w: f"{CUSTOMERS}/{_b(w, 'customer.protected')}/transfer",
+        lambda w: {"partner_id": w.a.id, "reason": "给南宁"},
+        lambda w: {"partner_id": MISSING_ID, "reason": "给南宁"},
+        lambda w: w.b.rows["customer.protected"].read(),
+    ),
+    ("POST", "/api/v1/leads/<int:lead_id>/assign"): RegionalGuard(
+        lambda w: f"/api/v1/leads/{_b(w, 'lead.assigned')}/assign",
+        lambda w: {"partner_id": w.a.id, "reason": "给南宁"},
+        lambda w: {"partner_id": MISSING_ID, "reason": "给南宁"},
+        lambda w: w.b.rows["lead.assigned"].read(),
     ),
 }
 
@@ -594,6 +790,16 @@ def _hq_only(key: tuple[str, str]) -> bool:
     return access is not None and access[1]
 
 
+def _regional_may_call(key: tuple[str, str]) -> bool:
+    """Whether the gateway lets the regional user through: the route's permission, if any,
+    is an HQ one and not national (``catalogue.NATIONAL_ONLY``)."""
+    access = getattr(APP.view_functions[ENDPOINTS[key]], "prm_access", None)
+    permission = access and access[0]
+    if not permission:
+        return True
+    return permission not in NATIONAL_ONLY and HQ in PERMISSIONS_BY_CODE[permission].scopes
+
+
 def _partner_body_routes() -> set[tuple[str, str]]:
     return {
         key
@@ -619,7 +825,10 @@ def test_every_id_route_has_a_row() -> None:
     assert set(ID_ROUTES) & set(NOT_TENANT_OWNED) == set()
     for key, row in ID_ROUTES.items():
         # An HQ route refuses every partner user before it looks anything up.
-        assert (row.expect == HQ_ONLY) == _hq_only(key), key
+        assert (row.expect[ADMIN] == row.expect[SALES] == 403) == _hq_only(key), key
+        # ...and a route of a permission the regional user cannot hold refuses it.
+        assert _regional_may_call(key) or row.expect[REGIONAL] == 403, key
+        assert set(row.expect) == set(WHO), key
         assert (row.body is not None) == (_body_schema(key) is not None), key
 
 
@@ -629,6 +838,9 @@ def test_every_get_route_without_an_id_has_a_row() -> None:
     assert plain - set().union(*rows) == set(), "GET routes without a row"
     assert set().union(*rows) - plain == set(), "rows without a route"
     assert sum(len(r) for r in rows) == len(set().union(*rows)), "a route in two tables"
+    for path, row in LIST_ROUTES.items():
+        assert set(row.expect) == set(WHO), path
+        assert _regional_may_call(("GET", path)) or row.expect[REGIONAL] == 403, path
 
 
 def test_every_body_route_a_partner_may_call_has_a_row() -> None:
@@ -713,7 +925,12 @@ def assert_same_answer(theirs: requests.Response, missing: requests.Response, ro
     assert detail == re.sub(rf"(?<![0-9]){MISSING_ID}(?![0-9])", "ID", none["detail"])
 
 
-ID_CASES = [(key, role) for key in sorted(ID_ROUTES) for role in PARTNER_ROLES]
+def _client(iso: IsolationWorld, who: str) -> Client:
+    """B's user of role ``who``, or the regional user."""
+    return iso.regional.client if who == REGIONAL else iso.b.clients[who]
+
+
+ID_CASES = [(key, role) for key in sorted(ID_ROUTES) for role in WHO]
 
 
 @pytest.mark.parametrize(
@@ -724,7 +941,7 @@ def test_b_gets_for_a_row_what_it_gets_for_no_row(
 ) -> None:
     method, rule = key
     row = ID_ROUTES[key]
-    client = iso.b.clients[role]
+    client = _client(iso, role)
     body = row.body(iso) if row.body else None
     status = row.expect[role]
     for label in row.rows:
@@ -767,6 +984,32 @@ def test_b_lists_none_of_a_rows(iso: IsolationWorld, path: str, role: str) -> No
             assert sightings(mine, iso.a, row.kind), (query, "A sees nothing of its own")
 
 
+@pytest.mark.parametrize("path", sorted(LIST_ROUTES))
+def test_the_regional_user_lists_none_of_a_rows_and_b_rows_as_b_does(
+    iso: IsolationWorld, path: str
+) -> None:
+    row = LIST_ROUTES[path]
+    status = row.expect[REGIONAL]
+    seen_b = False
+    # The queries pointing at A's partner, and the same pointing at B's.
+    queries = row.queries(iso)
+    queries += [q | {"partner_id": iso.b.id} for q in queries if q.get("partner_id") == iso.a.id]
+    for query in queries:
+        theirs = iso.regional.client.get(path, params=query)
+        b_own = iso.b.clients[ADMIN].get(path, params=query)
+
+        assert theirs.status_code == status, (query, theirs.text)
+        if status != 200:
+            assert theirs.json()["code"] == "forbidden"
+            continue
+        assert sightings(theirs, iso.a, row.kind) == [], query
+        if row.regional_control and b_own.status_code == 200 and sightings(b_own, iso.b, row.kind):
+            assert sightings(theirs, iso.b, row.kind), (query, "B's rows out of its sight")
+            seen_b = True
+    if status == 200 and row.regional_control:
+        assert seen_b, "no query shows B's rows to B's admin and the regional user"
+
+
 SHARED_CASES = [(path, role) for path in sorted(SHARED_ROUTES) for role in PARTNER_ROLES]
 
 
@@ -782,11 +1025,40 @@ def test_reference_data_reads_alike_for_a_and_b(iso: IsolationWorld, path: str, 
             assert sightings(theirs, iso.a, None) == [], query
 
 
+@pytest.mark.parametrize("path", sorted(SHARED_ROUTES))
+def test_the_regional_user_reads_reference_data_with_nothing_of_a(
+    iso: IsolationWorld, path: str
+) -> None:
+    queries, expect = SHARED_ROUTES[path]
+    for query in queries(iso):
+        theirs = iso.regional.client.get(path, params=query)
+        assert theirs.status_code == expect[REGIONAL], (query, theirs.text)
+        assert sightings(theirs, iso.a, None) == [], query
+
+
 def test_me_is_about_b_only(iso: IsolationWorld) -> None:
     for role in PARTNER_ROLES:
         me = ok(iso.b.clients[role].get("/api/v1/me"))
         assert (me["partner_id"], me["partner_ids"]) == (iso.b.id, [iso.b.id])
         assert sightings(iso.b.clients[role].get("/api/v1/me"), iso.a, None) == []
+
+
+def test_the_regional_user_is_of_b_region_and_sees_b_not_a(iso: IsolationWorld) -> None:
+    me = ok(iso.regional.client.get("/api/v1/me"))
+    assert me["partner_id"] is None and me["regions"] == [B_CITY], me
+    assert iso.b.id in me["partner_ids"] and iso.a.id not in me["partner_ids"], me
+    assert not set(me["permissions"]) & NATIONAL_ONLY, me
+    # The control of the column: what B holds (and B's customer in the pool, a row of no
+    # partner in the regional user's region), the regional user reads.
+    for path in (
+        f"/api/v1/partners/{iso.b.id}",
+        f"{CUSTOMERS}/{_b(iso, 'customer.protected')}",
+        f"{CUSTOMERS}/{_b(iso, 'customer.released')}",
+        f"/api/v1/leads/{_b(iso, 'lead.assigned')}",
+        f"{ORDERS}/{_b(iso, 'order.approved')}/payments",
+        f"{EXTENSIONS}/{_b(iso, 'extension.pending')}",
+    ):
+        assert ok(iso.regional.client.get(path)), path
 
 
 def test_unread_count_counts_b_own_messages_only(iso: IsolationWorld) -> None:
@@ -805,8 +1077,8 @@ def test_b_marking_all_read_leaves_a_messages_unread(iso: IsolationWorld) -> Non
     labels = ("message.partner_admin", "message.partner_sales")
     before = {label: iso.a.rows[label].read() for label in labels}
     assert all(message["read_at"] is None for message in before.values())
-    for role in PARTNER_ROLES:
-        ok(iso.b.clients[role].post(f"{NOTIFICATIONS}/read-all"))
+    for role in WHO:
+        ok(_client(iso, role).post(f"{NOTIFICATIONS}/read-all"))
     assert {label: iso.a.rows[label].read() for label in labels} == before
 
 
@@ -864,6 +1136,43 @@ def test_fields_of_the_schema_cannot_point_at_a(
     if guard.missing is not None:
         missing = client.request(key[0], path, json=row.body(iso) | {name: guard.missing})
         assert_same_answer(response, missing, guard.value(iso))
+
+
+def _without_ids(value: Any, *ids: int) -> str:
+    text = json.dumps(value, ensure_ascii=False, sort_keys=True)
+    for row_id in ids:
+        text = re.sub(rf"(?<![0-9]){row_id}(?![0-9])", "ID", text)
+    return text
+
+
+GUARD_KEYS = sorted(REGIONAL_GUARDS)
+
+
+@pytest.mark.parametrize("key", GUARD_KEYS, ids=[f"{m} {r}" for m, r in GUARD_KEYS])
+def test_the_regional_user_cannot_point_its_rows_at_a(
+    iso: IsolationWorld, key: tuple[str, str]
+) -> None:
+    guard = REGIONAL_GUARDS[key]
+    client, path = iso.regional.client, guard.path(iso)
+    before = guard.probe(iso)
+
+    theirs = client.request(key[0], path, json=guard.body(iso))
+    missing = client.request(key[0], path, json=guard.missing(iso))
+
+    assert 400 <= theirs.status_code < 500, theirs.text
+    assert theirs.status_code == missing.status_code, (theirs.text, missing.text)
+    mine, none = theirs.json(), missing.json()
+    for name in ("type", "title", "code", "detail", "errors"):
+        assert _without_ids(mine.get(name), iso.a.id) == _without_ids(none.get(name), MISSING_ID), (
+            name
+        )
+    assert sightings(theirs, iso.a, None) == []
+    assert guard.probe(iso) == before, "something was made or changed"
+
+
+def test_every_regional_guard_is_of_a_route_the_regional_user_may_call() -> None:
+    for key in REGIONAL_GUARDS:
+        assert key in ENDPOINTS and _hq_only(key) and _regional_may_call(key), key
 
 
 @pytest.mark.parametrize("key", _hq_body_routes(), ids=[f"{m} {r}" for m, r in _hq_body_routes()])

@@ -5,7 +5,10 @@ with a ``partner_admin`` and a ``partner_sales`` user. A owns at least one row o
 kind an id route addresses, in the states in which its owner could act on it (a draft
 order, a pending filing, an assigned lead, an issued statement, an unread message, ...);
 B owns a few rows of its own, so that its lists are not empty and its own rows can be
-sent fields that do not belong.
+sent fields that do not belong. A regional HQ user (区域经理) of 海口 (B's city), its role
+holding every permission of ``hq_admin``, sees B's partner and rows but nothing of A's:
+A's rows include those of no partner that lie in A's region (a customer in the public
+pool, a lead A declined, back in the HQ queue), which a regional user sees by region.
 
 Every row is made through the API, but one: a statement settles an ended month, and an
 order approved through the API lands in the current one, so the commission entry of an
@@ -17,6 +20,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 
 from tests.support.answers import ok
@@ -46,6 +50,7 @@ STATEMENTS = "/api/v1/commission/statements"
 POOL = "/api/v1/pool"
 NOTIFICATIONS = "/api/v1/notifications"
 CHANNELS = "/api/v1/notification-channels"
+EXTENSIONS = "/api/v1/extensions"
 
 
 def items(client: Client, path: str, **query: Any) -> list[dict]:
@@ -80,12 +85,25 @@ class Side:
 
 
 @dataclass
+class Regional:
+    """The regional HQ user: its role's ``regions`` cover B's city, not A's."""
+
+    role: dict
+    user: dict
+    client: Client
+    #: A partner of B's city with nothing of its own, for the requests that would end it
+    #: (a termination handing its customers to A).
+    spare: dict = field(default_factory=dict)
+
+
+@dataclass
 class IsolationWorld:
     hq: Client
     anonymous: Client
     product: dict  # in HQ's catalogue, shared by every partner
     a: Side
     b: Side
+    regional: Regional
     #: Rows every partner shares that some HQ routes address: the product, the role.
     shared: dict[str, Row] = field(default_factory=dict)
 
@@ -101,6 +119,22 @@ class _Builder:
 
     def read(self, client: Client, path: str) -> Callable[[], Any]:
         return lambda: ok(client.get(path))
+
+    def regional(self, regions: list[str]) -> Regional:
+        """A regional HQ user of ``regions``, its role holding every permission of the
+        built-in ``hq_admin`` (the national ones it lists, its user holds none of)."""
+        hq_roles = items(self.hq, "/api/v1/roles", scope="hq")
+        admin_role = next(r for r in hq_roles if r["code"] == "hq_admin")
+        body = {
+            "code": unique("regional").lower(),
+            "name": "海口区域经理",
+            "scope": "hq",
+            "permissions": admin_role["permissions"],
+            "regions": regions,
+        }
+        role = ok(self.hq.post("/api/v1/roles", body), 201)
+        user = self.people.user(None, [role["code"]])
+        return Regional(role, user, self.people.login(user))
 
     def side(self, city: str) -> Side:
         partner = self.people.partner([city])
@@ -168,6 +202,56 @@ class _Builder:
         path = f"{LEADS}/{lead['id']}"
         side.rows["lead.assigned"] = Row("lead", lead["id"], self.read(self.hq, path))
         return lead
+
+    def declined_lead(self, side: Side, district: str) -> None:
+        """A lead the side declined: nobody else covers its region, so it waits in the HQ
+        queue, a row of no partner in the side's region."""
+        body = {
+            "name": f"线索{unique('l')}贸易有限公司",
+            "contact_name": "钱",
+            "phone": mobile(),
+            "region_code": district,
+        }
+        with sole_coverage(self.hq, [district], [side.partner]):
+            lead = ok(self.hq.post(LEADS, body), 201)
+            path = f"{LEADS}/{lead['id']}"
+            ok(side.clients["partner_sales"].post(f"{path}/decline", {"reason": "不做这行"}))
+        lead = ok(self.hq.get(path))
+        assert (lead["status"], lead["assigned_partner_id"]) == ("unassigned", None), lead
+        side.markers += [body["name"], body["phone"]]
+        side.rows["lead.queued"] = Row("lead", lead["id"], self.read(self.hq, path))
+
+    def extension(self, side: Side, label: str) -> None:
+        """A pending extension (延期申请) of the side's customer ``label``."""
+        reason = f"延期{unique('e')}"
+        path = f"{CUSTOMERS}/{side.rows[label].id}/extensions"
+        body = {"days": 30, "reason": reason}
+        extension = ok(side.clients["partner_sales"].post(path, body), 201)
+        assert extension["status"] == "pending", extension
+        side.markers.append(reason)
+        side.rows["extension.pending"] = Row(
+            "extension", extension["id"], self.read(self.hq, f"{EXTENSIONS}/{extension['id']}")
+        )
+
+    def money(self, side: Side) -> None:
+        """A receipt (回款) HQ recorded on the side's approved order, its reference a marker;
+        the order's payment plan and payments, and the side's credit, as rows that a
+        payment, a plan or a limit set through any route would change."""
+        order_id = side.rows["order.approved"].id
+        plan, paid = f"{ORDERS}/{order_id}/payment-plan", f"{ORDERS}/{order_id}/payments"
+        body = {
+            "amount": "1000.00",
+            "received_on": datetime.now(UTC).date().isoformat(),
+            "method": "bank_transfer",
+            "reference": unique("PAY-"),
+        }
+        ok(self.hq.post(paid, body), 201)
+        side.markers.append(body["reference"])
+        side.rows["order.payments"] = Row(
+            "order", order_id, lambda: (ok(self.hq.get(plan)), ok(self.hq.get(paid)))
+        )
+        credit = f"/api/v1/partners/{side.id}/credit"
+        side.rows["partner.credit"] = Row("partner", side.id, self.read(self.hq, credit))
 
     def order(self, side: Side, label: str, customer: dict, product: dict) -> dict:
         sales = side.clients["partner_sales"]
@@ -260,8 +344,10 @@ def build_world(admin: Client, anonymous: Client) -> IsolationWorld:
     )
     roles = items(admin, "/api/v1/roles", scope="partner")
     role = next(r for r in roles if r["code"] == "partner_sales")
+    # Before anything is submitted: the regional user is one of the approvers of B's.
+    regional = build.regional([B_CITY])
     a, b = build.side(A_CITY), build.side(B_CITY)
-    world = IsolationWorld(admin, anonymous, product, a, b)
+    world = IsolationWorld(admin, anonymous, product, a, b, regional)
     world.shared["product"] = Row(
         "product", product["id"], build.read(admin, f"/api/v1/products/{product['id']}")
     )
@@ -272,7 +358,9 @@ def build_world(admin: Client, anonymous: Client) -> IsolationWorld:
     ordered = build.customer(a, "ordered", A_DISTRICT, approve=True)
     build.released(a, A_DISTRICT)
     build.follow_up(a, "customer.protected")
+    build.extension(a, "customer.protected")
     build.lead(a, A_DISTRICT)
+    build.declined_lead(a, A_DISTRICT)
     for label in ("draft", "submitted", "approved"):
         build.order(a, label, ordered, product)
     approved = ok(admin.get(f"{ORDERS}/{a.rows['order.approved'].id}"))
@@ -284,18 +372,24 @@ def build_world(admin: Client, anonymous: Client) -> IsolationWorld:
     a.markers.append(comment)
     build.statement(a)
     build.commission_of(a, approved)
+    build.money(a)
     build.channel(a, "partner", "partner_admin", "partner")
     build.channel(a, "admin_own", "partner_admin", "user")
     build.channel(a, "sales_own", "partner_sales", "user")
 
     b_customer = build.customer(b, "protected", B_DISTRICT, approve=True)
+    build.extension(b, "customer.protected")
     build.released(b, B_DISTRICT)
     build.lead(b, B_DISTRICT)
-    for label in ("draft", "submitted"):
+    for label in ("draft", "submitted", "approved"):
         build.order(b, label, b_customer, product)
+    build.money(b)
+    build.statement(b)
     build.channel(b, "partner", "partner_admin", "partner")
 
     for side in (a, b):
         for role in PARTNER_ROLES:
             build.message(side, role)
+    # Last: while B's rows were made, B was the only partner of its city.
+    regional.spare = build.people.partner([B_CITY])
     return world
