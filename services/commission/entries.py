@@ -37,6 +37,7 @@ from services.commission.schemas import (
     OrderCommissionOut,
 )
 from services.common.context import Caller
+from services.common.errors import NotFound
 from services.common.events import event_data
 from services.common.money import money_str
 from services.common.schemas import page_of
@@ -328,6 +329,8 @@ def handover_counts(uow: UnitOfWork, caller: Caller, partner_id: int) -> dict:
     and their sum (HQ ``partner.manage``, or the platform). A termination leaves them as
     they are: they are history, settled as any other."""
     caller.require_hq("partner.manage")
+    if not caller.sees_partner(partner_id):
+        raise NotFound(f"partner {partner_id} not found")
     with uow:
         count, amount = uow.session.execute(
             select(func.count(), func.coalesce(func.sum(CommissionEntry.amount), 0))

@@ -24,10 +24,12 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import func, select
+from sqlalchemy.orm import Session
 
 from services.common.approval import PENDING as FLOW_PENDING
 from services.common.approval import REJECTED as FLOW_REJECTED
 from services.common.context import Caller
+from services.common.errors import NotFound
 from services.common.events import event_data
 from services.common.timeutil import iso, utcnow
 from services.common.unit_of_work import UnitOfWork
@@ -113,6 +115,8 @@ def handover_counts(uow: UnitOfWork, caller: Caller, partner_id: int) -> dict:
     """What ``partner_id`` holds in filing: protected customers, pending filings, open
     leads (HQ ``partner.manage``, or the platform)."""
     caller.require_hq("partner.manage")
+    if not caller.sees_partner(partner_id):
+        raise NotFound(f"partner {partner_id} not found")
     with uow:
         session = uow.session
 
@@ -133,6 +137,19 @@ def handover_counts(uow: UnitOfWork, caller: Caller, partner_id: int) -> dict:
 
 
 # -- handing over ----------------------------------------------------------------------------
+
+
+def anything_left(session: Session, partner_id: int) -> bool:
+    """Whether the partner still holds a pending filing, a protected customer or an open
+    lead (the rows a handover passes on)."""
+    queries = (
+        select(Filing.id).where(Filing.partner_id == partner_id, Filing.status == FILING_PENDING),
+        select(Customer.id).where(
+            Customer.owner_partner_id == partner_id, Customer.status == PROTECTED
+        ),
+        select(Lead.id).where(Lead.assigned_partner_id == partner_id, Lead.status == ASSIGNED),
+    )
+    return any(session.scalar(query.limit(1)) is not None for query in queries)
 
 
 def start(
@@ -232,10 +249,9 @@ def hand_over(
             emit_routed(uow, lead, assigned)
             done["leads_reassigned" if assigned else "leads_unassigned"] += 1
         session.flush()
-        kind = (
-            events.PARTNER_HANDOVER_CONTINUED
-            if more_to_do(batch, filing_ids, held, lead_ids)
-            else events.PARTNER_HANDOVER_DONE
-        )
+        # Counted again as this batch writes: a filing approved between the batch's read
+        # and its write made a customer the batch did not see; it is the next batch's.
+        left = more_to_do(batch, filing_ids, held, lead_ids) or anything_left(session, partner_id)
+        kind = events.PARTNER_HANDOVER_CONTINUED if left else events.PARTNER_HANDOVER_DONE
         uow.emit(kind, event_data(events.PartnerHandover, done))
         return uow.commit(done)

@@ -109,7 +109,9 @@ def dump_pool_customer(customer: Customer, last_holder: int | None, caller: Call
         for c in PoolCustomerOut._declared_fields
         if c != "released_by_partner_id"
     }
-    data["released_by_partner_id"] = last_holder if caller.is_hq else None
+    # HQ learns who held it last, if that partner is in its sight (regional HQ staff).
+    seen = caller.is_hq and last_holder is not None and caller.sees_partner(last_holder)
+    data["released_by_partner_id"] = last_holder if seen else None
     shown_to = caller if caller.is_hq else None
     return pii.masked(dump(PoolCustomerOut, data), shown_to, customers.PERSONAL)
 

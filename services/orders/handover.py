@@ -13,6 +13,7 @@ from __future__ import annotations
 from sqlalchemy import func, select
 
 from services.common.context import Caller
+from services.common.errors import NotFound
 from services.common.timeutil import utcnow
 from services.common.unit_of_work import UnitOfWork
 from services.orders import events, ordering, rollup, rules
@@ -36,6 +37,8 @@ def handover_counts(uow: UnitOfWork, caller: Caller, partner_id: int) -> dict:
     """The partner's orders a termination would cancel, by status: draft, submitted,
     rejected (HQ ``partner.manage``, or the platform)."""
     caller.require_hq("partner.manage")
+    if not caller.sees_partner(partner_id):
+        raise NotFound(f"partner {partner_id} not found")
     with uow:
         found = dict(
             uow.session.execute(

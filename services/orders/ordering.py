@@ -36,7 +36,7 @@ from services.common.scoping import scoped
 from services.common.timeutil import utcnow
 from services.common.unit_of_work import UnitOfWork
 from services.orders import catalogue, credit, events, flows, rollup, rules
-from services.orders.models import Order, OrderAction, OrderComment, OrderLine
+from services.orders.models import Order, OrderAction, OrderComment, OrderLine, PartnerCopy
 from services.orders.periods import created_between
 from services.orders.schemas import (
     APPROVED,
@@ -160,6 +160,8 @@ def approve_order(uow: UnitOfWork, caller: Caller, order_id: int, comment: str |
         session = uow.session
         order = visible_order(session, caller, order_id, lock=True)
         user_id = rules.check_can_decide(caller, order.status, "approve")
+        partner = session.get(PartnerCopy, order.partner_id)
+        rules.check_partner_not_terminated(partner.status if partner else None)
         counted = rollup.counted(order)
         instance = _approval(order)
         step = instance.current

@@ -113,6 +113,10 @@ def _paid_by(session: Session, order_ids: list[int], as_of: date) -> dict[int, D
     return paid
 
 
+#: Orders read at a time by the receivables report.
+CHUNK = 1000
+
+
 def receivables_figures(session: Session, caller: Caller, args: dict) -> dict:
     """Outstanding amounts of the caller's scope by ``group_by`` in the ageing buckets."""
     as_of: date = args.get("as_of") or utcnow().date()
@@ -125,22 +129,35 @@ def receivables_figures(session: Session, caller: Caller, args: dict) -> dict:
     if as_of >= utcnow().date():
         # No payment is recorded for a day to come: an order paid in full owes nothing.
         stmt = stmt.where(Order.paid_amount < Order.total_amount)
-    orders = [
-        order
-        for order in session.scalars(stmt.order_by(Order.id)).all()
-        if order.approved_at is not None and as_utc(order.approved_at).date() <= as_of
-    ]
-    paid = _paid_by(session, [order.id for order in orders], as_of)
-    installments = plans(session, orders)
-    partners = _partners(session, {order.partner_id for order in orders})
     groups: dict[tuple, dict[str, Decimal]] = {}
-    for order in orders:
-        key = _group_key(group_by, order.partner_id, order.province, order.city)
-        buckets = groups.setdefault(key, dict.fromkeys(AGEING_BUCKET_KEYS, ZERO))
-        for part in rules.unpaid_parts(installments.get(order.id, []), paid.get(order.id, ZERO)):
-            if part["unpaid"] > ZERO:
-                bucket = rules.ageing_bucket(part["due_date"], as_of)
-                buckets[bucket] = money(buckets[bucket] + part["unpaid"])
+    partner_ids: set[int] = set()
+    last_id = 0
+    # A chunk of orders at a time, forgotten after it: memory stays flat however many
+    # orders are owed (the time grows with them: no rollup keeps the buckets).
+    while chunk := session.scalars(
+        stmt.where(Order.id > last_id).order_by(Order.id).limit(CHUNK)
+    ).all():
+        last_id = chunk[-1].id
+        orders = [
+            order
+            for order in chunk
+            if order.approved_at is not None and as_utc(order.approved_at).date() <= as_of
+        ]
+        paid = _paid_by(session, [order.id for order in orders], as_of)
+        installments = plans(session, orders)
+        for order in orders:
+            partner_ids.add(order.partner_id)
+            key = _group_key(group_by, order.partner_id, order.province, order.city)
+            buckets = groups.setdefault(key, dict.fromkeys(AGEING_BUCKET_KEYS, ZERO))
+            owed = rules.unpaid_parts(installments.get(order.id, []), paid.get(order.id, ZERO))
+            for part in owed:
+                if part["unpaid"] > ZERO:
+                    bucket = rules.ageing_bucket(part["due_date"], as_of)
+                    buckets[bucket] = money(buckets[bucket] + part["unpaid"])
+        if len(groups) > MAX_ROWS:
+            _too_large()
+        session.expunge_all()
+    partners = _partners(session, partner_ids)
     rows = []
     for key in sorted(groups, key=_sort_key):
         buckets = groups[key]

@@ -183,6 +183,17 @@ def check_can_decide(caller: Caller, status: str, action: str) -> int:
     return user_id
 
 
+def check_partner_not_terminated(status: str | None) -> None:
+    """A terminated partner's open orders are being cancelled (its handover): none of them
+    is approved meanwhile (409 ``partner_not_active``). ``status`` is what orders keeps of
+    the partner (None while it knows nothing of it)."""
+    if status == "terminated":
+        raise Conflict(
+            "the partner is terminated; its orders in approval are cancelled",
+            "partner_not_active",
+        )
+
+
 def check_can_complete(caller: Caller, status: str) -> None:
     """HQ with ``order.fulfil`` marks an approved order delivered."""
     caller.require_hq("order.fulfil")

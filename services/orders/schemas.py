@@ -26,6 +26,7 @@ from services.common.schemas import (
     RegionCode,
     WireSchema,
     comma_list_pattern,
+    visible_text,
 )
 from services.orders.events import RECEIPT, REFUND
 
@@ -526,7 +527,9 @@ class PaymentIn(WireSchema):
     amount = Money(required=True)
     received_on = fields.Date(required=True)
     method = fields.String(required=True, validate=validate.OneOf(PAYMENT_METHODS))
-    reference = fields.String(load_default=None, allow_none=True, validate=_reference)
+    reference = fields.String(
+        load_default=None, allow_none=True, validate=[_reference, visible_text]
+    )
     kind = fields.String(load_default=RECEIPT, validate=validate.OneOf(PAYMENT_KINDS))
 
 

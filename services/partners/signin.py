@@ -15,7 +15,7 @@ from datetime import datetime, timedelta
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from sqlalchemy import delete, func, select
+from sqlalchemy import case, delete, func, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -78,13 +78,15 @@ def descendants(session: Session, partner_id: int) -> list[int]:
 
 
 def partners_in_regions(session: Session, regions: list[str]) -> list[int]:
-    """Ids of the partners whose territory has a region inside one of ``regions``: the
-    partners a regional HQ user (区域经理) sees. A partner covering more than these regions
-    (a provincial agent, for a city's manager) is not among them."""
+    """Ids of the partners whose whole territory lies inside ``regions``: the partners a
+    regional HQ user (区域经理) sees. A partner covering more than these regions (a
+    provincial agent, for a city's manager; a partner of this city and another one) is
+    not among them: its rows elsewhere are not this user's."""
+    inside = case((in_regions(TerritoryRegion.region_code, regions), 1), else_=0)
     rows = session.scalars(
         select(TerritoryRegion.partner_id)
-        .where(in_regions(TerritoryRegion.region_code, regions))
-        .distinct()
+        .group_by(TerritoryRegion.partner_id)
+        .having(func.count() == func.sum(inside))
         .order_by(TerritoryRegion.partner_id)
     )
     return list(rows)

@@ -9,7 +9,7 @@ import pytest
 
 from services.common.approval import FlowInstance, parse_flow
 from services.common.context import Caller
-from services.common.errors import Forbidden, InvalidInput, InvalidState
+from services.common.errors import Conflict, Forbidden, InvalidInput, InvalidState
 from services.common.schemas import format_rate
 from services.orders import flows, rules
 from services.orders.periods import utc_bounds
@@ -214,3 +214,11 @@ def test_an_order_total_beyond_an_amount_column_is_refused() -> None:
     with pytest.raises(InvalidInput) as error:
         rules.check_total_fits([{"quantity": 2, "unit_price": Decimal("999999999999.99")}])
     assert "lines" in error.value.errors
+
+
+def test_no_order_of_a_terminated_partner_is_approved_while_its_handover_runs() -> None:
+    with pytest.raises(Conflict) as refused:
+        rules.check_partner_not_terminated("terminated")
+    assert refused.value.code == "partner_not_active"
+    for status in ("active", "suspended", None):
+        rules.check_partner_not_terminated(status)
