@@ -24,7 +24,7 @@ from services.common.migrations import upgrade
 from services.common.regions import covers, specificity
 from services.common.timeutil import utcnow
 from services.common.unit_of_work import UnitOfWork
-from services.filing import rules
+from services.filing import handover, rules
 from services.filing.events import EVENTS
 from services.filing.models import Customer, CustomerKey, PoolMove
 from services.filing.service import FilingService
@@ -495,3 +495,49 @@ def test_a_claim_waiting_for_another_claims_lock_finds_the_customer_taken(engine
     assert [getattr(error, "code", None) for error in errors] == ["already_claimed"]
     with Session(engine) as check:
         assert check.get(Customer, customer_id).owner_partner_id == B
+
+
+# -- a terminated partner's handover ------------------------------------------------------------
+
+
+def test_a_customer_approved_while_a_handover_batch_runs_is_handed_over_next(
+    as_, session, events, terms
+) -> None:
+    """A filing approved between a handover batch's read and its write makes a protected
+    customer that batch never saw: the batch does not say the handover is done, and the
+    next one passes the customer on."""
+    kept = protected(as_, session, A)
+    payload = {
+        "name": f"杭州{unique('h')}科技有限公司",
+        "uscc": uscc(),
+        "contact_name": "李经理",
+        "phone": mobile(),
+        "region_code": "330106",
+    }
+    pending = as_(partner_caller(A)).file_customer(payload)
+    worker = as_(SYSTEM)
+    uow = worker.uow
+
+    def covering_meanwhile(region: str) -> list[dict]:
+        # Between the batch's read and its write: HQ approves A's pending filing.
+        if not covering_meanwhile.approved:
+            covering_meanwhile.approved = True
+            as_(HQ).approve_filing(pending["filing"]["id"], {})
+        return terms.covering(region)
+
+    covering_meanwhile.approved = False
+    progress = handover.first_progress(
+        A, {"customers": "transfer", "to_partner_id": D, "reason": "合作终止"}
+    )
+    first = handover.hand_over(uow, progress, covering_meanwhile, terms.partner_terms)
+    assert first["transferred"] == 1
+    assert events.of("partner_handover_continued") and not events.of("partner_handover_done")
+    session.expire_all()
+    assert session.get(Customer, kept.id).owner_partner_id == D
+    assert session.get(Customer, pending["id"]).owner_partner_id == A  # not seen yet
+
+    second = handover.hand_over(uow, first, terms.covering, terms.partner_terms)
+    assert second["transferred"] == 2
+    assert events.of("partner_handover_done")
+    session.expire_all()
+    assert session.get(Customer, pending["id"]).owner_partner_id == D
