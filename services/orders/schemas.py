@@ -528,7 +528,12 @@ class PaymentIn(WireSchema):
     received_on = fields.Date(required=True)
     method = fields.String(required=True, validate=validate.OneOf(PAYMENT_METHODS))
     reference = fields.String(
-        load_default=None, allow_none=True, validate=[_reference, visible_text]
+        load_default=None,
+        allow_none=True,
+        validate=[_reference, visible_text],
+        metadata={
+            "description": "the bank's or voucher's reference: no invisible or control characters"
+        },
     )
     kind = fields.String(load_default=RECEIPT, validate=validate.OneOf(PAYMENT_KINDS))
 

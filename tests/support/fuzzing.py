@@ -87,8 +87,12 @@ RULES_BEYOND_SCHEMA: dict[str, dict[str, str]] = {
     "PATCH /api/v1/users/{user_id}": {"password": "its strength"},
     "PUT /api/v1/approval-flows/{kind}": {"steps": "distinct step names"},
     "GET /api/v1/payments": {"from": "not after to"},
-    # Described: a day not in the future (UTC) nor before the order's approval.
-    "POST /api/v1/orders/{order_id}/payments": {"received_on": "between the approval and today"},
+    # Described: a day not in the future (UTC) nor before the order's approval; a
+    # reference without invisible or control characters.
+    "POST /api/v1/orders/{order_id}/payments": {
+        "received_on": "between the approval and today",
+        "reference": "no invisible or control characters",
+    },
     # Described: due dates not before the order's approval.
     "PUT /api/v1/orders/{order_id}/payment-plan": {"installments": "due after the approval"},
     # Described, beyond a pattern: no private-use or unassigned code points, at most 400
