@@ -482,6 +482,9 @@ def test_replay_keeps_the_sender_commission_verified_and_no_other(
     users, start_commission, engine, partners
 ) -> None:
     start_commission(operator="guest")
+    # What earlier tests of the module left parked would count among the three below, and
+    # the replay could run before the real approval is parked.
+    _purge_parked(users)
     orders = Orders(engine, {"AMQP_URI": users.admin_uri})
     # A real approval that fails (its partner is not known yet) is parked by commission,
     # which records the sender it verified; a forged one is parked with none.
@@ -515,7 +518,10 @@ def test_replay_keeps_the_sender_commission_verified_and_no_other(
     listed = _replay(users)
     assert "sender refused" in listed.stdout
     # The operator's replay keeps orders' verified sender: commission applies it ...
-    wait_for(lambda: _entries(engine, real["data"]["order_id"]) == 1, what="replayed entry")
+    try:
+        wait_for(lambda: _entries(engine, real["data"]["order_id"]) == 1, what="replayed entry")
+    except AssertionError as exc:
+        raise AssertionError(f"{exc}; {_queues_state(users)}; replay printed {listed}") from exc
     # ... while the forged one, replayed too, is parked again and writes nothing.
     parked = _parked(users, forged["id"], planted["id"])
     for event in (forged, planted):
@@ -589,6 +595,27 @@ def _parked(users: Users, *event_ids: str, timeout: float = 15.0) -> dict:
                 continue
             found[message.payload.get("id")] = message
     return found
+
+
+def _purge_parked(users: Users) -> None:
+    with Connection(users.admin_uri) as connection:
+        connection.channel().queue_purge(broker.PARKED_QUEUE)
+
+
+def _queues_state(users: Users) -> str:
+    """Where the commission handler's messages are, for a failure's message."""
+    with Connection(users.admin_uri) as connection:
+        channel = connection.channel()
+        return ", ".join(
+            f"{name}: {count} ready, {consumers} consumer(s)"
+            for name, count, consumers in (
+                channel.queue_declare(queue, passive=True)
+                for queue in (
+                    "evt-orders-order_approved--commission.on_order_approved",
+                    broker.PARKED_QUEUE,
+                )
+            )
+        )
 
 
 def _parked_count(users: Users) -> int:
