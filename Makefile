@@ -13,7 +13,22 @@ export PORT
 # The store of `make run`: sqlite (files under var/) or postgresql (a local server, PRM_PG_DSN)
 DB     ?= sqlite
 
-.PHONY: install run test lint format bench clean
+.PHONY: install run test lint format bench clean console
+
+# The web console (console/, Vue + Vite): built into console/dist when its sources changed;
+# without Node.js the API still runs, and the gateway's / says how to build it.
+CONSOLE_SOURCES := $(shell find console/src console/public -type f 2>/dev/null) \
+  console/index.html console/vite.config.ts console/tsconfig.json console/package.json
+
+console/node_modules/.package-lock.json: console/package-lock.json
+	cd console && npm ci --no-audit --no-fund --loglevel=error
+
+console/dist/index.html: console/node_modules/.package-lock.json $(CONSOLE_SOURCES)
+	cd console && npm run build
+
+console:
+	@if command -v npm >/dev/null 2>&1; then $(MAKE) --no-print-directory console/dist/index.html; \
+	else echo "Node.js 20 and npm are needed to build the web console (Debian/Ubuntu: apt-get install nodejs npm; elsewhere https://nodejs.org); the API runs without it"; fi
 
 $(VENV)/.installed: pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -21,7 +36,7 @@ $(VENV)/.installed: pyproject.toml
 	$(BIN)/python -m pip install --quiet -e ".[dev]"
 	touch $@
 
-install: $(VENV)/.installed
+install: $(VENV)/.installed console
 
 run: install
 	@VENV=$(VENV) PORT=$(PORT) DB=$(DB) bash scripts/run.sh

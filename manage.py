@@ -3,6 +3,9 @@
 python manage.py migrate [SERVICE ...]     migrations, reference data, event queues
 python manage.py run SERVICE               run one service (Nameko)
 python manage.py seed                      demo data for a local run
+python manage.py seed --business [--url U] the demo's customers, leads, orders, payments and
+                                           commission, made through the running gateway
+                                           (default http://127.0.0.1:$PORT) as demo users
 python manage.py ping SERVICE              exit 0 if the service answers
 python manage.py parked list|replay        events parked after failing N times
 python manage.py reseal [SERVICE ...]      stored secrets and personal data sealed again with
@@ -161,6 +164,16 @@ def _report_moves(moved: list) -> None:
 
 
 def cmd_seed(args: argparse.Namespace) -> None:
+    if args.business:
+        # Across services: made through the gateway once the stack runs (services/demo.py).
+        from services import demo
+
+        try:
+            created = demo.seed_business(args.url)
+        except (demo.DemoError, OSError) as exc:
+            sys.exit(f"demo business data: {exc}")
+        print(f"demo business data: {'created' if created else 'already there'}")
+        return
     for name in SERVICES:
         seed = _seed_module(name)
         if seed is not None and hasattr(seed, "seed_demo"):
@@ -683,7 +696,17 @@ def main() -> None:
     sub = parser.add_subparsers(dest="command", required=True)
     migrate = sub.add_parser("migrate")
     migrate.add_argument("services", nargs="*", help=f"some of: {', '.join(SERVICES)}")
-    sub.add_parser("seed")
+    seed = sub.add_parser("seed")
+    seed.add_argument(
+        "--business",
+        action="store_true",
+        help="customers, leads, orders and commission through the running gateway",
+    )
+    seed.add_argument(
+        "--url",
+        default=f"http://127.0.0.1:{os.environ.get('PORT', '8000')}",
+        help="the gateway (default http://127.0.0.1:$PORT)",
+    )
     run = sub.add_parser("run")
     run.add_argument("service", choices=list(SERVICES))
     ping = sub.add_parser("ping")

@@ -17,6 +17,7 @@ from werkzeug.routing import IntegerConverter, Map
 
 from gateway.api import ALL_BLUEPRINTS
 from gateway.callers import Callers
+from gateway.console import install_console
 from gateway.context import check_view_access
 from gateway.docs import DOCS_CONFIG, install_docs_policy, static_files
 from gateway.errors import OptionalBodies, ProblemResponses, problem, register_error_handlers
@@ -112,6 +113,7 @@ def create_app(settings: Settings | None = None, rpc: RpcClient | None = None) -
         api.register_blueprint(blueprint)
     register_error_handlers(app)
     install_docs_policy(app)
+    install_console(app)
 
     @app.before_request
     def start_request() -> None:

@@ -53,6 +53,7 @@ FENCED_CALLS = frozenset(
         "terminate_partner",
         "update_user",
         "update_role",
+        "change_own_password",
     }
 )
 #: The longest a fenced change's answer waits for its event.

@@ -116,9 +116,16 @@ else
                 ($(printf '%s' "${BROKER_OUT:-PRM_BROKER_SHARED=1}" | { grep -v Eventlet || true; } | tail -n 1))"
 fi
 
+if [ -f "${PRM_CONSOLE_DIR:-console/dist}/index.html" ]; then
+  CONSOLE="http://127.0.0.1:${PORT}/      (web console: sign in with a user below)"
+else
+  CONSOLE="not built: install Node.js 20 and npm (apt-get install nodejs npm), then make console"
+fi
+
 cat <<MSG
 
   Partner management is starting on http://127.0.0.1:${PORT}  (store: ${DB:-sqlite})
+    Console:    ${CONSOLE}
     API docs:   http://127.0.0.1:${PORT}/docs        (OpenAPI: /openapi.json)
     Health:     http://127.0.0.1:${PORT}/readyz
     Broker:     ${BROKER_LOGINS}
@@ -130,4 +137,23 @@ cat <<MSG
                   -H 'Content-Type: application/json' -d '{"username":"hz-sales","password":"demo-pass-2026"}'
 
 MSG
+# The demo's business data (customers, leads, orders, payments, commission) goes in through
+# the API as the demo users, once every service answers; a second run adds nothing.
+if [ "${PRM_DEMO_BUSINESS:-1}" = "1" ]; then
+  (
+    "$BIN/python" - <<'PY' && "$BIN/python" manage.py seed --business --url "http://127.0.0.1:${PORT}" || true
+import os, sys, time
+import requests
+url = f"http://127.0.0.1:{os.environ['PORT']}/readyz"
+for _ in range(240):
+    try:
+        if requests.get(url, timeout=3).status_code == 200:
+            sys.exit(0)
+    except requests.RequestException:
+        pass
+    time.sleep(0.5)
+sys.exit("demo business data: the stack did not become ready")
+PY
+  ) &
+fi
 exec "$BIN/honcho" start -f "$PROCFILE" -d .

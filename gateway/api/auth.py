@@ -19,7 +19,7 @@ from gateway.context import (
     system_call,
 )
 from services.common.sealing import open_sealed_for, seal_for
-from services.partners.schemas import LoginIn, MeOut, RefreshIn, TokensOut
+from services.partners.schemas import LoginIn, MeOut, OwnPasswordIn, RefreshIn, TokensOut
 
 blp = Blueprint("auth", __name__, url_prefix="/api/v1", description="Sign-in and tokens")
 
@@ -90,3 +90,19 @@ def me() -> ResponseReturnValue:
     """The signed-in user: roles, permissions and the partners in scope."""
     current_caller()
     return jsonify(g.profile)
+
+
+@blp.post("/me/password")
+@blp.arguments(OwnPasswordIn)
+@blp.response(204)
+@document_errors(blp, 401, 422, 429)
+@authenticated
+def change_own_password(data: dict) -> ResponseReturnValue:
+    """Change one's own password, proving the current one. A wrong current password counts
+    as a failed sign-in (422 ``wrong_password``; repeated, 429 with Retry-After); a weak new
+    one is refused as at user creation. Every session of the user ends, this one too: sign
+    in again with the new password."""
+    # Both passwords cross the bus sealed for the partners service only.
+    payload = {key: seal_for("partners", data[key]) for key in ("current_password", "new_password")}
+    call("partners", "change_own_password", payload)
+    return "", 204

@@ -13,7 +13,7 @@ from marshmallow import Schema, fields, validate
 from gateway.api.common import Blueprint, document_errors, idempotent, page_schema, wire
 from gateway.context import authenticated, call, requires
 from gateway.sheets import read_rows
-from services.common.schemas import DecisionIn, PageArgs, RejectIn
+from services.common.schemas import DecisionIn, RejectIn
 from services.filing.schemas import (
     DONE,
     IMPORT_CHUNK_ROWS,
@@ -32,6 +32,7 @@ from services.filing.schemas import (
     FilingListArgs,
     FilingOut,
     FollowUpIn,
+    FollowUpListArgs,
     FollowUpOut,
     LeadAssignIn,
     LeadImportJobOut,
@@ -180,14 +181,14 @@ def claim_pool_customer(customer_id: int) -> ResponseReturnValue:
 
 
 @blp.get("/customers/<int:customer_id>/follow-ups")
-@blp.arguments(PageArgs, location="query")
+@blp.arguments(FollowUpListArgs, location="query")
 @blp.response(200, page_schema(FollowUpOut))
 @document_errors(blp, 401, 404, 422)
 @authenticated
 def list_follow_ups(args: dict, customer_id: int) -> ResponseReturnValue:
     """A customer's follow-ups (跟进记录), newest first: the partner holding it sees its
     own, HQ all."""
-    return jsonify(call("filing", "list_follow_ups", customer_id, wire(PageArgs, args)))
+    return jsonify(call("filing", "list_follow_ups", customer_id, wire(FollowUpListArgs, args)))
 
 
 @blp.post("/customers/<int:customer_id>/follow-ups")

@@ -52,6 +52,7 @@ from services.orders.schemas import (
     SalesReportQuery,
     SummaryArgs,
     SummaryOut,
+    SummaryQuery,
 )
 
 products_blp = Blueprint(
@@ -333,13 +334,19 @@ def sales_report(args: dict) -> ResponseReturnValue:
 
 
 @reports_blp.get("/reports/orders-summary")
-@reports_blp.arguments(SummaryArgs, location="query")
+@reports_blp.arguments(SummaryQuery, location="query")
 @reports_blp.response(200, SummaryOut)
+@document_files(reports_blp)
 @document_errors(reports_blp, 401, 403, 422)
 @requires("report.read")
 def order_summary(args: dict) -> ResponseReturnValue:
-    """Orders by province, city and partner: counted, in approval, approved, amounts."""
-    return jsonify(call("orders", "order_summary", wire(SummaryArgs, args)))
+    """Orders by province, city and partner: counted, in approval, approved, amounts;
+    ``format=csv`` or ``xlsx`` for a file."""
+    file_format = args.pop("format")
+    query = wire(SummaryArgs, args)
+    if file_format == "json":
+        return jsonify(call("orders", "order_summary", query))
+    return file_response(call("orders", "export_order_summary", query | {"format": file_format}))
 
 
 @reports_blp.get("/reports/receivables")

@@ -40,7 +40,7 @@ from services.common.context import Caller
 from services.common.errors import NotFound
 from services.common.events import event_data
 from services.common.money import money_str
-from services.common.schemas import page_of
+from services.common.schemas import ordered, page_of
 from services.common.scoping import get_scoped, scoped
 from services.common.unit_of_work import UnitOfWork
 
@@ -320,6 +320,12 @@ def list_entries(uow: UnitOfWork, caller: Caller, args: dict) -> dict:
     if args.get("settled") is not None:
         column = CommissionEntry.statement_id
         stmt = stmt.where(column.is_not(None) if args["settled"] else column.is_(None))
+    sortable = {
+        "id": CommissionEntry.id,
+        "period": CommissionEntry.period,
+        "amount": CommissionEntry.amount,
+    }
+    stmt = ordered(stmt, args.get("sort"), sortable, CommissionEntry.id)
     with uow:
         return page_of(uow.session, stmt, args["page"], args["per_page"], dump_entry)
 

@@ -25,7 +25,7 @@ from services.commission.schemas import APPROVAL, RateInForceOut, RateOut
 from services.common import audit
 from services.common.context import Caller
 from services.common.errors import NotFound
-from services.common.schemas import format_rate, page_of
+from services.common.schemas import format_rate, ordered, page_of
 from services.common.unit_of_work import UnitOfWork
 
 #: The partners service's ``list_partner_types``: ``[{"code": ...}, ...]``.
@@ -51,6 +51,7 @@ def list_rates(uow: UnitOfWork, caller: Caller, args: dict) -> dict:
         stmt = stmt.where(RateRule.partner_type == args["partner_type"])
     if args.get("partner_id") is not None:
         stmt = stmt.where(RateRule.partner_id == args["partner_id"])
+    stmt = ordered(stmt, args.get("sort"), {"id": RateRule.id}, RateRule.id)
     with uow:
         return page_of(uow.session, stmt, args["page"], args["per_page"], dump_rule)
 

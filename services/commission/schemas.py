@@ -22,6 +22,7 @@ from services.common.schemas import (
     Rate,
     WireSchema,
     comma_list_pattern,
+    sort_field,
 )
 
 # -- the vocabulary of the wire, which the models' state columns take ------------------
@@ -142,6 +143,7 @@ class RateOut(WireSchema):
 class RateListArgs(PageArgs):
     partner_type = fields.String(validate=validate.Length(min=1, max=40))
     partner_id = Id()
+    sort = sort_field("id")
 
 
 class RateInForceArgs(WireSchema):
@@ -193,6 +195,7 @@ class EntryListArgs(PageArgs):
     kind = fields.String(validate=validate.OneOf(KINDS))
     source = fields.String(validate=validate.OneOf(SOURCES))
     settled = fields.Boolean()
+    sort = sort_field("id", "period", "amount")
 
 
 class OrderCommissionOut(WireSchema):
@@ -267,6 +270,7 @@ class StatementListArgs(PageArgs):
     partner_id = Id()
     period = Period()
     status = fields.String(validate=validate.OneOf(STATEMENT_STATUSES))
+    sort = sort_field("id", "period", "total_amount", "status")
 
 
 class PayIn(WireSchema):

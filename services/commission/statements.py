@@ -22,7 +22,7 @@ from services.common.context import Caller
 from services.common.errors import NotFound
 from services.common.events import event_data
 from services.common.money import money_str
-from services.common.schemas import page_of
+from services.common.schemas import ordered, page_of
 from services.common.scoping import get_scoped, scoped
 from services.common.unit_of_work import UnitOfWork
 
@@ -116,6 +116,13 @@ def list_statements(uow: UnitOfWork, caller: Caller, args: dict) -> dict:
     for key in ("partner_id", "period", "status"):
         if args.get(key) is not None:
             stmt = stmt.where(getattr(Statement, key) == args[key])
+    sortable = {
+        "id": Statement.id,
+        "period": Statement.period,
+        "total_amount": Statement.total_amount,
+        "status": Statement.status,
+    }
+    stmt = ordered(stmt, args.get("sort"), sortable, Statement.id)
     with uow:
         return page_of(uow.session, stmt, args["page"], args["per_page"], dump_statement)
 

@@ -97,6 +97,40 @@ class PageArgs(WireSchema):
     per_page = fields.Integer(load_default=20, validate=validate.Range(min=1, max=MAX_PER_PAGE))
 
 
+def sort_field(*names: str) -> fields.String:
+    """A list's ``sort`` argument: one of ``names`` for ascending, or ``-name`` for
+    descending (documented as an enum); anything else is invalid input naming them."""
+    choices = [*names, *(f"-{name}" for name in names)]
+    allowed = ", ".join(names)
+    return fields.String(
+        validate=validate.OneOf(
+            choices, error=f"sort by one of: {allowed} (a leading - for descending)"
+        ),
+        metadata={"description": f"sort by {allowed}; a leading - for descending (ties by id)"},
+    )
+
+
+def ordered(stmt: Select, sort: str | None, sortable: Mapping[str, Any], tiebreak: Any) -> Select:
+    """``stmt`` ordered by ``sort`` (``name`` or ``-name``, a key of ``sortable``), ties by
+    ``tiebreak`` (the id) in the same direction so that pages never overlap; empty values
+    last either way, on every database. Without ``sort`` the list keeps its own order."""
+    if not sort:
+        return stmt
+    name = sort.removeprefix("-")
+    if name not in sortable:  # the list's schema (``sort_field``) names the same fields
+        allowed = ", ".join(sortable)
+        raise InvalidInput(
+            "the request is not valid",
+            errors={"sort": [f"sort by one of: {allowed} (a leading - for descending)"]},
+        )
+    column = sortable[name]
+    if sort.startswith("-"):
+        keys = [column.desc().nulls_last(), tiebreak.desc()]
+    else:
+        keys = [column.asc().nulls_last(), tiebreak.asc()]
+    return stmt.order_by(None).order_by(*keys)
+
+
 def page_of(session: Session, stmt: Select, page: int, per_page: int, dump: Any) -> dict:
     """One page of ``stmt`` as ``{items, total, page, per_page}``; ``dump`` maps a row."""
     total = session.scalar(select(func.count()).select_from(stmt.order_by(None).subquery()))

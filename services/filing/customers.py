@@ -21,7 +21,7 @@ from services.common.context import Caller
 from services.common.db import contains_text, insert_unique
 from services.common.errors import NotFound
 from services.common.events import event_data
-from services.common.schemas import dump, page_of, shared
+from services.common.schemas import dump, ordered, page_of, shared
 from services.common.scoping import get_scoped, scoped
 from services.common.timeutil import as_utc, iso, utcnow
 from services.common.unit_of_work import UnitOfWork
@@ -322,6 +322,13 @@ def list_filings(uow: UnitOfWork, caller: Caller, args: dict) -> dict:
             stmt = stmt.where(Filing.status == args["status"])
         if args.get("partner_id") is not None:
             stmt = stmt.where(Filing.partner_id == args["partner_id"])
+        sortable = {
+            "id": Filing.id,
+            "created_at": Filing.created_at,
+            "decided_at": Filing.decided_at,
+            "status": Filing.status,
+        }
+        stmt = ordered(stmt, args.get("sort"), sortable, Filing.id)
         return page_of(
             uow.session, stmt, args["page"], args["per_page"], lambda f: dump_filing(f, caller)
         )
@@ -356,6 +363,18 @@ def set_flow(uow: UnitOfWork, caller: Caller, steps: list[dict]) -> dict:
 # -- customers --------------------------------------------------------------------------
 
 
+#: The columns a list of customers sorts by (``CustomerListArgs.sort``): the name is kept
+#: in clear (the contact's is sealed and not offered).
+CUSTOMER_SORT = {
+    "id": Customer.id,
+    "name": Customer.name,
+    "created_at": Customer.created_at,
+    "protected_until": Customer.protected_until,
+    "status": Customer.status,
+    "region_code": Customer.region_code,
+}
+
+
 def list_customers(uow: UnitOfWork, caller: Caller, args: dict) -> dict:
     """A page of the customers the caller sees, newest first, filtered by ``args``."""
     stmt = scoped(
@@ -374,6 +393,7 @@ def list_customers(uow: UnitOfWork, caller: Caller, args: dict) -> dict:
     if args.get("q"):
         by_phone = pii.may_reveal(caller)
         stmt = stmt.where(search(args["q"], Customer.name, Customer.phone_index, by_phone))
+    stmt = ordered(stmt, args.get("sort"), CUSTOMER_SORT, Customer.id)
     with uow:
         return page_of(
             uow.session, stmt, args["page"], args["per_page"], lambda c: dump_customer(c, caller)

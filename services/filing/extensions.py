@@ -23,7 +23,7 @@ from sqlalchemy.orm import Session
 from services.common.approval import FlowInstance, parse_flow
 from services.common.context import Caller
 from services.common.errors import NotFound
-from services.common.schemas import dump, page_of
+from services.common.schemas import dump, ordered, page_of
 from services.common.scoping import get_scoped, scoped
 from services.common.timeutil import utcnow
 from services.common.unit_of_work import UnitOfWork
@@ -168,6 +168,8 @@ def list_extensions(uow: UnitOfWork, caller: Caller, args: dict) -> dict:
     for name in ("status", "customer_id", "partner_id"):
         if args.get(name) is not None:
             stmt = stmt.where(getattr(Extension, name) == args[name])
+    sortable = {"id": Extension.id, "created_at": Extension.created_at, "status": Extension.status}
+    stmt = ordered(stmt, args.get("sort"), sortable, Extension.id)
     with uow:
         return page_of(uow.session, stmt, args["page"], args["per_page"], dump_extension)
 

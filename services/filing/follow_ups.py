@@ -7,7 +7,7 @@ from sqlalchemy import select
 
 from services.common.context import Caller
 from services.common.errors import Forbidden, InvalidState, NotFound
-from services.common.schemas import dump, page_of
+from services.common.schemas import dump, ordered, page_of
 from services.common.scoping import get_scoped, scoped
 from services.common.timeutil import utcnow
 from services.common.unit_of_work import UnitOfWork
@@ -58,4 +58,6 @@ def list_follow_ups(uow: UnitOfWork, caller: Caller, customer_id: int, args: dic
             FollowUp.partner_id,
             caller,
         ).order_by(FollowUp.id.desc())
+        sortable = {"created_at": FollowUp.created_at, "next_at": FollowUp.next_at}
+        stmt = ordered(stmt, args.get("sort"), sortable, FollowUp.id)
         return page_of(uow.session, stmt, args["page"], args["per_page"], dump_follow_up)

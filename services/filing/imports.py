@@ -37,7 +37,7 @@ from services.common.errors import (
     ServiceUnavailable,
 )
 from services.common.regions import ADDRESS_RESOLVE_MAX
-from services.common.schemas import page_of
+from services.common.schemas import ordered, page_of
 from services.common.sealing import SealedValueUnreadable
 from services.common.timeutil import iso, utcnow
 from services.common.unit_of_work import UnitOfWork
@@ -120,6 +120,9 @@ def list_imports(uow: UnitOfWork, caller: Caller, args: dict) -> dict:
     stmt = select(LeadImport).where(LeadImport.job_id.is_not(None)).order_by(LeadImport.id.desc())
     if args.get("status"):
         stmt = stmt.where(LeadImport.status == args["status"])
+    # The wire's created_at is the moment of the import.
+    sortable = {"created_at": LeadImport.imported_at}
+    stmt = ordered(stmt, args.get("sort"), sortable, LeadImport.id)
     with uow:
         return page_of(
             uow.session,

@@ -16,7 +16,8 @@ from sqlalchemy.orm import Session
 from services.common import pii
 from services.common.context import Caller
 from services.common.errors import NotFound
-from services.common.schemas import page_of
+from services.common.regions import region_prefix
+from services.common.schemas import ordered, page_of
 from services.common.scoping import scoped
 from services.common.timeutil import utcnow
 from services.common.unit_of_work import UnitOfWork
@@ -116,9 +117,19 @@ def list_leads(uow: UnitOfWork, caller: Caller, args: dict) -> dict:
         stmt = stmt.where(Lead.status == args["status"])
     if args.get("partner_id") is not None:
         stmt = stmt.where(Lead.assigned_partner_id == args["partner_id"])
+    if args.get("region_code"):
+        stmt = stmt.where(Lead.region_code.startswith(region_prefix(args["region_code"])))
     if args.get("q"):
         by_phone = caller.is_hq and pii.may_reveal(caller)
         stmt = stmt.where(customers.search(args["q"], Lead.name, Lead.phone_index, by_phone))
+    sortable = {
+        "id": Lead.id,
+        "created_at": Lead.created_at,
+        "claim_deadline": Lead.claim_deadline,
+        "status": Lead.status,
+        "region_code": Lead.region_code,
+    }
+    stmt = ordered(stmt, args.get("sort"), sortable, Lead.id)
     with uow:
         return page_of(
             uow.session, stmt, args["page"], args["per_page"], lambda x: dump_lead(x, caller)

@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 from services.common import audit, pii
 from services.common.context import Caller
 from services.common.errors import NotFound
-from services.common.schemas import dump, page_of
+from services.common.schemas import dump, ordered, page_of
 from services.common.scoping import in_regions, region_scoped
 from services.common.timeutil import utcnow
 from services.common.unit_of_work import UnitOfWork
@@ -142,6 +142,13 @@ def list_pool(uow: UnitOfWork, caller: Caller, args: dict, get_partner: GetPartn
     if args.get("q"):
         stmt = stmt.where(customers.search(args["q"], Customer.name, Customer.phone_index, False))
     stmt = stmt.order_by(Customer.released_at.desc(), Customer.id.desc())
+    sortable = {
+        "id": Customer.id,
+        "name": Customer.name,
+        "region_code": Customer.region_code,
+        "released_at": Customer.released_at,
+    }
+    stmt = ordered(stmt, args.get("sort"), sortable, Customer.id)
     with uow:
         session = uow.session
         page = page_of(session, stmt, args["page"], args["per_page"], lambda c: c)

@@ -15,6 +15,7 @@ from services.common.schemas import (
     RegionCode,
     WireSchema,
     phone_number,
+    sort_field,
     visible_text,
 )
 from services.filing.keys import (
@@ -229,6 +230,7 @@ class CustomerListArgs(PageArgs):
     )
     partner_id = Id()
     source = fields.String(validate=validate.OneOf(CUSTOMER_SOURCES))
+    sort = sort_field("id", "name", "created_at", "protected_until", "status", "region_code")
 
 
 class TransferIn(WireSchema):
@@ -261,6 +263,7 @@ class PoolListArgs(PageArgs):
         validate=validate.Length(max=100), metadata={"description": "a part of the name"}
     )
     industry = fields.String(validate=validate.Length(max=100))
+    sort = sort_field("id", "name", "region_code", "released_at")
 
 
 class PoolCustomerOut(WireSchema):
@@ -356,15 +359,21 @@ class ExtensionOut(WireSchema):
     )
 
 
+class FollowUpListArgs(PageArgs):
+    sort = sort_field("created_at", "next_at")
+
+
 class ExtensionListArgs(PageArgs):
     status = fields.String(validate=validate.OneOf(EXTENSION_STATUSES))
     customer_id = Id()
     partner_id = Id()
+    sort = sort_field("id", "created_at", "status")
 
 
 class FilingListArgs(PageArgs):
     status = fields.String(validate=validate.OneOf(FILING_STATUSES))
     partner_id = Id()
+    sort = sort_field("id", "created_at", "decided_at", "status")
 
 
 class LeadIn(WireSchema):
@@ -419,10 +428,14 @@ class LeadOut(WireSchema):
 class LeadListArgs(PageArgs):
     status = fields.String(validate=validate.OneOf(LEAD_STATUSES))
     partner_id = Id()
+    region_code = RegionCode(
+        metadata={"description": "leads in this region: a province or city takes in its parts"}
+    )
     q = fields.String(
         validate=validate.Length(max=100),
         metadata={"description": "a part of the name, or the whole phone number"},
     )
+    sort = sort_field("id", "created_at", "claim_deadline", "status", "region_code")
 
 
 class DeclineIn(WireSchema):
@@ -502,3 +515,4 @@ class LeadImportJobOut(LeadImportOut):
 
 class LeadImportListArgs(PageArgs):
     status = fields.String(validate=validate.OneOf(IMPORT_STATUSES))
+    sort = sort_field("created_at")

@@ -9,7 +9,7 @@ from services.common.entrypoints import event_handler, rpc, timer
 from services.common.errors import InvalidInput
 from services.common.events import load_event
 from services.common.rpc import ServiceRpc
-from services.common.schemas import DecisionIn, FlowIn, PageArgs, RejectIn, load, load_id
+from services.common.schemas import DecisionIn, FlowIn, RejectIn, load, load_id
 from services.common.service import ServiceBase
 from services.common.timeutil import utcnow
 from services.filing import (
@@ -35,6 +35,7 @@ from services.filing.schemas import (
     ExtensionListArgs,
     FilingListArgs,
     FollowUpIn,
+    FollowUpListArgs,
     LeadAssignIn,
     LeadImportIn,
     LeadImportListArgs,
@@ -135,7 +136,7 @@ class FilingService(ServiceBase):
     @rpc
     def list_follow_ups(self, customer_id: int, query: dict) -> dict:
         """A page of a customer's follow-ups, newest first."""
-        args = load(PageArgs, query)
+        args = load(FollowUpListArgs, query)
         return follow_ups.list_follow_ups(self.uow, self.caller, load_id(customer_id), args)
 
     # -- extensions (延期) ------------------------------------------------------------------

@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session, undefer_group
 from services.common.config import NotifySettings
 from services.common.context import Caller
 from services.common.errors import InvalidState, NotFound
-from services.common.schemas import page_of
+from services.common.schemas import ordered, page_of
 from services.common.unit_of_work import UnitOfWork
 from services.notify import rules
 from services.notify.models import SEALED, Channel, Delivery
@@ -151,7 +151,7 @@ def list_channels(uow: UnitOfWork, caller: Caller, args: dict) -> dict:
         stmt = select(Channel).options(undefer_group(SEALED)).where(_visible(caller))
         if args.get("scope"):
             stmt = stmt.where(Channel.scope == args["scope"])
-        stmt = stmt.order_by(Channel.id)
+        stmt = ordered(stmt.order_by(Channel.id), args.get("sort"), {"id": Channel.id}, Channel.id)
         return page_of(uow.session, stmt, args["page"], args["per_page"], dump_channel)
 
 
@@ -208,4 +208,5 @@ def list_deliveries(uow: UnitOfWork, caller: Caller, channel_id: int, args: dict
         if args.get("status"):
             stmt = stmt.where(Delivery.status == args["status"])
         stmt = stmt.order_by(Delivery.id.desc())
+        stmt = ordered(stmt, args.get("sort"), {"id": Delivery.id}, Delivery.id)
         return page_of(uow.session, stmt, args["page"], args["per_page"], dump_delivery)

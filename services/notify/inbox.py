@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session
 
 from services.common.context import Caller
 from services.common.errors import NotFound
-from services.common.schemas import page_of
+from services.common.schemas import ordered, page_of
 from services.common.unit_of_work import UnitOfWork
 from services.notify import rules
 from services.notify.messages import Rendered
@@ -78,6 +78,7 @@ def list_messages(uow: UnitOfWork, caller: Caller, args: dict) -> dict:
         if args.get("kind"):
             stmt = stmt.where(Message.kind == args["kind"])
         stmt = stmt.order_by(Message.id.desc())
+        stmt = ordered(stmt, args.get("sort"), {"created_at": Message.created_at}, Message.id)
         return page_of(uow.session, stmt, args["page"], args["per_page"], dump_message)
 
 

@@ -9,7 +9,7 @@ from urllib.parse import urlsplit
 
 from marshmallow import ValidationError, fields, validate, validates_schema
 
-from services.common.schemas import Flag, IsoDateTime, PageArgs, WireSchema
+from services.common.schemas import Flag, IsoDateTime, PageArgs, WireSchema, sort_field
 
 # -- the vocabulary of the wire, which the models' state columns take ------------------
 
@@ -74,6 +74,7 @@ _ROBOT_SECRET = re.compile(r"^SEC[\x21-\x7e]+$")
 class NotificationListArgs(PageArgs):
     unread = fields.Boolean()
     kind = fields.String(validate=validate.Length(max=50))
+    sort = sort_field("created_at")
 
 
 class NotificationOut(WireSchema):
@@ -185,6 +186,7 @@ class ChannelUpdate(WireSchema):
 
 class ChannelListArgs(PageArgs):
     scope = fields.String(validate=validate.OneOf(CHANNEL_SCOPES))
+    sort = sort_field("id")
 
 
 class ChannelOut(WireSchema):
@@ -215,6 +217,7 @@ class ChannelCreatedOut(ChannelOut):
 
 class DeliveryListArgs(PageArgs):
     status = fields.String(validate=validate.OneOf(DELIVERY_STATUSES))
+    sort = sort_field("id")
 
 
 class DeliveryOut(WireSchema):

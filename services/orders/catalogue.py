@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 from services.common.context import Caller
 from services.common.db import contains_text
 from services.common.errors import Conflict, InvalidInput, NotFound
-from services.common.schemas import page_of
+from services.common.schemas import ordered, page_of
 from services.common.unit_of_work import UnitOfWork
 from services.orders.models import Product
 from services.orders.schemas import ProductOut
@@ -26,6 +26,15 @@ def dump_product(product: Product) -> dict:
     return ProductOut().dump(product)
 
 
+#: The columns a list of products sorts by (``ProductListArgs.sort``).
+PRODUCT_SORT = {
+    "id": Product.id,
+    "sku": Product.sku,
+    "name": Product.name,
+    "list_price": Product.list_price,
+}
+
+
 def list_products(uow: UnitOfWork, args: dict) -> dict:
     """A page of products by SKU; filters by activity and text in SKU or name."""
     stmt = select(Product).order_by(Product.sku)
@@ -33,6 +42,7 @@ def list_products(uow: UnitOfWork, args: dict) -> dict:
         stmt = stmt.where(Product.active == args["active"])
     if args.get("q"):
         stmt = stmt.where(contains_text(args["q"], Product.sku, Product.name))
+    stmt = ordered(stmt, args.get("sort"), PRODUCT_SORT, Product.id)
     with uow:
         return page_of(uow.session, stmt, args["page"], args["per_page"], dump_product)
 

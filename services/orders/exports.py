@@ -1,5 +1,6 @@
-"""The sales report as a CSV or XLSX file (``services.common.report_files``): the use case
-``export_sales_report``, and the rendering: Chinese headers and labels, ending with a 合计
+"""The sales report and the order summary as CSV or XLSX files
+(``services.common.report_files``): the use cases ``export_sales_report`` and
+``export_order_summary``, and the rendering: Chinese headers and labels, ending with a 合计
 (totals) row.
 """
 
@@ -18,7 +19,7 @@ from services.common.report_files import (
 )
 from services.common.report_files import render as render_table
 from services.common.unit_of_work import UnitOfWork
-from services.orders.reports import RegionNames, row_columns, sales_report
+from services.orders.reports import RegionNames, order_summary, row_columns, sales_report
 
 HEADERS = {
     "province": "省份代码",
@@ -48,6 +49,27 @@ STATUS_LABELS = {
     "cancelled": "已取消",
 }
 NUMBER_FORMATS = {"order_count": COUNT_FORMAT, "quantity": COUNT_FORMAT, "amount": AMOUNT_FORMAT}
+#: The order summary's columns, in the file's order.
+SUMMARY_COLUMNS = [
+    ("province", "省份代码"),
+    ("province_name", "省份"),
+    ("city", "城市代码"),
+    ("city_name", "城市"),
+    ("partner_code", "合作伙伴编码"),
+    ("partner_name", "合作伙伴"),
+    ("order_count", "订单数"),
+    ("in_approval", "审批中"),
+    ("approved_count", "已审批"),
+    ("amount", "金额（元）"),
+    ("approved_amount", "已审批金额（元）"),
+]
+SUMMARY_FORMATS = {
+    "order_count": COUNT_FORMAT,
+    "in_approval": COUNT_FORMAT,
+    "approved_count": COUNT_FORMAT,
+    "amount": AMOUNT_FORMAT,
+    "approved_amount": AMOUNT_FORMAT,
+}
 
 
 def export_sales_report(
@@ -66,6 +88,30 @@ def export_sales_report(
             "partner_id": args.get("partner_id"),
         }
         audit.record_export(uow, caller, "sales", args["format"], len(report["rows"]), filters)
+        return uow.commit(answer)
+
+
+def export_order_summary(
+    uow: UnitOfWork, caller: Caller, args: dict, region_names: RegionNames
+) -> dict:
+    """The order summary (``reports.order_summary``) as a file in ``args["format"]``,
+    base64-encoded; the export is recorded in the audit log."""
+    report = order_summary(uow, caller, args, region_names)
+    name = "orders-summary"
+    if report.get("from") or report.get("to"):
+        name += f"-{report.get('from') or 'start'}-{report.get('to') or 'now'}"
+    rows = {**report, "group_by": ["province", "city", "partner"]}
+    table = grouped_table("订单汇总", rows, SUMMARY_COLUMNS, SUMMARY_FORMATS)
+    answer = file_answer(render_table(table, args["format"], name))
+    with uow:
+        filters = {
+            "from": _day(args.get("date_from")),
+            "to": _day(args.get("date_to")),
+            "partner_id": args.get("partner_id"),
+        }
+        audit.record_export(
+            uow, caller, "orders_summary", args["format"], len(report["rows"]), filters
+        )
         return uow.commit(answer)
 
 

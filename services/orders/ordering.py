@@ -31,7 +31,7 @@ from services.common.context import Caller
 from services.common.db import contains_text
 from services.common.errors import Conflict, NotFound
 from services.common.events import event_data
-from services.common.schemas import dump, page_of
+from services.common.schemas import dump, ordered, page_of
 from services.common.scoping import scoped
 from services.common.timeutil import utcnow
 from services.common.unit_of_work import UnitOfWork
@@ -256,6 +256,17 @@ def get_order(uow: UnitOfWork, caller: Caller, order_id: int) -> dict:
         return dump_order(uow.session, visible_order(uow.session, caller, order_id))
 
 
+#: The columns a list of orders sorts by (``OrderListArgs.sort``).
+ORDER_SORT = {
+    "id": Order.id,
+    "created_at": Order.created_at,
+    "approved_at": Order.approved_at,
+    "total_amount": Order.total_amount,
+    "status": Order.status,
+    "contract_no": Order.contract_no,
+}
+
+
 def list_orders(uow: UnitOfWork, caller: Caller, args: dict) -> dict:
     """Orders in the caller's scope, newest first; filters by status, partner, customer,
     region (the customer's district, city or province) and creation date."""
@@ -271,6 +282,7 @@ def list_orders(uow: UnitOfWork, caller: Caller, args: dict) -> dict:
     if args.get("q"):
         stmt = stmt.where(contains_text(args["q"], Order.contract_no))
     stmt = created_between(stmt, args.get("date_from"), args.get("date_to"))
+    stmt = ordered(stmt, args.get("sort"), ORDER_SORT, Order.id)
     with uow:
         return page_of(uow.session, stmt, args["page"], args["per_page"], dump_summary)
 

@@ -23,7 +23,7 @@ from sqlalchemy.orm import Session
 
 from services.common.context import Caller
 from services.common.events import event_data
-from services.common.schemas import dump, page_of
+from services.common.schemas import dump, ordered, page_of
 from services.common.scoping import scoped
 from services.common.timeutil import as_utc, utcnow
 from services.common.unit_of_work import UnitOfWork
@@ -151,6 +151,15 @@ def list_order_payments(uow: UnitOfWork, caller: Caller, order_id: int) -> list[
         return [dump(PaymentOut, payment) for payment in payments]
 
 
+#: The columns a list of payments sorts by (``PaymentListArgs.sort``).
+PAYMENT_SORT = {
+    "id": Payment.id,
+    "received_on": Payment.received_on,
+    "amount": Payment.amount,
+    "created_at": Payment.created_at,
+}
+
+
 def list_payments(uow: UnitOfWork, caller: Caller, args: dict) -> dict:
     """The payments of the orders in the caller's scope, the latest day first; filters by
     partner, order, kind and the days the money moved (``from``, ``to``, both included)."""
@@ -164,6 +173,7 @@ def list_payments(uow: UnitOfWork, caller: Caller, args: dict) -> dict:
         stmt = stmt.where(Payment.received_on >= args["date_from"])
     if args.get("date_to") is not None:
         stmt = stmt.where(Payment.received_on <= args["date_to"])
+    stmt = ordered(stmt, args.get("sort"), PAYMENT_SORT, Payment.id)
     with uow:
         return page_of(
             uow.session, stmt, args["page"], args["per_page"], lambda p: dump(PaymentOut, p)

@@ -26,6 +26,7 @@ from services.common.schemas import (
     RegionCode,
     WireSchema,
     comma_list_pattern,
+    sort_field,
     visible_text,
 )
 from services.orders.events import RECEIPT, REFUND
@@ -140,6 +141,7 @@ class ProductUpdate(WireSchema):
 class ProductListArgs(PageArgs):
     active = fields.Boolean()
     q = fields.String(validate=validate.Length(max=100))
+    sort = sort_field("id", "sku", "name", "list_price")
 
 
 # -- orders -----------------------------------------------------------------------------
@@ -196,6 +198,7 @@ class OrderListArgs(PageArgs, DateRange):
     customer_id = Id()
     region_code = RegionCode()
     q = fields.String(validate=validate.Length(max=60))
+    sort = sort_field("id", "created_at", "approved_at", "total_amount", "status", "contract_no")
 
 
 class CancelIn(WireSchema):
@@ -365,6 +368,16 @@ class SalesReportOut(WireSchema):
 
 class SummaryArgs(DateRange):
     partner_id = Id()
+
+
+class SummaryExportArgs(SummaryArgs):
+    format = fields.String(required=True, validate=validate.OneOf(EXPORT_FORMATS))
+
+
+class SummaryQuery(SummaryArgs):
+    """The gateway's query string: the summary's arguments and, for a file, its format."""
+
+    format = fields.String(load_default="json", validate=validate.OneOf(("json", *EXPORT_FORMATS)))
 
 
 # -- receivables (应收账龄) and collections (回款报表) ----------------------------------
@@ -559,6 +572,7 @@ class PaymentListArgs(PageArgs):
     kind = fields.String(validate=validate.OneOf(PAYMENT_KINDS))
     date_from = fields.Date(data_key="from")
     date_to = fields.Date(data_key="to")
+    sort = sort_field("id", "received_on", "amount", "created_at")
 
     @validates_schema
     def _ordered(self, data: dict, **kwargs: Any) -> None:

@@ -49,6 +49,7 @@ from services.orders.schemas import (
     SalesExportArgs,
     SalesReportArgs,
     SummaryArgs,
+    SummaryExportArgs,
 )
 from services.partners import events as partners_events
 
@@ -226,6 +227,12 @@ class OrdersService(ServiceBase):
         """Orders by province, city and partner."""
         args = load(SummaryArgs, query)
         return reports.order_summary(self.uow, self.caller, args, self._region_names)
+
+    @rpc
+    def export_order_summary(self, query: dict) -> dict:
+        """The order summary as a CSV or XLSX file, base64-encoded."""
+        args = load(SummaryExportArgs, query)
+        return exports.export_order_summary(self.uow, self.caller, args, self._region_names)
 
     @rpc
     def receivables_report(self, query: dict) -> dict:

@@ -34,7 +34,7 @@ from services.common.context import Caller
 from services.common.db import is_postgres
 from services.common.errors import InvalidInput
 from services.common.events import EventData
-from services.common.schemas import page_of
+from services.common.schemas import ordered, page_of
 from services.common.timeutil import as_utc, iso
 from services.common.unit_of_work import UnitOfWork
 from services.partners.models import AuditRecord, User
@@ -215,6 +215,7 @@ def list_records(uow: UnitOfWork, caller: Caller, args: dict) -> dict:
         stmt = stmt.where(AuditRecord.at >= args["at_from"])
     if args.get("at_to") is not None:
         stmt = stmt.where(AuditRecord.at <= args["at_to"])
+    stmt = ordered(stmt, args.get("sort"), {"id": AuditRecord.id}, AuditRecord.id)
     with uow:
         session = uow.session
         page = page_of(session, stmt, args["page"], args["per_page"], lambda record: record)

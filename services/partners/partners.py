@@ -16,7 +16,7 @@ from services.common.context import Caller
 from services.common.db import contains_text, insert_unique
 from services.common.errors import Conflict, InvalidInput, NotFound
 from services.common.events import event_data
-from services.common.schemas import dump, page_of
+from services.common.schemas import dump, ordered, page_of
 from services.common.scoping import get_scoped, scoped
 from services.common.unit_of_work import UnitOfWork
 from services.partners import events, rules
@@ -134,6 +134,14 @@ def list_partners(uow: UnitOfWork, caller: Caller, args: dict) -> dict:
                 select(TerritoryRegion.partner_id).where(TerritoryRegion.region_code.in_(covering))
             )
         )
+    sortable = {
+        "id": Partner.id,
+        "code": Partner.code,
+        "name": Partner.name,
+        "status": Partner.status,
+        "created_at": Partner.created_at,
+    }
+    stmt = ordered(stmt, args.get("sort"), sortable, Partner.id)
     with uow:
         return page_of(
             uow.session, stmt, args["page"], args["per_page"], lambda p: dump_partner(p, caller)

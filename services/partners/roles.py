@@ -13,7 +13,7 @@ from services.common import audit
 from services.common.context import Caller
 from services.common.errors import Conflict, NotFound
 from services.common.events import event_data
-from services.common.schemas import page_of
+from services.common.schemas import ordered, page_of
 from services.common.unit_of_work import UnitOfWork
 from services.partners import events, rules
 from services.partners.audit import code_list
@@ -64,6 +64,7 @@ def list_roles(uow: UnitOfWork, caller: Caller, args: dict) -> dict:
     else:
         caller.require("user.manage")
         stmt = stmt.where(Role.scope == PARTNER)
+    stmt = ordered(stmt, args.get("sort"), {"id": Role.id, "code": Role.code}, Role.id)
     with uow:
         return page_of(uow.session, stmt, args["page"], args["per_page"], dump_role)
 

@@ -22,6 +22,7 @@ from services.common.schemas import (
     RegionCode,
     WireSchema,
     phone_number,
+    sort_field,
     visible_text,
 )
 from services.partners.catalogue import HQ, PARTNER, PERMISSIONS
@@ -151,6 +152,7 @@ class PartnerListArgs(PageArgs):
     parent_id = Id()
     region_code = RegionCode()
     q = fields.String(validate=validate.Length(max=100))
+    sort = sort_field("id", "code", "name", "status", "created_at")
 
 
 class TerritoryIn(WireSchema):
@@ -395,10 +397,20 @@ class UserUpdate(WireSchema):
     language = fields.String(validate=validate.OneOf(LANGUAGES))
 
 
+class OwnPasswordIn(WireSchema):
+    """The signed-in user's new password, with the current one as proof."""
+
+    current_password = fields.String(
+        required=True, load_only=True, validate=validate.Length(min=1, max=200)
+    )
+    new_password = fields.String(required=True, load_only=True, validate=_password)
+
+
 class UserListArgs(PageArgs):
     partner_id = Id()
     active = fields.Boolean()
     q = fields.String(validate=validate.Length(max=100))
+    sort = sort_field("id", "username")
 
 
 class RoleOut(WireSchema):
@@ -442,6 +454,7 @@ class RoleUpdate(WireSchema):
 
 class RoleListArgs(PageArgs):
     scope = fields.String(validate=validate.OneOf(ROLE_SCOPES))
+    sort = sort_field("id", "code")
 
 
 class PermissionOut(WireSchema):
@@ -482,6 +495,7 @@ class AuditListArgs(PageArgs):
     at_to = _Moment(
         data_key="to", metadata={"description": "records at or before this time (with a zone)"}
     )
+    sort = sort_field("id")
 
 
 class AuditRecordOut(WireSchema):

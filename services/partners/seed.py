@@ -17,7 +17,7 @@ from services.common.errors import InvalidInput
 from services.common.schemas import load
 from services.common.unit_of_work import UnitOfWork
 from services.partners import events, partners, roles, signin, users
-from services.partners.catalogue import ADMIN_ROLE, SEED_PARTNER_TYPES, SEED_ROLES
+from services.partners.catalogue import ADMIN_ROLE, HQ, SEED_PARTNER_TYPES, SEED_ROLES
 from services.partners.models import Partner, PartnerType, Role, User
 from services.partners.schemas import UserCreate, UserUpdate
 
@@ -152,6 +152,23 @@ DEMO_PARTNERS = (
     ("JS-AGENT", "江苏省级代理有限公司", "provincial_agent", None, ["320000"]),
 )
 
+#: A regional HQ role (区域经理): HQ approvals over the partners of its regions only.
+DEMO_ROLES = (
+    # code, name, regions, permissions
+    (
+        "east_manager",
+        "华东区域经理",
+        ["330000", "320000"],
+        [
+            "filing.approve",
+            "extension.approve",
+            "order.approve.sales",
+            "lead.assign",
+            "report.read",
+        ],
+    ),
+)
+
 DEMO_USERS = (
     # username, display name, partner code (None = HQ), roles
     ("channel", "渠道经理 王敏", None, ["channel_manager"]),
@@ -165,11 +182,13 @@ DEMO_USERS = (
     ("nb-sales", "宁波合伙人 销售", "NB-CITY", ["partner_sales"]),
     ("nj-admin", "南京合伙人 管理员", "NJ-CITY", ["partner_admin"]),
     ("js-admin", "江苏代理 管理员", "JS-AGENT", ["partner_admin"]),
+    ("east-manager", "华东区域经理 赵磊", None, ["east_manager"]),
 )
 
 
 def seed_demo(session: Session) -> bool:
-    """A few partners in Zhejiang and Jiangsu with their users; False if all are there.
+    """A few partners in Zhejiang and Jiangsu with their users, and a regional HQ manager
+    of both provinces; False if all are there.
 
     Each partner and user is committed on its own (by its use case), so a seeding that
     stopped halfway is completed by the next one: what exists is kept, the rest made."""
@@ -181,6 +200,9 @@ def seed_demo(session: Session) -> bool:
     )
     existing_users = set(
         session.scalars(select(User.username).where(User.username.in_([u[0] for u in DEMO_USERS])))
+    )
+    existing_roles = set(
+        session.scalars(select(Role.code).where(Role.code.in_([r[0] for r in DEMO_ROLES])))
     )
     session.rollback()  # the reads above leave no transaction open for the use cases
     made = False
@@ -203,6 +225,23 @@ def seed_demo(session: Session) -> bool:
             },
         )
         ids[code] = partner["id"]
+    for code, name, regions, permissions in DEMO_ROLES:
+        if code in existing_roles:
+            continue
+        made = True
+        roles.create_role(
+            uow,
+            SYSTEM,
+            {
+                "code": code,
+                "name": name,
+                "scope": HQ,
+                "partner_types": [],
+                "permissions": permissions,
+                "include_sub_partners": False,
+                "regions": regions,
+            },
+        )
     for username, display_name, partner_code, role_codes in DEMO_USERS:
         if username in existing_users:
             continue

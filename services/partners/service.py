@@ -21,6 +21,7 @@ from services.partners import audit, grades, partners, regions, roles, signin, u
 from services.partners.schemas import (
     AuditListArgs,
     LoginIn,
+    OwnPasswordIn,
     PartnerCreate,
     PartnerGradesIn,
     PartnerListArgs,
@@ -232,6 +233,16 @@ class PartnersService(ServiceBase):
         user_id = load_id(user_id)
         data = load(UserUpdate, opened_field(payload, "password", self.name))
         return users.update_user(self.uow, self.caller, user_id, data)
+
+    @rpc
+    def change_own_password(self, payload: dict) -> None:
+        """The caller replaces its own password, proving the current one; every session of
+        the caller ends."""
+        opened = opened_field(payload, "current_password", self.name)
+        data = load(OwnPasswordIn, opened_field(opened, "new_password", self.name))
+        users.change_own_password(
+            self.uow, self.caller, data["current_password"], data["new_password"]
+        )
 
     @rpc
     def recipients(self, query: dict) -> list[dict]:

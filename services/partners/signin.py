@@ -202,6 +202,23 @@ def sign_in_wait(session: Session, username: str, address: str, now: datetime) -
     return math.ceil(max(waits).total_seconds())
 
 
+def count_failure(
+    uow: UnitOfWork, actor: Caller, user: User, address: str, now: datetime, reason: str
+) -> None:
+    """Count a wrong password of ``user`` from ``address`` as a failed sign-in (the
+    back-off and the guards of ``sign_in_wait`` see it), audited as ``actor``'s; the
+    caller commits."""
+    uow.session.add(LoginFailure(username=user.username.lower(), address=address, at=now))
+    audit.record(
+        uow,
+        actor,
+        audit.SIGN_IN_FAILED,
+        subject_type="user",
+        subject_id=user.id,
+        detail={"reason": reason},
+    )
+
+
 def _remember_address(session: Session, username: str, address: str, now: datetime) -> None:
     """Record that ``username`` signed in from ``address`` at ``now``."""
     # An upsert: two sign-ins of one account from one address may land at the same moment.

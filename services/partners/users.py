@@ -15,9 +15,16 @@ from sqlalchemy.orm import Session
 from services.common import audit, pii
 from services.common.context import Caller
 from services.common.db import contains_text, insert_unique
-from services.common.errors import Conflict, Forbidden, InvalidInput, NotFound, Unauthenticated
+from services.common.errors import (
+    Conflict,
+    Forbidden,
+    InvalidInput,
+    NotFound,
+    TooManyRequests,
+    Unauthenticated,
+)
 from services.common.events import event_data
-from services.common.schemas import dump, page_of
+from services.common.schemas import dump, ordered, page_of
 from services.common.timeutil import utcnow
 from services.common.unit_of_work import UnitOfWork
 from services.partners import events, rules
@@ -27,9 +34,12 @@ from services.partners.models import Partner, Role, User, UserRole
 from services.partners.schemas import UserOut
 from services.partners.signin import (
     caller_profile,
+    count_failure,
     end_sessions,
     forget_failures,
+    has_password,
     hash_password,
+    sign_in_wait,
 )
 
 
@@ -153,6 +163,8 @@ def list_users(uow: UnitOfWork, caller: Caller, args: dict) -> dict:
         stmt = stmt.where(User.active == args["active"])
     if args.get("q"):
         stmt = stmt.where(contains_text(args["q"], User.username, User.display_name))
+    sortable = {"id": User.id, "username": User.username}
+    stmt = ordered(stmt, args.get("sort"), sortable, User.id)
     with uow:
         return page_of(
             uow.session, stmt, args["page"], args["per_page"], lambda u: dump_user(u, caller)
@@ -323,3 +335,62 @@ def recipients(
                     }
                 )
     return result
+
+
+def change_own_password(uow: UnitOfWork, caller: Caller, current: str, new: str) -> None:
+    """The signed-in user replaces its own password, proving the current one.
+
+    A wrong current password is a failed sign-in of that user from its address (counted,
+    audited, and waited for as ``authenticate`` waits), so that a stolen session cannot
+    guess it here: InvalidInput ``wrong_password``, or TooManyRequests with ``retry_after``
+    while the account must wait. The new password meets the policy of user creation. Every
+    session of the user ends, this one too (sign in again with the new password); the
+    change is audited and told (``user_changed``)."""
+    if caller.user_id is None:
+        raise Forbidden("only a signed-in user changes its own password")
+    now = utcnow()
+    address = (caller.address or "unknown")[:64]
+    with uow:
+        session = uow.session
+        user = session.get(User, caller.user_id)
+        if user is None or not user.active:
+            raise Unauthenticated("the user is not active")
+        key = user.username.lower()
+        wait = sign_in_wait(session, key, address, now)
+        if wait > 0:
+            raise TooManyRequests(
+                "too many wrong passwords; try again later", errors={"retry_after": [str(wait)]}
+            )
+        if not has_password(user, current):
+            count_failure(uow, caller, user, address, now, "wrong_current_password")
+            uow.commit()
+            raise InvalidInput(
+                "the current password is not right",
+                "wrong_password",
+                errors={"current_password": ["not the current password"]},
+            )
+        if new == current:
+            raise InvalidInput(
+                "the new password is the current one",
+                errors={"new_password": ["another password than the current one"]},
+            )
+        try:
+            rules.check_password(user.username, new, user.display_name, user.email)
+        except InvalidInput as exc:
+            raise InvalidInput(
+                exc.message, exc.code, {"new_password": exc.errors["password"]}
+            ) from exc
+        user.password_hash = hash_password(new)
+        end_sessions(session, user)
+        forget_failures(session, user)
+        audit.record(
+            uow,
+            caller,
+            audit.PASSWORD_CHANGED,
+            subject_type="user",
+            subject_id=user.id,
+            detail={"own": True},
+        )
+        session.flush()
+        uow.emit(events.USER_CHANGED, user_changed(user))
+        uow.commit()

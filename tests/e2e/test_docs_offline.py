@@ -15,22 +15,20 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import shutil
 import subprocess
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
-import pytest
 import requests
 
-from tests.support.stack import ROOT, Stack, free_port
+from tests.support.browser import LOOPBACK, chromium_or_skip, offline_args
+from tests.support.stack import ROOT, Stack
 
 if TYPE_CHECKING:
     from playwright.sync_api import Page
 
-LOOPBACK = "127.0.0.1"
 #: Where the screenshot of the rendered page goes when a person wants to look at it.
 SCREENSHOT_ENV = "PRM_DOCS_SCREENSHOT"
 #: Swagger UI marks each operation's path with this class once the document is rendered.
@@ -40,37 +38,6 @@ OPERATION_SUMMARY = ".opblock-summary-description"
 TRIED_PATH = "/api/v1/me"
 #: Swagger UI lets long paths wrap after each slash with a zero-width space.
 ZERO_WIDTH = dict.fromkeys(map(ord, "\u200b\u200c\u200d\ufeff"))
-
-
-def chromium_or_skip() -> str:
-    """The system Chromium: CI must have it (``.ci/run`` installs it); elsewhere its
-    absence skips the test with the way to get it."""
-    path = os.environ.get("PRM_CHROMIUM") or shutil.which("chromium")
-    path = path or shutil.which("chromium-browser")
-    try:
-        import playwright.sync_api  # noqa: F401
-    except ImportError:
-        missing = "the playwright package (pip install -e '.[dev]')"
-    else:
-        missing = "" if path else "chromium (apt-get install -y chromium)"
-    if missing:
-        if os.environ.get("CI"):
-            pytest.fail(f"{missing} is missing: .ci/run must install it")
-        pytest.skip(f"{missing} is not installed on this machine")
-    assert path is not None
-    return path
-
-
-def offline_args() -> list[str]:
-    """Chromium flags that keep the whole browser, not only the page, on this machine."""
-    return [
-        f"--host-resolver-rules=MAP * ~NOTFOUND , EXCLUDE {LOOPBACK}",
-        f"--proxy-server=http://{LOOPBACK}:{free_port()}",
-        f"--proxy-bypass-list={LOOPBACK}",
-        "--disable-background-networking",
-        "--disable-component-update",
-        "--no-first-run",
-    ]
 
 
 def render_docs(url: str, chromium: str, screenshot: Path) -> dict[str, list[str]]:

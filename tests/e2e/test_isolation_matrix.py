@@ -260,6 +260,8 @@ ID_ROUTES: dict[tuple[str, str], IdRow] = {
 }
 
 NOT_TENANT_OWNED: dict[tuple[str, str], str] = {
+    ("GET", "/<path:path>"): "the web console's files (its page for a route of its own): "
+    "the same for everyone, no data",
     ("GET", "/api/v1/approval-flows/<string:kind>"): "kind names a flow (filing, order) of "
     "HQ's configuration, not a row of a partner; HQ only, and national (flow.manage): "
     "the regional user is refused too",
@@ -508,6 +510,7 @@ SHARED_ROUTES: dict[str, tuple[Callable[[W], list[dict]], dict[str, int]]] = {
 NOT_COLLECTIONS: dict[str, str] = {
     "/api/v1/me": "the caller's own profile (test_me_is_about_b_only)",
     "/api/v1/leads/imports": "HQ's lead imports, no partner's rows; HQ only (lead.create)",
+    "/": "the web console's page, no data",
     "/docs": "the API's documentation page",
     "/openapi.json": "the API's description",
     "/healthz": "process liveness, no data",
@@ -566,6 +569,14 @@ MASS_ASSIGNMENT: dict[tuple[str, str], MassRow] = {
     ),
     ("POST", "/api/v1/auth/logout"): MassRow(
         ADMIN, lambda w: "/api/v1/auth/logout", lambda w: {"refresh_token": "r" * 40}
+    ),
+    # B's admin's own password: no field names another user (nor A's), and nothing sent
+    # with a foreign field ends B's admin's session.
+    ("POST", "/api/v1/me/password"): MassRow(
+        ADMIN,
+        lambda w: "/api/v1/me/password",
+        lambda w: {"current_password": PASSWORD, "new_password": "Copper-meadow-4172"},
+        lambda w: w.b.clients[ADMIN].get("/api/v1/me").status_code,
     ),
     ("POST", "/api/v1/customers/check"): MassRow(
         ADMIN, lambda w: "/api/v1/customers/check", lambda w: {"name": "海口查重有限公司"}

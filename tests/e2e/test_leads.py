@@ -152,6 +152,22 @@ def test_partner_and_hq_users_without_lead_create_cannot_enter_leads(ab) -> None
     assert_problem(ab["user_a"].post(LEADS, lead_body(region_code="330100")), 403, "forbidden")
 
 
+def test_leads_are_filtered_by_region_a_province_taking_in_its_cities(hq, admin: Client) -> None:
+    with sole_coverage(admin, ["150100", "150200"], []):
+        hohhot = create_lead(hq["marketing"], region_code="150102")
+        baotou = create_lead(hq["marketing"], region_code="150200")
+
+    def listed(region: str) -> set[int]:
+        response = admin.get(f"{LEADS}?region_code={region}&per_page=100")
+        assert response.status_code == 200, response.text
+        return {item["id"] for item in response.json()["items"]}
+
+    assert {hohhot["id"], baotou["id"]} <= listed("150000")
+    assert hohhot["id"] in listed("150100") and baotou["id"] not in listed("150100")
+    assert listed("150102") >= {hohhot["id"]} and baotou["id"] not in listed("150102")
+    assert_problem(admin.get(f"{LEADS}?region_code=15"), 422, "invalid_input")
+
+
 def test_lead_with_neither_region_nor_known_address_stays_unassigned(hq) -> None:
     lead = create_lead(hq["marketing"], address="某个不存在的地方")
     assert lead["region_code"] is None

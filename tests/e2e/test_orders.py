@@ -356,3 +356,16 @@ def test_a_partners_sales_report_contains_only_its_own_orders(ordering: Ordering
     ] == [("330000", "浙江省", "330100", "杭州市", 2)]
     summary = ok(mine_admin.get("/api/v1/reports/orders-summary"))
     assert [(r["province_name"], r["city_name"]) for r in summary["rows"]] == [("浙江省", "杭州市")]
+    # The summary as a file too: its rows, then 合计, only this partner's orders.
+    summary_xlsx = mine_admin.get("/api/v1/reports/orders-summary", params={"format": "xlsx"})
+    assert summary_xlsx.status_code == 200, summary_xlsx.text
+    sheet = load_workbook(io.BytesIO(summary_xlsx.content)).active
+    values = [list(row) for row in sheet.iter_rows(values_only=True)]
+    assert values[0][:2] == ["省份代码", "省份"]
+    code, name = mine_partner["code"], mine_partner["name"]
+    assert values[1][:6] == ["330000", "浙江省", "330100", "杭州市", code, name]
+    assert values[1][6:9] == [2, 2, 0]
+    assert values[-1][0] == "合计"
+    summary_csv = mine_admin.get("/api/v1/reports/orders-summary", params={"format": "csv"})
+    rows = list(csv.reader(io.StringIO(summary_csv.content.decode("utf-8-sig"))))
+    assert rows[-1][0] == "合计" and rows[-1][-2:] == ["3500.50", "0.00"]

@@ -66,6 +66,7 @@ def test_openapi_document_is_openapi_3_and_lists_the_contract(anonymous: Client)
         ("/api/v1/auth/refresh", "post"),
         ("/api/v1/auth/logout", "post"),
         ("/api/v1/me", "get"),
+        ("/api/v1/me/password", "post"),
         ("/api/v1/partners", "get"),
         ("/api/v1/partners", "post"),
         ("/api/v1/partners/{partner_id}", "patch"),
@@ -145,6 +146,7 @@ ERROR_CASES = {
     ),
     "422-body": ("admin", "POST", "/api/v1/partners", {"bogus": 1}, 422, "invalid_input"),
     "422-query": ("admin", "GET", "/api/v1/partners?per_page=101", None, 422, "invalid_input"),
+    "422-sort": ("admin", "GET", "/api/v1/partners?sort=nope", None, 422, "invalid_input"),
 }
 
 

@@ -45,7 +45,11 @@ NEGATIVE_REFUSALS += ["428", "429", "5xx"]
 ACCEPTED = ["2xx", "403", "404", "409", "5xx"]
 #: Operations that take credentials in their body: 401 (no such credentials) and 429 (too
 #: many tries) answer a well-formed request.
-CREDENTIAL_OPERATIONS = ("POST /api/v1/auth/login", "POST /api/v1/auth/refresh")
+CREDENTIAL_OPERATIONS = (
+    "POST /api/v1/auth/login",
+    "POST /api/v1/auth/refresh",
+    "POST /api/v1/me/password",
+)
 #: 422s that the state a request meets explains, by problem code.
 STATE_REFUSALS = {
     # The header's documented answer to a key sent before with another request.
@@ -54,6 +58,9 @@ STATE_REFUSALS = {
     "product_inactive",
     # Whether a month has ended depends on the day the request is sent.
     "period_not_ended",
+    # The caller's current password, which a generated one is not (counted as a failed
+    # sign-in: repeated, it is the 429 of ``CREDENTIAL_OPERATIONS``).
+    "wrong_password",
     # An id or a code in the body that names no row: the body's 404.
     "unknown_partner",
     "unknown_partner_type",
@@ -85,6 +92,7 @@ RULES_BEYOND_SCHEMA: dict[str, dict[str, str]] = {
     "POST /api/v1/leads/import": {"file": "what the file holds (a sheet, its encoding)"},
     "POST /api/v1/users": {"password": "its strength (a common password, the user name)"},
     "PATCH /api/v1/users/{user_id}": {"password": "its strength"},
+    "POST /api/v1/me/password": {"new_password": "its strength; not the current one"},
     "PUT /api/v1/approval-flows/{kind}": {"steps": "distinct step names"},
     "GET /api/v1/payments": {"from": "not after to"},
     # Described: a day not in the future (UTC) nor before the order's approval; a

@@ -1,11 +1,12 @@
 """The deployment files say what the application needs.
 
-docker-compose.yml, deploy/Dockerfile, deploy/postgres/init-databases.sh and
+docker-compose.yml, deploy/Dockerfile, deploy/console, deploy/postgres/init-databases.sh and
 deploy/k8s are parsed (and the kustomization rendered with `kubectl kustomize`,
 offline), never run: nothing here needs Docker or a cluster.
 
 The services are those of services/common/registry.py (``NAMES``): compose and k8s must run
-exactly those, plus the migration step and the gateway.
+exactly those, plus the migration step, the gateway and the web console (nginx serving
+console/dist, its own image).
 """
 
 from __future__ import annotations
@@ -26,12 +27,15 @@ import yaml
 
 from services.common.registry import NAMES
 from tests.support.deploy_files import (
+    Directive,
     environment,
     load_compose,
     named,
     of_kind,
+    parse_nginx,
     pod_spec,
     render_k8s,
+    render_template,
     selects,
 )
 
@@ -55,6 +59,17 @@ SECRET_NAME = "prm-secrets"
 NAMESPACE = "prm"
 CLUSTER_SCOPED_KINDS = {"Namespace"}
 WORKLOAD_KINDS = {"Deployment", "Job"}
+#: The web console: nginx with the built console, in compose and k8s under this name.
+CONSOLE = "console"
+CONSOLE_DIR = ROOT / "deploy" / "console"
+CONSOLE_DOCKERFILE = CONSOLE_DIR / "Dockerfile"
+CONSOLE_TEMPLATE = CONSOLE_DIR / "default.conf.template"
+CONSOLE_IMAGE = "prm-console"
+#: nginxinc/nginx-unprivileged's nginx user, and the port it listens on.
+CONSOLE_UID = 101
+CONSOLE_PORT = 8080
+#: Where the console's nginx writes: temporary files, the configuration rendered at start.
+CONSOLE_WRITABLE = ("/tmp", "/etc/nginx/conf.d", "/var/cache/nginx")  # noqa: S108
 
 MIGRATE = ["python", "manage.py", "migrate"]
 GATEWAY = ["gunicorn", "-c", "gateway/gunicorn.conf.py", "gateway.wsgi:app"]
@@ -140,8 +155,12 @@ def compose() -> dict:
 
 @pytest.fixture(scope="module")
 def app_services(compose: dict) -> dict[str, dict]:
+    """The services running the application's image (not the broker, the database or the
+    console's nginx)."""
     return {
-        name: service for name, service in compose["services"].items() if name not in INFRASTRUCTURE
+        name: service
+        for name, service in compose["services"].items()
+        if name not in INFRASTRUCTURE and name != CONSOLE
     }
 
 
@@ -206,12 +225,13 @@ def test_compose_migrate_runs_manage_py_migrate_once(compose):
     assert migrating == ["migrate"], "migrations must run in one place only"
 
 
-def test_compose_runs_exactly_the_registered_services_and_the_gateway(
-    app_services, nameko_services
+def test_compose_runs_exactly_the_registered_services_the_gateway_and_the_console(
+    compose, app_services, nameko_services
 ):
     assert NAMES, "services/common/registry.py lists no service"
     assert set(nameko_services) == set(NAMES)
     assert set(app_services) == {*NAMES, "migrate", "gateway"}
+    assert set(compose["services"]) == {*INFRASTRUCTURE, CONSOLE, *app_services}
     for name in NAMES:
         # the compose service is named after the Nameko service it runs
         assert app_services[name] is nameko_services[name], name
@@ -337,10 +357,40 @@ def test_compose_runs_every_process_in_production(app_services):
         assert environment(service)["PRM_ENV"] == "production", name
 
 
-def test_compose_trusts_no_proxy_unless_told(compose):
-    # The gateway is published directly: an X-Forwarded-For would be the client's own word.
-    gateway = environment(compose["services"]["gateway"])
-    assert resolve(gateway["PRM_TRUSTED_PROXIES"]) == "0"
+def published_ports(service: dict) -> list[tuple[str | None, str, str]]:
+    """(host address or None for every address, host port, container port)."""
+    found = []
+    for port in service.get("ports", []):
+        if isinstance(port, dict):
+            found.append((port.get("host_ip"), str(port["published"]), str(port["target"])))
+            continue
+        parts = resolve(str(port)).split(":")
+        address = ":".join(parts[:-2]) or None if len(parts) > 2 else None
+        found.append((address, parts[-2] if len(parts) > 1 else "", parts[-1].split("/")[0]))
+    return found
+
+
+def test_compose_gateway_trusts_the_consoles_nginx_alone(compose):
+    """Clients come through the console's nginx, which appends their address to
+    X-Forwarded-For: the gateway trusts that one proxy, so that sign-in throttling keys on
+    the client and not on nginx. A client reaching the gateway's own port could name any
+    address there, so that port is published on this machine only."""
+    gateway = compose["services"]["gateway"]
+    assert resolve(environment(gateway)["PRM_TRUSTED_PROXIES"]) == "1"
+    ports = published_ports(gateway)
+    assert ports
+    for address, _, _ in ports:
+        assert address == "127.0.0.1", f"the gateway is published on {address or 'every address'}"
+    gateway_port = environment(gateway).get("PORT", "8000")
+    proxies = {
+        name
+        for name, service in compose["services"].items()
+        if "PRM_GATEWAY_URL" in environment(service)
+    }
+    assert proxies == {CONSOLE}, "one proxy in front of the gateway"
+    url = urlsplit(resolve(environment(compose["services"][CONSOLE])["PRM_GATEWAY_URL"]))
+    assert (url.scheme, url.hostname, url.path) == ("http", "gateway", "")
+    assert str(url.port) == gateway_port
 
 
 def test_compose_gives_the_admin_password_to_migrate_only(compose):
@@ -455,10 +505,10 @@ def test_postgres_init_script_creates_each_service_database_owned_by_prm():
 # --------------------------------------------------------------------------- image
 
 
-def dockerfile_instructions() -> list[tuple[str, str]]:
+def dockerfile_instructions(path: Path = DOCKERFILE) -> list[tuple[str, str]]:
     """(INSTRUCTION, arguments) with continuations joined and comments dropped."""
     logical, current = [], ""
-    for line in DOCKERFILE.read_text().splitlines():
+    for line in path.read_text().splitlines():
         stripped = line.strip()
         if not current and (not stripped or stripped.startswith("#")):
             continue
@@ -507,13 +557,19 @@ def test_dockerfile_downloads_no_binaries():
     assert not any(name == "ADD" and "://" in arguments for name, arguments in instructions)
 
 
-def test_dockerignore_keeps_local_state_out_of_the_image():
-    patterns = {
+def ignore_patterns(path: Path) -> list[str]:
+    return [
         line.strip().rstrip("/")
-        for line in DOCKERIGNORE.read_text().splitlines()
+        for line in path.read_text().splitlines()
         if line.strip() and not line.startswith("#")
-    }
+    ]
+
+
+def test_dockerignore_keeps_local_state_out_of_the_image():
+    patterns = set(ignore_patterns(DOCKERIGNORE))
     assert {".venv", "var", ".git", ".pytest_cache"} <= patterns
+    # installed and built for this machine: each image installs and builds its own
+    assert {"console/node_modules", "console/dist"} <= patterns
 
 
 # --------------------------------------------------------------------------- kubernetes
@@ -589,18 +645,30 @@ def test_k8s_every_object_and_pod_is_labelled_part_of_prm(rendered):
             assert pod_labels.get("app.kubernetes.io/part-of") == "prm"
 
 
+def is_console(workload: dict) -> bool:
+    return (workload["kind"], workload["metadata"]["name"]) == ("Deployment", CONSOLE)
+
+
+def app_workloads(objects: list[dict]) -> list[dict]:
+    """The workloads running the application's image: all but the console's nginx."""
+    return [o for o in objects if o["kind"] in WORKLOAD_KINDS and not is_console(o)]
+
+
 def test_k8s_workloads_run_the_prm_image_as_non_root(rendered):
     workloads = [o for o in rendered if o["kind"] in WORKLOAD_KINDS]
     assert len(of_kind(workloads, "Deployment")) >= 2
+    assert [w for w in workloads if is_console(w)], "no console"
     for workload in workloads:
+        # the console runs its own image (deploy/console/Dockerfile) as nginx's user
+        image, uid = (CONSOLE_IMAGE, CONSOLE_UID) if is_console(workload) else (APP_IMAGE, APP_UID)
         pod_context = pod_spec(workload).get("securityContext", {})
         for container in containers(workload):
             where = f"{workload['kind']}/{workload['metadata']['name']}/{container['name']}"
-            assert image_name(container["image"]) == APP_IMAGE, where
+            assert image_name(container["image"]) == image, where
             assert ":" in container["image"].rsplit("/", 1)[-1], f"{where}: image has no tag"
             context = {**pod_context, **container.get("securityContext", {})}
             assert context.get("runAsNonRoot") is True, where
-            assert context.get("runAsUser", APP_UID) == APP_UID, where
+            assert context.get("runAsUser", uid) == uid, where
             assert context.get("allowPrivilegeEscalation") is False, where
             assert "ALL" in context.get("capabilities", {}).get("drop", []), where
 
@@ -608,11 +676,12 @@ def test_k8s_workloads_run_the_prm_image_as_non_root(rendered):
 def test_k8s_read_only_containers_get_writable_tmp_and_var(rendered):
     for workload in (o for o in rendered if o["kind"] in WORKLOAD_KINDS):
         volumes = {v["name"]: v for v in pod_spec(workload).get("volumes", [])}
+        writable = CONSOLE_WRITABLE if is_console(workload) else ("/tmp", "/app/var")  # noqa: S108
         for container in containers(workload):
             where = f"{workload['metadata']['name']}/{container['name']}"
             assert container["securityContext"]["readOnlyRootFilesystem"] is True, where
             mounts = {m["mountPath"]: m["name"] for m in container.get("volumeMounts", [])}
-            for path in ("/tmp", "/app/var"):  # noqa: S108 (paths inside the container)
+            for path in writable:
                 assert path in mounts, f"{where} cannot write {path}"
                 assert "emptyDir" in volumes[mounts[path]], where
 
@@ -640,11 +709,11 @@ def test_k8s_migrations_run_in_a_job_and_never_in_the_replicas(rendered):
             assert "migrate" not in argv(container), deployment["metadata"]["name"]
 
 
-def test_k8s_runs_exactly_the_registered_services_and_the_gateway(rendered):
+def test_k8s_runs_exactly_the_registered_services_the_gateway_and_the_console(rendered):
     services = deployments_by_service(rendered)
     assert set(services) == set(NAMES)
     deployments = {d["metadata"]["name"] for d in of_kind(rendered, "Deployment")}
-    assert deployments == {*NAMES, "gateway"}
+    assert deployments == {*NAMES, "gateway", CONSOLE}
     for name, deployment in services.items():
         assert deployment["metadata"]["name"] == name
         (container,) = pod_spec(deployment)["containers"]
@@ -790,7 +859,7 @@ def test_k8s_config_runs_in_production_with_keys_from_the_secret(rendered):
     assert not {
         key for key in config["data"] if SECRET_VARIABLE.search(key) or key.endswith("_URI")
     }
-    for workload in (o for o in rendered if o["kind"] in WORKLOAD_KINDS):
+    for workload in app_workloads(rendered):
         for container in containers(workload):
             assert {"AMQP_URI", "PRM_JWT_SECRET", "PRM_INTERNAL_KEY"} <= env_names(container)
 
@@ -986,7 +1055,7 @@ def test_k8s_every_deployment_runs_two_replicas_and_a_budget_of_its_own_keeps_on
     the gateway at a time, never all of them: each Deployment runs 2 replicas or more and
     exactly one PodDisruptionBudget selects its pods and no other's."""
     deployments = of_kind(rendered, "Deployment")
-    assert {d["metadata"]["name"] for d in deployments} == {*NAMES, "gateway"}
+    assert {d["metadata"]["name"] for d in deployments} == {*NAMES, "gateway", CONSOLE}
     autoscalers = {
         h["spec"]["scaleTargetRef"]["name"]: h for h in of_kind(rendered, "HorizontalPodAutoscaler")
     }
@@ -1076,7 +1145,9 @@ def test_k8s_labels_let_the_queue_move_apply_the_broker_and_the_job_alone(render
     rest = [o for o in rendered if label(o, "component") not in {"service", "gateway"}]
     kinds = {o["kind"] for o in rest}
     assert {"Job", "ConfigMap", "RabbitmqCluster", "Cluster"} <= kinds
-    assert "Deployment" not in kinds, "step 3 would start the services again"
+    # the console (nginx) may start: it reaches no broker and no database
+    started = {o["metadata"]["name"] for o in of_kind(rest, "Deployment")}
+    assert started <= {CONSOLE}, f"step 3 would start {started - {CONSOLE}} again"
 
 
 def test_compose_and_k8s_broker_settings_agree():
@@ -1211,7 +1282,7 @@ def test_k8s_every_process_has_a_broker_user_with_its_permissions(rendered):
 
 
 def test_k8s_each_process_logs_in_to_the_broker_as_itself_over_tls(rendered):
-    workloads = [*of_kind(rendered, "Deployment")]
+    workloads = of_kind(app_workloads(rendered), "Deployment")
     seen = set()
     for deployment in workloads:
         (container,) = pod_spec(deployment)["containers"]
@@ -1289,3 +1360,401 @@ def test_compose_broker_definitions_are_made_from_the_table(monkeypatch, tmp_pat
     for user in document["users"]:
         assert user["hashing_algorithm"] == "rabbit_password_hashing_sha256"
         assert "password" not in user
+
+
+# --------------------------------------------------------------------------- web console
+
+#: What the nginx image's envsubst may replace in the template (``NGINX_ENVSUBST_FILTER``).
+RESOLVERS = "NGINX_LOCAL_RESOLVERS"
+KUBE_ROUTE_PATHS = ("/", "/customers/12", "/assets/index-1a2b.js", "/favicon.svg", "/metrics")
+
+
+def console_stages() -> list[list[tuple[str, str]]]:
+    """deploy/console/Dockerfile's instructions, one list per FROM."""
+    stages: list[list[tuple[str, str]]] = []
+    for instruction in dockerfile_instructions(CONSOLE_DOCKERFILE):
+        if instruction[0] == "FROM":
+            stages.append([])
+        stages[-1].append(instruction)
+    return stages
+
+
+def console_env() -> dict[str, str]:
+    """The ENV of the console's runtime image (``KEY=value`` pairs, quotes removed)."""
+    env = {}
+    for name, arguments in console_stages()[-1]:
+        if name == "ENV":
+            for pair in shlex.split(arguments):
+                key, _, value = pair.partition("=")
+                env[key] = value
+    return env
+
+
+def console_server(gateway_url: str = "http://gateway:8000") -> Directive:
+    """The template as the image renders it at start, read as nginx would."""
+    env = {
+        "PRM_GATEWAY_URL": gateway_url,
+        RESOLVERS: "127.0.0.11",
+        # names nginx uses as its own variables: never replaced
+        "uri": "REPLACED",
+        "host": "REPLACED",
+    }
+    rendered = render_template(
+        CONSOLE_TEMPLATE.read_text(), env, console_env()["NGINX_ENVSUBST_FILTER"]
+    )
+    assert "REPLACED" not in rendered, "envsubst would replace nginx's own $variables"
+    assert "${" not in rendered, "a ${VARIABLE} of the template is left unreplaced"
+    (server,) = parse_nginx(rendered)
+    assert server.name == "server"
+    return server
+
+
+def locations(server: Directive) -> dict[tuple[str, ...], Directive]:
+    """("^~", "/api/") or ("/",) -> the location block."""
+    return {tuple(d.args): d for d in server.all("location")}
+
+
+def proxied(server: Directive) -> dict[str, Directive]:
+    return {block.args[-1]: block for block in server.all("location") if block.all("proxy_pass")}
+
+
+def seconds(value: str) -> int:
+    match = re.fullmatch(r"(\d+)(s|m)?", value)
+    assert match, value
+    return int(match[1]) * (60 if match[2] == "m" else 1)
+
+
+def size_in_bytes(value: str) -> int:
+    match = re.fullmatch(r"(\d+)([kmg])?", value.lower())
+    assert match, value
+    return int(match[1]) * {None: 1, "k": 2**10, "m": 2**20, "g": 2**30}[match[2]]
+
+
+def gateway_timeout() -> int:
+    """gunicorn's timeout for the gateway (gateway/gunicorn.conf.py, its default)."""
+    import runpy
+
+    return int(runpy.run_path(str(ROOT / "gateway" / "gunicorn.conf.py"))["timeout"])
+
+
+def test_console_dockerfile_builds_with_node_and_serves_with_unprivileged_nginx():
+    build, runtime = console_stages()
+    base, _, stage = build[0][1].partition(" AS ")
+    assert base.startswith("node:20"), base
+    runs = " ".join(arguments for name, arguments in build if name == "RUN")
+    assert "npm ci" in runs and "npm run build" in runs
+    copies = [arguments for name, arguments in build if name == "COPY"]
+    # the lock file alone first: the dependencies' layer outlives a change to the pages
+    assert copies[0].split()[:2] == ["console/package.json", "console/package-lock.json"]
+
+    image = runtime[0][1]
+    assert re.fullmatch(r"nginxinc/nginx-unprivileged:\d+\.\d+\.\d+-alpine(-slim)?", image), (
+        f"{image}: an unprivileged nginx on a pinned version"
+    )
+    copies = [arguments for name, arguments in runtime if name == "COPY"]
+    assert any(
+        c.startswith(f"--from={stage.strip()} /console/dist") and "/usr/share/nginx/html" in c
+        for c in copies
+    )
+    template = next(c.split() for c in copies if "default.conf.template" in c)
+    assert (ROOT / template[-2]).resolve() == CONSOLE_TEMPLATE
+    assert template[-1].startswith("/etc/nginx/templates/") and template[-1].endswith(".template")
+    for copy in copies:
+        if copy.startswith("deploy/") or copy.startswith("--chmod"):
+            source = next(part for part in copy.split() if not part.startswith("--"))
+            assert (ROOT / source).exists(), source
+    # (busybox's wget is the base image's: compose's health check uses it, nothing downloads)
+    assert not re.search(r"\b(curl|wget)\b", runs)
+
+
+def test_console_dockerfile_runs_as_nginx_numeric_user_and_listens_on_8080():
+    runtime = console_stages()[-1]
+    users = [i for i, (name, _) in enumerate(runtime) if name == "USER"]
+    assert users, "the image would run as whatever the base image says"
+    last = users[-1]
+    user = runtime[last][1].split(":")[0]
+    assert user.isdigit() and int(user) == CONSOLE_UID, user
+    assert not any(name == "RUN" for name, _ in runtime[last:]), "RUN after USER"
+    assert ("EXPOSE", str(CONSOLE_PORT)) in runtime
+    assert console_server().one("listen").args == [str(CONSOLE_PORT)]
+
+
+def test_console_build_context_is_the_console_alone():
+    # BuildKit reads <Dockerfile>.dockerignore instead of the root one
+    patterns = ignore_patterns(CONSOLE_DOCKERFILE.with_name("Dockerfile.dockerignore"))
+    assert patterns[0] == "*", "everything is left out but what is named"
+    assert {"!console", "!deploy/console"} == {p for p in patterns if p.startswith("!")}
+    assert {"**/node_modules", "console/dist"} <= set(patterns)
+
+
+def test_console_template_serves_the_page_with_the_gateways_policy_and_cache_rules():
+    from gateway.console import POLICY
+
+    server = console_server()
+    assert server.one("root").args == ["/usr/share/nginx/html"]
+    assert server.one("gzip").args == ["on"]
+    found = locations(server)
+    # every path the console's router knows gets the page; the page is never cached unasked
+    assert found[("/",)].one("try_files").args == ["$uri", "/index.html"]
+    assert found[("=", "/index.html")].headers()["cache-control"] == "no-cache"
+    assets = found[("^~", "/assets/")]
+    assert assets.one("try_files").args == ["$uri", "=404"], "a missing asset is no page"
+    assert assets.headers()["cache-control"] == "public, max-age=31536000, immutable"
+    # every answer made of the console's files carries the gateway's policy
+    serving = [b for b in server.all("location") if b.all("try_files") or b.args[0] == "="]
+    serving = [b for b in serving if b.args != ["=", "/console-healthz"]]
+    assert len(serving) >= 4
+    for block in serving:
+        assert block.headers().get("content-security-policy") == POLICY, block.args
+    # no add_header at the server level: a location with its own would silently drop it
+    assert not server.all("add_header")
+
+
+def test_console_template_proxies_exactly_the_apis_paths_to_the_gateway():
+    from gateway.console import NOT_PAGES
+
+    server = console_server()
+    routes = proxied(server)
+    expected = {f"/{path}" for path in NOT_PAGES if path != "metrics"}
+    assert set(routes) == expected
+    for path, block in routes.items():
+        # a prefix no regular expression (the other files' location) takes over
+        assert block.args == ["^~", path], block.args
+        assert block.one("proxy_pass").args == ["$gateway"], path
+    # the metrics stay on the gateway's own port: here, as there, a 404
+    metrics = locations(server)[("^~", "/metrics")]
+    assert metrics.one("return").args == ["404"]
+    # the gateway's address as given (looked up again while nginx runs)
+    assert server.one("set").args == ["$gateway", "http://gateway:8000"]
+    assert server.one("resolver").args[0] == "127.0.0.11"
+
+
+def test_console_template_passes_the_client_and_waits_longer_than_the_gateway():
+    from gateway.api.filing import IMPORT_MAX_BYTES
+
+    server = console_server()
+    headers = {d.args[0].lower(): d.args[1] for d in server.all("proxy_set_header")}
+    # appended: the gateway (PRM_TRUSTED_PROXIES=1) reads the client's address as the last
+    assert headers["x-forwarded-for"] == "$proxy_add_x_forwarded_for"
+    assert headers["host"] in {"$host", "$http_host"}
+    for block in proxied(server).values():
+        assert not block.all("proxy_set_header"), "a location's own would drop the server's"
+    timeout = gateway_timeout()
+    for directive in ("proxy_read_timeout", "proxy_send_timeout"):
+        assert seconds(server.one(directive).args[0]) > timeout, directive
+    # a lead import fits; the gateway answers anything bigger with its own 413
+    assert size_in_bytes(server.one("client_max_body_size").args[0]) >= IMPORT_MAX_BYTES
+
+
+def test_console_template_answers_probes_and_its_own_errors_as_problems():
+    server = console_server()
+    found = locations(server)
+    probe = found[("=", "/console-healthz")]
+    assert probe.one("return").args[0] == "200"
+    for directive in server.all("error_page"):
+        target = directive.args[-1]
+        assert target.startswith("@"), directive.args
+        (status, body) = found[(target,)].one("return").args
+        problem = json.loads(body.replace("\\n", ""))
+        assert str(problem["status"]) == status
+        assert problem["code"] and problem["detail"]
+        assert found[(target,)].one("default_type").args == ["application/problem+json"]
+    statuses = {code for d in server.all("error_page") for code in d.args if code.isdigit()}
+    assert {"413", "502", "504"} <= statuses
+
+
+def test_console_template_substitutes_only_its_own_variables():
+    filter_ = console_env()["NGINX_ENVSUBST_FILTER"]
+    names = set(re.findall(r"\$\{(\w+)\}", CONSOLE_TEMPLATE.read_text()))
+    assert names == {"PRM_GATEWAY_URL", RESOLVERS}
+    assert all(re.search(filter_, name) for name in names)
+    # nginx's own variables, which an unfiltered envsubst would blank if the environment
+    # happened to hold them
+    for name in ("uri", "host", "http_host", "scheme", "gateway", "HOSTNAME", "PATH"):
+        assert not re.search(filter_, name), name
+    # the resolvers come from the image's 15-local-resolvers.envsh
+    assert console_env()["NGINX_ENTRYPOINT_LOCAL_RESOLVERS"]
+
+
+@pytest.mark.parametrize(
+    ("url", "accepted"),
+    [
+        ("http://gateway:8000", True),
+        ("http://gateway.prm.svc.cluster.local", True),
+        ("", False),
+        ("gateway:8000", False),
+        # a path would send every request to that one path
+        ("http://gateway:8000/", False),
+        ("http://gateway:8000/api", False),
+    ],
+)
+def test_console_refuses_to_start_without_a_usable_gateway_address(url, accepted):
+    script = CONSOLE_DIR / "18-prm-settings.sh"
+    sh = shutil.which("sh")
+    if sh is None:
+        pytest.skip("no sh")
+    env = {"PATH": "/usr/bin:/bin", "PRM_GATEWAY_URL": url, RESOLVERS: "127.0.0.11"}
+    result = subprocess.run([sh, str(script)], env=env, capture_output=True, text=True)
+    assert (result.returncode == 0) == accepted, result.stderr
+    if not accepted:
+        assert "PRM_GATEWAY_URL" in result.stderr
+    # it runs after the resolvers are known and before the template is rendered
+    assert "15-local-resolvers" < script.name.rsplit(".", 1)[0] < "20-envsubst-on-templates"
+
+
+def test_compose_builds_the_console_and_puts_it_in_front_of_the_gateway(compose):
+    console = compose["services"][CONSOLE]
+    build = console["build"]
+    assert (ROOT / build["context"] / build["dockerfile"]).resolve() == CONSOLE_DOCKERFILE
+    assert (ROOT / build["context"]).resolve() == ROOT, "the Dockerfile copies from the root"
+    assert depends_on(console) == {"gateway": "service_healthy"}
+    assert console.get("restart") in {"unless-stopped", "always"}
+    assert (None, str(CONSOLE_PORT), str(CONSOLE_PORT)) in published_ports(console)
+    check = console["healthcheck"]["test"]
+    assert check[0] == "CMD" and check[-1].endswith("/console-healthz")
+    assert f":{CONSOLE_PORT}/" in check[-1]
+    # read-only, as on Kubernetes: only nginx's own paths are writable
+    assert console.get("read_only") is True
+    assert set(CONSOLE_WRITABLE) <= set(console.get("tmpfs", []))
+    # no secret of the application reaches it
+    assert set(environment(console)) == {"PRM_GATEWAY_URL"}
+
+
+@pytest.fixture(scope="module")
+def console_deployment(rendered) -> dict:
+    return named(rendered, "Deployment", CONSOLE)
+
+
+def test_k8s_console_runs_its_image_read_only_and_probed_over_http(rendered, console_deployment):
+    spec = pod_spec(console_deployment)
+    assert spec.get("automountServiceAccountToken") is False
+    (container,) = spec["containers"]
+    assert image_name(container["image"]) == CONSOLE_IMAGE
+    assert not container.get("envFrom"), "no setting or secret of the application"
+    assert env_names(container) == {"PRM_GATEWAY_URL"}
+    ports = {p.get("name"): p["containerPort"] for p in container["ports"]}
+    for probe in ("livenessProbe", "readinessProbe"):
+        check = container[probe]["httpGet"]
+        assert check["path"] == "/console-healthz", probe
+        assert ports.get(check["port"], check["port"]) == CONSOLE_PORT, probe
+    volumes = {v["name"]: v for v in spec["volumes"]}
+    for mount in container["volumeMounts"]:
+        assert "emptyDir" in volumes[mount["name"]], mount
+    kustomization = yaml.safe_load((K8S_DIR / "kustomization.yaml").read_text())
+    assert {"console.yaml", "ingress.yaml"} <= set(kustomization["resources"])
+    tags = {i["name"]: i.get("newTag") for i in kustomization["images"]}
+    assert tags.get(CONSOLE_IMAGE), "the console's image tag is set in kustomization.yaml"
+
+    service = named(rendered, "Service", CONSOLE)
+    (port,) = service["spec"]["ports"]
+    assert port["port"] == 80
+    assert ports.get(port["targetPort"], port["targetPort"]) == CONSOLE_PORT
+    pod_labels = console_deployment["spec"]["template"]["metadata"]["labels"]
+    assert service["spec"]["selector"].items() <= pod_labels.items()
+
+
+def test_k8s_console_reaches_the_gateways_service_by_its_full_name(rendered, console_deployment):
+    (container,) = pod_spec(console_deployment)["containers"]
+    url = urlsplit(next(e["value"] for e in container["env"] if e["name"] == "PRM_GATEWAY_URL"))
+    # nginx's resolver does not use the pod's search domains
+    assert url.hostname == f"gateway.{NAMESPACE}.svc.cluster.local"
+    assert url.path == ""
+    (port,) = named(rendered, "Service", "gateway")["spec"]["ports"]
+    assert (url.port or 80) == port["port"]
+
+
+def ingress_route(ingress: dict, path: str) -> tuple[str, str | int]:
+    """The backend (Service, port) the Ingress gives a request path: an Exact path that
+    equals it, else the longest Prefix whose elements start it (Kubernetes' rules)."""
+    best: tuple[int, dict] | None = None
+    for rule in ingress["spec"]["rules"]:
+        assert not rule.get("host"), "add hosts in an overlay; this Ingress answers any"
+        for entry in rule["http"]["paths"]:
+            wanted, kind = entry["path"], entry["pathType"]
+            if kind == "Exact":
+                matched = path == wanted
+                length = 10**6 if matched else -1
+            else:
+                assert kind == "Prefix", kind
+                elements = [e for e in wanted.split("/") if e]
+                matched = [e for e in path.split("/") if e][: len(elements)] == elements
+                length = len(elements)
+            if matched and (best is None or length > best[0]):
+                best = (length, entry)
+    assert best, f"nothing routes {path}"
+    service = best[1]["backend"]["service"]
+    return service["name"], service["port"].get("name") or service["port"]["number"]
+
+
+def test_k8s_ingress_sends_the_apis_paths_to_the_gateway_and_the_rest_to_the_console(rendered):
+    from gateway.api.filing import IMPORT_MAX_BYTES
+    from gateway.console import NOT_PAGES
+
+    (ingress,) = of_kind(rendered, "Ingress")
+    services = {s["metadata"]["name"]: s for s in of_kind(rendered, "Service")}
+    api = [f"/{p.rstrip('/')}" for p in NOT_PAGES if p != "metrics"]
+    for path in [*api, "/api/v1/customers/12", "/docs/", "/docs/assets/swagger-ui.css"]:
+        assert ingress_route(ingress, path)[0] == "gateway", path
+    for path in KUBE_ROUTE_PATHS:
+        assert ingress_route(ingress, path)[0] == CONSOLE, path
+    # the backends are the Services' own ports
+    for rule in ingress["spec"]["rules"]:
+        for entry in rule["http"]["paths"]:
+            backend = entry["backend"]["service"]
+            ports = services[backend["name"]]["spec"]["ports"]
+            assert backend["port"] in [{"name": p["name"]} for p in ports] + [
+                {"number": p["port"]} for p in ports
+            ], entry
+    # ingress-nginx's own limit (1 MiB) would refuse a lead import
+    annotations = ingress["metadata"].get("annotations", {})
+    body = annotations.get("nginx.ingress.kubernetes.io/proxy-body-size")
+    assert body and size_in_bytes(body) >= IMPORT_MAX_BYTES
+    read = annotations.get("nginx.ingress.kubernetes.io/proxy-read-timeout")
+    assert read and int(read) > gateway_timeout()
+
+
+def test_k8s_gateway_trusts_exactly_the_one_proxy_api_requests_pass(rendered):
+    """The Ingress sends the API's paths to the gateway itself, not through the console's
+    nginx: one proxy appends to X-Forwarded-For, which is what the gateway trusts."""
+    (ingress,) = of_kind(rendered, "Ingress")
+    (config,) = of_kind(rendered, "ConfigMap")
+    assert config["data"]["PRM_TRUSTED_PROXIES"] == "1"
+    assert ingress_route(ingress, "/api/v1/auth/login")[0] == "gateway"
+
+
+def nginx_binary() -> str | None:
+    found = shutil.which("nginx")
+    if found:
+        return found
+    return next((p for p in ("/usr/sbin/nginx", "/usr/local/sbin/nginx") if Path(p).exists()), None)
+
+
+def test_console_template_is_accepted_by_nginx(tmp_path):
+    """``nginx -t`` on the rendered template inside a short copy of the image's nginx.conf
+    (it reads files, opens no socket); skipped where nginx is not installed."""
+    binary = nginx_binary()
+    if binary is None:
+        pytest.skip("nginx is not installed: the console's configuration is read, not checked")
+    server = render_template(
+        CONSOLE_TEMPLATE.read_text(),
+        {"PRM_GATEWAY_URL": "http://gateway:8000", RESOLVERS: "127.0.0.11"},
+        console_env()["NGINX_ENVSUBST_FILTER"],
+    )
+    server = server.replace("root /usr/share/nginx/html;", f"root {tmp_path};")
+    temp = "\n".join(
+        f"    {name}_temp_path {tmp_path / name};"
+        for name in ("client_body", "proxy", "fastcgi", "uwsgi", "scgi")
+    )
+    conf = tmp_path / "nginx.conf"
+    conf.write_text(
+        f"pid {tmp_path}/nginx.pid;\nevents {{ worker_connections 64; }}\n"
+        f"http {{\n    default_type application/octet-stream;\n{temp}\n{server}\n}}\n"
+    )
+    log = tmp_path / "error.log"
+    result = subprocess.run(
+        [binary, "-t", "-q", "-p", str(tmp_path), "-e", str(log), "-c", str(conf)],
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    assert result.returncode == 0, result.stderr

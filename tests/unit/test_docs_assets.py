@@ -78,9 +78,13 @@ def test_docs_page_policy_allows_its_own_origin_and_start_up_script_only() -> No
 
 
 def test_redoc_and_rapidoc_pages_are_not_served() -> None:
+    # Such a path is the web console's to answer (its own "no such page"), never a page
+    # of another documentation renderer.
     client = app().test_client()
-    assert client.get("/redoc").status_code == 404
-    assert client.get("/rapidoc").status_code == 404
+    for path in ("/redoc", "/rapidoc"):
+        answer = client.get(path)
+        assert answer.status_code in (200, 503), path
+        assert b"redoc" not in answer.data.lower() and b"rapidoc" not in answer.data.lower()
 
 
 def test_assets_path_serves_files_only_from_the_distribution() -> None:

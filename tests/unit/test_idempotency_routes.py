@@ -27,6 +27,10 @@ NOT_IDEMPOTENT = {
     "/api/v1/auth/login": "signs in; a retry signs in again",
     "/api/v1/auth/refresh": "rotates a token; a replayed answer would hand out a used one",
     "/api/v1/auth/logout": "ends a session; doing it twice changes nothing",
+    "/api/v1/me/password": (
+        "a saved answer would stand in for a check of the current password; a retry of a"
+        " change that went through fails on the old password, and that says it did"
+    ),
     "/api/v1/customers/check": "only reads",
     "/api/v1/customers/<int:customer_id>/reveal": (
         "only reads (each reveal is audited): a saved answer would keep the contact data"

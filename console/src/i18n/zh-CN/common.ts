@@ -1,0 +1,43 @@
+// Shared words, the frame, statuses and the API's problem codes.
+export default {
+  common: {
+    perPage: '每页条数', perPageOption: '{size} 条/页',
+    done: '已完成', save: '保存', cancel: '取消', confirm: '确定', submit: '提交', search: '搜索', reset: '重置',
+    create: '新建', edit: '编辑', delete: '删除', view: '查看', back: '返回', actions: '操作', empty: '暂无数据',
+    status: '状态', region: '地区', all: '全部', comment: '意见', reason: '原因', approve: '通过', reject: '驳回',
+    createdAt: '创建时间', overdue: '已超时', daysHours: '{days} 天 {hours} 小时', hoursMinutes: '{hours} 小时 {minutes} 分',
+    approvalSteps: '审批进度', modeAll: '会签', modeAny: '或签', actedBy: '用户 {user}', download: '下载',
+    downloadCsv: '导出 CSV', downloadXlsx: '导出 Excel', from: '开始日期', to: '结束日期', yes: '是', no: '否',
+    loading: '加载中…', refresh: '刷新', partner: '合作伙伴', total: '合计', amount: '金额', name: '名称', details: '详情',
+  },
+  shell: {
+    product: '渠道伙伴管理', signIn: '登录', signOut: '退出登录', username: '用户名', password: '密码',
+    fillBoth: '请输入用户名和密码', badCredentials: '用户名或密码错误，或账号已停用', menu: '主菜单', openMenu: '打开菜单',
+    messages: '消息（{count} 条未读）', language: '语言', hq: '总部', changePassword: '修改密码',
+    currentPassword: '当前密码', newPassword: '新密码', newPasswordAgain: '再次输入新密码', passwordsDiffer: '两次输入的新密码不一致',
+    passwordChanged: '密码已修改，请用新密码重新登录', missing: '页面不存在', home: '返回工作台',
+  },
+  menu: { work: '工作台', channel: '渠道', sales: '销售', money: '财务', reports: '报表', settings: '设置' },
+  status: {
+    pending: '审批中', protected: '保护中', rejected: '已驳回', released: '已释放', expired: '已过期', transferred: '已转移',
+    approved: '已通过', waiting: '待处理', skipped: '已跳过', assigned: '待申领', unassigned: '未分配', claimed: '已申领',
+    declined: '已拒绝', draft: '草稿', submitted: '审批中', cancelled: '已取消', completed: '已完成', issued: '已出具',
+    confirmed: '已确认', paid: '已支付', unpaid: '未回款', partial: '部分回款', active: '正常', suspended: '已暂停',
+    terminated: '已终止', approve: '通过', reject: '驳回', receipt: '回款', refund: '退款', commission: '提成', reversal: '冲回',
+  },
+  errors: {
+    username_taken: '用户名已被使用', grade_in_use: '该等级仍有伙伴使用', role_held: '该角色仍有用户持有',
+    invalid_receiver: '接收伙伴不可用', region_out_of_scope: '该地区不在您的管辖范围内', same_approver: '同一审批人不能审批两次',
+    refund_first: '请先退还已收款项', plan_total_mismatch: '回款计划金额合计须等于订单总额', overrefund: '退款超过已收金额',
+    sku_taken: 'SKU 已存在', idempotency_key_reused: '重复提交的请求内容不同', payload_too_large: '文件或请求过大',
+    service_timeout: '服务响应超时，请稍后重试',
+    unknown: '操作失败', network: '网络连接失败，请稍后重试', unauthenticated: '请重新登录', forbidden: '没有权限',
+    not_found: '记录不存在', conflict: '与现有数据冲突', invalid_state: '当前状态不允许此操作', invalid_input: '输入有误',
+    too_many_requests: '操作过于频繁，请稍后再试', service_unavailable: '服务暂不可用，请稍后重试',
+    filing_conflict: '该客户已被报备保护', region_not_in_territory: '该地区不在伙伴的区域内', claim_limit_reached: '已达到保护客户上限',
+    cooldown: '释放后冷却期内不能再次领取', customer_not_owned: '该客户不在您的保护中', overpayment: '回款超过未收金额',
+    credit_limit_exceeded: '超出信用额度', partner_not_active: '伙伴不是正常状态', already_claimed: '已被申领',
+    extension_limit_reached: '本保护期的延期次数已用完', extension_pending: '已有待审批的延期申请', customer_not_protected: '客户不在保护期内',
+    wrong_password: '当前密码不正确', weak_password: '新密码不符合要求',
+  },
+}
