@@ -45,6 +45,7 @@ def install_console(app: Flask) -> None:
             response = send_from_directory(root, "index.html", max_age=0)
             response.headers["Cache-Control"] = "no-cache"
         response.headers["Content-Security-Policy"] = POLICY
+        response.headers["X-Content-Type-Options"] = "nosniff"
         return response
 
     @app.get("/")
@@ -55,7 +56,10 @@ def install_console(app: Flask) -> None:
     @app.get("/<path:path>")
     def console_page(path: str) -> Response:
         """A file of the console, or its page for a path its router knows."""
-        if path.startswith(NOT_PAGES):
+        if ".." in path.split("/"):
+            abort(404)
+        lowered = path.lower()
+        if lowered == "api" or lowered.startswith(NOT_PAGES):
             # The API's path with another method (GET /api/v1/auth/login) stays a 405.
             others = set(request.url_rule.map.bind_to_environ(request.environ).allowed_methods())
             others -= {"GET", "HEAD", "OPTIONS"}
@@ -66,10 +70,12 @@ def install_console(app: Flask) -> None:
             response = send_from_directory(root, path, max_age=365 * 24 * 3600)
             response.headers["Cache-Control"] = "public, max-age=31536000, immutable"
             response.headers["Content-Security-Policy"] = POLICY
+            response.headers["X-Content-Type-Options"] = "nosniff"
             return response
         if "." in path.rsplit("/", 1)[-1]:
             # A file (favicon.ico, sizes.json): served when built, else a plain 404.
             response = send_from_directory(root, path, max_age=3600)
             response.headers["Content-Security-Policy"] = POLICY
+            response.headers["X-Content-Type-Options"] = "nosniff"
             return response
         return page()

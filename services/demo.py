@@ -11,10 +11,13 @@ running it again makes only what is missing.
 
 from __future__ import annotations
 
+import ipaddress
+import os
 from collections.abc import Callable
 from datetime import UTC, date, datetime, timedelta
 from decimal import ROUND_DOWN, Decimal
 from typing import Any
+from urllib.parse import urlsplit
 
 import requests
 
@@ -279,9 +282,27 @@ def _orders(users: Callable[[str], Session], customers: dict[str, int]) -> int:
     return made
 
 
+def _loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
 def seed_business(base_url: str) -> bool:
     """Make what is missing of the demo's business data through the gateway at
-    ``base_url``; False if all of it was there. DemoError names a refused step."""
+    ``base_url``; False if all of it was there. DemoError names a refused step.
+
+    Only on this machine's stack (a loopback address), unless ``PRM_DEMO=1`` says that
+    the stack at ``base_url`` is a demo: it records receipts and approves filings."""
+    host = urlsplit(base_url).hostname or ""
+    if not _loopback(host) and os.environ.get("PRM_DEMO") != "1":
+        raise DemoError(
+            f"{host or base_url} is not this machine: demo data goes only into a local stack"
+            " (set PRM_DEMO=1 if that stack is a demo)"
+        )
     signed_in: dict[str, Session] = {}
 
     def users(username: str) -> Session:

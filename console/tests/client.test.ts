@@ -82,6 +82,30 @@ describe('authorizedFetch', () => {
     expect(seen.filter((s) => s.url === '/api/v1/auth/refresh')).toHaveLength(2)
   })
 
+  it('an API away during the refresh (503) keeps the session: no sign-out, tokens kept', async () => {
+    saveTokens({ access_token: 'expired', refresh_token: 'r1' })
+    fakeApi(() => json(503, { code: 'service_unavailable' }))
+    const answer = await authorizedFetch(new Request(`${BASE}/api/v1/me`))
+    expect(answer.status).toBe(401)
+    expect(signedOut).not.toHaveBeenCalled()
+    expect(loadTokens()).toEqual({ access_token: 'expired', refresh_token: 'r1' })
+  })
+
+  it('tokens another tab renewed meanwhile are used as they are, never refreshed twice', async () => {
+    saveTokens({ access_token: 'expired', refresh_token: 'r1' })
+    const { seen, fetchMock } = fakeApi(() => json(401, { code: 'unauthenticated' }))
+    const plain = fetchMock.getMockImplementation()!
+    // The other tab renews the tokens while this request is on its way.
+    fetchMock.mockImplementationOnce(async (input: RequestInfo | URL, init?: RequestInit) => {
+      saveTokens({ access_token: 'fresh', refresh_token: 'r2' })
+      return plain(input, init)
+    })
+    const answer = await authorizedFetch(new Request(`${BASE}/api/v1/me`))
+    expect(answer.status).toBe(200)
+    expect(seen.filter((s) => s.url === '/api/v1/auth/refresh')).toHaveLength(0)
+    expect(signedOut).not.toHaveBeenCalled()
+  })
+
   it('a failed refresh signs out once and answers the 401', async () => {
     saveTokens({ access_token: 'expired', refresh_token: 'revoked' })
     const { seen } = fakeApi(() => json(401, { code: 'unauthenticated' }))

@@ -7,6 +7,7 @@ Each function decides from the values it is given and raises a typed error
 
 from __future__ import annotations
 
+import unicodedata
 from collections.abc import Iterable
 from datetime import timedelta
 
@@ -131,11 +132,19 @@ PASSWORD_MIN_SCORE = 3
 _SCORED_LENGTH = 72
 
 
+#: Unicode categories a password may not hold: control and format characters (zero-width
+#: spaces among them, which would pad a weak password past the guessability score) and
+#: line or paragraph separators.
+_INVISIBLE = frozenset({"Cc", "Cf", "Zl", "Zp"})
+
+
 def check_password(username: str, password: str, *about_user: str | None) -> None:
     """Refuse a weak password with InvalidInput naming each reason in
     ``errors["password"]``: shorter than 10 characters, containing the user name, or
     guessable (zxcvbn's score below 3, the user's own names counted as known words)."""
     reasons = []
+    if any(unicodedata.category(char) in _INVISIBLE for char in password):
+        reasons.append("no control or invisible characters (zero-width spaces, line breaks)")
     if len(password) < PASSWORD_MIN_LENGTH:
         reasons.append(f"at least {PASSWORD_MIN_LENGTH} characters")
     if username and username.casefold() in password.casefold():
@@ -274,14 +283,23 @@ def check_roles_fit(codes: Iterable[str], roles: Iterable[Role], partner: Partne
 
 
 def check_own_change(user: User, caller: Caller, data: dict) -> None:
-    """Nobody deactivates itself (InvalidInput) or changes its own roles (Forbidden,
-    ``own_roles``)."""
+    """Nobody deactivates itself (InvalidInput), changes its own roles (Forbidden,
+    ``own_roles``) or sets its own password without the current one (Forbidden,
+    ``own_password``)."""
     if user.id != caller.user_id:
         return
     if data.get("active") is False:
         raise InvalidInput("you cannot deactivate yourself", errors={"active": ["own account"]})
     if "roles" in data and set(data["roles"]) != {role.code for role in user.roles}:
         raise Forbidden("you cannot change your own roles", "own_roles", {"roles": ["own account"]})
+    if "password" in data:
+        # One's own password changes only with the current one (POST /me/password): a
+        # stolen admin session must not take the account over here.
+        raise Forbidden(
+            "change your own password with the current one (POST /api/v1/me/password)",
+            "own_password",
+            {"password": ["own account"]},
+        )
 
 
 # -- roles ------------------------------------------------------------------------------

@@ -361,14 +361,8 @@ def change_own_password(uow: UnitOfWork, caller: Caller, current: str, new: str)
             raise TooManyRequests(
                 "too many wrong passwords; try again later", errors={"retry_after": [str(wait)]}
             )
-        if not has_password(user, current):
-            count_failure(uow, caller, user, address, now, "wrong_current_password")
-            uow.commit()
-            raise InvalidInput(
-                "the current password is not right",
-                "wrong_password",
-                errors={"current_password": ["not the current password"]},
-            )
+        # What the new password must be is said before the current one is checked, so that
+        # a refusal never tells a right guess of the current password from a wrong one.
         if new == current:
             raise InvalidInput(
                 "the new password is the current one",
@@ -380,6 +374,14 @@ def change_own_password(uow: UnitOfWork, caller: Caller, current: str, new: str)
             raise InvalidInput(
                 exc.message, exc.code, {"new_password": exc.errors["password"]}
             ) from exc
+        if not has_password(user, current):
+            count_failure(uow, caller, user, address, now, "wrong_current_password")
+            uow.commit()
+            raise InvalidInput(
+                "the current password is not right",
+                "wrong_password",
+                errors={"current_password": ["not the current password"]},
+            )
         user.password_hash = hash_password(new)
         end_sessions(session, user)
         forget_failures(session, user)

@@ -25,7 +25,7 @@ import requests
 
 from tests.support.answers import ok
 from tests.support.client import Client, unique
-from tests.support.world import World
+from tests.support.world import PASSWORD, World
 
 ORDERS = "/api/v1/orders"
 FILINGS = "/api/v1/filings"
@@ -255,7 +255,10 @@ def test_a_user_who_changes_its_own_password_still_decides_a_step(world: World, 
     sales, order = deeply_discounted_order(world, hq)
     path = f"{ORDERS}/{order['id']}"
     me = ok(hq.admin.get("/api/v1/me"))
-    ok(hq.admin.patch(f"/api/v1/users/{me['id']}", {"password": STRONG}))
+    changed = hq.admin.post(
+        "/api/v1/me/password", {"current_password": PASSWORD, "new_password": STRONG}
+    )
+    assert changed.status_code == 204, changed.text
     again = world.anonymous.login(me["username"], STRONG)
 
     after_sales = ok(again.post(f"{path}/approve", {"comment": "同意"}))

@@ -99,3 +99,49 @@ def test_without_a_session_nothing_is_changed(anonymous: Client, world: World) -
 
     assert anonymous.post("/api/v1/me/password", body).status_code == 401
     assert sign_in(world.anonymous, user["username"])["user"]["id"] == user["id"]
+
+
+def test_an_admin_cannot_set_its_own_password_without_the_current_one(world: World) -> None:
+    # A stolen session of a user with user.manage took the account over through PATCH.
+    hq_admin = world.user(None, ["hq_admin"])
+    client = world.login(hq_admin)
+    partner = world.partner(["460100"])
+    partner_admin = world.partner_user(partner["id"], "partner_admin")
+    me = partner_admin.get("/api/v1/me").json()
+
+    for who, user_id in ((client, hq_admin["id"]), (partner_admin, me["id"])):
+        response = who.patch(f"/api/v1/users/{user_id}", {"password": "Copper-meadow-4172"})
+        assert response.status_code == 403, response.text
+        assert response.json()["code"] == "own_password"
+    assert sign_in(world.anonymous, hq_admin["username"])["user"]["id"] == hq_admin["id"]
+
+
+def test_a_refusal_never_tells_a_right_guess_of_the_current_password(world: World) -> None:
+    # A weak new password (or the same one) was refused differently after a right guess
+    # (invalid_input) than after a wrong one (wrong_password), and the right guess was not
+    # counted: a stolen session could test guesses unseen.
+    client = world.login(world.user(None, ["marketing"]))
+    for same in (False, True):
+        answers = [
+            client.post(
+                "/api/v1/me/password",
+                {"current_password": guess, "new_password": guess if same else "password123"},
+            )
+            for guess in (PASSWORD, "wrong-guess-7731")
+        ]
+        assert [a.status_code for a in answers] == [422, 422]
+        assert answers[0].json()["code"] == answers[1].json()["code"] == "invalid_input"
+        assert answers[0].json()["errors"] == answers[1].json()["errors"]
+
+
+@pytest.mark.parametrize("padding", ["\u200b", "\u2028", "\x07", "\ufeff"])
+def test_a_weak_password_padded_with_invisible_characters_is_refused(
+    world: World, padding: str
+) -> None:
+    client = world.login(world.user(None, ["marketing"]))
+    new = f"pass{padding}word{padding}12{padding}{padding}"
+    response = client.post(
+        "/api/v1/me/password", {"current_password": PASSWORD, "new_password": new}
+    )
+    assert response.status_code == 422, response.text
+    assert "new_password" in response.json()["errors"]

@@ -95,3 +95,23 @@ def test_without_a_build_the_root_says_how_to_build_it(
     answer = app().test_client().get("/")
     assert answer.status_code == 503
     assert b"make console" in answer.data
+
+
+@pytest.mark.parametrize("path", ["/assets/../index.html", "/assets/%2e%2e/index.html"])
+def test_a_dotted_path_is_never_cached_as_an_asset(built: Path, path: str) -> None:
+    answer = app().test_client().get(path)
+    assert answer.status_code == 404
+    assert "immutable" not in answer.headers.get("Cache-Control", "")
+
+
+@pytest.mark.parametrize("path", ["/api", "/API/v1/me", "/Api/v1/customers"])
+def test_the_api_s_paths_in_any_case_are_never_the_console(built: Path, path: str) -> None:
+    answer = app().test_client().get(path)
+    assert answer.status_code == 404
+    assert answer.headers["Content-Type"].startswith("application/problem+json")
+
+
+def test_the_console_s_files_are_never_sniffed(built: Path) -> None:
+    client = app().test_client()
+    for path in ("/", "/customers", "/assets/index-abc123.js", "/sizes.json"):
+        assert client.get(path).headers["X-Content-Type-Options"] == "nosniff", path

@@ -11,19 +11,35 @@ export function onSignedOut(handler: () => void): void {
   signedOut = handler
 }
 
-let refreshing: Promise<boolean> | null = null
+/** What a refresh came to: new tokens, a session that has ended, or an API away for now. */
+type Refreshed = 'renewed' | 'ended' | 'unavailable'
+let refreshing: Promise<Refreshed> | null = null
 
-async function refresh(): Promise<boolean> {
+async function refresh(seen: string | undefined): Promise<Refreshed> {
   const tokens = loadTokens()
-  if (!tokens) return false
-  const answer = await fetch('/api/v1/auth/refresh', {
-    method: 'POST',
-    headers: { 'Content-Type': 'application/json' },
-    body: JSON.stringify({ refresh_token: tokens.refresh_token }),
-  })
-  if (!answer.ok) return false
+  if (!tokens) return 'ended'
+  // Another tab (they share the storage) renewed the tokens since this request was sent.
+  if (tokens.access_token !== seen) return 'renewed'
+  let answer: Response
+  try {
+    answer = await fetch('/api/v1/auth/refresh', {
+      method: 'POST',
+      headers: { 'Content-Type': 'application/json' },
+      body: JSON.stringify({ refresh_token: tokens.refresh_token }),
+    })
+  } catch {
+    return 'unavailable'
+  }
+  if (answer.status >= 500 || answer.status === 429) return 'unavailable'
+  if (!answer.ok) return 'ended'
   saveTokens((await answer.json()) as Tokens)
-  return true
+  return 'renewed'
+}
+
+/** One refresh at a time across the browser's tabs (a refresh token is good for one use). */
+function refreshAcrossTabs(seen: string | undefined): Promise<Refreshed> {
+  const locks = typeof navigator !== 'undefined' ? navigator.locks : undefined
+  return locks ? (locks.request('prm.refresh', () => refresh(seen)) as unknown as Promise<Refreshed>) : refresh(seen)
 }
 
 function withToken(request: Request): Request {
@@ -36,12 +52,15 @@ function withToken(request: Request): Request {
 
 export async function authorizedFetch(request: Request): Promise<Response> {
   const again = request.clone()
+  const seen = loadTokens()?.access_token
   const answer = await fetch(withToken(request))
   if (answer.status !== 401 || !loadTokens() || request.url.includes('/api/v1/auth/')) return answer
-  refreshing ??= refresh().finally(() => {
+  refreshing ??= refreshAcrossTabs(seen).finally(() => {
     refreshing = null
   })
-  if (!(await refreshing)) {
+  const refreshed = await refreshing
+  if (refreshed === 'unavailable') return answer
+  if (refreshed === 'ended') {
     saveTokens(null)
     signedOut()
     return answer
@@ -98,5 +117,6 @@ export async function download(path: string, query: Record<string, unknown>, fil
   document.body.appendChild(link)
   link.click()
   link.remove()
-  URL.revokeObjectURL(link.href)
+  // Some browsers read the object URL after click() returns: give the download time.
+  setTimeout(() => URL.revokeObjectURL(link.href), 30_000)
 }
