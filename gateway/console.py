@@ -9,13 +9,13 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from flask import Flask, Response, abort, request, send_from_directory
-from werkzeug.exceptions import MethodNotAllowed
+from flask import Flask, Response, abort, send_from_directory
+from werkzeug.routing import PathConverter
 
 #: Where ``npm run build`` puts the console (``PRM_CONSOLE_DIR`` overrides it: nginx's image
 #: serves the same files in ``deploy/``).
 DEFAULT_DIR = Path(__file__).resolve().parents[1] / "console" / "dist"
-#: Paths that are the API's or the operators', never a page of the console.
+#: Paths that are the API's or the operators', never a page of the console (``PagePath``).
 NOT_PAGES = ("api/", "docs", "openapi.json", "healthz", "readyz", "metrics")
 #: The console's own files and the API on the same origin; Element Plus sets inline styles.
 POLICY = (
@@ -29,6 +29,17 @@ NOT_BUILT = """<!doctype html><html lang="en"><meta charset="utf-8"><title>Conso
 and npm), or use the API: <a href="/docs">/docs</a>.</p></html>"""
 
 
+class PagePath(PathConverter):
+    """A path of the console: any path but the API's and the operators' (``NOT_PAGES``, in
+    any case), which never match the console's route, so that their unknown paths and
+    methods answer as the API does (problem JSON 404 and 405, never the console's page)."""
+
+    regex = (
+        r"(?!(?i:api(?:/|$)|docs(?:/|$)|openapi\.json$|healthz$|readyz$|metrics(?:/|$)))"
+        + PathConverter.regex
+    )
+
+
 def console_dir() -> Path:
     return Path(os.environ.get("PRM_CONSOLE_DIR") or DEFAULT_DIR)
 
@@ -36,6 +47,7 @@ def console_dir() -> Path:
 def install_console(app: Flask) -> None:
     """Routes ``/`` and every path not the API's to the console's files."""
     root = console_dir()
+    app.url_map.converters["page"] = PagePath
 
     def page() -> Response:
         index = root / "index.html"
@@ -53,18 +65,10 @@ def install_console(app: Flask) -> None:
         """The web console (partner portal and HQ console)."""
         return page()
 
-    @app.get("/<path:path>")
+    @app.get("/<page:path>")
     def console_page(path: str) -> Response:
         """A file of the console, or its page for a path its router knows."""
         if ".." in path.split("/"):
-            abort(404)
-        lowered = path.lower()
-        if lowered == "api" or lowered.startswith(NOT_PAGES):
-            # The API's path with another method (GET /api/v1/auth/login) stays a 405.
-            others = set(request.url_rule.map.bind_to_environ(request.environ).allowed_methods())
-            others -= {"GET", "HEAD", "OPTIONS"}
-            if others:
-                raise MethodNotAllowed(valid_methods=sorted(others))
             abort(404)
         if path.startswith("assets/"):
             response = send_from_directory(root, path, max_age=365 * 24 * 3600)

@@ -260,7 +260,7 @@ ID_ROUTES: dict[tuple[str, str], IdRow] = {
 }
 
 NOT_TENANT_OWNED: dict[tuple[str, str], str] = {
-    ("GET", "/<path:path>"): "the web console's files (its page for a route of its own): "
+    ("GET", "/<page:path>"): "the web console's files (its page for a route of its own): "
     "the same for everyone, no data",
     ("GET", "/api/v1/approval-flows/<string:kind>"): "kind names a flow (filing, order) of "
     "HQ's configuration, not a row of a partner; HQ only, and national (flow.manage): "

@@ -137,7 +137,7 @@ ROUTES: dict[tuple[str, str], Any] = {
     ("GET", "/api/v1/users/<int:user_id>"): (USER, None),
     ("PATCH", "/api/v1/users/<int:user_id>"): (USER, "user.manage"),
     ("GET", "/"): "public",
-    ("GET", "/<path:path>"): "public",
+    ("GET", "/<page:path>"): "public",
     ("GET", "/docs"): "public",
     ("GET", "/healthz"): "public",
     ("GET", "/openapi.json"): "public",

@@ -85,7 +85,8 @@ def test_the_operators_endpoints_are_never_the_console(built: Path) -> None:
     client = app().test_client()
     assert client.get("/healthz").get_json() == {"status": "ok"}
     assert client.get("/openapi.json").get_json()["openapi"].startswith("3.")
-    assert client.get("/metricsx").status_code == 404
+    assert client.get("/metrics").status_code == 404
+    assert client.get("/metrics/x").status_code == 404
 
 
 def test_without_a_build_the_root_says_how_to_build_it(
@@ -115,3 +116,22 @@ def test_the_console_s_files_are_never_sniffed(built: Path) -> None:
     client = app().test_client()
     for path in ("/", "/customers", "/assets/index-abc123.js", "/sizes.json"):
         assert client.get(path).headers["X-Content-Type-Options"] == "nosniff", path
+
+
+@pytest.mark.parametrize(
+    ("method", "path"),
+    [
+        ("POST", "/api/v1/partners/0/suspend"),
+        ("PATCH", "/api/v1/users/-1"),
+        ("DELETE", "/api/v1/notification-channels/0"),
+        ("POST", "/api/v1/pool/-1/claim"),
+        ("PUT", "/api/v1/no-such-thing"),
+    ],
+)
+def test_an_api_path_no_route_takes_stays_a_404_whatever_the_method(
+    built: Path, method: str, path: str
+) -> None:
+    # The console's route took every path for GET, which made these a 405.
+    answer = app().test_client().open(path, method=method)
+    assert answer.status_code == 404
+    assert answer.get_json()["code"] == "not_found"
