@@ -132,7 +132,8 @@ cat <<MSG
     Sign in:    admin (HQ admin), password in ${ADMIN_PASSWORD_FROM}
                 (it is the admin's password from the run that first created the admin)
     Demo users: hz-admin, hz-sales, nb-sales, zj-admin, nj-admin, js-admin (partners);
-                channel, marketing, salesops, finance, director (HQ)  -- password: demo-pass-2026
+                channel, marketing, salesops, finance, director, east-manager (华东区域经理) (HQ)
+                -- password: demo-pass-2026
     Try:        curl -s -X POST http://127.0.0.1:${PORT}/api/v1/auth/login \\
                   -H 'Content-Type: application/json' -d '{"username":"hz-sales","password":"demo-pass-2026"}'
 
