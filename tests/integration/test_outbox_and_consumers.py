@@ -23,7 +23,7 @@ from services.common.db import make_engine
 from services.common.entrypoints import ATTEMPTS_HEADER, event_queues
 from services.common.errors import InvalidInput, InvalidState, ServiceTimeout, ServiceUnavailable
 from services.common.models import CommonBase, OutboxEvent, ProcessedEvent
-from services.common.outbox import OutboxRelay, make_envelope
+from services.common.outbox import make_envelope
 from services.common.unit_of_work import UnitsOfWork
 from tests.support import infra
 from tests.support.client import unique
@@ -94,7 +94,9 @@ def test_event_written_but_not_published_before_a_crash_still_arrives(
     kit = container_factory(KitService, config)
     name = unique("crash")
     # The broker link dies after the commit and before the event is sent.
-    with mock.patch.object(OutboxRelay, "_publish", side_effect=ConnectionError("broker gone")):
+    with mock.patch.object(
+        ConfirmingPublisher, "publish_many", side_effect=ConnectionError("broker gone")
+    ):
         kit.start()
         client.call("kit", "make", name, caller=hq_token())
 
