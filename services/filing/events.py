@@ -35,6 +35,8 @@ RELEASE_KINDS = ("owner", "idle", "expired", "terminated")
 PARTNER_HANDOVER_CONTINUED = "partner_handover_continued"
 PARTNER_HANDOVER_DONE = "partner_handover_done"
 LEAD_ASSIGNED = "lead_assigned"
+#: The leads of one batch of an import that went to one partner, told at once.
+LEADS_ASSIGNED = "leads_assigned"
 LEAD_UNASSIGNED = "lead_unassigned"
 LEAD_CLAIMED = "lead_claimed"
 LEAD_DECLINED = "lead_declined"
@@ -183,6 +185,21 @@ class LeadAssigned(LeadEvent):
     reason = fields.String(allow_none=True)
 
 
+class LeadsAssigned(EventSchema):
+    """``leads_assigned``: ``count`` leads of one batch of a lead import
+    (``import_id``), ``lead_ids``, are the partner's to claim, the first of them (by id)
+    ``lead_id`` named ``lead_name``; the earliest of their claim deadlines. An import tells
+    a partner of its leads a batch at a time, not one event per lead."""
+
+    partner_id = Id(strict=True, required=True)
+    count = fields.Integer(strict=True, required=True, validate=validate.Range(min=1))
+    lead_ids = fields.List(Id(strict=True), required=True)
+    lead_id = Id(strict=True, required=True)
+    lead_name = fields.String(required=True)
+    claim_deadline = IsoDateTime(required=True, allow_none=True)
+    import_id = fields.String(required=True)
+
+
 class LeadClaimed(LeadEvent):
     """``lead_claimed``: the partner claimed the lead; ``customer_id`` is its customer."""
 
@@ -212,6 +229,7 @@ EVENTS: dict[str, type[Schema]] = {
     EXTENSION_APPROVED: ExtensionDecided,
     EXTENSION_REJECTED: ExtensionRejected,
     LEAD_ASSIGNED: LeadAssigned,
+    LEADS_ASSIGNED: LeadsAssigned,
     LEAD_UNASSIGNED: LeadEvent,
     LEAD_CLAIMED: LeadClaimed,
     LEAD_DECLINED: LeadDeclined,

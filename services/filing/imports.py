@@ -45,7 +45,7 @@ from services.filing import rules
 from services.filing.customers import Covering
 from services.filing.leads import new_lead
 from services.filing.models import Lead, LeadEvent, LeadImport, LeadImportRow
-from services.filing.routing import Assigner, Terms, emit_routed
+from services.filing.routing import Assigner, Terms, emit_routed_batch
 from services.filing.schemas import (
     DONE,
     FAILED,
@@ -490,8 +490,9 @@ def _error(row_number: int, message: str) -> dict:
 def _write_batch(
     uow: UnitOfWork, job_id: int, runner: str, assigner: Assigner, batch: _Batch
 ) -> None:
-    """Write the batch in one transaction: its leads routed (``lead_assigned`` or
-    ``lead_unassigned`` each), the import's progress, and its rows deleted."""
+    """Write the batch in one transaction: its leads routed (one ``leads_assigned`` per
+    partner given some, ``lead_unassigned`` for each left to HQ), the import's progress,
+    and its rows deleted."""
     now = utcnow()
     with uow:
         session = uow.session
@@ -508,8 +509,7 @@ def _write_batch(
         assigner.know_owners(batch.leads)
         routed = [assigner.route(lead, now, job.imported_by) for lead in batch.leads]
         _insert_leads(session, batch.leads)
-        for lead, assigned in zip(batch.leads, routed, strict=True):
-            emit_routed(uow, lead, assigned)
+        emit_routed_batch(uow, batch.leads, routed, job.job_id)
         job.done += len(batch.positions)
         job.created += len(batch.leads)
         job.assigned += sum(routed)

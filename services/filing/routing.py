@@ -56,6 +56,37 @@ def emit_routed(uow: UnitOfWork, lead: Lead, assigned: bool) -> None:
     uow.emit(events.LEAD_ASSIGNED if assigned else events.LEAD_UNASSIGNED, lead_event(lead))
 
 
+def emit_routed_batch(
+    uow: UnitOfWork, leads: list[Lead], routed: list[bool], import_id: str
+) -> None:
+    """Tell where a batch of an import went: one ``leads_assigned`` per partner that was
+    given leads, and ``lead_unassigned`` for each lead back in the HQ queue."""
+    by_partner: dict[int, list[Lead]] = {}
+    for lead, assigned in zip(leads, routed, strict=True):
+        if assigned and lead.assigned_partner_id is not None:
+            by_partner.setdefault(lead.assigned_partner_id, []).append(lead)
+        else:
+            uow.emit(events.LEAD_UNASSIGNED, lead_event(lead))
+    for partner_id, given in sorted(by_partner.items()):
+        given.sort(key=lambda lead: lead.id)
+        deadlines = [lead.claim_deadline for lead in given if lead.claim_deadline is not None]
+        uow.emit(
+            events.LEADS_ASSIGNED,
+            event_data(
+                events.LeadsAssigned,
+                {
+                    "partner_id": partner_id,
+                    "count": len(given),
+                    "lead_ids": [lead.id for lead in given],
+                    "lead_id": given[0].id,
+                    "lead_name": given[0].name,
+                    "claim_deadline": min(deadlines) if deadlines else None,
+                    "import_id": import_id,
+                },
+            ),
+        )
+
+
 class Assigner:
     """Chooses partners for leads; keeps open-lead counts current within one batch.
 

@@ -130,6 +130,21 @@ TEMPLATES: dict[tuple[str, str], Template] = {
             "{claim_deadline}.",
         ),
     ),
+    ("leads_assigned", ""): Template(
+        "lead",
+        "lead_id",
+        zh=(
+            "新线索待申领：{lead_name} 等 {count} 条",
+            "总部导入的 {count} 条线索分配给您，第一条为「{lead_name}」，"
+            "请在 {claim_deadline} 前申领或退回（各条线索的期限见线索列表）。",
+        ),
+        en=(
+            "{count} new leads to claim, the first {lead_name}",
+            "Headquarters imported {count} leads assigned to you, the first {lead_name}; "
+            "claim or decline them before {claim_deadline} (each lead's deadline is in the "
+            "list of leads).",
+        ),
+    ),
     ("lead_claim_deadline_near", ""): Template(
         "lead",
         "lead_id",

@@ -94,6 +94,9 @@ ALLOWED: dict[str, Allowed] = {
         )
     ),
     "lead_assigned": _same(_LEAD | {"by_hand", "assigned_by", "reason"}),
+    "leads_assigned": _same(
+        _fields("lead_id", "lead_name", "partner_id", "count", "lead_ids", "claim_deadline")
+    ),
     "lead_claim_deadline_near": _same(_LEAD),
     "order_step_waiting": _hq_only(_ORDER | {"total_amount", "step"}),
     "order_approved": _same(

@@ -60,6 +60,7 @@ PARTNER_EVENTS: dict[str, str] = {
     "extension_approved": "customer.create",
     "extension_rejected": "customer.create",
     "lead_assigned": "lead.claim",
+    "leads_assigned": "lead.claim",
     "lead_claim_deadline_near": "lead.claim",
     "order_approved": "order.create",
     "order_rejected": "order.create",
@@ -137,7 +138,7 @@ def audiences(kind: str, data: dict[str, Any]) -> list[Audience]:
     if kind in HQ_EVENTS:
         return [Audience(HQ_EVENTS[kind], None, about_partner_id=_id(data, "partner_id"))]
     if kind in PARTNER_EVENTS:
-        if data.get("partner_id") is None and kind.startswith("lead_"):
+        if data.get("partner_id") is None and kind.startswith("lead"):
             return []  # a lead left in the HQ queue tells no partner
         variant = "reversal" if data.get("kind") == "reversal" else ""
         if kind == "commission_entry_created" and data.get("payment_id") is not None:

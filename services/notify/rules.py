@@ -101,9 +101,14 @@ def check_channel_change(channel: Channel, data: dict) -> None:
     check_robot_secret_change(channel, data)
 
 
+#: Kinds that are another kind's news in bulk: a channel that takes the one takes both.
+IN_BULK = {"leads_assigned": "lead_assigned"}
+
+
 def takes(channel: Channel, kind: str) -> bool:
-    """Whether the channel takes events of ``kind`` (no list: every kind)."""
-    return not channel.events or kind in channel.events
+    """Whether the channel takes events of ``kind`` (no list: every kind; a channel taking
+    ``lead_assigned`` takes the leads of an import assigned in bulk too)."""
+    return not channel.events or kind in channel.events or IN_BULK.get(kind) in channel.events
 
 
 # -- retries and giving up ------------------------------------------------------------------

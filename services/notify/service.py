@@ -125,6 +125,10 @@ class NotifyService(ServiceBase):
     def on_lead_assigned(self, event: dict) -> None:
         self._notify("lead_assigned", event, load_event(filing_events.LeadAssigned, event))
 
+    @event_handler("filing", "leads_assigned")
+    def on_leads_assigned(self, event: dict) -> None:
+        self._notify("leads_assigned", event, load_event(filing_events.LeadsAssigned, event))
+
     @event_handler("filing", "lead_claim_deadline_near")
     def on_lead_claim_deadline_near(self, event: dict) -> None:
         self._notify("lead_claim_deadline_near", event, load_event(filing_events.LeadEvent, event))

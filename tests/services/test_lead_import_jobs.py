@@ -19,6 +19,7 @@ from services.common.context import Caller
 from services.common.db import make_engine
 from services.common.errors import Conflict, Forbidden, InvalidInput, ServiceUnavailable
 from services.common.migrations import upgrade
+from services.common.models import OutboxEvent
 from services.common.regions import covers, specificity
 from services.common.timeutil import utcnow
 from services.common.unit_of_work import UnitOfWork
@@ -342,3 +343,43 @@ def test_imports_are_listed_most_recent_first_without_their_errors(as_) -> None:
     ids = [item["id"] for item in page["items"]]
     assert ids.index(second["id"]) < ids.index(first["id"])
     assert all("errors" not in item for item in page["items"])
+
+
+def test_an_import_tells_each_partner_once_per_batch_not_once_per_lead(
+    as_, partners, session, small_batches
+) -> None:
+    """Batches of three: rows 1-3 to A (杭州), 4-6 to B (宁波) and back to HQ (北京),
+    7 to A. One ``leads_assigned`` per partner and batch, naming its leads; a lead nobody
+    covers is told back to HQ one by one; no ``lead_assigned`` per lead."""
+    rows = [
+        *rows_of(3),
+        *rows_of(2, first_row=5, region_code="330200"),
+        *rows_of(1, first_row=7, region_code="110000"),
+        *rows_of(1, first_row=8),
+    ]
+    job = as_(HQ).start_lead_import({"id": unique("imp"), "rows": rows})
+    while run_once(as_, partners):
+        pass
+    leads = {lead.name: lead for lead in leads_of(session, rows)}
+    events = session.scalars(
+        select(OutboxEvent)
+        .where(OutboxEvent.event_type.in_(["leads_assigned", "lead_assigned", "lead_unassigned"]))
+        .where(
+            OutboxEvent.payload["data"]["lead_id"]
+            .as_integer()
+            .in_([lead.id for lead in leads.values()])
+        )
+        .order_by(OutboxEvent.id)
+    ).all()
+    told = [(event.event_type, event.payload["data"]) for event in events]
+    first_three = sorted(leads[row["name"]].id for row in rows[:3])
+    assert [(kind, data["partner_id"], data.get("lead_ids")) for kind, data in told] == [
+        ("leads_assigned", A, first_three),
+        ("lead_unassigned", None, None),
+        ("leads_assigned", B, sorted(leads[row["name"]].id for row in rows[3:5])),
+        ("leads_assigned", A, [leads[rows[6]["name"]].id]),
+    ]
+    batch = told[0][1]
+    assert (batch["count"], batch["lead_id"], batch["import_id"]) == (3, first_three[0], job["id"])
+    assert batch["lead_name"] == next(n for n, lead in leads.items() if lead.id == first_three[0])
+    assert batch["claim_deadline"] is not None

@@ -362,3 +362,50 @@ def test_a_channel_whose_secrets_cannot_be_opened_holds_back_neither_inbox_nor_d
     call(service, "delete_channel", channel["id"], caller=caller_of(sales))
     with pytest.raises(NotFound):
         call(service, "get_channel", channel["id"], caller=caller_of(sales))
+
+
+def leads_assigned(partner_id: int, count: int = 3) -> dict:
+    """A ``filing.leads_assigned`` envelope: ``count`` leads of an import for the partner."""
+    ids = [new_id() for _ in range(count)]
+    return make_envelope(
+        "filing",
+        "leads_assigned",
+        {
+            "partner_id": partner_id,
+            "count": count,
+            "lead_ids": ids,
+            "lead_id": ids[0],
+            "lead_name": "甲公司",
+            "claim_deadline": "2026-05-04T08:30:00Z",
+            "import_id": "imp-secret-key",
+        },
+    )
+
+
+def test_an_imports_leads_are_one_message_per_batch_and_reach_channels_taking_lead_assigned(
+    service, people, isolated
+) -> None:
+    partner = new_id()
+    zh, en = user(partner), user(partner, "en")
+    people[("lead.claim", partner)] = [zh, en]
+    takes_leads = webhook(service, caller_of(zh), events=["lead_assigned"])
+    takes_filings = webhook(service, caller_of(zh), events=["filing_approved"])
+    shared = webhook(service, caller_of(en, "channel.manage"), scope="partner", language="en")
+    event = leads_assigned(partner, count=12)
+    deliver_event(service, "on_leads_assigned", event)
+
+    [mine] = inbox(service, zh)
+    assert (mine["kind"], mine["subject_type"], mine["subject_id"]) == (
+        "leads_assigned",
+        "lead",
+        event["data"]["lead_id"],
+    )
+    assert mine["title"] == "新线索待申领：甲公司 等 12 条"
+    assert [m["title"] for m in inbox(service, en)] == ["12 new leads to claim, the first 甲公司"]
+    [delivery] = deliveries(isolated, takes_leads["id"])
+    assert delivery.event == "leads_assigned"
+    assert delivery.payload["data"]["lead_ids"] == event["data"]["lead_ids"]
+    assert "import_id" not in delivery.payload["data"]  # nothing of HQ's own request
+    assert deliveries(isolated, takes_filings["id"]) == []
+    [to_partner] = deliveries(isolated, shared["id"])
+    assert to_partner.payload["data"]["count"] == 12
