@@ -31,12 +31,14 @@ from services.filing.models import (
     ApprovalFlow,
     Customer,
     CustomerKey,
+    Extension,
     Filing,
     Transfer,
     address_index,
 )
 from services.filing.schemas import (
     ACTIVE_STATUSES,
+    EXTENSION_PENDING,
     FILING_PENDING,
     FROM_PARTNER,
     PENDING,
@@ -508,6 +510,8 @@ def transfer(uow: UnitOfWork, caller: Caller, customer: Customer, target: int, r
     # The new owner's idle period starts now: it has not had the customer to follow up.
     customer.protection_started_at = utcnow()
     customer.last_follow_up_at = customer.idle_reminder_sent_at = None
+    # What the previous owner asked for extends nothing of the new owner's protection.
+    cancel_pending(session, customer, utcnow())
     session.flush()
     audit.record(
         uow,
@@ -523,6 +527,19 @@ def transfer(uow: UnitOfWork, caller: Caller, customer: Customer, target: int, r
             events.CustomerTransferred, customer, from_partner_id=previous, reason=reason
         ),
     )
+
+
+def cancel_pending(session: Session, customer: Customer, now: datetime) -> int:
+    """``customer`` (locked) left its owner's protection (released or transferred): its
+    pending extensions are cancelled. Inside the caller's ``with uow:``; how many."""
+    pending = session.scalars(
+        select(Extension)
+        .where(Extension.customer_id == customer.id, Extension.status == EXTENSION_PENDING)
+        .with_for_update()
+    ).all()
+    for extension in pending:
+        rules.cancel_extension(extension, now)
+    return len(pending)
 
 
 # -- protection lifecycle ---------------------------------------------------------------

@@ -6,7 +6,7 @@ An approval and the timer's release of the same customer take turns on the custo
 lock (``with_for_update``; the timer locks the customers it releases): the approval either
 moves the protection before the timer looks, which then finds it protected, or finds the
 customer released (or its protection ended) and is refused, 409
-``customer_not_protected``. A release cancels the customer's pending extensions in the
+``customer_not_protected``. A release or a transfer cancels the customer's pending extensions in the
 same transaction, so an extension never revives a released customer.
 
 Locks are taken customer first, then extension, in every path that takes both.
@@ -14,7 +14,6 @@ Locks are taken customer first, then extension, in every path that takes both.
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Any
 
 from sqlalchemy import ColumnElement, func, select
@@ -79,19 +78,6 @@ def _in_period(customer: Customer) -> ColumnElement[bool]:
             else Extension.period_started_at == started
         )
     )
-
-
-def cancel_pending(session: Session, customer: Customer, now: datetime) -> int:
-    """``customer`` (locked) left its owner's protection: its pending extensions are
-    cancelled. Inside the caller's ``with uow:``; how many."""
-    pending = session.scalars(
-        select(Extension)
-        .where(Extension.customer_id == customer.id, Extension.status == EXTENSION_PENDING)
-        .with_for_update()
-    ).all()
-    for extension in pending:
-        rules.cancel_extension(extension, now)
-    return len(pending)
 
 
 # -- the use cases ----------------------------------------------------------------------------

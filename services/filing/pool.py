@@ -21,7 +21,7 @@ from services.common.schemas import dump, ordered, page_of
 from services.common.scoping import in_regions, region_scoped
 from services.common.timeutil import utcnow
 from services.common.unit_of_work import UnitOfWork
-from services.filing import customers, events, extensions, holdings, rules
+from services.filing import customers, events, holdings, rules
 from services.filing.customers import Covering
 from services.filing.keys import customer_keys
 from services.filing.models import Customer, PoolMove
@@ -55,7 +55,7 @@ def release(
     left to extend."""
     partner_id = customer.owner_partner_id
     rules.release(customer, now)
-    extensions.cancel_pending(uow.session, customer, now)
+    customers.cancel_pending(uow.session, customer, now)
     customers.release_keys(uow.session, customer)
     uow.session.add(
         PoolMove(

@@ -51,6 +51,7 @@ def people(admin: Client, anonymous: Client) -> dict[str, Any]:
         "manager": manager,
         "steps": StepApprovers(world, steps=2),
         "a": a,
+        "b": b,
         "user_a": world.partner_user(a["id"]),
         "user_b": world.partner_user(b["id"]),
         "user_p": world.partner_user(p["id"]),
@@ -321,6 +322,23 @@ def test_an_extension_approved_after_the_customer_was_released_is_refused(people
     assert extension["status"] == "cancelled"
     assert_problem(approve(people, asked), 409, "invalid_state")
     assert until_of(people, customer) == ended
+
+
+def test_a_transfer_cancels_what_the_previous_owner_asked_for(people) -> None:
+    customer = protected(people)
+    asked = request_extension(people["user_a"], customer["id"], 30)
+    until = until_of(people, customer)
+    moved = people["admin"].post(
+        f"{CUSTOMERS}/{customer['id']}/transfer",
+        {"partner_id": people["b"]["id"], "reason": "区域调整"},
+    )
+    assert ok(moved)["owner_partner_id"] == people["b"]["id"]
+    extension = ok(people["manager"].get(f"{EXTENSIONS}/{asked['id']}"))
+    assert extension["status"] == "cancelled"
+    pending = ok(people["manager"].get(f"{EXTENSIONS}?status=pending&customer_id={customer['id']}"))
+    assert pending["items"] == []
+    assert_problem(approve(people, asked), 409, "invalid_state")
+    assert until_of(people, customer) == until
 
 
 def test_approval_and_expiry_at_the_same_moment_end_consistent(people) -> None:
