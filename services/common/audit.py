@@ -39,6 +39,9 @@ CUSTOMER_RELEASED = "customer_released"
 PARTNER_TERMINATED = "partner_terminated"
 STATEMENT_PAID = "statement_paid"
 REPORT_EXPORTED = "report_exported"
+PAYMENT_RECORDED = "payment_recorded"
+PAYMENT_PLAN_SET = "payment_plan_set"
+CREDIT_LIMIT_SET = "credit_limit_set"
 PII_REVEALED = "pii_revealed"
 
 #: Which services may record each action: the log refuses (parks) a record of an action
@@ -63,6 +66,7 @@ RECORDED_BY: dict[str, frozenset[str]] = {
     ),
     **dict.fromkeys((CUSTOMER_TRANSFERRED, CUSTOMER_RELEASED, PII_REVEALED), frozenset({"filing"})),
     **dict.fromkeys((RATE_CHANGED, STATEMENT_PAID), frozenset({"commission"})),
+    **dict.fromkeys((PAYMENT_RECORDED, PAYMENT_PLAN_SET, CREDIT_LIMIT_SET), frozenset({"orders"})),
     REPORT_EXPORTED: frozenset({"orders", "commission"}),
 }
 #: Every action there is.

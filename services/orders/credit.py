@@ -23,6 +23,7 @@ from decimal import Decimal
 from sqlalchemy import case, func, select
 from sqlalchemy.orm import Session
 
+from services.common import audit
 from services.common.context import Caller
 from services.common.db import upsert_insert
 from services.common.errors import NotFound
@@ -61,10 +62,26 @@ def set_credit(
     values = {"credit_limit": data["limit"], "updated_by": user_id, "updated_at": utcnow()}
     with uow:
         session = uow.session
+        before = session.scalar(
+            select(PartnerCredit.credit_limit)
+            .where(PartnerCredit.partner_id == partner_id)
+            .with_for_update()
+        )
         # One statement, so that two first limits of a partner at once are not a conflict.
         insert = upsert_insert(session)(PartnerCredit).values(partner_id=partner_id, **values)
         session.execute(insert.on_conflict_do_update(index_elements=["partner_id"], set_=values))
         row = session.get(PartnerCredit, partner_id, populate_existing=True)
+        audit.record(
+            uow,
+            caller,
+            audit.CREDIT_LIMIT_SET,
+            subject_type="partner",
+            subject_id=partner_id,
+            detail={
+                "limit_before": None if before is None else str(before),
+                "limit": None if data["limit"] is None else str(data["limit"]),
+            },
+        )
         return uow.commit(dump_credit(session, partner_id, row))
 
 

@@ -21,6 +21,7 @@ from marshmallow import Schema
 from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
+from services.common import audit
 from services.common.context import Caller
 from services.common.events import event_data
 from services.common.schemas import dump, ordered, page_of
@@ -70,6 +71,20 @@ def set_plan(uow: UnitOfWork, caller: Caller, order_id: int, data: dict) -> dict
             for position, installment in enumerate(installments, start=1)
         )
         session.flush()
+        audit.record(
+            uow,
+            caller,
+            audit.PAYMENT_PLAN_SET,
+            subject_type="order",
+            subject_id=order.id,
+            detail={
+                "partner_id": order.partner_id,
+                "installments": len(installments),
+                "first_due": str(installments[0]["due_date"]),
+                "last_due": str(installments[-1]["due_date"]),
+                "total_amount": str(order.total_amount),
+            },
+        )
         return uow.commit(dump_plan(session, order))
 
 
@@ -138,6 +153,22 @@ def record_payment(uow: UnitOfWork, caller: Caller, order_id: int, data: dict) -
             else (events.PAYMENT_REFUNDED, events.PaymentRefunded)
         )
         uow.emit(kind, payment_event(schema, payment, order, sequence))
+        audit.record(
+            uow,
+            caller,
+            audit.PAYMENT_RECORDED,
+            subject_type="order",
+            subject_id=order.id,
+            detail={
+                "payment_id": payment.id,
+                "partner_id": order.partner_id,
+                "kind": payment.kind,
+                "amount": str(payment.amount),
+                "received_on": str(payment.received_on),
+                "method": payment.method,
+                "paid_amount_after": str(order.paid_amount),
+            },
+        )
         return uow.commit(dump(PaymentOut, payment))
 
 

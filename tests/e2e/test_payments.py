@@ -30,6 +30,7 @@ from tests.support.answers import assert_problem, ok
 from tests.support.approvals import StepApprovers
 from tests.support.client import Client, unique
 from tests.support.filing_api import FILINGS, customer_body, file_customer
+from tests.support.waiting import wait_for
 from tests.support.world import World
 
 pytestmark = pytest.mark.skipif(
@@ -412,3 +413,69 @@ def test_two_submissions_at_once_that_fit_alone_but_not_together_one_passes(
     )
     owed = ok(sales.get(f"/api/v1/partners/{partner['id']}/credit"))["outstanding"]
     assert Decimal(owed) == Decimal("600.00")
+
+
+def _audited(pay: Payments, **query: str) -> list[dict]:
+    """The audit records matching ``query``, oldest first, once the log has them."""
+    return pay.world.admin.get("/api/v1/audit", params=query | {"sort": "id"}).json()["items"]
+
+
+def test_money_received_plans_and_credit_limits_are_in_the_audit_log(pay: Payments) -> None:
+    order = pay.approved("5000.00")
+    path = f"{ORDERS}/{order['id']}"
+    due = (date.fromisoformat(order["approved_at"][:10]) + timedelta(days=20)).isoformat()
+    ok(
+        pay.finance.put(
+            f"{path}/payment-plan", {"installments": [{"due_date": due, "amount": "5000.00"}]}
+        )
+    )
+    paid = ok(pay.finance.post(f"{path}/payments", receipt("2000.00")), 201)
+    back = ok(pay.finance.post(f"{path}/payments", receipt("500.00", kind="refund")), 201)
+    # Refused: recorded nowhere.
+    assert_problem(pay.finance.post(f"{path}/payments", receipt("9000.00")), 422, "overpayment")
+
+    on_order = {"subject_type": "order", "subject_id": str(order["id"])}
+    records = wait_for(
+        lambda: (found := _audited(pay, **on_order)) and len(found) >= 3 and found,
+        what="the order's audit records",
+    )
+    assert [(r["action"], r["source"]) for r in records] == [
+        ("payment_plan_set", "orders"),
+        ("payment_recorded", "orders"),
+        ("payment_recorded", "orders"),
+    ]
+    assert records[0]["detail"] | {"first_due": None, "last_due": None} == {
+        "partner_id": order["partner_id"],
+        "installments": 1,
+        "first_due": None,
+        "last_due": None,
+        "total_amount": "5000.00",
+    }
+    assert [
+        (
+            r["detail"]["payment_id"],
+            r["detail"]["kind"],
+            r["detail"]["amount"],
+            r["detail"]["paid_amount_after"],
+        )
+        for r in records[1:]
+    ] == [
+        (paid["id"], "receipt", "2000.00", "2000.00"),
+        (back["id"], "refund", "500.00", "1500.00"),
+    ]
+    finance_id = ok(pay.finance.get("/api/v1/me"))["id"]
+    assert {r["actor_id"] for r in records} == {finance_id}
+
+    partner, _, _ = _credit_partner(pay)
+    credit = f"/api/v1/partners/{partner['id']}/credit"
+    ok(pay.finance.put(credit, {"limit": "1000.00"}))
+    ok(pay.finance.put(credit, {"limit": None}))
+    on_partner = {"action": "credit_limit_set", "subject_id": str(partner["id"])}
+    limits = wait_for(
+        lambda: (found := _audited(pay, **on_partner)) and len(found) >= 2 and found,
+        what="the credit limits' audit records",
+    )
+    assert [r["detail"] for r in limits] == [
+        {"limit_before": None, "limit": "1000.00"},
+        {"limit_before": "1000.00", "limit": None},
+    ]

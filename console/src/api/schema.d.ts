@@ -11263,7 +11263,7 @@ export interface paths {
                     page?: number;
                     per_page?: number;
                     actor_id?: number;
-                    action?: "sign_in" | "sign_in_failed" | "user_created" | "user_changed" | "user_deactivated" | "password_changed" | "roles_changed" | "role_created" | "role_changed" | "grades_changed" | "partner_terminated" | "customer_transferred" | "customer_released" | "pii_revealed" | "rate_changed" | "statement_paid" | "report_exported";
+                    action?: "sign_in" | "sign_in_failed" | "user_created" | "user_changed" | "user_deactivated" | "password_changed" | "roles_changed" | "role_created" | "role_changed" | "grades_changed" | "partner_terminated" | "customer_transferred" | "customer_released" | "pii_revealed" | "rate_changed" | "statement_paid" | "payment_recorded" | "payment_plan_set" | "credit_limit_set" | "report_exported";
                     subject_type?: string;
                     subject_id?: string;
                     /** @description records at or after this time (with a zone) */

@@ -9,9 +9,10 @@ export default {
       role_created: 'Role created', role_changed: 'Role changed', grades_changed: 'Grades changed', partner_terminated: 'Partner terminated',
       customer_transferred: 'Customer transferred', customer_released: 'Customer released', pii_revealed: 'Contact data revealed',
       rate_changed: 'Commission rate changed', statement_paid: 'Statement paid', report_exported: 'Report exported',
+      payment_recorded: 'Payment recorded', payment_plan_set: 'Payment plan set', credit_limit_set: 'Credit limit set',
     },
     subjects: {
-      customer: 'Customer', partner: 'Partner', partner_grade: 'Partner grade', rate_rule: 'Rate rule', report: 'Report', role: 'Role',
+      customer: 'Customer', order: 'Order', partner: 'Partner', partner_grade: 'Partner grade', rate_rule: 'Rate rule', report: 'Report', role: 'Role',
       statement: 'Statement', user: 'User',
     },
   },

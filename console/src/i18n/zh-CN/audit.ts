@@ -8,9 +8,10 @@ export default {
       password_changed: '修改密码', roles_changed: '修改用户角色', role_created: '创建角色', role_changed: '修改角色',
       grades_changed: '修改伙伴等级', partner_terminated: '终止合作', customer_transferred: '转移客户', customer_released: '释放客户',
       pii_revealed: '查看联系方式', rate_changed: '修改提成比例', statement_paid: '支付结算单', report_exported: '导出报表',
+      payment_recorded: '登记回款', payment_plan_set: '设置回款计划', credit_limit_set: '设置信用额度',
     },
     subjects: {
-      customer: '客户', partner: '合作伙伴', partner_grade: '伙伴等级', rate_rule: '提成规则', report: '报表', role: '角色',
+      customer: '客户', order: '订单', partner: '合作伙伴', partner_grade: '伙伴等级', rate_rule: '提成规则', report: '报表', role: '角色',
       statement: '结算单', user: '用户',
     },
   },
