@@ -79,8 +79,8 @@ class UnitOfWork:
         self._wrote = False
         if self._session is None:
             self._session = self._session_factory()
-            event.listen(self._session, "after_flush", self._flushed)
-            event.listen(self._session, "do_orm_execute", self._executed)
+        # The listeners below tell the unit of work in the session's ``info`` what it wrote.
+        self._session.info[_UNIT] = self
         return self
 
     def __exit__(self, exc_type: Any, exc: Any, tb: Any) -> None:
@@ -147,20 +147,6 @@ class UnitOfWork:
         """Whether a commit saved the entry point's records (``save_with_effect``)."""
         return self._saved_with_effect
 
-    def _flushed(self, _session: Session, _context: Any) -> None:
-        self._wrote = True
-
-    def _executed(self, state: Any) -> None:
-        """A bulk ``insert``/``update``/``delete`` (or such a statement as text) writes
-        without a flush."""
-        statement = state.statement
-        if (
-            state.is_insert
-            or state.is_update
-            or state.is_delete
-            or (isinstance(statement, TextClause) and _WRITES.match(statement.text))
-        ):
-            self._wrote = True
 
     def _pending_changes(self) -> bool:
         session = self._session
@@ -174,11 +160,45 @@ class UnitOfWork:
 
     def close(self) -> None:
         if self._session is not None:
+            if self._session.info.get(_UNIT) is self:
+                del self._session.info[_UNIT]
             try:
                 self._session.close()
             except SQLAlchemyError as exc:  # a lost connection; raising would kill the container
                 log.warning("closing a session failed, its connection is lost: %s", exc)
             self._session = None
+
+
+#: The key of a session's ``info`` naming the unit of work it serves.
+_UNIT = "prm.unit_of_work"
+
+
+def _flushed(session: Session, _context: Any) -> None:
+    unit = session.info.get(_UNIT)
+    if unit is not None:
+        unit._wrote = True
+
+
+def _executed(state: Any) -> None:
+    """A bulk ``insert``/``update``/``delete`` (or such a statement as text) writes
+    without a flush."""
+    unit = state.session.info.get(_UNIT)
+    if unit is None:
+        return
+    statement = state.statement
+    if (
+        state.is_insert
+        or state.is_update
+        or state.is_delete
+        or (isinstance(statement, TextClause) and _WRITES.match(statement.text))
+    ):
+        unit._wrote = True
+
+
+# Listened to once for every session, not per session: listening costs more than a
+# short read (a tenth of a call of the partners service).
+event.listen(Session, "after_flush", _flushed)
+event.listen(Session, "do_orm_execute", _executed)
 
 
 def _roll_back(session: Session | None) -> None:

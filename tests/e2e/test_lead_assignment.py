@@ -254,14 +254,29 @@ def test_three_thousand_imported_leads_split_three_to_one_by_grade_weight(
         assert set(got) == {heavy["id"], light["id"]}, got
         share = got[heavy["id"]] / len(names)
         assert 0.70 <= share <= 0.80, got
-    # Each lead of the heavy partner is told to its user; waiting for them all leaves no
-    # backlog of messages to the tests after this one.
-    told = split(first + second)[heavy["id"]]
+    # The heavy partner's leads are told to its user a batch at a time, each lead once:
+    # the counts of its messages add up to its leads (and waiting for them leaves no
+    # backlog of messages to the tests after this one).
+    given = split(first + second)[heavy["id"]]
     wait_for(
-        lambda: ok(user_heavy.get(f"{NOTIFICATIONS}/unread-count"))["count"] >= told,
+        lambda: told_in_bulk(user_heavy) == given,
         timeout=600,
-        what=f"{told} lead messages to the heavy partner",
+        what=f"{given} leads told to the heavy partner",
     )
+    assert told_in_bulk(user_heavy) == given
+
+
+def told_in_bulk(user: Client) -> int:
+    """How many leads ``user``'s ``leads_assigned`` messages tell of ("... 等 N 条")."""
+    count, page = 0, 1
+    while True:
+        found = ok(user.get(NOTIFICATIONS, params={"page": page, "per_page": 100}))
+        for message in found["items"]:
+            if message["kind"] == "leads_assigned":
+                count += int(message["title"].rsplit("等 ", 1)[1].split(" ", 1)[0])
+        if page * 100 >= found["total"]:
+            return count
+        page += 1
 
 
 def test_equal_weights_still_take_turns(world: World, hq, admin: Client) -> None:
