@@ -147,7 +147,6 @@ class UnitOfWork:
         """Whether a commit saved the entry point's records (``save_with_effect``)."""
         return self._saved_with_effect
 
-
     def _pending_changes(self) -> bool:
         session = self._session
         if session is None:
