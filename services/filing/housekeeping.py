@@ -34,21 +34,66 @@ IDLE_FLOOR_DAYS = 1
 #: The partner id after which the next tick's turn of idle release starts (per process:
 #: a replica that takes over starts from the first partner).
 _idle_turn = {"after": 0}
+#: Ticks a replica lets pass after partners did not answer it: another replica, which may
+#: reach partners, takes the lock meanwhile (per process).
+STEP_ASIDE_TICKS = 3
+_stepping_aside = {"ticks": 0}
+
+
+class _PartnersOfTick:
+    """The partners service as one tick asks it: once a call is not answered, the rest of
+    the tick does not ask again (each call would wait as long, the advisory lock held) and
+    leaves its work to a later tick."""
+
+    def __init__(self, covering: Covering, terms: Terms) -> None:
+        self.failed: Exception | None = None
+        self._covering, self._terms = covering, terms
+
+    def _ask(self, call: Any, argument: Any) -> Any:
+        if self.failed is not None:
+            raise ServiceUnavailable(f"partners did not answer this tick: {self.failed}")
+        try:
+            return call(argument)
+        except (ServiceUnavailable, ServiceTimeout) as exc:
+            self.failed = exc
+            raise
+
+    def covering(self, region: str) -> list[dict]:
+        return self._ask(self._covering, region)
+
+    def terms(self, partner_id: int) -> dict | None:
+        return self._ask(self._terms, partner_id)
 
 
 def run(uow: UnitOfWork, covering: Covering, terms: Terms, now: datetime) -> None:
     """One replica does a tick: protections ending are announced once, ended ones release
     their customers, claim deadlines near are announced once, leads whose deadline passed
     move on to the next partner or back to HQ, customers nobody followed up are announced
-    and then released, and lead uploads never completed are dropped."""
+    and then released, and lead uploads never completed are dropped.
+
+    A replica that partners did not answer lets the next ``STEP_ASIDE_TICKS`` ticks pass:
+    while its calls wait out their timeouts it holds the lock, and the replica that could
+    do the work would rarely find it free."""
+    if _stepping_aside["ticks"] > 0:
+        _stepping_aside["ticks"] -= 1
+        return
+    partners = _PartnersOfTick(covering, terms)
+    try:
+        _tick(uow, partners, now)
+    finally:
+        if partners.failed is not None:
+            _stepping_aside["ticks"] = STEP_ASIDE_TICKS
+
+
+def _tick(uow: UnitOfWork, partners: _PartnersOfTick, now: datetime) -> None:
     with uow:
         if not try_advisory_lock(uow.session, "filing.housekeeping"):
             return
         # Partners are asked before the first write of the tick (reads only so far); the
         # advisory lock stays held so that no other replica moves the same leads.
-        assigner = Assigner(uow.session, covering, terms)
+        assigner = Assigner(uow.session, partners.covering, partners.terms)
         expiring = claims_to_expire(uow, assigner, now)
-        idle_days = idle_terms(uow, terms, now)
+        idle_days = idle_terms(uow, partners.terms, now)
         remind_protection_ending(uow, now)
         release_expired(uow, now)
         remind_idle(uow, idle_days, now)

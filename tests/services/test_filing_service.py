@@ -18,11 +18,19 @@ from sqlalchemy.orm import Session
 from services.common import audit
 from services.common.context import Caller
 from services.common.db import make_engine
-from services.common.errors import Conflict, Forbidden, InvalidInput, InvalidState, NotFound
+from services.common.errors import (
+    Conflict,
+    Forbidden,
+    InvalidInput,
+    InvalidState,
+    NotFound,
+    ServiceTimeout,
+)
 from services.common.migrations import upgrade
 from services.common.regions import covers, specificity
 from services.common.timeutil import iso, utcnow
 from services.common.unit_of_work import UnitOfWork
+from services.filing import housekeeping
 from services.filing.events import EVENTS
 from services.filing.keys import normalise_name
 from services.filing.models import Customer, CustomerKey, Lead, Transfer
@@ -583,6 +591,39 @@ def test_housekeeping_passes_an_expired_claim_to_the_next_partner(as_, session) 
         ("expired", A),
         ("assigned", B),
     ]
+
+
+def test_a_tick_partners_do_not_answer_asks_once_and_the_replica_steps_aside(
+    as_, session, partners, monkeypatch
+) -> None:
+    # Leads of three regions whose claim deadline passed: a tick asks partners who covers
+    # each region. While partners does not answer, each call waits out its timeout with
+    # the advisory lock held; asking once per lead let a replica cut off from partners
+    # hold the lock nearly all the time, and the other replica never moved a lead on.
+    monkeypatch.setitem(housekeeping._stepping_aside, "ticks", 0)
+    leads = [
+        as_(HQ).create_lead(lead_payload(region_code=region))["id"]
+        for region in ("330106", "330212", "320102")
+    ]
+    for lead_id in leads:
+        session.get(Lead, lead_id).claim_deadline = utcnow() - timedelta(seconds=1)
+    session.flush()
+    partners.partners_covering.reset_mock()
+    partners.partners_covering.side_effect = ServiceTimeout("partners did not answer in time")
+    timer = as_(Caller.system_caller("filing"))
+
+    timer.housekeeping()
+    assert partners.partners_covering.call_count == 1
+    assert {as_(HQ).get_lead(i)["history"][-1]["action"] for i in leads} == {"assigned"}
+
+    # The next ticks are the other replica's: this one does not even take the lock.
+    for _ in range(housekeeping.STEP_ASIDE_TICKS):
+        timer.housekeeping()
+    assert partners.partners_covering.call_count == 1
+
+    partners.partners_covering.side_effect = covering
+    timer.housekeeping()
+    assert [as_(HQ).get_lead(i)["history"][-2]["action"] for i in leads] == ["expired"] * 3
 
 
 def imported(as_, payload: dict) -> dict:

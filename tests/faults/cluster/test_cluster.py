@@ -202,6 +202,28 @@ def reconcile_expiries(
     )
 
 
+def timer_diagnosis(stack: Stack, ledger: Ledger, leads: dict[int, int]) -> str:
+    """Where each aged lead is and what filing's processes logged of their timer: shown
+    when a lead was not moved on."""
+    ids = sorted(leads)
+    holders = ledger.lead_holders(ids)
+    actions = ledger.lead_actions(ids)
+    states = "; ".join(
+        f"{lead} {holders[lead][0]} at {holders[lead][1]} (first {leads[lead]},"
+        f" {dict(actions[lead])})"
+        for lead in ids
+    )
+    logged = []
+    for name in sorted(stack.service_processes):
+        if name.startswith("filing"):
+            lines = stack.log(name).splitlines()
+            failed = [line for line in lines if "not moved on" in line or "housekeeping" in line]
+            logged.append(
+                f"{name}: {len(failed)} lines" + (f", last {failed[-1][:300]}" if failed else "")
+            )
+    return f"aged leads: {states}; filing's logs of its timer: {' | '.join(logged)}"
+
+
 def reconcile_deliveries(
     report: Report,
     ledger: Ledger,
@@ -332,6 +354,8 @@ def test_the_busiest_broker_node_and_a_replica_of_each_service_killed_under_load
         )
         aged = timers.join()
         reconcile_expiries(report, cluster_ledger, timed, users)
+        if report.lost["lead expiries"] or report.lost["reassignments after expiry"]:
+            report.counts.append(timer_diagnosis(cluster_stack, cluster_ledger, timed))
         reconcile_deliveries(report, cluster_ledger, channel["id"], seller_id, after, receiver)
     finally:
         receiver.close()
