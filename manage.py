@@ -529,18 +529,20 @@ def age_customer(customer_id: int, until: datetime, clear_reminder: bool = False
             customer.reminder_sent_at = None
 
 
-def age_lead(lead_id: int, until: datetime) -> None:
+def age_lead(lead_id: int | list[int], until: datetime) -> None:
     """Lead ``lead_id``'s claim deadline is ``until`` (in the past: the filing timer passes
-    it on). Test runs only: a 72-hour deadline cannot be waited for."""
+    it on), or each of several leads' in one transaction (one tick of the timer finds them
+    all). Test runs only: a 72-hour deadline cannot be waited for."""
     _testing_only()
     until = _aware(until)
     from services.filing.models import Lead
 
     with _session("filing") as session:
-        lead = session.get(Lead, lead_id, with_for_update=True)
-        if lead is None:
-            raise TestingRefused(f"no lead {lead_id}")
-        lead.claim_deadline = until
+        for one in lead_id if isinstance(lead_id, list) else [lead_id]:
+            lead = session.get(Lead, one, with_for_update=True)
+            if lead is None:
+                raise TestingRefused(f"no lead {one}")
+            lead.claim_deadline = until
 
 
 def age_idle(customer_id: int, since: datetime) -> None:

@@ -42,6 +42,8 @@ LEAD_CLAIMED = "lead_claimed"
 LEAD_DECLINED = "lead_declined"
 LEAD_EXPIRED = "lead_expired"
 LEAD_CLAIM_DEADLINE_NEAR = "lead_claim_deadline_near"
+#: The claim deadlines near of several leads of one partner, found by one tick, told at once.
+LEAD_CLAIM_DEADLINES_NEAR = "lead_claim_deadlines_near"
 
 
 class Step(EventSchema):
@@ -185,11 +187,10 @@ class LeadAssigned(LeadEvent):
     reason = fields.String(allow_none=True)
 
 
-class LeadsAssigned(EventSchema):
-    """``leads_assigned``: ``count`` leads of one batch of a lead import
-    (``import_id``), ``lead_ids``, are the partner's to claim, the first of them (by id)
-    ``lead_id`` named ``lead_name``; the earliest of their claim deadlines. An import tells
-    a partner of its leads a batch at a time, not one event per lead."""
+class LeadsEvent(EventSchema):
+    """Several leads of one partner told at once: ``count`` leads, ``lead_ids``, the
+    first of them (by id) ``lead_id`` named ``lead_name``; the earliest of their claim
+    deadlines."""
 
     partner_id = Id(strict=True, required=True)
     count = fields.Integer(strict=True, required=True, validate=validate.Range(min=1))
@@ -197,7 +198,20 @@ class LeadsAssigned(EventSchema):
     lead_id = Id(strict=True, required=True)
     lead_name = fields.String(required=True)
     claim_deadline = IsoDateTime(required=True, allow_none=True)
+
+
+class LeadsAssigned(LeadsEvent):
+    """``leads_assigned``: the leads of one batch of a lead import (``import_id``) that
+    are the partner's to claim. An import tells a partner of its leads a batch at a time,
+    not one event per lead."""
+
     import_id = fields.String(required=True)
+
+
+class LeadClaimDeadlinesNear(LeadsEvent):
+    """``lead_claim_deadlines_near``: the claim deadlines of these leads of the partner
+    are near (``lead_claim_deadline_near`` for several at once: the leads of an import
+    reach their deadlines together)."""
 
 
 class LeadClaimed(LeadEvent):
@@ -235,4 +249,5 @@ EVENTS: dict[str, type[Schema]] = {
     LEAD_DECLINED: LeadDeclined,
     LEAD_EXPIRED: LeadEvent,
     LEAD_CLAIM_DEADLINE_NEAR: LeadEvent,
+    LEAD_CLAIM_DEADLINES_NEAR: LeadClaimDeadlinesNear,
 }

@@ -17,7 +17,7 @@ from services.common.unit_of_work import UnitOfWork
 from services.filing import customers, events, imports, pool, rules
 from services.filing.customers import Covering
 from services.filing.models import Customer, Lead, LeadEvent
-from services.filing.routing import Assigner, Terms, emit_routed, lead_event
+from services.filing.routing import Assigner, Terms, emit_routed, lead_event, leads_event
 from services.filing.schemas import ASSIGNED, EXPIRED, IDLE, PROTECTED
 
 log = logging.getLogger(__name__)
@@ -258,8 +258,11 @@ def remind_claim_deadlines(
     hours: int = rules.DEADLINE_REMINDER_HOURS,
     limit: int = BATCH,
 ) -> int:
-    """Tell the assigned partner once when a claim deadline is near
-    (``lead_claim_deadline_near``). Inside the caller's ``with uow:``."""
+    """Tell the assigned partner once when a claim deadline is near: one
+    ``lead_claim_deadline_near``, or one ``lead_claim_deadlines_near`` for the leads of a
+    partner this tick found several of (the leads of an import reach their deadlines
+    together, and a partner given thousands would be told thousands of times). Inside the
+    caller's ``with uow:``."""
     leads = uow.session.scalars(
         select(Lead)
         .where(
@@ -270,9 +273,16 @@ def remind_claim_deadlines(
         )
         .limit(limit)
     ).all()
+    of_partner: dict[int, list[Lead]] = {}
     for lead in leads:
         lead.deadline_reminded_at = now
-        uow.emit(events.LEAD_CLAIM_DEADLINE_NEAR, lead_event(lead))
+        of_partner.setdefault(lead.assigned_partner_id, []).append(lead)
+    for partner_id, near in sorted(of_partner.items()):
+        if len(near) == 1:
+            uow.emit(events.LEAD_CLAIM_DEADLINE_NEAR, lead_event(near[0]))
+        else:
+            data = leads_event(events.LeadClaimDeadlinesNear, partner_id, near)
+            uow.emit(events.LEAD_CLAIM_DEADLINES_NEAR, data)
     return len(leads)
 
 

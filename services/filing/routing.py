@@ -68,23 +68,30 @@ def emit_routed_batch(
         else:
             uow.emit(events.LEAD_UNASSIGNED, lead_event(lead))
     for partner_id, given in sorted(by_partner.items()):
-        given.sort(key=lambda lead: lead.id)
-        deadlines = [lead.claim_deadline for lead in given if lead.claim_deadline is not None]
         uow.emit(
             events.LEADS_ASSIGNED,
-            event_data(
-                events.LeadsAssigned,
-                {
-                    "partner_id": partner_id,
-                    "count": len(given),
-                    "lead_ids": [lead.id for lead in given],
-                    "lead_id": given[0].id,
-                    "lead_name": given[0].name,
-                    "claim_deadline": min(deadlines) if deadlines else None,
-                    "import_id": import_id,
-                },
-            ),
+            leads_event(events.LeadsAssigned, partner_id, given, import_id=import_id),
         )
+
+
+def leads_event(
+    schema: type[events.LeadsEvent], partner_id: int, leads: list[Lead], **extra: Any
+) -> dict:
+    """The data of an event telling ``partner_id`` of several ``leads`` at once."""
+    leads = sorted(leads, key=lambda lead: lead.id)
+    deadlines = [lead.claim_deadline for lead in leads if lead.claim_deadline is not None]
+    return event_data(
+        schema,
+        {
+            "partner_id": partner_id,
+            "count": len(leads),
+            "lead_ids": [lead.id for lead in leads],
+            "lead_id": leads[0].id,
+            "lead_name": leads[0].name,
+            "claim_deadline": min(deadlines) if deadlines else None,
+            **extra,
+        },
+    )
 
 
 class Assigner:

@@ -98,6 +98,9 @@ ALLOWED: dict[str, Allowed] = {
         _fields("lead_id", "lead_name", "partner_id", "count", "lead_ids", "claim_deadline")
     ),
     "lead_claim_deadline_near": _same(_LEAD),
+    "lead_claim_deadlines_near": _same(
+        _fields("lead_id", "lead_name", "partner_id", "count", "lead_ids", "claim_deadline")
+    ),
     "order_step_waiting": _hq_only(_ORDER | {"total_amount", "step"}),
     "order_approved": _same(
         _ORDER

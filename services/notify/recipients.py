@@ -62,6 +62,7 @@ PARTNER_EVENTS: dict[str, str] = {
     "lead_assigned": "lead.claim",
     "leads_assigned": "lead.claim",
     "lead_claim_deadline_near": "lead.claim",
+    "lead_claim_deadlines_near": "lead.claim",
     "order_approved": "order.create",
     "order_rejected": "order.create",
     "commission_entry_created": "report.read",

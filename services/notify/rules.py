@@ -102,12 +102,16 @@ def check_channel_change(channel: Channel, data: dict) -> None:
 
 
 #: Kinds that are another kind's news in bulk: a channel that takes the one takes both.
-IN_BULK = {"leads_assigned": "lead_assigned"}
+IN_BULK = {
+    "leads_assigned": "lead_assigned",
+    "lead_claim_deadlines_near": "lead_claim_deadline_near",
+}
 
 
 def takes(channel: Channel, kind: str) -> bool:
     """Whether the channel takes events of ``kind`` (no list: every kind; a channel taking
-    ``lead_assigned`` takes the leads of an import assigned in bulk too)."""
+    ``lead_assigned`` or ``lead_claim_deadline_near`` takes the same news of several
+    leads at once too)."""
     return not channel.events or kind in channel.events or IN_BULK.get(kind) in channel.events
 
 

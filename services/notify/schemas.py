@@ -49,6 +49,7 @@ EVENT_KINDS = (
     "idle_release_near",
     "lead_assigned",
     "lead_claim_deadline_near",
+    "lead_claim_deadlines_near",
     "leads_assigned",
     "order_approved",
     "order_commented",

@@ -133,6 +133,11 @@ class NotifyService(ServiceBase):
     def on_lead_claim_deadline_near(self, event: dict) -> None:
         self._notify("lead_claim_deadline_near", event, load_event(filing_events.LeadEvent, event))
 
+    @event_handler("filing", "lead_claim_deadlines_near")
+    def on_lead_claim_deadlines_near(self, event: dict) -> None:
+        data = load_event(filing_events.LeadClaimDeadlinesNear, event)
+        self._notify("lead_claim_deadlines_near", event, data)
+
     @event_handler("filing", "protection_ending")
     def on_protection_ending(self, event: dict) -> None:
         self._notify("protection_ending", event, load_event(filing_events.CustomerEvent, event))

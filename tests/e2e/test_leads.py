@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import csv
 import io
+import time
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -35,6 +36,7 @@ from tests.support.filing_api import (
 from tests.support.waiting import wait_for
 from tests.support.world import World
 
+NOTIFICATIONS = "/api/v1/notifications"
 IMPORT_HEADER = ["name", "contact_name", "phone", "region_code", "address", "notes"]
 
 
@@ -279,6 +281,28 @@ def test_passed_claim_deadline_moves_the_lead_on_and_finally_to_hq(ab, hq, admin
             what="the lead back in the HQ queue",
         )
     assert trail(final)[-2:] == [("expired", b), ("unassigned", None)]
+
+
+def test_a_partner_is_reminded_once_of_the_claim_deadlines_of_several_leads(
+    ab, hq, admin: Client
+) -> None:
+    # The leads of an import come to their deadlines together: one reminder names them.
+    with sole_coverage(admin, ["330100"], [ab["a"], ab["b"]]):
+        leads = [create_lead(hq["marketing"], region_code="330100") for _ in range(3)]
+        assert {lead["assigned_partner_id"] for lead in leads} == {ab["a"]["id"]}
+        age_lead([lead["id"] for lead in leads], datetime.now(UTC) + timedelta(hours=6))
+        ids = sorted(lead["id"] for lead in leads)
+
+        def reminders() -> list[dict]:
+            listed = ab["user_a"].get(NOTIFICATIONS, params={"per_page": 100}).json()["items"]
+            return [m for m in listed if "deadline" in m["kind"] and m["subject_id"] in ids]
+
+        [told] = wait_for(reminders, what="the reminder of the three deadlines")
+    assert (told["kind"], told["subject_id"]) == ("lead_claim_deadlines_near", ids[0])
+    assert told["title"] == f"线索申领即将截止：{leads[0]['name']} 等 3 条"
+    # Nobody else of the partner's leads is told again, one by one, on the next ticks.
+    time.sleep(1.0)
+    assert len(reminders()) == 1
 
 
 # -- import -----------------------------------------------------------------------------

@@ -163,6 +163,18 @@ def test_partner_bound_deliveries_name_no_other_partner(
         },
     )
     publish_new(
+        "filing",
+        "lead_claim_deadlines_near",
+        {
+            "partner_id": a["id"],
+            "count": 2,
+            "lead_ids": [1, 2],
+            "lead_id": 1,
+            "lead_name": "线索",
+            "claim_deadline": later,
+        },
+    )
+    publish_new(
         "commission",
         "statement_issued",
         {

@@ -30,7 +30,7 @@ from services.common.migrations import upgrade
 from services.common.regions import covers, specificity
 from services.common.timeutil import iso, utcnow
 from services.common.unit_of_work import UnitOfWork
-from services.filing import housekeeping
+from services.filing import housekeeping, rules
 from services.filing.events import EVENTS
 from services.filing.keys import normalise_name
 from services.filing.models import Customer, CustomerKey, Lead, Transfer
@@ -624,6 +624,31 @@ def test_a_tick_partners_do_not_answer_asks_once_and_the_replica_steps_aside(
     partners.partners_covering.side_effect = covering
     timer.housekeeping()
     assert [as_(HQ).get_lead(i)["history"][-2]["action"] for i in leads] == ["expired"] * 3
+
+
+def test_a_partner_is_reminded_once_of_several_claim_deadlines_near(as_, session, events) -> None:
+    # An import gives a partner its leads together, and their deadlines come together:
+    # one reminder names them all. A partner with one lead near its deadline is told of it.
+    of_a = [as_(HQ).create_lead(lead_payload(region_code="330106"))["id"] for _ in range(3)]
+    of_c = as_(HQ).create_lead(lead_payload(region_code="320102"))["id"]
+    soon = utcnow() + timedelta(hours=rules.DEADLINE_REMINDER_HOURS - 1)
+    for lead_id in [*of_a, of_c]:
+        session.get(Lead, lead_id).claim_deadline = soon
+    session.flush()
+    del events[:]
+    timer = as_(Caller.system_caller("filing"))
+
+    timer.housekeeping()
+    timer.housekeeping()
+    reminders = [(kind, data) for kind, data in events if "deadline" in kind]
+    assert [(kind, data["partner_id"]) for kind, data in reminders] == [
+        ("lead_claim_deadlines_near", A),
+        ("lead_claim_deadline_near", C),
+    ]
+    bulk, single = reminders[0][1], reminders[1][1]
+    assert (bulk["count"], bulk["lead_ids"], bulk["lead_id"]) == (3, of_a, of_a[0])
+    assert bulk["claim_deadline"] == iso(soon)
+    assert single["lead_id"] == of_c
 
 
 def imported(as_, payload: dict) -> dict:

@@ -409,3 +409,41 @@ def test_an_imports_leads_are_one_message_per_batch_and_reach_channels_taking_le
     assert deliveries(isolated, takes_filings["id"]) == []
     [to_partner] = deliveries(isolated, shared["id"])
     assert to_partner.payload["data"]["count"] == 12
+
+
+def test_several_claim_deadlines_near_are_one_message_and_reach_channels_taking_one(
+    service, people, isolated
+) -> None:
+    partner = new_id()
+    zh, en = user(partner), user(partner, "en")
+    people[("lead.claim", partner)] = [zh, en]
+    takes_deadlines = webhook(service, caller_of(zh), events=["lead_claim_deadline_near"])
+    takes_assigned = webhook(service, caller_of(zh), events=["lead_assigned"])
+    ids = [new_id() for _ in range(40)]
+    event = make_envelope(
+        "filing",
+        "lead_claim_deadlines_near",
+        {
+            "partner_id": partner,
+            "count": 40,
+            "lead_ids": ids,
+            "lead_id": ids[0],
+            "lead_name": "甲公司",
+            "claim_deadline": "2026-05-04T08:30:00Z",
+        },
+    )
+    deliver_event(service, "on_lead_claim_deadlines_near", event)
+
+    [mine] = inbox(service, zh)
+    assert (mine["kind"], mine["subject_type"], mine["subject_id"]) == (
+        "lead_claim_deadlines_near",
+        "lead",
+        ids[0],
+    )
+    assert mine["title"] == "线索申领即将截止：甲公司 等 40 条"
+    assert [m["title"] for m in inbox(service, en)] == [
+        "40 leads' claim deadlines near, the first 甲公司"
+    ]
+    [delivery] = deliveries(isolated, takes_deadlines["id"])
+    assert delivery.payload["data"]["lead_ids"] == ids
+    assert deliveries(isolated, takes_assigned["id"]) == []

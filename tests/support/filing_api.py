@@ -52,8 +52,9 @@ def age_customer(customer_id: int, until: datetime, clear_reminder: bool = False
     manage.age_customer(customer_id, until, clear_reminder)
 
 
-def age_lead(lead_id: int, until: datetime) -> None:
-    """The lead's claim deadline is ``until`` (``manage.py testing age-lead``)."""
+def age_lead(lead_id: int | list[int], until: datetime) -> None:
+    """The lead's claim deadline is ``until`` (``manage.py testing age-lead``); a list of
+    leads is aged in one transaction."""
     manage.age_lead(lead_id, until)
 
 

@@ -12711,7 +12711,7 @@ export interface components {
              * @enum {string|null}
              */
             format: "json" | "wecom" | "dingtalk" | null;
-            events?: ("commission_entry_created" | "customer_claimed" | "customer_released" | "customer_transferred" | "extension_approved" | "extension_rejected" | "extension_requested" | "extension_step_waiting" | "filing_approved" | "filing_rejected" | "filing_step_waiting" | "filing_submitted" | "idle_release_near" | "lead_assigned" | "lead_claim_deadline_near" | "leads_assigned" | "order_approved" | "order_commented" | "order_rejected" | "order_step_waiting" | "partner_handover_done" | "payment_due_soon" | "payment_overdue" | "protection_ending" | "statement_issued")[];
+            events?: ("commission_entry_created" | "customer_claimed" | "customer_released" | "customer_transferred" | "extension_approved" | "extension_rejected" | "extension_requested" | "extension_step_waiting" | "filing_approved" | "filing_rejected" | "filing_step_waiting" | "filing_submitted" | "idle_release_near" | "lead_assigned" | "lead_claim_deadline_near" | "lead_claim_deadlines_near" | "leads_assigned" | "order_approved" | "order_commented" | "order_rejected" | "order_step_waiting" | "partner_handover_done" | "payment_due_soon" | "payment_overdue" | "protection_ending" | "statement_issued")[];
             /**
              * @default user
              * @enum {string}
@@ -12746,7 +12746,7 @@ export interface components {
         };
         ChannelUpdate: {
             active?: boolean;
-            events?: ("commission_entry_created" | "customer_claimed" | "customer_released" | "customer_transferred" | "extension_approved" | "extension_rejected" | "extension_requested" | "extension_step_waiting" | "filing_approved" | "filing_rejected" | "filing_step_waiting" | "filing_submitted" | "idle_release_near" | "lead_assigned" | "lead_claim_deadline_near" | "leads_assigned" | "order_approved" | "order_commented" | "order_rejected" | "order_step_waiting" | "partner_handover_done" | "payment_due_soon" | "payment_overdue" | "protection_ending" | "statement_issued")[];
+            events?: ("commission_entry_created" | "customer_claimed" | "customer_released" | "customer_transferred" | "extension_approved" | "extension_rejected" | "extension_requested" | "extension_step_waiting" | "filing_approved" | "filing_rejected" | "filing_step_waiting" | "filing_submitted" | "idle_release_near" | "lead_assigned" | "lead_claim_deadline_near" | "lead_claim_deadlines_near" | "leads_assigned" | "order_approved" | "order_commented" | "order_rejected" | "order_step_waiting" | "partner_handover_done" | "payment_due_soon" | "payment_overdue" | "protection_ending" | "statement_issued")[];
             /** @enum {string} */
             format?: "json" | "wecom" | "dingtalk";
             /** @enum {string} */

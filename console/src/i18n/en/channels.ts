@@ -21,7 +21,7 @@ export default {
       customer_claimed: 'Customer claimed', customer_released: 'Customer released', customer_transferred: 'Customer transferred', protection_ending: 'Protection ending soon',
       idle_release_near: 'Release for no follow-up soon', partner_handover_done: 'Partner handover done',
       extension_requested: 'Extension to approve', extension_step_waiting: 'Extension at the next step', extension_approved: 'Extension approved', extension_rejected: 'Extension rejected',
-      lead_assigned: 'Lead assigned', leads_assigned: 'Leads assigned by an import', lead_claim_deadline_near: 'Lead claim deadline near',
+      lead_assigned: 'Lead assigned', leads_assigned: 'Leads assigned by an import', lead_claim_deadline_near: 'Lead claim deadline near', lead_claim_deadlines_near: 'Claim deadlines of several leads near',
       order_step_waiting: 'Order to approve', order_approved: 'Order approved', order_rejected: 'Order rejected', order_commented: 'Order comment',
       payment_due_soon: 'Payment due soon', payment_overdue: 'Payment overdue', commission_entry_created: 'Commission entry', statement_issued: 'Statement issued',
     },

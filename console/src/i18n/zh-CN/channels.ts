@@ -21,7 +21,7 @@ export default {
       customer_claimed: '客户被领取', customer_released: '客户已释放', customer_transferred: '客户已转移', protection_ending: '保护期即将到期',
       idle_release_near: '即将因未跟进释放', partner_handover_done: '伙伴交接完成',
       extension_requested: '延期待审批', extension_step_waiting: '延期待下一环节审批', extension_approved: '延期已通过', extension_rejected: '延期已驳回',
-      lead_assigned: '新线索分配', leads_assigned: '导入线索批量分配', lead_claim_deadline_near: '线索即将超时',
+      lead_assigned: '新线索分配', leads_assigned: '导入线索批量分配', lead_claim_deadline_near: '线索即将超时', lead_claim_deadlines_near: '多条线索即将超时',
       order_step_waiting: '订单待审批', order_approved: '订单已通过', order_rejected: '订单已驳回', order_commented: '订单新评论',
       payment_due_soon: '回款即将到期', payment_overdue: '回款已逾期', commission_entry_created: '新提成记录', statement_issued: '提成结算单已出具',
     },
