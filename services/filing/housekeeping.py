@@ -271,6 +271,8 @@ def remind_claim_deadlines(
             Lead.claim_deadline <= now + timedelta(hours=hours),
             Lead.claim_deadline > now,
         )
+        # a partner's leads together: one with thousands is told in as few turns as can be
+        .order_by(Lead.assigned_partner_id, Lead.id)
         .limit(limit)
     ).all()
     of_partner: dict[int, list[Lead]] = {}
