@@ -18,7 +18,7 @@ from __future__ import annotations
 from datetime import date
 
 from marshmallow import Schema
-from sqlalchemy import delete, func, select
+from sqlalchemy import case, delete, func, select
 from sqlalchemy.orm import Session
 
 from services.common import audit
@@ -31,7 +31,7 @@ from services.common.unit_of_work import UnitOfWork
 from services.orders import events, rules
 from services.orders.models import Order, Payment, PaymentInstallment
 from services.orders.ordering import visible_order
-from services.orders.schemas import RECEIPT, PaymentOut, PaymentPlanOut
+from services.orders.schemas import RECEIPT, REFUND, PaymentOut, PaymentPlanOut
 
 # -- the payment plan (回款计划) ----------------------------------------------------------
 
@@ -182,11 +182,12 @@ def list_order_payments(uow: UnitOfWork, caller: Caller, order_id: int) -> list[
         return [dump(PaymentOut, payment) for payment in payments]
 
 
-#: The columns a list of payments sorts by (``PaymentListArgs.sort``).
+#: The columns a list of payments sorts by (``PaymentListArgs.sort``); a refund's amount,
+#: stored positive, sorts as the money it gave back (below every receipt).
 PAYMENT_SORT = {
     "id": Payment.id,
     "received_on": Payment.received_on,
-    "amount": Payment.amount,
+    "amount": case((Payment.kind == REFUND, -Payment.amount), else_=Payment.amount),
     "created_at": Payment.created_at,
 }
 

@@ -281,6 +281,25 @@ def test_plan_receipts_and_refunds_of_an_approved_order(pay: Payments) -> None:
     )
 
 
+def test_payments_sorted_by_amount_count_a_refund_as_money_given_back(pay: Payments) -> None:
+    order = pay.approved("1000.00")
+    path = f"{ORDERS}/{order['id']}/payments"
+    for body in (receipt("600.00"), receipt("100.00"), receipt("500.00", "refund")):
+        ok(pay.finance.post(path, body), 201)
+
+    def amounts(sort: str) -> list[tuple[str, str]]:
+        query = {"order_id": order["id"], "sort": sort}
+        listed = ok(pay.finance.get("/api/v1/payments", params=query))["items"]
+        return [(p["kind"], p["amount"]) for p in listed]
+
+    assert amounts("amount") == [
+        ("refund", "500.00"),
+        ("receipt", "100.00"),
+        ("receipt", "600.00"),
+    ]
+    assert amounts("-amount")[0] == ("receipt", "600.00")
+
+
 def test_payments_wait_for_the_approval_and_name_a_day_that_has_come(pay: Payments) -> None:
     draft = pay.draft(pay.a_sales, "500.00")
     path = f"{ORDERS}/{draft['id']}"
