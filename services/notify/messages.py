@@ -163,14 +163,14 @@ TEMPLATES: dict[tuple[str, str], Template] = {
         "lead_id",
         zh=(
             "线索申领即将截止：{lead_name} 等 {count} 条",
-            "您有 {count} 条线索须在 {claim_deadline} 起陆续申领，第一条为「{lead_name}」，"
-            "逾期将转给其他合作伙伴（各条线索的期限见线索列表）。",
+            "您有 {count} 条线索即将超过申领期限，最早于 {claim_deadline} 截止，其中包括"
+            "「{lead_name}」；逾期未申领将转给其他合作伙伴（各条线索的期限见线索列表）。",
         ),
         en=(
             "{count} leads' claim deadlines near, the first {lead_name}",
-            "{count} of your leads must be claimed, the first by {claim_deadline} (the first "
-            "lead {lead_name}), or they pass to another partner; each lead's deadline is in "
-            "the list of leads.",
+            "{count} of your leads reach their claim deadlines, the earliest at "
+            "{claim_deadline}, among them {lead_name}; unclaimed, they pass to another "
+            "partner (each lead's deadline is in the list of leads).",
         ),
     ),
     ("protection_ending", ""): Template(
