@@ -11,7 +11,7 @@ from typing import Any
 from sqlalchemy import func, select
 
 from services.common.context import Caller
-from services.common.db import try_advisory_lock
+from services.common.db import is_postgres, try_advisory_lock
 from services.common.errors import ServiceTimeout, ServiceUnavailable
 from services.common.unit_of_work import UnitOfWork
 from services.filing import customers, events, imports, pool, rules
@@ -47,6 +47,9 @@ class _PartnersOfTick:
 
     def __init__(self, covering: Covering, terms: Terms) -> None:
         self.failed: Exception | None = None
+        #: Whether other replicas may be waiting for the lock (PostgreSQL; SQLite has one
+        #: process, which would only delay its own work by stepping aside).
+        self.shared = False
         self._covering, self._terms = covering, terms
 
     def _ask(self, call: Any, argument: Any) -> Any:
@@ -71,9 +74,9 @@ def run(uow: UnitOfWork, covering: Covering, terms: Terms, now: datetime) -> Non
     move on to the next partner or back to HQ, customers nobody followed up are announced
     and then released, and lead uploads never completed are dropped.
 
-    A replica that partners did not answer lets the next ``STEP_ASIDE_TICKS`` ticks pass:
-    while its calls wait out their timeouts it holds the lock, and the replica that could
-    do the work would rarely find it free."""
+    On PostgreSQL, a replica that partners did not answer lets the next
+    ``STEP_ASIDE_TICKS`` ticks pass: while its calls wait out their timeouts it holds the
+    lock, and a replica that could do the work would rarely find it free."""
     if _stepping_aside["ticks"] > 0:
         _stepping_aside["ticks"] -= 1
         return
@@ -81,7 +84,7 @@ def run(uow: UnitOfWork, covering: Covering, terms: Terms, now: datetime) -> Non
     try:
         _tick(uow, partners, now)
     finally:
-        if partners.failed is not None:
+        if partners.failed is not None and partners.shared:
             _stepping_aside["ticks"] = STEP_ASIDE_TICKS
 
 
@@ -89,6 +92,7 @@ def _tick(uow: UnitOfWork, partners: _PartnersOfTick, now: datetime) -> None:
     with uow:
         if not try_advisory_lock(uow.session, "filing.housekeeping"):
             return
+        partners.shared = is_postgres(uow.session)
         # Partners are asked before the first write of the tick (reads only so far); the
         # advisory lock stays held so that no other replica moves the same leads.
         assigner = Assigner(uow.session, partners.covering, partners.terms)
@@ -271,9 +275,12 @@ def remind_claim_deadlines(
             Lead.claim_deadline <= now + timedelta(hours=hours),
             Lead.claim_deadline > now,
         )
-        # a partner's leads together: one with thousands is told in as few turns as can be
-        .order_by(Lead.assigned_partner_id, Lead.id)
+        .order_by(Lead.claim_deadline, Lead.id)  # the nearest first
         .limit(limit)
+        # Locked as read, and read again: a lead declined or handed over meanwhile is
+        # reminded to its new holder on a later tick, not marked reminded under the old.
+        .with_for_update(skip_locked=True)
+        .execution_options(populate_existing=True)
     ).all()
     of_partner: dict[int, list[Lead]] = {}
     for lead in leads:

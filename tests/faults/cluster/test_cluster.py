@@ -209,8 +209,9 @@ def timer_diagnosis(stack: Stack, ledger: Ledger, leads: dict[int, int]) -> str:
     holders = ledger.lead_holders(ids)
     actions = ledger.lead_actions(ids)
     states = "; ".join(
-        f"{lead} {holders[lead][0]} at {holders[lead][1]} (first {leads[lead]},"
-        f" {dict(actions[lead])})"
+        f"{lead} {holders.get(lead, ('missing', None))[0]} at"
+        f" {holders.get(lead, ('missing', None))[1]} (first {leads[lead]},"
+        f" {dict(actions.get(lead, {}))})"
         for lead in ids
     )
     logged = []
