@@ -300,7 +300,7 @@ def test_a_partner_is_reminded_once_of_the_claim_deadlines_of_several_leads(
         [told] = wait_for(reminders, what="the reminder of the three deadlines")
     assert (told["kind"], told["subject_id"]) == ("lead_claim_deadlines_near", ids[0])
     assert told["title"] == f"线索申领即将截止：{leads[0]['name']} 等 3 条"
-    # Nobody else of the partner's leads is told again, one by one, on the next ticks.
+    # None of the three is reminded again, one by one, on the next ticks.
     time.sleep(1.0)
     assert len(reminders()) == 1
 
