@@ -149,31 +149,17 @@ def test_partner_bound_deliveries_name_no_other_partner(
             "claim_deadline": later,
         },
     )
-    publish_new(
-        "filing",
-        "leads_assigned",
-        {
-            "partner_id": a["id"],
-            "count": 2,
-            "lead_ids": [1, 2],
-            "lead_id": 1,
-            "lead_name": "线索",
-            "claim_deadline": later,
-            "import_id": "imp-1",
-        },
-    )
-    publish_new(
-        "filing",
-        "lead_claim_deadlines_near",
-        {
-            "partner_id": a["id"],
-            "count": 2,
-            "lead_ids": [1, 2],
-            "lead_id": 1,
-            "lead_name": "线索",
-            "claim_deadline": later,
-        },
-    )
+    # several leads of A at once: an import's batch, and their deadlines near
+    leads = {
+        "partner_id": a["id"],
+        "count": 2,
+        "lead_ids": [1, 2],
+        "lead_id": 1,
+        "lead_name": "线索",
+        "claim_deadline": later,
+    }
+    publish_new("filing", "leads_assigned", leads | {"import_id": "imp-1"})
+    publish_new("filing", "lead_claim_deadlines_near", leads)
     publish_new(
         "commission",
         "statement_issued",

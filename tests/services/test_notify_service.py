@@ -11,6 +11,8 @@ the e2e tests run never sees these rows or events.
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 from sqlalchemy import text
 from sqlalchemy.orm import Session
@@ -364,22 +366,19 @@ def test_a_channel_whose_secrets_cannot_be_opened_holds_back_neither_inbox_nor_d
         call(service, "get_channel", channel["id"], caller=caller_of(sales))
 
 
-def leads_assigned(partner_id: int, count: int = 3) -> dict:
-    """A ``filing.leads_assigned`` envelope: ``count`` leads of an import for the partner."""
+def several_leads(kind: str, partner_id: int, count: int = 3, **extra: Any) -> dict:
+    """A filing envelope telling the partner of ``count`` leads at once (``leads_assigned``
+    with an import's ``import_id``, ``lead_claim_deadlines_near``)."""
     ids = [new_id() for _ in range(count)]
-    return make_envelope(
-        "filing",
-        "leads_assigned",
-        {
-            "partner_id": partner_id,
-            "count": count,
-            "lead_ids": ids,
-            "lead_id": ids[0],
-            "lead_name": "甲公司",
-            "claim_deadline": "2026-05-04T08:30:00Z",
-            "import_id": "imp-secret-key",
-        },
-    )
+    data = {
+        "partner_id": partner_id,
+        "count": count,
+        "lead_ids": ids,
+        "lead_id": ids[0],
+        "lead_name": "甲公司",
+        "claim_deadline": "2026-05-04T08:30:00Z",
+    }
+    return make_envelope("filing", kind, data | extra)
 
 
 def test_an_imports_leads_are_one_message_per_batch_and_reach_channels_taking_lead_assigned(
@@ -391,7 +390,7 @@ def test_an_imports_leads_are_one_message_per_batch_and_reach_channels_taking_le
     takes_leads = webhook(service, caller_of(zh), events=["lead_assigned"])
     takes_filings = webhook(service, caller_of(zh), events=["filing_approved"])
     shared = webhook(service, caller_of(en, "channel.manage"), scope="partner", language="en")
-    event = leads_assigned(partner, count=12)
+    event = several_leads("leads_assigned", partner, count=12, import_id="imp-secret-key")
     deliver_event(service, "on_leads_assigned", event)
 
     [mine] = inbox(service, zh)
@@ -419,19 +418,8 @@ def test_several_claim_deadlines_near_are_one_message_and_reach_channels_taking_
     people[("lead.claim", partner)] = [zh, en]
     takes_deadlines = webhook(service, caller_of(zh), events=["lead_claim_deadline_near"])
     takes_assigned = webhook(service, caller_of(zh), events=["lead_assigned"])
-    ids = [new_id() for _ in range(40)]
-    event = make_envelope(
-        "filing",
-        "lead_claim_deadlines_near",
-        {
-            "partner_id": partner,
-            "count": 40,
-            "lead_ids": ids,
-            "lead_id": ids[0],
-            "lead_name": "甲公司",
-            "claim_deadline": "2026-05-04T08:30:00Z",
-        },
-    )
+    event = several_leads("lead_claim_deadlines_near", partner, count=40)
+    ids = event["data"]["lead_ids"]
     deliver_event(service, "on_lead_claim_deadlines_near", event)
 
     [mine] = inbox(service, zh)
