@@ -17,6 +17,7 @@ from webargs import core as webargs_core
 from webargs.flaskparser import FlaskParser
 
 from services.common.errors import BadRequest
+from services.common.schemas import shared
 
 #: No payload nests deeper than a few levels; a body nested deeper is no payload of ours,
 #: and code that walks it recursively (schemas, the RPC serializer) must never meet it.
@@ -68,6 +69,13 @@ def parse_json_body(raw: bytes) -> Any:
 class JsonBodyParser(FlaskParser):
     """webargs' parser, reading every JSON body (``application/json`` and
     ``application/*+json``, any parameters) with :func:`parse_json_body`."""
+
+    def _get_schema(self, argmap: Any, req: Request) -> Schema:
+        """The shared instance of a schema class (``services.common.schemas.shared``):
+        webargs made one per request, which cost a tenth of a list's time in the gateway."""
+        if isinstance(argmap, type) and issubclass(argmap, Schema):
+            return shared(argmap)
+        return super()._get_schema(argmap, req)
 
     def load_json(self, req: Request, schema: Schema) -> Any:
         """The request's JSON body as data, or ``missing`` when it is not JSON or empty."""

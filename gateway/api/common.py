@@ -15,7 +15,7 @@ from marshmallow import Schema, fields
 from gateway.bodies import JsonBodyParser
 from services.common.idempotency import MAX_KEY_LENGTH
 from services.common.report_files import CSV_TYPE, XLSX_TYPE
-from services.common.schemas import Problem, shared
+from services.common.schemas import Problem, dump
 
 View = TypeVar("View", bound=Callable[..., Any])
 
@@ -46,7 +46,7 @@ def page_schema(item: type[Schema]) -> type[Schema]:
 
 def wire(schema: type[Schema], loaded: dict) -> dict:
     """Loaded arguments back to their wire form, to send on to the service."""
-    return shared(schema).dump(loaded)
+    return dump(schema, loaded)
 
 
 def document_errors(blueprint: flask_smorest.Blueprint, *statuses: int) -> Callable[[View], View]:

@@ -40,14 +40,14 @@ from services.common.context import Caller
 from services.common.errors import NotFound
 from services.common.events import event_data
 from services.common.money import money_str
-from services.common.schemas import ordered, page_of
+from services.common.schemas import dump, ordered, page_of
 from services.common.scoping import get_scoped, scoped
 from services.common.unit_of_work import UnitOfWork
 
 
 def dump_entry(entry: CommissionEntry) -> dict:
     """An entry as the wire shows it."""
-    return EntryOut().dump(entry)
+    return dump(EntryOut, entry)
 
 
 # -- writing (from the orders events) ---------------------------------------------------------
@@ -378,17 +378,24 @@ def order_commission(uow: UnitOfWork, caller: Caller, order_id: int) -> dict | N
     with uow:
         fixed = uow.session.scalar(fixed_stmt)
         if fixed is not None:
-            return OrderCommissionOut().dump(
+            return dump(
+                OrderCommissionOut,
                 {
                     "rate": fixed.rate,
                     "amount": fixed.amount,
                     "basis": fixed.basis,
                     "accrued": fixed.accrued,
-                }
+                },
             )
         entry = uow.session.scalar(stmt)
         if entry is None:
             return None
-        return OrderCommissionOut().dump(
-            {"rate": entry.rate, "amount": entry.amount, "basis": APPROVAL, "accrued": entry.amount}
+        return dump(
+            OrderCommissionOut,
+            {
+                "rate": entry.rate,
+                "amount": entry.amount,
+                "basis": APPROVAL,
+                "accrued": entry.amount,
+            },
         )

@@ -25,7 +25,7 @@ from services.commission.schemas import APPROVAL, RateInForceOut, RateOut
 from services.common import audit
 from services.common.context import Caller
 from services.common.errors import NotFound
-from services.common.schemas import format_rate, ordered, page_of
+from services.common.schemas import dump, format_rate, ordered, page_of
 from services.common.unit_of_work import UnitOfWork
 
 #: The partners service's ``list_partner_types``: ``[{"code": ...}, ...]``.
@@ -34,7 +34,7 @@ ListPartnerTypes = Callable[[], list[dict]]
 
 def dump_rule(rule: RateRule) -> dict:
     """A rule as the wire shows it."""
-    return RateOut().dump(rule)
+    return dump(RateOut, rule)
 
 
 def list_rates(uow: UnitOfWork, caller: Caller, args: dict) -> dict:
@@ -158,7 +158,8 @@ def rate_in_force(
     with uow:
         partner = partner_copy.known_partner(uow.session, partner_id, fetched, now)
         found = in_force(uow.session, partner.id, partner.type, on)
-        answer = RateInForceOut().dump(
+        answer = dump(
+            RateInForceOut,
             {
                 "partner_id": partner.id,
                 "partner_type": partner.type,
@@ -169,7 +170,7 @@ def rate_in_force(
                 "hq_assigned_rate": found.rule.hq_assigned_rate,
                 "effective_from": found.rule.effective_from,
                 "commission_basis": found.rule.basis,
-            }
+            },
         )
         # A partner fetched just now is kept with the answer; else nothing was written.
         return uow.commit(answer) if fetched is not None else answer

@@ -22,14 +22,14 @@ from services.common.context import Caller
 from services.common.errors import NotFound
 from services.common.events import event_data
 from services.common.money import money_str
-from services.common.schemas import ordered, page_of
+from services.common.schemas import dump, ordered, page_of
 from services.common.scoping import get_scoped, scoped
 from services.common.unit_of_work import UnitOfWork
 
 
 def dump_statement(statement: Statement) -> dict:
     """A statement as the wire shows it."""
-    return StatementOut().dump(statement)
+    return dump(StatementOut, statement)
 
 
 def issue_statement(uow: UnitOfWork, caller: Caller, data: dict, now: datetime) -> dict:

@@ -14,7 +14,7 @@ from typing import Any
 from marshmallow import EXCLUDE, Schema, ValidationError
 
 from services.common.errors import InvalidInput
-from services.common.schemas import shared
+from services.common.schemas import dump, shared
 from services.common.timeutil import as_utc, utcnow
 
 
@@ -29,7 +29,7 @@ def event_data(schema: type[Schema], values: Any) -> dict[str, Any]:
     """The wire data of an event, built through its schema; a value the schema would not
     load back is a programming error, raised before anything is emitted."""
     try:
-        data = shared(schema).dump(values)
+        data = dump(schema, values)
     except (TypeError, ValueError, ArithmeticError) as exc:
         raise ValueError(f"{schema.__name__} refuses what was built: {exc}") from exc
     errors = shared(schema).validate(data)

@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from decimal import Decimal
 from functools import cache
 from typing import Any, TypeVar
 
 import regex
-from marshmallow import RAISE, Schema, ValidationError, fields, pre_load, validate
+from marshmallow import RAISE, Schema, ValidationError, fields, missing, pre_load, validate
+from marshmallow.decorators import POST_DUMP, PRE_DUMP
+from marshmallow.utils import ensure_text_type
 from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session
 
@@ -76,8 +78,121 @@ def shared(schema: type[S]) -> S:
 
 
 def dump(schema: type[Schema], data: Any) -> Any:
-    """``data`` dumped with the shared instance of ``schema``."""
-    return shared(schema).dump(data)
+    """``data`` dumped as the shared instance of ``schema`` dumps it, by that schema's
+    compiled dumper (``dumper``): every answer and event of a service is dumped here."""
+    return dumper(shared(schema))(data)
+
+
+#: A field's conversion of a value already read: (value, the object read from) -> wire.
+_Convert = Callable[[Any, Any], Any]
+
+
+@cache
+def dumper(schema: Schema) -> Callable[[Any], Any]:
+    """What ``schema.dump`` does, compiled once per schema instance: the same output for
+    every input (``tests/unit/test_dumper.py`` compares the two over every schema of the
+    services), in a fraction of the time. Marshmallow walks five calls deep per field
+    and value (``serialize``, ``get_value``, the schema's accessor, ``utils.get_value``,
+    ``_serialize``): a list of twenty customers with their filings was 120,000 calls and a
+    third of the filing service's time.
+
+    Each field's value is read as marshmallow reads it (a key, else an attribute; absent:
+    the field's ``dump_default``, else left out) and converted by the field's own
+    ``_serialize``, except for the plain kinds whose ``_serialize`` is marshmallow's own
+    (text, integers, booleans and raw values, plain dicts, lists and nested schemas), which
+    are converted inline. A schema with dump hooks or an accessor of its own, and a field
+    that reads its value otherwise (``Method``, ``Function``, a dotted ``attribute``), are
+    left to marshmallow."""
+    if schema._hooks[PRE_DUMP] or schema._hooks[POST_DUMP]:
+        return schema.dump
+    if type(schema).get_attribute is not Schema.get_attribute:
+        return schema.dump
+    plan: list[tuple[str, str, _Convert | None, fields.Field]] = []
+    for name, field in schema.dump_fields.items():
+        key = field.data_key if field.data_key is not None else name
+        attr = field.attribute if field.attribute is not None else name
+        plain = (
+            field._CHECK_ATTRIBUTE
+            and "." not in attr
+            and type(field).serialize is fields.Field.serialize
+            and type(field).get_value is fields.Field.get_value
+        )
+        plan.append((key, attr, _converter(field, name) if plain else None, field))
+    accessor = schema.get_attribute
+
+    def dump_one(obj: Any) -> dict:
+        result = {}
+        for key, attr, convert, field in plan:
+            if convert is None:  # marshmallow's own way
+                value = field.serialize(attr, obj, accessor=accessor)
+                if value is not missing:
+                    result[key] = value
+                continue
+            value = _value_of(obj, attr)
+            if value is missing:
+                default = field.dump_default
+                if default is missing:
+                    continue
+                value = default() if callable(default) else default
+            result[key] = convert(value, obj)
+        return result
+
+    if schema.many:
+        return lambda data: dump_one(data) if data is None else [dump_one(each) for each in data]
+    return dump_one
+
+
+def _value_of(obj: Any, key: str) -> Any:
+    """``marshmallow.utils.get_value`` for a key without a dot: ``obj[key]``, else the
+    attribute, else ``missing``."""
+    if type(obj) is dict:
+        value = obj.get(key, missing)
+        return value if value is not missing else getattr(obj, key, missing)
+    if not hasattr(obj, "__getitem__"):
+        return getattr(obj, key, missing)
+    try:
+        return obj[key]
+    except (KeyError, IndexError, TypeError, AttributeError):
+        return getattr(obj, key, missing)
+
+
+def _converter(field: fields.Field, name: str) -> _Convert:
+    """How ``field`` turns a value read into its wire form, as its ``_serialize`` does."""
+    serialize = type(field)._serialize
+    if serialize is fields.Field._serialize:  # Raw, Boolean, Field
+        return lambda value, obj: value
+    if serialize is fields.String._serialize:
+        return lambda value, obj: (
+            value if value is None or type(value) is str else ensure_text_type(value)
+        )
+    if (
+        serialize is fields.Number._serialize
+        and field.num_type is int
+        and not field.as_string
+        and type(field)._format_num is fields.Number._format_num
+    ):
+        return lambda value, obj: value if value is None or type(value) is int else int(value)
+    if (
+        serialize is fields.Mapping._serialize
+        and field.key_field is None
+        and field.value_field is None
+        and field.mapping_type is dict
+    ):
+        return lambda value, obj: None if value is None else dict(value)
+    if serialize is fields.List._serialize:
+        inner = _converter(field.inner, name)
+        return lambda value, obj: None if value is None else [inner(each, obj) for each in value]
+    if serialize is fields.Nested._serialize:
+        nested = field.schema
+        whole = dumper(nested)
+        if whole == nested.dump:  # hooks: marshmallow's own, as Nested calls it
+            many = nested.many or field.many
+            return lambda value, obj: None if value is None else nested.dump(value, many=many)
+        if field.many and not nested.many:
+            return lambda value, obj: None if value is None else [whole(each) for each in value]
+        return lambda value, obj: None if value is None else whole(value)
+    own = field._serialize
+    return lambda value, obj: own(value, name, obj)
 
 
 def load(schema: Schema | type[Schema], data: Any, **kwargs: Any) -> Any:
@@ -132,15 +247,54 @@ def ordered(stmt: Select, sort: str | None, sortable: Mapping[str, Any], tiebrea
 
 
 def page_of(session: Session, stmt: Select, page: int, per_page: int, dump: Any) -> dict:
-    """One page of ``stmt`` as ``{items, total, page, per_page}``; ``dump`` maps a row."""
-    total = session.scalar(select(func.count()).select_from(stmt.order_by(None).subquery()))
-    rows = session.scalars(stmt.limit(per_page).offset((page - 1) * per_page)).all()
-    return {
-        "items": [dump(row) for row in rows],
-        "total": total or 0,
-        "page": page,
-        "per_page": per_page,
-    }
+    """One page of ``stmt`` (a select of one entity) as ``{items, total, page, per_page}``;
+    ``dump`` maps an object."""
+    rows = list(session.scalars(_one_page(stmt, page, per_page)).all())
+    return _page(session, stmt, rows, dump, page, per_page)
+
+
+def page_of_rows(
+    session: Session,
+    stmt: Select,
+    page: int,
+    per_page: int,
+    dump_rows: Callable[[list[Any]], list[dict]],
+) -> dict:
+    """One page of ``stmt``, a select of columns, as ``page_of`` answers it: the rows are
+    not made into objects (for a list read often, that was a third of its cost), and
+    ``dump_rows`` maps the page's rows together (so that what they share, such as their
+    children, is read in one query)."""
+    rows = list(session.execute(_one_page(stmt, page, per_page)).all())
+    return _page(session, stmt, rows, None, page, per_page, dump_rows)
+
+
+def _one_page(stmt: Select, page: int, per_page: int) -> Select:
+    """The page's rows and one more: whether there is one more tells whether the page is
+    the last one."""
+    return stmt.limit(per_page + 1).offset((page - 1) * per_page)
+
+
+def _page(
+    session: Session,
+    stmt: Select,
+    rows: list,
+    dump: Any,
+    page: int,
+    per_page: int,
+    dump_rows: Callable[[list[Any]], list[dict]] | None = None,
+) -> dict:
+    """The page answer of ``rows`` (read by ``_one_page``). The total is counted only where
+    the page does not tell it: a page with rows and no row after it is the last, so the
+    total is the rows before it and its own (a list that fits in one page, the most read
+    of all, then costs one query, not two)."""
+    more = len(rows) > per_page
+    rows = rows[:per_page]
+    if not more and (rows or page == 1):
+        total = (page - 1) * per_page + len(rows)
+    else:
+        total = session.scalar(select(func.count()).select_from(stmt.order_by(None).subquery()))
+    items = dump_rows(rows) if dump_rows is not None else [dump(row) for row in rows]
+    return {"items": items, "total": total or 0, "page": page, "per_page": per_page}
 
 
 class Problem(Schema):

@@ -21,7 +21,7 @@ from services.common.context import Caller
 from services.common.db import contains_text, insert_unique
 from services.common.errors import NotFound
 from services.common.events import event_data
-from services.common.schemas import dump, ordered, page_of, shared
+from services.common.schemas import dump, ordered, page_of, page_of_rows, shared
 from services.common.scoping import get_scoped, scoped
 from services.common.timeutil import as_utc, iso, utcnow
 from services.common.unit_of_work import UnitOfWork
@@ -57,13 +57,16 @@ Covering = Callable[[str], list[dict]]
 # -- what is answered and emitted -------------------------------------------------------
 
 
-def dump_filing(filing: Filing, caller: Caller | None = None) -> dict:
-    """The filing; with its near matches only for an HQ caller who approves filings (they
-    name other partners' customers)."""
+def dump_filing(
+    filing: Any, caller: Caller | None = None, customer_name: str | None = None
+) -> dict:
+    """The filing (a ``Filing``, or a row of ``FILING_COLUMNS`` with its customer's name);
+    with its near matches only for an HQ caller who approves filings (they name other
+    partners' customers)."""
     data = {
         "id": filing.id,
         "customer_id": filing.customer_id,
-        "customer_name": filing.customer.name,
+        "customer_name": filing.customer.name if customer_name is None else customer_name,
         "partner_id": filing.partner_id,
         "status": filing.status,
         "steps": filing.flow["steps"],
@@ -79,16 +82,54 @@ def dump_filing(filing: Filing, caller: Caller | None = None) -> dict:
     return dump(FilingOut, data)
 
 
+#: What a list reads of a customer and of a filing: columns, not objects (``list_customers``).
+CUSTOMER_COLUMNS = tuple(
+    getattr(Customer, name) for name in shared(CustomerOut).fields if name != "filing"
+)
+FILING_COLUMNS = (
+    Filing.id,
+    Filing.customer_id,
+    Filing.partner_id,
+    Filing.status,
+    Filing.flow,
+    Filing.created_at,
+    Filing.decided_at,
+    Filing.near_matches,
+)
+
+
 def dump_customer(customer: Customer, caller: Caller) -> dict:
     """The customer as ``caller`` may see it: a partner sees only its own filings of it
     (after a transfer, not the previous owner's)."""
     own = [f for f in customer.filings if caller.sees_partner(f.partner_id)]
-    latest = own[-1] if own else None
-    data = {c: getattr(customer, c) for c in shared(CustomerOut).fields if c != "filing"}
+    return _customer_answer(customer, own[-1] if own else None, caller)
+
+
+def _customer_answer(customer: Any, latest: Any, caller: Caller) -> dict:
+    """``customer`` (a ``Customer`` or a row of ``CUSTOMER_COLUMNS``) as ``caller`` may see
+    it, with ``latest``, the latest of its filings the caller sees (or None)."""
+    data = {column.key: getattr(customer, column.key) for column in CUSTOMER_COLUMNS}
     data["filing"] = None
     result = pii.masked(dump(CustomerOut, data), caller, PERSONAL)
-    result["filing"] = dump_filing(latest, caller) if latest else None
+    if latest is not None:
+        result["filing"] = dump_filing(latest, caller, customer.name)
     return result
+
+
+def _customers_answer(session: Session, rows: list[Any], caller: Caller) -> list[dict]:
+    """A page of customers (rows of ``CUSTOMER_COLUMNS``) as ``caller`` may see them, their
+    filings read in one query for the page."""
+    latest: dict[int, Any] = {}
+    if rows:
+        filings = session.execute(
+            select(*FILING_COLUMNS)
+            .where(Filing.customer_id.in_([row.id for row in rows]))
+            .order_by(Filing.id)
+        )
+        for filing in filings:
+            if caller.sees_partner(filing.partner_id):
+                latest[filing.customer_id] = filing
+    return [_customer_answer(row, latest.get(row.id), caller) for row in rows]
 
 
 def customer_event(schema: type[Schema], customer: Customer, **extra: Any) -> dict:
@@ -378,9 +419,10 @@ CUSTOMER_SORT = {
 
 
 def list_customers(uow: UnitOfWork, caller: Caller, args: dict) -> dict:
-    """A page of the customers the caller sees, newest first, filtered by ``args``."""
+    """A page of the customers the caller sees, newest first, filtered by ``args``: read as
+    rows (``CUSTOMER_COLUMNS``), with one query for the page's filings."""
     stmt = scoped(
-        select(Customer), Customer.owner_partner_id, caller, Customer.region_code
+        select(*CUSTOMER_COLUMNS), Customer.owner_partner_id, caller, Customer.region_code
     ).order_by(Customer.id.desc())
     if args.get("status"):
         stmt = stmt.where(Customer.status == args["status"])
@@ -397,8 +439,12 @@ def list_customers(uow: UnitOfWork, caller: Caller, args: dict) -> dict:
         stmt = stmt.where(search(args["q"], Customer.name, Customer.phone_index, by_phone))
     stmt = ordered(stmt, args.get("sort"), CUSTOMER_SORT, Customer.id)
     with uow:
-        return page_of(
-            uow.session, stmt, args["page"], args["per_page"], lambda c: dump_customer(c, caller)
+        return page_of_rows(
+            uow.session,
+            stmt,
+            args["page"],
+            args["per_page"],
+            lambda rows: _customers_answer(uow.session, rows, caller),
         )
 
 
@@ -430,13 +476,14 @@ def reveal_customer(uow: UnitOfWork, caller: Caller, customer_id: int, reason: s
             detail={"reason": reason},
         )
         return uow.commit(
-            RevealOut().dump(
+            dump(
+                RevealOut,
                 {
                     "id": customer.id,
                     "contact_name": customer.contact_name,
                     "phone": customer.phone,
                     "address": customer.address,
-                }
+                },
             )
         )
 

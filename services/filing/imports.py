@@ -37,7 +37,7 @@ from services.common.errors import (
     ServiceUnavailable,
 )
 from services.common.regions import ADDRESS_RESOLVE_MAX
-from services.common.schemas import ordered, page_of
+from services.common.schemas import dumper, ordered, page_of
 from services.common.sealing import SealedValueUnreadable
 from services.common.timeutil import iso, utcnow
 from services.common.unit_of_work import UnitOfWork
@@ -87,7 +87,7 @@ _ROW = LeadIn()
 
 
 def dump_import(job: LeadImport, schema: LeadImportJobOut = _JOB) -> dict:
-    return schema.dump(
+    return dumper(schema)(
         {
             "id": job.job_id,
             "status": job.status,

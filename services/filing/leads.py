@@ -17,7 +17,7 @@ from services.common import pii
 from services.common.context import Caller
 from services.common.errors import NotFound
 from services.common.regions import region_prefix
-from services.common.schemas import ordered, page_of
+from services.common.schemas import dump, ordered, page_of
 from services.common.scoping import scoped
 from services.common.timeutil import utcnow
 from services.common.unit_of_work import UnitOfWork
@@ -45,7 +45,7 @@ def dump_lead(lead: Lead, caller: Caller) -> dict:
     claim made holds them (and stops showing them to a partner it is transferred away
     from)."""
     shown_to = caller if caller.is_hq else None
-    result = pii.masked(LeadOut().dump(lead), shown_to, customers.PERSONAL)
+    result = pii.masked(dump(LeadOut, lead), shown_to, customers.PERSONAL)
     if caller.partner_ids is not None:
         result["history"] = [
             entry

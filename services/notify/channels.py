@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session, undefer_group
 from services.common.config import NotifySettings
 from services.common.context import Caller
 from services.common.errors import InvalidState, NotFound
-from services.common.schemas import ordered, page_of
+from services.common.schemas import dump, ordered, page_of
 from services.common.unit_of_work import UnitOfWork
 from services.notify import rules
 from services.notify.models import SEALED, Channel, Delivery
@@ -40,12 +40,13 @@ from services.notify.targets import Resolver, resolve_host
 
 def dump_channel(channel: Channel) -> dict:
     """A channel as its owner sees it (never a secret)."""
-    return ChannelOut().dump(channel)
+    return dump(ChannelOut, channel)
 
 
 def dump_delivery(delivery: Delivery) -> dict:
     """A line of a channel's delivery log."""
-    return DeliveryOut().dump(
+    return dump(
+        DeliveryOut,
         {
             "id": delivery.id,
             "event": delivery.event,
@@ -57,7 +58,7 @@ def dump_delivery(delivery: Delivery) -> dict:
             "created_at": delivery.created_at,
             "next_attempt_at": delivery.next_attempt_at if delivery.status == PENDING else None,
             "sent_at": delivery.sent_at,
-        }
+        },
     )
 
 
@@ -142,7 +143,7 @@ def create_channel(
         )
         uow.session.add(channel)
         uow.session.flush()
-        return uow.commit(ChannelCreatedOut().dump(channel) | {"secret": secret})
+        return uow.commit(dump(ChannelCreatedOut, channel) | {"secret": secret})
 
 
 def list_channels(uow: UnitOfWork, caller: Caller, args: dict) -> dict:

@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session
 
 from services.common.context import Caller
 from services.common.errors import NotFound
-from services.common.schemas import ordered, page_of
+from services.common.schemas import dump, ordered, page_of
 from services.common.unit_of_work import UnitOfWork
 from services.notify import rules
 from services.notify.messages import Rendered
@@ -20,7 +20,7 @@ from services.notify.schemas import NotificationOut
 
 def dump_message(message: Message) -> dict:
     """A message as its reader sees it."""
-    return NotificationOut().dump(message)
+    return dump(NotificationOut, message)
 
 
 def _own(session: Session, caller: Caller, message_id: int) -> Message:

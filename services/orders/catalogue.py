@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 from services.common.context import Caller
 from services.common.db import contains_text
 from services.common.errors import Conflict, InvalidInput, NotFound
-from services.common.schemas import ordered, page_of
+from services.common.schemas import dump, ordered, page_of
 from services.common.unit_of_work import UnitOfWork
 from services.orders.models import Product
 from services.orders.schemas import ProductOut
@@ -23,7 +23,7 @@ from services.orders.schemas import ProductOut
 
 def dump_product(product: Product) -> dict:
     """A product as the wire shows it."""
-    return ProductOut().dump(product)
+    return dump(ProductOut, product)
 
 
 #: The columns a list of products sorts by (``ProductListArgs.sort``).

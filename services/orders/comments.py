@@ -8,6 +8,7 @@ from sqlalchemy import select
 from services.common.context import Caller
 from services.common.errors import Forbidden
 from services.common.events import event_data
+from services.common.schemas import dump
 from services.common.unit_of_work import UnitOfWork
 from services.orders import events, rules
 from services.orders.models import Order, OrderAction, OrderComment
@@ -22,7 +23,7 @@ def list_comments(uow: UnitOfWork, caller: Caller, order_id: int) -> list[dict]:
         comments = uow.session.scalars(
             select(OrderComment).where(OrderComment.order_id == order.id).order_by(OrderComment.id)
         ).all()
-        return CommentOut(many=True).dump(comments)
+        return [dump(CommentOut, each) for each in comments]
 
 
 def add_comment(uow: UnitOfWork, caller: Caller, order_id: int, body: str) -> dict:
@@ -50,7 +51,7 @@ def add_comment(uow: UnitOfWork, caller: Caller, order_id: int, body: str) -> di
         )
         who = rules.participants(order.created_by, actors, commenters, user_id)
         uow.emit(events.ORDER_COMMENTED, commented_event(order, comment, who))
-        return uow.commit(CommentOut().dump(comment))
+        return uow.commit(dump(CommentOut, comment))
 
 
 def commented_event(order: Order, comment: OrderComment, participant_user_ids: list[int]) -> dict:

@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 from services.common.approval import StepDef, parse_flow
 from services.common.context import Caller
 from services.common.errors import InvalidInput
-from services.common.schemas import FlowOut
+from services.common.schemas import FlowOut, dump
 from services.common.timeutil import utcnow
 from services.common.unit_of_work import UnitOfWork
 from services.orders.models import ApprovalFlow
@@ -48,13 +48,14 @@ def current_flow(session: Session) -> list[StepDef]:
 
 
 def _dump(steps: list[StepDef], row: ApprovalFlow | None) -> dict:
-    return FlowOut().dump(
+    return dump(
+        FlowOut,
         {
             "kind": KIND,
             "steps": [step.to_dict() for step in steps],
             "updated_by": row.updated_by if row else None,
             "updated_at": row.updated_at if row else None,
-        }
+        },
     )
 
 

@@ -13,7 +13,7 @@ from services.common import audit
 from services.common.context import Caller
 from services.common.errors import Conflict, NotFound
 from services.common.events import event_data
-from services.common.schemas import ordered, page_of
+from services.common.schemas import dump, ordered, page_of
 from services.common.unit_of_work import UnitOfWork
 from services.partners import events, rules
 from services.partners.audit import code_list
@@ -25,7 +25,7 @@ from services.partners.schemas import RoleOut
 
 def dump_role(role: Role) -> dict:
     """The role as the API shows it."""
-    return RoleOut().dump(role)
+    return dump(RoleOut, role)
 
 
 def role_changed(role: Role) -> dict:
