@@ -103,11 +103,16 @@ def dumper(schema: Schema) -> Callable[[Any], Any]:
     are converted inline. A schema with dump hooks or an accessor of its own, and a field
     that reads its value otherwise (``Method``, ``Function``, a dotted ``attribute``), are
     left to marshmallow."""
-    if schema._hooks[PRE_DUMP] or schema._hooks[POST_DUMP]:
+    own = type(schema)
+    if schema._hooks[PRE_DUMP] or schema._hooks[POST_DUMP] or schema.dict_class is not dict:
         return schema.dump
-    if type(schema).get_attribute is not Schema.get_attribute:
+    if (own.get_attribute, own.dump, own._serialize) != (
+        Schema.get_attribute,
+        Schema.dump,
+        Schema._serialize,
+    ):
         return schema.dump
-    plan: list[tuple[str, str, _Convert | None, fields.Field]] = []
+    plan: list[tuple[str, str, str, _Convert | None, fields.Field]] = []
     for name, field in schema.dump_fields.items():
         key = field.data_key if field.data_key is not None else name
         attr = field.attribute if field.attribute is not None else name
@@ -117,14 +122,14 @@ def dumper(schema: Schema) -> Callable[[Any], Any]:
             and type(field).serialize is fields.Field.serialize
             and type(field).get_value is fields.Field.get_value
         )
-        plan.append((key, attr, _converter(field, name) if plain else None, field))
+        plan.append((key, name, attr, _converter(field, name) if plain else None, field))
     accessor = schema.get_attribute
 
     def dump_one(obj: Any) -> dict:
         result = {}
-        for key, attr, convert, field in plan:
-            if convert is None:  # marshmallow's own way
-                value = field.serialize(attr, obj, accessor=accessor)
+        for key, name, attr, convert, field in plan:
+            if convert is None:  # marshmallow's own way, as Schema._serialize calls it
+                value = field.serialize(name, obj, accessor=accessor)
                 if value is not missing:
                     result[key] = value
                 continue
@@ -269,9 +274,7 @@ def page_of_rows(
 
 
 def _one_page(stmt: Select, page: int, per_page: int) -> Select:
-    """The page's rows and one more: whether there is one more tells whether the page is
-    the last one."""
-    return stmt.limit(per_page + 1).offset((page - 1) * per_page)
+    return stmt.limit(per_page).offset((page - 1) * per_page)
 
 
 def _page(
@@ -284,12 +287,11 @@ def _page(
     dump_rows: Callable[[list[Any]], list[dict]] | None = None,
 ) -> dict:
     """The page answer of ``rows`` (read by ``_one_page``). The total is counted only where
-    the page does not tell it: a page with rows and no row after it is the last, so the
-    total is the rows before it and its own (a list that fits in one page, the most read
-    of all, then costs one query, not two)."""
-    more = len(rows) > per_page
-    rows = rows[:per_page]
-    if not more and (rows or page == 1):
+    the page does not tell it: a page with rows but fewer than ``per_page`` is the last,
+    so the total is the rows before it and its own (a short list, the most read of all,
+    then costs one query, not two). No row after the page is read to tell a full page
+    from the last: each row read is made into an object and its sealed values opened."""
+    if len(rows) < per_page and (rows or page == 1):
         total = (page - 1) * per_page + len(rows)
     else:
         total = session.scalar(select(func.count()).select_from(stmt.order_by(None).subquery()))

@@ -78,20 +78,38 @@ def unseal(stored: str, keys: tuple[str, ...] | None = None) -> str:
     """The value ``stored`` holds: opened if sealed, as it is if written before sealing."""
     if not is_sealed(stored):
         return stored
-    return _opened(stored, keys if keys is not None else get_secrets_keys())
+    return _open(stored, keys if keys is not None else get_secrets_keys())
 
 
-#: Sealed values opened lately, by token and ring (``_opened``): a few MB at most.
+#: Short sealed values opened lately (``_opened_kept``): how many, and the longest token
+#: kept (a contact's name, phone or address, a channel's secret; not a sealed JSON
+#: document such as an import row or a delivery's payload, mostly read once). At most
+#: about 8 MB.
 OPENED_KEPT = 8192
+KEPT_TOKEN_LENGTH = 400
+
+
+def unseal_short(stored: str) -> str:
+    """``unseal`` with the configured ring, keeping a short value opened for its next read
+    (a page of customers read again and again opened the same 60 tokens each time, a sixth
+    of the list's cost)."""
+    if not is_sealed(stored):
+        return stored
+    if len(stored) > KEPT_TOKEN_LENGTH:
+        return _open(stored, get_secrets_keys())
+    return _opened_kept(stored, get_secrets_keys())
 
 
 @lru_cache(maxsize=OPENED_KEPT)
-def _opened(stored: str, keys: tuple[str, ...]) -> str:
-    """The value of ``stored``, opened with ``keys``; kept for the next read of the same
-    token (a page of customers read again and again opened the same 60 tokens each time,
-    a sixth of the list's cost). Each sealing draws a fresh IV, so a token changed or
-    sealed again is another entry; a token that does not open is not kept (it raises). The
-    process that holds the key ring may hold what it opens."""
+def _opened_kept(stored: str, keys: tuple[str, ...]) -> str:
+    """``_open``, kept by token and ring. Each sealing draws a fresh IV, so a value changed
+    or sealed again (``manage.py reseal``) is another token; a token that does not open
+    raises and is not kept; a key taken out of the ring takes a restart, which empties
+    this. The process that holds the ring may hold what it opens."""
+    return _open(stored, keys)
+
+
+def _open(stored: str, keys: tuple[str, ...]) -> str:
     try:
         return key_ring(keys).decrypt(stored[len(PREFIX) :].encode("ascii")).decode()
     except (InvalidToken, UnicodeError) as exc:
@@ -121,7 +139,7 @@ class Sealed(TypeDecorator):
         return None if value is None else seal(value)
 
     def process_result_value(self, value: str | None, dialect: Any) -> str | None:
-        return None if value is None else unseal(value)
+        return None if value is None else unseal_short(value)
 
 
 class SealedJSON(Sealed):
@@ -140,8 +158,7 @@ class SealedJSON(Sealed):
             return None
         if not isinstance(value, str):  # a JSON column's value, read before it became text
             return value
-        opened = super().process_result_value(value, dialect)
-        return None if opened is None else json.loads(opened)
+        return json.loads(unseal(value))
 
 
 def reseal_all(session: Session, metadata: MetaData) -> int:

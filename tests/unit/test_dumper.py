@@ -130,3 +130,14 @@ def test_a_list_of_schemas_many_and_fields_read_otherwise() -> None:
     assert dumper(Outer())(data) == Outer().dump(data) == expected
     many = Outer(many=True)
     assert dumper(many)([data, data]) == many.dump([data, data]) == [expected, expected]
+
+
+def test_a_field_that_reads_its_value_itself_is_given_its_name() -> None:
+    class Named(fields.String):
+        def get_value(self, obj: Any, attr: str, accessor: Any = None, default: Any = None) -> Any:
+            return attr
+
+    class WithNamed(Schema):
+        f = Named(attribute="other")
+
+    assert dumper(WithNamed())({}) == WithNamed().dump({}) == {"f": "f"}

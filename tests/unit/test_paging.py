@@ -51,8 +51,9 @@ def _counted(session: Session) -> list[str]:
         (45, 2, 20, True),
         (45, 3, 5, False),  # the last page: the total is what came before and its own
         (45, 4, 0, True),  # beyond the end: counted
-        (40, 2, 20, False),  # a full last page: the row after it is not there
-        (20, 1, 20, False),
+        (40, 2, 20, True),  # a full last page: no row after it is read, so it counts
+        (20, 1, 20, True),
+        (19, 1, 19, False),
         (0, 1, 0, False),  # nothing at all
         (0, 2, 0, True),
     ],

@@ -138,3 +138,28 @@ def test_a_sealed_column_cannot_be_compared_in_a_query_but_tested_for_null() -> 
     with pytest.raises(TypeError, match="cannot be compared"):
         select(Thing).where(Thing.secret.contains("on"))
     assert "IS NULL" in str(select(Thing).where(Thing.secret.is_(None)))
+
+
+def test_a_short_column_value_is_opened_once_and_a_document_each_time(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("PRM_SECRETS_KEY", NEW)
+    sealing._opened_kept.cache_clear()
+    phone = sealing.seal("13800138000")
+    document = sealing.seal('{"note": "' + "长" * 300 + '"}')
+    column, as_json = sealing.Sealed(), sealing.SealedJSON()
+    for _ in range(3):
+        assert column.process_result_value(phone, None) == "13800138000"
+        assert as_json.process_result_value(document, None) == {"note": "长" * 300}
+    kept = sealing._opened_kept.cache_info()
+    assert (kept.misses, kept.hits, kept.currsize) == (1, 2, 1)  # the phone only
+
+
+def test_a_column_value_that_does_not_open_fails_on_every_read(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("PRM_SECRETS_KEY", NEW)
+    foreign = sealing.seal("13800138000", keys=(OLD,))
+    for _ in range(2):
+        with pytest.raises(sealing.SealedValueUnreadable):
+            sealing.Sealed().process_result_value(foreign, None)
