@@ -128,9 +128,11 @@ def record(session: Session, before: Counted, order: Order) -> None:
         dict(zip(KEY, key, strict=True)) | dict(zip(FIGURES, changes[key], strict=True))
         for key in keys
     ]
-    insert = upsert_insert(session)(R).values(rows)
+    # The rows as parameters of one statement, not as its VALUES: a statement of this
+    # order's values was compiled again for every order (a sixth of its creation's time).
+    insert = upsert_insert(session)(R)
     added = {name: R.c[name] + insert.excluded[name] for name in FIGURES}
-    session.execute(insert.on_conflict_do_update(index_elements=list(KEY), set_=added))
+    session.execute(insert.on_conflict_do_update(index_elements=list(KEY), set_=added), rows)
     emptied = [key for key in keys if changes[key][0] < 0 or changes[key][1] < 0]
     if emptied:
         session.execute(
