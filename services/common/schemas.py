@@ -254,8 +254,8 @@ def ordered(stmt: Select, sort: str | None, sortable: Mapping[str, Any], tiebrea
 def page_of(session: Session, stmt: Select, page: int, per_page: int, dump: Any) -> dict:
     """One page of ``stmt`` (a select of one entity) as ``{items, total, page, per_page}``;
     ``dump`` maps an object."""
-    rows = list(session.scalars(_one_page(stmt, page, per_page)).all())
-    return _page(session, stmt, rows, dump, page, per_page)
+    rows = session.scalars(_one_page(stmt, page, per_page)).all()
+    return _page(session, stmt, len(rows), [dump(row) for row in rows], page, per_page)
 
 
 def page_of_rows(
@@ -270,32 +270,23 @@ def page_of_rows(
     ``dump_rows`` maps the page's rows together (so that what they share, such as their
     children, is read in one query)."""
     rows = list(session.execute(_one_page(stmt, page, per_page)).all())
-    return _page(session, stmt, rows, None, page, per_page, dump_rows)
+    return _page(session, stmt, len(rows), dump_rows(rows), page, per_page)
 
 
 def _one_page(stmt: Select, page: int, per_page: int) -> Select:
     return stmt.limit(per_page).offset((page - 1) * per_page)
 
 
-def _page(
-    session: Session,
-    stmt: Select,
-    rows: list,
-    dump: Any,
-    page: int,
-    per_page: int,
-    dump_rows: Callable[[list[Any]], list[dict]] | None = None,
-) -> dict:
-    """The page answer of ``rows`` (read by ``_one_page``). The total is counted only where
-    the page does not tell it: a page with rows but fewer than ``per_page`` is the last,
-    so the total is the rows before it and its own (a short list, the most read of all,
-    then costs one query, not two). No row after the page is read to tell a full page
+def _page(session: Session, stmt: Select, read: int, items: list, page: int, per_page: int) -> dict:
+    """The page answer of ``items``, ``read`` rows of ``stmt``. The total is counted only
+    where the page does not tell it: a page with rows but fewer than ``per_page`` is the
+    last, so the total is the rows before it and its own (a short list, the most read of
+    all, then costs one query, not two). No row after the page is read to tell a full page
     from the last: each row read is made into an object and its sealed values opened."""
-    if len(rows) < per_page and (rows or page == 1):
-        total = (page - 1) * per_page + len(rows)
+    if read < per_page and (read or page == 1):
+        total = (page - 1) * per_page + read
     else:
         total = session.scalar(select(func.count()).select_from(stmt.order_by(None).subquery()))
-    items = dump_rows(rows) if dump_rows is not None else [dump(row) for row in rows]
     return {"items": items, "total": total or 0, "page": page, "per_page": per_page}
 
 
