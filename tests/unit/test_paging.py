@@ -27,6 +27,7 @@ def session() -> Iterator[Session]:
     _Base.metadata.create_all(engine)
     with Session(engine) as session:
         yield session
+    engine.dispose()
 
 
 def _fill(session: Session, how_many: int) -> None:
