@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
+from functools import lru_cache
 from typing import Literal, TypeGuard
 
 RegionLevel = Literal["province", "city", "district"]
@@ -64,6 +65,7 @@ def region_level(code: str) -> RegionLevel:
     return DISTRICT
 
 
+@lru_cache(maxsize=4_096)
 def specificity(code: str) -> int:
     """Return how specific ``code`` is: district 3 > city 2 > province 1.
 

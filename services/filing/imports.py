@@ -23,12 +23,12 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from marshmallow import ValidationError
-from sqlalchemy import delete, insert, or_, select
+from sqlalchemy import delete, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from services.common.context import Caller
-from services.common.db import DATABASE_AWAY, insert_unique, is_postgres
+from services.common.db import DATABASE_AWAY, insert_many, insert_unique, is_postgres
 from services.common.errors import (
     Conflict,
     InvalidInput,
@@ -44,7 +44,7 @@ from services.common.unit_of_work import UnitOfWork
 from services.filing import rules
 from services.filing.customers import Covering
 from services.filing.leads import new_lead
-from services.filing.models import Lead, LeadEvent, LeadImport, LeadImportRow
+from services.filing.models import Lead, LeadEvent, LeadImport, LeadImportRow, NewLead
 from services.filing.routing import Assigner, Terms, emit_routed_batch
 from services.filing.schemas import (
     DONE,
@@ -169,14 +169,14 @@ def receive_rows(uow: UnitOfWork, caller: Caller, data: dict) -> dict:
                 f"rows from {job.received} are expected next",
                 errors={"offset": [f"expected {job.received}"]},
             )
-        if rows:
-            session.execute(
-                insert(LeadImportRow),
-                [
-                    {"import_id": job.id, "position": offset + i, "data": row}
-                    for i, row in enumerate(rows)
-                ],
-            )
+        insert_many(
+            session,
+            LeadImportRow.__table__,
+            [
+                {"import_id": job.id, "position": offset + i, "data": row}
+                for i, row in enumerate(rows)
+            ],
+        )
         job.received += len(rows)
         job.received_digest = rules.chained_digest(job.received_digest, digest)
         job.total = max(data["total"] or 0, job.received)
@@ -364,7 +364,7 @@ class _Batch:
     """Rows of an import read and checked, ready to be written."""
 
     positions: list[int]
-    leads: list[Lead] = field(default_factory=list)
+    leads: list[NewLead] = field(default_factory=list)
     errors: list[dict] = field(default_factory=list)
 
 
@@ -417,7 +417,7 @@ def _read_batch(
     )
     regions = _regions([data for _, data in valid], resolve)
     first_of: dict[str, int] = {}
-    numbered: list[tuple[int, Lead]] = []
+    numbered: list[tuple[int, NewLead]] = []
     now = utcnow()
     for (row_number, data), region, key in zip(valid, regions, keys, strict=True):
         if key in first_of:
@@ -427,7 +427,7 @@ def _read_batch(
         if key in earlier:
             batch.errors.append(_error(row_number, IMPORTED_AS.format(earlier[key])))
             continue
-        numbered.append((row_number, new_lead(data, region, job.imported_by, now, key)))
+        numbered.append((row_number, new_lead(data, region, job.imported_by, now, key, NewLead)))
     assigner.know_owners([lead for _, lead in numbered])
     for row_number, lead in numbered:
         try:
@@ -525,16 +525,15 @@ _HISTORY = LeadEvent.__table__
 _HISTORY_COLUMNS = [c.key for c in _HISTORY.columns if c.key not in ("id", "lead_id")]
 
 
-def _insert_leads(session: Session, leads: list[Lead]) -> None:
+def _insert_leads(session: Session, leads: list[NewLead]) -> None:
     """Insert ``leads`` (built and routed, never added to the session) and their history
-    in two multi-row INSERTs; each lead gets its id. The session's unit of work would
-    insert them one by one, and tracks what is not needed here."""
-    if not leads:
-        return
-    ids = session.execute(
-        insert(_LEADS).returning(_LEADS.c.id, sort_by_parameter_order=True),
+    in bulk (``insert_many``); each lead gets its id."""
+    ids = insert_many(
+        session,
+        _LEADS,
         [{key: getattr(lead, key) for key in _LEAD_COLUMNS} for lead in leads],
-    ).scalars()
+        ids=True,
+    )
     history = []
     for lead, lead_id in zip(leads, ids, strict=True):
         lead.id = lead_id
@@ -542,8 +541,7 @@ def _insert_leads(session: Session, leads: list[Lead]) -> None:
             {"lead_id": lead_id, **{key: getattr(event, key) for key in _HISTORY_COLUMNS}}
             for event in lead.history
         )
-    if history:
-        session.execute(insert(_HISTORY), history)
+    insert_many(session, _HISTORY, history)
 
 
 def _finish(job: LeadImport, now: datetime) -> None:

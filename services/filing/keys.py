@@ -11,7 +11,7 @@ import hashlib
 import re
 import unicodedata
 from collections.abc import Iterable
-from functools import cache
+from functools import cache, lru_cache
 
 import regex
 
@@ -221,29 +221,37 @@ def _words(text: str) -> list[str]:
     """The prepared, folded words of ``text``; separators (space, punctuation,
     symbols) split words and are dropped, unless they are look-alikes of a Latin letter
     or a digit, or radicals and strokes of a character."""
-    table = _fold_table()
-    radicals = _radicals()
     words: list[str] = []
     word: list[str] = []
     for ch in _prepare(text):
-        folded = table.get(ch, ch)
-        if ch in radicals:
-            # Folded to the character it is drawn as, or itself: never a gap in the name.
-            word.append(folded)
-            continue
-        if _separates(ch):
-            # "|" for "l" is a look-alike; "/" folds to the Han stroke 丿 and "—" to 一,
-            # which in a name are still a slash and a dash.
-            folded = folded if folded.isascii() and folded.isalnum() else " "
-        if all(_separates(c) for c in folded):
+        piece = _piece(ch)
+        if piece is None:
             if word:
                 words.append(unicodedata.normalize("NFC", "".join(word)))
                 word = []
             continue
-        word.append(folded)
+        word.append(piece)
     if word:
         words.append(unicodedata.normalize("NFC", "".join(word)))
     return words
+
+
+@lru_cache(maxsize=16_384)
+def _piece(ch: str) -> str | None:
+    """What the prepared character ``ch`` adds to a word (folded), or None when it
+    separates words. Kept per character: a name is folded character by character, and
+    names repeat their characters."""
+    folded = _fold_table().get(ch, ch)
+    if ch in _radicals():
+        # Folded to the character it is drawn as, or itself: never a gap in the name.
+        return folded
+    if _separates(ch):
+        # "|" for "l" is a look-alike; "/" folds to the Han stroke 丿 and "—" to 一,
+        # which in a name are still a slash and a dash.
+        folded = folded if folded.isascii() and folded.isalnum() else " "
+    if all(_separates(c) for c in folded):
+        return None
+    return folded
 
 
 @cache
@@ -300,6 +308,8 @@ def unfit_name(name: str) -> str | None:
 def ascii_digits(text: str) -> str:
     """``text`` with every decimal digit of any script (Arabic-Indic ٣, Devanagari ३, ...)
     as its ASCII digit: NFKC folds full-width and mathematical digits only."""
+    if text.isascii():
+        return text
     return "".join(
         str(unicodedata.decimal(ch)) if not ch.isascii() and ch.isdecimal() else ch for ch in text
     )

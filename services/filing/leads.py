@@ -24,7 +24,7 @@ from services.common.unit_of_work import UnitOfWork
 from services.filing import customers, events, holdings, rules
 from services.filing.customers import Covering
 from services.filing.keys import customer_keys, normalise_mobile
-from services.filing.models import Lead, LeadEvent
+from services.filing.models import Lead, LeadEvent, NewLead
 from services.filing.routing import (
     Assigner,
     Resolve,
@@ -61,9 +61,11 @@ def new_lead(
     user_id: int | None,
     now: datetime,
     import_key: str | None = None,
-) -> Lead:
-    """A new lead entered by ``user_id``, not yet added to the session."""
-    lead = Lead(
+    kind: type[Lead] | type[NewLead] = Lead,
+) -> Lead | NewLead:
+    """A new lead entered by ``user_id``, not yet added to the session (an import's leads
+    are ``NewLead``, inserted in bulk)."""
+    lead = kind(
         **(data | {"region_code": region}),
         status=UNASSIGNED,
         created_by=user_id,

@@ -8,6 +8,7 @@ is, so that it can be found exactly."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -161,6 +162,37 @@ class Lead(Base):
     def _index_phone(self, key: str, value: str | None) -> str | None:
         self.phone_index = phone_index(value)
         return value
+
+
+@dataclass(eq=False, slots=True)
+class NewLead:
+    """A lead of an import not inserted yet: ``Lead``'s columns as plain attributes, so that
+    a batch of a thousand is built, routed and inserted in bulk (``imports._insert_leads``)
+    without the ORM's instrumentation of every attribute set. Hashed by identity, as a
+    ``Lead`` is; routing reads and sets the same attributes on either."""
+
+    name: str
+    contact_name: str
+    phone: str
+    status: str
+    created_at: datetime
+    region_code: str | None = None
+    address: str | None = None
+    notes: str | None = None
+    created_by: int | None = None
+    import_key: str | None = None
+    assigned_partner_id: int | None = None
+    assigned_at: datetime | None = None
+    claim_deadline: datetime | None = None
+    deadline_reminded_at: datetime | None = None
+    protection_days: int | None = None
+    customer_id: int | None = None
+    id: int | None = None
+    phone_index: str | None = None
+    history: list[LeadEvent] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        self.phone_index = phone_index(self.phone)
 
 
 class LeadImport(Base):

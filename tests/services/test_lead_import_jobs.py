@@ -326,6 +326,31 @@ def test_an_import_interrupted_mid_way_goes_on_without_creating_a_lead_twice(
     assert left == 0
 
 
+def test_a_row_another_import_created_meanwhile_is_refused_and_made_once(
+    as_, session, monkeypatch
+) -> None:
+    shared = rows_of(1)[0]
+    first_rows = [*rows_of(1), dict(shared, _row=3)]
+    first = as_(HQ).start_lead_import({"id": unique("imp"), "rows": first_rows})
+    second = as_(HQ).start_lead_import({"id": unique("imp"), "rows": [dict(shared, _row=2)]})
+    write = imports._write_batch
+
+    def second_runs_between_reads_and_writes(*args, **kwargs) -> None:
+        monkeypatch.setattr(imports, "_write_batch", write)
+        as_(SYSTEM).run_lead_imports()  # the first import is held: the second is run
+        assert as_(HQ).get_lead_import(second["id"])["created"] == 1
+        write(*args, **kwargs)
+
+    monkeypatch.setattr(imports, "_write_batch", second_runs_between_reads_and_writes)
+    as_(SYSTEM).run_lead_imports()
+    done = as_(HQ).get_lead_import(first["id"])
+    (made,) = leads_of(session, [shared])
+    assert (done["status"], done["done"], done["created"]) == ("done", 2, 1)
+    assert done["errors"] == [
+        {"row": 3, "errors": {"_schema": [imports.IMPORTED_AS.format(made.id)]}}
+    ]
+
+
 def test_a_partner_user_sees_no_import(as_) -> None:
     job = as_(HQ).start_lead_import({"id": unique("imp"), "rows": rows_of(1)})
     with pytest.raises(Forbidden):
