@@ -38,6 +38,8 @@ LEAD_ASSIGNED = "lead_assigned"
 #: The leads of one batch of an import that went to one partner, told at once.
 LEADS_ASSIGNED = "leads_assigned"
 LEAD_UNASSIGNED = "lead_unassigned"
+#: The leads of one batch of an import that nobody covers, back in the HQ queue at once.
+LEADS_UNASSIGNED = "leads_unassigned"
 LEAD_CLAIMED = "lead_claimed"
 LEAD_DECLINED = "lead_declined"
 LEAD_EXPIRED = "lead_expired"
@@ -208,6 +210,19 @@ class LeadsAssigned(LeadsEvent):
     import_id = fields.String(required=True)
 
 
+class LeadsUnassigned(EventSchema):
+    """``leads_unassigned``: the leads of one batch of a lead import (``import_id``) that
+    no partner covers: ``count`` leads, ``lead_ids``, the first of them (by id)
+    ``lead_id`` named ``lead_name``, all in the HQ queue. An import tells them a batch at
+    a time, not one ``lead_unassigned`` per lead."""
+
+    count = fields.Integer(strict=True, required=True, validate=validate.Range(min=1))
+    lead_ids = fields.List(Id(strict=True), required=True)
+    lead_id = Id(strict=True, required=True)
+    lead_name = fields.String(required=True)
+    import_id = fields.String(required=True)
+
+
 class LeadClaimDeadlinesNear(LeadsEvent):
     """``lead_claim_deadlines_near``: the claim deadlines of these leads of the partner
     are near (``lead_claim_deadline_near`` for several at once: the leads of an import
@@ -245,6 +260,7 @@ EVENTS: dict[str, type[Schema]] = {
     LEAD_ASSIGNED: LeadAssigned,
     LEADS_ASSIGNED: LeadsAssigned,
     LEAD_UNASSIGNED: LeadEvent,
+    LEADS_UNASSIGNED: LeadsUnassigned,
     LEAD_CLAIMED: LeadClaimed,
     LEAD_DECLINED: LeadDeclined,
     LEAD_EXPIRED: LeadEvent,

@@ -26,7 +26,7 @@ from services.common.unit_of_work import UnitOfWork
 from services.filing import customers, events, rules
 from services.filing.customers import Covering
 from services.filing.keys import customer_keys, normalise_mobile
-from services.filing.models import Customer, CustomerKey, Lead, LeadEvent
+from services.filing.models import Customer, CustomerKey, Lead, LeadEvent, NewLead
 from services.filing.schemas import ASSIGNED, PROTECTED
 
 #: ``partners.partner_terms``: a partner's terms (protection days, claim hours), or None.
@@ -57,20 +57,36 @@ def emit_routed(uow: UnitOfWork, lead: Lead, assigned: bool) -> None:
 
 
 def emit_routed_batch(
-    uow: UnitOfWork, leads: list[Lead], routed: list[bool], import_id: str
+    uow: UnitOfWork, leads: list[NewLead], routed: list[bool], import_id: str
 ) -> None:
     """Tell where a batch of an import went: one ``leads_assigned`` per partner that was
-    given leads, and ``lead_unassigned`` for each lead back in the HQ queue."""
-    by_partner: dict[int, list[Lead]] = {}
+    given leads, and one ``leads_unassigned`` for those back in the HQ queue."""
+    by_partner: dict[int, list[NewLead]] = {}
+    unassigned: list[NewLead] = []
     for lead, assigned in zip(leads, routed, strict=True):
         if assigned and lead.assigned_partner_id is not None:
             by_partner.setdefault(lead.assigned_partner_id, []).append(lead)
         else:
-            uow.emit(events.LEAD_UNASSIGNED, lead_event(lead))
+            unassigned.append(lead)
     for partner_id, given in sorted(by_partner.items()):
         uow.emit(
             events.LEADS_ASSIGNED,
             leads_event(events.LeadsAssigned, partner_id, given, import_id=import_id),
+        )
+    if unassigned:
+        first = min(unassigned, key=lambda lead: lead.id)
+        uow.emit(
+            events.LEADS_UNASSIGNED,
+            event_data(
+                events.LeadsUnassigned,
+                {
+                    "count": len(unassigned),
+                    "lead_ids": sorted(lead.id for lead in unassigned),
+                    "lead_id": first.id,
+                    "lead_name": first.name,
+                    "import_id": import_id,
+                },
+            ),
         )
 
 

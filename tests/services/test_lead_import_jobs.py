@@ -374,8 +374,8 @@ def test_an_import_tells_each_partner_once_per_batch_not_once_per_lead(
     as_, partners, session, small_batches
 ) -> None:
     """Batches of three: rows 1-3 to A (杭州), 4-6 to B (宁波) and back to HQ (北京),
-    7 to A. One ``leads_assigned`` per partner and batch, naming its leads; a lead nobody
-    covers is told back to HQ one by one; no ``lead_assigned`` per lead."""
+    7 to A. One ``leads_assigned`` per partner and batch, naming its leads, and one
+    ``leads_unassigned`` per batch for the leads nobody covers; no event per lead."""
     rows = [
         *rows_of(3),
         *rows_of(2, first_row=5, region_code="330200"),
@@ -388,7 +388,11 @@ def test_an_import_tells_each_partner_once_per_batch_not_once_per_lead(
     leads = {lead.name: lead for lead in leads_of(session, rows)}
     events = session.scalars(
         select(OutboxEvent)
-        .where(OutboxEvent.event_type.in_(["leads_assigned", "lead_assigned", "lead_unassigned"]))
+        .where(
+            OutboxEvent.event_type.in_(
+                ["leads_assigned", "lead_assigned", "lead_unassigned", "leads_unassigned"]
+            )
+        )
         .where(
             OutboxEvent.payload["data"]["lead_id"]
             .as_integer()
@@ -398,12 +402,15 @@ def test_an_import_tells_each_partner_once_per_batch_not_once_per_lead(
     ).all()
     told = [(event.event_type, event.payload["data"]) for event in events]
     first_three = sorted(leads[row["name"]].id for row in rows[:3])
-    assert [(kind, data["partner_id"], data.get("lead_ids")) for kind, data in told] == [
+    beijing = leads[rows[5]["name"]]
+    assert [(kind, data.get("partner_id"), data.get("lead_ids")) for kind, data in told] == [
         ("leads_assigned", A, first_three),
-        ("lead_unassigned", None, None),
         ("leads_assigned", B, sorted(leads[row["name"]].id for row in rows[3:5])),
+        ("leads_unassigned", None, [beijing.id]),
         ("leads_assigned", A, [leads[rows[6]["name"]].id]),
     ]
+    back = told[2][1]
+    assert (back["count"], back["lead_name"], back["import_id"]) == (1, beijing.name, job["id"])
     batch = told[0][1]
     assert (batch["count"], batch["lead_id"], batch["import_id"]) == (3, first_three[0], job["id"])
     assert batch["lead_name"] == next(n for n, lead in leads.items() if lead.id == first_three[0])
