@@ -35,7 +35,6 @@ the caller holds ``REVEAL`` (a user always sees its own e-mail and phone).
 
 from __future__ import annotations
 
-import hashlib
 import hmac
 import re
 from collections.abc import Callable, Iterable
@@ -77,7 +76,7 @@ def _ring(keys: tuple[str, ...] | None) -> tuple[str, ...]:
 
 def _index(key: str, kind: str, value: str) -> str:
     message = kind.encode() + b"\x00" + value.encode()
-    return hmac.new(_index_key(key), message, hashlib.sha256).hexdigest()
+    return hmac.digest(_index_key(key), message, "sha256").hex()
 
 
 def blind_index(kind: str, value: str | None, keys: tuple[str, ...] | None = None) -> str | None:

@@ -2,14 +2,14 @@
 them) and the run that imports the rows in the background.
 
 A file's rows arrive in one call or in parts (``receive_rows``) under the import's id, and
-wait sealed in ``lead_import_rows``. Once the last part is in, the import is queued and
-the service's import timer runs it (``run_imports``) in batches: each batch's rows are
-validated, their regions resolved and the covering partners asked once per distinct
-region (reads only), then written in one transaction: the leads with their history and
-their events, the import's progress, and the batch's rows deleted. So an import that
-stops (a restart, a lost database) goes on from the rows left, and no row is imported
-twice; a runner holds an import by a lease that each batch renews, and another takes it
-over once the lease has passed.
+wait in ``lead_import_rows``, each batch's rows sealed together. Once the last part is in,
+the import is queued and the service's import timer runs it (``run_imports``) in batches:
+each batch's rows are validated, their regions resolved and the covering partners asked
+once per distinct region (reads only), then written in one transaction: the leads with
+their history and their events, the import's progress, and the batch's rows deleted. So
+an import that stops (a restart, a lost database) goes on from the rows left, and no row
+is imported twice; a runner holds an import by a lease that each batch renews, and
+another takes it over once the lease has passed.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from __future__ import annotations
 import logging
 import secrets
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -66,8 +66,8 @@ IMPORTED = "this lead was imported already"
 IMPORTED_AS = IMPORTED + " (lead {})"
 SAME_AS_ROW = "the same lead as row {}"
 
-#: Rows imported in one transaction. On SQLite every other writer of the service waits
-#: for it, so there it is smaller.
+#: Rows imported in one transaction, and kept together (sealed as one) until then. On
+#: SQLite every other writer of the service waits for it, so there it is smaller.
 BATCH_ROWS = 1_000
 SQLITE_BATCH_ROWS = 250
 #: Seconds one tick of the import timer works on; the next tick, at once, goes on (a
@@ -169,12 +169,17 @@ def receive_rows(uow: UnitOfWork, caller: Caller, data: dict) -> dict:
                 f"rows from {job.received} are expected next",
                 errors={"offset": [f"expected {job.received}"]},
             )
+        size = _batch_rows(session)
         insert_many(
             session,
             LeadImportRow.__table__,
             [
-                {"import_id": job.id, "position": offset + i, "data": row}
-                for i, row in enumerate(rows)
+                {
+                    "import_id": job.id,
+                    "position": offset + start,
+                    "data": rows[start : start + size],
+                }
+                for start in range(0, len(rows), size)
             ],
         )
         job.received += len(rows)
@@ -363,7 +368,9 @@ def _fail(uow: UnitOfWork, job_id: int, runner: str, why: str) -> None:
 class _Batch:
     """Rows of an import read and checked, ready to be written."""
 
-    positions: list[int]
+    #: The staged rows' key (``LeadImportRow.position``), and how many rows they hold.
+    position: int
+    rows: int
     leads: list[NewLead] = field(default_factory=list)
     errors: list[dict] = field(default_factory=list)
 
@@ -400,17 +407,19 @@ def _read_batch(
     job = session.get(LeadImport, job_id, populate_existing=True)
     if job is None or job.runner != runner:
         raise _Lost()
-    size = BATCH_ROWS if is_postgres(session) else SQLITE_BATCH_ROWS
     staged = session.execute(
         select(LeadImportRow.position, LeadImportRow.data)
         .where(LeadImportRow.import_id == job_id)
         .order_by(LeadImportRow.position)
-        .limit(size)
-    ).all()
-    if not staged:
+        .limit(1)
+    ).first()
+    if staged is None:
         return None
-    batch = _Batch([position for position, _ in staged])
-    valid = _valid_rows(staged, batch.errors)
+    position, rows = staged
+    if not isinstance(rows, list):  # a row kept alone, before rows were kept by the batch
+        rows = [rows]
+    batch = _Batch(position, len(rows))
+    valid = _valid_rows(enumerate(rows, start=position), batch.errors)
     keys = [rules.row_key(data) for _, data in valid]
     earlier = dict(
         session.execute(select(Lead.import_key, Lead.id).where(Lead.import_key.in_(keys))).all()
@@ -441,7 +450,11 @@ def _read_batch(
     return batch
 
 
-def _valid_rows(staged: list[Any], errors: list[dict]) -> list[tuple[int, dict]]:
+def _batch_rows(session: Session) -> int:
+    return BATCH_ROWS if is_postgres(session) else SQLITE_BATCH_ROWS
+
+
+def _valid_rows(staged: Iterable[tuple[int, Any]], errors: list[dict]) -> list[tuple[int, dict]]:
     """The rows that are leads, loaded, with their numbers (the header is row 1); each
     other row's problems go to ``errors``."""
     valid = []
@@ -499,10 +512,10 @@ def _write_batch(
         job = _held(session, job_id, runner)
         gone = session.execute(
             delete(LeadImportRow).where(
-                LeadImportRow.import_id == job_id, LeadImportRow.position.in_(batch.positions)
+                LeadImportRow.import_id == job_id, LeadImportRow.position == batch.position
             )
         )
-        if gone.rowcount != len(batch.positions):
+        if gone.rowcount != 1:
             raise _Lost()
         # Customers protected since the reads are read again; their owners' terms were
         # asked only if known then (``Assigner.route``).
@@ -510,7 +523,7 @@ def _write_batch(
         routed = [assigner.route(lead, now, job.imported_by) for lead in batch.leads]
         _insert_leads(session, batch.leads)
         emit_routed_batch(uow, batch.leads, routed, job.job_id)
-        job.done += len(batch.positions)
+        job.done += batch.rows
         job.created += len(batch.leads)
         job.assigned += sum(routed)
         job.rejected += len(batch.errors)

@@ -235,9 +235,11 @@ class LeadImport(Base):
 
 
 class LeadImportRow(Base):
-    """A row of an import not imported yet, as the file gave it (sealed: it holds a
-    contact's name and phone). Deleted in the transaction that imports it, so what is
-    left is what an interrupted import still has to do."""
+    """Rows of an import not imported yet, from the file's row ``position`` on, as the
+    file gave them: a batch's worth (``imports.BATCH_ROWS``), sealed as one (they hold
+    contacts' names and phones). Deleted in the transaction that imports them, so what is
+    left is what an interrupted import still has to do. (Rows received before rows were
+    kept by the batch hold one row each, not a list.)"""
 
     __tablename__ = "lead_import_rows"
 
@@ -245,7 +247,7 @@ class LeadImportRow(Base):
         ForeignKey("lead_imports.id", ondelete="CASCADE"), primary_key=True
     )
     position: Mapped[int] = mapped_column(Integer, primary_key=True)
-    data: Mapped[dict[str, Any]] = mapped_column(SealedJSON)
+    data: Mapped[list[Any] | dict[str, Any]] = mapped_column(SealedJSON)
 
 
 class LeadEvent(Base):

@@ -12,7 +12,7 @@ from unittest import mock
 
 import pytest
 from nameko.testing.services import worker_factory
-from sqlalchemy import func, select, text
+from sqlalchemy import delete, func, select, text
 from sqlalchemy.orm import Session
 
 from services.common.context import Caller
@@ -24,7 +24,7 @@ from services.common.regions import covers, specificity
 from services.common.timeutil import utcnow
 from services.common.unit_of_work import UnitOfWork
 from services.filing import imports
-from services.filing.models import Lead, LeadImport
+from services.filing.models import Lead, LeadImport, LeadImportRow
 from services.filing.service import FilingService
 from tests.support import infra
 from tests.support.client import unique
@@ -234,6 +234,35 @@ def test_waiting_rows_are_stored_sealed(as_, session) -> None:
     ).scalars()
     assert stored.startswith("sealed:")
     assert row["phone"] not in stored and row["contact_name"] not in stored
+
+
+def test_waiting_rows_are_kept_a_batch_together_and_rows_kept_alone_still_import(
+    as_, partners, session, small_batches
+) -> None:
+    rows = rows_of(7)
+    job = as_(HQ).start_lead_import({"id": unique("imp"), "rows": [dict(r) for r in rows]})
+    kept = session.scalars(
+        select(LeadImportRow.position)
+        .join(LeadImport, LeadImport.id == LeadImportRow.import_id)
+        .where(LeadImport.job_id == job["id"])
+        .order_by(LeadImportRow.position)
+    ).all()
+    assert kept == [0, 3, 6]
+    # An import whose rows were kept one by one (before rows were kept by the batch).
+    alone = rows_of(2, first_row=20)
+    earlier = as_(HQ).start_lead_import({"id": unique("imp"), "rows": [dict(r) for r in alone]})
+    key = session.scalar(select(LeadImport.id).where(LeadImport.job_id == earlier["id"]))
+    session.execute(delete(LeadImportRow).where(LeadImportRow.import_id == key))
+    session.add_all(
+        LeadImportRow(import_id=key, position=i, data=dict(row)) for i, row in enumerate(alone)
+    )
+    session.flush()
+    while run_once(as_, partners):
+        pass
+    for made, sent in ((job, rows), (earlier, alone)):
+        done = as_(HQ).get_lead_import(made["id"])
+        assert (done["status"], done["done"], done["created"]) == ("done", len(sent), len(sent))
+        assert len(leads_of(session, sent)) == len(sent)
 
 
 def test_progress_is_told_batch_by_batch(as_, partners, session, small_batches) -> None:
