@@ -438,6 +438,7 @@ def _read_batch(
             continue
         numbered.append((row_number, new_lead(data, region, job.imported_by, now, key, NewLead)))
     assigner.know_owners([lead for _, lead in numbered])
+    assigner.ask_covering(lead for _, lead in numbered)
     for row_number, lead in numbered:
         try:
             assigner.consult(lead)

@@ -12,14 +12,16 @@ lead to a covering partner by hand (``assignment``).
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from datetime import datetime
 from typing import Any
 
+import eventlet
 from marshmallow import Schema
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from services.common.errors import InvalidInput, ServiceTimeout, ServiceUnavailable
 from services.common.events import event_data
 from services.common.regions import ADDRESS_RESOLVE_MAX
 from services.common.unit_of_work import UnitOfWork
@@ -33,6 +35,8 @@ from services.filing.schemas import ASSIGNED, PROTECTED
 Terms = Callable[[int], dict | None]
 #: ``partners.resolve_address``: the regions an address names.
 Resolve = Callable[[dict], dict]
+#: How many ``partners_covering`` calls ``Assigner.ask_covering`` makes side by side.
+COVERING_CALLS_AT_ONCE = 8
 
 
 def lead_event(lead: Lead, schema: type[Schema] = events.LeadEvent, **extra: Any) -> dict:
@@ -150,6 +154,29 @@ class Assigner:
             self._terms_of(owner)
         if lead.region_code is not None:
             self._covering_of(lead.region_code)
+
+    def ask_covering(self, leads: Iterable[Lead | NewLead]) -> None:
+        """Ask at once who covers each region of ``leads`` not asked yet, the calls side by
+        side (an import's batch names a score of regions; one after the other they are
+        most of its first batch's time). A region whose call fails is left to ``consult``,
+        which asks again and raises."""
+        regions = sorted(
+            {lead.region_code for lead in leads if lead.region_code is not None}
+            - self._covering_cache.keys()
+        )
+        if len(regions) < 2:
+            return
+
+        def ask(region: str) -> tuple[str, list[dict] | None]:
+            try:
+                return region, self.covering(region)
+            except (InvalidInput, ServiceUnavailable, ServiceTimeout):
+                return region, None
+
+        pool = eventlet.GreenPool(COVERING_CALLS_AT_ONCE)
+        for region, found in pool.imap(ask, regions):
+            if found is not None:
+                self._covering_cache[region] = found
 
     def know_owners(self, leads: list[Lead]) -> None:
         """Read in one query the partners protected on customers that ``leads`` match, for

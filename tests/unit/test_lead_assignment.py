@@ -8,7 +8,11 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from services.filing.models import Lead
+import eventlet
+import pytest
+
+from services.common.errors import ServiceUnavailable
+from services.filing.models import Lead, NewLead
 from services.filing.routing import Assigner
 
 NOW = datetime(2026, 3, 1, 9, 0, tzinfo=UTC)
@@ -39,6 +43,17 @@ def assigner(
     result._last = dict(last or {})
     result.calls = calls
     return result
+
+
+def lead(region: str | None) -> NewLead:
+    return NewLead(
+        name="甲公司",
+        contact_name="李总",
+        phone="13800000000",
+        status="unassigned",
+        created_at=NOW,
+        region_code=region,
+    )
 
 
 def chosen(a: Assigner, region: str | None, excluded: set[int] | None = None) -> int | None:
@@ -168,3 +183,39 @@ def test_routing_asks_no_service_even_when_a_customer_became_protected_after_con
     assert a.route(lead, NOW) is True
     assert asked == []
     assert lead.assigned_partner_id == 1
+
+
+def test_the_regions_of_many_leads_are_asked_side_by_side_once_each() -> None:
+    asked: list[str] = []
+    at_once = [0, 0]  # now, most
+
+    def covering(region: str) -> list[dict]:
+        asked.append(region)
+        at_once[0] += 1
+        at_once[1] = max(at_once)
+        eventlet.sleep(0.01)
+        at_once[0] -= 1
+        return [cover(int(region), region)]
+
+    routing = Assigner(None, covering, lambda partner_id: None)
+    regions = ["330106", "330108", "320102", "440305", "330106", None]
+    routing.ask_covering(lead(region) for region in regions)
+    assert sorted(asked) == ["320102", "330106", "330108", "440305"]
+    assert at_once[1] > 1
+    routing.ask_covering([lead("330108"), lead("320102")])
+    assert len(asked) == 4  # kept: not asked again
+
+
+def test_a_region_whose_call_fails_is_left_to_consult_which_raises() -> None:
+    def covering(region: str) -> list[dict]:
+        if region == "320102":
+            raise ServiceUnavailable("the partners service is not available")
+        return [cover(1, region)]
+
+    routing = Assigner(None, covering, lambda partner_id: None)
+    hangzhou, nanjing = lead("330106"), lead("320102")
+    routing._owners = {hangzhou: None, nanjing: None}  # no customer protected
+    routing.ask_covering([hangzhou, nanjing])
+    routing.consult(hangzhou)
+    with pytest.raises(ServiceUnavailable):
+        routing.consult(nanjing)
