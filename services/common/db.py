@@ -346,9 +346,12 @@ def insert_many(session: Session, table: Table, rows: list[dict], ids: bool = Fa
     of rows feel. (``COPY`` cannot run on a connection that eventlet made green.)
     Elsewhere by SQLAlchemy's multi-row INSERT, ``RETURNING`` the ids. A unique or other
     constraint that refuses a row raises SQLAlchemy's error of its kind, as an INSERT's
-    would."""
+    would. Rows give every column they need: a column's Python-side ``default`` is not
+    applied on PostgreSQL."""
     if not rows:
         return []
+    if any(row.keys() != rows[0].keys() for row in rows):
+        raise ValueError(f"insert_many into {table.name}: the rows give different columns")
     if not is_postgres(session):
         statement = insert(table)
         if not ids:
@@ -363,7 +366,14 @@ def insert_many(session: Session, table: Table, rows: list[dict], ids: bool = Fa
         )
         rows = [{**row, "id": new_id} for row, new_id in zip(rows, new_ids, strict=True)]
     _insert_values(session, table, rows)
+    session.info[WROTE_UNSEEN] = True
     return new_ids
+
+
+#: Set in a session's ``info`` by a write SQLAlchemy's events do not see (``insert_many``
+#: on PostgreSQL), so that the unit of work counts it: a use case that writes without
+#: committing is a fault it reports.
+WROTE_UNSEEN = "prm.wrote_unseen"
 
 
 #: Ids drawn from a table's sequence for rows about to be inserted with them.

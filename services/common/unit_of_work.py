@@ -39,7 +39,7 @@ from sqlalchemy.sql.elements import TextClause
 
 from services.common.config import get_settings
 from services.common.context import REQUEST_ID_KEY
-from services.common.db import DATABASE_AWAY, dependency_named, make_engine
+from services.common.db import DATABASE_AWAY, WROTE_UNSEEN, dependency_named, make_engine
 from services.common.errors import ServiceTimeout
 from services.common.outbox import add_event
 
@@ -81,13 +81,15 @@ class UnitOfWork:
             self._session = self._session_factory()
         # The listeners below tell the unit of work in the session's ``info`` what it wrote.
         self._session.info[_UNIT] = self
+        self._session.info.pop(WROTE_UNSEEN, None)
         return self
 
     def __exit__(self, exc_type: Any, exc: Any, tb: Any) -> None:
         self._open = False
         if self._committed:
             return
-        wrote = self._wrote or self._pending_changes()
+        unseen = self._session is not None and self._session.info.pop(WROTE_UNSEEN, False)
+        wrote = self._wrote or unseen or self._pending_changes()
         _roll_back(self._session)
         if exc_type is None and wrote:
             raise RuntimeError("a use case wrote without committing; its changes are dropped")

@@ -23,7 +23,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from marshmallow import ValidationError
-from sqlalchemy import delete, or_, select
+from sqlalchemy import Text, delete, or_, select, type_coerce
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -38,7 +38,7 @@ from services.common.errors import (
 )
 from services.common.regions import ADDRESS_RESOLVE_MAX
 from services.common.schemas import dumper, ordered, page_of
-from services.common.sealing import SealedValueUnreadable
+from services.common.sealing import BATCH_PREFIX, SealedValueUnreadable
 from services.common.timeutil import iso, utcnow
 from services.common.unit_of_work import UnitOfWork
 from services.filing import rules
@@ -368,8 +368,8 @@ def _fail(uow: UnitOfWork, job_id: int, runner: str, why: str) -> None:
 class _Batch:
     """Rows of an import read and checked, ready to be written."""
 
-    #: The staged rows' key (``LeadImportRow.position``), and how many rows they hold.
-    position: int
+    #: The keys of its waiting rows (``LeadImportRow.position``), and how many rows they hold.
+    positions: list[int]
     rows: int
     leads: list[NewLead] = field(default_factory=list)
     errors: list[dict] = field(default_factory=list)
@@ -407,19 +407,30 @@ def _read_batch(
     job = session.get(LeadImport, job_id, populate_existing=True)
     if job is None or job.runner != runner:
         raise _Lost()
-    staged = session.execute(
-        select(LeadImportRow.position, LeadImportRow.data)
-        .where(LeadImportRow.import_id == job_id)
-        .order_by(LeadImportRow.position)
-        .limit(1)
-    ).first()
-    if staged is None:
+    waiting = select(LeadImportRow.position, LeadImportRow.data).where(
+        LeadImportRow.import_id == job_id
+    )
+    first = session.execute(waiting.order_by(LeadImportRow.position).limit(1)).first()
+    if first is None:
         return None
-    position, rows = staged
-    if not isinstance(rows, list):  # a row kept alone, before rows were kept by the batch
-        rows = [rows]
-    batch = _Batch(position, len(rows))
-    valid = _valid_rows(enumerate(rows, start=position), batch.errors)
+    staged = [first]
+    if not isinstance(first.data, list):
+        # Rows kept one by one, before rows were kept a batch together: a batch of them.
+        staged += session.execute(
+            waiting.where(
+                LeadImportRow.position > first.position,
+                ~type_coerce(LeadImportRow.data, Text).startswith(BATCH_PREFIX),
+            )
+            .order_by(LeadImportRow.position)
+            .limit(_batch_rows(session) - 1)
+        ).all()
+    rows = [
+        (position + i, row)
+        for position, data in staged
+        for i, row in enumerate(data if isinstance(data, list) else [data])
+    ]
+    batch = _Batch([position for position, _ in staged], len(rows))
+    valid = _valid_rows(rows, batch.errors)
     keys = [rules.row_key(data) for _, data in valid]
     earlier = dict(
         session.execute(select(Lead.import_key, Lead.id).where(Lead.import_key.in_(keys))).all()
@@ -505,18 +516,18 @@ def _write_batch(
     uow: UnitOfWork, job_id: int, runner: str, assigner: Assigner, batch: _Batch
 ) -> None:
     """Write the batch in one transaction: its leads routed (one ``leads_assigned`` per
-    partner given some, ``lead_unassigned`` for each left to HQ), the import's progress,
-    and its rows deleted."""
+    partner given some, one ``leads_unassigned`` naming those left to HQ), the import's
+    progress, and its rows deleted."""
     now = utcnow()
     with uow:
         session = uow.session
         job = _held(session, job_id, runner)
         gone = session.execute(
             delete(LeadImportRow).where(
-                LeadImportRow.import_id == job_id, LeadImportRow.position == batch.position
+                LeadImportRow.import_id == job_id, LeadImportRow.position.in_(batch.positions)
             )
         )
-        if gone.rowcount != 1:
+        if gone.rowcount != len(batch.positions):
             raise _Lost()
         # Customers protected since the reads are read again; their owners' terms were
         # asked only if known then (``Assigner.route``).

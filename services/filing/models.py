@@ -17,7 +17,7 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship,
 
 from services.common import pii
 from services.common.db import BigIntPK, UTCDateTime
-from services.common.sealing import Sealed, SealedJSON
+from services.common.sealing import Sealed, SealedBatch
 from services.common.timeutil import utcnow
 from services.filing.keys import address_form, phone_form
 
@@ -247,7 +247,7 @@ class LeadImportRow(Base):
         ForeignKey("lead_imports.id", ondelete="CASCADE"), primary_key=True
     )
     position: Mapped[int] = mapped_column(Integer, primary_key=True)
-    data: Mapped[list[Any] | dict[str, Any]] = mapped_column(SealedJSON)
+    data: Mapped[list[Any] | dict[str, Any]] = mapped_column(SealedBatch)
 
 
 class LeadEvent(Base):

@@ -157,9 +157,11 @@ class Assigner:
 
     def ask_covering(self, leads: Iterable[Lead | NewLead]) -> None:
         """Ask at once who covers each region of ``leads`` not asked yet, the calls side by
-        side (an import's batch names a score of regions; one after the other they are
-        most of its first batch's time). A region whose call fails is left to ``consult``,
-        which asks again and raises."""
+        side (an import's batch names a score of regions; one after the other they were
+        most of its first batch's time). A region the partners service refuses is left to
+        ``consult``, which asks again and raises for that lead alone; when the service is
+        away or slow, the first such error is raised once every call has ended (asking each
+        region again would wait out each timeout once more)."""
         regions = sorted(
             {lead.region_code for lead in leads if lead.region_code is not None}
             - self._covering_cache.keys()
@@ -167,16 +169,22 @@ class Assigner:
         if len(regions) < 2:
             return
 
-        def ask(region: str) -> tuple[str, list[dict] | None]:
+        def ask(region: str) -> tuple[str, list[dict] | None, Exception | None]:
             try:
-                return region, self.covering(region)
-            except (InvalidInput, ServiceUnavailable, ServiceTimeout):
-                return region, None
+                return region, self.covering(region), None
+            except InvalidInput:
+                return region, None, None
+            except (ServiceUnavailable, ServiceTimeout) as exc:
+                return region, None, exc
 
         pool = eventlet.GreenPool(COVERING_CALLS_AT_ONCE)
-        for region, found in pool.imap(ask, regions):
+        failed = None
+        for region, found, exc in pool.imap(ask, regions):
             if found is not None:
                 self._covering_cache[region] = found
+            failed = failed or exc
+        if failed is not None:
+            raise failed
 
     def know_owners(self, leads: list[Lead]) -> None:
         """Read in one query the partners protected on customers that ``leads`` match, for

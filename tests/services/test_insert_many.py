@@ -16,6 +16,7 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
 
 from services.common.db import BigIntPK, UTCDateTime, insert_many, make_engine
 from services.common.sealing import Sealed
+from services.common.unit_of_work import UnitOfWork
 from tests.support import infra
 
 
@@ -116,3 +117,19 @@ def test_a_row_a_constraint_refuses_refuses_the_whole_insert(session: Session) -
 def test_nothing_to_insert_is_nothing_done(session: Session) -> None:
     assert insert_many(session, ROWS, [], ids=True) == []
     assert session.scalars(select(Row)).all() == []
+
+
+def test_rows_that_give_different_columns_are_refused(session: Session) -> None:
+    rows = rows_of(2)
+    del rows[1]["note"]
+    with pytest.raises(ValueError, match="different columns"):
+        insert_many(session, ROWS, rows)
+    assert session.scalars(select(Row)).all() == []
+
+
+def test_a_use_case_that_inserts_in_bulk_without_committing_is_reported(session) -> None:
+    uow = UnitOfWork(lambda: session, "test")
+    with pytest.raises(RuntimeError, match="without committing"), uow:
+        insert_many(uow.session, ROWS, rows_of(2))
+    with uow:  # what was written is gone, and the next block starts clean
+        assert uow.session.scalars(select(Row)).all() == []

@@ -11,7 +11,7 @@ from datetime import UTC, datetime, timedelta
 import eventlet
 import pytest
 
-from services.common.errors import ServiceUnavailable
+from services.common.errors import InvalidInput, ServiceTimeout
 from services.filing.models import Lead, NewLead
 from services.filing.routing import Assigner
 
@@ -206,10 +206,10 @@ def test_the_regions_of_many_leads_are_asked_side_by_side_once_each() -> None:
     assert len(asked) == 4  # kept: not asked again
 
 
-def test_a_region_whose_call_fails_is_left_to_consult_which_raises() -> None:
+def test_a_region_the_service_refuses_is_left_to_consult_which_raises() -> None:
     def covering(region: str) -> list[dict]:
         if region == "320102":
-            raise ServiceUnavailable("the partners service is not available")
+            raise InvalidInput("not a region of the dictionary")
         return [cover(1, region)]
 
     routing = Assigner(None, covering, lambda partner_id: None)
@@ -217,5 +217,21 @@ def test_a_region_whose_call_fails_is_left_to_consult_which_raises() -> None:
     routing._owners = {hangzhou: None, nanjing: None}  # no customer protected
     routing.ask_covering([hangzhou, nanjing])
     routing.consult(hangzhou)
-    with pytest.raises(ServiceUnavailable):
+    with pytest.raises(InvalidInput):
         routing.consult(nanjing)
+
+
+def test_the_service_away_stops_the_batch_once_every_call_has_ended() -> None:
+    asked: list[str] = []
+
+    def covering(region: str) -> list[dict]:
+        asked.append(region)
+        if region == "320102":
+            raise ServiceTimeout("the partners service did not answer in time")
+        return [cover(1, region)]
+
+    routing = Assigner(None, covering, lambda partner_id: None)
+    with pytest.raises(ServiceTimeout):
+        routing.ask_covering([lead("330106"), lead("320102"), lead("440305")])
+    assert sorted(asked) == ["320102", "330106", "440305"]
+    assert sorted(routing._covering_cache) == ["330106", "440305"]  # what came is kept

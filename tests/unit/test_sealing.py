@@ -163,3 +163,20 @@ def test_a_column_value_that_does_not_open_fails_on_every_read(
     for _ in range(2):
         with pytest.raises(sealing.SealedValueUnreadable):
             sealing.Sealed().process_result_value(foreign, None)
+
+
+def test_a_batch_is_read_by_its_column_and_refused_by_a_reader_from_before_it(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("PRM_SECRETS_KEY", NEW)
+    rows = [{"name": "甲公司", "phone": "13800138000"}, {"name": "乙公司", "phone": "13900139000"}]
+    batch, before = sealing.SealedBatch(), sealing.SealedJSON()
+    stored = batch.process_bind_param(rows, None)
+    assert stored.startswith(sealing.BATCH_PREFIX) and "13800138000" not in stored
+    assert batch.process_result_value(stored, None) == rows
+    # A replica of the version before reads the column as SealedJSON: a sealed value it
+    # cannot open, never a batch taken for one row.
+    with pytest.raises(sealing.SealedValueUnreadable):
+        before.process_result_value(stored, None)
+    # What that version stored (one row, plain SealedJSON) is read as it was.
+    assert batch.process_result_value(before.process_bind_param(rows[0], None), None) == rows[0]
