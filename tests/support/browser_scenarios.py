@@ -6,6 +6,7 @@ those are not enough."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import re
 import time
@@ -169,6 +170,8 @@ def expired_access_token(b: Browser, username: str, password: str) -> dict:
     the first 401 and carries on: the user is not sent to the sign-in page."""
     page = b.open()
     sign_in(page, username, password)
+    # The first page's requests done: none of them stores tokens after they are spoiled.
+    page.wait_for_load_state("networkidle")
     before = tokens(page)
     page.evaluate(
         """() => {
@@ -181,6 +184,15 @@ def expired_access_token(b: Browser, username: str, password: str) -> dict:
     page.locator(FRAME).wait_for()
     page.wait_for_load_state("networkidle")
     after_reload = re.sub(r"^https?://[^/]+", "", page.url)
+    from playwright.sync_api import TimeoutError as PlaywrightTimeout
+
+    with contextlib.suppress(PlaywrightTimeout):  # no refresh at all: the asserts say so
+        page.wait_for_function(
+            "before => { const t = JSON.parse(localStorage.getItem('prm.tokens') || 'null');"
+            " return t !== null && t.refresh_token !== before }",
+            arg=before["refresh_token"],
+            timeout=10_000,
+        )
     refreshed = tokens(page)
     # And once more inside the running page: a menu entry, no reload.
     page.evaluate(
