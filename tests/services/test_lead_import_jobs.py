@@ -4,7 +4,7 @@ by row, and an import interrupted mid-way goes on without creating any lead twic
 
 from __future__ import annotations
 
-import secrets
+import contextlib
 from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
@@ -62,18 +62,15 @@ def resolve_addresses(query: dict) -> list[dict]:
 
 @pytest.fixture(scope="module", params=["postgresql", "sqlite"])
 def engine(request, tmp_path_factory):
-    name = None
-    if request.param == "postgresql":
-        name = f"prm_test_lead_imports_{secrets.token_hex(4)}"
-        url = infra.create_database(name)
-    else:
-        url = f"sqlite:///{tmp_path_factory.mktemp('imports') / 'filing.db'}"
-    upgrade("filing", ROOT / "services" / "filing" / "migrations", url)
-    engine = make_engine(url)
-    yield engine
-    engine.dispose()
-    if name is not None:
-        infra.drop_database(name)
+    with contextlib.ExitStack() as stack:
+        if request.param == "postgresql":
+            url = stack.enter_context(infra.migrated_database("filing"))
+        else:
+            url = f"sqlite:///{tmp_path_factory.mktemp('imports') / 'filing.db'}"
+            upgrade("filing", ROOT / "services" / "filing" / "migrations", url)
+        engine = make_engine(url)
+        yield engine
+        engine.dispose()
 
 
 @pytest.fixture
